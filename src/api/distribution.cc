@@ -1,0 +1,590 @@
+#include "api/distribution.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/wire.h"
+#include "http/range.h"
+#include "oci/manifest.h"
+#include "oci/media_types.h"
+#include "oci/reference.h"
+
+namespace berth::api {
+namespace {
+
+namespace asio = boost::asio;
+using http::Request;
+using http::Response;
+using registry::Registry;
+
+// Body chunks are copied to storage through a buffer this large: big enough to keep syscalls
+// rare, small enough to stay out of the way of concurrency.
+constexpr std::size_t kBodyBufferBytes = 1 << 20;
+// Without "n", listings answer in one page of at most this many items.
+constexpr std::size_t kMaxListingItems = 100000;
+// Chunked uploads may use chunks of any size; announce that no minimum applies.
+constexpr std::string_view kChunkMinLength = "1";
+
+void set(Response& response, std::string_view name, std::string value) {
+  response.headers.set(std::string(name), std::move(value));
+}
+
+Response empty_response(unsigned status) {
+  Response response;
+  response.status = status;
+  add_common_headers(response);
+  return response;
+}
+
+Response json_response(std::string body, std::string_view content_type = "application/json") {
+  Response response = empty_response(200);
+  set(response, header::kContentType, std::string(content_type));
+  response.body = std::move(body);
+  return response;
+}
+
+// Absolute URLs for Location, the way the reference registry answers; relative without Host.
+std::string url_for(const Request& request, std::string_view path) {
+  auto host = request.header("Host");
+  if (!host || host->empty()) return std::string(path);
+  return fmt::format("{}://{}{}", request.tls ? "https" : "http", *host, path);
+}
+
+// "0-<last byte>" as the Range header of upload responses ("0-0" for an empty upload, as the
+// reference registry does).
+std::string upload_range(std::uint64_t size) {
+  return fmt::format("0-{}", size == 0 ? 0 : size - 1);
+}
+
+Response upload_accepted(const Request& request, std::string_view name, std::string_view id,
+                         std::uint64_t size, unsigned status) {
+  Response response = empty_response(status);
+  set(response, header::kLocation,
+      url_for(request, fmt::format("/v2/{}/blobs/uploads/{}", name, id)));
+  set(response, header::kRange, upload_range(size));
+  set(response, header::kUploadUuid, std::string(id));
+  return response;
+}
+
+Response blob_created(const Request& request, std::string_view name, const oci::Digest& digest) {
+  Response response = empty_response(201);
+  set(response, header::kLocation,
+      url_for(request, fmt::format("/v2/{}/blobs/{}", name, digest.str())));
+  set(response, header::kContentDigest, digest.str());
+  return response;
+}
+
+// Parsed path parameters; `error` is set when one is malformed.
+struct Target {
+  std::string_view name;
+  std::optional<Response> error;
+};
+
+Target parse_name(const Request& request) {
+  Target target{request.param("name"), std::nullopt};
+  if (!oci::is_valid_repository_name(target.name)) {
+    target.error = error_response(400, code::kNameInvalid,
+                                  fmt::format("invalid repository name '{}'", target.name));
+  }
+  return target;
+}
+
+std::optional<oci::Digest> parse_digest(std::string_view text) { return oci::Digest::parse(text); }
+
+Response digest_invalid(std::string_view text) {
+  return error_response(400, code::kDigestInvalid,
+                        fmt::format("'{}' is not a valid sha256 or sha512 digest", text));
+}
+
+// ------------------------------------------------------------------ base and fallback
+
+asio::awaitable<Response> get_base(Request&) {
+  co_return json_response("{}\n");
+}
+
+// ------------------------------------------------------------------ blobs
+
+class BlobBody final : public http::BodySource {
+ public:
+  explicit BlobBody(std::unique_ptr<storage::BlobReader> reader) : reader_(std::move(reader)) {}
+  berth::Result<std::size_t, http::HttpError> read(std::uint64_t offset,
+                                                   std::span<std::byte> out) override {
+    auto count = reader_->read(offset, out);
+    if (!count) return http::HttpError{http::Errc::closed, count.error().message};
+    return *count;
+  }
+  int native_handle() const override { return reader_->native_handle(); }
+
+ private:
+  std::unique_ptr<storage::BlobReader> reader_;
+};
+
+void add_blob_headers(Response& response, const registry::BlobInfo& info) {
+  set(response, header::kContentType, "application/octet-stream");
+  set(response, header::kContentDigest, info.digest.str());
+  set(response, "Accept-Ranges", "bytes");
+  set(response, "ETag", fmt::format("\"{}\"", info.digest.str()));
+  set(response, "Cache-Control", "max-age=31536000");
+}
+
+asio::awaitable<Response> head_blob(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto digest = parse_digest(request.param("digest"));
+  if (!digest) co_return digest_invalid(request.param("digest"));
+  auto info = registry.stat_blob(target.name, *digest);
+  if (!info) co_return error_response(info.error());
+  Response response = empty_response(200);
+  add_blob_headers(response, *info);
+  response.head_content_length = info->size;
+  co_return response;
+}
+
+asio::awaitable<Response> get_blob(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto digest = parse_digest(request.param("digest"));
+  if (!digest) co_return digest_invalid(request.param("digest"));
+  auto blob = registry.open_blob(target.name, *digest);
+  if (!blob) co_return error_response(blob.error());
+
+  Response response = empty_response(200);
+  add_blob_headers(response, blob->info);
+  const std::uint64_t size = blob->info.size;
+  http::ByteRange range{0, size == 0 ? 0 : size - 1};
+  if (auto range_header = request.header("Range")) {
+    auto requested = http::parse_range(*range_header, size);
+    if (std::holds_alternative<http::RangeUnsatisfiable>(requested)) {
+      Response refused = error_response(416, code::kRangeInvalid,
+                                        fmt::format("range not satisfiable for a blob of {} bytes",
+                                                    size));
+      set(refused, header::kContentRange, fmt::format("bytes */{}", size));
+      co_return refused;
+    }
+    if (const auto* byte_range = std::get_if<http::ByteRange>(&requested)) {
+      range = *byte_range;
+      response.status = 206;
+      set(response, header::kContentRange,
+          fmt::format("bytes {}-{}/{}", range.first, range.last, size));
+    }
+  }
+  response.source = std::make_unique<BlobBody>(std::move(blob->reader));
+  response.source_offset = range.first;
+  response.source_length = size == 0 ? 0 : range.length();
+  co_return response;
+}
+
+asio::awaitable<Response> delete_blob(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto digest = parse_digest(request.param("digest"));
+  if (!digest) co_return digest_invalid(request.param("digest"));
+  if (auto deleted = registry.delete_blob(target.name, *digest); !deleted) {
+    co_return error_response(deleted.error());
+  }
+  Response response = empty_response(202);
+  set(response, header::kContentDigest, digest->str());
+  co_return response;
+}
+
+// ------------------------------------------------------------------ uploads
+
+// Streams the request body into the session. Returns an error response, or nullopt with
+// `copied` set to the number of body bytes appended.
+asio::awaitable<std::optional<Response>> copy_body(Request& request,
+                                                   registry::UploadSession& session,
+                                                   std::uint64_t& copied) {
+  std::vector<std::byte> buffer(kBodyBufferBytes);
+  copied = 0;
+  for (;;) {
+    auto count = co_await request.body->read_some(buffer);
+    if (!count) {
+      co_return error_response(400, code::kBlobUploadInvalid,
+                               fmt::format("the request body ended early: {}",
+                                           count.error().message));
+    }
+    if (*count == 0) break;
+    if (auto appended = session.append(std::span(buffer.data(), *count)); !appended) {
+      co_return error_response(appended.error());
+    }
+    copied += *count;
+  }
+  co_return std::nullopt;
+}
+
+// Checks a chunk's Content-Range against the upload. Returns an error response when the chunk
+// does not continue the upload where it stands.
+std::optional<Response> check_chunk_start(const Request& request, std::string_view name,
+                                          const registry::UploadSession& session,
+                                          std::optional<http::ByteRange>& range) {
+  auto header_value = request.header("Content-Range");
+  if (!header_value) return std::nullopt;
+  range = http::parse_content_range(*header_value);
+  if (!range) {
+    return error_response(400, code::kBlobUploadInvalid,
+                          fmt::format("malformed Content-Range '{}'", *header_value));
+  }
+  if (range->first != session.size()) {
+    Response refused = error_response(
+        416, code::kRangeInvalid,
+        fmt::format("chunk starts at byte {} but the upload has {} bytes; resume from there",
+                    range->first, session.size()));
+    set(refused, header::kLocation,
+        url_for(request, fmt::format("/v2/{}/blobs/uploads/{}", name, session.id())));
+    set(refused, header::kRange, upload_range(session.size()));
+    set(refused, header::kUploadUuid, session.id());
+    return refused;
+  }
+  return std::nullopt;
+}
+
+// Appends the body as one chunk, checking Content-Range and that the announced length arrived.
+asio::awaitable<std::optional<Response>> append_chunk(Request& request, std::string_view name,
+                                                      registry::UploadSession& session) {
+  std::optional<http::ByteRange> range;
+  if (auto refused = check_chunk_start(request, name, session, range)) co_return refused;
+  std::uint64_t copied = 0;
+  auto failed = co_await copy_body(request, session, copied);
+  if (failed) {
+    (void)session.flush();  // keep what arrived: the client may resume from the status
+    co_return failed;
+  }
+  if (range && copied != range->length()) {
+    (void)session.flush();
+    co_return error_response(400, code::kSizeInvalid,
+                             fmt::format("Content-Range announces {} bytes but {} arrived",
+                                         range->length(), copied));
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> monolithic_upload(Registry& registry, Request& request,
+                                            std::string_view name, const oci::Digest& digest) {
+  auto session = registry.start_single_request_upload(name);
+  if (!session) co_return error_response(session.error());
+  std::uint64_t copied = 0;
+  if (auto failed = co_await copy_body(request, **session, copied)) {
+    registry.discard_upload((*session)->id());
+    co_return std::move(*failed);
+  }
+  auto committed = (*session)->commit(digest);
+  if (!committed) {
+    registry.discard_upload((*session)->id());
+    co_return error_response(committed.error());
+  }
+  co_return blob_created(request, name, committed->digest);
+}
+
+asio::awaitable<Response> start_upload(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+
+  if (auto mount = request.query_param("mount")) {
+    auto digest = parse_digest(*mount);
+    if (!digest) co_return digest_invalid(*mount);
+    auto from = request.query_param("from");
+    if (from && oci::is_valid_repository_name(*from)) {
+      auto mounted = registry.mount_blob(target.name, *from, *digest);
+      if (mounted) co_return blob_created(request, target.name, mounted->digest);
+      if (mounted.error().code != registry::Errc::blob_unknown) {
+        co_return error_response(mounted.error());
+      }
+    }
+    // Not mountable: fall back to a regular upload session, as the spec asks.
+  } else if (auto digest_text = request.query_param("digest")) {
+    auto digest = parse_digest(*digest_text);
+    if (!digest) co_return digest_invalid(*digest_text);
+    co_return co_await monolithic_upload(registry, request, target.name, *digest);
+  }
+
+  auto session = registry.start_upload(target.name);
+  if (!session) co_return error_response(session.error());
+  Response response = upload_accepted(request, target.name, (*session)->id(), 0, 202);
+  set(response, header::kChunkMinLength, std::string(kChunkMinLength));
+  co_return response;
+}
+
+asio::awaitable<Response> patch_upload(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  std::string_view id = request.param("uuid");
+  auto session = registry.resume_upload(target.name, id);
+  if (!session) co_return error_response(session.error());
+  if (auto failed = co_await append_chunk(request, target.name, **session)) {
+    co_return std::move(*failed);
+  }
+  if (auto flushed = (*session)->flush(); !flushed) co_return error_response(flushed.error());
+  co_return upload_accepted(request, target.name, id, (*session)->size(), 202);
+}
+
+asio::awaitable<Response> finish_upload(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  std::string_view id = request.param("uuid");
+  auto digest_text = request.query_param("digest");
+  if (!digest_text) {
+    co_return error_response(400, code::kDigestInvalid,
+                             "the digest query parameter is required to complete an upload");
+  }
+  auto digest = parse_digest(*digest_text);
+  if (!digest) co_return digest_invalid(*digest_text);
+  auto session = registry.resume_upload(target.name, id);
+  if (!session) co_return error_response(session.error());
+  if (auto failed = co_await append_chunk(request, target.name, **session)) {
+    co_return std::move(*failed);
+  }
+  auto committed = (*session)->commit(*digest);
+  if (!committed) co_return error_response(committed.error());
+  co_return blob_created(request, target.name, committed->digest);
+}
+
+asio::awaitable<Response> get_upload(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  std::string_view id = request.param("uuid");
+  auto size = registry.upload_size(target.name, id);
+  if (!size) co_return error_response(size.error());
+  co_return upload_accepted(request, target.name, id, *size, 204);
+}
+
+asio::awaitable<Response> cancel_upload(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  if (auto cancelled = registry.cancel_upload(target.name, request.param("uuid")); !cancelled) {
+    co_return error_response(cancelled.error());
+  }
+  co_return empty_response(204);
+}
+
+// ------------------------------------------------------------------ manifests
+
+std::optional<oci::Reference> parse_reference(std::string_view text, Response& error) {
+  auto reference = oci::parse_reference(text);
+  if (!reference) {
+    error = text.find(':') != std::string_view::npos
+                ? digest_invalid(text)
+                : error_response(400, code::kTagInvalid, fmt::format("invalid tag '{}'", text));
+  }
+  return reference;
+}
+
+asio::awaitable<Response> get_manifest(Registry& registry, Request& request, bool head) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  Response error;
+  auto reference = parse_reference(request.param("reference"), error);
+  if (!reference) co_return error;
+  auto manifest = registry.get_manifest(target.name, *reference);
+  if (!manifest) co_return error_response(manifest.error());
+  Response response = empty_response(200);
+  set(response, header::kContentType, manifest->media_type);
+  set(response, header::kContentDigest, manifest->digest.str());
+  set(response, "ETag", fmt::format("\"{}\"", manifest->digest.str()));
+  if (head) {
+    response.head_content_length = manifest->content.size();
+  } else {
+    response.body = std::move(manifest->content);
+  }
+  co_return response;
+}
+
+asio::awaitable<Response> put_manifest(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  Response error;
+  auto reference = parse_reference(request.param("reference"), error);
+  if (!reference) co_return error;
+  auto body = co_await http::read_body(*request.body, oci::kMaxManifestBytes);
+  if (!body) {
+    if (body.error().code == http::Errc::too_large) {
+      co_return error_response(413, code::kManifestInvalid,
+                               fmt::format("manifest is larger than the {} byte limit",
+                                           oci::kMaxManifestBytes));
+    }
+    co_return error_response(400, code::kManifestInvalid,
+                             fmt::format("the manifest body ended early: {}",
+                                         body.error().message));
+  }
+  std::string_view content_type = request.header("Content-Type").value_or("");
+  auto stored = registry.put_manifest(target.name, *reference, *body, content_type);
+  if (!stored) co_return error_response(stored.error());
+  Response response = empty_response(201);
+  set(response, header::kLocation,
+      url_for(request, fmt::format("/v2/{}/manifests/{}", target.name, stored->digest.str())));
+  set(response, header::kContentDigest, stored->digest.str());
+  if (stored->subject) set(response, header::kSubject, stored->subject->str());
+  co_return response;
+}
+
+asio::awaitable<Response> delete_manifest(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  Response error;
+  auto reference = parse_reference(request.param("reference"), error);
+  if (!reference) co_return error;
+  if (auto deleted = registry.delete_manifest(target.name, *reference); !deleted) {
+    co_return error_response(deleted.error());
+  }
+  co_return empty_response(202);
+}
+
+// ------------------------------------------------------------------ listings
+
+struct Pagination {
+  std::string last;
+  std::size_t limit = kMaxListingItems;
+  bool explicit_limit = false;
+};
+
+// nullopt when "n" is not a non-negative integer.
+std::optional<Pagination> parse_pagination(const Request& request) {
+  Pagination pagination;
+  if (auto last = request.query_param("last")) pagination.last = std::string(*last);
+  if (auto n = request.query_param("n")) {
+    std::size_t value = 0;
+    auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), value);
+    if (ec != std::errc() || end != n->data() + n->size()) return std::nullopt;
+    pagination.limit = std::min(value, kMaxListingItems);
+    pagination.explicit_limit = true;
+  }
+  return pagination;
+}
+
+Response pagination_invalid() {
+  return error_response(400, code::kPaginationNumberInvalid,
+                        "the n query parameter must be a non-negative integer");
+}
+
+std::string json_string_array(const std::vector<std::string>& items) {
+  boost::json::array array;
+  array.reserve(items.size());
+  for (const auto& item : items) array.emplace_back(item);
+  return boost::json::serialize(array);
+}
+
+void add_next_link(Response& response, std::string_view path, const Pagination& pagination,
+                   const Registry::Page& page) {
+  if (!page.more || page.items.empty()) return;
+  set(response, header::kLink,
+      fmt::format("<{}?last={}&n={}>; rel=\"next\"", path, page.items.back(), pagination.limit));
+}
+
+asio::awaitable<Response> list_tags(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto pagination = parse_pagination(request);
+  if (!pagination) co_return pagination_invalid();
+  auto page = registry.list_tags(target.name, pagination->last, pagination->limit);
+  if (!page) co_return error_response(page.error());
+  Response response = json_response(fmt::format(R"({{"name":{},"tags":{}}})",
+                                                boost::json::serialize(boost::json::string(
+                                                    target.name)),
+                                                json_string_array(page->items)));
+  add_next_link(response, fmt::format("/v2/{}/tags/list", target.name), *pagination, *page);
+  co_return response;
+}
+
+asio::awaitable<Response> list_catalog(Registry& registry, Request& request) {
+  auto pagination = parse_pagination(request);
+  if (!pagination) co_return pagination_invalid();
+  auto page = registry.list_repositories(pagination->last, pagination->limit);
+  if (!page) co_return error_response(page.error());
+  Response response =
+      json_response(fmt::format(R"({{"repositories":{}}})", json_string_array(page->items)));
+  add_next_link(response, "/v2/_catalog", *pagination, *page);
+  co_return response;
+}
+
+asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto subject = parse_digest(request.param("digest"));
+  if (!subject) co_return digest_invalid(request.param("digest"));
+  std::optional<std::string> artifact_type;
+  if (auto filter = request.query_param("artifactType")) artifact_type = std::string(*filter);
+  auto referrers = registry.list_referrers(target.name, *subject, artifact_type);
+  if (!referrers) co_return error_response(referrers.error());
+
+  boost::json::array manifests;
+  for (const auto& referrer : *referrers) {
+    boost::json::object descriptor;
+    descriptor["mediaType"] = referrer.media_type;
+    descriptor["digest"] = referrer.digest.str();
+    descriptor["size"] = referrer.size;
+    if (!referrer.artifact_type.empty()) descriptor["artifactType"] = referrer.artifact_type;
+    if (!referrer.annotations_json.empty()) {
+      boost::system::error_code ec;
+      auto annotations = boost::json::parse(referrer.annotations_json, ec);
+      if (!ec) descriptor["annotations"] = std::move(annotations);
+    }
+    manifests.emplace_back(std::move(descriptor));
+  }
+  boost::json::object index;
+  index["schemaVersion"] = 2;
+  index["mediaType"] = oci::media_type::kOciIndex;
+  index["manifests"] = std::move(manifests);
+  Response response = json_response(boost::json::serialize(index), oci::media_type::kOciIndex);
+  if (artifact_type) set(response, header::kFiltersApplied, "artifactType");
+  co_return response;
+}
+
+}  // namespace
+
+void add_distribution_routes(http::Router& router, Registry& registry) {
+  Registry* r = &registry;
+  auto route = [&router](std::string method, std::string pattern, std::string name,
+                         std::string action, http::Handler handler) {
+    router.add({std::move(method), std::move(pattern), std::move(name), std::move(action),
+                std::move(handler)});
+  };
+  route("GET", "/v2/", "base", "", [](Request& q) { return get_base(q); });
+  route("GET", "/v2/_catalog", "catalog.list", "catalog",
+        [r](Request& q) { return list_catalog(*r, q); });
+  route("GET", "/v2/{name+}/tags/list", "tags.list", "pull",
+        [r](Request& q) { return list_tags(*r, q); });
+  route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", "pull",
+        [r](Request& q) { return list_referrers(*r, q); });
+  route("GET", "/v2/{name+}/manifests/{reference}", "manifest.get", "pull",
+        [r](Request& q) { return get_manifest(*r, q, false); });
+  route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", "pull",
+        [r](Request& q) { return get_manifest(*r, q, true); });
+  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", "push",
+        [r](Request& q) { return put_manifest(*r, q); });
+  route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", "delete",
+        [r](Request& q) { return delete_manifest(*r, q); });
+  for (std::string pattern : {"/v2/{name+}/blobs/uploads/", "/v2/{name+}/blobs/uploads"}) {
+    route("POST", pattern, "upload.start", "push",
+          [r](Request& q) { return start_upload(*r, q); });
+  }
+  route("GET", "/v2/{name+}/blobs/uploads/{uuid}", "upload.status", "push",
+        [r](Request& q) { return get_upload(*r, q); });
+  route("PATCH", "/v2/{name+}/blobs/uploads/{uuid}", "upload.patch", "push",
+        [r](Request& q) { return patch_upload(*r, q); });
+  route("PUT", "/v2/{name+}/blobs/uploads/{uuid}", "upload.finish", "push",
+        [r](Request& q) { return finish_upload(*r, q); });
+  route("DELETE", "/v2/{name+}/blobs/uploads/{uuid}", "upload.cancel", "push",
+        [r](Request& q) { return cancel_upload(*r, q); });
+  route("GET", "/v2/{name+}/blobs/{digest}", "blob.get", "pull",
+        [r](Request& q) { return get_blob(*r, q); });
+  route("HEAD", "/v2/{name+}/blobs/{digest}", "blob.head", "pull",
+        [r](Request& q) { return head_blob(*r, q); });
+  route("DELETE", "/v2/{name+}/blobs/{digest}", "blob.delete", "delete",
+        [r](Request& q) { return delete_blob(*r, q); });
+}
+
+http::Response not_routed(const http::Request& request, bool method_not_allowed) {
+  if (method_not_allowed) {
+    return error_response(405, code::kUnsupported,
+                          fmt::format("{} is not supported on {}", request.method, request.path));
+  }
+  return error_response(404, code::kNotFound, fmt::format("no such endpoint: {}", request.path));
+}
+
+}  // namespace berth::api

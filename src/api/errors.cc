@@ -1,0 +1,66 @@
+#include "api/errors.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/wire.h"
+
+namespace berth::api {
+namespace {
+
+struct WireError {
+  unsigned status;
+  std::string_view code;
+};
+
+WireError wire_error_of(registry::Errc errc) {
+  using registry::Errc;
+  switch (errc) {
+    case Errc::blob_unknown: return {404, code::kBlobUnknown};
+    case Errc::blob_upload_unknown: return {404, code::kBlobUploadUnknown};
+    case Errc::blob_upload_invalid: return {400, code::kBlobUploadInvalid};
+    case Errc::digest_invalid: return {400, code::kDigestInvalid};
+    case Errc::manifest_unknown: return {404, code::kManifestUnknown};
+    case Errc::manifest_invalid: return {400, code::kManifestInvalid};
+    case Errc::manifest_blob_unknown: return {400, code::kManifestBlobUnknown};
+    case Errc::manifest_too_large: return {413, code::kManifestInvalid};
+    case Errc::name_unknown: return {404, code::kNameUnknown};
+    case Errc::range_invalid: return {416, code::kRangeInvalid};
+    case Errc::unsupported: return {400, code::kUnsupported};
+    case Errc::internal: break;
+  }
+  return {500, code::kUnknown};
+}
+
+}  // namespace
+
+void add_common_headers(http::Response& response) {
+  response.headers.set(std::string(header::kApiVersion), std::string(kApiVersionValue));
+}
+
+http::Response error_response(unsigned status, std::string_view code, std::string_view message) {
+  http::Response response;
+  response.status = status;
+  add_common_headers(response);
+  response.headers.set(std::string(header::kContentType), "application/json");
+  response.body = R"({"errors":[{"code":")";
+  response.body += code;
+  response.body += R"(","message":)";
+  response.body += boost::json::serialize(boost::json::string(message));
+  response.body += R"(,"detail":null}]})";
+  response.body += '\n';
+  return response;
+}
+
+http::Response error_response(const registry::RegistryError& error) {
+  WireError wire = wire_error_of(error.code);
+  if (wire.status >= 500) {
+    // Server faults are logged with their cause; the client gets a generic message.
+    spdlog::error("internal error: {}", error.message);
+    return error_response(wire.status, wire.code, "internal server error");
+  }
+  return error_response(wire.status, wire.code, error.message);
+}
+
+}  // namespace berth::api

@@ -1,0 +1,98 @@
+#pragma once
+// Request and response as handlers see them. Free of Beast: only the server translation unit
+// includes Beast, so handlers compile fast and the protocol layer stays replaceable.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace berth::http {
+
+enum class Errc {
+  closed,       // the peer closed or reset the connection
+  timeout,      // the peer stopped sending
+  bad_request,  // malformed framing (e.g. chunked encoding)
+  too_large,    // a body over the caller's limit
+};
+using HttpError = Error<Errc>;
+
+// Case-insensitive header list (names as received; lookups ignore case).
+class Headers {
+ public:
+  void add(std::string name, std::string value);
+  // Replaces every header of that name.
+  void set(std::string name, std::string value);
+  std::optional<std::string_view> get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& all() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+// Streams a request body. One reader per request, used by one coroutine.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads the next bytes of the body into `buffer`; 0 once the body is complete.
+  virtual boost::asio::awaitable<Result<std::size_t, HttpError>> read_some(
+      std::span<std::byte> buffer) = 0;
+  // The Content-Length, when the body is not chunked.
+  virtual std::optional<std::uint64_t> content_length() const = 0;
+};
+
+struct Request {
+  std::string method;  // upper-case, as sent
+  std::string target;  // raw request target
+  std::string path;    // percent-decoded path, without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  Headers headers;
+  std::string remote_address;
+  bool tls = false;
+  std::string request_id;
+  std::map<std::string, std::string, std::less<>> params;  // filled by the router
+  BodyReader* body = nullptr;                              // never null inside a handler
+
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  std::string_view param(std::string_view name) const;  // "" when absent
+  std::optional<std::string_view> header(std::string_view name) const {
+    return headers.get(name);
+  }
+};
+
+// Random-access source of a response body (e.g. a stored blob). native_handle() >= 0 lets the
+// server use sendfile(2) on plain TCP.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual Result<std::size_t, HttpError> read(std::uint64_t offset, std::span<std::byte> out) = 0;
+  virtual int native_handle() const { return -1; }
+};
+
+struct Response {
+  unsigned status = 200;
+  Headers headers;
+  // The body: `body`, or when `source` is set, `source_length` bytes from `source_offset`.
+  std::string body;
+  std::unique_ptr<BodySource> source;
+  std::uint64_t source_offset = 0;
+  std::uint64_t source_length = 0;
+  // For HEAD: the Content-Length to announce without sending a body. Ignored otherwise.
+  std::optional<std::uint64_t> head_content_length;
+};
+
+// Reads the whole body, failing with too_large past `limit` bytes.
+boost::asio::awaitable<Result<std::string, HttpError>> read_body(BodyReader& body,
+                                                                 std::size_t limit);
+
+}  // namespace berth::http

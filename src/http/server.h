@@ -1,0 +1,63 @@
+#pragma once
+// The HTTP/1.1 server: Beast + Asio with C++20 coroutines on a thread pool. Reads the header
+// first, then lets the handler stream the body; keep-alive; header/idle timeouts; optional
+// TLS listeners; sendfile(2) for file-backed bodies on plain TCP; an access log line per request;
+// graceful shutdown (stop accepting, drain in-flight requests, then cancel at the deadline).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/router.h"
+
+namespace berth::http {
+
+struct TlsFiles {
+  std::string certificate_chain;  // PEM
+  std::string private_key;        // PEM
+};
+
+struct Listener {
+  std::string host = "localhost";
+  std::uint16_t port = 5000;  // 0 picks a free port
+  std::optional<TlsFiles> tls;
+};
+
+struct ServerOptions {
+  std::vector<Listener> listeners;
+  unsigned threads = 0;                        // 0: one per core
+  std::size_t max_header_bytes = 64 * 1024;
+  std::chrono::seconds header_timeout{30};     // to receive a whole request header
+  std::chrono::seconds idle_timeout{120};      // between requests on a kept-alive connection
+  std::chrono::seconds body_read_timeout{60};  // with no body byte arriving
+  std::chrono::seconds write_timeout{120};     // with no response byte leaving
+  std::chrono::seconds shutdown_deadline{10};
+};
+
+class Server {
+ public:
+  // `router` must outlive the server.
+  Server(ServerOptions options, const Router& router);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener; throws std::runtime_error with a one-line reason when one cannot be
+  // bound. After start(), bound_ports() reports the actual ports (for port 0).
+  void start();
+  std::vector<std::uint16_t> bound_ports() const;
+
+  // Serves until stop() or SIGTERM/SIGINT (when `handle_signals`), then drains and returns.
+  void run(bool handle_signals);
+  // Begins a graceful shutdown; safe from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::http

@@ -1,0 +1,59 @@
+#pragma once
+// The MetadataStore conformance suite, shared by every backend. A backend runs it by
+// instantiating MetadataStoreConformance with a factory (see sqlite_test.cc):
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
+//                            testing::Values(ConformanceBackend{"sqlite", make_harness}),
+//                            ConformanceBackendName());
+//
+// The suite itself (conformance_test.cc) uses only the MetadataStore interface.
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "metadata/metadata_store.h"
+
+namespace berth::metadata {
+
+// One fresh, empty store and whatever backs it (a temp file, a throwaway database), released
+// when the harness is destroyed.
+class StoreHarness {
+ public:
+  virtual ~StoreHarness() = default;
+  virtual MetadataStore& store() = 0;
+};
+
+struct ConformanceBackend {
+  std::string name;
+  // Called once per test; a failure to set up should fail the test via gtest assertions and
+  // return nullptr.
+  std::function<std::unique_ptr<StoreHarness>()> make_harness;
+};
+
+inline void PrintTo(const ConformanceBackend& backend, std::ostream* out) { *out << backend.name; }
+
+struct ConformanceBackendName {
+  std::string operator()(const testing::TestParamInfo<ConformanceBackend>& info) const {
+    return info.param.name;
+  }
+};
+
+class MetadataStoreConformance : public testing::TestWithParam<ConformanceBackend> {
+ protected:
+  void SetUp() override {
+    harness_ = GetParam().make_harness();
+    ASSERT_NE(harness_, nullptr) << "backend " << GetParam().name << " failed to set up";
+  }
+  void TearDown() override { harness_.reset(); }
+
+  MetadataStore& store() { return harness_->store(); }
+
+ private:
+  std::unique_ptr<StoreHarness> harness_;
+};
+
+}  // namespace berth::metadata

@@ -1,0 +1,1121 @@
+// SqliteMetadataStore.
+//
+// Schema (version 1). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+//
+//   repositories (id INTEGER PK, name TEXT UNIQUE, created_at)
+//     ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
+//     |                    index (digest): who links a blob (GC)
+//     ^x  uploads (PK id; repository_id, created_at)   index (repository_id)
+//     ^x  manifests (id INTEGER PK; UNIQUE repository_id, digest; media_type, artifact_type,
+//     |              subject_digest, annotations, size, created_at, content BLOB last)
+//     |     index (repository_id, subject_digest, digest) WHERE subject_digest IS NOT NULL
+//     |       -> referrers of a subject come out already ordered by digest
+//     |     ^x  manifest_references (PK manifest_id, child_digest, kind 'blob'|'manifest')
+//     |           index (child_digest): who needs a blob or child manifest (GC)
+//     |     ^x  tags.manifest_id   index (manifest_id)
+//     ^x  tags (PK repository_id, name; manifest_id, created_at, updated_at)
+//
+// Why this shape:
+// - manifests keeps a rowid because its rows carry up to 4 MiB of content (WITHOUT ROWID is
+//   meant for small rows); content is the last column so reading the descriptor columns never
+//   touches its overflow pages. Tags and references point at that integer id, and the cascades
+//   make "delete a manifest" one statement that also drops its tags and references.
+// - The narrow link tables are WITHOUT ROWID: their primary key is the whole lookup.
+// - Text compares with the default BINARY collation, so listings are in byte order.
+// - Timestamps are Unix seconds.
+//
+// Migrations: kMigrations[i] takes the schema from version i to i + 1, each in its own
+// transaction that also bumps PRAGMA user_version, so a crash mid-upgrade leaves a
+// consistent older version that the next start upgrades again.
+
+#include "metadata/sqlite_metadata_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "common/clock.h"
+
+namespace berth::metadata {
+namespace {
+
+constexpr int kBusyTimeoutMs = 10'000;
+// Per connection; negative means KiB in PRAGMA cache_size.
+constexpr int kCacheSizeKib = 8 * 1024;
+// Readers beyond this many idle ones are closed instead of pooled.
+constexpr std::size_t kMaxIdleReaders = 32;
+constexpr std::size_t kInitialWriteQueue = 64;
+// Keeps the WAL file from staying huge after a burst of writes.
+constexpr std::int64_t kJournalSizeLimitBytes = 64 * 1024 * 1024;
+
+constexpr std::array<const char*, 1> kMigrations = {
+    // 0 -> 1: the initial schema.
+    R"sql(
+CREATE TABLE repositories (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE blobs (
+  digest     TEXT PRIMARY KEY,
+  size       INTEGER NOT NULL CHECK (size >= 0),
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE repository_blobs (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest        TEXT NOT NULL REFERENCES blobs (digest),
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+
+CREATE TABLE uploads (
+  id            TEXT PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX uploads_by_repository ON uploads (repository_id);
+
+CREATE TABLE manifests (
+  id             INTEGER PRIMARY KEY,
+  repository_id  INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest         TEXT NOT NULL,
+  media_type     TEXT NOT NULL,
+  artifact_type  TEXT NOT NULL DEFAULT '',
+  subject_digest TEXT,
+  annotations    TEXT NOT NULL DEFAULT '',
+  size           INTEGER NOT NULL CHECK (size >= 0),
+  created_at     INTEGER NOT NULL,
+  content        BLOB NOT NULL,
+  UNIQUE (repository_id, digest)
+);
+CREATE INDEX manifests_by_subject ON manifests (repository_id, subject_digest, digest)
+  WHERE subject_digest IS NOT NULL;
+
+CREATE TABLE manifest_references (
+  manifest_id  INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  child_digest TEXT NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  PRIMARY KEY (manifest_id, child_digest, kind)
+) WITHOUT ROWID;
+CREATE INDEX manifest_references_by_child ON manifest_references (child_digest);
+
+CREATE TABLE tags (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  manifest_id   INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_manifest ON tags (manifest_id);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+// Every statement the data path runs, prepared at most once per connection.
+enum class Sql : std::size_t {
+  begin_immediate,
+  commit,
+  rollback,
+  savepoint,
+  release_savepoint,
+  rollback_to_savepoint,
+  find_repository,
+  insert_repository,
+  list_repositories,
+  insert_blob,
+  blob_size,
+  link_blob,
+  linked_blob_size,
+  unlink_blob,
+  insert_upload,
+  get_upload,
+  delete_upload,
+  insert_manifest,
+  find_manifest_id,
+  insert_reference,
+  upsert_tag,
+  get_manifest,
+  manifest_exists,
+  resolve_tag,
+  delete_manifest,
+  delete_tag,
+  list_tags,
+  list_referrers,
+  count,
+};
+
+struct StatementSpec {
+  Sql id;
+  const char* name;  // names the statement in error messages
+  const char* text;
+};
+
+// The repository id for the name in ?1; NULL (matching nothing) when there is no such
+// repository, so reads of unknown repositories need no separate lookup.
+#define BERTH_REPOSITORY_ID "(SELECT id FROM repositories WHERE name = ?1)"
+
+constexpr StatementSpec kStatements[] = {
+    {Sql::begin_immediate, "begin transaction", "BEGIN IMMEDIATE"},
+    {Sql::commit, "commit", "COMMIT"},
+    {Sql::rollback, "rollback", "ROLLBACK"},
+    {Sql::savepoint, "savepoint", "SAVEPOINT berth_write"},
+    {Sql::release_savepoint, "release savepoint", "RELEASE berth_write"},
+    {Sql::rollback_to_savepoint, "roll back to savepoint", "ROLLBACK TO berth_write"},
+    {Sql::find_repository, "find repository", "SELECT id FROM repositories WHERE name = ?1"},
+    {Sql::insert_repository, "insert repository",
+     "INSERT INTO repositories (name, created_at) VALUES (?1, ?2)"},
+    {Sql::list_repositories, "list repositories",
+     "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2"},
+    {Sql::insert_blob, "insert blob",
+     "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT (digest) DO NOTHING"},
+    {Sql::blob_size, "read blob size", "SELECT size FROM blobs WHERE digest = ?1"},
+    {Sql::link_blob, "link blob",
+     "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT (repository_id, digest) DO NOTHING"},
+    {Sql::linked_blob_size, "read linked blob size",
+     "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
+     "WHERE rb.repository_id = " BERTH_REPOSITORY_ID " AND rb.digest = ?2"},
+    {Sql::unlink_blob, "unlink blob",
+     "DELETE FROM repository_blobs WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+    {Sql::insert_upload, "insert upload",
+     "INSERT INTO uploads (id, repository_id, created_at) VALUES (?1, ?2, ?3)"},
+    {Sql::get_upload, "read upload",
+     "SELECT r.name, u.created_at FROM uploads u JOIN repositories r ON r.id = u.repository_id "
+     "WHERE u.id = ?1"},
+    {Sql::delete_upload, "delete upload", "DELETE FROM uploads WHERE id = ?1"},
+    {Sql::insert_manifest, "insert manifest",
+     "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, "
+     "annotations, size, created_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+     "ON CONFLICT (repository_id, digest) DO NOTHING"},
+    {Sql::find_manifest_id, "find manifest",
+     "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2"},
+    {Sql::insert_reference, "insert manifest reference",
+     "INSERT INTO manifest_references (manifest_id, child_digest, kind) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT DO NOTHING"},
+    {Sql::upsert_tag, "tag manifest",
+     "INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) "
+     "VALUES (?1, ?2, ?3, ?4, ?4) "
+     "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
+     "updated_at = excluded.updated_at WHERE tags.manifest_id IS NOT excluded.manifest_id"},
+    {Sql::get_manifest, "read manifest",
+     "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content "
+     "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+    {Sql::manifest_exists, "check manifest",
+     "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+    {Sql::resolve_tag, "resolve tag",
+     "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+     "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.name = ?2"},
+    {Sql::delete_manifest, "delete manifest",
+     "DELETE FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+    {Sql::delete_tag, "delete tag",
+     "DELETE FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID " AND name = ?2"},
+    {Sql::list_tags, "list tags",
+     "SELECT name FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID
+     " AND name > ?2 ORDER BY name LIMIT ?3"},
+    {Sql::list_referrers, "list referrers",
+     "SELECT digest, media_type, artifact_type, size, annotations FROM manifests "
+     "WHERE repository_id = " BERTH_REPOSITORY_ID " AND subject_digest = ?2 "
+     "AND (?3 IS NULL OR artifact_type = ?3) ORDER BY digest"},
+};
+
+#undef BERTH_REPOSITORY_ID
+
+constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
+static_assert(std::size(kStatements) == kStatementCount, "one StatementSpec per Sql value");
+
+constexpr bool statements_in_enum_order() {
+  for (std::size_t i = 0; i < std::size(kStatements); ++i) {
+    if (static_cast<std::size_t>(kStatements[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(statements_in_enum_order(), "kStatements is indexed by Sql");
+
+const StatementSpec& spec_of(Sql id) { return kStatements[static_cast<std::size_t>(id)]; }
+
+MetadataError database_error(sqlite3* db, std::string_view what) {
+  std::string message = "metadata database: ";
+  message += what;
+  message += ": ";
+  if (db == nullptr) {
+    message += "out of memory";
+    return {Errc::database_error, std::move(message)};
+  }
+  message += sqlite3_errmsg(db);
+  int code = sqlite3_extended_errcode(db);
+  bool key_taken = code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE;
+  return {key_taken ? Errc::conflict : Errc::database_error, std::move(message)};
+}
+
+MetadataError invalid_argument(std::string message) {
+  return {Errc::invalid_argument, std::move(message)};
+}
+
+std::int64_t sql_limit(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMax));
+}
+
+// Listings are allocated for what a page usually holds, not for a caller's huge limit.
+std::size_t initial_capacity(std::size_t limit) { return std::min<std::size_t>(limit, 1000); }
+
+const char* kind_name(ReferenceKind kind) {
+  return kind == ReferenceKind::manifest ? "manifest" : "blob";
+}
+
+// A prepared statement in use: parameters bound for one execution. Resetting on destruction
+// returns the statement to its connection's cache and ends any read it kept open (an open read
+// would pin the WAL and block checkpoints).
+class Statement {
+ public:
+  Statement(sqlite3_stmt* stmt, const char* name) : stmt_(stmt), name_(name) {}
+  Statement(Statement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)), name_(other.name_), bind_rc_(other.bind_rc_) {}
+  Statement& operator=(Statement&&) = delete;
+  ~Statement() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+
+  // Text and blob parameters are bound without copying: the caller's bytes must outlive the
+  // statement's execution, which they do since every call binds and steps within one scope.
+  Statement& bind_text(int index, std::string_view text) {
+    // A null pointer would bind SQL NULL rather than an empty string.
+    const char* data = text.data() != nullptr ? text.data() : "";
+    return check(sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  Statement& bind_blob(int index, std::string_view bytes) {
+    const char* data = bytes.data() != nullptr ? bytes.data() : "";
+    return check(sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_STATIC));
+  }
+  Statement& bind_int(int index, std::int64_t value) {
+    return check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  Statement& bind_null(int index) { return check(sqlite3_bind_null(stmt_, index)); }
+
+  // True when a row is ready, false when the statement has finished.
+  Result<bool> step() {
+    if (bind_rc_ != SQLITE_OK) return database_error(sqlite3_db_handle(stmt_), name_);
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return database_error(sqlite3_db_handle(stmt_), name_);
+  }
+
+  // Runs a statement that returns no rows.
+  Result<void> run() {
+    auto row = step();
+    if (!row) return row.error();
+    return {};
+  }
+
+  // Ready to execute again; the caller binds every parameter anew.
+  void reset() {
+    sqlite3_reset(stmt_);
+    bind_rc_ = SQLITE_OK;
+  }
+
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  // Valid until the next step or the statement's end.
+  std::string_view text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+    return data == nullptr ? std::string_view() : std::string_view(data, size);
+  }
+  std::string_view blob(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+    return data == nullptr ? std::string_view() : std::string_view(data, size);
+  }
+
+ private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+    return *this;
+  }
+
+  sqlite3_stmt* stmt_;
+  const char* name_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+Result<oci::Digest> stored_digest(std::string_view text) {
+  auto digest = oci::Digest::parse(text);
+  if (!digest) {
+    return MetadataError{Errc::database_error,
+                         "metadata database: stored digest is malformed: " + std::string(text)};
+  }
+  return std::move(*digest);
+}
+
+std::optional<MetadataError> check_repository(std::string_view repository) {
+  if (repository.empty()) return invalid_argument("repository name is empty");
+  return std::nullopt;
+}
+
+}  // namespace
+
+// One SQLite connection and its statement cache. Used by one thread at a time (the writer
+// by the group-commit leader, a reader while leased), so it is opened without SQLite's own mutex.
+class SqliteConnection {
+ public:
+  enum class Role { writer, reader };
+
+  static Result<std::unique_ptr<SqliteConnection>> open(const std::filesystem::path& file,
+                                                        Role role) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    if (role == Role::writer) flags |= SQLITE_OPEN_CREATE;
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+    // The handle is allocated even when opening fails and must be closed either way.
+    std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
+    if (rc != SQLITE_OK) return connection->open_error(file);
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
+
+    if (role == Role::writer) {
+      // The journal mode is stored in the file; only the writer sets it.
+      auto mode = connection->query_text("PRAGMA journal_mode = WAL");
+      if (!mode) return connection->open_error(file);
+      if (*mode != "wal") {
+        return MetadataError{Errc::database_error, "cannot open metadata database '" +
+                                                       file.string() +
+                                                       "': WAL journal mode is unavailable "
+                                                       "(journal_mode is '" +
+                                                       *mode + "')"};
+      }
+    }
+    std::string pragmas =
+        "PRAGMA synchronous = FULL;"
+        "PRAGMA foreign_keys = ON;"
+        "PRAGMA temp_store = MEMORY;"
+        "PRAGMA cache_size = -" +
+        std::to_string(kCacheSizeKib) + ";";
+    if (role == Role::writer) {
+      pragmas += "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimitBytes) + ";";
+    } else {
+      // A reader that tried to write would be a bug; fail it loudly instead.
+      pragmas += "PRAGMA query_only = ON;";
+    }
+    if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return connection->open_error(file);
+    }
+    return connection;
+  }
+
+  ~SqliteConnection() {
+    for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  Result<Statement> statement(Sql id) {
+    const StatementSpec& spec = spec_of(id);
+    sqlite3_stmt*& slot = statements_[static_cast<std::size_t>(id)];
+    if (slot == nullptr) {
+      int rc = sqlite3_prepare_v3(db_, spec.text, -1, SQLITE_PREPARE_PERSISTENT, &slot, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(slot);
+        slot = nullptr;
+        return database_error(db_, std::string("preparing '") + spec.name + "'");
+      }
+    }
+    return Statement(slot, spec.name);
+  }
+
+  // Runs a cached statement that takes no parameters and returns no rows.
+  Result<void> run(Sql id) {
+    auto stmt = statement(id);
+    if (!stmt) return stmt.error();
+    return stmt->run();
+  }
+
+  // Start-up only (migrations, pragmas): one-off statements, not cached.
+  Result<void> exec(const char* sql, std::string_view what) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return database_error(db_, what);
+    }
+    return {};
+  }
+
+  Result<std::string> query_text(const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return database_error(db_, sql);
+    }
+    int rc = sqlite3_step(stmt);
+    std::string value;
+    if (rc == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      if (text != nullptr) value = text;
+    } else if (rc != SQLITE_DONE) {
+      // Built before finalize, which may replace the connection's error message.
+      MetadataError error = database_error(db_, sql);
+      sqlite3_finalize(stmt);
+      return error;
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+  Result<std::int64_t> user_version() {
+    auto text = query_text("PRAGMA user_version");
+    if (!text) return text.error();
+    std::int64_t version = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
+    if (ec != std::errc() || end != text->data() + text->size()) {
+      return MetadataError{Errc::database_error,
+                           "metadata database: unreadable user_version '" + *text + "'"};
+    }
+    return version;
+  }
+
+ private:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+
+  MetadataError open_error(const std::filesystem::path& file) const {
+    std::string message = "cannot open metadata database '" + file.string() + "': ";
+    if (db_ == nullptr) return {Errc::database_error, message + "out of memory"};
+    message += sqlite3_errmsg(db_);
+    // SQLite's "unable to open database file" does not say why; the OS error does.
+    if (int os_error = sqlite3_system_errno(db_); os_error != 0) {
+      message += " (" + std::generic_category().message(os_error) + ")";
+    }
+    return {Errc::database_error, std::move(message)};
+  }
+
+  sqlite3* db_;
+  std::array<sqlite3_stmt*, kStatementCount> statements_{};
+};
+
+// A reader connection on loan from the pool; returns it when destroyed.
+class SqliteMetadataStore::ReaderLease {
+ public:
+  ReaderLease(SqliteMetadataStore* store, std::unique_ptr<SqliteConnection> connection)
+      : store_(store), connection_(std::move(connection)) {}
+  ReaderLease(ReaderLease&& other) noexcept = default;
+  ReaderLease& operator=(ReaderLease&&) = delete;
+  ~ReaderLease() {
+    if (connection_) store_->release_reader(std::move(connection_));
+  }
+
+  SqliteConnection& connection() const { return *connection_; }
+
+ private:
+  SqliteMetadataStore* store_;
+  std::unique_ptr<SqliteConnection> connection_;
+};
+
+namespace {
+
+using Role = SqliteConnection::Role;
+
+MetadataError schema_too_new(std::int64_t found) {
+  return {Errc::schema_too_new, "database schema version " + std::to_string(found) +
+                                    " is newer than this berth supports (" +
+                                    std::to_string(kSchemaVersion) + ")"};
+}
+
+void rollback_if_open(SqliteConnection& connection) {
+  if (sqlite3_get_autocommit(connection.db()) == 0) {
+    (void)connection.exec("ROLLBACK", "rollback");
+  }
+}
+
+// Brings the schema to kSchemaVersion. Each step runs in its own write transaction that
+// re-reads the version first, so two processes starting at once apply every step exactly once.
+Result<void> migrate(SqliteConnection& connection) {
+  for (;;) {
+    auto version = connection.user_version();
+    if (!version) return version.error();
+    if (*version > kSchemaVersion) return schema_too_new(*version);
+    if (*version == kSchemaVersion) return {};
+
+    if (auto begun = connection.exec("BEGIN IMMEDIATE", "starting a migration"); !begun) {
+      return begun.error();
+    }
+    auto current = connection.user_version();
+    if (!current) {
+      rollback_if_open(connection);
+      return current.error();
+    }
+    if (*current < 0) {
+      rollback_if_open(connection);
+      return MetadataError{Errc::database_error,
+                           "metadata database: invalid schema version " + std::to_string(*current)};
+    }
+    if (*current >= kSchemaVersion) {
+      // Another process got here first; the next turn of the loop re-checks.
+      rollback_if_open(connection);
+      continue;
+    }
+    std::string step_name = "migrating the schema to version " + std::to_string(*current + 1);
+    std::string bump = "PRAGMA user_version = " + std::to_string(*current + 1);
+    auto applied = connection.exec(kMigrations[static_cast<std::size_t>(*current)], step_name);
+    if (applied) applied = connection.exec(bump.c_str(), step_name);
+    if (applied) applied = connection.exec("COMMIT", step_name);
+    if (!applied) {
+      rollback_if_open(connection);
+      return applied.error();
+    }
+  }
+}
+
+// The id of `name`, creating the repository if needed. Must run inside a write transaction.
+Result<std::int64_t> ensure_repository(SqliteConnection& connection, std::string_view name,
+                                       std::int64_t now) {
+  {
+    auto find = connection.statement(Sql::find_repository);
+    if (!find) return find.error();
+    find->bind_text(1, name);
+    auto row = find->step();
+    if (!row) return row.error();
+    if (*row) return find->integer(0);
+  }
+  auto insert = connection.statement(Sql::insert_repository);
+  if (!insert) return insert.error();
+  insert->bind_text(1, name).bind_int(2, now);
+  if (auto done = insert->run(); !done) return done.error();
+  return sqlite3_last_insert_rowid(connection.db());
+}
+
+// Runs a DELETE keyed by one or two text parameters; `removed` tells whether a row went.
+Result<void> delete_rows(SqliteConnection& connection, Sql id, std::string_view first,
+                         std::optional<std::string_view> second, bool& removed) {
+  auto stmt = connection.statement(id);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, first);
+  if (second) stmt->bind_text(2, *second);
+  if (auto done = stmt->run(); !done) return done.error();
+  removed = sqlite3_changes(connection.db()) > 0;
+  return {};
+}
+
+// Collects column 0 of every row as a string.
+Result<std::vector<std::string>> collect_names(Statement& stmt, std::size_t limit) {
+  std::vector<std::string> names;
+  names.reserve(initial_capacity(limit));
+  for (;;) {
+    auto row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) return names;
+    names.emplace_back(stmt.text(0));
+  }
+}
+
+}  // namespace
+
+// One write call waiting for its commit. Lives on the caller's stack; the caller blocks until
+// `done`, so the leader may use it (and whatever `body` refers to) until then.
+struct SqliteMetadataStore::PendingWrite {
+  void* body = nullptr;
+  Result<void> (*invoke)(void* body, SqliteConnection& connection) = nullptr;
+  std::optional<MetadataError> error;  // written by the leader before `done`
+  bool done = false;                   // guarded by writes_mutex_
+};
+
+template <class Body>
+Result<void> SqliteMetadataStore::write(Body&& body) {
+  using Callable = std::remove_reference_t<Body>;
+  PendingWrite pending;
+  pending.body = static_cast<void*>(std::addressof(body));
+  pending.invoke = [](void* erased, SqliteConnection& connection) -> Result<void> {
+    return (*static_cast<Callable*>(erased))(connection);
+  };
+  return submit_write(pending);
+}
+
+Result<void> SqliteMetadataStore::submit_write(PendingWrite& write) {
+  std::unique_lock lock(writes_mutex_);
+  queued_writes_.push_back(&write);
+  while (!write.done) {
+    if (leader_active_) {
+      writes_done_.wait(lock);
+      continue;
+    }
+    // Lead: take everything queued so far (our own write included, unless an earlier leader
+    // already ran it) and commit it as one transaction.
+    leader_active_ = true;
+    batch_.swap(queued_writes_);
+    lock.unlock();
+    run_batch();
+    lock.lock();
+    for (PendingWrite* finished : batch_) finished->done = true;
+    batch_.clear();
+    leader_active_ = false;
+    writes_done_.notify_all();
+  }
+  if (write.error) return std::move(*write.error);
+  return {};
+}
+
+void SqliteMetadataStore::run_batch() {
+  SqliteConnection& connection = *writer_;
+  auto fail_unfinished = [&](const MetadataError& error) {
+    for (PendingWrite* pending : batch_) {
+      if (!pending->error) pending->error = error;
+    }
+  };
+  auto invoke = [&](PendingWrite& pending) -> Result<void> {
+    try {
+      return pending.invoke(pending.body, connection);
+    } catch (const std::exception& e) {
+      // Only allocation failure can get here; it must not leave the leader role taken.
+      return MetadataError{Errc::database_error, std::string("metadata write failed: ") + e.what()};
+    }
+  };
+
+  if (auto begun = connection.run(Sql::begin_immediate); !begun) {
+    rollback_if_open(connection);
+    fail_unfinished(begun.error());
+    return;
+  }
+  // Alone in the batch, a write needs no savepoint: on failure the whole transaction goes.
+  const bool isolate = batch_.size() > 1;
+  for (PendingWrite* pending : batch_) {
+    if (isolate) {
+      if (auto saved = connection.run(Sql::savepoint); !saved) {
+        pending->error = saved.error();
+        continue;
+      }
+    }
+    auto result = invoke(*pending);
+    if (result && isolate) result = connection.run(Sql::release_savepoint);
+    if (result) continue;
+
+    pending->error = result.error();
+    if (!isolate) break;
+    if (sqlite3_get_autocommit(connection.db()) != 0) {
+      // SQLite aborted the whole transaction (I/O error, disk full): everything done so far in
+      // this batch is gone.
+      fail_unfinished(MetadataError{
+          Errc::database_error,
+          "metadata database: transaction aborted by another write: " + result.error().message});
+      return;
+    }
+    auto undone = connection.run(Sql::rollback_to_savepoint);
+    if (undone) undone = connection.run(Sql::release_savepoint);
+    if (!undone) {
+      rollback_if_open(connection);
+      fail_unfinished(undone.error());
+      return;
+    }
+  }
+  if (!isolate && batch_.front()->error) {
+    rollback_if_open(connection);
+    return;
+  }
+  if (auto committed = connection.run(Sql::commit); !committed) {
+    rollback_if_open(connection);
+    fail_unfinished(committed.error());
+  }
+}
+
+SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path database_file,
+                                         std::unique_ptr<SqliteConnection> writer)
+    : database_file_(std::move(database_file)), writer_(std::move(writer)) {
+  // Returning a reader to the pool and queueing a write then rarely allocate.
+  idle_readers_.reserve(kMaxIdleReaders);
+  queued_writes_.reserve(kInitialWriteQueue);
+  batch_.reserve(kInitialWriteQueue);
+}
+
+SqliteMetadataStore::~SqliteMetadataStore() = default;
+
+int SqliteMetadataStore::schema_version() { return kSchemaVersion; }
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
+    const std::filesystem::path& database_file) {
+  auto writer = SqliteConnection::open(database_file, Role::writer);
+  if (!writer) return writer.error();
+  if (auto migrated = migrate(**writer); !migrated) {
+    MetadataError error = migrated.error();
+    if (error.code == Errc::database_error) {
+      error.message =
+          "cannot open metadata database '" + database_file.string() + "': " + error.message;
+    }
+    return error;
+  }
+  return std::unique_ptr<SqliteMetadataStore>(
+      new SqliteMetadataStore(database_file, std::move(*writer)));
+}
+
+Result<SqliteMetadataStore::ReaderLease> SqliteMetadataStore::acquire_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<SqliteConnection> connection = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(connection));
+    }
+  }
+  // Opened outside the lock: opening touches the file system and must not stall other readers.
+  auto opened = SqliteConnection::open(database_file_, Role::reader);
+  if (!opened) return opened.error();
+  return ReaderLease(this, std::move(*opened));
+}
+
+void SqliteMetadataStore::release_reader(std::unique_ptr<SqliteConnection> connection) {
+  std::unique_lock lock(readers_mutex_);
+  if (idle_readers_.size() < kMaxIdleReaders) {
+    idle_readers_.push_back(std::move(connection));
+    return;
+  }
+  lock.unlock();
+  connection.reset();  // closed outside the lock
+}
+
+// --- repositories ---
+
+Result<bool> SqliteMetadataStore::repository_exists(std::string_view repository) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::find_repository);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository);
+  return stmt->step();
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::list_repositories(std::string_view last,
+                                                                        std::size_t limit) {
+  if (limit == 0) return std::vector<std::string>();
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_repositories);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, last).bind_int(2, sql_limit(limit));
+  return collect_names(*stmt, limit);
+}
+
+// --- blobs ---
+
+Result<void> SqliteMetadataStore::link_blob(std::string_view repository, const oci::Digest& digest,
+                                            std::uint64_t size) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return invalid_argument("blob size " + std::to_string(size) + " is out of range");
+  }
+  const auto signed_size = static_cast<std::int64_t>(size);
+  return write([&](SqliteConnection& connection) -> Result<void> {
+    const std::int64_t now = unix_now();
+    auto repository_id = ensure_repository(connection, repository, now);
+    if (!repository_id) return repository_id.error();
+    {
+      auto insert = connection.statement(Sql::insert_blob);
+      if (!insert) return insert.error();
+      insert->bind_text(1, digest.str()).bind_int(2, signed_size).bind_int(3, now);
+      if (auto done = insert->run(); !done) return done.error();
+    }
+    if (sqlite3_changes(connection.db()) == 0) {
+      // Already known: the same digest must mean the same bytes, hence the same size.
+      auto known = connection.statement(Sql::blob_size);
+      if (!known) return known.error();
+      known->bind_text(1, digest.str());
+      auto row = known->step();
+      if (!row) return row.error();
+      if (*row && known->integer(0) != signed_size) {
+        return MetadataError{Errc::conflict, "blob " + digest.str() + " is recorded with size " +
+                                                 std::to_string(known->integer(0)) + ", not " +
+                                                 std::to_string(size)};
+      }
+    }
+    auto link = connection.statement(Sql::link_blob);
+    if (!link) return link.error();
+    link->bind_int(1, *repository_id).bind_text(2, digest.str()).bind_int(3, now);
+    return link->run();
+  });
+}
+
+Result<std::optional<std::uint64_t>> SqliteMetadataStore::linked_blob_size(
+    std::string_view repository, const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::linked_blob_size);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
+}
+
+Result<bool> SqliteMetadataStore::unlink_blob(std::string_view repository,
+                                              const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) {
+    return delete_rows(connection, Sql::unlink_blob, repository, digest.str(), removed);
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+// --- upload sessions ---
+
+Result<void> SqliteMetadataStore::create_upload(const UploadRecord& upload) {
+  if (upload.id.empty()) return invalid_argument("upload id is empty");
+  if (auto bad = check_repository(upload.repository)) return *bad;
+  return write([&](SqliteConnection& connection) -> Result<void> {
+    const std::int64_t now = unix_now();
+    auto repository_id = ensure_repository(connection, upload.repository, now);
+    if (!repository_id) return repository_id.error();
+    auto insert = connection.statement(Sql::insert_upload);
+    if (!insert) return insert.error();
+    insert->bind_text(1, upload.id)
+        .bind_int(2, *repository_id)
+        .bind_int(3, upload.created_at != 0 ? upload.created_at : now);
+    auto done = insert->run();
+    if (!done && done.error().code == Errc::conflict) {
+      return MetadataError{Errc::conflict, "upload " + upload.id + " already exists"};
+    }
+    return done;
+  });
+}
+
+Result<std::optional<UploadRecord>> SqliteMetadataStore::get_upload(std::string_view id) {
+  if (id.empty()) return invalid_argument("upload id is empty");
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::get_upload);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, id);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<UploadRecord>();
+  return std::optional<UploadRecord>(UploadRecord{
+      .id = std::string(id),
+      .repository = std::string(stmt->text(0)),
+      .created_at = stmt->integer(1),
+  });
+}
+
+Result<void> SqliteMetadataStore::delete_upload(std::string_view id) {
+  if (id.empty()) return invalid_argument("upload id is empty");
+  bool removed = false;
+  return write([&](SqliteConnection& connection) {
+    return delete_rows(connection, Sql::delete_upload, id, std::nullopt, removed);
+  });
+}
+
+// --- manifests and tags ---
+
+Result<void> SqliteMetadataStore::put_manifest(std::string_view repository,
+                                               const ManifestRecord& manifest,
+                                               const std::vector<ManifestReference>& references,
+                                               const std::optional<std::string>& tag) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (tag && tag->empty()) return invalid_argument("tag is empty");
+  return write([&](SqliteConnection& connection) -> Result<void> {
+    const std::int64_t now = unix_now();
+    auto repository_id = ensure_repository(connection, repository, now);
+    if (!repository_id) return repository_id.error();
+
+    std::int64_t manifest_id = 0;
+    bool inserted = false;
+    {
+      auto insert = connection.statement(Sql::insert_manifest);
+      if (!insert) return insert.error();
+      insert->bind_int(1, *repository_id)
+          .bind_text(2, manifest.digest.str())
+          .bind_text(3, manifest.media_type)
+          .bind_text(4, manifest.artifact_type)
+          .bind_text(6, manifest.annotations_json)
+          .bind_int(7, static_cast<std::int64_t>(manifest.content.size()))
+          .bind_int(8, manifest.created_at != 0 ? manifest.created_at : now)
+          .bind_blob(9, manifest.content);
+      if (manifest.subject) {
+        insert->bind_text(5, manifest.subject->str());
+      } else {
+        insert->bind_null(5);
+      }
+      if (auto done = insert->run(); !done) return done.error();
+      inserted = sqlite3_changes(connection.db()) > 0;
+      if (inserted) manifest_id = sqlite3_last_insert_rowid(connection.db());
+    }
+
+    if (inserted) {
+      // Same digest means same content, so an existing manifest already has these references.
+      auto insert = connection.statement(Sql::insert_reference);
+      if (!insert) return insert.error();
+      for (const ManifestReference& reference : references) {
+        insert->bind_int(1, manifest_id)
+            .bind_text(2, reference.digest.str())
+            .bind_text(3, kind_name(reference.kind));
+        if (auto done = insert->run(); !done) return done.error();
+        insert->reset();
+      }
+    } else {
+      auto find = connection.statement(Sql::find_manifest_id);
+      if (!find) return find.error();
+      find->bind_int(1, *repository_id).bind_text(2, manifest.digest.str());
+      auto row = find->step();
+      if (!row) return row.error();
+      if (!*row) {
+        return MetadataError{Errc::database_error, "metadata database: manifest " +
+                                                       manifest.digest.str() +
+                                                       " vanished inside its own transaction"};
+      }
+      manifest_id = find->integer(0);
+    }
+
+    if (!tag) return {};
+    auto upsert = connection.statement(Sql::upsert_tag);
+    if (!upsert) return upsert.error();
+    upsert->bind_int(1, *repository_id)
+        .bind_text(2, *tag)
+        .bind_int(3, manifest_id)
+        .bind_int(4, now);
+    return upsert->run();
+  });
+}
+
+Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(std::string_view repository,
+                                                                        const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::get_manifest);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<ManifestRecord>();
+  std::optional<oci::Digest> subject;
+  if (!stmt->is_null(2)) {
+    auto parsed = stored_digest(stmt->text(2));
+    if (!parsed) return parsed.error();
+    subject = std::move(*parsed);
+  }
+  return std::optional<ManifestRecord>(ManifestRecord{
+      .digest = digest,
+      .media_type = std::string(stmt->text(0)),
+      .artifact_type = std::string(stmt->text(1)),
+      .subject = std::move(subject),
+      .annotations_json = std::string(stmt->text(3)),
+      .content = std::string(stmt->blob(5)),
+      .created_at = stmt->integer(4),
+  });
+}
+
+Result<bool> SqliteMetadataStore::manifest_exists(std::string_view repository,
+                                                  const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::manifest_exists);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  return stmt->step();
+}
+
+Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(std::string_view repository,
+                                                                    std::string_view tag) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (tag.empty()) return invalid_argument("tag is empty");
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::resolve_tag);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, tag);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<oci::Digest>();
+  auto digest = stored_digest(stmt->text(0));
+  if (!digest) return digest.error();
+  return std::optional<oci::Digest>(std::move(*digest));
+}
+
+Result<bool> SqliteMetadataStore::delete_manifest(std::string_view repository,
+                                                  const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  // The foreign-key cascades remove the manifest's tags and references in the same statement;
+  // only the manifest row itself counts as removed.
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) {
+    return delete_rows(connection, Sql::delete_manifest, repository, digest.str(), removed);
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+Result<bool> SqliteMetadataStore::delete_tag(std::string_view repository, std::string_view tag) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (tag.empty()) return invalid_argument("tag is empty");
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) {
+    return delete_rows(connection, Sql::delete_tag, repository, tag, removed);
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::list_tags(std::string_view repository,
+                                                                std::string_view last,
+                                                                std::size_t limit) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (limit == 0) return std::vector<std::string>();
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_tags);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, last).bind_int(3, sql_limit(limit));
+  return collect_names(*stmt, limit);
+}
+
+Result<std::vector<Referrer>> SqliteMetadataStore::list_referrers(
+    std::string_view repository, const oci::Digest& subject,
+    const std::optional<std::string>& artifact_type) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_referrers);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, repository).bind_text(2, subject.str());
+  if (artifact_type) {
+    stmt->bind_text(3, *artifact_type);
+  } else {
+    stmt->bind_null(3);
+  }
+  std::vector<Referrer> referrers;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return referrers;
+    auto digest = stored_digest(stmt->text(0));
+    if (!digest) return digest.error();
+    referrers.push_back(Referrer{
+        .digest = std::move(*digest),
+        .media_type = std::string(stmt->text(1)),
+        .artifact_type = std::string(stmt->text(2)),
+        .size = static_cast<std::uint64_t>(stmt->integer(3)),
+        .annotations_json = std::string(stmt->text(4)),
+    });
+  }
+}
+
+}  // namespace berth::metadata

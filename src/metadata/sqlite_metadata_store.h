@@ -1,0 +1,107 @@
+#pragma once
+// SqliteMetadataStore: the embedded MetadataStore, one SQLite database file in WAL mode.
+//
+// Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
+// in-process is cheaper than spinning on SQLITE_BUSY) with group commit, plus a pool of reader
+// connections that run concurrently with each other and with the writer. Every
+// connection keeps its own prepared statements for its whole life. Several processes (or
+// several stores) may open the same file; they wait on each other through the busy timeout.
+//
+// Durability: synchronous=FULL, so a write call that returned success survives a crash or
+// power loss.
+
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "metadata/metadata_store.h"
+
+namespace berth::metadata {
+
+// One SQLite connection with its prepared-statement cache; defined in the .cc.
+class SqliteConnection;
+
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  // Opens (creating it if absent) the database at `database_file` and brings its schema up to
+  // date. Errors: database_error when the file cannot be opened or created or is not a SQLite
+  // database; schema_too_new when a newer berth wrote it.
+  static Result<std::unique_ptr<SqliteMetadataStore>> open(
+      const std::filesystem::path& database_file);
+
+  // The newest schema version this build knows (stored in PRAGMA user_version).
+  static int schema_version();
+
+  ~SqliteMetadataStore() override;
+  SqliteMetadataStore(const SqliteMetadataStore&) = delete;
+  SqliteMetadataStore& operator=(const SqliteMetadataStore&) = delete;
+
+  const std::filesystem::path& database_file() const { return database_file_; }
+
+  Result<bool> repository_exists(std::string_view repository) override;
+  Result<std::vector<std::string>> list_repositories(std::string_view last,
+                                                     std::size_t limit) override;
+
+  Result<void> link_blob(std::string_view repository, const oci::Digest& digest,
+                         std::uint64_t size) override;
+  Result<std::optional<std::uint64_t>> linked_blob_size(std::string_view repository,
+                                                        const oci::Digest& digest) override;
+  Result<bool> unlink_blob(std::string_view repository, const oci::Digest& digest) override;
+
+  Result<void> create_upload(const UploadRecord& upload) override;
+  Result<std::optional<UploadRecord>> get_upload(std::string_view id) override;
+  Result<void> delete_upload(std::string_view id) override;
+
+  Result<void> put_manifest(std::string_view repository, const ManifestRecord& manifest,
+                            const std::vector<ManifestReference>& references,
+                            const std::optional<std::string>& tag) override;
+  Result<std::optional<ManifestRecord>> get_manifest(std::string_view repository,
+                                                     const oci::Digest& digest) override;
+  Result<bool> manifest_exists(std::string_view repository, const oci::Digest& digest) override;
+  Result<std::optional<oci::Digest>> resolve_tag(std::string_view repository,
+                                                 std::string_view tag) override;
+  Result<bool> delete_manifest(std::string_view repository, const oci::Digest& digest) override;
+  Result<bool> delete_tag(std::string_view repository, std::string_view tag) override;
+  Result<std::vector<std::string>> list_tags(std::string_view repository, std::string_view last,
+                                             std::size_t limit) override;
+  Result<std::vector<Referrer>> list_referrers(
+      std::string_view repository, const oci::Digest& subject,
+      const std::optional<std::string>& artifact_type) override;
+
+ private:
+  class ReaderLease;
+  struct PendingWrite;
+
+  SqliteMetadataStore(std::filesystem::path database_file,
+                      std::unique_ptr<SqliteConnection> writer);
+
+  Result<ReaderLease> acquire_reader();
+  void release_reader(std::unique_ptr<SqliteConnection> connection);
+
+  // Runs `body(SqliteConnection&) -> Result<void>` atomically and durably on the writer
+  // connection and returns once it is committed. Defined and used only in the .cc.
+  template <class Body>
+  Result<void> write(Body&& body);
+  Result<void> submit_write(PendingWrite& write);
+  void run_batch();
+
+  std::filesystem::path database_file_;
+
+  // Group commit: concurrent write calls queue here; one caller at a time (the leader) runs
+  // everything queued in a single transaction, each call in its own savepoint, so one fsync
+  // makes a whole batch durable.
+  std::mutex writes_mutex_;
+  std::condition_variable writes_done_;
+  std::vector<PendingWrite*> queued_writes_;  // guarded by writes_mutex_
+  bool leader_active_ = false;                // guarded by writes_mutex_
+  std::vector<PendingWrite*> batch_;          // owned by the current leader
+  std::unique_ptr<SqliteConnection> writer_;  // used only by the current leader
+
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
+};
+
+}  // namespace berth::metadata

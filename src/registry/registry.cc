@@ -1,0 +1,354 @@
+#include "registry/registry.h"
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "oci/manifest.h"
+
+namespace berth::registry {
+namespace {
+
+RegistryError internal(std::string_view what, std::string_view detail) {
+  return {Errc::internal, fmt::format("{}: {}", what, detail)};
+}
+
+RegistryError from_metadata(const metadata::MetadataError& error) {
+  return internal("metadata store", error.message);
+}
+
+// Maps a storage failure; `not_found` means different things per call site.
+RegistryError from_storage(const storage::StorageError& error, Errc not_found_code,
+                           std::string_view not_found_message) {
+  switch (error.code) {
+    case storage::Errc::not_found:
+      return {not_found_code, std::string(not_found_message)};
+    case storage::Errc::digest_mismatch:
+      return {Errc::digest_invalid, "the uploaded content does not match the digest given"};
+    case storage::Errc::upload_busy:
+      return {Errc::blob_upload_invalid,
+              "another request is writing to this upload; retry when it has finished"};
+    case storage::Errc::invalid_argument:
+      return {Errc::blob_upload_unknown, "upload unknown to the registry"};
+    case storage::Errc::io_error:
+      break;
+  }
+  return internal("blob storage", error.message);
+}
+
+RegistryError from_manifest_parse(const oci::ManifestError& error) {
+  if (error.code == oci::ManifestErrc::too_large) {
+    return {Errc::manifest_too_large, error.message};
+  }
+  return {Errc::manifest_invalid, error.message};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- uploads
+
+UploadSession::UploadSession(std::string repository, std::string id,
+                             std::unique_ptr<storage::UploadWriter> writer,
+                             storage::BlobStorage& storage, metadata::MetadataStore& metadata,
+                             bool has_record)
+    : repository_(std::move(repository)),
+      id_(std::move(id)),
+      writer_(std::move(writer)),
+      storage_(storage),
+      metadata_(metadata),
+      has_record_(has_record) {}
+
+Result<void> UploadSession::append(std::span<const std::byte> data) {
+  if (auto written = writer_->append(data); !written) {
+    return from_storage(written.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  return {};
+}
+
+Result<void> UploadSession::flush() {
+  if (auto flushed = writer_->flush(); !flushed) {
+    return from_storage(flushed.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  return {};
+}
+
+Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
+  auto committed = writer_->commit(digest);
+  if (!committed) {
+    if (committed.error().code == storage::Errc::digest_mismatch && has_record_) {
+      (void)metadata_.delete_upload(id_);  // the storage already dropped the bytes
+    }
+    return from_storage(committed.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  if (auto linked = metadata_.link_blob(repository_, committed->digest, committed->size);
+      !linked) {
+    return from_metadata(linked.error());
+  }
+  if (has_record_) {
+    if (auto removed = metadata_.delete_upload(id_); !removed) {
+      return from_metadata(removed.error());
+    }
+  }
+  return BlobInfo{committed->digest, committed->size};
+}
+
+// ---------------------------------------------------------------- registry
+
+Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata)
+    : storage_(storage), metadata_(metadata) {}
+
+Result<BlobInfo> Registry::stat_blob(std::string_view repository, const oci::Digest& digest) {
+  auto size = metadata_.linked_blob_size(repository, digest);
+  if (!size) return from_metadata(size.error());
+  if (!*size) return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
+  return BlobInfo{digest, **size};
+}
+
+Result<OpenedBlob> Registry::open_blob(std::string_view repository, const oci::Digest& digest) {
+  auto info = stat_blob(repository, digest);
+  if (!info) return info.error();
+  auto reader = storage_.open(digest);
+  if (!reader) {
+    // Linked but missing bytes would be a broken invariant: report it as a server fault.
+    return from_storage(reader.error(), Errc::internal,
+                        "blob storage lost the content of a linked blob");
+  }
+  return OpenedBlob{*info, std::move(*reader)};
+}
+
+Result<void> Registry::delete_blob(std::string_view repository, const oci::Digest& digest) {
+  auto removed = metadata_.unlink_blob(repository, digest);
+  if (!removed) return from_metadata(removed.error());
+  if (!*removed) return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
+  return {};
+}
+
+Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_view from,
+                                      const oci::Digest& digest) {
+  auto source = stat_blob(from, digest);
+  if (!source) return source.error();
+  // The source's link says the bytes exist; check anyway so a mount never links missing bytes.
+  if (auto stored = storage_.stat(digest); !stored) {
+    return from_storage(stored.error(), Errc::blob_unknown, "blob unknown to the registry");
+  }
+  if (auto linked = metadata_.link_blob(repository, digest, source->size); !linked) {
+    return from_metadata(linked.error());
+  }
+  return *source;
+}
+
+Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view repository) {
+  std::string id = random_uuid();
+  auto writer = storage_.create_upload(id);
+  if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
+  metadata::UploadRecord record{id, std::string(repository), unix_now()};
+  if (auto created = metadata_.create_upload(record); !created) {
+    writer->reset();
+    (void)storage_.delete_upload(id);
+    return from_metadata(created.error());
+  }
+  return std::make_unique<UploadSession>(std::string(repository), id, std::move(*writer),
+                                         storage_, metadata_, true);
+}
+
+Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
+    std::string_view repository) {
+  std::string id = random_uuid();
+  auto writer = storage_.create_upload(id);
+  if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
+  return std::make_unique<UploadSession>(std::string(repository), id, std::move(*writer),
+                                         storage_, metadata_, false);
+}
+
+Result<std::unique_ptr<UploadSession>> Registry::resume_upload(std::string_view repository,
+                                                               std::string_view id) {
+  auto record = metadata_.get_upload(id);
+  if (!record) return from_metadata(record.error());
+  if (!*record || (*record)->repository != repository) {
+    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
+  }
+  auto writer = storage_.open_upload(id);
+  if (!writer) {
+    return from_storage(writer.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  return std::make_unique<UploadSession>(std::string(repository), std::string(id),
+                                         std::move(*writer), storage_, metadata_, true);
+}
+
+Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::string_view id) {
+  auto record = metadata_.get_upload(id);
+  if (!record) return from_metadata(record.error());
+  if (!*record || (*record)->repository != repository) {
+    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
+  }
+  auto size = storage_.upload_size(id);
+  if (!size) return from_storage(size.error(), Errc::blob_upload_unknown, "upload unknown");
+  return *size;
+}
+
+Result<void> Registry::cancel_upload(std::string_view repository, std::string_view id) {
+  auto record = metadata_.get_upload(id);
+  if (!record) return from_metadata(record.error());
+  if (!*record || (*record)->repository != repository) {
+    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
+  }
+  if (auto removed = metadata_.delete_upload(id); !removed) return from_metadata(removed.error());
+  if (auto removed = storage_.delete_upload(id);
+      !removed && removed.error().code != storage::Errc::not_found) {
+    return from_storage(removed.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  return {};
+}
+
+void Registry::discard_upload(std::string_view id) { (void)storage_.delete_upload(id); }
+
+Result<std::optional<oci::Digest>> Registry::resolve(std::string_view repository,
+                                                     const oci::Reference& reference) {
+  if (const auto* digest = std::get_if<oci::Digest>(&reference)) {
+    return std::optional<oci::Digest>(*digest);
+  }
+  auto resolved = metadata_.resolve_tag(repository, std::get<std::string>(reference));
+  if (!resolved) return from_metadata(resolved.error());
+  return *resolved;
+}
+
+Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
+                                                 const oci::Reference& reference,
+                                                 std::string_view bytes,
+                                                 std::string_view content_type) {
+  auto parsed = oci::parse_manifest(bytes, content_type);
+  if (!parsed) return from_manifest_parse(parsed.error());
+
+  const auto* digest_reference = std::get_if<oci::Digest>(&reference);
+  oci::Digest digest = oci::digest_of(
+      bytes, digest_reference ? digest_reference->algorithm() : oci::DigestAlgorithm::sha256);
+  if (digest_reference && *digest_reference != digest) {
+    return RegistryError{Errc::digest_invalid,
+                         fmt::format("the manifest's digest is {}, not {}", digest.str(),
+                                     digest_reference->str())};
+  }
+
+  std::vector<metadata::ManifestReference> references;
+  auto require_blob = [&](const oci::Descriptor& descriptor) -> Result<void> {
+    auto size = metadata_.linked_blob_size(repository, descriptor.digest);
+    if (!size) return from_metadata(size.error());
+    if (!*size) {
+      return RegistryError{Errc::manifest_blob_unknown,
+                           fmt::format("blob {} is not in the repository; push it before the "
+                                       "manifest",
+                                       descriptor.digest.str())};
+    }
+    references.push_back({descriptor.digest, metadata::ReferenceKind::blob});
+    return {};
+  };
+  if (parsed->config) {
+    if (auto ok = require_blob(*parsed->config); !ok) return ok.error();
+  }
+  for (const auto& layer : parsed->layers) {
+    if (!oci::must_be_present(layer)) continue;
+    if (auto ok = require_blob(layer); !ok) return ok.error();
+  }
+  for (const auto& child : parsed->manifests) {
+    auto exists = metadata_.manifest_exists(repository, child.digest);
+    if (!exists) return from_metadata(exists.error());
+    if (!*exists) {
+      return RegistryError{Errc::manifest_blob_unknown,
+                           fmt::format("manifest {} is not in the repository; push it before the "
+                                       "index",
+                                       child.digest.str())};
+    }
+    references.push_back({child.digest, metadata::ReferenceKind::manifest});
+  }
+
+  metadata::ManifestRecord record{
+      .digest = digest,
+      .media_type = parsed->media_type,
+      .artifact_type = parsed->effective_artifact_type(),
+      .subject = parsed->subject ? std::optional<oci::Digest>(parsed->subject->digest)
+                                 : std::nullopt,
+      .annotations_json = parsed->annotations_json,
+      .content = std::string(bytes),
+      .created_at = unix_now(),
+  };
+  std::optional<std::string> tag;
+  if (const auto* name = std::get_if<std::string>(&reference)) tag = *name;
+  if (auto stored = metadata_.put_manifest(repository, record, references, tag); !stored) {
+    return from_metadata(stored.error());
+  }
+  return PutManifestResult{digest, record.subject};
+}
+
+Result<StoredManifest> Registry::get_manifest(std::string_view repository,
+                                              const oci::Reference& reference) {
+  auto digest = resolve(repository, reference);
+  if (!digest) return digest.error();
+  if (!*digest) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  auto record = metadata_.get_manifest(repository, **digest);
+  if (!record) return from_metadata(record.error());
+  if (!*record) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  return StoredManifest{(*record)->digest, std::move((*record)->media_type),
+                        std::move((*record)->content)};
+}
+
+Result<void> Registry::delete_manifest(std::string_view repository,
+                                       const oci::Reference& reference) {
+  metadata::Result<bool> removed =
+      std::holds_alternative<oci::Digest>(reference)
+          ? metadata_.delete_manifest(repository, std::get<oci::Digest>(reference))
+          : metadata_.delete_tag(repository, std::get<std::string>(reference));
+  if (!removed) return from_metadata(removed.error());
+  if (!*removed) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  return {};
+}
+
+namespace {
+
+// Reads one item beyond the page so the caller knows whether to send a Link.
+template <class Lister>
+Result<Registry::Page> read_page(std::size_t limit, Lister&& lister) {
+  auto items = lister(limit + 1);
+  if (!items) return from_metadata(items.error());
+  Registry::Page page;
+  page.items = std::move(*items);
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.more = true;
+  }
+  return page;
+}
+
+}  // namespace
+
+Result<Registry::Page> Registry::list_tags(std::string_view repository, std::string_view last,
+                                           std::size_t limit) {
+  auto exists = metadata_.repository_exists(repository);
+  if (!exists) return from_metadata(exists.error());
+  if (!*exists) return RegistryError{Errc::name_unknown, "repository name not known to registry"};
+  return read_page(limit, [&](std::size_t n) { return metadata_.list_tags(repository, last, n); });
+}
+
+Result<Registry::Page> Registry::list_repositories(std::string_view last, std::size_t limit) {
+  return read_page(limit, [&](std::size_t n) { return metadata_.list_repositories(last, n); });
+}
+
+Result<std::vector<metadata::Referrer>> Registry::list_referrers(
+    std::string_view repository, const oci::Digest& subject,
+    const std::optional<std::string>& artifact_type) {
+  auto referrers = metadata_.list_referrers(repository, subject, artifact_type);
+  if (!referrers) return from_metadata(referrers.error());
+  return std::move(*referrers);
+}
+
+Result<void> Registry::check_health() {
+  if (auto probe = metadata_.repository_exists("healthz/probe"); !probe) {
+    return from_metadata(probe.error());
+  }
+  auto probe_digest = oci::digest_of("");
+  if (auto stat = storage_.stat(probe_digest);
+      !stat && stat.error().code != storage::Errc::not_found) {
+    return from_storage(stat.error(), Errc::internal, "");
+  }
+  return {};
+}
+
+}  // namespace berth::registry

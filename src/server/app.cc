@@ -1,0 +1,100 @@
+#include "server/app.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+
+#include "api/distribution.h"
+#include "api/errors.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "metadata/sqlite_metadata_store.h"
+#include "registry/registry.h"
+#include "storage/filesystem_blob_storage.h"
+
+namespace berth::server {
+namespace {
+
+// Creates the data directory if missing and proves it is writable, so that an unusable
+// directory stops start-up with one clear line instead of failing on the first push.
+void prepare_data_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("cannot create data directory {}: {}", dir.string(), ec.message()));
+  }
+  auto probe = dir / ".write-test";
+  {
+    std::ofstream out(probe);
+    if (!out) {
+      throw std::runtime_error(
+          fmt::format("data directory {} is not writable", dir.string()));
+    }
+  }
+  std::filesystem::remove(probe, ec);
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+  if (path.empty()) return;
+  // Written to a temporary name and renamed, so a reader never sees a partial number.
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << '\n';
+    if (!out) throw std::runtime_error(fmt::format("cannot write port file {}", path));
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+}  // namespace
+
+struct App::Parts {
+  std::unique_ptr<storage::FilesystemBlobStorage> storage;
+  std::unique_ptr<metadata::SqliteMetadataStore> metadata;
+  std::unique_ptr<registry::Registry> registry;
+  http::Router router;
+  std::unique_ptr<http::Server> server;
+};
+
+App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
+  prepare_data_dir(config.data_dir);
+  auto storage = storage::FilesystemBlobStorage::open(config.data_dir);
+  if (!storage) throw std::runtime_error(storage.error().message);
+  parts_->storage = std::move(*storage);
+  auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
+  if (!metadata) throw std::runtime_error(metadata.error().message);
+  parts_->metadata = std::move(*metadata);
+  parts_->registry = std::make_unique<registry::Registry>(*parts_->storage, *parts_->metadata);
+
+  registry::Registry* registry = parts_->registry.get();
+  parts_->router.add({"GET", "/healthz", "healthz", "",
+                      [registry](http::Request&) -> boost::asio::awaitable<http::Response> {
+                        auto healthy = registry->check_health();
+                        if (!healthy) co_return api::error_response(healthy.error());
+                        http::Response response;
+                        response.headers.set("Content-Type", "application/json");
+                        response.body = "{\"status\":\"ok\"}\n";
+                        co_return response;
+                      }});
+  api::add_distribution_routes(parts_->router, *parts_->registry);
+  parts_->router.set_fallback(api::not_routed);
+
+  parts_->server = std::make_unique<http::Server>(server_options(config), parts_->router);
+  parts_->server->start();
+  auto ports = parts_->server->bound_ports();
+  if (!ports.empty()) write_port_file(config.port_file, ports.front());
+}
+
+App::~App() = default;
+
+std::vector<std::uint16_t> App::bound_ports() const { return parts_->server->bound_ports(); }
+
+void App::run(bool handle_signals) { parts_->server->run(handle_signals); }
+
+void App::stop() { parts_->server->stop(); }
+
+}  // namespace berth::server

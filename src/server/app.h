@@ -1,0 +1,33 @@
+#pragma once
+// The composition root: configuration -> storage, metadata, registry, routes, HTTP server.
+// main() and the in-process API tests both run berthd through App.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/config.h"
+
+namespace berth::server {
+
+class App {
+ public:
+  // Opens (creating if needed) the data directory and the backends, builds the routes and binds
+  // the listeners. Throws std::runtime_error with a one-line reason when it cannot.
+  explicit App(const Config& config);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  std::vector<std::uint16_t> bound_ports() const;
+  // Serves until stop() (or SIGTERM/SIGINT when `handle_signals`), then drains and returns.
+  void run(bool handle_signals);
+  void stop();
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace berth::server

@@ -1,0 +1,52 @@
+#pragma once
+// berthd's configuration. Sources, later ones winning: built-in defaults, the YAML file
+// (--config or BERTH_CONFIG), BERTH_* environment variables, command-line flags.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/server.h"
+
+namespace berth::server {
+
+struct Config {
+  std::vector<std::string> listen{"localhost:5000"};  // HOST:PORT, plain HTTP
+  std::vector<std::string> tls_listen;                // HOST:PORT, HTTPS
+  std::string tls_certificate;                        // PEM chain for tls_listen
+  std::string tls_key;                                // PEM key for tls_listen
+  std::filesystem::path data_dir{"./berth-data"};
+  std::string log_format{"text"};                     // text | json
+  std::string log_level{"info"};                      // trace|debug|info|warn|error|off
+  std::string port_file;                              // written with the first bound port
+  unsigned threads = 0;                               // 0: one per core
+  std::chrono::seconds header_timeout{30};
+  std::chrono::seconds idle_timeout{120};
+  std::chrono::seconds shutdown_deadline{10};
+};
+
+// The outcome of reading the command line: run with `config`, or exit with `exit_code` (after
+// --help/--version, or a usage error already printed).
+struct ConfigOutcome {
+  std::optional<Config> config;
+  int exit_code = 0;
+};
+
+// Reads flags, the environment and the YAML file. Prints --help/--version output or a one-line
+// error itself.
+ConfigOutcome load_config(int argc, char** argv);
+
+// Loads the YAML file into `config` (only the keys present). Throws std::runtime_error with a
+// one-line reason.
+void apply_yaml_file(Config& config, const std::filesystem::path& file);
+
+// Applies BERTH_* variables found through `getenv` to `config`. Throws on malformed values.
+void apply_environment(Config& config, const char* (*getenv)(const char*));
+
+// Translates the listen addresses and timeouts into server options. Throws std::runtime_error
+// on a malformed HOST:PORT or a TLS listener without certificate and key.
+http::ServerOptions server_options(const Config& config);
+
+}  // namespace berth::server

@@ -1,0 +1,28 @@
+// berthd: the registry server.
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+
+#include "server/app.h"
+#include "server/config.h"
+#include "server/logging.h"
+
+int main(int argc, char** argv) {
+  auto outcome = berth::server::load_config(argc, argv);
+  if (!outcome.config) return outcome.exit_code;
+  const auto& config = *outcome.config;
+  berth::server::configure_logging(config.log_format, config.log_level);
+  try {
+    berth::server::App app(config);
+    spdlog::info("berthd {} serving data directory {} on port(s) {}", BERTH_VERSION,
+                 config.data_dir.string(), fmt::join(app.bound_ports(), ", "));
+    app.run(/*handle_signals=*/true);
+    spdlog::info("berthd stopped");
+  } catch (const std::exception& e) {
+    std::cerr << "berthd: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,96 @@
+#pragma once
+// BlobStorage: the driver interface for blob bytes and upload sessions. Content-addressed: one
+// copy per digest, written once, verified on the way in. Drivers: FilesystemBlobStorage (the
+// embedded default), MemoryBlobStorage (unit tests). Every driver passes the one conformance
+// suite in storage/conformance_test.cc.
+//
+// Thread safety: every method may be called concurrently from any thread. One UploadWriter is
+// used by one thread at a time; the registry layer never opens two writers on the same upload
+// at once, but a driver must still fail cleanly (Errc::upload_busy) rather than corrupt data.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "oci/digest.h"
+
+namespace berth::storage {
+
+enum class Errc {
+  not_found,         // no such blob / upload
+  digest_mismatch,   // committed content does not hash to the expected digest
+  upload_busy,       // another writer has this upload open
+  invalid_argument,  // e.g. a malformed upload id
+  io_error,          // the medium failed (disk full, permission, ...)
+};
+using StorageError = Error<Errc>;
+template <class T>
+using Result = berth::Result<T, StorageError>;
+
+// True when `id` is a well-formed upload id: [A-Za-z0-9-]{1,64}. Such an id is safe to use as a
+// single path component or object-name segment.
+bool is_valid_upload_id(std::string_view id);
+
+struct BlobInfo {
+  oci::Digest digest;
+  std::uint64_t size = 0;
+};
+
+// Random-access reader of one committed blob.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads up to out.size() bytes at `offset`; returns the count, 0 only at the end.
+  virtual Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) = 0;
+  // A file descriptor positioned-read-able for sendfile(2), or -1 when the blob is not a local
+  // file. Owned by the reader; valid while it lives.
+  virtual int native_handle() const { return -1; }
+};
+
+// Appends to one upload session. Bytes are hashed as they arrive. Destroying the writer
+// without commit() keeps the upload (resumable by a later open_upload()).
+class UploadWriter {
+ public:
+  virtual ~UploadWriter() = default;
+  // Total bytes in the upload so far (including earlier requests).
+  virtual std::uint64_t size() const = 0;
+  virtual Result<void> append(std::span<const std::byte> data) = 0;
+  // Makes appended bytes durable so that the upload survives a crash (used between requests;
+  // commit() implies it).
+  virtual Result<void> flush() = 0;
+  // Verifies the content hashes to `expected` (sha256 or sha512), makes it durable and moves
+  // it to its content-addressed place (keeping the existing copy when the digest is already
+  // stored). The upload is removed on success and on digest_mismatch; on io_error it stays.
+  // After the upload is removed, every call but size() returns not_found.
+  virtual Result<BlobInfo> commit(const oci::Digest& expected) = 0;
+};
+
+class BlobStorage {
+ public:
+  virtual ~BlobStorage() = default;
+
+  virtual Result<BlobInfo> stat(const oci::Digest& digest) = 0;
+  virtual Result<std::unique_ptr<BlobReader>> open(const oci::Digest& digest) = 0;
+  // Removes the bytes of a blob. not_found when absent.
+  virtual Result<void> remove(const oci::Digest& digest) = 0;
+
+  // Stores a small blob in one step (used for manifests-as-blobs and tests). Verifies and
+  // commits like an upload.
+  virtual Result<BlobInfo> put(const oci::Digest& expected, std::span<const std::byte> bytes) = 0;
+
+  // Upload ids are chosen by the caller: [A-Za-z0-9-]{1,64}.
+  // invalid_argument for a malformed id or one that already names an upload.
+  virtual Result<std::unique_ptr<UploadWriter>> create_upload(std::string_view id) = 0;
+  // Reopens an existing upload, also after a restart. upload_busy if a writer is open.
+  virtual Result<std::unique_ptr<UploadWriter>> open_upload(std::string_view id) = 0;
+  virtual Result<std::uint64_t> upload_size(std::string_view id) = 0;
+  // Drops an upload and its bytes. not_found when absent; upload_busy while a writer is open.
+  virtual Result<void> delete_upload(std::string_view id) = 0;
+};
+
+}  // namespace berth::storage

@@ -1,0 +1,253 @@
+// FilesystemBlobStorage behaviour beyond the conformance suite: restarts, the on-disk layout,
+// staging hygiene and unusable roots.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "storage/filesystem_blob_storage.h"
+#include "storage/test_support.h"
+
+namespace berth::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::as_bytes;
+using testing::random_content;
+using testing::read_all;
+using testing::sha256_of;
+using testing::sha512_of;
+
+std::string file_content(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<fs::path> entries(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) out.push_back(entry.path());
+  return out;
+}
+
+class FilesystemTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<FilesystemBlobStorage> open_storage() {
+    auto storage = FilesystemBlobStorage::open(root_);
+    if (!storage) {
+      ADD_FAILURE() << storage.error().message;
+      return nullptr;
+    }
+    return std::move(*storage);
+  }
+
+  testing::TempDir scratch_;
+  fs::path root_ = scratch_.path() / "data";
+};
+
+TEST_F(FilesystemTest, CreatesTheRootAndItsLayout) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_TRUE(fs::is_directory(root_ / "blobs"));
+  EXPECT_TRUE(fs::is_directory(root_ / "uploads"));
+  EXPECT_TRUE(fs::is_directory(root_ / "tmp"));
+  EXPECT_TRUE(entries(root_ / "tmp").empty());
+  EXPECT_EQ(storage->root(), fs::absolute(root_).lexically_normal());
+}
+
+TEST_F(FilesystemTest, BlobsAreStoredByAlgorithmAndHexPrefix) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  auto d256 = sha256_of("layout");
+  auto d512 = sha512_of("layout");
+  ASSERT_TRUE(storage->put(d256, as_bytes("layout")));
+  ASSERT_TRUE(storage->put(d512, as_bytes("layout")));
+  std::string hex256(d256.hex());
+  std::string hex512(d512.hex());
+  EXPECT_EQ(file_content(root_ / "blobs" / "sha256" / hex256.substr(0, 2) / hex256), "layout");
+  EXPECT_EQ(file_content(root_ / "blobs" / "sha512" / hex512.substr(0, 2) / hex512), "layout");
+
+  auto w = storage->create_upload("layout-up");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes("partial")));
+  EXPECT_EQ(file_content(root_ / "uploads" / "layout-up" / "data"), "partial");
+}
+
+TEST_F(FilesystemTest, NoLeftoversAfterPutAndCommit) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  ASSERT_TRUE(storage->put(sha256_of("put"), as_bytes("put")));
+  ASSERT_TRUE(storage->put(sha256_of("put"), as_bytes("put")));  // already stored
+  EXPECT_FALSE(storage->put(sha256_of("other"), as_bytes("put")));
+  {
+    auto w = storage->create_upload("c1");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("committed")));
+    ASSERT_TRUE((*w)->commit(sha256_of("committed")));
+  }
+  {
+    auto w = storage->create_upload("c2");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("committed")));
+    ASSERT_TRUE((*w)->commit(sha256_of("committed")));
+  }
+  {
+    auto w = storage->create_upload("c3");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("rejected")));
+    ASSERT_FALSE((*w)->commit(sha256_of("committed")));
+  }
+  EXPECT_TRUE(entries(root_ / "tmp").empty());
+  EXPECT_TRUE(entries(root_ / "uploads").empty());
+}
+
+TEST_F(FilesystemTest, SecondCommitOfADigestKeepsTheFirstFile) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  auto digest = sha256_of("keep me");
+  ASSERT_TRUE(storage->put(digest, as_bytes("keep me")));
+  std::string hex(digest.hex());
+  fs::path blob = root_ / "blobs" / "sha256" / hex.substr(0, 2) / hex;
+  struct ::stat before;
+  ASSERT_EQ(::stat(blob.c_str(), &before), 0);
+
+  auto w = storage->create_upload("dup");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes("keep me")));
+  ASSERT_TRUE((*w)->commit(digest));
+  struct ::stat after;
+  ASSERT_EQ(::stat(blob.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(after.st_nlink, 1u);
+}
+
+TEST_F(FilesystemTest, UploadResumesAfterRestart) {
+  std::string content = random_content(3'000'000, 7);
+  auto digest = sha256_of(content);
+  {
+    auto storage = open_storage();
+    ASSERT_TRUE(storage);
+    auto w = storage->create_upload("resume-me");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(0, 1'234'567))));
+    ASSERT_TRUE((*w)->flush());
+  }
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_EQ(*storage->upload_size("resume-me"), 1'234'567u);
+  {
+    auto w = storage->open_upload("resume-me");
+    ASSERT_TRUE(w) << w.error().message;
+    EXPECT_EQ((*w)->size(), 1'234'567u);
+    ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(1'234'567, 1'000'000))));
+  }
+  auto w = storage->open_upload("resume-me");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(2'234'567))));
+  auto info = (*w)->commit(digest);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->size, content.size());
+  EXPECT_EQ(read_all(*storage, digest), content);
+}
+
+TEST_F(FilesystemTest, ResumeRehashesWhenTheFileChangedBehindTheCache) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  {
+    auto w = storage->create_upload("changed");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("first ")));
+  }
+  {
+    // Bytes the cached hash has not seen, e.g. written before a crash by another process.
+    std::ofstream out(root_ / "uploads" / "changed" / "data", std::ios::binary | std::ios::app);
+    out << "second ";
+  }
+  auto w = storage->open_upload("changed");
+  ASSERT_TRUE(w);
+  EXPECT_EQ((*w)->size(), 13u);
+  ASSERT_TRUE((*w)->append(as_bytes("third")));
+  auto info = (*w)->commit(sha256_of("first second third"));
+  ASSERT_TRUE(info) << info.error().message;
+}
+
+TEST_F(FilesystemTest, StaleStagingFilesAreClearedOnOpen) {
+  {
+    auto storage = open_storage();
+    ASSERT_TRUE(storage);
+  }
+  std::ofstream(root_ / "tmp" / "put-crashed-1") << "half a blob";
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_TRUE(entries(root_ / "tmp").empty());
+}
+
+TEST_F(FilesystemTest, EmptyUploadDirectoryIsNotAnUpload) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  fs::create_directory(root_ / "uploads" / "leftover");
+  EXPECT_EQ(storage->upload_size("leftover").error().code, Errc::not_found);
+  EXPECT_EQ(storage->open_upload("leftover").error().code, Errc::not_found);
+  EXPECT_TRUE(storage->create_upload("leftover"));
+}
+
+TEST_F(FilesystemTest, NativeHandleSupportsPread) {
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  std::string content = random_content(100'000, 8);
+  auto digest = sha256_of(content);
+  ASSERT_TRUE(storage->put(digest, as_bytes(content)));
+  auto reader = storage->open(digest);
+  ASSERT_TRUE(reader);
+  int fd = (*reader)->native_handle();
+  ASSERT_GE(fd, 0);
+  std::string buffer(1000, '\0');
+  ASSERT_EQ(::pread(fd, buffer.data(), buffer.size(), 50'000), 1000);
+  EXPECT_EQ(buffer, content.substr(50'000, 1000));
+}
+
+TEST_F(FilesystemTest, RootThatIsAFileIsRejected) {
+  std::ofstream(root_) << "not a directory";
+  auto storage = FilesystemBlobStorage::open(root_);
+  ASSERT_FALSE(storage);
+  EXPECT_EQ(storage.error().code, Errc::io_error);
+  EXPECT_NE(storage.error().message.find(root_.string()), std::string::npos)
+      << storage.error().message;
+
+  auto below = FilesystemBlobStorage::open(root_ / "sub");
+  ASSERT_FALSE(below);
+  EXPECT_EQ(below.error().code, Errc::io_error);
+}
+
+TEST_F(FilesystemTest, EmptyRootPathIsRejected) {
+  auto storage = FilesystemBlobStorage::open("");
+  ASSERT_FALSE(storage);
+  EXPECT_EQ(storage.error().code, Errc::invalid_argument);
+}
+
+TEST_F(FilesystemTest, RootWithoutWritePermissionIsRejected) {
+  if (::geteuid() == 0) GTEST_SKIP() << "permission checks do not apply to root";
+  fs::create_directories(root_);
+  fs::permissions(root_, fs::perms::owner_read | fs::perms::owner_exec);
+  auto storage = FilesystemBlobStorage::open(root_);
+  ASSERT_FALSE(storage);
+  EXPECT_EQ(storage.error().code, Errc::io_error);
+  EXPECT_NE(storage.error().message.find(root_.string()), std::string::npos);
+}
+
+TEST_F(FilesystemTest, ExistingRootWithReadOnlyTmpIsRejected) {
+  if (::geteuid() == 0) GTEST_SKIP() << "permission checks do not apply to root";
+  ASSERT_TRUE(open_storage());
+  fs::permissions(root_ / "tmp", fs::perms::owner_read | fs::perms::owner_exec);
+  auto storage = FilesystemBlobStorage::open(root_);
+  ASSERT_FALSE(storage);
+  EXPECT_EQ(storage.error().code, Errc::io_error);
+}
+
+}  // namespace
+}  // namespace berth::storage

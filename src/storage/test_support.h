@@ -1,0 +1,91 @@
+#pragma once
+// Helpers shared by the storage tests (not part of the library).
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "oci/digest.h"
+#include "storage/blob_storage.h"
+
+namespace berth::storage::testing {
+
+// A fresh directory removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "berth-storage-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    // Tests may have taken permissions away; give them back so removal works.
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::add, ec);
+    }
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::span<const std::byte> as_bytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+inline std::string random_content(std::size_t size, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(size, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+inline oci::Digest sha256_of(std::string_view s) { return oci::digest_of(s); }
+inline oci::Digest sha512_of(std::string_view s) {
+  return oci::digest_of(s, oci::DigestAlgorithm::sha512);
+}
+
+// Reads a whole blob through the reader interface in `chunk`-sized pieces.
+inline std::string read_all(BlobStorage& storage, const oci::Digest& digest,
+                            std::size_t chunk = 1 << 16) {
+  auto reader = storage.open(digest);
+  if (!reader) {
+    ADD_FAILURE() << "open " << digest.str() << ": " << reader.error().message;
+    return {};
+  }
+  std::string out;
+  std::vector<std::byte> buffer(chunk);
+  std::uint64_t offset = 0;
+  while (true) {
+    auto n = (*reader)->read(offset, buffer);
+    if (!n) {
+      ADD_FAILURE() << "read: " << n.error().message;
+      return out;
+    }
+    if (*n == 0) break;
+    out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+    offset += *n;
+  }
+  EXPECT_EQ(out.size(), (*reader)->size());
+  return out;
+}
+
+}  // namespace berth::storage::testing

@@ -1,0 +1,633 @@
+# Shared helpers for the berth integration tests.
+#
+# Source this file from a test script:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# It sets strict mode, creates a private temp dir ($IT_TMP) and installs an
+# EXIT trap that stops every daemon the test started (by pid) and removes the
+# temp dir. Run against berthd by exporting BERTHD=/path/to/berthd; without it
+# the reference registry (docker-registry, CNCF distribution) is used.
+#
+# Environment knobs:
+#   BERTHD          path to the berthd binary (optional)
+#   REFERENCE_REGISTRY  reference registry binary (default /usr/bin/docker-registry)
+#   IT_KEEP_TMP=1   keep the temp dir after the test (for debugging)
+#   IT_VERBOSE=1    trace every command (set -x, with timestamps)
+#   IT_SKIP_CODE    exit code of a skipped test (default 0; ctest uses 77)
+
+set -euo pipefail
+umask 022
+
+IT_NAME=$(basename "$0" .sh)
+# Short path: unix sockets live under it and must stay below 108 bytes.
+# Lower case only: podman names images pulled from oci:DIR after DIR.
+it_make_tmp() {
+    local i name
+    for ((i = 0; i < 50; i++)); do
+        name=/tmp/berth-it.$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+        if mkdir -m 700 "$name" 2>/dev/null; then
+            echo "$name"
+            return 0
+        fi
+    done
+    echo "cannot create a temp dir under /tmp" >&2
+    return 1
+}
+IT_TMP=$(it_make_tmp)
+export IT_TMP
+export TMPDIR="$IT_TMP/tmp"
+mkdir -p "$TMPDIR"
+
+REFERENCE_REGISTRY=${REFERENCE_REGISTRY:-/usr/bin/docker-registry}
+DOCKER_BIN=${DOCKER_BIN:-/usr/bin/docker}
+DOCKERD_BIN=${DOCKERD_BIN:-/usr/sbin/dockerd}
+
+IT_CLEANUP=()        # commands run (last first) by the EXIT trap
+REGISTRY_PID=""
+REGISTRY_PORT=""
+REGISTRY=""
+REGISTRY_DIR="$IT_TMP/registry"
+REGISTRY_KIND=""
+
+if [[ "${IT_VERBOSE:-0}" == 1 ]]; then
+    PS4='+ ${EPOCHREALTIME} ${LINENO}: '
+    set -x
+fi
+
+# ---------------------------------------------------------------- reporting
+
+log() {
+    printf '[%s %s] %s\n' "$IT_NAME" "$(date +%H:%M:%S)" "$*" >&2
+}
+
+fail() {
+    printf '\n[%s] FAIL: %s\n' "$IT_NAME" "$*" >&2
+    if [[ -n "$REGISTRY_DIR" && -s "$REGISTRY_DIR/log" ]]; then
+        printf '[%s] last lines of the registry log (%s):\n' "$IT_NAME" "$REGISTRY_KIND" >&2
+        tail -n 20 "$REGISTRY_DIR/log" | cut -c1-400 >&2 || true
+    fi
+    exit 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+    if [[ "$1" != "$2" ]]; then
+        fail "$3: expected '$1', got '$2'"
+    fi
+}
+
+# assert_ne UNEXPECTED ACTUAL WHAT
+assert_ne() {
+    if [[ "$1" == "$2" ]]; then
+        fail "$3: did not expect '$1'"
+    fi
+}
+
+# assert_match REGEX ACTUAL WHAT
+assert_match() {
+    if ! [[ "$2" =~ $1 ]]; then
+        fail "$3: '$2' does not match /$1/"
+    fi
+}
+
+pass() {
+    log "PASS${1:+: $*}"
+}
+
+# skip MESSAGE: exit 0 by default; ctest sets IT_SKIP_CODE=77 (its
+# SKIP_RETURN_CODE) so a skipped script is reported as skipped, not passed.
+skip() {
+    log "SKIP: $*"
+    exit "${IT_SKIP_CODE:-0}"
+}
+
+# run_logged LOGFILE CMD...: run a client command, keep its output in a file
+# and show it when it fails.
+run_logged() {
+    local out=$1
+    shift
+    if ! "$@" >"$out" 2>&1; then
+        printf '[%s] command failed: %s\n' "$IT_NAME" "$*" >&2
+        tail -n 40 "$out" >&2 || true
+        fail "command failed: $1 ${2:-} ${3:-}"
+    fi
+}
+
+require_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || skip "required command '$c' is not installed"
+    done
+}
+
+# ---------------------------------------------------------------- cleanup
+
+on_exit() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM ERR
+    local i
+    for ((i = ${#IT_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${IT_CLEANUP[i]}" >/dev/null 2>&1
+    done
+    stop_registry >/dev/null 2>&1
+    if [[ "${IT_KEEP_TMP:-0}" == 1 ]]; then
+        log "temp dir kept: $IT_TMP"
+    else
+        # vfs and overlay leave read-only dirs behind; make them removable.
+        chmod -R u+rwX "$IT_TMP" >/dev/null 2>&1
+        rm -rf "$IT_TMP"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+set -E
+trap 'it_on_err "$LINENO" "$BASH_COMMAND"' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+it_on_err() {
+    printf '[%s] FAIL: command failed at line %s: %s\n' "$IT_NAME" "$1" "$2" >&2
+}
+
+add_cleanup() {
+    IT_CLEANUP+=("$1")
+}
+
+# stop_pid PID [SECONDS]: TERM, wait, then KILL a process this test started.
+stop_pid() {
+    local pid=$1 limit=${2:-10} i
+    [[ -n "$pid" ]] || return 0
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < limit * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || true
+    return 0
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+    local limit=$1 i
+    shift
+    for ((i = 0; i < limit * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- registry
+
+port_in_use() {
+    ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+}
+
+pick_free_port() {
+    local p i
+    for ((i = 0; i < 200; i++)); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        if ! port_in_use "$p"; then
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no free loopback port found"
+}
+
+registry_answers() {
+    curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/"
+}
+
+registry_write_reference_config() {
+    cat >"$REGISTRY_DIR/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/data
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+EOF
+}
+
+# start_registry: start berthd ($BERTHD) or the reference registry on the
+# data dir $REGISTRY_DIR/data. The first start picks the port; later starts
+# (restart_registry) reuse it. Exports REGISTRY=127.0.0.1:PORT.
+start_registry() {
+    mkdir -p "$REGISTRY_DIR/data"
+    if [[ -n "${BERTHD:-}" ]]; then
+        [[ -x "$BERTHD" ]] || fail "BERTHD=$BERTHD is not an executable"
+        REGISTRY_KIND=berthd
+        local listen="127.0.0.1:${REGISTRY_PORT:-0}"
+        rm -f "$REGISTRY_DIR/port"
+        "$BERTHD" --listen "$listen" --data-dir "$REGISTRY_DIR/data" \
+            --port-file "$REGISTRY_DIR/port" --log-level warn \
+            >>"$REGISTRY_DIR/log" 2>&1 &
+        REGISTRY_PID=$!
+        local i
+        for ((i = 0; i < 200; i++)); do
+            kill -0 "$REGISTRY_PID" 2>/dev/null ||
+                fail "berthd exited during startup (listen $listen)"
+            if [[ -s "$REGISTRY_DIR/port" ]]; then
+                REGISTRY_PORT=$(tr -d '[:space:]' <"$REGISTRY_DIR/port")
+                if [[ "$REGISTRY_PORT" =~ ^[0-9]+$ ]] && registry_answers; then
+                    break
+                fi
+            fi
+            sleep 0.1
+        done
+        ((i < 200)) || fail "berthd did not answer GET /v2/ within 20 s (listen $listen)"
+    else
+        [[ -x "$REFERENCE_REGISTRY" ]] || skip "reference registry $REFERENCE_REGISTRY not installed"
+        REGISTRY_KIND=reference
+        local fixed_port=${REGISTRY_PORT:-}
+        for _ in 1 2 3 4 5; do
+            [[ -n "$fixed_port" ]] || REGISTRY_PORT=$(pick_free_port)
+            registry_write_reference_config
+            "$REFERENCE_REGISTRY" serve "$REGISTRY_DIR/config.yml" >>"$REGISTRY_DIR/log" 2>&1 &
+            REGISTRY_PID=$!
+            local i
+            for ((i = 0; i < 200; i++)); do
+                kill -0 "$REGISTRY_PID" 2>/dev/null || break
+                registry_answers && break
+                sleep 0.1
+            done
+            if kill -0 "$REGISTRY_PID" 2>/dev/null && registry_answers; then
+                break
+            fi
+            stop_pid "$REGISTRY_PID" 2
+            REGISTRY_PID=""
+            # A restart must get its old port back; only a first start may move.
+            [[ -z "$fixed_port" ]] || sleep 1
+        done
+        [[ -n "$REGISTRY_PID" ]] || fail "reference registry did not start (see $REGISTRY_DIR/log)"
+    fi
+    REGISTRY="127.0.0.1:$REGISTRY_PORT"
+    export REGISTRY REGISTRY_PORT
+    log "registry ($REGISTRY_KIND) pid $REGISTRY_PID listening on $REGISTRY"
+}
+
+stop_registry() {
+    if [[ -n "$REGISTRY_PID" ]]; then
+        stop_pid "$REGISTRY_PID" 15
+        REGISTRY_PID=""
+    fi
+}
+
+restart_registry() {
+    stop_registry
+    start_registry
+}
+
+kill9_registry() {
+    if [[ -n "$REGISTRY_PID" ]]; then
+        kill -KILL "$REGISTRY_PID" 2>/dev/null || true
+        wait "$REGISTRY_PID" 2>/dev/null || true
+        REGISTRY_PID=""
+    fi
+}
+
+# ---------------------------------------------------------------- HTTP helpers
+
+readonly MT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+readonly MT_OCI_INDEX=application/vnd.oci.image.index.v1+json
+readonly MT_OCI_CONFIG=application/vnd.oci.image.config.v1+json
+readonly MT_OCI_LAYER_GZIP=application/vnd.oci.image.layer.v1.tar+gzip
+readonly MT_DOCKER_MANIFEST=application/vnd.docker.distribution.manifest.v2+json
+readonly MT_DOCKER_LIST=application/vnd.docker.distribution.manifest.list.v2+json
+readonly ACCEPT_ALL_MANIFESTS="$MT_OCI_MANIFEST, $MT_OCI_INDEX, $MT_DOCKER_MANIFEST, $MT_DOCKER_LIST"
+
+sha256_file() {
+    local s
+    s=$(sha256sum "$1")
+    echo "sha256:${s%% *}"
+}
+
+# fetch_manifest REPO REF OUTFILE [ACCEPT]: GET a manifest; echoes
+# "STATUS CONTENT-TYPE DOCKER-CONTENT-DIGEST".
+fetch_manifest() {
+    local repo=$1 ref=$2 out=$3 accept=${4:-$ACCEPT_ALL_MANIFESTS}
+    local hdr="$out.headers" status ctype dcd
+    status=$(curl -s --max-time 30 -D "$hdr" -o "$out" -w '%{http_code}' \
+        -H "Accept: $accept" "http://$REGISTRY/v2/$repo/manifests/$ref") || status=000
+    ctype=$(awk 'tolower($1) == "content-type:" {sub(/\r$/, "", $2); print $2}' "$hdr" 2>/dev/null | tail -n1)
+    dcd=$(awk 'tolower($1) == "docker-content-digest:" {sub(/\r$/, "", $2); print $2}' "$hdr" 2>/dev/null | tail -n1)
+    echo "$status ${ctype:--} ${dcd:--}"
+}
+
+# registry_manifest_digest REPO REF [ACCEPT]: sha256 of the manifest body the
+# registry serves; fails unless the GET is 200 and Docker-Content-Digest agrees.
+registry_manifest_digest() {
+    local repo=$1 ref=$2 accept=${3:-$ACCEPT_ALL_MANIFESTS}
+    local out
+    out=$(mktemp)
+    local status ctype dcd digest
+    read -r status ctype dcd < <(fetch_manifest "$repo" "$ref" "$out" "$accept")
+    [[ "$status" == 200 ]] || fail "GET /v2/$repo/manifests/$ref answered $status"
+    digest=$(sha256_file "$out")
+    if [[ "$dcd" != "-" && "$dcd" != "$digest" ]]; then
+        fail "GET /v2/$repo/manifests/$ref: Docker-Content-Digest $dcd but body hashes to $digest"
+    fi
+    echo "$digest"
+}
+
+# registry_tags REPO: the tags of REPO, sorted, one per line (empty if none).
+registry_tags() {
+    local out status
+    out=$(mktemp)
+    status=$(curl -s --max-time 30 -o "$out" -w '%{http_code}' "http://$REGISTRY/v2/$1/tags/list") || status=000
+    case "$status" in
+        200) jq -r '(.tags // [])[]' "$out" | sort ;;
+        404) ;;
+        *) fail "GET /v2/$1/tags/list answered $status: $(head -c 300 "$out")" ;;
+    esac
+}
+
+# http_status METHOD URL [CURL ARGS...]
+http_status() {
+    local m=$1 u=$2
+    shift 2
+    # Go clients send Content-Length: 0 on an empty POST/PUT; so does this.
+    local len=()
+    [[ "$m" == POST || "$m" == PUT ]] && len=(-H 'Content-Length: 0')
+    curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X "$m" "${len[@]}" "$@" "$u" || echo 000
+}
+
+# check_blob REPO DIGEST: GET the blob and verify its content hashes to DIGEST.
+check_blob() {
+    local repo=$1 digest=$2 out status
+    out=$(mktemp)
+    status=$(curl -sL --max-time 60 -o "$out" -w '%{http_code}' \
+        "http://$REGISTRY/v2/$repo/blobs/$digest") || status=000
+    [[ "$status" == 200 ]] || fail "GET /v2/$repo/blobs/$digest answered $status"
+    assert_eq "$digest" "$(sha256_file "$out")" "content of blob $repo@$digest"
+    rm -f "$out"
+}
+
+# ---------------------------------------------------------------- client state
+
+# setup_containers_env: private storage.conf, containers.conf, registries.conf,
+# policy and auth file for skopeo, podman and buildah.
+setup_containers_env() {
+    local d="$IT_TMP/containers"
+    mkdir -p "$d/graphroot" "$d/runroot" "$d/tmp" "$d/volumes" "$d/cache"
+    cat >"$d/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$d/graphroot"
+runroot = "$d/runroot"
+EOF
+    cat >"$d/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=20000:20000"]
+netns = "host"
+log_driver = "k8s-file"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$d/events.log"
+tmp_dir = "$d/tmp"
+volume_path = "$d/volumes"
+static_dir = "$d/graphroot/libpod"
+EOF
+    cat >"$d/registries.conf" <<EOF
+unqualified-search-registries = []
+short-name-mode = "disabled"
+
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+EOF
+    cat >"$d/policy.json" <<'EOF'
+{"default": [{"type": "insecureAcceptAnything"}]}
+EOF
+    echo '{"auths": {}}' >"$d/auth.json"
+    export CONTAINERS_STORAGE_CONF="$d/storage.conf"
+    export CONTAINERS_CONF="$d/containers.conf"
+    export CONTAINERS_REGISTRIES_CONF="$d/registries.conf"
+    export REGISTRY_AUTH_FILE="$d/auth.json"
+    export CONTAINERS_POLICY="$d/policy.json"
+    export XDG_RUNTIME_DIR="$d/xdg-run"
+    export XDG_CONFIG_HOME="$d/xdg-config"
+    export XDG_DATA_HOME="$d/xdg-data"
+    mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+    chmod 700 "$XDG_RUNTIME_DIR"
+    # vfs layers are plain files, but make sure nothing stays mounted.
+    add_cleanup "umount -R '$d/graphroot' 2>/dev/null; umount -R '$d/runroot' 2>/dev/null; true"
+}
+
+# containers/image keeps root's blob-info cache at the fixed path
+# /var/lib/containers/cache (no option in skopeo 1.9 / podman 4.3 / buildah
+# 1.28 moves it). Shared, it lets one test's pushes change what another
+# pushes (layers substituted by earlier recompressed copies), so every
+# skopeo/podman/buildah call runs in a private mount namespace with a cache
+# dir of this test bound over that path.
+IT_CACHE_ISOLATION=""
+containers_isolated() {
+    if [[ -z "$IT_CACHE_ISOLATION" ]]; then
+        IT_CACHE_ISOLATION=no
+        if mkdir -p /var/lib/containers/cache 2>/dev/null &&
+            unshare -m --propagation private -- \
+                mount --bind "$IT_TMP/containers/cache" /var/lib/containers/cache 2>/dev/null; then
+            IT_CACHE_ISOLATION=yes
+        else
+            log "warning: cannot isolate /var/lib/containers/cache; sharing it"
+        fi
+    fi
+    if [[ "$IT_CACHE_ISOLATION" == yes ]]; then
+        # shellcheck disable=SC2016 # expanded by the inner shell
+        unshare -m --propagation private -- /bin/sh -c \
+            'mount --bind "$0" /var/lib/containers/cache && exec "$@"' \
+            "$IT_TMP/containers/cache" "$@"
+    else
+        "$@"
+    fi
+}
+
+# skopeo wrapper: private policy, registries config and blob-info cache.
+sk() {
+    containers_isolated skopeo --policy "$CONTAINERS_POLICY" \
+        --registries-conf "$CONTAINERS_REGISTRIES_CONF" "$@"
+}
+
+# podman and buildah wrappers: private cache; storage and config come from
+# the CONTAINERS_* variables.
+pm() {
+    containers_isolated podman --cgroup-manager cgroupfs --events-backend file "$@"
+}
+
+bh() {
+    containers_isolated buildah "$@"
+}
+
+setup_docker_config() {
+    export DOCKER_CONFIG="$IT_TMP/docker-config"
+    mkdir -p "$DOCKER_CONFIG"
+    echo '{"auths": {}}' >"$DOCKER_CONFIG/config.json"
+}
+
+# ---------------------------------------------------------------- fixtures
+#
+# build_fixture_image DIR writes a reproducible OCI image layout:
+#
+#   DIR/oci-layout
+#   DIR/index.json            refs: amd64, arm64, latest (= amd64), multi
+#   DIR/blobs/sha256/<layer>  busybox-static rootfs, tar.gz (shared)
+#   DIR/blobs/sha256/<cfg>    one config per architecture
+#   DIR/blobs/sha256/<man>    one manifest per architecture
+#   DIR/blobs/sha256/<index>  image index over both manifests ("multi")
+#
+# The arm64 variant carries the same (x86-64) rootfs: registries and clients
+# only need a second platform, never to run it. Sets and exports:
+#   FIXTURE_LAYER_DIGEST FIXTURE_DIFF_ID
+#   FIXTURE_AMD64_DIGEST FIXTURE_AMD64_CONFIG FIXTURE_ARM64_DIGEST FIXTURE_ARM64_CONFIG
+#   FIXTURE_INDEX_DIGEST
+# An optional second argument salts the configs (a label) so that different
+# callers can build distinct images from the same rootfs.
+
+FIXTURE_APPLETS=(sh ls cat echo true false env mkdir rm sleep id uname)
+
+_blob_put() { # DIR FILE -> echoes digest, moves FILE into blobs
+    local dir=$1 file=$2 d
+    d=$(sha256_file "$file")
+    mv "$file" "$dir/blobs/sha256/${d#sha256:}"
+    echo "$d"
+}
+
+_fixture_rootfs() {
+    local root=$1 a
+    mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+    cp /bin/busybox "$root/bin/busybox"
+    chmod 0755 "$root/bin/busybox" "$root/bin" "$root/etc"
+    chmod 1777 "$root/tmp"
+    for a in "${FIXTURE_APPLETS[@]}"; do
+        ln -s busybox "$root/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+    chmod 0644 "$root/etc/passwd" "$root/etc/group"
+}
+
+# _fixture_config DIR ARCH VARIANT SALT -> writes config blob, echoes "digest size"
+_fixture_config() {
+    local dir=$1 arch=$2 variant=$3 salt=$4 f
+    f=$(mktemp)
+    jq -cn --arg arch "$arch" --arg variant "$variant" --arg diff "$FIXTURE_DIFF_ID" --arg salt "$salt" '
+      {created: "1970-01-01T00:00:00Z", architecture: $arch}
+      + (if $variant == "" then {} else {variant: $variant} end)
+      + {os: "linux",
+         config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                  Cmd: ["/bin/sh"],
+                  Labels: {"org.example.berth.fixture": ("busybox-" + $arch + $salt)}},
+         rootfs: {type: "layers", diff_ids: [$diff]},
+         history: [{created: "1970-01-01T00:00:00Z", created_by: "berth integration fixture"}]}' >"$f"
+    local size
+    size=$(stat -c %s "$f")
+    echo "$(_blob_put "$dir" "$f") $size"
+}
+
+# _fixture_manifest DIR CONFIG_DIGEST CONFIG_SIZE -> echoes "digest size"
+_fixture_manifest() {
+    local dir=$1 cdig=$2 csize=$3 f size
+    f=$(mktemp)
+    jq -cn --arg mt "$MT_OCI_MANIFEST" --arg cmt "$MT_OCI_CONFIG" --arg lmt "$MT_OCI_LAYER_GZIP" \
+        --arg cdig "$cdig" --argjson csize "$csize" \
+        --arg ldig "$FIXTURE_LAYER_DIGEST" --argjson lsize "$FIXTURE_LAYER_SIZE" '
+      {schemaVersion: 2, mediaType: $mt,
+       config: {mediaType: $cmt, digest: $cdig, size: $csize},
+       layers: [{mediaType: $lmt, digest: $ldig, size: $lsize}]}' >"$f"
+    size=$(stat -c %s "$f")
+    echo "$(_blob_put "$dir" "$f") $size"
+}
+
+build_fixture_image() {
+    local dir=$1 salt=${2:-}
+    local work
+    work=$(mktemp -d)
+    mkdir -p "$dir/blobs/sha256"
+    printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+
+    _fixture_rootfs "$work/rootfs"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu \
+        -C "$work/rootfs" -cf "$work/layer.tar" bin etc tmp
+    FIXTURE_DIFF_ID=$(sha256_file "$work/layer.tar")
+    gzip -n -6 <"$work/layer.tar" >"$work/layer.tar.gz"
+    FIXTURE_LAYER_SIZE=$(stat -c %s "$work/layer.tar.gz")
+    FIXTURE_LAYER_DIGEST=$(_blob_put "$dir" "$work/layer.tar.gz")
+
+    local cd cs md ms
+    read -r cd cs < <(_fixture_config "$dir" amd64 "" "$salt")
+    FIXTURE_AMD64_CONFIG=$cd
+    read -r md ms < <(_fixture_manifest "$dir" "$cd" "$cs")
+    FIXTURE_AMD64_DIGEST=$md
+    FIXTURE_AMD64_SIZE=$ms
+
+    read -r cd cs < <(_fixture_config "$dir" arm64 v8 "$salt")
+    FIXTURE_ARM64_CONFIG=$cd
+    read -r md ms < <(_fixture_manifest "$dir" "$cd" "$cs")
+    FIXTURE_ARM64_DIGEST=$md
+    FIXTURE_ARM64_SIZE=$ms
+
+    local f
+    f=$(mktemp)
+    jq -cn --arg it "$MT_OCI_INDEX" --arg mt "$MT_OCI_MANIFEST" \
+        --arg a "$FIXTURE_AMD64_DIGEST" --argjson asz "$FIXTURE_AMD64_SIZE" \
+        --arg b "$FIXTURE_ARM64_DIGEST" --argjson bsz "$FIXTURE_ARM64_SIZE" '
+      {schemaVersion: 2, mediaType: $it,
+       manifests: [
+         {mediaType: $mt, digest: $a, size: $asz, platform: {architecture: "amd64", os: "linux"}},
+         {mediaType: $mt, digest: $b, size: $bsz, platform: {architecture: "arm64", os: "linux", variant: "v8"}}]}' >"$f"
+    FIXTURE_INDEX_SIZE=$(stat -c %s "$f")
+    FIXTURE_INDEX_DIGEST=$(_blob_put "$dir" "$f")
+
+    jq -cn --arg it "$MT_OCI_INDEX" --arg mt "$MT_OCI_MANIFEST" \
+        --arg a "$FIXTURE_AMD64_DIGEST" --argjson asz "$FIXTURE_AMD64_SIZE" \
+        --arg b "$FIXTURE_ARM64_DIGEST" --argjson bsz "$FIXTURE_ARM64_SIZE" \
+        --arg i "$FIXTURE_INDEX_DIGEST" --argjson isz "$FIXTURE_INDEX_SIZE" '
+      def ref($n): {"org.opencontainers.image.ref.name": $n};
+      {schemaVersion: 2,
+       manifests: [
+         {mediaType: $mt, digest: $a, size: $asz, annotations: ref("amd64"),
+          platform: {architecture: "amd64", os: "linux"}},
+         {mediaType: $mt, digest: $a, size: $asz, annotations: ref("latest"),
+          platform: {architecture: "amd64", os: "linux"}},
+         {mediaType: $mt, digest: $b, size: $bsz, annotations: ref("arm64"),
+          platform: {architecture: "arm64", os: "linux", variant: "v8"}},
+         {mediaType: $it, digest: $i, size: $isz, annotations: ref("multi")}]}' >"$dir/index.json"
+
+    rm -rf "$work"
+    export FIXTURE_LAYER_DIGEST FIXTURE_LAYER_SIZE FIXTURE_DIFF_ID
+    export FIXTURE_AMD64_DIGEST FIXTURE_AMD64_CONFIG FIXTURE_ARM64_DIGEST FIXTURE_ARM64_CONFIG
+    export FIXTURE_INDEX_DIGEST
+}
+
+# fixture_rootfs DIR: the fixture's root filesystem as a plain directory
+# (for buildah copy).
+fixture_rootfs() {
+    _fixture_rootfs "$1"
+}
+
+# oci_layout_digest DIR REF: manifest digest a layout's index.json names for REF.
+oci_layout_digest() {
+    jq -r --arg r "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
+        "$1/index.json" | head -n1
+}
