@@ -1,6 +1,7 @@
 #include "http/range.h"
 
 #include <charconv>
+#include <limits>
 
 namespace berth::http {
 namespace {
@@ -71,7 +72,10 @@ std::optional<ByteRange> parse_content_range(std::string_view header) {
   if (dash == std::string_view::npos) return std::nullopt;
   auto first = parse_number(trim(header.substr(0, dash)));
   auto last = parse_number(trim(header.substr(dash + 1)));
-  if (!first || !last || *last < *first) return std::nullopt;
+  // A last byte of 2^64-1 would make the length wrap to zero.
+  if (!first || !last || *last < *first || *last == std::numeric_limits<std::uint64_t>::max()) {
+    return std::nullopt;
+  }
   return ByteRange{*first, *last};
 }
 

@@ -863,14 +863,3 @@ TEST(ServerTls, MissingCertificateFails) {
 
 }  // namespace
 }  // namespace berth::http
-namespace berth::http {
-namespace {
-TEST_F(ServerTest, DISABLED_ServeTlsForDebugging) {
-  tls_ = make_certificate(temp_.path());
-  start();
-  std::printf("PORT %u CERT %s\n", port_, tls_->certificate_chain.c_str());
-  std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::seconds(120));
-}
-}  // namespace
-}  // namespace berth::http

@@ -1,0 +1,595 @@
+// The workloads of the side-by-side benchmark. Each workload runs against every target in
+// alternation (the order flips every repetition), resets the server's peak RSS before and
+// reads it after, and records its figures through the Recorder.
+
+#include "suite.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <latch>
+#include <memory>
+#include <thread>
+
+#include "bench_util.h"
+#include "http_client.h"
+#include "recorder.h"
+#include "registry_ops.h"
+
+namespace berth::bench {
+namespace {
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+struct Settings {
+  std::uint64_t large_size;
+  int large_reps;
+  std::uint64_t chunk;
+  std::uint64_t range_size;
+  int concurrent_clients;
+  std::uint64_t concurrent_blob;
+  int concurrent_rounds;
+  int concurrent_reps;
+  int small_connections;
+  double small_seconds;
+  int small_reps;
+  int many_images;
+  int many_clients;
+  int tags;
+  int repos;
+  int page_size;
+  int list_reps;
+  int populate_clients;
+};
+
+Settings full_settings() {
+  return {1024 * kMiB, 3, 16 * kMiB, 100 * kMiB, 32, 16 * kMiB, 2, 3, 64, 5.0, 3,
+          2000,        16, 10000,    5000,       1000, 3,       16};
+}
+
+Settings quick_settings() {
+  return {64 * kMiB, 2, 16 * kMiB, 16 * kMiB, 32, 16 * kMiB, 1, 1, 64, 2.0, 1,
+          200,       16, 1000,     500,       100, 2,        16};
+}
+
+// Upper bound of any single parallel phase.
+constexpr double kPhaseTimeLimitSeconds = 900;
+
+struct Context {
+  Settings settings;
+  std::string workdir;
+  Recorder& recorder;
+  std::vector<std::unique_ptr<Target>>& targets;
+  // The last push-large blob, kept for pull-large.
+  std::string large_path;
+  std::string large_digest;
+};
+
+std::vector<Target*> order_for(Context& ctx, int rep) {
+  std::vector<Target*> order;
+  for (auto& target : ctx.targets) order.push_back(target.get());
+  if (rep % 2 == 1) std::reverse(order.begin(), order.end());
+  return order;
+}
+
+// Runs `body` against `target` between a peak-RSS reset and a VmHWM read; a failed check is
+// recorded, not thrown.
+void measured(Context& ctx, Target& target, const std::string& workload,
+              const std::function<void()>& body) {
+  std::cerr << "[" << workload << "] " << target.name << '\n';
+  if (!reset_peak_rss(target.pid)) {
+    ctx.recorder.failure(workload, target.name, "cannot reset peak RSS (server gone?)");
+    return;
+  }
+  try {
+    body();
+  } catch (const std::exception& e) {
+    ctx.recorder.failure(workload, target.name, e.what());
+  }
+  const double peak = process_status_mib(target.pid, "VmHWM");
+  if (peak < 0) {
+    ctx.recorder.failure(workload, target.name, "server process is gone");
+    return;
+  }
+  ctx.recorder.value(workload, "peak_rss", target.name, peak, "MiB", "lower", "max");
+}
+
+// Untimed preparation against one target; a failure is recorded under `workload`.
+bool prepared(Context& ctx, Target& target, const std::string& workload,
+              const std::function<void()>& body) {
+  try {
+    body();
+    return true;
+  } catch (const std::exception& e) {
+    ctx.recorder.failure(workload, target.name, std::string("preparation: ") + e.what());
+    return false;
+  }
+}
+
+// Runs fn(connection, item) for items [0, count) on `threads` threads, each with its own
+// keep-alive connection. Throws the first failure.
+void run_parallel(const Target& target, int threads, std::size_t count,
+                  const std::function<void(Connection&, std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::string first_error;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(kPhaseTimeLimitSeconds));
+  auto record_error = [&](const std::string& error) {
+    std::lock_guard lock(mutex);
+    if (first_error.empty()) first_error = error;
+    stop = true;
+  };
+  {
+    std::vector<std::jthread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        Connection connection(target.host, target.port);
+        while (!stop) {
+          const std::size_t item = next++;
+          if (item >= count) break;
+          if (Clock::now() > deadline) {
+            record_error("phase exceeded its time limit");
+            break;
+          }
+          try {
+            fn(connection, item);
+          } catch (const std::exception& e) {
+            record_error(e.what());
+          }
+        }
+      });
+    }
+  }
+  if (!first_error.empty()) fail(first_error);
+}
+
+std::string numbered(const char* prefix, std::size_t number) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%s%05zu", prefix, number);
+  return text;
+}
+
+void push_large(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string repo = "bench/large";
+  for (int rep = 0; rep < s.large_reps; ++rep) {
+    const std::string path = ctx.workdir + "/large-" + std::to_string(rep) + ".bin";
+    const std::string digest = write_random_file(path, s.large_size, 1000 + rep);
+    MappedFile file(path);
+    for (Target* target : order_for(ctx, rep)) {
+      measured(ctx, *target, "push-large", [&] {
+        Connection connection(target->host, target->port);
+        const double cpu_before = process_cpu_seconds(target->pid);
+        const auto start = Clock::now();
+        push_blob(connection, *target, repo, digest, Body::from_file(file.fd(), 0, file.size()));
+        const double elapsed = seconds_since(start);
+        const double cpu = process_cpu_seconds(target->pid) - cpu_before;
+        head_blob_checked(connection, "/v2/" + repo + "/blobs/" + digest, digest, file.size());
+        ctx.recorder.value("push-large", "throughput", target->name, s.large_size / 1e6 / elapsed,
+                           "MB/s", "higher");
+        ctx.recorder.value("push-large", "server_cpu", target->name, cpu / (s.large_size / 1e9),
+                           "CPU-s/GB", "lower");
+      });
+    }
+    if (rep + 1 < s.large_reps) {
+      ::unlink(path.c_str());
+    } else {
+      ctx.large_path = path;
+      ctx.large_digest = digest;
+    }
+  }
+}
+
+void push_chunked(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string repo = "bench/chunked";
+  for (int rep = 0; rep < s.large_reps; ++rep) {
+    const std::string path = ctx.workdir + "/chunked-" + std::to_string(rep) + ".bin";
+    const std::string digest = write_random_file(path, s.large_size, 2000 + rep);
+    {
+      MappedFile file(path);
+      for (Target* target : order_for(ctx, rep)) {
+        measured(ctx, *target, "push-chunked", [&] {
+          Connection connection(target->host, target->port);
+          const double cpu_before = process_cpu_seconds(target->pid);
+          const auto start = Clock::now();
+          push_blob_chunked(connection, repo, digest, file.fd(), file.size(), s.chunk);
+          const double elapsed = seconds_since(start);
+          const double cpu = process_cpu_seconds(target->pid) - cpu_before;
+          head_blob_checked(connection, "/v2/" + repo + "/blobs/" + digest, digest, file.size());
+          ctx.recorder.value("push-chunked", "throughput", target->name,
+                             s.large_size / 1e6 / elapsed, "MB/s", "higher");
+          ctx.recorder.value("push-chunked", "server_cpu", target->name,
+                             cpu / (s.large_size / 1e9), "CPU-s/GB", "lower");
+        });
+      }
+    }
+    ::unlink(path.c_str());
+  }
+}
+
+void pull_large(Context& ctx) {
+  const auto& s = ctx.settings;
+  if (ctx.large_path.empty()) {
+    for (auto& target : ctx.targets) ctx.recorder.failure("pull-large", target->name, "no blob");
+    return;
+  }
+  MappedFile file(ctx.large_path);
+  const std::string repo = "bench/large";
+  const std::uint64_t range_size = std::min(s.range_size, file.size() / 2);
+  const std::uint64_t range_offset = file.size() / 3 + 12345;
+  for (int rep = 0; rep < s.large_reps; ++rep) {
+    for (Target* target : order_for(ctx, rep)) {
+      measured(ctx, *target, "pull-large", [&] {
+        Connection connection(target->host, target->port);
+        const double cpu_before = process_cpu_seconds(target->pid);
+        auto start = Clock::now();
+        get_blob_checked(connection, repo, ctx.large_digest, file.data(), file.size());
+        double elapsed = seconds_since(start);
+        const double cpu = process_cpu_seconds(target->pid) - cpu_before;
+        ctx.recorder.value("pull-large", "throughput", target->name, file.size() / 1e6 / elapsed,
+                           "MB/s", "higher");
+        ctx.recorder.value("pull-large", "server_cpu", target->name, cpu / (file.size() / 1e9),
+                           "CPU-s/GB", "lower");
+        start = Clock::now();
+        get_blob_checked(connection, repo, ctx.large_digest, file.data(), file.size(),
+                         range_offset, range_size);
+        elapsed = seconds_since(start);
+        ctx.recorder.value("pull-range", "throughput", target->name, range_size / 1e6 / elapsed,
+                           "MB/s", "higher");
+      });
+    }
+  }
+  ::unlink(ctx.large_path.c_str());
+  ctx.large_path.clear();
+}
+
+void pull_concurrent(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string repo = "bench/concurrent";
+  const std::string blob = Random(3000).bytes(s.concurrent_blob);
+  const std::string digest = sha256_digest(blob);
+  std::vector<Target*> ready;
+  for (auto& target : ctx.targets) {
+    if (prepared(ctx, *target, "pull-concurrent", [&] {
+          Connection connection(target->host, target->port);
+          push_blob(connection, *target, repo, digest, Body::from_memory(blob));
+        })) {
+      ready.push_back(target.get());
+    }
+  }
+  for (int rep = 0; rep < s.concurrent_reps; ++rep) {
+    for (Target* target : order_for(ctx, rep)) {
+      if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
+      measured(ctx, *target, "pull-concurrent", [&] {
+        const int clients = s.concurrent_clients;
+        std::vector<std::vector<double>> latencies(clients);
+        std::vector<std::string> errors(clients);
+        std::latch connected(clients + 1);
+        std::latch go(1);
+        Clock::time_point start;
+        {
+          std::vector<std::jthread> workers;
+          for (int c = 0; c < clients; ++c) {
+            workers.emplace_back([&, c] {
+              Connection connection(target->host, target->port);
+              Response response;
+              bool ok = connection.send({"GET", "/v2/", {}, Body::none()}, response);
+              connected.count_down();
+              go.wait();
+              if (!ok) {
+                errors[c] = "connect: " + connection.error();
+                return;
+              }
+              try {
+                for (int round = 0; round < s.concurrent_rounds; ++round) {
+                  const auto begin = Clock::now();
+                  get_blob_checked(connection, repo, digest, blob.data(), blob.size());
+                  latencies[c].push_back(seconds_since(begin) * 1000);
+                }
+              } catch (const std::exception& e) {
+                errors[c] = e.what();
+              }
+            });
+          }
+          connected.arrive_and_wait();
+          start = Clock::now();
+          go.count_down();
+        }
+        const double elapsed = seconds_since(start);
+        for (const auto& error : errors) check(error.empty(), error);
+        std::vector<double> all;
+        for (const auto& list : latencies) all.insert(all.end(), list.begin(), list.end());
+        const double bytes = static_cast<double>(blob.size()) * all.size();
+        ctx.recorder.value("pull-concurrent", "throughput", target->name, bytes / 1e6 / elapsed,
+                           "MB/s", "higher");
+        ctx.recorder.value("pull-concurrent", "p99_latency", target->name, percentile(all, 99),
+                           "ms", "lower");
+      });
+    }
+  }
+}
+
+void small_ops(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string repo = "bench/small";
+  const Image image = make_image(4000, 1024, "small-ops");
+  const std::string manifest_path = "/v2/" + repo + "/manifests/v1";
+  const std::string blob_path = "/v2/" + repo + "/blobs/" + image.layer_digest;
+  std::vector<Target*> ready;
+  for (auto& target : ctx.targets) {
+    if (prepared(ctx, *target, "small-ops", [&] {
+          Connection connection(target->host, target->port);
+          push_image(connection, *target, repo, "v1", image);
+          target->remember_repo(repo);
+        })) {
+      ready.push_back(target.get());
+    }
+  }
+  const auto warmup = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(std::min(1.0, s.small_seconds / 4)));
+  const auto duration = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(s.small_seconds));
+  constexpr std::size_t kMaxSamplesPerConnection = 4'000'000;
+  for (int rep = 0; rep < s.small_reps; ++rep) {
+    for (Target* target : order_for(ctx, rep)) {
+      if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
+      measured(ctx, *target, "small-ops", [&] {
+        const int connections = s.small_connections;
+        std::vector<std::vector<double>> latencies(connections);
+        std::vector<std::string> errors(connections);
+        std::atomic<bool> stop{false};
+        std::latch connected(connections + 1);
+        std::latch go(1);
+        Clock::time_point measure_from, measure_until;
+        double cpu_before = 0, self_before = 0;
+        {
+          std::vector<std::jthread> workers;
+          for (int c = 0; c < connections; ++c) {
+            workers.emplace_back([&, c] {
+              Connection connection(target->host, target->port);
+              Response response;
+              bool ok = connection.send({"GET", "/v2/", {}, Body::none()}, response);
+              connected.count_down();
+              go.wait();
+              if (!ok) {
+                errors[c] = "connect: " + connection.error();
+                return;
+              }
+              auto& samples = latencies[c];
+              samples.reserve(1 << 16);
+              try {
+                for (std::size_t i = 0; !stop && i < kMaxSamplesPerConnection; ++i) {
+                  const auto begin = Clock::now();
+                  if ((i + c) % 2 == 0) {
+                    get_manifest_checked(connection, manifest_path, image);
+                  } else {
+                    head_blob_checked(connection, blob_path, image.layer_digest,
+                                      image.layer.size());
+                  }
+                  const auto end = Clock::now();
+                  if (begin >= measure_from && end <= measure_until) {
+                    samples.push_back(std::chrono::duration<double, std::micro>(end - begin).count());
+                  }
+                }
+              } catch (const std::exception& e) {
+                errors[c] = e.what();
+                stop = true;
+              }
+            });
+          }
+          connected.arrive_and_wait();
+          measure_from = Clock::now() + warmup;
+          measure_until = measure_from + duration;
+          go.count_down();
+          std::this_thread::sleep_until(measure_from);
+          cpu_before = process_cpu_seconds(target->pid);
+          self_before = self_cpu_seconds();
+          for (int i = 0; i < 100'000 && !stop && Clock::now() < measure_until; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+          stop = true;
+        }
+        const double wall = std::chrono::duration<double>(measure_until - measure_from).count();
+        const double server_cpu = process_cpu_seconds(target->pid) - cpu_before;
+        const double self_cpu = self_cpu_seconds() - self_before;
+        for (const auto& error : errors) check(error.empty(), error);
+        std::vector<double> all;
+        for (const auto& list : latencies) all.insert(all.end(), list.begin(), list.end());
+        check(!all.empty(), "no request completed in the measured window");
+        ctx.recorder.value("small-ops", "throughput", target->name, all.size() / wall, "req/s",
+                           "higher");
+        ctx.recorder.value("small-ops", "p50_latency", target->name, percentile(all, 50) / 1000,
+                           "ms", "lower");
+        ctx.recorder.value("small-ops", "p99_latency", target->name, percentile(all, 99) / 1000,
+                           "ms", "lower");
+        ctx.recorder.value("small-ops", "server_cpu", target->name, server_cpu / wall, "cores",
+                           "lower");
+        ctx.recorder.value("small-ops", "loadgen_cpu", target->name, self_cpu / wall, "cores",
+                           "lower");
+      });
+    }
+  }
+}
+
+void push_many(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string repo = "bench/many";
+  std::vector<Image> images;
+  images.reserve(s.many_images);
+  for (int i = 0; i < s.many_images; ++i) {
+    images.push_back(make_image(100000 + i, 1024, numbered("image-", i)));
+  }
+  for (Target* target : order_for(ctx, 0)) {
+    measured(ctx, *target, "push-many", [&] {
+      const auto start = Clock::now();
+      run_parallel(*target, s.many_clients, images.size(), [&](Connection& connection, std::size_t i) {
+        push_image(connection, *target, repo, numbered("i", i), images[i]);
+      });
+      const double elapsed = seconds_since(start);
+      target->remember_repo(repo);
+      ctx.recorder.value("push-many", "throughput", target->name, images.size() / elapsed,
+                         "images/s", "higher");
+      Connection connection(target->host, target->port);
+      for (std::size_t i = 0; i < images.size(); i += std::max<std::size_t>(1, images.size() / 25)) {
+        get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("i", i),
+                             images[i]);
+        head_blob_checked(connection, "/v2/" + repo + "/blobs/" + images[i].layer_digest,
+                          images[i].layer_digest, images[i].layer.size());
+      }
+    });
+  }
+}
+
+void lists(Context& ctx) {
+  const auto& s = ctx.settings;
+  const std::string tag_repo = "bench/tags";
+  const std::string source_repo = "bench/src";
+  const Image image = make_image(5000, 1024, "lists");
+  std::vector<std::string> expected_tags;
+  for (int i = 0; i < s.tags; ++i) expected_tags.push_back(numbered("t", i));
+  std::vector<std::string> catalog_repos;
+  for (int i = 0; i < s.repos; ++i) catalog_repos.push_back(numbered("bench/cat/r", i));
+
+  std::vector<Target*> ready;
+  for (Target* target : order_for(ctx, 0)) {
+    const bool ok = prepared(ctx, *target, "list-tags", [&] {
+      Connection connection(target->host, target->port);
+      push_image(connection, *target, tag_repo, expected_tags.front(), image);
+      push_image(connection, *target, source_repo, "v1", image);
+      target->remember_repo(tag_repo);
+      target->remember_repo(source_repo);
+      auto start = Clock::now();
+      run_parallel(*target, s.populate_clients, expected_tags.size(),
+                   [&](Connection& c, std::size_t i) { put_manifest(c, tag_repo, expected_tags[i], image); });
+      ctx.recorder.value("populate-tags", "throughput", target->name,
+                         expected_tags.size() / seconds_since(start), "tags/s", "higher");
+      std::atomic<int> declined{0};
+      start = Clock::now();
+      run_parallel(*target, s.populate_clients, catalog_repos.size(),
+                   [&](Connection& c, std::size_t i) {
+                     const auto& repo = catalog_repos[i];
+                     if (!mount_blob(c, repo, source_repo, image.config_digest, image.config)) ++declined;
+                     if (!mount_blob(c, repo, source_repo, image.layer_digest, image.layer)) ++declined;
+                     put_manifest(c, repo, "v1", image);
+                   });
+      ctx.recorder.value("populate-repos", "throughput", target->name,
+                         catalog_repos.size() / seconds_since(start), "repos/s", "higher");
+      if (declined > 0) {
+        ctx.recorder.note("populate-repos", target->name,
+                          std::to_string(declined.load()) + " cross-repository mounts declined");
+      }
+      for (const auto& repo : catalog_repos) target->remember_repo(repo);
+    });
+    if (ok) ready.push_back(target);
+  }
+
+  const std::string n = std::to_string(s.page_size);
+  for (int rep = 0; rep < s.list_reps; ++rep) {
+    for (Target* target : order_for(ctx, rep)) {
+      if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
+      measured(ctx, *target, "list-tags", [&] {
+        Connection connection(target->host, target->port);
+        int pages = 0;
+        const auto start = Clock::now();
+        auto tags = list_all(connection, "/v2/" + tag_repo + "/tags/list?n=" + n, "tags", pages);
+        const double elapsed = seconds_since(start);
+        std::sort(tags.begin(), tags.end());
+        check(tags == expected_tags, "tags/list: " + std::to_string(tags.size()) +
+                                         " tags listed, expected exactly " +
+                                         std::to_string(expected_tags.size()));
+        ctx.recorder.value("list-tags", "full_listing", target->name, elapsed * 1000, "ms", "lower");
+        ctx.recorder.value("list-tags", "pages", target->name, pages, "requests", "lower", "max");
+      });
+      measured(ctx, *target, "catalog", [&] {
+        Connection connection(target->host, target->port);
+        int pages = 0;
+        const auto start = Clock::now();
+        auto repos = list_all(connection, "/v2/_catalog?n=" + n, "repositories", pages);
+        const double elapsed = seconds_since(start);
+        std::set<std::string> listed(repos.begin(), repos.end());
+        std::size_t catalog_prefix = 0;
+        for (const auto& repo : repos) catalog_prefix += repo.rfind("bench/cat/", 0) == 0;
+        check(catalog_prefix == catalog_repos.size(),
+              "_catalog: " + std::to_string(catalog_prefix) + " bench/cat/ repositories, expected " +
+                  std::to_string(catalog_repos.size()));
+        std::lock_guard lock(target->mutex);
+        for (const auto& repo : target->manifest_repos) {
+          check(listed.count(repo) == 1, "_catalog: repository " + repo + " missing");
+        }
+        ctx.recorder.value("catalog", "full_listing", target->name, elapsed * 1000, "ms", "lower");
+        ctx.recorder.value("catalog", "pages", target->name, pages, "requests", "lower", "max");
+        ctx.recorder.value("catalog", "repositories", target->name, repos.size(), "repos", "higher",
+                           "max");
+      });
+    }
+  }
+}
+
+const std::vector<std::pair<std::string, void (*)(Context&)>>& workloads() {
+  static const std::vector<std::pair<std::string, void (*)(Context&)>> list = {
+      {"push-large", push_large},   {"push-chunked", push_chunked},
+      {"pull-large", pull_large},   {"pull-concurrent", pull_concurrent},
+      {"small-ops", small_ops},     {"push-many", push_many},
+      {"lists", lists},
+  };
+  return list;
+}
+
+}  // namespace
+
+int run_suite(const SuiteOptions& options) {
+  Recorder recorder(options.out);
+  std::vector<std::unique_ptr<Target>> targets;
+  for (const auto& spec : options.targets) {
+    auto target = std::make_unique<Target>();
+    target->name = spec.name;
+    target->host = spec.host;
+    target->port = spec.port;
+    target->pid = spec.pid;
+    targets.push_back(std::move(target));
+  }
+  Context ctx{options.quick ? quick_settings() : full_settings(), options.workdir, recorder, targets,
+              {}, {}};
+
+  for (auto& target : targets) {
+    const double idle = process_status_mib(target->pid, "VmRSS");
+    if (idle < 0) {
+      recorder.failure("rss-idle", target->name, "cannot read the server's /proc status");
+      continue;
+    }
+    recorder.value("rss-idle", "rss", target->name, idle, "MiB", "lower", "max");
+    try {
+      Connection connection(target->host, target->port);
+      probe_blob_push_mode(connection, *target);
+      recorder.note("blob-push", target->name,
+                    target->single_post ? "monolithic POST ?digest= with body (one request)"
+                                        : "POST then PUT ?digest= with body (two requests)");
+    } catch (const std::exception& e) {
+      recorder.failure("blob-push", target->name, e.what());
+    }
+  }
+  for (const auto& [name, run] : workloads()) {
+    if (!options.only.empty() &&
+        std::find(options.only.begin(), options.only.end(), name) == options.only.end()) {
+      continue;
+    }
+    const auto start = Clock::now();
+    try {
+      run(ctx);
+    } catch (const std::exception& e) {
+      recorder.failure(name, "all", e.what());
+    }
+    std::cerr << "[" << name << "] done in " << seconds_since(start) << " s\n";
+  }
+  return recorder.failed() ? 1 : 0;
+}
+
+}  // namespace berth::bench
