@@ -537,46 +537,47 @@ asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
 
 }  // namespace
 
-void add_distribution_routes(http::Router& router, Registry& registry) {
-  Registry* r = &registry;
-  auto route = [&router](std::string method, std::string pattern, std::string name,
-                         std::string action, http::Handler handler) {
+namespace {
+
+// Resolves the registry the request's Host names, then runs `handler` on it.
+template <class Handler>
+asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
+  auto id = plane.tenants.resolve(request.header("Host").value_or(""));
+  if (!id) co_return error_response(id.error());
+  Registry registry(plane.storage, plane.metadata, *id);
+  co_return co_await handler(registry, request);
+}
+
+}  // namespace
+
+void add_distribution_routes(http::Router& router, DataPlane& plane) {
+  DataPlane* p = &plane;
+  auto route = [&router, p](std::string method, std::string pattern, std::string name,
+                            std::string action, auto handler) {
     router.add({std::move(method), std::move(pattern), std::move(name), std::move(action),
-                std::move(handler)});
+                [p, handler](Request& q) { return in_registry(*p, q, handler); }});
   };
-  route("GET", "/v2/", "base", "", [](Request& q) { return get_base(q); });
-  route("GET", "/v2/_catalog", "catalog.list", "catalog",
-        [r](Request& q) { return list_catalog(*r, q); });
-  route("GET", "/v2/{name+}/tags/list", "tags.list", "pull",
-        [r](Request& q) { return list_tags(*r, q); });
-  route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", "pull",
-        [r](Request& q) { return list_referrers(*r, q); });
+  route("GET", "/v2/", "base", "", [](Registry&, Request& q) { return get_base(q); });
+  route("GET", "/v2/_catalog", "catalog.list", "catalog", list_catalog);
+  route("GET", "/v2/{name+}/tags/list", "tags.list", "pull", list_tags);
+  route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", "pull", list_referrers);
   route("GET", "/v2/{name+}/manifests/{reference}", "manifest.get", "pull",
-        [r](Request& q) { return get_manifest(*r, q, false); });
+        [](Registry& r, Request& q) { return get_manifest(r, q, false); });
   route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", "pull",
-        [r](Request& q) { return get_manifest(*r, q, true); });
-  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", "push",
-        [r](Request& q) { return put_manifest(*r, q); });
+        [](Registry& r, Request& q) { return get_manifest(r, q, true); });
+  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", "push", put_manifest);
   route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", "delete",
-        [r](Request& q) { return delete_manifest(*r, q); });
+        delete_manifest);
   for (std::string pattern : {"/v2/{name+}/blobs/uploads/", "/v2/{name+}/blobs/uploads"}) {
-    route("POST", pattern, "upload.start", "push",
-          [r](Request& q) { return start_upload(*r, q); });
+    route("POST", pattern, "upload.start", "push", start_upload);
   }
-  route("GET", "/v2/{name+}/blobs/uploads/{uuid}", "upload.status", "push",
-        [r](Request& q) { return get_upload(*r, q); });
-  route("PATCH", "/v2/{name+}/blobs/uploads/{uuid}", "upload.patch", "push",
-        [r](Request& q) { return patch_upload(*r, q); });
-  route("PUT", "/v2/{name+}/blobs/uploads/{uuid}", "upload.finish", "push",
-        [r](Request& q) { return finish_upload(*r, q); });
-  route("DELETE", "/v2/{name+}/blobs/uploads/{uuid}", "upload.cancel", "push",
-        [r](Request& q) { return cancel_upload(*r, q); });
-  route("GET", "/v2/{name+}/blobs/{digest}", "blob.get", "pull",
-        [r](Request& q) { return get_blob(*r, q); });
-  route("HEAD", "/v2/{name+}/blobs/{digest}", "blob.head", "pull",
-        [r](Request& q) { return head_blob(*r, q); });
-  route("DELETE", "/v2/{name+}/blobs/{digest}", "blob.delete", "delete",
-        [r](Request& q) { return delete_blob(*r, q); });
+  route("GET", "/v2/{name+}/blobs/uploads/{uuid}", "upload.status", "push", get_upload);
+  route("PATCH", "/v2/{name+}/blobs/uploads/{uuid}", "upload.patch", "push", patch_upload);
+  route("PUT", "/v2/{name+}/blobs/uploads/{uuid}", "upload.finish", "push", finish_upload);
+  route("DELETE", "/v2/{name+}/blobs/uploads/{uuid}", "upload.cancel", "push", cancel_upload);
+  route("GET", "/v2/{name+}/blobs/{digest}", "blob.get", "pull", get_blob);
+  route("HEAD", "/v2/{name+}/blobs/{digest}", "blob.head", "pull", head_blob);
+  route("DELETE", "/v2/{name+}/blobs/{digest}", "blob.delete", "delete", delete_blob);
 }
 
 http::Response not_routed(const http::Request& request, bool method_not_allowed) {

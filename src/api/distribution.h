@@ -2,12 +2,22 @@
 // The OCI distribution API (/v2/) as a route table over registry::Registry.
 
 #include "http/router.h"
+#include "metadata/metadata_store.h"
 #include "registry/registry.h"
+#include "registry/tenant_resolver.h"
+#include "storage/blob_storage.h"
 
 namespace berth::api {
 
-// Adds every /v2/ route. `registry` must outlive the router.
-void add_distribution_routes(http::Router& router, registry::Registry& registry);
+// What the /v2/ handlers work on: the shared backends and the Host -> registry mapping.
+struct DataPlane {
+  storage::BlobStorage& storage;
+  metadata::MetadataStore& metadata;
+  const registry::TenantResolver& tenants;
+};
+
+// Adds every /v2/ route. `plane` and what it refers to must outlive the router.
+void add_distribution_routes(http::Router& router, DataPlane& plane);
 
 // The answer for paths no route matches (404) or methods a path does not take (405).
 http::Response not_routed(const http::Request& request, bool method_not_allowed);

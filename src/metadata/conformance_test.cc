@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "oci/digest.h"
 
 namespace berth::metadata {
@@ -40,6 +41,18 @@ inline void must(Result<void> result, const char* file, int line) {
 }
 
 #define MUST(expr) must((expr), __FILE__, __LINE__)
+
+// A repository of the default registry unless another is named.
+RepositoryRef repo(std::string_view name, RegistryId registry = kDefaultRegistryId) {
+  return RepositoryRef{.registry = registry, .name = name};
+}
+
+RegistryRecord registry_named(std::string name) {
+  return RegistryRecord{.name = std::move(name), .tier = "Standard", .region = "westeurope"};
+}
+
+// Creates a registry and returns its id (0 after a recorded failure).
+#define NEW_REGISTRY(name) MUST(store().create_registry(registry_named(name))).id
 
 // The error code of a call expected to fail.
 template <class T>
@@ -91,7 +104,7 @@ std::vector<std::string> all_pages_of_repositories(MetadataStore& store, std::si
   std::vector<std::string> all;
   std::string last;
   for (;;) {
-    std::vector<std::string> names = MUST(store.list_repositories(last, page));
+    std::vector<std::string> names = MUST(store.list_repositories(kDefaultRegistryId, last, page));
     EXPECT_LE(names.size(), page);
     if (names.empty()) return all;
     all.insert(all.end(), names.begin(), names.end());
@@ -104,7 +117,7 @@ std::vector<std::string> all_pages_of_tags(MetadataStore& store, std::string_vie
   std::vector<std::string> all;
   std::string last;
   for (;;) {
-    std::vector<std::string> names = MUST(store.list_tags(repository, last, page));
+    std::vector<std::string> names = MUST(store.list_tags(repo(repository), last, page));
     EXPECT_LE(names.size(), page);
     if (names.empty()) return all;
     all.insert(all.end(), names.begin(), names.end());
@@ -115,91 +128,93 @@ std::vector<std::string> all_pages_of_tags(MetadataStore& store, std::string_vie
 // --- repositories ---
 
 TEST_P(MetadataStoreConformance, EmptyStoreHasNoRepositories) {
-  EXPECT_FALSE(MUST(store().repository_exists("library/alpine")));
-  EXPECT_TRUE(MUST(store().list_repositories("", 100)).empty());
-  EXPECT_TRUE(MUST(store().list_tags("library/alpine", "", 100)).empty());
+  EXPECT_FALSE(MUST(store().repository_exists(repo("library/alpine"))));
+  EXPECT_TRUE(MUST(store().list_repositories(kDefaultRegistryId, "", 100)).empty());
+  EXPECT_TRUE(MUST(store().list_tags(repo("library/alpine"), "", 100)).empty());
 }
 
 TEST_P(MetadataStoreConformance, UploadCreatesRepository) {
   MUST(store().create_upload({.id = "u-1", .repository = "team/app", .created_at = 5}));
-  EXPECT_TRUE(MUST(store().repository_exists("team/app")));
-  EXPECT_FALSE(MUST(store().repository_exists("team")));
-  EXPECT_EQ(MUST(store().list_repositories("", 10)), std::vector<std::string>{"team/app"});
+  EXPECT_TRUE(MUST(store().repository_exists(repo("team/app"))));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("team"))));
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 10)),
+            std::vector<std::string>{"team/app"});
 }
 
 TEST_P(MetadataStoreConformance, BlobLinkCreatesRepository) {
-  MUST(store().link_blob("team/app", blob_digest("layer"), 5));
-  EXPECT_TRUE(MUST(store().repository_exists("team/app")));
+  MUST(store().link_blob(repo("team/app"), blob_digest("layer"), 5));
+  EXPECT_TRUE(MUST(store().repository_exists(repo("team/app"))));
 }
 
 TEST_P(MetadataStoreConformance, ManifestCreatesRepository) {
-  MUST(store().put_manifest("team/app", manifest_of(manifest_json("a")), {}, std::nullopt));
-  EXPECT_TRUE(MUST(store().repository_exists("team/app")));
+  MUST(store().put_manifest(repo("team/app"), manifest_of(manifest_json("a")), {}, std::nullopt));
+  EXPECT_TRUE(MUST(store().repository_exists(repo("team/app"))));
 }
 
 TEST_P(MetadataStoreConformance, RepositoryCreatedOnceThoughUsedManyWays) {
   MUST(store().create_upload({.id = "u-1", .repository = "r"}));
-  MUST(store().link_blob("r", blob_digest("b"), 1));
-  MUST(store().put_manifest("r", manifest_of(manifest_json("m")), {}, std::string("t")));
-  EXPECT_EQ(MUST(store().list_repositories("", 10)), std::vector<std::string>{"r"});
+  MUST(store().link_blob(repo("r"), blob_digest("b"), 1));
+  MUST(store().put_manifest(repo("r"), manifest_of(manifest_json("m")), {}, std::string("t")));
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 10)),
+            std::vector<std::string>{"r"});
 }
 
 // --- blobs ---
 
 TEST_P(MetadataStoreConformance, LinkBlobIsIdempotent) {
   const Digest digest = blob_digest("layer-1");
-  MUST(store().link_blob("r", digest, 1234));
-  MUST(store().link_blob("r", digest, 1234));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", digest)), std::optional<std::uint64_t>(1234));
+  MUST(store().link_blob(repo("r"), digest, 1234));
+  MUST(store().link_blob(repo("r"), digest, 1234));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), digest)), std::optional<std::uint64_t>(1234));
 }
 
 TEST_P(MetadataStoreConformance, UnlinkBlobReportsWhetherItWasLinked) {
   const Digest digest = blob_digest("layer-1");
-  MUST(store().link_blob("r", digest, 10));
-  EXPECT_TRUE(MUST(store().unlink_blob("r", digest)));
-  EXPECT_FALSE(MUST(store().unlink_blob("r", digest)));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", digest)), std::nullopt);
-  EXPECT_FALSE(MUST(store().unlink_blob("never-created", digest)));
+  MUST(store().link_blob(repo("r"), digest, 10));
+  EXPECT_TRUE(MUST(store().unlink_blob(repo("r"), digest)));
+  EXPECT_FALSE(MUST(store().unlink_blob(repo("r"), digest)));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), digest)), std::nullopt);
+  EXPECT_FALSE(MUST(store().unlink_blob(repo("never-created"), digest)));
 
   // Linking again after an unlink works and keeps the known size.
-  MUST(store().link_blob("r", digest, 10));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", digest)), std::optional<std::uint64_t>(10));
+  MUST(store().link_blob(repo("r"), digest, 10));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), digest)), std::optional<std::uint64_t>(10));
 }
 
 TEST_P(MetadataStoreConformance, LinkedBlobSizeOfUnknownIsNullopt) {
-  EXPECT_EQ(MUST(store().linked_blob_size("nope", blob_digest("x"))), std::nullopt);
-  MUST(store().link_blob("r", blob_digest("a"), 1));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", blob_digest("x"))), std::nullopt);
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("nope"), blob_digest("x"))), std::nullopt);
+  MUST(store().link_blob(repo("r"), blob_digest("a"), 1));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), blob_digest("x"))), std::nullopt);
 }
 
 TEST_P(MetadataStoreConformance, ZeroAndHugeBlobSizesRoundTrip) {
   const std::uint64_t huge = std::uint64_t{1} << 45;  // 32 TiB
-  MUST(store().link_blob("r", blob_digest("empty"), 0));
-  MUST(store().link_blob("r", blob_digest("huge"), huge));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", blob_digest("empty"))),
+  MUST(store().link_blob(repo("r"), blob_digest("empty"), 0));
+  MUST(store().link_blob(repo("r"), blob_digest("huge"), huge));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), blob_digest("empty"))),
             std::optional<std::uint64_t>(0));
-  EXPECT_EQ(MUST(store().linked_blob_size("r", blob_digest("huge"))),
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("r"), blob_digest("huge"))),
             std::optional<std::uint64_t>(huge));
 }
 
 TEST_P(MetadataStoreConformance, LinkingKnownBlobWithOtherSizeIsConflict) {
   const Digest digest = blob_digest("layer");
-  MUST(store().link_blob("a", digest, 100));
-  EXPECT_EQ(error_of(store().link_blob("b", digest, 101)), Errc::conflict);
-  EXPECT_EQ(MUST(store().linked_blob_size("b", digest)), std::nullopt);
+  MUST(store().link_blob(repo("a"), digest, 100));
+  EXPECT_EQ(error_of(store().link_blob(repo("b"), digest, 101)), Errc::conflict);
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("b"), digest)), std::nullopt);
   // The failed call left nothing behind, not even the repository it would have created.
-  EXPECT_FALSE(MUST(store().repository_exists("b")));
-  EXPECT_EQ(MUST(store().linked_blob_size("a", digest)), std::optional<std::uint64_t>(100));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("b"))));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("a"), digest)), std::optional<std::uint64_t>(100));
 }
 
 TEST_P(MetadataStoreConformance, BlobLinksArePerRepository) {
   const Digest digest = blob_digest("shared-layer");
-  MUST(store().link_blob("a", digest, 7));
-  EXPECT_EQ(MUST(store().linked_blob_size("b", digest)), std::nullopt);
-  MUST(store().link_blob("b", digest, 7));
-  EXPECT_TRUE(MUST(store().unlink_blob("a", digest)));
-  EXPECT_EQ(MUST(store().linked_blob_size("a", digest)), std::nullopt);
-  EXPECT_EQ(MUST(store().linked_blob_size("b", digest)), std::optional<std::uint64_t>(7));
+  MUST(store().link_blob(repo("a"), digest, 7));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("b"), digest)), std::nullopt);
+  MUST(store().link_blob(repo("b"), digest, 7));
+  EXPECT_TRUE(MUST(store().unlink_blob(repo("a"), digest)));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("a"), digest)), std::nullopt);
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("b"), digest)), std::optional<std::uint64_t>(7));
 }
 
 // --- uploads ---
@@ -218,7 +233,7 @@ TEST_P(MetadataStoreConformance, UploadLifecycle) {
   MUST(store().delete_upload("8d3c"));  // idempotent
   MUST(store().delete_upload("never-existed"));
   // The repository outlives its uploads.
-  EXPECT_TRUE(MUST(store().repository_exists("team/app")));
+  EXPECT_TRUE(MUST(store().repository_exists(repo("team/app"))));
 }
 
 TEST_P(MetadataStoreConformance, UploadWithoutTimestampGetsCurrentTime) {
@@ -231,7 +246,7 @@ TEST_P(MetadataStoreConformance, UploadWithoutTimestampGetsCurrentTime) {
 TEST_P(MetadataStoreConformance, DuplicateUploadIdIsConflict) {
   MUST(store().create_upload({.id = "same", .repository = "a"}));
   EXPECT_EQ(error_of(store().create_upload({.id = "same", .repository = "b"})), Errc::conflict);
-  EXPECT_FALSE(MUST(store().repository_exists("b")));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("b"))));
   std::optional<UploadRecord> upload = MUST(store().get_upload("same"));
   ASSERT_TRUE(upload.has_value());
   EXPECT_EQ(upload->repository, "a");
@@ -246,9 +261,9 @@ TEST_P(MetadataStoreConformance, ManifestRoundTripsEveryField) {
   record.subject = subject;
   record.annotations_json = R"({"org.opencontainers.image.created":"2024-01-01T00:00:00Z"})";
   record.created_at = 1'234'567'890;
-  MUST(store().put_manifest("r", record, {}, std::nullopt));
+  MUST(store().put_manifest(repo("r"), record, {}, std::nullopt));
 
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", record.digest));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), record.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->digest, record.digest);
   EXPECT_EQ(got->media_type, record.media_type);
@@ -257,13 +272,13 @@ TEST_P(MetadataStoreConformance, ManifestRoundTripsEveryField) {
   EXPECT_EQ(got->annotations_json, record.annotations_json);
   EXPECT_EQ(got->content, record.content);
   EXPECT_EQ(got->created_at, record.created_at);
-  EXPECT_TRUE(MUST(store().manifest_exists("r", record.digest)));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), record.digest)));
 }
 
 TEST_P(MetadataStoreConformance, ManifestWithEmptyOptionalFields) {
   ManifestRecord record = manifest_of(manifest_json("plain"), kImageIndex);
-  MUST(store().put_manifest("r", record, {}, std::nullopt));
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", record.digest));
+  MUST(store().put_manifest(repo("r"), record, {}, std::nullopt));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), record.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->media_type, kImageIndex);
   EXPECT_EQ(got->artifact_type, "");
@@ -280,8 +295,8 @@ TEST_P(MetadataStoreConformance, ManifestContentIsByteExact) {
   content += "\xff\xfe\x00\xc3\x28 trailing";
   content.push_back('\0');
   ManifestRecord record = manifest_of(content);
-  MUST(store().put_manifest("r", record, {}, std::string("bin")));
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", record.digest));
+  MUST(store().put_manifest(repo("r"), record, {}, std::string("bin")));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), record.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->content.size(), content.size());
   EXPECT_TRUE(got->content == content);
@@ -292,51 +307,51 @@ TEST_P(MetadataStoreConformance, LargeManifestContent) {
   std::mt19937_64 random(42);
   for (char& c : content) c = static_cast<char>(random());
   ManifestRecord record = manifest_of(content);
-  MUST(store().put_manifest("r", record, {}, std::string("big")));
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", record.digest));
+  MUST(store().put_manifest(repo("r"), record, {}, std::string("big")));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), record.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->content.size(), content.size());
   EXPECT_TRUE(got->content == content);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "big")), std::optional<Digest>(record.digest));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "big")), std::optional<Digest>(record.digest));
 }
 
 TEST_P(MetadataStoreConformance, EmptyManifestContentRoundTrips) {
   ManifestRecord record = manifest_of("");
-  MUST(store().put_manifest("r", record, {}, std::nullopt));
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", record.digest));
+  MUST(store().put_manifest(repo("r"), record, {}, std::nullopt));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), record.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->content, "");
 }
 
 TEST_P(MetadataStoreConformance, UnknownManifestIsAbsent) {
   const Digest digest = oci::digest_of("nothing");
-  EXPECT_EQ(MUST(store().get_manifest("r", digest)), std::nullopt);
-  EXPECT_FALSE(MUST(store().manifest_exists("r", digest)));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "latest")), std::nullopt);
-  EXPECT_FALSE(MUST(store().delete_manifest("r", digest)));
-  EXPECT_FALSE(MUST(store().delete_tag("r", "latest")));
+  EXPECT_EQ(MUST(store().get_manifest(repo("r"), digest)), std::nullopt);
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("r"), digest)));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")), std::nullopt);
+  EXPECT_FALSE(MUST(store().delete_manifest(repo("r"), digest)));
+  EXPECT_FALSE(MUST(store().delete_tag(repo("r"), "latest")));
 }
 
 TEST_P(MetadataStoreConformance, PuttingSameDigestAgainIsNoOpButTags) {
   ManifestRecord first = manifest_of(manifest_json("same"));
   first.created_at = 1000;
   first.annotations_json = R"({"first":"yes"})";
-  MUST(store().put_manifest("r", first, {{blob_digest("l1"), ReferenceKind::blob}},
+  MUST(store().put_manifest(repo("r"), first, {{blob_digest("l1"), ReferenceKind::blob}},
                             std::string("v1")));
 
   ManifestRecord again = first;
   again.created_at = 2000;
   again.annotations_json = R"({"first":"no"})";
-  MUST(store().put_manifest("r", again, {{blob_digest("l1"), ReferenceKind::blob}},
+  MUST(store().put_manifest(repo("r"), again, {{blob_digest("l1"), ReferenceKind::blob}},
                             std::string("v2")));
 
-  std::optional<ManifestRecord> got = MUST(store().get_manifest("r", first.digest));
+  std::optional<ManifestRecord> got = MUST(store().get_manifest(repo("r"), first.digest));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->created_at, 1000);
   EXPECT_EQ(got->annotations_json, first.annotations_json);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "v1")), std::optional<Digest>(first.digest));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "v2")), std::optional<Digest>(first.digest));
-  EXPECT_EQ(MUST(store().list_tags("r", "", 10)), (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "v1")), std::optional<Digest>(first.digest));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "v2")), std::optional<Digest>(first.digest));
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 10)), (std::vector<std::string>{"v1", "v2"}));
 }
 
 TEST_P(MetadataStoreConformance, ReferencesMayRepeatAndMixKinds) {
@@ -349,8 +364,8 @@ TEST_P(MetadataStoreConformance, ReferencesMayRepeatAndMixKinds) {
       {child, ReferenceKind::manifest},
       {layer, ReferenceKind::manifest},
   };
-  MUST(store().put_manifest("r", index, references, std::string("idx")));
-  EXPECT_TRUE(MUST(store().manifest_exists("r", index.digest)));
+  MUST(store().put_manifest(repo("r"), index, references, std::string("idx")));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), index.digest)));
 }
 
 // --- tags ---
@@ -358,52 +373,55 @@ TEST_P(MetadataStoreConformance, ReferencesMayRepeatAndMixKinds) {
 TEST_P(MetadataStoreConformance, TagMovesToNewManifest) {
   ManifestRecord old_image = manifest_of(manifest_json("old"));
   ManifestRecord new_image = manifest_of(manifest_json("new"));
-  MUST(store().put_manifest("r", old_image, {}, std::string("latest")));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "latest")), std::optional<Digest>(old_image.digest));
+  MUST(store().put_manifest(repo("r"), old_image, {}, std::string("latest")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")),
+            std::optional<Digest>(old_image.digest));
 
-  MUST(store().put_manifest("r", new_image, {}, std::string("latest")));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "latest")), std::optional<Digest>(new_image.digest));
+  MUST(store().put_manifest(repo("r"), new_image, {}, std::string("latest")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")),
+            std::optional<Digest>(new_image.digest));
   // The previous manifest stays, untagged.
-  EXPECT_TRUE(MUST(store().manifest_exists("r", old_image.digest)));
-  EXPECT_EQ(MUST(store().list_tags("r", "", 10)), std::vector<std::string>{"latest"});
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), old_image.digest)));
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 10)), std::vector<std::string>{"latest"});
 
   // And the tag can move back by pushing the old manifest again.
-  MUST(store().put_manifest("r", old_image, {}, std::string("latest")));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "latest")), std::optional<Digest>(old_image.digest));
+  MUST(store().put_manifest(repo("r"), old_image, {}, std::string("latest")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")),
+            std::optional<Digest>(old_image.digest));
 }
 
 TEST_P(MetadataStoreConformance, DeleteTagKeepsManifest) {
   ManifestRecord image = manifest_of(manifest_json("img"));
-  MUST(store().put_manifest("r", image, {}, std::string("a")));
-  MUST(store().put_manifest("r", image, {}, std::string("b")));
-  EXPECT_TRUE(MUST(store().delete_tag("r", "a")));
-  EXPECT_FALSE(MUST(store().delete_tag("r", "a")));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "a")), std::nullopt);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "b")), std::optional<Digest>(image.digest));
-  EXPECT_TRUE(MUST(store().manifest_exists("r", image.digest)));
+  MUST(store().put_manifest(repo("r"), image, {}, std::string("a")));
+  MUST(store().put_manifest(repo("r"), image, {}, std::string("b")));
+  EXPECT_TRUE(MUST(store().delete_tag(repo("r"), "a")));
+  EXPECT_FALSE(MUST(store().delete_tag(repo("r"), "a")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "a")), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "b")), std::optional<Digest>(image.digest));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), image.digest)));
 }
 
 TEST_P(MetadataStoreConformance, DeleteManifestTakesItsTags) {
   ManifestRecord doomed = manifest_of(manifest_json("doomed"));
   ManifestRecord kept = manifest_of(manifest_json("kept"));
-  MUST(store().put_manifest("r", doomed, {{blob_digest("l"), ReferenceKind::blob}},
+  MUST(store().put_manifest(repo("r"), doomed, {{blob_digest("l"), ReferenceKind::blob}},
                             std::string("one")));
-  MUST(store().put_manifest("r", doomed, {}, std::string("two")));
-  MUST(store().put_manifest("r", kept, {}, std::string("three")));
+  MUST(store().put_manifest(repo("r"), doomed, {}, std::string("two")));
+  MUST(store().put_manifest(repo("r"), kept, {}, std::string("three")));
 
-  EXPECT_TRUE(MUST(store().delete_manifest("r", doomed.digest)));
-  EXPECT_FALSE(MUST(store().manifest_exists("r", doomed.digest)));
-  EXPECT_EQ(MUST(store().get_manifest("r", doomed.digest)), std::nullopt);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "one")), std::nullopt);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "two")), std::nullopt);
-  EXPECT_EQ(MUST(store().resolve_tag("r", "three")), std::optional<Digest>(kept.digest));
-  EXPECT_EQ(MUST(store().list_tags("r", "", 10)), std::vector<std::string>{"three"});
-  EXPECT_FALSE(MUST(store().delete_manifest("r", doomed.digest)));
+  EXPECT_TRUE(MUST(store().delete_manifest(repo("r"), doomed.digest)));
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("r"), doomed.digest)));
+  EXPECT_EQ(MUST(store().get_manifest(repo("r"), doomed.digest)), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "one")), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "two")), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "three")), std::optional<Digest>(kept.digest));
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 10)), std::vector<std::string>{"three"});
+  EXPECT_FALSE(MUST(store().delete_manifest(repo("r"), doomed.digest)));
 
   // Pushing it again stores it afresh, references included.
-  MUST(store().put_manifest("r", doomed, {{blob_digest("l"), ReferenceKind::blob}},
+  MUST(store().put_manifest(repo("r"), doomed, {{blob_digest("l"), ReferenceKind::blob}},
                             std::string("one")));
-  EXPECT_EQ(MUST(store().resolve_tag("r", "one")), std::optional<Digest>(doomed.digest));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "one")), std::optional<Digest>(doomed.digest));
 }
 
 TEST_P(MetadataStoreConformance, TagsListInByteOrder) {
@@ -411,9 +429,9 @@ TEST_P(MetadataStoreConformance, TagsListInByteOrder) {
       "latest", "Latest", "v1.10", "v1.9", "v1.0",     "1.0",           "0", "_x", "Z", "a", "A",
       "a-b",    "a.b",    "a_b",   "v1",   "v1.0-rc1", "sha256-abc.sig"};
   ManifestRecord image = manifest_of(manifest_json("img"));
-  for (const std::string& tag : tags) MUST(store().put_manifest("r", image, {}, tag));
+  for (const std::string& tag : tags) MUST(store().put_manifest(repo("r"), image, {}, tag));
   std::sort(tags.begin(), tags.end());
-  EXPECT_EQ(MUST(store().list_tags("r", "", 1000)), tags);
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 1000)), tags);
   EXPECT_EQ(all_pages_of_tags(store(), "r", 1), tags);
   EXPECT_EQ(all_pages_of_tags(store(), "r", 4), tags);
 }
@@ -423,22 +441,24 @@ TEST_P(MetadataStoreConformance, TagPaginationBoundaries) {
   for (int i = 0; i < 1100; ++i) tags.push_back("t" + std::to_string(i));
   ManifestRecord image = manifest_of(manifest_json("img"));
   parallel_for(static_cast<int>(tags.size()), [&](int i) {
-    MUST(store().put_manifest("r", image, {}, tags[static_cast<std::size_t>(i)]));
+    MUST(store().put_manifest(repo("r"), image, {}, tags[static_cast<std::size_t>(i)]));
   });
   std::sort(tags.begin(), tags.end());
 
   EXPECT_EQ(all_pages_of_tags(store(), "r", 100), tags);
   EXPECT_EQ(all_pages_of_tags(store(), "r", 1000), tags);
-  EXPECT_EQ(MUST(store().list_tags("r", "", 5000)), tags);
-  EXPECT_EQ(MUST(store().list_tags("r", "", 1000)).size(), 1000u);
-  EXPECT_TRUE(MUST(store().list_tags("r", "", 0)).empty());
-  EXPECT_TRUE(MUST(store().list_tags("r", tags.back(), 10)).empty());
-  EXPECT_TRUE(MUST(store().list_tags("r", "zzz", 10)).empty());
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 5000)), tags);
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", 1000)).size(), 1000u);
+  EXPECT_TRUE(MUST(store().list_tags(repo("r"), "", 0)).empty());
+  EXPECT_TRUE(MUST(store().list_tags(repo("r"), tags.back(), 10)).empty());
+  EXPECT_TRUE(MUST(store().list_tags(repo("r"), "zzz", 10)).empty());
   // `last` need not be an existing tag: the listing continues after where it would sort.
-  EXPECT_EQ(MUST(store().list_tags("r", "t10", 2)), (std::vector<std::string>{"t100", "t1000"}));
-  EXPECT_EQ(MUST(store().list_tags("r", "t1000", 2)), (std::vector<std::string>{"t1001", "t1002"}));
-  EXPECT_EQ(MUST(store().list_tags("r", "s", 1)), std::vector<std::string>{tags.front()});
-  EXPECT_EQ(MUST(store().list_tags("r", "", std::size_t(-1))).size(), tags.size());
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "t10", 2)),
+            (std::vector<std::string>{"t100", "t1000"}));
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "t1000", 2)),
+            (std::vector<std::string>{"t1001", "t1002"}));
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "s", 1)), std::vector<std::string>{tags.front()});
+  EXPECT_EQ(MUST(store().list_tags(repo("r"), "", std::size_t(-1))).size(), tags.size());
 }
 
 TEST_P(MetadataStoreConformance, CatalogPagination) {
@@ -449,11 +469,11 @@ TEST_P(MetadataStoreConformance, CatalogPagination) {
     // Create the repositories through all three paths that create them.
     const std::string& name = names[static_cast<std::size_t>(i)];
     if (i % 3 == 0) {
-      MUST(store().link_blob(name, blob_digest("l"), 1));
+      MUST(store().link_blob(repo(name), blob_digest("l"), 1));
     } else if (i % 3 == 1) {
       MUST(store().create_upload({.id = "upload-" + std::to_string(i), .repository = name}));
     } else {
-      MUST(store().put_manifest(name, manifest_of(manifest_json("m")), {}, std::nullopt));
+      MUST(store().put_manifest(repo(name), manifest_of(manifest_json("m")), {}, std::nullopt));
     }
   });
   std::sort(names.begin(), names.end());
@@ -461,31 +481,32 @@ TEST_P(MetadataStoreConformance, CatalogPagination) {
   EXPECT_EQ(all_pages_of_repositories(store(), 100), names);
   EXPECT_EQ(all_pages_of_repositories(store(), 1), std::vector<std::string>(names));
   EXPECT_EQ(all_pages_of_repositories(store(), 1000), names);
-  EXPECT_EQ(MUST(store().list_repositories("", 100000)), names);
-  EXPECT_TRUE(MUST(store().list_repositories("", 0)).empty());
-  EXPECT_TRUE(MUST(store().list_repositories(names.back(), 5)).empty());
-  EXPECT_TRUE(MUST(store().list_repositories("zzzz", 5)).empty());
-  EXPECT_EQ(MUST(store().list_repositories("a", 4)),
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 100000)), names);
+  EXPECT_TRUE(MUST(store().list_repositories(kDefaultRegistryId, "", 0)).empty());
+  EXPECT_TRUE(MUST(store().list_repositories(kDefaultRegistryId, names.back(), 5)).empty());
+  EXPECT_TRUE(MUST(store().list_repositories(kDefaultRegistryId, "zzzz", 5)).empty());
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "a", 4)),
             (std::vector<std::string>{"a-b", "a.b", "a/b", "a/b/c"}));
-  EXPECT_EQ(MUST(store().list_repositories("a/b/c", 2)), (std::vector<std::string>{"a0", "a_b"}));
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "a/b/c", 2)),
+            (std::vector<std::string>{"a0", "a_b"}));
 }
 
 // --- referrers ---
 
 TEST_P(MetadataStoreConformance, ReferrersOfSubject) {
   ManifestRecord image = manifest_of(manifest_json("image"));
-  MUST(store().put_manifest("r", image, {}, std::string("v1")));
+  MUST(store().put_manifest(repo("r"), image, {}, std::string("v1")));
   const Digest other_subject = oci::digest_of(manifest_json("other"));
 
   std::vector<ManifestRecord> sboms = {referrer_of(image.digest, "sbom-1", "application/sbom"),
                                        referrer_of(image.digest, "sbom-2", "application/sbom")};
   ManifestRecord signature = referrer_of(image.digest, "sig", "application/signature");
-  for (const ManifestRecord& record : sboms) MUST(store().put_manifest("r", record, {}, {}));
-  MUST(store().put_manifest("r", signature, {}, std::nullopt));
+  for (const ManifestRecord& record : sboms) MUST(store().put_manifest(repo("r"), record, {}, {}));
+  MUST(store().put_manifest(repo("r"), signature, {}, std::nullopt));
   // Same subject in another repository, and another subject here: neither listed.
-  MUST(store().put_manifest("elsewhere", referrer_of(image.digest, "x", "application/sbom"), {},
-                            std::nullopt));
-  MUST(store().put_manifest("r", referrer_of(other_subject, "y", "application/sbom"), {},
+  MUST(store().put_manifest(repo("elsewhere"), referrer_of(image.digest, "x", "application/sbom"),
+                            {}, std::nullopt));
+  MUST(store().put_manifest(repo("r"), referrer_of(other_subject, "y", "application/sbom"), {},
                             std::nullopt));
 
   std::vector<ManifestRecord> everything = sboms;
@@ -496,7 +517,7 @@ TEST_P(MetadataStoreConformance, ReferrersOfSubject) {
   std::sort(everything.begin(), everything.end(), by_digest);
   std::sort(sboms.begin(), sboms.end(), by_digest);
 
-  std::vector<Referrer> all = MUST(store().list_referrers("r", image.digest, std::nullopt));
+  std::vector<Referrer> all = MUST(store().list_referrers(repo("r"), image.digest, std::nullopt));
   ASSERT_EQ(all.size(), everything.size());
   for (std::size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].digest, everything[i].digest);
@@ -507,24 +528,24 @@ TEST_P(MetadataStoreConformance, ReferrersOfSubject) {
   }
 
   std::vector<Referrer> filtered =
-      MUST(store().list_referrers("r", image.digest, std::string("application/sbom")));
+      MUST(store().list_referrers(repo("r"), image.digest, std::string("application/sbom")));
   ASSERT_EQ(filtered.size(), sboms.size());
   for (std::size_t i = 0; i < filtered.size(); ++i) {
     EXPECT_EQ(filtered[i].digest, sboms[i].digest);
   }
 
-  EXPECT_TRUE(
-      MUST(store().list_referrers("r", image.digest, std::string("application/none"))).empty());
-  EXPECT_TRUE(MUST(store().list_referrers("nope", image.digest, std::nullopt)).empty());
-  EXPECT_TRUE(
-      MUST(store().list_referrers("r", oci::digest_of("no referrers"), std::nullopt)).empty());
+  EXPECT_TRUE(MUST(store().list_referrers(repo("r"), image.digest, std::string("application/none")))
+                  .empty());
+  EXPECT_TRUE(MUST(store().list_referrers(repo("nope"), image.digest, std::nullopt)).empty());
+  EXPECT_TRUE(MUST(store().list_referrers(repo("r"), oci::digest_of("no referrers"), std::nullopt))
+                  .empty());
 }
 
 TEST_P(MetadataStoreConformance, ReferrersMayPrecedeTheirSubject) {
   const Digest subject = oci::digest_of(manifest_json("not pushed yet"));
   ManifestRecord sig = referrer_of(subject, "sig", "application/signature");
-  MUST(store().put_manifest("r", sig, {}, std::nullopt));
-  std::vector<Referrer> found = MUST(store().list_referrers("r", subject, std::nullopt));
+  MUST(store().put_manifest(repo("r"), sig, {}, std::nullopt));
+  std::vector<Referrer> found = MUST(store().list_referrers(repo("r"), subject, std::nullopt));
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].digest, sig.digest);
 }
@@ -532,10 +553,10 @@ TEST_P(MetadataStoreConformance, ReferrersMayPrecedeTheirSubject) {
 TEST_P(MetadataStoreConformance, DeletedReferrerLeavesListing) {
   ManifestRecord image = manifest_of(manifest_json("image"));
   ManifestRecord sig = referrer_of(image.digest, "sig", "application/signature");
-  MUST(store().put_manifest("r", image, {}, std::nullopt));
-  MUST(store().put_manifest("r", sig, {}, std::nullopt));
-  EXPECT_TRUE(MUST(store().delete_manifest("r", sig.digest)));
-  EXPECT_TRUE(MUST(store().list_referrers("r", image.digest, std::nullopt)).empty());
+  MUST(store().put_manifest(repo("r"), image, {}, std::nullopt));
+  MUST(store().put_manifest(repo("r"), sig, {}, std::nullopt));
+  EXPECT_TRUE(MUST(store().delete_manifest(repo("r"), sig.digest)));
+  EXPECT_TRUE(MUST(store().list_referrers(repo("r"), image.digest, std::nullopt)).empty());
 }
 
 // --- isolation ---
@@ -544,34 +565,556 @@ TEST_P(MetadataStoreConformance, RepositoriesAreIsolated) {
   ManifestRecord in_a = manifest_of(manifest_json("a"));
   ManifestRecord in_b = manifest_of(manifest_json("b"));
   ManifestRecord shared = manifest_of(manifest_json("shared"));
-  MUST(store().put_manifest("a", in_a, {}, std::string("latest")));
-  MUST(store().put_manifest("b", in_b, {}, std::string("latest")));
-  MUST(store().put_manifest("a", shared, {}, std::string("shared")));
-  MUST(store().put_manifest("b", shared, {}, std::string("shared")));
+  MUST(store().put_manifest(repo("a"), in_a, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("b"), in_b, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("a"), shared, {}, std::string("shared")));
+  MUST(store().put_manifest(repo("b"), shared, {}, std::string("shared")));
 
-  EXPECT_EQ(MUST(store().resolve_tag("a", "latest")), std::optional<Digest>(in_a.digest));
-  EXPECT_EQ(MUST(store().resolve_tag("b", "latest")), std::optional<Digest>(in_b.digest));
-  EXPECT_FALSE(MUST(store().manifest_exists("b", in_a.digest)));
-  EXPECT_EQ(MUST(store().get_manifest("b", in_a.digest)), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("a"), "latest")), std::optional<Digest>(in_a.digest));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("b"), "latest")), std::optional<Digest>(in_b.digest));
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("b"), in_a.digest)));
+  EXPECT_EQ(MUST(store().get_manifest(repo("b"), in_a.digest)), std::nullopt);
 
   // Deleting in one repository leaves the other's copy and tags alone.
-  EXPECT_TRUE(MUST(store().delete_manifest("a", shared.digest)));
-  EXPECT_TRUE(MUST(store().manifest_exists("b", shared.digest)));
-  EXPECT_EQ(MUST(store().resolve_tag("b", "shared")), std::optional<Digest>(shared.digest));
-  EXPECT_TRUE(MUST(store().delete_tag("b", "latest")));
-  EXPECT_EQ(MUST(store().resolve_tag("a", "latest")), std::optional<Digest>(in_a.digest));
-  EXPECT_FALSE(MUST(store().delete_manifest("b", in_a.digest)));
+  EXPECT_TRUE(MUST(store().delete_manifest(repo("a"), shared.digest)));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("b"), shared.digest)));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("b"), "shared")), std::optional<Digest>(shared.digest));
+  EXPECT_TRUE(MUST(store().delete_tag(repo("b"), "latest")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("a"), "latest")), std::optional<Digest>(in_a.digest));
+  EXPECT_FALSE(MUST(store().delete_manifest(repo("b"), in_a.digest)));
 
-  EXPECT_EQ(MUST(store().list_tags("a", "", 10)), std::vector<std::string>{"latest"});
-  EXPECT_EQ(MUST(store().list_tags("b", "", 10)), std::vector<std::string>{"shared"});
+  EXPECT_EQ(MUST(store().list_tags(repo("a"), "", 10)), std::vector<std::string>{"latest"});
+  EXPECT_EQ(MUST(store().list_tags(repo("b"), "", 10)), std::vector<std::string>{"shared"});
 }
 
 TEST_P(MetadataStoreConformance, NestedNamesAreDistinctRepositories) {
   ManifestRecord image = manifest_of(manifest_json("x"));
-  MUST(store().put_manifest("team/app", image, {}, std::string("v1")));
-  EXPECT_FALSE(MUST(store().repository_exists("team")));
-  EXPECT_FALSE(MUST(store().repository_exists("team/app/sub")));
-  EXPECT_EQ(MUST(store().resolve_tag("team", "v1")), std::nullopt);
+  MUST(store().put_manifest(repo("team/app"), image, {}, std::string("v1")));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("team"))));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("team/app/sub"))));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team"), "v1")), std::nullopt);
+}
+
+// --- registries ---
+
+TEST_P(MetadataStoreConformance, FreshStoreHasTheDefaultRegistry) {
+  std::optional<RegistryRecord> found = MUST(store().find_registry(kDefaultRegistryName));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, kDefaultRegistryId);
+  EXPECT_EQ(found->name, kDefaultRegistryName);
+  std::vector<RegistryRecord> all = MUST(store().list_registries());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].id, kDefaultRegistryId);
+  EXPECT_EQ(MUST(store().registry_storage_bytes(kDefaultRegistryId)), 0u);
+  EXPECT_TRUE(MUST(store().list_repository_summaries(kDefaultRegistryId)).empty());
+}
+
+TEST_P(MetadataStoreConformance, CreateAndFindRegistry) {
+  const std::int64_t before = unix_now();
+  RegistryRecord wanted{.name = "Team-A",
+                        .tier = "Premium",
+                        .region = "northeurope",
+                        .admin_user_enabled = true,
+                        .anonymous_pull_enabled = true,
+                        .public_network_access = false};
+  RegistryRecord created = MUST(store().create_registry(wanted));
+  const std::int64_t after = unix_now();
+  EXPECT_NE(created.id, 0);
+  EXPECT_NE(created.id, kDefaultRegistryId);
+  EXPECT_EQ(created.name, "Team-A");
+  EXPECT_GE(created.created_at, before);
+  EXPECT_LE(created.created_at, after);
+
+  for (std::string_view spelling : {"Team-A", "team-a", "TEAM-A", "tEaM-a"}) {
+    std::optional<RegistryRecord> found = MUST(store().find_registry(spelling));
+    ASSERT_TRUE(found.has_value()) << spelling;
+    EXPECT_EQ(found->id, created.id);
+    EXPECT_EQ(found->name, "Team-A");  // as created, whatever the lookup's spelling
+    EXPECT_EQ(found->tier, "Premium");
+    EXPECT_EQ(found->region, "northeurope");
+    EXPECT_EQ(found->created_at, created.created_at);
+    EXPECT_TRUE(found->admin_user_enabled);
+    EXPECT_TRUE(found->anonymous_pull_enabled);
+    EXPECT_FALSE(found->public_network_access);
+  }
+  EXPECT_EQ(MUST(store().find_registry("team-b")), std::nullopt);
+  EXPECT_EQ(MUST(store().find_registry("team")), std::nullopt);
+}
+
+TEST_P(MetadataStoreConformance, RegistryKeepsGivenCreationTime) {
+  RegistryRecord wanted = registry_named("dated");
+  wanted.created_at = 1'650'000'000;
+  EXPECT_EQ(MUST(store().create_registry(wanted)).created_at, 1'650'000'000);
+  std::optional<RegistryRecord> found = MUST(store().find_registry("dated"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->created_at, 1'650'000'000);
+}
+
+TEST_P(MetadataStoreConformance, RegistryNamesAreUniqueIgnoringCase) {
+  const RegistryId first = NEW_REGISTRY("acme");
+  EXPECT_EQ(error_of(store().create_registry(registry_named("acme"))), Errc::conflict);
+  EXPECT_EQ(error_of(store().create_registry(registry_named("ACME"))), Errc::conflict);
+  EXPECT_EQ(error_of(store().create_registry(registry_named("Acme"))), Errc::conflict);
+  EXPECT_EQ(error_of(store().create_registry(registry_named("DEFAULT"))), Errc::conflict);
+  std::vector<RegistryRecord> all = MUST(store().list_registries());
+  ASSERT_EQ(all.size(), 2u);
+  std::optional<RegistryRecord> found = MUST(store().find_registry("ACME"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, first);
+  EXPECT_EQ(found->name, "acme");
+}
+
+TEST_P(MetadataStoreConformance, RegistriesListByName) {
+  for (const char* name : {"zulu", "alpha", "mike", "bravo"}) NEW_REGISTRY(name);
+  std::vector<std::string> names;
+  for (const RegistryRecord& registry : MUST(store().list_registries())) {
+    names.push_back(registry.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"alpha", "bravo", "default", "mike", "zulu"}));
+}
+
+TEST_P(MetadataStoreConformance, UpdateRegistry) {
+  RegistryRecord created = MUST(store().create_registry(registry_named("acme")));
+  RegistryRecord changed = created;
+  changed.name = "renamed";  // not updatable: ignored
+  changed.tier = "Basic";
+  changed.region = "eastus";
+  changed.created_at = 1;  // not updatable: ignored
+  changed.admin_user_enabled = true;
+  changed.anonymous_pull_enabled = true;
+  changed.public_network_access = false;
+  EXPECT_TRUE(MUST(store().update_registry(changed)));
+
+  std::optional<RegistryRecord> found = MUST(store().find_registry("acme"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, created.id);
+  EXPECT_EQ(found->name, "acme");
+  EXPECT_EQ(found->tier, "Basic");
+  EXPECT_EQ(found->region, "eastus");
+  EXPECT_EQ(found->created_at, created.created_at);
+  EXPECT_TRUE(found->admin_user_enabled);
+  EXPECT_TRUE(found->anonymous_pull_enabled);
+  EXPECT_FALSE(found->public_network_access);
+  EXPECT_EQ(MUST(store().find_registry("renamed")), std::nullopt);
+
+  // Updating to the same values still finds the registry.
+  EXPECT_TRUE(MUST(store().update_registry(changed)));
+  changed.id = created.id + 1000;
+  EXPECT_FALSE(MUST(store().update_registry(changed)));
+  // The default registry is untouched by all of it.
+  std::optional<RegistryRecord> fallback = MUST(store().find_registry(kDefaultRegistryName));
+  ASSERT_TRUE(fallback.has_value());
+  EXPECT_NE(fallback->tier, "Basic");
+}
+
+TEST_P(MetadataStoreConformance, DeleteRegistryCascades) {
+  const RegistryId doomed = NEW_REGISTRY("doomed");
+  const Digest layer = blob_digest("layer");
+  ManifestRecord image = manifest_of(manifest_json("image"));
+  ManifestRecord sig = referrer_of(image.digest, "sig", "application/signature");
+  // The same content under the same names in the default registry must survive.
+  for (RegistryId registry : {kDefaultRegistryId, doomed}) {
+    MUST(store().link_blob(repo("team/app", registry), layer, 10));
+    MUST(store().put_manifest(repo("team/app", registry), image, {{layer, ReferenceKind::blob}},
+                              std::string("v1")));
+    MUST(store().put_manifest(repo("team/app", registry), sig, {}, std::nullopt));
+    MUST(store().create_upload({.id = "upload-" + std::to_string(registry),
+                                .registry = registry,
+                                .repository = "team/app"}));
+    MUST(store().link_blob(repo("other", registry), layer, 10));
+  }
+
+  EXPECT_TRUE(MUST(store().delete_registry(doomed)));
+  EXPECT_EQ(MUST(store().find_registry("doomed")), std::nullopt);
+  EXPECT_FALSE(MUST(store().delete_registry(doomed)));
+  EXPECT_TRUE(MUST(store().list_repositories(doomed, "", 10)).empty());
+  EXPECT_TRUE(MUST(store().list_repository_summaries(doomed)).empty());
+  EXPECT_FALSE(MUST(store().repository_exists(repo("team/app", doomed))));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("team/app", doomed), layer)), std::nullopt);
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("team/app", doomed), image.digest)));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team/app", doomed), "v1")), std::nullopt);
+  EXPECT_TRUE(
+      MUST(store().list_referrers(repo("team/app", doomed), image.digest, std::nullopt)).empty());
+  EXPECT_EQ(MUST(store().get_upload("upload-" + std::to_string(doomed))), std::nullopt);
+  EXPECT_EQ(MUST(store().registry_storage_bytes(doomed)), 0u);
+
+  const RepositoryRef kept = repo("team/app");
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 10)),
+            (std::vector<std::string>{"other", "team/app"}));
+  EXPECT_EQ(MUST(store().linked_blob_size(kept, layer)), std::optional<std::uint64_t>(10));
+  EXPECT_EQ(MUST(store().resolve_tag(kept, "v1")), std::optional<Digest>(image.digest));
+  EXPECT_EQ(MUST(store().list_referrers(kept, image.digest, std::nullopt)).size(), 1u);
+  EXPECT_TRUE(MUST(store().get_upload("upload-" + std::to_string(kDefaultRegistryId))));
+  EXPECT_EQ(MUST(store().registry_storage_bytes(kDefaultRegistryId)), 10u);
+
+  // The name is free again, and a registry created under it starts empty.
+  const RegistryId reborn = NEW_REGISTRY("doomed");
+  EXPECT_TRUE(MUST(store().list_repositories(reborn, "", 10)).empty());
+  // The global size record of the blob outlived the registry: a different size still conflicts.
+  EXPECT_EQ(error_of(store().link_blob(repo("x", reborn), layer, 11)), Errc::conflict);
+}
+
+TEST_P(MetadataStoreConformance, WritesIntoMissingRegistryAreNotFound) {
+  const RegistryId missing = NEW_REGISTRY("gone");
+  MUST(store().delete_registry(missing));
+  const RepositoryRef nowhere = repo("r", missing);
+  EXPECT_EQ(error_of(store().link_blob(nowhere, blob_digest("l"), 1)), Errc::not_found);
+  EXPECT_EQ(error_of(store().create_upload({.id = "u", .registry = missing, .repository = "r"})),
+            Errc::not_found);
+  EXPECT_EQ(error_of(store().put_manifest(nowhere, manifest_of(manifest_json("m")), {},
+                                          std::string("t"))),
+            Errc::not_found);
+  EXPECT_EQ(MUST(store().get_upload("u")), std::nullopt);
+  EXPECT_FALSE(MUST(store().repository_exists(nowhere)));
+  EXPECT_TRUE(MUST(store().list_repositories(missing, "", 10)).empty());
+  EXPECT_EQ(MUST(store().linked_blob_size(nowhere, blob_digest("l"))), std::nullopt);
+  EXPECT_FALSE(MUST(store().unlink_blob(nowhere, blob_digest("l"))));
+  EXPECT_FALSE(MUST(store().delete_repository(nowhere)));
+  EXPECT_EQ(MUST(store().repository_summary(nowhere)), std::nullopt);
+  EXPECT_TRUE(MUST(store().list_tag_records(nowhere)).empty());
+  EXPECT_TRUE(MUST(store().list_manifest_summaries(nowhere)).empty());
+}
+
+TEST_P(MetadataStoreConformance, ConcurrentCreatesOfOneNameLetOneWin) {
+  std::atomic<int> created{0};
+  std::atomic<int> conflicts{0};
+  std::atomic<int> unexpected{0};
+  parallel_for(24, [&](int i) {
+    std::string name = i % 2 == 0 ? "race" : "RACE";
+    auto result = store().create_registry(registry_named(name));
+    if (result) {
+      created++;
+    } else if (result.error().code == Errc::conflict) {
+      conflicts++;
+    } else {
+      unexpected++;
+    }
+  });
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(conflicts.load(), 23);
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(MUST(store().list_registries()).size(), 2u);
+}
+
+// --- isolation between registries ---
+
+TEST_P(MetadataStoreConformance, RegistriesAreIsolated) {
+  const RegistryId a = kDefaultRegistryId;
+  const RegistryId b = NEW_REGISTRY("b");
+  const Digest layer = blob_digest("same-layer");
+  ManifestRecord only_a = manifest_of(manifest_json("only-a"));
+  ManifestRecord only_b = manifest_of(manifest_json("only-b"));
+  ManifestRecord shared = manifest_of(manifest_json("shared"));
+  ManifestRecord sig = referrer_of(shared.digest, "sig", "application/signature");
+
+  for (RegistryId registry : {a, b}) {
+    MUST(store().link_blob(repo("team/app", registry), layer, 42));
+    MUST(store().put_manifest(repo("team/app", registry), shared, {{layer, ReferenceKind::blob}},
+                              std::string("shared")));
+  }
+  MUST(store().put_manifest(repo("team/app", a), only_a, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("team/app", b), only_b, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("team/app", b), sig, {}, std::nullopt));
+  MUST(store().link_blob(repo("only-in-b", b), blob_digest("b-layer"), 5));
+  MUST(store().create_upload({.id = "up-a", .registry = a, .repository = "team/app"}));
+  MUST(store().create_upload({.id = "up-b", .registry = b, .repository = "uploading"}));
+
+  // Catalogs.
+  EXPECT_EQ(MUST(store().list_repositories(a, "", 10)), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(MUST(store().list_repositories(b, "", 10)),
+            (std::vector<std::string>{"only-in-b", "team/app", "uploading"}));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("only-in-b", a))));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("uploading", a))));
+
+  // Tags: the same name points at different manifests.
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team/app", a), "latest")),
+            std::optional<Digest>(only_a.digest));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team/app", b), "latest")),
+            std::optional<Digest>(only_b.digest));
+
+  // Manifests.
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("team/app", a), only_b.digest)));
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("team/app", b), only_a.digest)));
+  EXPECT_EQ(MUST(store().get_manifest(repo("team/app", a), only_b.digest)), std::nullopt);
+  EXPECT_TRUE(
+      MUST(store().list_referrers(repo("team/app", a), shared.digest, std::nullopt)).empty());
+  EXPECT_EQ(MUST(store().list_referrers(repo("team/app", b), shared.digest, std::nullopt)).size(),
+            1u);
+
+  // Uploads carry their registry.
+  std::optional<UploadRecord> upload = MUST(store().get_upload("up-b"));
+  ASSERT_TRUE(upload.has_value());
+  EXPECT_EQ(upload->registry, b);
+  EXPECT_EQ(upload->repository, "uploading");
+  upload = MUST(store().get_upload("up-a"));
+  ASSERT_TRUE(upload.has_value());
+  EXPECT_EQ(upload->registry, a);
+
+  // Changes in one registry leave the other alone.
+  EXPECT_TRUE(MUST(store().unlink_blob(repo("team/app", b), layer)));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("team/app", a), layer)),
+            std::optional<std::uint64_t>(42));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("team/app", b), layer)), std::nullopt);
+  EXPECT_TRUE(MUST(store().delete_tag(repo("team/app", b), "latest")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team/app", a), "latest")),
+            std::optional<Digest>(only_a.digest));
+  EXPECT_TRUE(MUST(store().delete_manifest(repo("team/app", a), shared.digest)));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("team/app", b), shared.digest)));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("team/app", b), "shared")),
+            std::optional<Digest>(shared.digest));
+  EXPECT_EQ(MUST(store().list_tags(repo("team/app", a), "", 10)),
+            std::vector<std::string>{"latest"});
+  EXPECT_EQ(MUST(store().list_tags(repo("team/app", b), "", 10)),
+            std::vector<std::string>{"shared"});
+  EXPECT_TRUE(MUST(store().delete_repository(repo("team/app", a))));
+  EXPECT_TRUE(MUST(store().repository_exists(repo("team/app", b))));
+  EXPECT_EQ(MUST(store().get_upload("up-a")), std::nullopt);
+  EXPECT_TRUE(MUST(store().get_upload("up-b")).has_value());
+}
+
+TEST_P(MetadataStoreConformance, CatalogPaginationPerRegistry) {
+  const RegistryId other = NEW_REGISTRY("other");
+  std::vector<std::string> mine;
+  std::vector<std::string> theirs;
+  for (int i = 0; i < 300; ++i) {
+    // Interleaved names, so a listing that ignored the registry would show the other's.
+    (i % 2 == 0 ? mine : theirs).push_back("repo-" + std::to_string(1000 + i));
+  }
+  theirs.push_back("repo-1000");  // a name both registries have
+  parallel_for(static_cast<int>(mine.size() + theirs.size()), [&](int i) {
+    const auto index = static_cast<std::size_t>(i);
+    if (index < mine.size()) {
+      MUST(store().link_blob(repo(mine[index]), blob_digest("l"), 1));
+    } else {
+      MUST(store().link_blob(repo(theirs[index - mine.size()], other), blob_digest("l"), 1));
+    }
+  });
+  std::sort(mine.begin(), mine.end());
+  std::sort(theirs.begin(), theirs.end());
+
+  auto all_pages = [&](RegistryId registry, std::size_t page) {
+    std::vector<std::string> all;
+    std::string last;
+    for (;;) {
+      std::vector<std::string> names = MUST(store().list_repositories(registry, last, page));
+      EXPECT_LE(names.size(), page);
+      if (names.empty()) return all;
+      all.insert(all.end(), names.begin(), names.end());
+      last = names.back();
+    }
+  };
+  EXPECT_EQ(all_pages(kDefaultRegistryId, 7), mine);
+  EXPECT_EQ(all_pages(other, 7), theirs);
+  EXPECT_EQ(all_pages(other, 1000), theirs);
+  EXPECT_EQ(MUST(store().list_repositories(other, "repo-1000", 2)),
+            (std::vector<std::string>{"repo-1001", "repo-1003"}));
+  EXPECT_TRUE(MUST(store().list_repositories(other + 1000, "", 10)).empty());
+}
+
+// --- usage ---
+
+TEST_P(MetadataStoreConformance, StorageBytesCountEachBlobOncePerRegistry) {
+  const RegistryId b = NEW_REGISTRY("b");
+  const Digest big = blob_digest("big");
+  const Digest small = blob_digest("small");
+  const Digest tiny = blob_digest("tiny");
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  MUST(store().link_blob(repo("x", b), big, huge));
+  MUST(store().link_blob(repo("x", b), small, 20));
+  MUST(store().link_blob(repo("y", b), big, huge));  // shared within b: counts once
+  MUST(store().link_blob(repo("y", b), tiny, 3));
+  MUST(store().link_blob(repo("y", b), blob_digest("empty"), 0));
+  MUST(store().link_blob(repo("x"), big, huge));  // in the default registry too: counts there
+
+  EXPECT_EQ(MUST(store().registry_storage_bytes(b)), huge + 20 + 3);
+  EXPECT_EQ(MUST(store().registry_storage_bytes(kDefaultRegistryId)), huge);
+  std::optional<RepositorySummary> x = MUST(store().repository_summary(repo("x", b)));
+  std::optional<RepositorySummary> y = MUST(store().repository_summary(repo("y", b)));
+  ASSERT_TRUE(x.has_value());
+  ASSERT_TRUE(y.has_value());
+  EXPECT_EQ(x->storage_bytes, huge + 20);
+  EXPECT_EQ(y->storage_bytes, huge + 3);
+
+  // Still linked by y, so still counted.
+  EXPECT_TRUE(MUST(store().unlink_blob(repo("x", b), big)));
+  EXPECT_EQ(MUST(store().registry_storage_bytes(b)), huge + 20 + 3);
+  EXPECT_TRUE(MUST(store().unlink_blob(repo("y", b), big)));
+  EXPECT_EQ(MUST(store().registry_storage_bytes(b)), 20u + 3u);
+  EXPECT_EQ(MUST(store().registry_storage_bytes(kDefaultRegistryId)), huge);
+  EXPECT_EQ(MUST(store().registry_storage_bytes(b + 1000)), 0u);
+  EXPECT_TRUE(MUST(store().delete_repository(repo("y", b))));
+  EXPECT_EQ(MUST(store().registry_storage_bytes(b)), 20u);
+}
+
+TEST_P(MetadataStoreConformance, RepositorySummaries) {
+  const std::int64_t before = unix_now();
+  MUST(store().create_upload({.id = "u", .repository = "empty"}));
+  ManifestRecord old_image = manifest_of(manifest_json("old"));
+  old_image.created_at = 1'700'000'000;
+  ManifestRecord new_image = manifest_of(manifest_json("new"));
+  new_image.created_at = 1'700'000'100;
+  MUST(store().link_blob(repo("untagged"), blob_digest("l1"), 100));
+  MUST(store().link_blob(repo("untagged"), blob_digest("l2"), 7));
+  MUST(store().put_manifest(repo("untagged"), new_image, {}, std::nullopt));
+  MUST(store().put_manifest(repo("untagged"), old_image, {}, std::nullopt));
+  MUST(store().put_manifest(repo("tagged"), old_image, {}, std::string("v1")));
+  MUST(store().put_manifest(repo("tagged"), old_image, {}, std::string("latest")));
+  const std::int64_t after = unix_now();
+
+  std::vector<RepositorySummary> all = MUST(store().list_repository_summaries(kDefaultRegistryId));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].name, "empty");
+  EXPECT_EQ(all[1].name, "tagged");
+  EXPECT_EQ(all[2].name, "untagged");
+  for (const RepositorySummary& summary : all) {
+    EXPECT_GE(summary.created_at, before) << summary.name;
+    EXPECT_LE(summary.created_at, after) << summary.name;
+  }
+
+  // Nothing pushed: updated when created.
+  EXPECT_EQ(all[0].updated_at, all[0].created_at);
+  EXPECT_EQ(all[0].storage_bytes, 0u);
+  EXPECT_EQ(all[0].manifest_count, 0u);
+  EXPECT_EQ(all[0].tag_count, 0u);
+
+  // Tagged now: the tag change is the latest event.
+  EXPECT_GE(all[1].updated_at, before);
+  EXPECT_LE(all[1].updated_at, after);
+  EXPECT_EQ(all[1].manifest_count, 1u);
+  EXPECT_EQ(all[1].tag_count, 2u);
+  EXPECT_EQ(all[1].storage_bytes, 0u);
+
+  // Only manifests: the latest push.
+  EXPECT_EQ(all[2].updated_at, 1'700'000'100);
+  EXPECT_EQ(all[2].manifest_count, 2u);
+  EXPECT_EQ(all[2].tag_count, 0u);
+  EXPECT_EQ(all[2].storage_bytes, 107u);
+
+  std::optional<RepositorySummary> one = MUST(store().repository_summary(repo("untagged")));
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->name, "untagged");
+  EXPECT_EQ(one->created_at, all[2].created_at);
+  EXPECT_EQ(one->updated_at, all[2].updated_at);
+  EXPECT_EQ(one->storage_bytes, all[2].storage_bytes);
+  EXPECT_EQ(one->manifest_count, all[2].manifest_count);
+  EXPECT_EQ(MUST(store().repository_summary(repo("absent"))), std::nullopt);
+  EXPECT_TRUE(MUST(store().list_repository_summaries(NEW_REGISTRY("b"))).empty());
+}
+
+TEST_P(MetadataStoreConformance, TagRecords) {
+  ManifestRecord first = manifest_of(manifest_json("first"));
+  ManifestRecord second = manifest_of(manifest_json("second"));
+  const std::int64_t before = unix_now();
+  MUST(store().put_manifest(repo("r"), first, {}, std::string("v2")));
+  MUST(store().put_manifest(repo("r"), first, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("r"), second, {}, std::string("v1")));
+  MUST(store().put_manifest(repo("r"), second, {}, std::string("latest")));  // moves it
+  const std::int64_t after = unix_now();
+
+  std::vector<TagRecord> tags = MUST(store().list_tag_records(repo("r")));
+  ASSERT_EQ(tags.size(), 3u);
+  EXPECT_EQ(tags[0].name, "latest");
+  EXPECT_EQ(tags[0].digest, second.digest);
+  EXPECT_EQ(tags[1].name, "v1");
+  EXPECT_EQ(tags[1].digest, second.digest);
+  EXPECT_EQ(tags[2].name, "v2");
+  EXPECT_EQ(tags[2].digest, first.digest);
+  for (const TagRecord& tag : tags) {
+    EXPECT_GE(tag.created_at, before) << tag.name;
+    EXPECT_LE(tag.created_at, tag.updated_at) << tag.name;
+    EXPECT_LE(tag.updated_at, after) << tag.name;
+  }
+  EXPECT_TRUE(MUST(store().list_tag_records(repo("absent"))).empty());
+  EXPECT_TRUE(MUST(store().list_tag_records(repo("r", NEW_REGISTRY("b")))).empty());
+}
+
+TEST_P(MetadataStoreConformance, ManifestSummaries) {
+  auto at = [](std::string seed, std::int64_t created_at) {
+    ManifestRecord record = manifest_of(manifest_json(seed));
+    record.created_at = created_at;
+    return record;
+  };
+  ManifestRecord oldest = at("oldest", 100);
+  ManifestRecord newest = at("newest", 300);
+  ManifestRecord tie_1 = at("tie-1", 200);
+  ManifestRecord tie_2 = at("tie-2", 200);
+  ManifestRecord index = manifest_of(manifest_json("index"), kImageIndex);
+  index.created_at = 50;
+  index.artifact_type = "application/vnd.example";
+  MUST(store().put_manifest(repo("r"), oldest, {}, std::string("v1")));
+  MUST(store().put_manifest(repo("r"), newest, {}, std::string("latest")));
+  MUST(store().put_manifest(repo("r"), newest, {}, std::string("v3")));
+  MUST(store().put_manifest(repo("r"), newest, {}, std::string("Beta")));
+  MUST(store().put_manifest(repo("r"), tie_1, {}, std::nullopt));
+  MUST(store().put_manifest(repo("r"), tie_2, {}, std::string("v2")));
+  MUST(store().put_manifest(repo("r"), index, {}, std::nullopt));
+  // Same digest elsewhere, tagged differently: not listed here.
+  MUST(store().put_manifest(repo("other"), newest, {}, std::string("elsewhere")));
+
+  std::vector<ManifestSummary> manifests = MUST(store().list_manifest_summaries(repo("r")));
+  ASSERT_EQ(manifests.size(), 5u);
+  const auto [first_tie, second_tie] =
+      tie_1.digest < tie_2.digest ? std::pair(&tie_1, &tie_2) : std::pair(&tie_2, &tie_1);
+  EXPECT_EQ(manifests[0].digest, newest.digest);
+  EXPECT_EQ(manifests[1].digest, first_tie->digest);
+  EXPECT_EQ(manifests[2].digest, second_tie->digest);
+  EXPECT_EQ(manifests[3].digest, oldest.digest);
+  EXPECT_EQ(manifests[4].digest, index.digest);
+
+  EXPECT_EQ(manifests[0].tags, (std::vector<std::string>{"Beta", "latest", "v3"}));
+  EXPECT_EQ(manifests[0].created_at, 300);
+  EXPECT_EQ(manifests[0].size, newest.content.size());
+  EXPECT_EQ(manifests[0].media_type, kImageManifest);
+  EXPECT_EQ(manifests[3].tags, std::vector<std::string>{"v1"});
+  EXPECT_EQ(manifests[first_tie == &tie_2 ? 1 : 2].tags, std::vector<std::string>{"v2"});
+  EXPECT_TRUE(manifests[first_tie == &tie_1 ? 1 : 2].tags.empty());
+  EXPECT_TRUE(manifests[4].tags.empty());
+  EXPECT_EQ(manifests[4].media_type, kImageIndex);
+  EXPECT_EQ(manifests[4].artifact_type, "application/vnd.example");
+  EXPECT_EQ(manifests[4].size, index.content.size());
+
+  std::vector<ManifestSummary> other = MUST(store().list_manifest_summaries(repo("other")));
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].tags, std::vector<std::string>{"elsewhere"});
+  EXPECT_TRUE(MUST(store().list_manifest_summaries(repo("absent"))).empty());
+}
+
+TEST_P(MetadataStoreConformance, DeleteRepositoryTakesEverythingInIt) {
+  const Digest layer = blob_digest("layer");
+  ManifestRecord image = manifest_of(manifest_json("image"));
+  ManifestRecord sig = referrer_of(image.digest, "sig", "application/signature");
+  for (const char* name : {"doomed", "kept"}) {
+    MUST(store().link_blob(repo(name), layer, 9));
+    MUST(
+        store().put_manifest(repo(name), image, {{layer, ReferenceKind::blob}}, std::string("v1")));
+    MUST(store().put_manifest(repo(name), sig, {}, std::nullopt));
+    MUST(store().create_upload({.id = std::string("upload-") + name, .repository = name}));
+  }
+
+  EXPECT_TRUE(MUST(store().delete_repository(repo("doomed"))));
+  EXPECT_FALSE(MUST(store().delete_repository(repo("doomed"))));
+  EXPECT_FALSE(MUST(store().delete_repository(repo("never"))));
+  EXPECT_FALSE(MUST(store().repository_exists(repo("doomed"))));
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 10)),
+            std::vector<std::string>{"kept"});
+  EXPECT_EQ(MUST(store().get_upload("upload-doomed")), std::nullopt);
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("doomed"), layer)), std::nullopt);
+  EXPECT_EQ(MUST(store().resolve_tag(repo("doomed"), "v1")), std::nullopt);
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("doomed"), image.digest)));
+  EXPECT_TRUE(MUST(store().list_referrers(repo("doomed"), image.digest, std::nullopt)).empty());
+
+  EXPECT_EQ(MUST(store().resolve_tag(repo("kept"), "v1")), std::optional<Digest>(image.digest));
+  EXPECT_EQ(MUST(store().linked_blob_size(repo("kept"), layer)), std::optional<std::uint64_t>(9));
+  EXPECT_TRUE(MUST(store().get_upload("upload-kept")).has_value());
+  EXPECT_EQ(MUST(store().list_referrers(repo("kept"), image.digest, std::nullopt)).size(), 1u);
+
+  // Using the name again starts a new, empty repository.
+  MUST(store().create_upload({.id = "again", .repository = "doomed"}));
+  std::optional<RepositorySummary> reborn = MUST(store().repository_summary(repo("doomed")));
+  ASSERT_TRUE(reborn.has_value());
+  EXPECT_EQ(reborn->manifest_count, 0u);
+  EXPECT_EQ(reborn->tag_count, 0u);
+  EXPECT_EQ(reborn->storage_bytes, 0u);
 }
 
 // --- bad input ---
@@ -579,27 +1122,37 @@ TEST_P(MetadataStoreConformance, NestedNamesAreDistinctRepositories) {
 TEST_P(MetadataStoreConformance, EmptyNamesAreInvalidArguments) {
   const Digest digest = oci::digest_of("x");
   ManifestRecord image = manifest_of(manifest_json("x"));
-  EXPECT_EQ(error_of(store().repository_exists("")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().link_blob("", digest, 1)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().linked_blob_size("", digest)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().unlink_blob("", digest)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().repository_exists(repo(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().link_blob(repo(""), digest, 1)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().linked_blob_size(repo(""), digest)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().unlink_blob(repo(""), digest)), Errc::invalid_argument);
   EXPECT_EQ(error_of(store().create_upload({.id = "", .repository = "r"})), Errc::invalid_argument);
   EXPECT_EQ(error_of(store().create_upload({.id = "u", .repository = ""})), Errc::invalid_argument);
   EXPECT_EQ(error_of(store().get_upload("")), Errc::invalid_argument);
   EXPECT_EQ(error_of(store().delete_upload("")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().put_manifest("", image, {}, std::nullopt)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().put_manifest("r", image, {}, std::string())), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().get_manifest("", digest)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().manifest_exists("", digest)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().resolve_tag("", "t")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().resolve_tag("r", "")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().delete_manifest("", digest)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().delete_tag("", "t")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().delete_tag("r", "")), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().list_tags("", "", 10)), Errc::invalid_argument);
-  EXPECT_EQ(error_of(store().list_referrers("", digest, std::nullopt)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().put_manifest(repo(""), image, {}, std::nullopt)),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().put_manifest(repo("r"), image, {}, std::string())),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().get_manifest(repo(""), digest)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().manifest_exists(repo(""), digest)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().resolve_tag(repo(""), "t")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().resolve_tag(repo("r"), "")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().delete_manifest(repo(""), digest)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().delete_tag(repo(""), "t")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().delete_tag(repo("r"), "")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().list_tags(repo(""), "", 10)), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().list_referrers(repo(""), digest, std::nullopt)),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().repository_summary(repo(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().delete_repository(repo(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().list_tag_records(repo(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().list_manifest_summaries(repo(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().create_registry(registry_named(""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(store().find_registry("")), Errc::invalid_argument);
   // Nothing was created along the way.
-  EXPECT_TRUE(MUST(store().list_repositories("", 10)).empty());
+  EXPECT_TRUE(MUST(store().list_repositories(kDefaultRegistryId, "", 10)).empty());
+  EXPECT_EQ(MUST(store().list_registries()).size(), 1u);
 }
 
 // --- concurrency ---
@@ -635,17 +1188,17 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
         if (auto r = store().create_upload({.id = upload_id, .repository = repository}); !r) {
           record_failure(r.error().message);
         }
-        if (auto r = store().link_blob(repository, layer, 100 + i); !r) {
+        if (auto r = store().link_blob(repo(repository), layer, 100 + i); !r) {
           record_failure(r.error().message);
         }
         if (auto r = store().delete_upload(upload_id); !r) record_failure(r.error().message);
         ManifestRecord image = manifest_of(manifest_json(seed));
-        if (auto r = store().put_manifest(repository, image, {{layer, ReferenceKind::blob}},
+        if (auto r = store().put_manifest(repo(repository), image, {{layer, ReferenceKind::blob}},
                                           "t" + std::to_string(i));
             !r) {
           record_failure(r.error().message);
         }
-        if (auto r = store().put_manifest(repository, image, {}, std::string("latest")); !r) {
+        if (auto r = store().put_manifest(repo(repository), image, {}, std::string("latest")); !r) {
           record_failure(r.error().message);
         }
       }
@@ -656,13 +1209,13 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
       int turn = 0;
       while (!writers_done.load()) {
         const std::string repository = repository_of((reader + turn++) % kWriters);
-        auto latest = store().resolve_tag(repository, "latest");
+        auto latest = store().resolve_tag(repo(repository), "latest");
         if (!latest) {
           record_failure(latest.error().message);
           continue;
         }
         if (*latest) {
-          auto image = store().get_manifest(repository, **latest);
+          auto image = store().get_manifest(repo(repository), **latest);
           if (!image) {
             record_failure(image.error().message);
           } else if (!*image) {
@@ -671,8 +1224,9 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
             record_failure("manifest content does not match its digest");
           }
         }
-        if (auto r = store().list_repositories("", 100); !r) record_failure(r.error().message);
-        if (auto r = store().list_tags(repository, "", 100); !r) {
+        if (auto r = store().list_repositories(kDefaultRegistryId, "", 100); !r)
+          record_failure(r.error().message);
+        if (auto r = store().list_tags(repo(repository), "", 100); !r) {
           record_failure(r.error().message);
         }
         reads.fetch_add(1);
@@ -685,12 +1239,13 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
 
   EXPECT_EQ(failures.load(), 0) << "first failure: " << first_failure;
   EXPECT_GT(reads.load(), 0);
-  EXPECT_EQ(MUST(store().list_repositories("", 100)).size(), std::size_t{kWriters});
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 100)).size(),
+            std::size_t{kWriters});
   for (int w = 0; w < kWriters; ++w) {
-    EXPECT_EQ(MUST(store().list_tags(repository_of(w), "", 1000)).size(),
+    EXPECT_EQ(MUST(store().list_tags(repo(repository_of(w)), "", 1000)).size(),
               std::size_t{kImagesPerWriter + 1});
     const std::string last_seed = repository_of(w) + "/" + std::to_string(kImagesPerWriter - 1);
-    EXPECT_EQ(MUST(store().resolve_tag(repository_of(w), "latest")),
+    EXPECT_EQ(MUST(store().resolve_tag(repo(repository_of(w)), "latest")),
               std::optional<Digest>(oci::digest_of(manifest_json(last_seed))));
   }
 }
@@ -700,7 +1255,7 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
 TEST_P(MetadataStoreConformance, ConcurrentFailuresStayIsolated) {
   constexpr int kCalls = 120;
   const Digest layer = blob_digest("contested");
-  MUST(store().link_blob("owner", layer, 50));
+  MUST(store().link_blob(repo("owner"), layer, 50));
   MUST(store().create_upload({.id = "taken", .repository = "owner"}));
   std::atomic<int> unexpected{0};
   parallel_for(kCalls, [&](int i) {
@@ -708,7 +1263,7 @@ TEST_P(MetadataStoreConformance, ConcurrentFailuresStayIsolated) {
     const std::string bad = "bad/" + std::to_string(i);
     switch (i % 3) {
       case 0:
-        if (error_of(store().link_blob(bad, layer, 51)) != Errc::conflict) unexpected++;
+        if (error_of(store().link_blob(repo(bad), layer, 51)) != Errc::conflict) unexpected++;
         break;
       case 1:
         if (error_of(store().create_upload({.id = "taken", .repository = bad})) != Errc::conflict) {
@@ -718,19 +1273,20 @@ TEST_P(MetadataStoreConformance, ConcurrentFailuresStayIsolated) {
       default:
         break;
     }
-    if (!store().put_manifest(good, manifest_of(manifest_json(good)), {}, std::string("v"))) {
+    if (!store().put_manifest(repo(good), manifest_of(manifest_json(good)), {}, std::string("v"))) {
       unexpected++;
     }
   });
   EXPECT_EQ(unexpected.load(), 0);
-  std::vector<std::string> repositories = MUST(store().list_repositories("", 1000));
+  std::vector<std::string> repositories =
+      MUST(store().list_repositories(kDefaultRegistryId, "", 1000));
   EXPECT_EQ(repositories.size(), std::size_t{kCalls + 1});
   for (const std::string& name : repositories) {
     EXPECT_NE(name.rfind("bad/", 0), 0u) << name << " was left behind by a failed call";
   }
   for (int i = 0; i < kCalls; ++i) {
     const std::string good = "good/" + std::to_string(i);
-    EXPECT_EQ(MUST(store().resolve_tag(good, "v")),
+    EXPECT_EQ(MUST(store().resolve_tag(repo(good), "v")),
               std::optional<Digest>(oci::digest_of(manifest_json(good))));
   }
 }
@@ -746,17 +1302,18 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersOnOneRepository) {
       for (int i = 0; i < kPushes; ++i) {
         ManifestRecord image =
             manifest_of(manifest_json(std::to_string(t) + "-" + std::to_string(i)));
-        if (!store().put_manifest("hot", image, {}, std::string("latest"))) failures++;
-        if (!store().link_blob("hot", blob_digest("shared"), 9)) failures++;
+        if (!store().put_manifest(repo("hot"), image, {}, std::string("latest"))) failures++;
+        if (!store().link_blob(repo("hot"), blob_digest("shared"), 9)) failures++;
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(MUST(store().list_repositories("", 10)), std::vector<std::string>{"hot"});
-  std::optional<Digest> latest = MUST(store().resolve_tag("hot", "latest"));
+  EXPECT_EQ(MUST(store().list_repositories(kDefaultRegistryId, "", 10)),
+            std::vector<std::string>{"hot"});
+  std::optional<Digest> latest = MUST(store().resolve_tag(repo("hot"), "latest"));
   ASSERT_TRUE(latest.has_value());
-  EXPECT_TRUE(MUST(store().manifest_exists("hot", *latest)));
+  EXPECT_TRUE(MUST(store().manifest_exists(repo("hot"), *latest)));
 }
 
 }  // namespace

@@ -29,12 +29,35 @@ using MetadataError = Error<Errc>;
 template <class T>
 using Result = berth::Result<T, MetadataError>;
 
+// Registries are the tenants: every repository belongs to exactly one. Migrating a database
+// from before registries existed puts its repositories into the default registry (id 1).
+using RegistryId = std::int64_t;
+inline constexpr RegistryId kDefaultRegistryId = 1;
+inline constexpr std::string_view kDefaultRegistryName = "default";
+
+struct RegistryRecord {
+  RegistryId id = 0;               // assigned by create_registry
+  std::string name;                // as created; unique ignoring case
+  std::string tier;                // "Basic" | "Standard" | "Premium"
+  std::string region;
+  std::int64_t created_at = 0;     // Unix seconds
+  bool admin_user_enabled = false;
+  bool anonymous_pull_enabled = false;
+  bool public_network_access = true;
+};
+
+// A repository of a registry. Cheap to copy; `name` must outlive the call.
+struct RepositoryRef {
+  RegistryId registry = kDefaultRegistryId;
+  std::string_view name;
+};
+
 struct UploadRecord {
   std::string id;
+  RegistryId registry = kDefaultRegistryId;
   std::string repository;
   std::int64_t created_at = 0;  // Unix seconds
 };
-
 struct ManifestRecord {
   oci::Digest digest;
   std::string media_type;
@@ -62,25 +85,77 @@ struct Referrer {
   std::string annotations_json;
 };
 
+struct RepositorySummary {
+  std::string name;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;       // latest manifest push or tag change (created_at if none)
+  std::uint64_t storage_bytes = 0;   // sizes of the distinct blobs the repository links
+  std::uint64_t manifest_count = 0;
+  std::uint64_t tag_count = 0;
+};
+
+struct TagRecord {
+  std::string name;
+  oci::Digest digest;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct ManifestSummary {
+  oci::Digest digest;
+  std::string media_type;
+  std::string artifact_type;
+  std::uint64_t size = 0;
+  std::int64_t created_at = 0;
+  std::vector<std::string> tags;  // sorted
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
+  // --- registries ---
+  // conflict when the name is taken (compared ignoring case); returns the record with its id.
+  virtual Result<RegistryRecord> create_registry(const RegistryRecord& registry) = 0;
+  // Lookup ignoring case.
+  virtual Result<std::optional<RegistryRecord>> find_registry(std::string_view name) = 0;
+  // Sorted by name.
+  virtual Result<std::vector<RegistryRecord>> list_registries() = 0;
+  // Updates tier, region and flags of the registry with registry.id; false when absent.
+  virtual Result<bool> update_registry(const RegistryRecord& registry) = 0;
+  // Removes the registry with all its repositories, manifests, tags, links and uploads.
+  virtual Result<bool> delete_registry(RegistryId registry) = 0;
+  // Sum of the sizes of the distinct blobs linked by any repository of the registry (a blob in
+  // two repositories counts once).
+  virtual Result<std::uint64_t> registry_storage_bytes(RegistryId registry) = 0;
+
+  // --- repository metadata (management views) ---
+  // Sorted by name.
+  virtual Result<std::vector<RepositorySummary>> list_repository_summaries(RegistryId registry) = 0;
+  virtual Result<std::optional<RepositorySummary>> repository_summary(RepositoryRef repository) = 0;
+  // Removes the repository with its manifests, tags, blob links and uploads; false when absent.
+  virtual Result<bool> delete_repository(RepositoryRef repository) = 0;
+  // Sorted by name.
+  virtual Result<std::vector<TagRecord>> list_tag_records(RepositoryRef repository) = 0;
+  // Sorted by created_at descending, then digest.
+  virtual Result<std::vector<ManifestSummary>> list_manifest_summaries(RepositoryRef repository) = 0;
+
   // --- repositories (created implicitly by the first upload, blob link or manifest) ---
-  virtual Result<bool> repository_exists(std::string_view repository) = 0;
+  virtual Result<bool> repository_exists(RepositoryRef repository) = 0;
   // Names sorted ascending, strictly after `last` (empty: from the start), at most `limit`.
-  virtual Result<std::vector<std::string>> list_repositories(std::string_view last,
+  virtual Result<std::vector<std::string>> list_repositories(RegistryId registry,
+                                                             std::string_view last,
                                                              std::size_t limit) = 0;
 
   // --- blobs ---
   // Records that `repository` holds blob `digest` of `size` bytes. Idempotent.
-  virtual Result<void> link_blob(std::string_view repository, const oci::Digest& digest,
+  virtual Result<void> link_blob(RepositoryRef repository, const oci::Digest& digest,
                                  std::uint64_t size) = 0;
   // The blob's size if `repository` holds it, else nullopt.
-  virtual Result<std::optional<std::uint64_t>> linked_blob_size(std::string_view repository,
+  virtual Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                                 const oci::Digest& digest) = 0;
   // Removes the link; false when there was none.
-  virtual Result<bool> unlink_blob(std::string_view repository, const oci::Digest& digest) = 0;
+  virtual Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) = 0;
 
   // --- upload sessions ---
   virtual Result<void> create_upload(const UploadRecord& upload) = 0;
@@ -91,26 +166,26 @@ class MetadataStore {
   // --- manifests and tags ---
   // In one transaction: stores the manifest (no-op if the same digest is already there), its
   // references, and points `tag` at it when given (moving the tag if it existed).
-  virtual Result<void> put_manifest(std::string_view repository, const ManifestRecord& manifest,
+  virtual Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,
                                     const std::vector<ManifestReference>& references,
                                     const std::optional<std::string>& tag) = 0;
-  virtual Result<std::optional<ManifestRecord>> get_manifest(std::string_view repository,
+  virtual Result<std::optional<ManifestRecord>> get_manifest(RepositoryRef repository,
                                                              const oci::Digest& digest) = 0;
   // Whether the manifest is stored, without reading its content.
-  virtual Result<bool> manifest_exists(std::string_view repository, const oci::Digest& digest) = 0;
-  virtual Result<std::optional<oci::Digest>> resolve_tag(std::string_view repository,
+  virtual Result<bool> manifest_exists(RepositoryRef repository, const oci::Digest& digest) = 0;
+  virtual Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                          std::string_view tag) = 0;
   // Removes the manifest, every tag pointing at it and its references; false when absent.
-  virtual Result<bool> delete_manifest(std::string_view repository, const oci::Digest& digest) = 0;
+  virtual Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest) = 0;
   // Removes only the tag; false when absent.
-  virtual Result<bool> delete_tag(std::string_view repository, std::string_view tag) = 0;
+  virtual Result<bool> delete_tag(RepositoryRef repository, std::string_view tag) = 0;
   // Tag names sorted ascending (byte order), strictly after `last`, at most `limit`.
-  virtual Result<std::vector<std::string>> list_tags(std::string_view repository,
+  virtual Result<std::vector<std::string>> list_tags(RepositoryRef repository,
                                                      std::string_view last, std::size_t limit) = 0;
   // Manifests in `repository` whose subject is `subject`, optionally only those of
   // `artifact_type`, ordered by digest.
   virtual Result<std::vector<Referrer>> list_referrers(
-      std::string_view repository, const oci::Digest& subject,
+      RepositoryRef repository, const oci::Digest& subject,
       const std::optional<std::string>& artifact_type) = 0;
 };
 

@@ -1,19 +1,23 @@
 // SqliteMetadataStore.
 //
-// Schema (version 1). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+// Schema (version 2). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
-//   repositories (id INTEGER PK, name TEXT UNIQUE, created_at)
-//     ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
-//     |                    index (digest): who links a blob (GC)
-//     ^x  uploads (PK id; repository_id, created_at)   index (repository_id)
-//     ^x  manifests (id INTEGER PK; UNIQUE repository_id, digest; media_type, artifact_type,
-//     |              subject_digest, annotations, size, created_at, content BLOB last)
-//     |     index (repository_id, subject_digest, digest) WHERE subject_digest IS NOT NULL
-//     |       -> referrers of a subject come out already ordered by digest
-//     |     ^x  manifest_references (PK manifest_id, child_digest, kind 'blob'|'manifest')
-//     |           index (child_digest): who needs a blob or child manifest (GC)
-//     |     ^x  tags.manifest_id   index (manifest_id)
-//     ^x  tags (PK repository_id, name; manifest_id, created_at, updated_at)
+//   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
+//   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access)
+//   |           row 1 is the default registry 'default'
+//   ^x  repositories (id INTEGER PK; registry_id, name, created_at; UNIQUE registry_id, name)
+//         -> a registry's catalog is a range of that unique index (keyset pagination)
+//         ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
+//         |                    index (digest): who links a blob (GC)
+//         ^x  uploads (PK id; repository_id, created_at)   index (repository_id)
+//         ^x  manifests (id INTEGER PK; UNIQUE repository_id, digest; media_type, artifact_type,
+//         |              subject_digest, annotations, size, created_at, content BLOB last)
+//         |     index (repository_id, subject_digest, digest) WHERE subject_digest IS NOT NULL
+//         |       -> referrers of a subject come out already ordered by digest
+//         |     ^x  manifest_references (PK manifest_id, child_digest, kind 'blob'|'manifest')
+//         |           index (child_digest): who needs a blob or child manifest (GC)
+//         |     ^x  tags.manifest_id   index (manifest_id)
+//         ^x  tags (PK repository_id, name; manifest_id, created_at, updated_at)
 //
 // Why this shape:
 // - manifests keeps a rowid because its rows carry up to 4 MiB of content (WITHOUT ROWID is
@@ -21,8 +25,16 @@
 //   touches its overflow pages. Tags and references point at that integer id, and the cascades
 //   make "delete a manifest" one statement that also drops its tags and references.
 // - The narrow link tables are WITHOUT ROWID: their primary key is the whole lookup.
-// - Text compares with the default BINARY collation, so listings are in byte order.
+// - Text compares with the default BINARY collation, so listings are in byte order (registry
+//   names aside, see below).
 // - Timestamps are Unix seconds.
+// - Registries are tenants: everything under a repository belongs to exactly one registry, so
+//   deleting a registry is one statement that cascades through all of it. blobs is the one
+//   global table: a digest names the same bytes wherever they are linked, and the bytes are
+//   stored once. A registry's usage is therefore computed over its links, never over blobs.
+// - Registry names are unique ignoring (ASCII) case: the column collates NOCASE, so both the
+//   unique index, lookups and the listing's order ignore case. Registry ids are AUTOINCREMENT
+//   so that the id of a deleted registry is never handed to a new one.
 //
 // Migrations: kMigrations[i] takes the schema from version i to i + 1, each in its own
 // transaction that also bumps PRAGMA user_version, so a crash mid-upgrade leaves a
@@ -59,7 +71,8 @@ constexpr std::size_t kInitialWriteQueue = 64;
 // Keeps the WAL file from staying huge after a burst of writes.
 constexpr std::int64_t kJournalSizeLimitBytes = 64 * 1024 * 1024;
 
-constexpr std::array<const char*, 1> kMigrations = {
+// Each step is frozen once released: databases in the field were built by exactly this text.
+constexpr std::array<const char*, 2> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -123,6 +136,38 @@ CREATE TABLE tags (
 ) WITHOUT ROWID;
 CREATE INDEX tags_by_manifest ON tags (manifest_id);
 )sql",
+    // 1 -> 2: registries. Existing repositories move into the default registry. A UNIQUE
+    // constraint cannot be dropped, so repositories is rebuilt following SQLite's procedure
+    // for schema changes (https://www.sqlite.org/lang_altertable.html#otheralter): migrate()
+    // runs this with foreign keys off, so dropping the old table neither cascades into nor
+    // rewrites the tables that reference it; they refer to the new table once it takes the
+    // name, and migrate() checks every foreign key before committing.
+    R"sql(
+CREATE TABLE registries (
+  id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+  name                   TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  tier                   TEXT NOT NULL,
+  region                 TEXT NOT NULL DEFAULT '',
+  created_at             INTEGER NOT NULL,
+  admin_user_enabled     INTEGER NOT NULL DEFAULT 0 CHECK (admin_user_enabled IN (0, 1)),
+  anonymous_pull_enabled INTEGER NOT NULL DEFAULT 0 CHECK (anonymous_pull_enabled IN (0, 1)),
+  public_network_access  INTEGER NOT NULL DEFAULT 1 CHECK (public_network_access IN (0, 1))
+);
+INSERT INTO registries (id, name, tier, region, created_at)
+  VALUES (1, 'default', 'Standard', '', CAST(strftime('%s', 'now') AS INTEGER));
+
+CREATE TABLE repositories_v2 (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+INSERT INTO repositories_v2 (id, registry_id, name, created_at)
+  SELECT id, 1, name, created_at FROM repositories;
+DROP TABLE repositories;
+ALTER TABLE repositories_v2 RENAME TO repositories;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -135,6 +180,17 @@ enum class Sql : std::size_t {
   savepoint,
   release_savepoint,
   rollback_to_savepoint,
+  insert_registry,
+  find_registry,
+  list_registries,
+  update_registry,
+  delete_registry,
+  registry_storage_bytes,
+  list_repository_summaries,
+  repository_summary,
+  delete_repository,
+  list_tag_records,
+  list_manifest_summaries,
   find_repository,
   insert_repository,
   list_repositories,
@@ -166,9 +222,29 @@ struct StatementSpec {
   const char* text;
 };
 
-// The repository id for the name in ?1; NULL (matching nothing) when there is no such
-// repository, so reads of unknown repositories need no separate lookup.
-#define BERTH_REPOSITORY_ID "(SELECT id FROM repositories WHERE name = ?1)"
+// The repository id for the registry in ?1 and the name in ?2; NULL (matching nothing) when
+// there is no such repository, so reads of unknown repositories need no separate lookup.
+#define BERTH_REPOSITORY_ID "(SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"
+
+#define BERTH_REGISTRY_COLUMNS                                                       \
+  "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
+  "public_network_access"
+
+// One row per repository of `r`: name, created_at, updated_at, storage_bytes, manifest_count,
+// tag_count. updated_at is the latest manifest push or tag change, else the repository's
+// creation; the multi-argument max() is NULL if any argument is, hence the coalesces.
+#define BERTH_REPOSITORY_SUMMARY                                                              \
+  "SELECT name, created_at, "                                                                 \
+  "COALESCE(max(COALESCE(manifest_at, tag_at), COALESCE(tag_at, manifest_at)), created_at), " \
+  "storage_bytes, manifest_count, tag_count FROM ("                                           \
+  "SELECT r.name AS name, r.created_at AS created_at, "                                       \
+  "(SELECT max(created_at) FROM manifests WHERE repository_id = r.id) AS manifest_at, "       \
+  "(SELECT max(updated_at) FROM tags WHERE repository_id = r.id) AS tag_at, "                 \
+  "(SELECT COALESCE(sum(b.size), 0) FROM repository_blobs rb JOIN blobs b "                   \
+  "ON b.digest = rb.digest WHERE rb.repository_id = r.id) AS storage_bytes, "                 \
+  "(SELECT count(*) FROM manifests WHERE repository_id = r.id) AS manifest_count, "           \
+  "(SELECT count(*) FROM tags WHERE repository_id = r.id) AS tag_count "                      \
+  "FROM repositories r "
 
 constexpr StatementSpec kStatements[] = {
     {Sql::begin_immediate, "begin transaction", "BEGIN IMMEDIATE"},
@@ -177,11 +253,47 @@ constexpr StatementSpec kStatements[] = {
     {Sql::savepoint, "savepoint", "SAVEPOINT berth_write"},
     {Sql::release_savepoint, "release savepoint", "RELEASE berth_write"},
     {Sql::rollback_to_savepoint, "roll back to savepoint", "ROLLBACK TO berth_write"},
-    {Sql::find_repository, "find repository", "SELECT id FROM repositories WHERE name = ?1"},
+    {Sql::insert_registry, "insert registry",
+     "INSERT INTO registries (name, tier, region, created_at, admin_user_enabled, "
+     "anonymous_pull_enabled, public_network_access) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {Sql::find_registry, "find registry",
+     "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries WHERE name = ?1"},
+    {Sql::list_registries, "list registries",
+     "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries ORDER BY name"},
+    {Sql::update_registry, "update registry",
+     "UPDATE registries SET tier = ?2, region = ?3, admin_user_enabled = ?4, "
+     "anonymous_pull_enabled = ?5, public_network_access = ?6 WHERE id = ?1"},
+    {Sql::delete_registry, "delete registry", "DELETE FROM registries WHERE id = ?1"},
+    // IN (subquery) makes the digests distinct: a blob linked by several repositories of the
+    // registry counts once.
+    {Sql::registry_storage_bytes, "sum registry storage",
+     "SELECT COALESCE(sum(size), 0) FROM blobs WHERE digest IN ("
+     "SELECT rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id "
+     "WHERE r.registry_id = ?1)"},
+    {Sql::list_repository_summaries, "list repository summaries",
+     BERTH_REPOSITORY_SUMMARY "WHERE r.registry_id = ?1) ORDER BY name"},
+    {Sql::repository_summary, "read repository summary",
+     BERTH_REPOSITORY_SUMMARY "WHERE r.registry_id = ?1 AND r.name = ?2)"},
+    {Sql::delete_repository, "delete repository",
+     "DELETE FROM repositories WHERE registry_id = ?1 AND name = ?2"},
+    {Sql::list_tag_records, "list tag records",
+     "SELECT t.name, m.digest, t.created_at, t.updated_at FROM tags t "
+     "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = " BERTH_REPOSITORY_ID
+     " ORDER BY t.name"},
+    // One row per (manifest, tag), untagged manifests once with a NULL tag; rows of a manifest
+    // are adjacent and its tags come in order.
+    {Sql::list_manifest_summaries, "list manifest summaries",
+     "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, t.name "
+     "FROM manifests m LEFT JOIN tags t ON t.manifest_id = m.id "
+     "WHERE m.repository_id = " BERTH_REPOSITORY_ID
+     " ORDER BY m.created_at DESC, m.digest, t.name"},
+    {Sql::find_repository, "find repository",
+     "SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2"},
     {Sql::insert_repository, "insert repository",
-     "INSERT INTO repositories (name, created_at) VALUES (?1, ?2)"},
+     "INSERT INTO repositories (registry_id, name, created_at) VALUES (?1, ?2, ?3)"},
     {Sql::list_repositories, "list repositories",
-     "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2"},
+     "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name "
+     "LIMIT ?3"},
     {Sql::insert_blob, "insert blob",
      "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
      "ON CONFLICT (digest) DO NOTHING"},
@@ -191,14 +303,14 @@ constexpr StatementSpec kStatements[] = {
      "ON CONFLICT (repository_id, digest) DO NOTHING"},
     {Sql::linked_blob_size, "read linked blob size",
      "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
-     "WHERE rb.repository_id = " BERTH_REPOSITORY_ID " AND rb.digest = ?2"},
+     "WHERE rb.repository_id = " BERTH_REPOSITORY_ID " AND rb.digest = ?3"},
     {Sql::unlink_blob, "unlink blob",
-     "DELETE FROM repository_blobs WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+     "DELETE FROM repository_blobs WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::insert_upload, "insert upload",
      "INSERT INTO uploads (id, repository_id, created_at) VALUES (?1, ?2, ?3)"},
     {Sql::get_upload, "read upload",
-     "SELECT r.name, u.created_at FROM uploads u JOIN repositories r ON r.id = u.repository_id "
-     "WHERE u.id = ?1"},
+     "SELECT r.registry_id, r.name, u.created_at FROM uploads u "
+     "JOIN repositories r ON r.id = u.repository_id WHERE u.id = ?1"},
     {Sql::delete_upload, "delete upload", "DELETE FROM uploads WHERE id = ?1"},
     {Sql::insert_manifest, "insert manifest",
      "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, "
@@ -216,26 +328,28 @@ constexpr StatementSpec kStatements[] = {
      "updated_at = excluded.updated_at WHERE tags.manifest_id IS NOT excluded.manifest_id"},
     {Sql::get_manifest, "read manifest",
      "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content "
-     "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+     "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_exists, "check manifest",
-     "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+     "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::resolve_tag, "resolve tag",
      "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
-     "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.name = ?2"},
+     "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.name = ?3"},
     {Sql::delete_manifest, "delete manifest",
-     "DELETE FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?2"},
+     "DELETE FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::delete_tag, "delete tag",
-     "DELETE FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID " AND name = ?2"},
+     "DELETE FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID " AND name = ?3"},
     {Sql::list_tags, "list tags",
      "SELECT name FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID
-     " AND name > ?2 ORDER BY name LIMIT ?3"},
+     " AND name > ?3 ORDER BY name LIMIT ?4"},
     {Sql::list_referrers, "list referrers",
      "SELECT digest, media_type, artifact_type, size, annotations FROM manifests "
-     "WHERE repository_id = " BERTH_REPOSITORY_ID " AND subject_digest = ?2 "
-     "AND (?3 IS NULL OR artifact_type = ?3) ORDER BY digest"},
+     "WHERE repository_id = " BERTH_REPOSITORY_ID " AND subject_digest = ?3 "
+     "AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest"},
 };
 
 #undef BERTH_REPOSITORY_ID
+#undef BERTH_REGISTRY_COLUMNS
+#undef BERTH_REPOSITORY_SUMMARY
 
 constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 static_assert(std::size(kStatements) == kStatementCount, "one StatementSpec per Sql value");
@@ -311,6 +425,10 @@ class Statement {
     return check(sqlite3_bind_int64(stmt_, index, value));
   }
   Statement& bind_null(int index) { return check(sqlite3_bind_null(stmt_, index)); }
+  // Repository-scoped statements take the repository as ?1 (registry id) and ?2 (name).
+  Statement& bind_repository(RepositoryRef repository) {
+    return bind_int(1, repository.registry).bind_text(2, repository.name);
+  }
 
   // True when a row is ready, false when the statement has finished.
   Result<bool> step() {
@@ -368,8 +486,8 @@ Result<oci::Digest> stored_digest(std::string_view text) {
   return std::move(*digest);
 }
 
-std::optional<MetadataError> check_repository(std::string_view repository) {
-  if (repository.empty()) return invalid_argument("repository name is empty");
+std::optional<MetadataError> check_repository(RepositoryRef repository) {
+  if (repository.name.empty()) return invalid_argument("repository name is empty");
   return std::nullopt;
 }
 
@@ -545,9 +663,36 @@ void rollback_if_open(SqliteConnection& connection) {
   }
 }
 
-// Brings the schema to kSchemaVersion. Each step runs in its own write transaction that
-// re-reads the version first, so two processes starting at once apply every step exactly once.
+// The first foreign key violation in the database, if any; run inside a migration's transaction.
+Result<void> check_foreign_keys(SqliteConnection& connection, std::string_view step_name) {
+  auto violation = connection.query_text("PRAGMA foreign_key_check");
+  if (!violation) return violation.error();
+  if (violation->empty()) return {};
+  return MetadataError{Errc::database_error, "metadata database: " + std::string(step_name) +
+                                                 ": foreign key violated in table '" + *violation +
+                                                 "'"};
+}
+
+Result<void> migrate_steps(SqliteConnection& connection);
+
+// Brings the schema to kSchemaVersion. Steps may rebuild tables, which SQLite only allows
+// safely with foreign key enforcement off; it can be switched only outside a transaction, so
+// it goes off for the whole migration and every step checks all foreign keys before it
+// commits instead.
 Result<void> migrate(SqliteConnection& connection) {
+  if (auto off = connection.exec("PRAGMA foreign_keys = OFF", "preparing a migration"); !off) {
+    return off.error();
+  }
+  auto migrated = migrate_steps(connection);
+  if (auto on = connection.exec("PRAGMA foreign_keys = ON", "finishing a migration"); !on) {
+    return migrated ? on : migrated;
+  }
+  return migrated;
+}
+
+// Each step runs in its own write transaction that re-reads the version first, so two
+// processes starting at once apply every step exactly once.
+Result<void> migrate_steps(SqliteConnection& connection) {
   for (;;) {
     auto version = connection.user_version();
     if (!version) return version.error();
@@ -575,6 +720,7 @@ Result<void> migrate(SqliteConnection& connection) {
     std::string step_name = "migrating the schema to version " + std::to_string(*current + 1);
     std::string bump = "PRAGMA user_version = " + std::to_string(*current + 1);
     auto applied = connection.exec(kMigrations[static_cast<std::size_t>(*current)], step_name);
+    if (applied) applied = check_foreign_keys(connection, step_name);
     if (applied) applied = connection.exec(bump.c_str(), step_name);
     if (applied) applied = connection.exec("COMMIT", step_name);
     if (!applied) {
@@ -584,31 +730,54 @@ Result<void> migrate(SqliteConnection& connection) {
   }
 }
 
-// The id of `name`, creating the repository if needed. Must run inside a write transaction.
-Result<std::int64_t> ensure_repository(SqliteConnection& connection, std::string_view name,
+// The id of `repository`, creating it if needed. Must run inside a write transaction.
+// not_found when its registry does not exist.
+Result<std::int64_t> ensure_repository(SqliteConnection& connection, RepositoryRef repository,
                                        std::int64_t now) {
   {
     auto find = connection.statement(Sql::find_repository);
     if (!find) return find.error();
-    find->bind_text(1, name);
+    find->bind_repository(repository);
     auto row = find->step();
     if (!row) return row.error();
     if (*row) return find->integer(0);
   }
   auto insert = connection.statement(Sql::insert_repository);
   if (!insert) return insert.error();
-  insert->bind_text(1, name).bind_int(2, now);
-  if (auto done = insert->run(); !done) return done.error();
+  insert->bind_repository(repository).bind_int(3, now);
+  if (auto done = insert->run(); !done) {
+    if (sqlite3_extended_errcode(connection.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return MetadataError{Errc::not_found,
+                           "registry " + std::to_string(repository.registry) + " does not exist"};
+    }
+    return done.error();
+  }
   return sqlite3_last_insert_rowid(connection.db());
 }
 
-// Runs a DELETE keyed by one or two text parameters; `removed` tells whether a row went.
-Result<void> delete_rows(SqliteConnection& connection, Sql id, std::string_view first,
-                         std::optional<std::string_view> second, bool& removed) {
+// Runs a DELETE of a repository-scoped statement with an optional text ?3; `removed` tells
+// whether a row went.
+Result<void> delete_in_repository(SqliteConnection& connection, Sql id, RepositoryRef repository,
+                                  std::optional<std::string_view> key, bool& removed) {
   auto stmt = connection.statement(id);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, first);
-  if (second) stmt->bind_text(2, *second);
+  stmt->bind_repository(repository);
+  if (key) stmt->bind_text(3, *key);
+  if (auto done = stmt->run(); !done) return done.error();
+  removed = sqlite3_changes(connection.db()) > 0;
+  return {};
+}
+
+// Runs a DELETE keyed by one parameter; `removed` tells whether a row went.
+template <class Key>
+Result<void> delete_by_key(SqliteConnection& connection, Sql id, const Key& key, bool& removed) {
+  auto stmt = connection.statement(id);
+  if (!stmt) return stmt.error();
+  if constexpr (std::is_integral_v<Key>) {
+    stmt->bind_int(1, key);
+  } else {
+    stmt->bind_text(1, key);
+  }
   if (auto done = stmt->run(); !done) return done.error();
   removed = sqlite3_changes(connection.db()) > 0;
   return {};
@@ -788,32 +957,257 @@ void SqliteMetadataStore::release_reader(std::unique_ptr<SqliteConnection> conne
   connection.reset();  // closed outside the lock
 }
 
+// --- registries ---
+
+namespace {
+
+// A row of BERTH_REGISTRY_COLUMNS.
+RegistryRecord registry_of(const Statement& stmt) {
+  return RegistryRecord{
+      .id = stmt.integer(0),
+      .name = std::string(stmt.text(1)),
+      .tier = std::string(stmt.text(2)),
+      .region = std::string(stmt.text(3)),
+      .created_at = stmt.integer(4),
+      .admin_user_enabled = stmt.integer(5) != 0,
+      .anonymous_pull_enabled = stmt.integer(6) != 0,
+      .public_network_access = stmt.integer(7) != 0,
+  };
+}
+
+// A row of BERTH_REPOSITORY_SUMMARY.
+RepositorySummary summary_of(const Statement& stmt) {
+  return RepositorySummary{
+      .name = std::string(stmt.text(0)),
+      .created_at = stmt.integer(1),
+      .updated_at = stmt.integer(2),
+      .storage_bytes = static_cast<std::uint64_t>(stmt.integer(3)),
+      .manifest_count = static_cast<std::uint64_t>(stmt.integer(4)),
+      .tag_count = static_cast<std::uint64_t>(stmt.integer(5)),
+  };
+}
+
+}  // namespace
+
+Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord& registry) {
+  if (registry.name.empty()) return invalid_argument("registry name is empty");
+  RegistryRecord created = registry;
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    created.created_at = registry.created_at != 0 ? registry.created_at : unix_now();
+    auto insert = connection.statement(Sql::insert_registry);
+    if (!insert) return insert.error();
+    insert->bind_text(1, registry.name)
+        .bind_text(2, registry.tier)
+        .bind_text(3, registry.region)
+        .bind_int(4, created.created_at)
+        .bind_int(5, registry.admin_user_enabled ? 1 : 0)
+        .bind_int(6, registry.anonymous_pull_enabled ? 1 : 0)
+        .bind_int(7, registry.public_network_access ? 1 : 0);
+    auto done = insert->run();
+    if (!done) {
+      if (done.error().code == Errc::conflict) {
+        return MetadataError{Errc::conflict, "registry '" + registry.name + "' already exists"};
+      }
+      return done;
+    }
+    created.id = sqlite3_last_insert_rowid(connection.db());
+    return {};
+  });
+  if (!written) return written.error();
+  return created;
+}
+
+Result<std::optional<RegistryRecord>> SqliteMetadataStore::find_registry(std::string_view name) {
+  if (name.empty()) return invalid_argument("registry name is empty");
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::find_registry);
+  if (!stmt) return stmt.error();
+  stmt->bind_text(1, name);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<RegistryRecord>();
+  return std::optional<RegistryRecord>(registry_of(*stmt));
+}
+
+Result<std::vector<RegistryRecord>> SqliteMetadataStore::list_registries() {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_registries);
+  if (!stmt) return stmt.error();
+  std::vector<RegistryRecord> registries;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return registries;
+    registries.push_back(registry_of(*stmt));
+  }
+}
+
+Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry) {
+  bool updated = false;
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto update = connection.statement(Sql::update_registry);
+    if (!update) return update.error();
+    update->bind_int(1, registry.id)
+        .bind_text(2, registry.tier)
+        .bind_text(3, registry.region)
+        .bind_int(4, registry.admin_user_enabled ? 1 : 0)
+        .bind_int(5, registry.anonymous_pull_enabled ? 1 : 0)
+        .bind_int(6, registry.public_network_access ? 1 : 0);
+    if (auto done = update->run(); !done) return done.error();
+    updated = sqlite3_changes(connection.db()) > 0;
+    return {};
+  });
+  if (!written) return written.error();
+  return updated;
+}
+
+Result<bool> SqliteMetadataStore::delete_registry(RegistryId registry) {
+  // The cascades take its repositories and everything under them in the same statement.
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) {
+    return delete_by_key(connection, Sql::delete_registry, registry, removed);
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+Result<std::uint64_t> SqliteMetadataStore::registry_storage_bytes(RegistryId registry) {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::registry_storage_bytes);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, registry);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+}
+
+// --- repository metadata ---
+
+Result<std::vector<RepositorySummary>> SqliteMetadataStore::list_repository_summaries(
+    RegistryId registry) {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_repository_summaries);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, registry);
+  std::vector<RepositorySummary> summaries;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return summaries;
+    summaries.push_back(summary_of(*stmt));
+  }
+}
+
+Result<std::optional<RepositorySummary>> SqliteMetadataStore::repository_summary(
+    RepositoryRef repository) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::repository_summary);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<RepositorySummary>();
+  return std::optional<RepositorySummary>(summary_of(*stmt));
+}
+
+Result<bool> SqliteMetadataStore::delete_repository(RepositoryRef repository) {
+  if (auto bad = check_repository(repository)) return *bad;
+  // The cascades take its manifests (with their references and tags), links and uploads.
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) {
+    return delete_in_repository(connection, Sql::delete_repository, repository, std::nullopt,
+                                removed);
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+Result<std::vector<TagRecord>> SqliteMetadataStore::list_tag_records(RepositoryRef repository) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_tag_records);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository);
+  std::vector<TagRecord> tags;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return tags;
+    auto digest = stored_digest(stmt->text(1));
+    if (!digest) return digest.error();
+    tags.push_back(TagRecord{
+        .name = std::string(stmt->text(0)),
+        .digest = std::move(*digest),
+        .created_at = stmt->integer(2),
+        .updated_at = stmt->integer(3),
+    });
+  }
+}
+
+Result<std::vector<ManifestSummary>> SqliteMetadataStore::list_manifest_summaries(
+    RepositoryRef repository) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_manifest_summaries);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository);
+  std::vector<ManifestSummary> manifests;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return manifests;
+    // Digests are unique within a repository, so a manifest's rows are the adjacent ones with
+    // its digest.
+    if (manifests.empty() || manifests.back().digest.str() != stmt->text(0)) {
+      auto digest = stored_digest(stmt->text(0));
+      if (!digest) return digest.error();
+      manifests.push_back(ManifestSummary{
+          .digest = std::move(*digest),
+          .media_type = std::string(stmt->text(1)),
+          .artifact_type = std::string(stmt->text(2)),
+          .size = static_cast<std::uint64_t>(stmt->integer(3)),
+          .created_at = stmt->integer(4),
+      });
+    }
+    if (!stmt->is_null(5)) manifests.back().tags.emplace_back(stmt->text(5));
+  }
+}
+
 // --- repositories ---
 
-Result<bool> SqliteMetadataStore::repository_exists(std::string_view repository) {
+Result<bool> SqliteMetadataStore::repository_exists(RepositoryRef repository) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::find_repository);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository);
+  stmt->bind_repository(repository);
   return stmt->step();
 }
 
-Result<std::vector<std::string>> SqliteMetadataStore::list_repositories(std::string_view last,
+Result<std::vector<std::string>> SqliteMetadataStore::list_repositories(RegistryId registry,
+                                                                        std::string_view last,
                                                                         std::size_t limit) {
   if (limit == 0) return std::vector<std::string>();
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::list_repositories);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, last).bind_int(2, sql_limit(limit));
+  stmt->bind_int(1, registry).bind_text(2, last).bind_int(3, sql_limit(limit));
   return collect_names(*stmt, limit);
 }
 
 // --- blobs ---
 
-Result<void> SqliteMetadataStore::link_blob(std::string_view repository, const oci::Digest& digest,
+Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci::Digest& digest,
                                             std::uint64_t size) {
   if (auto bad = check_repository(repository)) return *bad;
   if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
@@ -851,25 +1245,24 @@ Result<void> SqliteMetadataStore::link_blob(std::string_view repository, const o
 }
 
 Result<std::optional<std::uint64_t>> SqliteMetadataStore::linked_blob_size(
-    std::string_view repository, const oci::Digest& digest) {
+    RepositoryRef repository, const oci::Digest& digest) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::linked_blob_size);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  stmt->bind_repository(repository).bind_text(3, digest.str());
   auto row = stmt->step();
   if (!row) return row.error();
   if (!*row) return std::optional<std::uint64_t>();
   return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
 }
 
-Result<bool> SqliteMetadataStore::unlink_blob(std::string_view repository,
-                                              const oci::Digest& digest) {
+Result<bool> SqliteMetadataStore::unlink_blob(RepositoryRef repository, const oci::Digest& digest) {
   if (auto bad = check_repository(repository)) return *bad;
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) {
-    return delete_rows(connection, Sql::unlink_blob, repository, digest.str(), removed);
+    return delete_in_repository(connection, Sql::unlink_blob, repository, digest.str(), removed);
   });
   if (!written) return written.error();
   return removed;
@@ -879,10 +1272,11 @@ Result<bool> SqliteMetadataStore::unlink_blob(std::string_view repository,
 
 Result<void> SqliteMetadataStore::create_upload(const UploadRecord& upload) {
   if (upload.id.empty()) return invalid_argument("upload id is empty");
-  if (auto bad = check_repository(upload.repository)) return *bad;
+  const RepositoryRef repository{upload.registry, upload.repository};
+  if (auto bad = check_repository(repository)) return *bad;
   return write([&](SqliteConnection& connection) -> Result<void> {
     const std::int64_t now = unix_now();
-    auto repository_id = ensure_repository(connection, upload.repository, now);
+    auto repository_id = ensure_repository(connection, repository, now);
     if (!repository_id) return repository_id.error();
     auto insert = connection.statement(Sql::insert_upload);
     if (!insert) return insert.error();
@@ -909,8 +1303,9 @@ Result<std::optional<UploadRecord>> SqliteMetadataStore::get_upload(std::string_
   if (!*row) return std::optional<UploadRecord>();
   return std::optional<UploadRecord>(UploadRecord{
       .id = std::string(id),
-      .repository = std::string(stmt->text(0)),
-      .created_at = stmt->integer(1),
+      .registry = stmt->integer(0),
+      .repository = std::string(stmt->text(1)),
+      .created_at = stmt->integer(2),
   });
 }
 
@@ -918,13 +1313,13 @@ Result<void> SqliteMetadataStore::delete_upload(std::string_view id) {
   if (id.empty()) return invalid_argument("upload id is empty");
   bool removed = false;
   return write([&](SqliteConnection& connection) {
-    return delete_rows(connection, Sql::delete_upload, id, std::nullopt, removed);
+    return delete_by_key(connection, Sql::delete_upload, id, removed);
   });
 }
 
 // --- manifests and tags ---
 
-Result<void> SqliteMetadataStore::put_manifest(std::string_view repository,
+Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
                                                const ManifestRecord& manifest,
                                                const std::vector<ManifestReference>& references,
                                                const std::optional<std::string>& tag) {
@@ -994,14 +1389,14 @@ Result<void> SqliteMetadataStore::put_manifest(std::string_view repository,
   });
 }
 
-Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(std::string_view repository,
+Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(RepositoryRef repository,
                                                                         const oci::Digest& digest) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::get_manifest);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  stmt->bind_repository(repository).bind_text(3, digest.str());
   auto row = stmt->step();
   if (!row) return row.error();
   if (!*row) return std::optional<ManifestRecord>();
@@ -1022,18 +1417,18 @@ Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(std::str
   });
 }
 
-Result<bool> SqliteMetadataStore::manifest_exists(std::string_view repository,
+Result<bool> SqliteMetadataStore::manifest_exists(RepositoryRef repository,
                                                   const oci::Digest& digest) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::manifest_exists);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, digest.str());
+  stmt->bind_repository(repository).bind_text(3, digest.str());
   return stmt->step();
 }
 
-Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(std::string_view repository,
+Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(RepositoryRef repository,
                                                                     std::string_view tag) {
   if (auto bad = check_repository(repository)) return *bad;
   if (tag.empty()) return invalid_argument("tag is empty");
@@ -1041,7 +1436,7 @@ Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(std::string_
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::resolve_tag);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, tag);
+  stmt->bind_repository(repository).bind_text(3, tag);
   auto row = stmt->step();
   if (!row) return row.error();
   if (!*row) return std::optional<oci::Digest>();
@@ -1050,31 +1445,32 @@ Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(std::string_
   return std::optional<oci::Digest>(std::move(*digest));
 }
 
-Result<bool> SqliteMetadataStore::delete_manifest(std::string_view repository,
+Result<bool> SqliteMetadataStore::delete_manifest(RepositoryRef repository,
                                                   const oci::Digest& digest) {
   if (auto bad = check_repository(repository)) return *bad;
   // The foreign-key cascades remove the manifest's tags and references in the same statement;
   // only the manifest row itself counts as removed.
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) {
-    return delete_rows(connection, Sql::delete_manifest, repository, digest.str(), removed);
+    return delete_in_repository(connection, Sql::delete_manifest, repository, digest.str(),
+                                removed);
   });
   if (!written) return written.error();
   return removed;
 }
 
-Result<bool> SqliteMetadataStore::delete_tag(std::string_view repository, std::string_view tag) {
+Result<bool> SqliteMetadataStore::delete_tag(RepositoryRef repository, std::string_view tag) {
   if (auto bad = check_repository(repository)) return *bad;
   if (tag.empty()) return invalid_argument("tag is empty");
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) {
-    return delete_rows(connection, Sql::delete_tag, repository, tag, removed);
+    return delete_in_repository(connection, Sql::delete_tag, repository, tag, removed);
   });
   if (!written) return written.error();
   return removed;
 }
 
-Result<std::vector<std::string>> SqliteMetadataStore::list_tags(std::string_view repository,
+Result<std::vector<std::string>> SqliteMetadataStore::list_tags(RepositoryRef repository,
                                                                 std::string_view last,
                                                                 std::size_t limit) {
   if (auto bad = check_repository(repository)) return *bad;
@@ -1083,23 +1479,23 @@ Result<std::vector<std::string>> SqliteMetadataStore::list_tags(std::string_view
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::list_tags);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, last).bind_int(3, sql_limit(limit));
+  stmt->bind_repository(repository).bind_text(3, last).bind_int(4, sql_limit(limit));
   return collect_names(*stmt, limit);
 }
 
 Result<std::vector<Referrer>> SqliteMetadataStore::list_referrers(
-    std::string_view repository, const oci::Digest& subject,
+    RepositoryRef repository, const oci::Digest& subject,
     const std::optional<std::string>& artifact_type) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(Sql::list_referrers);
   if (!stmt) return stmt.error();
-  stmt->bind_text(1, repository).bind_text(2, subject.str());
+  stmt->bind_repository(repository).bind_text(3, subject.str());
   if (artifact_type) {
-    stmt->bind_text(3, *artifact_type);
+    stmt->bind_text(4, *artifact_type);
   } else {
-    stmt->bind_null(3);
+    stmt->bind_null(4);
   }
   std::vector<Referrer> referrers;
   for (;;) {

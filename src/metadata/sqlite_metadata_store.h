@@ -9,6 +9,10 @@
 //
 // Durability: synchronous=FULL, so a write call that returned success survives a crash or
 // power loss.
+//
+// Registries: a new database starts with the default registry (kDefaultRegistryId); opening a
+// database from before registries existed moves its repositories into it. Writes that would
+// create a repository in a registry that does not exist fail with not_found.
 
 #include <condition_variable>
 #include <cstddef>
@@ -41,34 +45,47 @@ class SqliteMetadataStore final : public MetadataStore {
 
   const std::filesystem::path& database_file() const { return database_file_; }
 
-  Result<bool> repository_exists(std::string_view repository) override;
-  Result<std::vector<std::string>> list_repositories(std::string_view last,
+  Result<RegistryRecord> create_registry(const RegistryRecord& registry) override;
+  Result<std::optional<RegistryRecord>> find_registry(std::string_view name) override;
+  Result<std::vector<RegistryRecord>> list_registries() override;
+  Result<bool> update_registry(const RegistryRecord& registry) override;
+  Result<bool> delete_registry(RegistryId registry) override;
+  Result<std::uint64_t> registry_storage_bytes(RegistryId registry) override;
+
+  Result<std::vector<RepositorySummary>> list_repository_summaries(RegistryId registry) override;
+  Result<std::optional<RepositorySummary>> repository_summary(RepositoryRef repository) override;
+  Result<bool> delete_repository(RepositoryRef repository) override;
+  Result<std::vector<TagRecord>> list_tag_records(RepositoryRef repository) override;
+  Result<std::vector<ManifestSummary>> list_manifest_summaries(RepositoryRef repository) override;
+
+  Result<bool> repository_exists(RepositoryRef repository) override;
+  Result<std::vector<std::string>> list_repositories(RegistryId registry, std::string_view last,
                                                      std::size_t limit) override;
 
-  Result<void> link_blob(std::string_view repository, const oci::Digest& digest,
+  Result<void> link_blob(RepositoryRef repository, const oci::Digest& digest,
                          std::uint64_t size) override;
-  Result<std::optional<std::uint64_t>> linked_blob_size(std::string_view repository,
+  Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                         const oci::Digest& digest) override;
-  Result<bool> unlink_blob(std::string_view repository, const oci::Digest& digest) override;
+  Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) override;
 
   Result<void> create_upload(const UploadRecord& upload) override;
   Result<std::optional<UploadRecord>> get_upload(std::string_view id) override;
   Result<void> delete_upload(std::string_view id) override;
 
-  Result<void> put_manifest(std::string_view repository, const ManifestRecord& manifest,
+  Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,
                             const std::vector<ManifestReference>& references,
                             const std::optional<std::string>& tag) override;
-  Result<std::optional<ManifestRecord>> get_manifest(std::string_view repository,
+  Result<std::optional<ManifestRecord>> get_manifest(RepositoryRef repository,
                                                      const oci::Digest& digest) override;
-  Result<bool> manifest_exists(std::string_view repository, const oci::Digest& digest) override;
-  Result<std::optional<oci::Digest>> resolve_tag(std::string_view repository,
+  Result<bool> manifest_exists(RepositoryRef repository, const oci::Digest& digest) override;
+  Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                  std::string_view tag) override;
-  Result<bool> delete_manifest(std::string_view repository, const oci::Digest& digest) override;
-  Result<bool> delete_tag(std::string_view repository, std::string_view tag) override;
-  Result<std::vector<std::string>> list_tags(std::string_view repository, std::string_view last,
+  Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest) override;
+  Result<bool> delete_tag(RepositoryRef repository, std::string_view tag) override;
+  Result<std::vector<std::string>> list_tags(RepositoryRef repository, std::string_view last,
                                              std::size_t limit) override;
   Result<std::vector<Referrer>> list_referrers(
-      std::string_view repository, const oci::Digest& subject,
+      RepositoryRef repository, const oci::Digest& subject,
       const std::optional<std::string>& artifact_type) override;
 
  private:

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/ids.h"
 #include "metadata/conformance_test.h"
 #include "metadata/sqlite_metadata_store.h"
@@ -98,6 +99,10 @@ std::string query_raw(const fs::path& file, const std::string& sql) {
   return value;
 }
 
+RepositoryRef repo(std::string_view name, RegistryId registry = kDefaultRegistryId) {
+  return RepositoryRef{.registry = registry, .name = name};
+}
+
 ManifestRecord manifest_of(std::string content) {
   oci::Digest digest = oci::digest_of(content);
   return ManifestRecord{.digest = std::move(digest),
@@ -130,17 +135,19 @@ TEST(SqliteMetadataStore, ReopenKeepsData) {
   {
     auto store = SqliteMetadataStore::open(file);
     ASSERT_TRUE(store) << store.error().message;
-    ASSERT_TRUE((*store)->link_blob("team/app", layer, 5));
+    ASSERT_TRUE((*store)->link_blob(repo("team/app"), layer, 5));
     ASSERT_TRUE((*store)->create_upload({.id = "u1", .repository = "team/app", .created_at = 7}));
-    ASSERT_TRUE((*store)->put_manifest("team/app", image, {{layer, ReferenceKind::blob}},
+    ASSERT_TRUE((*store)->put_manifest(repo("team/app"), image, {{layer, ReferenceKind::blob}},
                                        std::string("v1")));
   }
   auto store = SqliteMetadataStore::open(file);
   ASSERT_TRUE(store) << store.error().message;
-  EXPECT_EQ((*store)->list_repositories("", 10).value(), std::vector<std::string>{"team/app"});
-  EXPECT_EQ((*store)->linked_blob_size("team/app", layer).value(), std::optional<std::uint64_t>(5));
-  EXPECT_EQ((*store)->resolve_tag("team/app", "v1").value(), std::optional(image.digest));
-  auto got = (*store)->get_manifest("team/app", image.digest).value();
+  EXPECT_EQ((*store)->list_repositories(kDefaultRegistryId, "", 10).value(),
+            std::vector<std::string>{"team/app"});
+  EXPECT_EQ((*store)->linked_blob_size(repo("team/app"), layer).value(),
+            std::optional<std::uint64_t>(5));
+  EXPECT_EQ((*store)->resolve_tag(repo("team/app"), "v1").value(), std::optional(image.digest));
+  auto got = (*store)->get_manifest(repo("team/app"), image.digest).value();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->content, image.content);
   auto upload = (*store)->get_upload("u1").value();
@@ -154,7 +161,7 @@ TEST(SqliteMetadataStore, MigrationsAreIdempotentAcrossReopen) {
   for (int round = 0; round < 3; ++round) {
     auto store = SqliteMetadataStore::open(file);
     ASSERT_TRUE(store) << "round " << round << ": " << store.error().message;
-    ASSERT_TRUE((*store)->link_blob("r" + std::to_string(round), oci::digest_of("x"), 1));
+    ASSERT_TRUE((*store)->link_blob(repo("r" + std::to_string(round)), oci::digest_of("x"), 1));
   }
   EXPECT_EQ(query_raw(file, "PRAGMA user_version"),
             std::to_string(SqliteMetadataStore::schema_version()));
@@ -225,6 +232,319 @@ TEST(SqliteMetadataStore, ReadOnlyFileFailsCleanly) {
   EXPECT_EQ(store.error().code, Errc::database_error);
 }
 
+TEST(SqliteMetadataStore, NewDatabaseHasTheDefaultRegistry) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  const std::int64_t before = unix_now();
+  auto store = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(store) << store.error().message;
+  std::optional<RegistryRecord> fallback = (*store)->find_registry("default").value();
+  ASSERT_TRUE(fallback.has_value());
+  EXPECT_EQ(fallback->id, kDefaultRegistryId);
+  EXPECT_EQ(fallback->tier, "Standard");
+  EXPECT_EQ(fallback->region, "");
+  EXPECT_GE(fallback->created_at, before);
+  EXPECT_LE(fallback->created_at, unix_now());
+  EXPECT_FALSE(fallback->admin_user_enabled);
+  EXPECT_FALSE(fallback->anonymous_pull_enabled);
+  EXPECT_TRUE(fallback->public_network_access);
+}
+
+// A deleted registry's id is never reused: anything still holding it (a token, a cached
+// grant) must not come to mean a different tenant.
+TEST(SqliteMetadataStore, RegistryIdsAreNeverReused) {
+  TempDir dir;
+  auto store = SqliteMetadataStore::open(dir.path() / "metadata.db");
+  ASSERT_TRUE(store) << store.error().message;
+  RegistryId a = (*store)->create_registry({.name = "a", .tier = "Basic"}).value().id;
+  RegistryId b = (*store)->create_registry({.name = "b", .tier = "Basic"}).value().id;
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 3);
+  ASSERT_TRUE((*store)->delete_registry(b).value());
+  EXPECT_EQ((*store)->create_registry({.name = "c", .tier = "Basic"}).value().id, 4);
+  ASSERT_TRUE((*store)->delete_registry(kDefaultRegistryId).value());
+  EXPECT_EQ((*store)->create_registry({.name = "default", .tier = "Basic"}).value().id, 5);
+}
+
+// Migration 0 -> 1 exactly as released: the schema of every database written before
+// registries existed. Frozen here on purpose; the upgrade must handle these files forever.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE repositories (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE blobs (
+  digest     TEXT PRIMARY KEY,
+  size       INTEGER NOT NULL CHECK (size >= 0),
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE repository_blobs (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest        TEXT NOT NULL REFERENCES blobs (digest),
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+
+CREATE TABLE uploads (
+  id            TEXT PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX uploads_by_repository ON uploads (repository_id);
+
+CREATE TABLE manifests (
+  id             INTEGER PRIMARY KEY,
+  repository_id  INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest         TEXT NOT NULL,
+  media_type     TEXT NOT NULL,
+  artifact_type  TEXT NOT NULL DEFAULT '',
+  subject_digest TEXT,
+  annotations    TEXT NOT NULL DEFAULT '',
+  size           INTEGER NOT NULL CHECK (size >= 0),
+  created_at     INTEGER NOT NULL,
+  content        BLOB NOT NULL,
+  UNIQUE (repository_id, digest)
+);
+CREATE INDEX manifests_by_subject ON manifests (repository_id, subject_digest, digest)
+  WHERE subject_digest IS NOT NULL;
+
+CREATE TABLE manifest_references (
+  manifest_id  INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  child_digest TEXT NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  PRIMARY KEY (manifest_id, child_digest, kind)
+) WITHOUT ROWID;
+CREATE INDEX manifest_references_by_child ON manifest_references (child_digest);
+
+CREATE TABLE tags (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  manifest_id   INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, name)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_manifest ON tags (manifest_id);
+)sql";
+
+// A version-1 database made the way the version-1 store made it.
+void create_v1_database(const fs::path& file) {
+  exec_raw(file, "PRAGMA journal_mode = WAL");
+  exec_raw(file, std::string("BEGIN IMMEDIATE;") + kSchemaV1 + "PRAGMA user_version = 1; COMMIT;");
+}
+
+struct V1Fixture {
+  std::string image_content = R"({"schemaVersion":2,"seed":"image"})";
+  std::string sig_content = R"({"schemaVersion":2,"seed":"signature"})";
+  std::string alpine_content = R"({"schemaVersion":2,"seed":"alpine"})";
+  oci::Digest image = oci::digest_of(image_content);
+  oci::Digest sig = oci::digest_of(sig_content);
+  oci::Digest alpine = oci::digest_of(alpine_content);
+  oci::Digest layer = oci::digest_of("layer");
+  oci::Digest config = oci::digest_of("config");
+
+  // Rows as the version-1 statements wrote them.
+  std::string data_sql() const {
+    auto q = [](std::string_view text) { return "'" + std::string(text) + "'"; };
+    auto manifest = [&](int id, int repository, const oci::Digest& digest,
+                        const std::string& content, const std::string& artifact_type,
+                        const std::string& subject, int created_at) {
+      return "INSERT INTO manifests (id, repository_id, digest, media_type, artifact_type, "
+             "subject_digest, annotations, size, created_at, content) VALUES (" +
+             std::to_string(id) + ", " + std::to_string(repository) + ", " + q(digest.str()) +
+             ", 'application/vnd.oci.image.manifest.v1+json', " + q(artifact_type) + ", " +
+             (subject.empty() ? "NULL" : q(subject)) + ", '', " + std::to_string(content.size()) +
+             ", " + std::to_string(created_at) + ", CAST(" + q(content) + " AS BLOB));";
+    };
+    return "PRAGMA foreign_keys = ON;"
+           "INSERT INTO repositories (id, name, created_at) VALUES "
+           "(1, 'team/app', 1600000000), (2, 'library/alpine', 1600000100), "
+           "(5, 'empty', 1600000200);"
+           "INSERT INTO blobs (digest, size, created_at) VALUES (" +
+           q(layer.str()) + ", 1000, 1600000000), (" + q(config.str()) +
+           ", 50, 1600000000);"
+           "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (1, " +
+           q(layer.str()) + ", 1600000000), (1, " + q(config.str()) + ", 1600000000), (2, " +
+           q(layer.str()) +
+           ", 1600000100);"
+           "INSERT INTO uploads (id, repository_id, created_at) VALUES "
+           "('upload-1', 1, 1600000300);" +
+           manifest(10, 1, image, image_content, "", "", 1600000400) +
+           manifest(11, 1, sig, sig_content, "application/signature", image.str(), 1600000450) +
+           manifest(12, 2, alpine, alpine_content, "", "", 1600000110) +
+           "INSERT INTO manifest_references (manifest_id, child_digest, kind) VALUES (10, " +
+           q(layer.str()) + ", 'blob'), (10, " + q(config.str()) +
+           ", 'blob');"
+           "INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) VALUES "
+           "(1, 'v1', 10, 1600000500, 1600000600), (1, 'latest', 10, 1600000500, 1600000500), "
+           "(2, 'edge', 12, 1600000120, 1600000130);";
+  }
+};
+
+TEST(SqliteMetadataStore, MigratesVersion1IntoTheDefaultRegistry) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  const V1Fixture v1;
+  create_v1_database(file);
+  exec_raw(file, v1.data_sql());
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+  ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "1");
+
+  auto store = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(store) << store.error().message;
+  SqliteMetadataStore& s = **store;
+
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"),
+            std::to_string(SqliteMetadataStore::schema_version()));
+  EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'repositories_v2'"),
+            "0");
+  // The tables that referred to the old repositories table refer to the new one.
+  for (const char* child : {"repository_blobs", "uploads", "manifests", "tags"}) {
+    EXPECT_EQ(query_raw(file, std::string("SELECT \"table\" FROM pragma_foreign_key_list('") +
+                                  child + "') WHERE \"from\" = 'repository_id'"),
+              "repositories")
+        << child;
+  }
+
+  // Everything is in the default registry, under the same ids.
+  std::vector<RegistryRecord> registries = s.list_registries().value();
+  ASSERT_EQ(registries.size(), 1u);
+  EXPECT_EQ(registries[0].id, kDefaultRegistryId);
+  EXPECT_EQ(registries[0].name, kDefaultRegistryName);
+  EXPECT_EQ(registries[0].tier, "Standard");
+  EXPECT_EQ(query_raw(file,
+                      "SELECT group_concat(id || ':' || registry_id || ':' || name, ' ') "
+                      "FROM (SELECT * FROM repositories ORDER BY id)"),
+            "1:1:team/app 2:1:library/alpine 5:1:empty");
+  EXPECT_EQ(s.list_repositories(kDefaultRegistryId, "", 10).value(),
+            (std::vector<std::string>{"empty", "library/alpine", "team/app"}));
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM manifest_references"), "2");
+
+  const RepositoryRef app = repo("team/app");
+  EXPECT_EQ(s.linked_blob_size(app, v1.layer).value(), std::optional<std::uint64_t>(1000));
+  EXPECT_EQ(s.linked_blob_size(app, v1.config).value(), std::optional<std::uint64_t>(50));
+  EXPECT_EQ(s.linked_blob_size(repo("library/alpine"), v1.layer).value(),
+            std::optional<std::uint64_t>(1000));
+  EXPECT_EQ(s.resolve_tag(app, "v1").value(), std::optional(v1.image));
+  EXPECT_EQ(s.resolve_tag(repo("library/alpine"), "edge").value(), std::optional(v1.alpine));
+  std::optional<ManifestRecord> image = s.get_manifest(app, v1.image).value();
+  ASSERT_TRUE(image.has_value());
+  EXPECT_EQ(image->content, v1.image_content);
+  EXPECT_EQ(image->created_at, 1600000400);
+  std::vector<Referrer> referrers = s.list_referrers(app, v1.image, std::nullopt).value();
+  ASSERT_EQ(referrers.size(), 1u);
+  EXPECT_EQ(referrers[0].digest, v1.sig);
+  EXPECT_EQ(referrers[0].artifact_type, "application/signature");
+  std::optional<UploadRecord> upload = s.get_upload("upload-1").value();
+  ASSERT_TRUE(upload.has_value());
+  EXPECT_EQ(upload->registry, kDefaultRegistryId);
+  EXPECT_EQ(upload->repository, "team/app");
+  EXPECT_EQ(upload->created_at, 1600000300);
+
+  std::vector<TagRecord> tags = s.list_tag_records(app).value();
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags[0].name, "latest");
+  EXPECT_EQ(tags[1].name, "v1");
+  EXPECT_EQ(tags[1].created_at, 1600000500);
+  EXPECT_EQ(tags[1].updated_at, 1600000600);
+
+  std::optional<RepositorySummary> summary = s.repository_summary(app).value();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->created_at, 1600000000);
+  EXPECT_EQ(summary->updated_at, 1600000600);
+  EXPECT_EQ(summary->storage_bytes, 1050u);
+  EXPECT_EQ(summary->manifest_count, 2u);
+  EXPECT_EQ(summary->tag_count, 2u);
+  summary = s.repository_summary(repo("empty")).value();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->updated_at, 1600000200);
+  EXPECT_EQ(s.registry_storage_bytes(kDefaultRegistryId).value(), 1050u);
+
+  // The migrated database works like a new one: new registries, same names elsewhere, and
+  // the cascades through the rebuilt table.
+  RegistryId other = s.create_registry({.name = "other", .tier = "Basic"}).value().id;
+  EXPECT_EQ(other, 2);
+  ASSERT_TRUE(s.put_manifest(repo("team/app", other), manifest_of(v1.image_content), {},
+                             std::string("v1")));
+  ASSERT_TRUE(s.link_blob(repo("team/app", other), v1.layer, 1000));
+  EXPECT_EQ(s.registry_storage_bytes(other).value(), 1000u);
+  EXPECT_TRUE(s.delete_repository(app).value());
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM manifest_references"), "0");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM uploads"), "0");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM manifests WHERE repository_id = 1"), "0");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM tags WHERE repository_id = 1"), "0");
+  EXPECT_EQ(s.resolve_tag(repo("library/alpine"), "edge").value(), std::optional(v1.alpine));
+  EXPECT_EQ(s.resolve_tag(repo("team/app", other), "v1").value(), std::optional(v1.image));
+  EXPECT_TRUE(s.delete_registry(kDefaultRegistryId).value());
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM repositories WHERE registry_id = 1"), "0");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM repository_blobs"), "1");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+TEST(SqliteMetadataStore, ConcurrentOpensMigrateOnce) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  const V1Fixture v1;
+  create_v1_database(file);
+  exec_raw(file, v1.data_sql());
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      auto store = SqliteMetadataStore::open(file);
+      if (!store || (*store)->list_repositories(kDefaultRegistryId, "", 10).value().size() != 3) {
+        failures++;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM registries"), "1");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM repositories"), "3");
+}
+
+// The rebuild runs with foreign keys off; the check before commit is what stops it from
+// committing a database whose references are broken.
+TEST(SqliteMetadataStore, MigrationWithBrokenReferencesIsRefusedAndRolledBack) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  const V1Fixture v1;
+  create_v1_database(file);
+  exec_raw(file, v1.data_sql());
+  exec_raw(file,
+           "PRAGMA foreign_keys = OFF;"
+           "INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) "
+           "VALUES (1, 'dangling', 99, 1, 1);");
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+
+  auto store = SqliteMetadataStore::open(file);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::database_error);
+  EXPECT_NE(store.error().message.find("foreign key violated in table 'tags'"), std::string::npos)
+      << store.error().message;
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "1");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'registries'"), "0");
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM repositories"), "3");
+  EXPECT_EQ(query_raw(file,
+                      "SELECT count(*) FROM pragma_table_info('repositories') "
+                      "WHERE name = 'registry_id'"),
+            "0");
+
+  // Once repaired, the same file upgrades.
+  exec_raw(file, "DELETE FROM tags WHERE name = 'dangling'");
+  auto repaired = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(repaired) << repaired.error().message;
+  EXPECT_EQ((*repaired)->resolve_tag(repo("team/app"), "v1").value(), std::optional(v1.image));
+}
+
 // Two stores on one file behave like two berthd processes: their writers contend for the
 // file's write lock, which the busy timeout must absorb.
 TEST(SqliteMetadataStore, TwoStoresOnOneFile) {
@@ -243,16 +563,16 @@ TEST(SqliteMetadataStore, TwoStoresOnOneFile) {
       for (int i = 0; i < 30; ++i) {
         ManifestRecord image =
             manifest_of("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}");
-        if (!store.put_manifest("shared", image, {}, "t" + std::to_string(t))) failures++;
-        if (!store.list_tags("shared", "", 100)) failures++;
+        if (!store.put_manifest(repo("shared"), image, {}, "t" + std::to_string(t))) failures++;
+        if (!store.list_tags(repo("shared"), "", 100)) failures++;
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ((*first)->list_tags("shared", "", 100).value(),
+  EXPECT_EQ((*first)->list_tags(repo("shared"), "", 100).value(),
             (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
-  EXPECT_EQ((*second)->list_tags("shared", "", 100).value(),
+  EXPECT_EQ((*second)->list_tags(repo("shared"), "", 100).value(),
             (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
 }
 
@@ -278,18 +598,24 @@ TEST(SqliteMetadataStore, HotQueriesUseIndexes) {
     sqlite3_close(db);
     return plan;
   };
-  const std::string repository_id = "(SELECT id FROM repositories WHERE name = ?1)";
+  const std::string repository_id =
+      "(SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)";
   const std::vector<std::string> queries = {
-      "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
+      "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
       "SELECT name FROM tags WHERE repository_id = " + repository_id +
-          " AND name > ?2 ORDER BY name LIMIT ?3",
+          " AND name > ?3 ORDER BY name LIMIT ?4",
       "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
       "WHERE t.repository_id = " +
-          repository_id + " AND t.name = ?2",
+          repository_id + " AND t.name = ?3",
       "SELECT digest, media_type, artifact_type, size, annotations FROM manifests "
       "WHERE repository_id = " +
           repository_id +
-          " AND subject_digest = ?2 AND (?3 IS NULL OR artifact_type = ?3) ORDER BY digest",
+          " AND subject_digest = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest",
+      "SELECT id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, "
+      "public_network_access FROM registries WHERE name = ?1",
+      "SELECT t.name, m.digest, t.created_at, t.updated_at FROM tags t "
+      "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = " +
+          repository_id + " ORDER BY t.name",
   };
   for (const std::string& query : queries) {
     std::string plan = plan_of(query);

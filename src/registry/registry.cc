@@ -47,11 +47,13 @@ RegistryError from_manifest_parse(const oci::ManifestError& error) {
 
 // ---------------------------------------------------------------- uploads
 
-UploadSession::UploadSession(std::string repository, std::string id,
+UploadSession::UploadSession(metadata::RegistryId registry, std::string repository,
+                             std::string id,
                              std::unique_ptr<storage::UploadWriter> writer,
                              storage::BlobStorage& storage, metadata::MetadataStore& metadata,
                              bool has_record)
-    : repository_(std::move(repository)),
+    : registry_(registry),
+      repository_(std::move(repository)),
       id_(std::move(id)),
       writer_(std::move(writer)),
       storage_(storage),
@@ -80,7 +82,8 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
     }
     return from_storage(committed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  if (auto linked = metadata_.link_blob(repository_, committed->digest, committed->size);
+  if (auto linked = metadata_.link_blob(metadata::RepositoryRef{registry_, repository_},
+                                         committed->digest, committed->size);
       !linked) {
     return from_metadata(linked.error());
   }
@@ -94,11 +97,12 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
 
 // ---------------------------------------------------------------- registry
 
-Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata)
-    : storage_(storage), metadata_(metadata) {}
+Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
+                   metadata::RegistryId registry)
+    : storage_(storage), metadata_(metadata), registry_(registry) {}
 
 Result<BlobInfo> Registry::stat_blob(std::string_view repository, const oci::Digest& digest) {
-  auto size = metadata_.linked_blob_size(repository, digest);
+  auto size = metadata_.linked_blob_size(ref(repository), digest);
   if (!size) return from_metadata(size.error());
   if (!*size) return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
   return BlobInfo{digest, **size};
@@ -117,7 +121,7 @@ Result<OpenedBlob> Registry::open_blob(std::string_view repository, const oci::D
 }
 
 Result<void> Registry::delete_blob(std::string_view repository, const oci::Digest& digest) {
-  auto removed = metadata_.unlink_blob(repository, digest);
+  auto removed = metadata_.unlink_blob(ref(repository), digest);
   if (!removed) return from_metadata(removed.error());
   if (!*removed) return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
   return {};
@@ -131,7 +135,7 @@ Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_v
   if (auto stored = storage_.stat(digest); !stored) {
     return from_storage(stored.error(), Errc::blob_unknown, "blob unknown to the registry");
   }
-  if (auto linked = metadata_.link_blob(repository, digest, source->size); !linked) {
+  if (auto linked = metadata_.link_blob(ref(repository), digest, source->size); !linked) {
     return from_metadata(linked.error());
   }
   return *source;
@@ -141,13 +145,13 @@ Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view r
   std::string id = random_uuid();
   auto writer = storage_.create_upload(id);
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
-  metadata::UploadRecord record{id, std::string(repository), unix_now()};
+  metadata::UploadRecord record{id, registry_, std::string(repository), unix_now()};
   if (auto created = metadata_.create_upload(record); !created) {
     writer->reset();
     (void)storage_.delete_upload(id);
     return from_metadata(created.error());
   }
-  return std::make_unique<UploadSession>(std::string(repository), id, std::move(*writer),
+  return std::make_unique<UploadSession>(registry_, std::string(repository), id, std::move(*writer),
                                          storage_, metadata_, true);
 }
 
@@ -156,7 +160,7 @@ Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
   std::string id = random_uuid();
   auto writer = storage_.create_upload(id);
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
-  return std::make_unique<UploadSession>(std::string(repository), id, std::move(*writer),
+  return std::make_unique<UploadSession>(registry_, std::string(repository), id, std::move(*writer),
                                          storage_, metadata_, false);
 }
 
@@ -164,21 +168,21 @@ Result<std::unique_ptr<UploadSession>> Registry::resume_upload(std::string_view 
                                                                std::string_view id) {
   auto record = metadata_.get_upload(id);
   if (!record) return from_metadata(record.error());
-  if (!*record || (*record)->repository != repository) {
+  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
     return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
   }
   auto writer = storage_.open_upload(id);
   if (!writer) {
     return from_storage(writer.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  return std::make_unique<UploadSession>(std::string(repository), std::string(id),
+  return std::make_unique<UploadSession>(registry_, std::string(repository), std::string(id),
                                          std::move(*writer), storage_, metadata_, true);
 }
 
 Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::string_view id) {
   auto record = metadata_.get_upload(id);
   if (!record) return from_metadata(record.error());
-  if (!*record || (*record)->repository != repository) {
+  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
     return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
   }
   auto size = storage_.upload_size(id);
@@ -189,7 +193,7 @@ Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::st
 Result<void> Registry::cancel_upload(std::string_view repository, std::string_view id) {
   auto record = metadata_.get_upload(id);
   if (!record) return from_metadata(record.error());
-  if (!*record || (*record)->repository != repository) {
+  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
     return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
   }
   if (auto removed = metadata_.delete_upload(id); !removed) return from_metadata(removed.error());
@@ -207,7 +211,7 @@ Result<std::optional<oci::Digest>> Registry::resolve(std::string_view repository
   if (const auto* digest = std::get_if<oci::Digest>(&reference)) {
     return std::optional<oci::Digest>(*digest);
   }
-  auto resolved = metadata_.resolve_tag(repository, std::get<std::string>(reference));
+  auto resolved = metadata_.resolve_tag(ref(repository), std::get<std::string>(reference));
   if (!resolved) return from_metadata(resolved.error());
   return *resolved;
 }
@@ -230,7 +234,7 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
 
   std::vector<metadata::ManifestReference> references;
   auto require_blob = [&](const oci::Descriptor& descriptor) -> Result<void> {
-    auto size = metadata_.linked_blob_size(repository, descriptor.digest);
+    auto size = metadata_.linked_blob_size(ref(repository), descriptor.digest);
     if (!size) return from_metadata(size.error());
     if (!*size) {
       return RegistryError{Errc::manifest_blob_unknown,
@@ -249,7 +253,7 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
     if (auto ok = require_blob(layer); !ok) return ok.error();
   }
   for (const auto& child : parsed->manifests) {
-    auto exists = metadata_.manifest_exists(repository, child.digest);
+    auto exists = metadata_.manifest_exists(ref(repository), child.digest);
     if (!exists) return from_metadata(exists.error());
     if (!*exists) {
       return RegistryError{Errc::manifest_blob_unknown,
@@ -272,7 +276,7 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
   };
   std::optional<std::string> tag;
   if (const auto* name = std::get_if<std::string>(&reference)) tag = *name;
-  if (auto stored = metadata_.put_manifest(repository, record, references, tag); !stored) {
+  if (auto stored = metadata_.put_manifest(ref(repository), record, references, tag); !stored) {
     return from_metadata(stored.error());
   }
   return PutManifestResult{digest, record.subject};
@@ -283,7 +287,7 @@ Result<StoredManifest> Registry::get_manifest(std::string_view repository,
   auto digest = resolve(repository, reference);
   if (!digest) return digest.error();
   if (!*digest) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
-  auto record = metadata_.get_manifest(repository, **digest);
+  auto record = metadata_.get_manifest(ref(repository), **digest);
   if (!record) return from_metadata(record.error());
   if (!*record) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
   return StoredManifest{(*record)->digest, std::move((*record)->media_type),
@@ -294,8 +298,8 @@ Result<void> Registry::delete_manifest(std::string_view repository,
                                        const oci::Reference& reference) {
   metadata::Result<bool> removed =
       std::holds_alternative<oci::Digest>(reference)
-          ? metadata_.delete_manifest(repository, std::get<oci::Digest>(reference))
-          : metadata_.delete_tag(repository, std::get<std::string>(reference));
+          ? metadata_.delete_manifest(ref(repository), std::get<oci::Digest>(reference))
+          : metadata_.delete_tag(ref(repository), std::get<std::string>(reference));
   if (!removed) return from_metadata(removed.error());
   if (!*removed) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
   return {};
@@ -321,26 +325,26 @@ Result<Registry::Page> read_page(std::size_t limit, Lister&& lister) {
 
 Result<Registry::Page> Registry::list_tags(std::string_view repository, std::string_view last,
                                            std::size_t limit) {
-  auto exists = metadata_.repository_exists(repository);
+  auto exists = metadata_.repository_exists(ref(repository));
   if (!exists) return from_metadata(exists.error());
   if (!*exists) return RegistryError{Errc::name_unknown, "repository name not known to registry"};
-  return read_page(limit, [&](std::size_t n) { return metadata_.list_tags(repository, last, n); });
+  return read_page(limit, [&](std::size_t n) { return metadata_.list_tags(ref(repository), last, n); });
 }
 
 Result<Registry::Page> Registry::list_repositories(std::string_view last, std::size_t limit) {
-  return read_page(limit, [&](std::size_t n) { return metadata_.list_repositories(last, n); });
+  return read_page(limit, [&](std::size_t n) { return metadata_.list_repositories(registry_, last, n); });
 }
 
 Result<std::vector<metadata::Referrer>> Registry::list_referrers(
     std::string_view repository, const oci::Digest& subject,
     const std::optional<std::string>& artifact_type) {
-  auto referrers = metadata_.list_referrers(repository, subject, artifact_type);
+  auto referrers = metadata_.list_referrers(ref(repository), subject, artifact_type);
   if (!referrers) return from_metadata(referrers.error());
   return std::move(*referrers);
 }
 
 Result<void> Registry::check_health() {
-  if (auto probe = metadata_.repository_exists("healthz/probe"); !probe) {
+  if (auto probe = metadata_.repository_exists(ref("healthz/probe")); !probe) {
     return from_metadata(probe.error());
   }
   auto probe_digest = oci::digest_of("");

@@ -54,7 +54,7 @@ struct OpenedBlob {
 // session stays resumable).
 class UploadSession {
  public:
-  UploadSession(std::string repository, std::string id,
+  UploadSession(metadata::RegistryId registry, std::string repository, std::string id,
                 std::unique_ptr<storage::UploadWriter> writer, storage::BlobStorage& storage,
                 metadata::MetadataStore& metadata, bool has_record);
   const std::string& id() const { return id_; }
@@ -67,6 +67,7 @@ class UploadSession {
   Result<BlobInfo> commit(const oci::Digest& digest);
 
  private:
+  metadata::RegistryId registry_;
   std::string repository_;
   std::string id_;
   std::unique_ptr<storage::UploadWriter> writer_;
@@ -86,9 +87,13 @@ struct PutManifestResult {
   std::optional<oci::Digest> subject;
 };
 
+// The content of one registry (tenant). Cheap to construct: the API builds one per request for
+// the registry the request's Host selects.
 class Registry {
  public:
-  Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata);
+  Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
+           metadata::RegistryId registry);
+  metadata::RegistryId id() const { return registry_; }
 
   // --- blobs ---
   Result<BlobInfo> stat_blob(std::string_view repository, const oci::Digest& digest);
@@ -139,8 +144,13 @@ class Registry {
   Result<std::optional<oci::Digest>> resolve(std::string_view repository,
                                              const oci::Reference& reference);
 
+  metadata::RepositoryRef ref(std::string_view repository) const {
+    return {registry_, repository};
+  }
+
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
+  metadata::RegistryId registry_;
 };
 
 }  // namespace berth::registry

@@ -9,10 +9,12 @@
 
 #include "api/distribution.h"
 #include "api/errors.h"
+#include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "registry/tenant_resolver.h"
 #include "storage/filesystem_blob_storage.h"
 
 namespace berth::server {
@@ -50,12 +52,28 @@ void write_port_file(const std::string& path, std::uint16_t port) {
   std::filesystem::rename(temporary, path);
 }
 
+// Creates the configured default registry on first use of a name other than the built-in one.
+void ensure_default_registry(metadata::MetadataStore& metadata, const std::string& name) {
+  auto found = metadata.find_registry(name);
+  if (!found) throw std::runtime_error(found.error().message);
+  if (*found) return;
+  metadata::RegistryRecord record;
+  record.name = name;
+  record.tier = "Standard";
+  record.created_at = unix_now();
+  if (auto created = metadata.create_registry(record); !created) {
+    throw std::runtime_error(
+        fmt::format("cannot create the default registry '{}': {}", name, created.error().message));
+  }
+}
+
 }  // namespace
 
 struct App::Parts {
   std::unique_ptr<storage::FilesystemBlobStorage> storage;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata;
-  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<registry::TenantResolver> tenants;
+  std::unique_ptr<api::DataPlane> data_plane;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -68,19 +86,25 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
   if (!metadata) throw std::runtime_error(metadata.error().message);
   parts_->metadata = std::move(*metadata);
-  parts_->registry = std::make_unique<registry::Registry>(*parts_->storage, *parts_->metadata);
+  ensure_default_registry(*parts_->metadata, config.default_registry);
+  parts_->tenants = std::make_unique<registry::TenantResolver>(
+      *parts_->metadata, registry::TenantRouting{config.domain, config.default_registry});
+  parts_->data_plane = std::make_unique<api::DataPlane>(
+      api::DataPlane{*parts_->storage, *parts_->metadata, *parts_->tenants});
 
-  registry::Registry* registry = parts_->registry.get();
+  Parts* parts = parts_.get();
   parts_->router.add({"GET", "/healthz", "healthz", "",
-                      [registry](http::Request&) -> boost::asio::awaitable<http::Response> {
-                        auto healthy = registry->check_health();
+                      [parts](http::Request&) -> boost::asio::awaitable<http::Response> {
+                        registry::Registry probe(*parts->storage, *parts->metadata,
+                                                 metadata::kDefaultRegistryId);
+                        auto healthy = probe.check_health();
                         if (!healthy) co_return api::error_response(healthy.error());
                         http::Response response;
                         response.headers.set("Content-Type", "application/json");
                         response.body = "{\"status\":\"ok\"}\n";
                         co_return response;
                       }});
-  api::add_distribution_routes(parts_->router, *parts_->registry);
+  api::add_distribution_routes(parts_->router, *parts_->data_plane);
   parts_->router.set_fallback(api::not_routed);
 
   parts_->server = std::make_unique<http::Server>(server_options(config), parts_->router);

@@ -100,6 +100,8 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     std::string data_dir;
     read_key(root, "data_dir", data_dir);
     if (!data_dir.empty()) config.data_dir = data_dir;
+    read_key(root, "domain", config.domain);
+    read_key(root, "default_registry", config.default_registry);
     read_key(root["log"], "format", config.log_format);
     read_key(root["log"], "level", config.log_level);
     read_list(root["tls"], "listen", config.tls_listen);
@@ -125,6 +127,8 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_TLS_CERTIFICATE")) config.tls_certificate = *v;
   if (auto v = value("BERTH_TLS_KEY")) config.tls_key = *v;
   if (auto v = value("BERTH_DATA_DIR")) config.data_dir = *v;
+  if (auto v = value("BERTH_DOMAIN")) config.domain = *v;
+  if (auto v = value("BERTH_DEFAULT_REGISTRY")) config.default_registry = *v;
   if (auto v = value("BERTH_LOG_FORMAT")) config.log_format = *v;
   if (auto v = value("BERTH_LOG_LEVEL")) config.log_level = *v;
   if (auto v = value("BERTH_THREADS")) config.threads = parse_unsigned(*v, "BERTH_THREADS");
@@ -156,6 +160,7 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::string config_file;
   std::vector<std::string> listen, tls_listen;
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
+  std::string domain, default_registry;
   std::optional<unsigned> threads;
   app.add_option("--config", config_file, "YAML configuration file (env BERTH_CONFIG)");
   app.add_option("--listen", listen,
@@ -164,6 +169,10 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--tls-certificate", tls_certificate, "PEM certificate chain for HTTPS");
   app.add_option("--tls-key", tls_key, "PEM private key for HTTPS");
   app.add_option("--data-dir", data_dir, "data directory (default ./berth-data)");
+  app.add_option("--domain", domain,
+                 "DNS domain of login servers: <registry>.<domain> (default registry.local)");
+  app.add_option("--default-registry", default_registry,
+                 "registry that answers hosts outside the domain (default 'default')");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off (default info)");
@@ -188,6 +197,8 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (!tls_certificate.empty()) config.tls_certificate = tls_certificate;
     if (!tls_key.empty()) config.tls_key = tls_key;
     if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!domain.empty()) config.domain = domain;
+    if (!default_registry.empty()) config.default_registry = default_registry;
     if (!log_format.empty()) config.log_format = log_format;
     if (!log_level.empty()) config.log_level = log_level;
     if (!port_file.empty()) config.port_file = port_file;

@@ -18,6 +18,8 @@ struct Config {
   std::string tls_certificate;                        // PEM chain for tls_listen
   std::string tls_key;                                // PEM key for tls_listen
   std::filesystem::path data_dir{"./berth-data"};
+  std::string domain{"registry.local"};               // login servers are <registry>.<domain>
+  std::string default_registry{"default"};            // answers hosts outside the domain
   std::string log_format{"text"};                     // text | json
   std::string log_level{"info"};                      // trace|debug|info|warn|error|off
   std::string port_file;                              // written with the first bound port

@@ -1,0 +1,606 @@
+#include "cli/app.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <istream>
+#include <optional>
+#include <ostream>
+
+#include "cli/management_client.h"
+#include "cli/output.h"
+#include "cli/validate.h"
+#include "cli/views.h"
+
+namespace berth::cli {
+namespace json = boost::json;
+
+namespace {
+
+// Every flag of every verb; a run parses exactly one verb, which reads the fields it declared.
+struct Options {
+  std::string server;
+  std::string token;
+  std::string output = "table";
+  std::string registry;
+  std::string repository;
+  std::string image;
+  std::string tier;
+  std::string region;
+  std::string admin_enabled;           // "", "true" or "false"
+  std::string anonymous_pull_enabled;  // idem
+  std::string public_network_enabled;  // idem
+  bool yes = false;
+};
+
+class Context;
+using Handler = std::function<Result<View>(Context&)>;
+
+class Context {
+ public:
+  Context(Options& options, const Environment& env, const TransportFactory& make_transport,
+          std::istream& in)
+      : options_(options), env_(env), make_transport_(make_transport), in_(in) {}
+
+  Options& options() { return options_; }
+  const Environment& env() const { return env_; }
+
+  // The token given as "-" is read from standard input, so it stays out of `ps` and history.
+  Result<std::string> token_flag() {
+    if (options_.token != "-") return options_.token;
+    std::string line;
+    std::getline(in_, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty()) return usage_error("--token -: no token on standard input");
+    options_.token = line;
+    return line;
+  }
+
+  // Settings from flags, environment and config file; the file is read only when needed.
+  Result<Settings> settings() {
+    auto token = token_flag();
+    if (!token) return token.error();
+    Settings flags{options_.server, *token};
+    Settings resolved = resolve_settings(flags, env_, {});
+    if (resolved.server.empty() || resolved.token.empty()) {
+      auto path = config_file_path(env_);
+      if (!path) return path.error();
+      auto stored = load_settings(*path);
+      if (!stored) return stored.error();
+      resolved = resolve_settings(flags, env_, *stored);
+    }
+    if (resolved.server.empty()) {
+      return usage_error(
+          "no server: pass --server URL, set BERTH_SERVER, or run 'berth configure'");
+    }
+    if (auto problem = check_server_url(resolved.server)) return usage_error(*problem);
+    if (resolved.token.empty()) {
+      return Error{ExitCode::kAuth,
+                   "no token: pass --token, set BERTH_TOKEN, or run 'berth configure'"};
+    }
+    return resolved;
+  }
+
+  Result<ManagementClient*> client() {
+    if (client_) return client_.get();
+    auto resolved = settings();
+    if (!resolved) return resolved.error();
+    transport_ = make_transport_();
+    client_ = std::make_unique<ManagementClient>(*transport_, *resolved);
+    return client_.get();
+  }
+
+ private:
+  Options& options_;
+  const Environment& env_;
+  const TransportFactory& make_transport_;
+  std::istream& in_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<ManagementClient> client_;
+};
+
+// ------------------------------------------------------------------ flag validators
+
+CLI::Validator registry_name_validator() {
+  return CLI::Validator([](std::string& value) { return check_registry_name(value).value_or(""); },
+                        "");
+}
+
+CLI::Validator repository_name_validator() {
+  return CLI::Validator(
+      [](std::string& value) { return check_repository_name(value).value_or(""); }, "");
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+// Accepts any case and rewrites the value to the API's spelling.
+CLI::Validator choice_transform(std::vector<std::string> choices, std::string what) {
+  return CLI::Validator(
+      [choices, what](std::string& value) -> std::string {
+        for (const auto& choice : choices) {
+          if (lower(value) == lower(choice)) {
+            value = choice;
+            return {};
+          }
+        }
+        return fmt::format("{} '{}' is not one of {}", what, value, fmt::join(choices, ", "));
+      },
+      "");
+}
+
+// ------------------------------------------------------------------ verb declarations
+
+// --server, --token and --output: on every verb, and also before the verb
+// ("berth --server URL registry list").
+void add_common_options(CLI::App* app, Options& options) {
+  app->add_option("--server", options.server,
+                  "server URL, e.g. http://localhost:5000 (default: BERTH_SERVER, then the "
+                  "config file)")
+      ->group("Connection")
+      ->type_name("URL");
+  app->add_option("--token", options.token,
+                  "administrator token, '-' to read it from standard input (default: "
+                  "BERTH_TOKEN, then the config file)")
+      ->group("Connection")
+      ->type_name("TOKEN");
+  app->add_option("-o,--output", options.output, "output format (default: table)")
+      ->group("Output")
+      ->transform(choice_transform({"table", "json", "tsv"}, "output format"))
+      ->type_name("table|json|tsv");
+}
+
+struct Verbs {
+  CLI::App& app;
+  Options& options;
+  Handler& selected;
+
+  CLI::App* group(const std::string& name, const std::string& description) {
+    CLI::App* sub = app.add_subcommand(name, description);
+    sub->require_subcommand(1);
+    return sub;
+  }
+
+  // A verb: its flags get the connection and output flags added, and parsing it selects
+  // `handler`.
+  CLI::App* verb(CLI::App* parent, const std::string& name, const std::string& description,
+                 Handler handler) {
+    CLI::App* sub = parent->add_subcommand(name, description);
+    add_common_options(sub, options);
+    sub->callback([this, handler] { selected = handler; });
+    return sub;
+  }
+
+  void registry_flag(CLI::App* sub) {
+    sub->add_option("-r,--registry,-n,--name", options.registry,
+                    "registry name: 5-50 letters or digits")
+        ->required()
+        ->check(registry_name_validator())
+        ->type_name("NAME");
+  }
+
+  void repository_flag(CLI::App* sub) {
+    sub->add_option("--repository", options.repository, "repository name, e.g. team/app")
+        ->required()
+        ->check(repository_name_validator())
+        ->type_name("REPO");
+  }
+
+  void image_flag(CLI::App* sub, const std::string& help) {
+    sub->add_option("--image", options.image, help)->required()->type_name("IMAGE");
+  }
+
+  void yes_flag(CLI::App* sub) {
+    sub->add_flag("-y,--yes", options.yes, "confirm the deletion (required: nothing is kept)");
+  }
+
+  void bool_option(CLI::App* sub, const std::string& name, std::string& into,
+                   const std::string& help) {
+    sub->add_option(name, into, help)
+        ->transform(choice_transform({"true", "false"}, name))
+        ->type_name("true|false");
+  }
+
+  void tier_option(CLI::App* sub, bool required) {
+    auto* option = sub->add_option("--tier,--sku", options.tier, "service tier")
+                       ->transform(choice_transform({"Basic", "Standard", "Premium"}, "tier"))
+                       ->type_name("Basic|Standard|Premium");
+    if (required) option->required();
+  }
+};
+
+Result<View> refuse_without_yes(std::string_view what) {
+  return usage_error(fmt::format("refusing to delete {} without --yes", what));
+}
+
+template <class F>
+Result<View> with_client(Context& ctx, F&& f) {
+  auto client = ctx.client();
+  if (!client) return client.error();
+  return f(**client);
+}
+
+template <class MakeView>
+Result<View> show(Result<json::value> answer, MakeView make_view) {
+  if (!answer) return answer.error();
+  return make_view(*answer);
+}
+
+Result<View> deleted(Result<json::value> answer, std::string message) {
+  if (!answer) return answer.error();
+  return message_view(std::move(message));
+}
+
+void set_flag(json::object& body, const char* key, const std::string& value) {
+  if (!value.empty()) body[key] = (value == "true");
+}
+
+// ------------------------------------------------------------------ handlers
+
+Result<View> configure(Context& ctx) {
+  Options& o = ctx.options();
+  auto path = config_file_path(ctx.env());
+  if (!path) return path.error();
+  auto token = ctx.token_flag();
+  if (!token) return token.error();
+  if (!o.server.empty()) {
+    if (auto problem = check_server_url(o.server)) return usage_error(*problem);
+  }
+  auto stored = load_settings(*path);
+  if (!stored) return stored.error();
+  Settings settings = *stored;
+  bool changed = !o.server.empty() || !token->empty();
+  if (!o.server.empty()) settings.server = normalize_server_url(o.server);
+  if (!token->empty()) settings.token = *token;
+  if (changed) {
+    auto saved = save_settings(*path, settings);
+    if (!saved) return saved.error();
+  }
+  // The token itself is never shown, only whether one is stored.
+  json::object doc{{"server", settings.server},
+                   {"tokenStored", !settings.token.empty()},
+                   {"configFile", path->string()}};
+  View view{doc,
+            {{"Server", "Token stored", "Config file"},
+             {{text_cell(settings.server), bool_cell(!settings.token.empty()),
+               text_cell(path->string())}}},
+            changed ? fmt::format("Saved to {}.", path->string()) : std::string()};
+  return view;
+}
+
+Result<View> registry_create(Context& ctx) {
+  const Options& o = ctx.options();
+  json::object body{{"name", o.registry}, {"tier", o.tier}};
+  if (!o.region.empty()) body["region"] = o.region;
+  set_flag(body, "adminUserEnabled", o.admin_enabled);
+  set_flag(body, "anonymousPullEnabled", o.anonymous_pull_enabled);
+  set_flag(body, "publicNetworkAccess", o.public_network_enabled);
+  return with_client(
+      ctx, [&](ManagementClient& c) { return show(c.create_registry(body), registry_view); });
+}
+
+Result<View> registry_update(Context& ctx) {
+  const Options& o = ctx.options();
+  json::object body;
+  if (!o.tier.empty()) body["tier"] = o.tier;
+  if (!o.region.empty()) body["region"] = o.region;
+  set_flag(body, "adminUserEnabled", o.admin_enabled);
+  set_flag(body, "anonymousPullEnabled", o.anonymous_pull_enabled);
+  set_flag(body, "publicNetworkAccess", o.public_network_enabled);
+  if (body.empty()) {
+    return usage_error(
+        "nothing to update: give --tier, --region, --admin-enabled, --anonymous-pull-enabled "
+        "or --public-network-enabled");
+  }
+  return with_client(ctx, [&](ManagementClient& c) {
+    return show(c.update_registry(o.registry, body), registry_view);
+  });
+}
+
+Result<View> registry_delete(Context& ctx) {
+  const Options& o = ctx.options();
+  if (!o.yes) return refuse_without_yes(fmt::format("registry '{}'", o.registry));
+  return with_client(ctx, [&](ManagementClient& c) {
+    return deleted(c.delete_registry(o.registry),
+                   fmt::format("Deleted registry '{}' and all its content.", o.registry));
+  });
+}
+
+Result<View> repository_delete(Context& ctx) {
+  const Options& o = ctx.options();
+  if (!o.yes) {
+    return refuse_without_yes(
+        fmt::format("repository '{}' of registry '{}'", o.repository, o.registry));
+  }
+  return with_client(ctx, [&](ManagementClient& c) {
+    return deleted(
+        c.delete_repository(o.registry, o.repository),
+        fmt::format("Deleted repository '{}' from registry '{}'.", o.repository, o.registry));
+  });
+}
+
+Result<View> repository_untag(Context& ctx) {
+  const Options& o = ctx.options();
+  auto image = parse_image_reference(o.image);
+  if (!image) return image.error();
+  if (image->tag.empty()) {
+    return usage_error(fmt::format(
+        "untag needs repository:tag, not a digest ('{}'); use 'berth manifest delete' to delete "
+        "a manifest",
+        o.image));
+  }
+  return with_client(ctx, [&](ManagementClient& c) {
+    return deleted(c.delete_tag(o.registry, image->repository, image->tag),
+                   fmt::format("Removed tag '{}' from repository '{}' of registry '{}'.",
+                               image->tag, image->repository, o.registry));
+  });
+}
+
+// The digest a tag points at, from the repository's tag listing.
+Result<std::string> resolve_tag(ManagementClient& client, std::string_view registry,
+                                const ImageReference& image) {
+  auto tags = client.list_tags(registry, image.repository);
+  if (!tags) return tags.error();
+  const json::value* list = tags->is_object() ? tags->as_object().if_contains("tags") : nullptr;
+  if (list != nullptr && list->is_array()) {
+    for (const auto& tag : list->as_array()) {
+      if (!tag.is_object()) continue;
+      const json::value* name = tag.as_object().if_contains("name");
+      const json::value* digest = tag.as_object().if_contains("digest");
+      if (name != nullptr && name->is_string() && name->as_string() == image.tag &&
+          digest != nullptr && digest->is_string()) {
+        return std::string(digest->as_string());
+      }
+    }
+  }
+  return Error{ExitCode::kNotFound,
+               fmt::format("tag '{}' does not exist in repository '{}' of registry '{}'", image.tag,
+                           image.repository, registry)};
+}
+
+Result<View> manifest_show(Context& ctx) {
+  const Options& o = ctx.options();
+  auto image = parse_image_reference(o.image);
+  if (!image) return image.error();
+  return with_client(ctx, [&](ManagementClient& c) -> Result<View> {
+    std::string digest = image->digest;
+    if (digest.empty()) {
+      auto resolved = resolve_tag(c, o.registry, *image);
+      if (!resolved) return resolved.error();
+      digest = *resolved;
+    }
+    return show(c.get_manifest(o.registry, image->repository, digest), manifest_view);
+  });
+}
+
+Result<View> manifest_delete(Context& ctx) {
+  const Options& o = ctx.options();
+  auto image = parse_image_reference(o.image);
+  if (!image) return image.error();
+  if (image->digest.empty()) {
+    return usage_error(fmt::format(
+        "manifest delete needs repository@digest, not a tag ('{}'); use 'berth repository "
+        "untag' to remove a tag",
+        o.image));
+  }
+  if (!o.yes) return refuse_without_yes(fmt::format("manifest '{}'", o.image));
+  return with_client(ctx, [&](ManagementClient& c) {
+    return deleted(c.delete_manifest(o.registry, image->repository, image->digest),
+                   fmt::format("Deleted manifest '{}' from registry '{}'.", o.image, o.registry));
+  });
+}
+
+void declare(Verbs& v) {
+  Options& o = v.options;
+
+  auto* configure_cmd = v.verb(&v.app, "configure",
+                               "store the server URL and token in the config file; without "
+                               "flags, show what is stored",
+                               configure);
+  configure_cmd->footer(
+      "The file is $XDG_CONFIG_HOME/berth/config.json or ~/.config/berth/config.json, mode "
+      "0600. Flags and BERTH_SERVER / BERTH_TOKEN override it on every command.");
+
+  CLI::App* registry = v.group("registry", "manage registries (the tenants of a deployment)");
+  {
+    auto* create = v.verb(registry, "create", "create a registry", registry_create);
+    v.registry_flag(create);
+    v.tier_option(create, /*required=*/true);
+    create->add_option("--region", o.region, "region label, e.g. westeurope");
+    v.bool_option(create, "--admin-enabled", o.admin_enabled,
+                  "enable the admin user (default false)");
+    v.bool_option(create, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
+                  "allow pulls without credentials (default false; not on Basic)");
+    v.bool_option(create, "--public-network-enabled", o.public_network_enabled,
+                  "allow access from public networks (default true)");
+
+    v.verb(registry, "list", "list registries, sorted by name", [](Context& ctx) {
+      return with_client(
+          ctx, [](ManagementClient& c) { return show(c.list_registries(), registry_list_view); });
+    });
+
+    auto* show_cmd = v.verb(registry, "show", "show a registry", [](Context& ctx) {
+      return with_client(ctx, [&](ManagementClient& c) {
+        return show(c.get_registry(ctx.options().registry), registry_view);
+      });
+    });
+    v.registry_flag(show_cmd);
+
+    auto* update =
+        v.verb(registry, "update", "change a registry's tier, region or flags", registry_update);
+    v.registry_flag(update);
+    v.tier_option(update, /*required=*/false);
+    update->add_option("--region", o.region, "region label");
+    v.bool_option(update, "--admin-enabled", o.admin_enabled, "enable the admin user");
+    v.bool_option(update, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
+                  "allow pulls without credentials");
+    v.bool_option(update, "--public-network-enabled", o.public_network_enabled,
+                  "allow access from public networks");
+
+    auto* del =
+        v.verb(registry, "delete", "delete a registry and all its content", registry_delete);
+    v.registry_flag(del);
+    v.yes_flag(del);
+
+    auto* usage = v.verb(registry, "show-usage", "show storage used and counts against limits",
+                         [](Context& ctx) {
+                           return with_client(ctx, [&](ManagementClient& c) {
+                             return show(c.registry_usage(ctx.options().registry), usage_view);
+                           });
+                         });
+    v.registry_flag(usage);
+
+    auto* health =
+        v.verb(registry, "check-health", "run the registry's health checks", [](Context& ctx) {
+          return with_client(ctx, [&](ManagementClient& c) {
+            return show(c.registry_health(ctx.options().registry), health_view);
+          });
+        });
+    v.registry_flag(health);
+  }
+
+  CLI::App* repository = v.group("repository", "inspect and delete repositories");
+  {
+    auto* list = v.verb(repository, "list", "list a registry's repositories", [](Context& ctx) {
+      return with_client(ctx, [&](ManagementClient& c) {
+        return show(c.list_repositories(ctx.options().registry), repository_list_view);
+      });
+    });
+    v.registry_flag(list);
+
+    auto* show_cmd = v.verb(repository, "show", "show a repository", [](Context& ctx) {
+      const Options& o = ctx.options();
+      return with_client(ctx, [&](ManagementClient& c) {
+        return show(c.get_repository(o.registry, o.repository), repository_view);
+      });
+    });
+    v.registry_flag(show_cmd);
+    v.repository_flag(show_cmd);
+
+    auto* tags = v.verb(repository, "show-tags", "list a repository's tags", [](Context& ctx) {
+      const Options& o = ctx.options();
+      return with_client(ctx, [&](ManagementClient& c) {
+        return show(c.list_tags(o.registry, o.repository), tag_list_view);
+      });
+    });
+    v.registry_flag(tags);
+    v.repository_flag(tags);
+
+    auto* del = v.verb(repository, "delete", "delete a repository with all its tags and manifests",
+                       repository_delete);
+    v.registry_flag(del);
+    v.repository_flag(del);
+    v.yes_flag(del);
+
+    auto* untag = v.verb(repository, "untag",
+                         "remove a tag; the manifest stays, reachable by digest", repository_untag);
+    v.registry_flag(untag);
+    v.image_flag(untag, "the tag to remove, as repository:tag");
+  }
+
+  CLI::App* manifest = v.group("manifest", "inspect and delete manifests");
+  {
+    auto* list = v.verb(manifest, "list", "list a repository's manifests", [](Context& ctx) {
+      const Options& o = ctx.options();
+      return with_client(ctx, [&](ManagementClient& c) {
+        return show(c.list_manifests(o.registry, o.repository), manifest_list_view);
+      });
+    });
+    v.registry_flag(list);
+    v.repository_flag(list);
+
+    auto* show_cmd =
+        v.verb(manifest, "show", "show a manifest; -o json includes its content", manifest_show);
+    v.registry_flag(show_cmd);
+    v.image_flag(show_cmd, "repository@digest, or repository:tag (resolved through the tags)");
+
+    auto* del = v.verb(manifest, "delete", "delete a manifest and every tag pointing at it",
+                       manifest_delete);
+    v.registry_flag(del);
+    v.image_flag(del, "repository@digest");
+    v.yes_flag(del);
+  }
+}
+
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (c == '\n' || c == '\r') ? ' ' : c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// "berth registry create": the deepest subcommand the parser reached.
+std::string command_path(CLI::App& app) {
+  std::string path = app.get_name();
+  CLI::App* current = &app;
+  for (;;) {
+    auto parsed = current->get_subcommands();
+    if (parsed.empty()) break;
+    current = parsed.front();
+    path += " " + current->get_name();
+  }
+  return path;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, const Environment& env,
+        const TransportFactory& make_transport, std::ostream& out, std::ostream& err,
+        std::istream& in) {
+  CLI::App app(
+      "berth: manage the registries of a berthd deployment through its management "
+      "API.",
+      "berth");
+  app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      fmt::format("Every verb names its registry with -r/--registry (alias -n/--name), a\n"
+                  "repository with --repository and an image with --image repository:tag or\n"
+                  "repository@digest. Settings: flags, then BERTH_SERVER / BERTH_TOKEN, then\n"
+                  "the file 'berth configure' writes.\n\n{}",
+                  exit_codes_help()));
+
+  Options options;
+  Handler selected;
+  add_common_options(&app, options);
+  Verbs verbs{app, options, selected};
+  declare(verbs);
+
+  std::vector<const char*> argv;
+  argv.reserve(args.size());
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    err << "berth: " << one_line(e.what()) << " (see '" << command_path(app) << " --help')\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  if (!selected) {
+    err << "berth: no command given (see 'berth --help')\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+
+  Context ctx(options, env, make_transport, in);
+  Result<View> view = selected(ctx);
+  if (!view) {
+    err << "berth: " << one_line(view.error().message) << '\n';
+    return static_cast<int>(view.error().code);
+  }
+  auto format = parse_format(options.output).value_or(Format::kTable);
+  out << render(*view, format);
+  out.flush();
+  return static_cast<int>(ExitCode::kOk);
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,27 @@
+#pragma once
+// The berth command line: every verb and its flags, declared in app.cc.
+//
+// run() is main() without the process: arguments, environment, streams and the HTTP transport
+// come in, the exit code goes out, so tests drive the whole tool in-process. On success the
+// output goes to `out`; on failure exactly one line "berth: <message>" goes to `err` and
+// nothing to `out`.
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/config_store.h"
+#include "cli/http_client.h"
+
+namespace berth::cli {
+
+using TransportFactory = std::function<std::unique_ptr<HttpTransport>()>;
+
+// `args` includes the program name, as argv does.
+int run(const std::vector<std::string>& args, const Environment& env,
+        const TransportFactory& make_transport, std::ostream& out, std::ostream& err,
+        std::istream& in);
+
+}  // namespace berth::cli

@@ -1,0 +1,173 @@
+#include "cli/management_client.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+namespace berth::cli {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/mgmt/v1/registries";
+
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (c == '\n' || c == '\r') ? ' ' : c;
+  return out;
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view text, std::string_view keep) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    bool unreserved = (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~' ||
+                      keep.find(c) != std::string_view::npos;
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+Error error_from_response(const HttpResponse& response) {
+  Error error{exit_code_for_status(response.status), {}};
+  boost::system::error_code ec;
+  json::value doc = json::parse(response.body, ec);
+  if (!ec && doc.is_object()) {
+    if (const auto* envelope = doc.as_object().if_contains("error");
+        envelope != nullptr && envelope->is_object()) {
+      const auto* message = envelope->as_object().if_contains("message");
+      const auto* code = envelope->as_object().if_contains("code");
+      if (message != nullptr && message->is_string() && !message->as_string().empty()) {
+        error.message = one_line(message->as_string());
+      } else if (code != nullptr && code->is_string()) {
+        error.message = fmt::format("server answered {} {}", response.status,
+                                    std::string_view(code->as_string()));
+      }
+    }
+  }
+  if (error.message.empty()) {
+    error.message = response.status == 401
+                        ? std::string("the server refused the token (401 Unauthorized)")
+                        : fmt::format("server answered HTTP {}", response.status);
+  }
+  return error;
+}
+
+ManagementClient::ManagementClient(HttpTransport& transport, Settings settings)
+    : transport_(transport), settings_(std::move(settings)) {}
+
+Result<json::value> ManagementClient::call(std::string_view method, std::string_view path,
+                                           const json::value* body) {
+  HttpRequest request;
+  request.method = std::string(method);
+  request.url = settings_.server + std::string(path);
+  request.headers.push_back("Accept: application/json");
+  if (!settings_.token.empty())
+    request.headers.push_back("Authorization: Bearer " + settings_.token);
+  if (body != nullptr) {
+    request.headers.push_back("Content-Type: application/json");
+    request.body = json::serialize(*body);
+  }
+  auto response = transport_.send(request);
+  if (!response) return response.error();
+  if (response->status < 200 || response->status > 299) return error_from_response(*response);
+  if (response->status == 204 || response->body.empty()) return json::value();
+  boost::system::error_code ec;
+  json::value doc = json::parse(response->body, ec);
+  if (ec) {
+    return failure(
+        fmt::format("the server's answer to {} {} is not JSON: {}", method, path, ec.message()));
+  }
+  return doc;
+}
+
+std::string ManagementClient::registry_path(std::string_view registry) const {
+  return fmt::format("{}/{}", kPrefix, percent_encode(registry));
+}
+
+std::string ManagementClient::repository_path(std::string_view registry,
+                                              std::string_view repo) const {
+  // Repository names keep their slashes: the API matches {repository} across them.
+  return fmt::format("{}/repositories/{}", registry_path(registry), percent_encode(repo, "/"));
+}
+
+Result<json::value> ManagementClient::list_registries() { return call("GET", kPrefix); }
+
+Result<json::value> ManagementClient::get_registry(std::string_view registry) {
+  return call("GET", registry_path(registry));
+}
+
+Result<json::value> ManagementClient::create_registry(const json::object& body) {
+  json::value value(body);
+  return call("POST", kPrefix, &value);
+}
+
+Result<json::value> ManagementClient::update_registry(std::string_view registry,
+                                                      const json::object& body) {
+  json::value value(body);
+  return call("PATCH", registry_path(registry), &value);
+}
+
+Result<json::value> ManagementClient::delete_registry(std::string_view registry) {
+  return call("DELETE", registry_path(registry));
+}
+
+Result<json::value> ManagementClient::registry_usage(std::string_view registry) {
+  return call("GET", registry_path(registry) + "/usage");
+}
+
+Result<json::value> ManagementClient::registry_health(std::string_view registry) {
+  return call("GET", registry_path(registry) + "/health");
+}
+
+Result<json::value> ManagementClient::list_repositories(std::string_view registry) {
+  return call("GET", registry_path(registry) + "/repositories");
+}
+
+Result<json::value> ManagementClient::get_repository(std::string_view registry,
+                                                     std::string_view repo) {
+  return call("GET", repository_path(registry, repo));
+}
+
+Result<json::value> ManagementClient::delete_repository(std::string_view registry,
+                                                        std::string_view repo) {
+  return call("DELETE", repository_path(registry, repo));
+}
+
+Result<json::value> ManagementClient::list_tags(std::string_view registry, std::string_view repo) {
+  return call("GET", repository_path(registry, repo) + "/tags");
+}
+
+Result<json::value> ManagementClient::delete_tag(std::string_view registry, std::string_view repo,
+                                                 std::string_view tag) {
+  return call("DELETE", repository_path(registry, repo) + "/tags/" + percent_encode(tag));
+}
+
+Result<json::value> ManagementClient::list_manifests(std::string_view registry,
+                                                     std::string_view repo) {
+  return call("GET", repository_path(registry, repo) + "/manifests");
+}
+
+Result<json::value> ManagementClient::get_manifest(std::string_view registry, std::string_view repo,
+                                                   std::string_view digest) {
+  return call("GET", repository_path(registry, repo) + "/manifests/" + percent_encode(digest, ":"));
+}
+
+Result<json::value> ManagementClient::delete_manifest(std::string_view registry,
+                                                      std::string_view repo,
+                                                      std::string_view digest) {
+  return call("DELETE",
+              repository_path(registry, repo) + "/manifests/" + percent_encode(digest, ":"));
+}
+
+}  // namespace berth::cli

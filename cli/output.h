@@ -1,0 +1,57 @@
+#pragma once
+// Output formats: table (aligned, for people), json (the API's JSON, pretty), tsv (for cut/awk).
+//
+// A command produces a View: the JSON the API answered plus a table of typed cells. Each cell
+// keeps a raw text (tsv) and a human text (table), so "1.2 MiB" in the table is "1258291" in tsv.
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::cli {
+
+enum class Format { kTable, kJson, kTsv };
+
+std::optional<Format> parse_format(std::string_view name);
+
+struct Cell {
+  std::string raw;
+  std::string human;  // empty: same as raw
+};
+
+Cell text_cell(std::string text);
+Cell bytes_cell(std::uint64_t bytes);
+Cell bool_cell(bool value);
+Cell int_cell(std::int64_t value);
+
+struct Table {
+  std::vector<std::string> headers;
+  std::vector<std::vector<Cell>> rows;
+};
+
+struct View {
+  boost::json::value json;  // null: nothing to print in json format (e.g. after a DELETE)
+  Table table;              // no headers: nothing to print in table and tsv formats
+  std::string message;      // table format only, after the table (confirmations)
+};
+
+// The whole output, ending in a newline unless empty.
+std::string render(const View& view, Format format);
+
+// Two-space indented JSON; strings escaped as boost::json::serialize does.
+std::string pretty_json(const boost::json::value& value);
+
+// Aligned columns under an upper-case header and a rule; widths count code points.
+std::string render_table(const Table& table);
+
+// One line per row, fields separated by tabs; no header. Tab, newline, carriage return and
+// backslash inside a field are written \t, \n, \r and \\.
+std::string render_tsv(const Table& table);
+
+// "0 B", "999 B", "1.0 KiB", "12.3 MiB", ...
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace berth::cli

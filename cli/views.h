@@ -1,0 +1,27 @@
+#pragma once
+// How each API answer is shown: the columns of every resource, in one place.
+//
+// The functions take the API's JSON as it arrived and never fail: a missing or mistyped field
+// shows as an empty cell, so an older or newer server still prints.
+
+#include <boost/json/value.hpp>
+#include <string>
+
+#include "cli/output.h"
+
+namespace berth::cli {
+
+View registry_view(const boost::json::value& registry);       // Registry
+View registry_list_view(const boost::json::value& answer);    // {"registries":[...]}
+View usage_view(const boost::json::value& usage);             // Usage
+View health_view(const boost::json::value& health);           // {"healthy","checks"}
+View repository_view(const boost::json::value& repository);   // Repository
+View repository_list_view(const boost::json::value& answer);  // {"repositories":[...]}
+View tag_list_view(const boost::json::value& answer);         // {"tags":[...]}
+View manifest_view(const boost::json::value& manifest);       // Manifest
+View manifest_list_view(const boost::json::value& answer);    // {"manifests":[...]}
+
+// No JSON and no table: only `message`, in table format (a DELETE's confirmation).
+View message_view(std::string message);
+
+}  // namespace berth::cli

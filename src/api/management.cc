@@ -1,0 +1,549 @@
+#include "api/management.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <optional>
+#include <utility>
+
+#include "common/clock.h"
+
+namespace berth::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using http::Request;
+using http::Response;
+using registry::TenantErrc;
+using registry::TenantError;
+
+// Request bodies are small JSON objects; anything larger is a mistake.
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+// ------------------------------------------------------------------ responses
+
+Response json_response(unsigned status, const json::value& value) {
+  Response response;
+  response.status = status;
+  response.headers.set("Content-Type", "application/json");
+  response.headers.set("Cache-Control", "no-store");
+  response.body = json::serialize(value);
+  response.body += '\n';
+  return response;
+}
+
+Response no_content() {
+  Response response;
+  response.status = 204;
+  response.headers.set("Cache-Control", "no-store");
+  return response;
+}
+
+struct WireError {
+  unsigned status;
+  std::string_view code;
+};
+
+WireError wire_error_of(TenantErrc errc) {
+  namespace code = mgmt::code;
+  switch (errc) {
+    case TenantErrc::invalid_name:
+      return {400, code::kInvalidName};
+    case TenantErrc::invalid_tier:
+      return {400, code::kInvalidTier};
+    case TenantErrc::invalid_argument:
+      return {400, code::kInvalidRequest};
+    case TenantErrc::registry_not_found:
+      return {404, code::kRegistryNotFound};
+    case TenantErrc::repository_not_found:
+      return {404, code::kRepositoryNotFound};
+    case TenantErrc::tag_not_found:
+      return {404, code::kTagNotFound};
+    case TenantErrc::manifest_not_found:
+      return {404, code::kManifestNotFound};
+    case TenantErrc::registry_name_taken:
+      return {409, code::kRegistryNameTaken};
+    case TenantErrc::downgrade_blocked:
+      return {409, code::kTierDowngradeBlocked};
+    case TenantErrc::limit_exceeded:
+      return {409, code::kLimitExceeded};
+    case TenantErrc::internal:
+      break;
+  }
+  return {500, code::kInternalError};
+}
+
+Response error_of(const TenantError& error) {
+  WireError wire = wire_error_of(error.code);
+  if (wire.status >= 500) {
+    // Server faults are logged with their cause; the client gets a generic message.
+    spdlog::error("management: internal error: {}", error.message);
+    return management_error(wire.status, wire.code, "internal server error");
+  }
+  return management_error(wire.status, wire.code, error.message, error.target);
+}
+
+Response invalid_request(std::string message, std::string_view target = {}) {
+  return management_error(400, mgmt::code::kInvalidRequest, message, target);
+}
+
+// ------------------------------------------------------------------ resources as JSON
+
+std::string time_of(std::int64_t unix_seconds) { return format_rfc3339(unix_seconds); }
+
+json::object limits_json(const registry::Tier& tier) {
+  const auto& limits = tier.limits;
+  json::array features;
+  for (registry::Feature feature : limits.features) {
+    features.emplace_back(registry::feature_name(feature));
+  }
+  return json::object{
+      {"includedStorageBytes", limits.included_storage_bytes},
+      {"webhooks", limits.webhooks},
+      {"scopeMaps", limits.scope_maps},
+      {"tokens", limits.tokens},
+      {"ipRules", limits.ip_rules},
+      {"readOpsPerMinute", limits.read_ops_per_minute},
+      {"writeOpsPerMinute", limits.write_ops_per_minute},
+      {"features", std::move(features)},
+  };
+}
+
+json::object registry_json(const registry::RegistryInfo& info) {
+  const auto& r = info.record;
+  return json::object{
+      {"name", r.name},
+      {"tier", info.tier->name},
+      {"region", r.region},
+      {"loginServer", info.login_server},
+      {"createdTime", time_of(r.created_at)},
+      {"adminUserEnabled", r.admin_user_enabled},
+      {"anonymousPullEnabled", r.anonymous_pull_enabled},
+      {"publicNetworkAccess", r.public_network_access},
+      {"limits", limits_json(*info.tier)},
+  };
+}
+
+json::object repository_json(const metadata::RepositorySummary& r) {
+  return json::object{
+      {"name", r.name},
+      {"createdTime", time_of(r.created_at)},
+      {"lastUpdateTime", time_of(r.updated_at)},
+      {"manifestCount", r.manifest_count},
+      {"tagCount", r.tag_count},
+      {"usedBytes", r.storage_bytes},
+  };
+}
+
+json::object tag_json(const metadata::TagRecord& t) {
+  return json::object{
+      {"name", t.name},
+      {"digest", t.digest.str()},
+      {"createdTime", time_of(t.created_at)},
+      {"lastUpdateTime", time_of(t.updated_at)},
+  };
+}
+
+json::object manifest_json(const metadata::ManifestSummary& m) {
+  json::array tags;
+  for (const auto& tag : m.tags) tags.emplace_back(tag);
+  return json::object{
+      {"digest", m.digest.str()},
+      {"mediaType", m.media_type},
+      {"artifactType", m.artifact_type},
+      {"size", m.size},
+      {"createdTime", time_of(m.created_at)},
+      {"tags", std::move(tags)},
+  };
+}
+
+// ------------------------------------------------------------------ request bodies
+
+// A JSON object body, or the error response to send instead.
+struct JsonBody {
+  json::object object;
+  std::optional<Response> error;
+};
+
+asio::awaitable<JsonBody> read_json_object(Request& request) {
+  JsonBody result;
+  auto body = co_await http::read_body(*request.body, kMaxBodyBytes);
+  if (!body) {
+    result.error = body.error().code == http::Errc::too_large
+                       ? invalid_request(fmt::format("the body is over {} bytes", kMaxBodyBytes))
+                       : invalid_request("the body could not be read: " + body.error().message);
+    co_return result;
+  }
+  boost::system::error_code ec;
+  json::value value = json::parse(*body, ec);
+  if (ec) {
+    result.error = invalid_request("the body is not valid JSON: " + ec.message());
+    co_return result;
+  }
+  if (!value.is_object()) {
+    result.error = invalid_request("the body must be a JSON object");
+    co_return result;
+  }
+  result.object = std::move(value.as_object());
+  co_return result;
+}
+
+enum class FieldType { string, boolean };
+
+struct Field {
+  std::string_view name;
+  FieldType type;
+};
+
+// Rejects fields not in `known` and fields of the wrong JSON type.
+std::optional<Response> check_fields(const json::object& object,
+                                     std::initializer_list<Field> known) {
+  for (const auto& [key, value] : object) {
+    const Field* field = nullptr;
+    for (const Field& f : known) {
+      if (f.name == key) field = &f;
+    }
+    if (!field) {
+      return invalid_request(fmt::format("unknown field '{}'", std::string_view(key)), key);
+    }
+    bool ok = field->type == FieldType::string ? value.is_string() : value.is_bool();
+    if (!ok) {
+      return invalid_request(fmt::format("field '{}' must be a {}", field->name,
+                                         field->type == FieldType::string ? "string" : "boolean"),
+                             field->name);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> string_field(const json::object& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  return std::string(it->value().as_string());
+}
+
+std::optional<bool> bool_field(const json::object& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  return it->value().as_bool();
+}
+
+// ------------------------------------------------------------------ handlers
+
+class Handlers {
+ public:
+  explicit Handlers(ManagementContext& context) : tenants_(context.tenants) {}
+
+  asio::awaitable<Response> openapi(Request&) {
+    Response response;
+    response.headers.set("Content-Type", "application/json");
+    response.body = std::string(management_openapi_document());
+    co_return response;
+  }
+
+  asio::awaitable<Response> list_tiers(Request&) {
+    json::array tiers;
+    for (const registry::Tier& tier : registry::all_tiers()) {
+      tiers.push_back(json::object{{"name", tier.name}, {"limits", limits_json(tier)}});
+    }
+    co_return json_response(200, json::object{{"tiers", std::move(tiers)}});
+  }
+
+  asio::awaitable<Response> list_registries(Request&) {
+    auto registries = tenants_.list();
+    if (!registries) co_return error_of(registries.error());
+    json::array items;
+    for (const auto& info : *registries) items.push_back(registry_json(info));
+    co_return json_response(200, json::object{{"registries", std::move(items)}});
+  }
+
+  asio::awaitable<Response> create_registry(Request& request) {
+    auto body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    if (auto bad = check_fields(body.object, {{"name", FieldType::string},
+                                              {"tier", FieldType::string},
+                                              {"region", FieldType::string},
+                                              {"adminUserEnabled", FieldType::boolean},
+                                              {"anonymousPullEnabled", FieldType::boolean},
+                                              {"publicNetworkAccess", FieldType::boolean}})) {
+      co_return std::move(*bad);
+    }
+    auto name = string_field(body.object, "name");
+    if (!name) {
+      co_return management_error(400, mgmt::code::kInvalidName, "the field 'name' is required",
+                                 "name");
+    }
+    auto tier = string_field(body.object, "tier");
+    if (!tier) {
+      co_return management_error(400, mgmt::code::kInvalidTier, "the field 'tier' is required",
+                                 "tier");
+    }
+    registry::NewRegistry wanted{
+        *name,
+        *tier,
+        string_field(body.object, "region"),
+        bool_field(body.object, "adminUserEnabled"),
+        bool_field(body.object, "anonymousPullEnabled"),
+        bool_field(body.object, "publicNetworkAccess"),
+    };
+    auto created = tenants_.create(wanted);
+    if (!created) co_return error_of(created.error());
+    Response response = json_response(201, registry_json(*created));
+    response.headers.set("Location",
+                         fmt::format("{}registries/{}", mgmt::kPrefix, created->record.name));
+    co_return response;
+  }
+
+  asio::awaitable<Response> show_registry(Request& request) {
+    auto info = tenants_.show(request.param("registry"));
+    if (!info) co_return error_of(info.error());
+    co_return json_response(200, registry_json(*info));
+  }
+
+  asio::awaitable<Response> update_registry(Request& request) {
+    auto body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    if (auto bad = check_fields(body.object, {{"tier", FieldType::string},
+                                              {"region", FieldType::string},
+                                              {"adminUserEnabled", FieldType::boolean},
+                                              {"anonymousPullEnabled", FieldType::boolean},
+                                              {"publicNetworkAccess", FieldType::boolean}})) {
+      co_return std::move(*bad);
+    }
+    registry::RegistryChanges changes{
+        string_field(body.object, "tier"),
+        string_field(body.object, "region"),
+        bool_field(body.object, "adminUserEnabled"),
+        bool_field(body.object, "anonymousPullEnabled"),
+        bool_field(body.object, "publicNetworkAccess"),
+    };
+    auto updated = tenants_.update(request.param("registry"), changes);
+    if (!updated) co_return error_of(updated.error());
+    co_return json_response(200, registry_json(*updated));
+  }
+
+  asio::awaitable<Response> delete_registry(Request& request) {
+    auto removed = tenants_.remove(request.param("registry"));
+    if (!removed) co_return error_of(removed.error());
+    co_return no_content();
+  }
+
+  asio::awaitable<Response> usage(Request& request) {
+    auto usage = tenants_.usage(request.param("registry"));
+    if (!usage) co_return error_of(usage.error());
+    json::array repositories;
+    for (const auto& repository : usage->repositories) {
+      repositories.push_back(
+          json::object{{"name", repository.name}, {"usedBytes", repository.used_bytes}});
+    }
+    json::array counts;
+    for (const auto& count : usage->counts) {
+      counts.push_back(json::object{{"name", registry::resource_name(count.resource)},
+                                    {"current", count.current},
+                                    {"limit", count.limit}});
+    }
+    co_return json_response(200,
+                            json::object{
+                                {"registry", usage->registry},
+                                {"storage", json::object{{"usedBytes", usage->used_bytes},
+                                                         {"includedBytes", usage->included_bytes}}},
+                                {"repositories", std::move(repositories)},
+                                {"counts", std::move(counts)},
+                            });
+  }
+
+  asio::awaitable<Response> health(Request& request) {
+    auto health = tenants_.health(request.param("registry"));
+    if (!health) co_return error_of(health.error());
+    json::array checks;
+    for (const auto& check : health->checks) {
+      checks.push_back(json::object{
+          {"name", check.name}, {"healthy", check.healthy}, {"message", check.message}});
+    }
+    co_return json_response(
+        200, json::object{{"healthy", health->healthy}, {"checks", std::move(checks)}});
+  }
+
+  asio::awaitable<Response> list_repositories(Request& request) {
+    auto repositories = tenants_.repositories(request.param("registry"));
+    if (!repositories) co_return error_of(repositories.error());
+    json::array items;
+    for (const auto& repository : *repositories) items.push_back(repository_json(repository));
+    co_return json_response(200, json::object{{"repositories", std::move(items)}});
+  }
+
+  asio::awaitable<Response> show_repository(Request& request) {
+    auto repository = tenants_.repository(request.param("registry"), request.param("repository"));
+    if (!repository) co_return error_of(repository.error());
+    co_return json_response(200, repository_json(*repository));
+  }
+
+  asio::awaitable<Response> delete_repository(Request& request) {
+    auto removed =
+        tenants_.delete_repository(request.param("registry"), request.param("repository"));
+    if (!removed) co_return error_of(removed.error());
+    co_return no_content();
+  }
+
+  asio::awaitable<Response> list_tags(Request& request) {
+    auto tags = tenants_.tags(request.param("registry"), request.param("repository"));
+    if (!tags) co_return error_of(tags.error());
+    json::array items;
+    for (const auto& tag : *tags) items.push_back(tag_json(tag));
+    co_return json_response(200, json::object{{"tags", std::move(items)}});
+  }
+
+  asio::awaitable<Response> delete_tag(Request& request) {
+    auto removed = tenants_.untag(request.param("registry"), request.param("repository"),
+                                  request.param("tag"));
+    if (!removed) co_return error_of(removed.error());
+    co_return no_content();
+  }
+
+  asio::awaitable<Response> list_manifests(Request& request) {
+    auto manifests = tenants_.manifests(request.param("registry"), request.param("repository"));
+    if (!manifests) co_return error_of(manifests.error());
+    json::array items;
+    for (const auto& manifest : *manifests) items.push_back(manifest_json(manifest));
+    co_return json_response(200, json::object{{"manifests", std::move(items)}});
+  }
+
+  asio::awaitable<Response> show_manifest(Request& request) {
+    auto manifest = tenants_.manifest(request.param("registry"), request.param("repository"),
+                                      request.param("digest"));
+    if (!manifest) co_return error_of(manifest.error());
+    json::object item = manifest_json(manifest->summary);
+    item["content"] = manifest->content;
+    co_return json_response(200, item);
+  }
+
+  asio::awaitable<Response> delete_manifest(Request& request) {
+    auto removed = tenants_.delete_manifest(request.param("registry"), request.param("repository"),
+                                            request.param("digest"));
+    if (!removed) co_return error_of(removed.error());
+    co_return no_content();
+  }
+
+ private:
+  registry::Tenants& tenants_;
+};
+
+using Method = asio::awaitable<Response> (Handlers::*)(Request&);
+
+struct RouteRow {
+  std::string_view method;
+  std::string_view pattern;
+  std::string_view name;
+  std::string_view action;
+  Method handler;
+};
+
+constexpr std::string_view kAdmin = mgmt::kAdminAction;
+
+// The management routes. Under .../repositories/{repository+}, the routes with a fixed suffix
+// come before the bare repository route so that ".../tags" is not read as part of a name.
+const RouteRow kRoutes[] = {
+    {"GET", "/mgmt/v1/openapi.json", "mgmt.openapi", "", &Handlers::openapi},
+    {"GET", "/mgmt/v1/tiers", "mgmt.tiers.list", kAdmin, &Handlers::list_tiers},
+    {"GET", "/mgmt/v1/registries", "mgmt.registries.list", kAdmin, &Handlers::list_registries},
+    {"POST", "/mgmt/v1/registries", "mgmt.registries.create", kAdmin, &Handlers::create_registry},
+    {"GET", "/mgmt/v1/registries/{registry}", "mgmt.registries.show", kAdmin,
+     &Handlers::show_registry},
+    {"PATCH", "/mgmt/v1/registries/{registry}", "mgmt.registries.update", kAdmin,
+     &Handlers::update_registry},
+    {"DELETE", "/mgmt/v1/registries/{registry}", "mgmt.registries.delete", kAdmin,
+     &Handlers::delete_registry},
+    {"GET", "/mgmt/v1/registries/{registry}/usage", "mgmt.registries.usage", kAdmin,
+     &Handlers::usage},
+    {"GET", "/mgmt/v1/registries/{registry}/health", "mgmt.registries.health", kAdmin,
+     &Handlers::health},
+    {"GET", "/mgmt/v1/registries/{registry}/repositories", "mgmt.repositories.list", kAdmin,
+     &Handlers::list_repositories},
+    {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags", "mgmt.tags.list",
+     kAdmin, &Handlers::list_tags},
+    {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags/{tag}",
+     "mgmt.tags.delete", kAdmin, &Handlers::delete_tag},
+    {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests",
+     "mgmt.manifests.list", kAdmin, &Handlers::list_manifests},
+    {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
+     "mgmt.manifests.show", kAdmin, &Handlers::show_manifest},
+    {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
+     "mgmt.manifests.delete", kAdmin, &Handlers::delete_manifest},
+    {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}", "mgmt.repositories.show",
+     kAdmin, &Handlers::show_repository},
+    {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}",
+     "mgmt.repositories.delete", kAdmin, &Handlers::delete_repository},
+};
+
+Response unauthorized() {
+  Response response = management_error(401, mgmt::code::kUnauthorized,
+                                       "a valid administrator token is required "
+                                       "(Authorization: Bearer <token>)");
+  response.headers.set("WWW-Authenticate", "Bearer realm=\"berth-management\"");
+  return response;
+}
+
+}  // namespace
+
+std::vector<http::Route> management_routes(ManagementContext& context) {
+  auto handlers = std::make_shared<Handlers>(context);
+  const auth::AdminCredential* admin = &context.admin;
+  std::vector<http::Route> routes;
+  for (const RouteRow& row : kRoutes) {
+    http::Handler handler;
+    Method method = row.handler;
+    if (row.action == kAdmin) {
+      handler = [handlers, admin, method](Request& request) -> asio::awaitable<Response> {
+        if (!admin->verify_authorization(request.header("Authorization"))) {
+          co_return unauthorized();
+        }
+        co_return co_await ((*handlers).*method)(request);
+      };
+    } else {
+      handler = [handlers, method](Request& request) -> asio::awaitable<Response> {
+        co_return co_await ((*handlers).*method)(request);
+      };
+    }
+    routes.push_back(http::Route{std::string(row.method), std::string(row.pattern),
+                                 std::string(row.name), std::string(row.action),
+                                 std::move(handler)});
+  }
+  return routes;
+}
+
+void add_management_routes(http::Router& router, ManagementContext& context) {
+  for (auto& route : management_routes(context)) router.add(std::move(route));
+}
+
+bool is_management_path(std::string_view path) {
+  return path.starts_with(mgmt::kPrefix) ||
+         path == mgmt::kPrefix.substr(0, mgmt::kPrefix.size() - 1);
+}
+
+Response management_not_routed(const Request& request, bool method_not_allowed) {
+  if (method_not_allowed) {
+    return management_error(405, mgmt::code::kMethodNotAllowed,
+                            fmt::format("{} is not allowed on {}", request.method, request.path),
+                            request.path);
+  }
+  return management_error(404, mgmt::code::kNotFound,
+                          fmt::format("no management resource at {}", request.path), request.path);
+}
+
+Response management_error(unsigned status, std::string_view code, std::string_view message,
+                          std::string_view target) {
+  json::object error{{"code", code}, {"message", message}};
+  if (target.empty()) {
+    error["target"] = nullptr;
+  } else {
+    error["target"] = target;
+  }
+  return json_response(status, json::object{{"error", std::move(error)}});
+}
+
+}  // namespace berth::api

@@ -1,0 +1,64 @@
+#include "registry/tenant_resolver.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace berth::registry {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// "name.domain:5000" -> "name.domain"; IPv6 literals ("[::1]:5000") are kept whole.
+std::string_view strip_port(std::string_view host) {
+  if (host.starts_with('[')) return host;
+  auto colon = host.rfind(':');
+  if (colon == std::string_view::npos) return host;
+  std::string_view port = host.substr(colon + 1);
+  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+  return digits ? host.substr(0, colon) : host;
+}
+
+}  // namespace
+
+TenantResolver::TenantResolver(metadata::MetadataStore& metadata, TenantRouting routing)
+    : metadata_(metadata), routing_(std::move(routing)) {
+  routing_.domain = lower(routing_.domain);
+}
+
+std::string TenantResolver::registry_name_of(std::string_view host) const {
+  std::string name = lower(strip_port(host));
+  if (!name.empty() && name.back() == '.') name.pop_back();  // absolute DNS form
+  std::string suffix = "." + routing_.domain;
+  if (routing_.domain.empty() || name.size() <= suffix.size() || !name.ends_with(suffix)) {
+    return "";
+  }
+  name.resize(name.size() - suffix.size());
+  // Only a single label directly under the domain names a registry.
+  if (name.find('.') != std::string::npos) return "";
+  return name;
+}
+
+Result<metadata::RegistryId> TenantResolver::resolve(std::string_view host) const {
+  std::string name = registry_name_of(host);
+  bool named = !name.empty();
+  if (!named) name = routing_.default_registry;
+  auto found = metadata_.find_registry(name);
+  if (!found) return RegistryError{Errc::internal, "metadata store: " + found.error().message};
+  if (!*found) {
+    return RegistryError{Errc::name_unknown,
+                         named ? fmt::format("registry '{}' does not exist", name)
+                               : fmt::format("the default registry '{}' does not exist", name)};
+  }
+  return (*found)->id;
+}
+
+}  // namespace berth::registry

@@ -1,0 +1,537 @@
+#include "registry/tenants.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/clock.h"
+#include "oci/reference.h"
+
+namespace berth::registry {
+namespace {
+
+constexpr std::size_t kMinNameLength = 5;
+constexpr std::size_t kMaxNameLength = 50;
+constexpr std::size_t kMaxRegionLength = 64;
+
+// Features that are switched on by a flag of the registry record; the tier must have the
+// feature while the flag is on.
+struct FeatureFlag {
+  Feature feature;
+  bool metadata::RegistryRecord::*flag;
+  std::string_view field;  // the flag's wire name
+};
+constexpr FeatureFlag kFeatureFlags[] = {
+    {Feature::anonymous_pull, &metadata::RegistryRecord::anonymous_pull_enabled,
+     "anonymousPullEnabled"},
+};
+
+// A counter for kinds whose feature does not exist yet: nothing to count.
+class NoResources final : public ResourceCounter {
+ public:
+  TenantResult<std::uint64_t> count(metadata::RegistryId) override { return 0; }
+};
+
+TenantError internal(const metadata::MetadataError& error) {
+  return TenantError{TenantErrc::internal, error.message, ""};
+}
+
+TenantError registry_not_found(std::string_view name) {
+  return TenantError{TenantErrc::registry_not_found,
+                     fmt::format("registry '{}' does not exist", name), std::string(name)};
+}
+
+TenantError repository_not_found(std::string_view registry, std::string_view repository) {
+  return TenantError{
+      TenantErrc::repository_not_found,
+      fmt::format("repository '{}' does not exist in registry '{}'", repository, registry),
+      std::string(repository)};
+}
+
+TenantResult<void> validate_region(std::string_view region) {
+  bool ok = !region.empty() && region.size() <= kMaxRegionLength &&
+            std::all_of(region.begin(), region.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+            });
+  if (!ok) {
+    return TenantError{
+        TenantErrc::invalid_argument,
+        fmt::format("region '{}' must be 1 to {} letters, digits or '-'", region, kMaxRegionLength),
+        "region"};
+  }
+  return {};
+}
+
+TenantResult<const Tier*> parse_tier(std::string_view name) {
+  if (const Tier* tier = find_tier(name)) return tier;
+  std::string known;
+  for (const Tier& tier : all_tiers()) {
+    if (!known.empty()) known += ", ";
+    known += tier.name;
+  }
+  return TenantError{TenantErrc::invalid_tier,
+                     fmt::format("unknown tier '{}'; the tiers are {}", name, known),
+                     std::string(name)};
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+}  // namespace
+
+Tenants::Tenants(metadata::MetadataStore& metadata, storage::BlobStorage& storage,
+                 TenantOptions options)
+    : metadata_(metadata), storage_(storage), options_(std::move(options)) {
+  for (CountedResource resource : kCountedResources) {
+    counters_[resource] = std::make_shared<NoResources>();
+  }
+}
+
+void Tenants::set_counter(CountedResource resource, std::shared_ptr<ResourceCounter> counter) {
+  std::lock_guard lock(counters_mutex_);
+  counters_[resource] = counter ? std::move(counter) : std::make_shared<NoResources>();
+}
+
+TenantResult<void> Tenants::validate_name(std::string_view name) {
+  if (name.size() < kMinNameLength || name.size() > kMaxNameLength) {
+    return TenantError{TenantErrc::invalid_name,
+                       fmt::format("registry name '{}' must be {} to {} characters long", name,
+                                   kMinNameLength, kMaxNameLength),
+                       std::string(name)};
+  }
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum) {
+      return TenantError{TenantErrc::invalid_name,
+                         fmt::format("registry name '{}' must contain only ASCII letters and "
+                                     "digits",
+                                     name),
+                         std::string(name)};
+    }
+  }
+  return {};
+}
+
+std::string Tenants::login_server(std::string_view name) const {
+  return lower(name) + "." + lower(options_.domain);
+}
+
+TenantResult<RegistryInfo> Tenants::info(metadata::RegistryRecord record) const {
+  const Tier* tier = find_tier(record.tier);
+  if (!tier) {
+    return TenantError{
+        TenantErrc::internal,
+        fmt::format("registry '{}' has an unknown tier '{}' stored", record.name, record.tier),
+        record.name};
+  }
+  RegistryInfo result;
+  result.login_server = login_server(record.name);
+  result.record = std::move(record);
+  result.tier = tier;
+  return result;
+}
+
+TenantResult<metadata::RegistryRecord> Tenants::find(std::string_view name) {
+  auto found = metadata_.find_registry(name);
+  if (!found) return internal(found.error());
+  if (!*found) return registry_not_found(name);
+  return std::move(**found);
+}
+
+TenantResult<std::uint64_t> Tenants::count(metadata::RegistryId registry,
+                                           CountedResource resource) {
+  std::shared_ptr<ResourceCounter> counter;
+  {
+    std::lock_guard lock(counters_mutex_);
+    counter = counters_[resource];
+  }
+  return counter->count(registry);
+}
+
+// ------------------------------------------------------------------ registries
+
+TenantResult<RegistryInfo> Tenants::create(const NewRegistry& request) {
+  if (auto valid = validate_name(request.name); !valid) return valid.error();
+  auto tier = parse_tier(request.tier);
+  if (!tier) return tier.error();
+  metadata::RegistryRecord record;
+  record.name = request.name;
+  record.tier = std::string((*tier)->name);
+  record.region = request.region.value_or(options_.default_region);
+  if (auto valid = validate_region(record.region); !valid) return valid.error();
+  record.created_at = unix_now();
+  record.admin_user_enabled = request.admin_user_enabled.value_or(false);
+  record.anonymous_pull_enabled = request.anonymous_pull_enabled.value_or(false);
+  record.public_network_access = request.public_network_access.value_or(true);
+  if (auto allowed = check_tier(record, **tier, **tier); !allowed) return allowed.error();
+
+  auto created = metadata_.create_registry(record);
+  if (!created) {
+    if (created.error().code == metadata::Errc::conflict) {
+      return TenantError{TenantErrc::registry_name_taken,
+                         fmt::format("the registry name '{}' is already in use", request.name),
+                         request.name};
+    }
+    return internal(created.error());
+  }
+  return info(std::move(*created));
+}
+
+TenantResult<std::vector<RegistryInfo>> Tenants::list() {
+  auto records = metadata_.list_registries();
+  if (!records) return internal(records.error());
+  std::vector<RegistryInfo> result;
+  result.reserve(records->size());
+  for (auto& record : *records) {
+    auto item = info(std::move(record));
+    if (!item) return item.error();
+    result.push_back(std::move(*item));
+  }
+  return result;
+}
+
+TenantResult<RegistryInfo> Tenants::show(std::string_view name) {
+  auto record = find(name);
+  if (!record) return record.error();
+  return info(std::move(*record));
+}
+
+TenantResult<RegistryInfo> Tenants::update(std::string_view name, const RegistryChanges& changes) {
+  auto record = find(name);
+  if (!record) return record.error();
+  const Tier* from = find_tier(record->tier);
+  if (!from) return info(std::move(*record)).error();
+  const Tier* to = from;
+  if (changes.tier) {
+    auto tier = parse_tier(*changes.tier);
+    if (!tier) return tier.error();
+    to = *tier;
+  }
+  if (changes.region) {
+    if (auto valid = validate_region(*changes.region); !valid) return valid.error();
+    record->region = *changes.region;
+  }
+  if (changes.admin_user_enabled) record->admin_user_enabled = *changes.admin_user_enabled;
+  if (changes.anonymous_pull_enabled) {
+    record->anonymous_pull_enabled = *changes.anonymous_pull_enabled;
+  }
+  if (changes.public_network_access) {
+    record->public_network_access = *changes.public_network_access;
+  }
+  record->tier = std::string(to->name);
+  if (auto allowed = check_tier(*record, *from, *to); !allowed) return allowed.error();
+
+  auto updated = metadata_.update_registry(*record);
+  if (!updated) return internal(updated.error());
+  if (!*updated) return registry_not_found(name);
+  return info(std::move(*record));
+}
+
+TenantResult<void> Tenants::remove(std::string_view name) {
+  auto record = find(name);
+  if (!record) return record.error();
+  auto removed = metadata_.delete_registry(record->id);
+  if (!removed) return internal(removed.error());
+  if (!*removed) return registry_not_found(name);
+  return {};
+}
+
+TenantResult<Usage> Tenants::usage(std::string_view name) {
+  auto record = find(name);
+  if (!record) return record.error();
+  auto registry = info(*record);
+  if (!registry) return registry.error();
+
+  Usage usage;
+  usage.registry = record->name;
+  usage.included_bytes = registry->tier->limits.included_storage_bytes;
+  auto used = metadata_.registry_storage_bytes(record->id);
+  if (!used) return internal(used.error());
+  usage.used_bytes = *used;
+  auto repositories = metadata_.list_repository_summaries(record->id);
+  if (!repositories) return internal(repositories.error());
+  for (auto& repository : *repositories) {
+    usage.repositories.push_back({std::move(repository.name), repository.storage_bytes});
+  }
+  for (CountedResource resource : kCountedResources) {
+    auto current = count(record->id, resource);
+    if (!current) return current.error();
+    usage.counts.push_back({resource, *current, limit_of(*registry->tier, resource)});
+  }
+  return usage;
+}
+
+TenantResult<Health> Tenants::health(std::string_view name) {
+  auto record = find(name);
+  if (!record) return record.error();
+  auto registry = info(*record);
+  if (!registry) return registry.error();
+
+  Health health;
+  auto add = [&](std::string check, bool healthy, std::string message) {
+    health.healthy = health.healthy && healthy;
+    health.checks.push_back({std::move(check), healthy, std::move(message)});
+  };
+
+  auto used = metadata_.registry_storage_bytes(record->id);
+  if (used) {
+    add("metadata", true, "the metadata store answers");
+  } else {
+    add("metadata", false, used.error().message);
+  }
+
+  // The digest of no bytes: its absence is a healthy answer too; only a failing medium is not.
+  auto probe = storage_.stat(oci::digest_of(""));
+  if (probe || probe.error().code == storage::Errc::not_found) {
+    add("storage", true, "the blob storage answers");
+  } else {
+    add("storage", false, probe.error().message);
+  }
+
+  std::vector<std::string> over;
+  std::vector<std::string> failed;
+  for (CountedResource resource : kCountedResources) {
+    auto current = count(record->id, resource);
+    if (!current) {
+      failed.push_back(current.error().message);
+      continue;
+    }
+    std::uint64_t limit = limit_of(*registry->tier, resource);
+    if (*current > limit) {
+      over.push_back(fmt::format("{} {} (tier {} allows {})", *current,
+                                 resource_description(resource), registry->tier->name, limit));
+    }
+  }
+  if (!failed.empty()) {
+    add("tierLimits", false, "cannot count: " + join(failed, "; "));
+  } else if (!over.empty()) {
+    add("tierLimits", false, "over the tier limits: " + join(over, ", "));
+  } else {
+    add("tierLimits", true, fmt::format("within the limits of tier {}", registry->tier->name));
+  }
+  return health;
+}
+
+// ------------------------------------------------------------------ tier limits
+
+TenantResult<void> Tenants::check_can_add(std::string_view registry, CountedResource resource) {
+  auto record = find(registry);
+  if (!record) return record.error();
+  return check_can_add(*record, resource);
+}
+
+TenantResult<void> Tenants::check_can_add(const metadata::RegistryRecord& registry,
+                                          CountedResource resource) {
+  auto registry_info = info(registry);
+  if (!registry_info) return registry_info.error();
+  const Tier& tier = *registry_info->tier;
+  auto current = count(registry.id, resource);
+  if (!current) return current.error();
+  std::uint64_t limit = limit_of(tier, resource);
+  if (*current >= limit) {
+    return TenantError{TenantErrc::limit_exceeded,
+                       fmt::format("registry '{}' has {} {}; tier {} allows {}", registry.name,
+                                   *current, resource_description(resource), tier.name, limit),
+                       std::string(resource_name(resource))};
+  }
+  return {};
+}
+
+TenantResult<void> Tenants::check_tier(const metadata::RegistryRecord& registry, const Tier& from,
+                                       const Tier& to) {
+  if (to.rank >= from.rank) {
+    for (const FeatureFlag& flag : kFeatureFlags) {
+      if (registry.*flag.flag && !has_feature(to, flag.feature)) {
+        const Tier* needed = lowest_tier_with(flag.feature);
+        return TenantError{TenantErrc::invalid_argument,
+                           fmt::format("{} needs tier {} or higher; registry '{}' is on tier {}",
+                                       feature_description(flag.feature),
+                                       needed ? needed->name : "(none)", registry.name, to.name),
+                           std::string(flag.field)};
+      }
+    }
+    return {};
+  }
+
+  std::vector<std::string> blockers;
+  for (const FeatureFlag& flag : kFeatureFlags) {
+    if (registry.*flag.flag && !has_feature(to, flag.feature)) {
+      blockers.push_back(fmt::format("{} is enabled ({}) and tier {} lacks it",
+                                     feature_description(flag.feature), flag.field, to.name));
+    }
+  }
+  for (CountedResource resource : kCountedResources) {
+    std::uint64_t limit = limit_of(to, resource);
+    if (limit >= limit_of(from, resource)) continue;
+    auto current = count(registry.id, resource);
+    if (!current) return current.error();
+    if (*current > limit) {
+      blockers.push_back(fmt::format("it has {} {} and tier {} allows {}", *current,
+                                     resource_description(resource), to.name, limit));
+    }
+  }
+  if (blockers.empty()) return {};
+  return TenantError{TenantErrc::downgrade_blocked,
+                     fmt::format("registry '{}' cannot move from tier {} to tier {}: {}",
+                                 registry.name, from.name, to.name, join(blockers, "; ")),
+                     registry.name};
+}
+
+// ------------------------------------------------------------------ content
+
+TenantResult<metadata::RegistryRecord> Tenants::find_repository(std::string_view registry,
+                                                                std::string_view repository) {
+  auto record = find(registry);
+  if (!record) return record.error();
+  if (!oci::is_valid_repository_name(repository)) {
+    return TenantError{TenantErrc::invalid_argument,
+                       fmt::format("'{}' is not a valid repository name", repository),
+                       std::string(repository)};
+  }
+  auto exists = metadata_.repository_exists({record->id, repository});
+  if (!exists) return internal(exists.error());
+  if (!*exists) return repository_not_found(record->name, repository);
+  return record;
+}
+
+TenantResult<std::vector<metadata::RepositorySummary>> Tenants::repositories(
+    std::string_view registry) {
+  auto record = find(registry);
+  if (!record) return record.error();
+  auto summaries = metadata_.list_repository_summaries(record->id);
+  if (!summaries) return internal(summaries.error());
+  return std::move(*summaries);
+}
+
+TenantResult<metadata::RepositorySummary> Tenants::repository(std::string_view registry,
+                                                              std::string_view repository) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto summary = metadata_.repository_summary({record->id, repository});
+  if (!summary) return internal(summary.error());
+  if (!*summary) return repository_not_found(record->name, repository);
+  return std::move(**summary);
+}
+
+TenantResult<void> Tenants::delete_repository(std::string_view registry,
+                                              std::string_view repository) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto removed = metadata_.delete_repository({record->id, repository});
+  if (!removed) return internal(removed.error());
+  if (!*removed) return repository_not_found(record->name, repository);
+  return {};
+}
+
+TenantResult<std::vector<metadata::TagRecord>> Tenants::tags(std::string_view registry,
+                                                             std::string_view repository) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto tags = metadata_.list_tag_records({record->id, repository});
+  if (!tags) return internal(tags.error());
+  return std::move(*tags);
+}
+
+TenantResult<void> Tenants::untag(std::string_view registry, std::string_view repository,
+                                  std::string_view tag) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  if (!oci::is_valid_tag(tag)) {
+    return TenantError{TenantErrc::invalid_argument, fmt::format("'{}' is not a valid tag", tag),
+                       std::string(tag)};
+  }
+  auto removed = metadata_.delete_tag({record->id, repository}, tag);
+  if (!removed) return internal(removed.error());
+  if (!*removed) {
+    return TenantError{TenantErrc::tag_not_found,
+                       fmt::format("tag '{}' does not exist in repository '{}'", tag, repository),
+                       std::string(tag)};
+  }
+  return {};
+}
+
+TenantResult<std::vector<metadata::ManifestSummary>> Tenants::manifests(
+    std::string_view registry, std::string_view repository) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto manifests = metadata_.list_manifest_summaries({record->id, repository});
+  if (!manifests) return internal(manifests.error());
+  return std::move(*manifests);
+}
+
+namespace {
+
+TenantResult<oci::Digest> parse_digest(std::string_view text) {
+  auto digest = oci::Digest::parse(text);
+  if (!digest) {
+    return TenantError{TenantErrc::invalid_argument,
+                       fmt::format("'{}' is not a valid sha256 or sha512 digest", text),
+                       std::string(text)};
+  }
+  return std::move(*digest);
+}
+
+TenantError manifest_not_found(std::string_view repository, std::string_view digest) {
+  return TenantError{
+      TenantErrc::manifest_not_found,
+      fmt::format("manifest '{}' does not exist in repository '{}'", digest, repository),
+      std::string(digest)};
+}
+
+}  // namespace
+
+TenantResult<ManifestDetail> Tenants::manifest(std::string_view registry,
+                                               std::string_view repository,
+                                               std::string_view digest) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto parsed = parse_digest(digest);
+  if (!parsed) return parsed.error();
+  metadata::RepositoryRef ref{record->id, repository};
+  auto stored = metadata_.get_manifest(ref, *parsed);
+  if (!stored) return internal(stored.error());
+  if (!*stored) return manifest_not_found(repository, digest);
+
+  ManifestDetail detail{metadata::ManifestSummary{(*stored)->digest,
+                                                  (*stored)->media_type,
+                                                  (*stored)->artifact_type,
+                                                  (*stored)->content.size(),
+                                                  (*stored)->created_at,
+                                                  {}},
+                        {}};
+  auto tags = metadata_.list_tag_records(ref);
+  if (!tags) return internal(tags.error());
+  for (auto& tag : *tags) {
+    if (tag.digest == *parsed) detail.summary.tags.push_back(std::move(tag.name));
+  }
+  std::sort(detail.summary.tags.begin(), detail.summary.tags.end());
+  detail.content = std::move((*stored)->content);
+  return detail;
+}
+
+TenantResult<void> Tenants::delete_manifest(std::string_view registry, std::string_view repository,
+                                            std::string_view digest) {
+  auto record = find_repository(registry, repository);
+  if (!record) return record.error();
+  auto parsed = parse_digest(digest);
+  if (!parsed) return parsed.error();
+  auto removed = metadata_.delete_manifest({record->id, repository}, *parsed);
+  if (!removed) return internal(removed.error());
+  if (!*removed) return manifest_not_found(repository, digest);
+  return {};
+}
+
+}  // namespace berth::registry

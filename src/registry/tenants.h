@@ -1,0 +1,202 @@
+#pragma once
+// Tenants: the registries themselves as resources (create, list, show, update, delete), their
+// usage against the tier, their health, and the management views of their content
+// (repositories, tags, manifests). Knows nothing of HTTP; api/management.cc maps its errors.
+//
+// Registry names are 5 to 50 ASCII letters and digits, unique ignoring case; lookups ignore
+// case too. A registry answers at its login server `<name>.<domain>` (lower-cased).
+//
+// Counted resources (webhooks, tokens, scope maps, IP rules) belong to later features; each
+// registers a ResourceCounter here, and calls check_can_add() before creating one so that the
+// tier limit holds. Until a counter is registered its kind counts as 0.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "metadata/metadata_store.h"
+#include "registry/tiers.h"
+#include "storage/blob_storage.h"
+
+namespace berth::registry {
+
+enum class TenantErrc {
+  invalid_name,      // registry name not 5-50 ASCII alphanumerics
+  invalid_tier,      // no tier of that name
+  invalid_argument,  // another malformed input, or a feature the tier lacks
+  registry_not_found,
+  registry_name_taken,  // the name is used already (ignoring case)
+  repository_not_found,
+  tag_not_found,
+  manifest_not_found,
+  downgrade_blocked,  // the registry uses a feature or count the lower tier lacks
+  limit_exceeded,     // adding one more would pass the tier's count limit
+  internal,           // a backend failed
+};
+
+// `target` names the input the error is about (a registry name, a field, a digest...).
+struct TenantError {
+  TenantErrc code;
+  std::string message;
+  std::string target;
+};
+
+[[noreturn]] inline void throw_exception_from_error(const TenantError& error,
+                                                    const boost::source_location&) {
+  throw std::runtime_error(error.message);
+}
+
+template <class T>
+using TenantResult = berth::Result<T, TenantError>;
+
+// Counts one kind of resource of a registry. Implemented by the feature that owns the kind.
+class ResourceCounter {
+ public:
+  virtual ~ResourceCounter() = default;
+  virtual TenantResult<std::uint64_t> count(metadata::RegistryId registry) = 0;
+};
+
+struct TenantOptions {
+  std::string domain = "registry.local";  // login servers are <name>.<domain>
+  std::string default_region = "local";   // the region of registries created without one
+};
+
+// A registry with what follows from its record.
+struct RegistryInfo {
+  metadata::RegistryRecord record;
+  const Tier* tier = nullptr;  // never null in a returned value
+  std::string login_server;
+};
+
+struct NewRegistry {
+  std::string name;
+  std::string tier;
+  std::optional<std::string> region;
+  std::optional<bool> admin_user_enabled;
+  std::optional<bool> anonymous_pull_enabled;
+  std::optional<bool> public_network_access;
+};
+
+// Absent fields stay as they are.
+struct RegistryChanges {
+  std::optional<std::string> tier;
+  std::optional<std::string> region;
+  std::optional<bool> admin_user_enabled;
+  std::optional<bool> anonymous_pull_enabled;
+  std::optional<bool> public_network_access;
+};
+
+struct RepositoryUsage {
+  std::string name;
+  std::uint64_t used_bytes = 0;
+};
+
+struct CountUsage {
+  CountedResource resource;
+  std::uint64_t current = 0;
+  std::uint64_t limit = 0;
+};
+
+struct Usage {
+  std::string registry;
+  std::uint64_t used_bytes = 0;      // each distinct blob once
+  std::uint64_t included_bytes = 0;  // the tier's included storage
+  std::vector<RepositoryUsage> repositories;
+  std::vector<CountUsage> counts;  // one per CountedResource, in kCountedResources order
+};
+
+struct HealthCheck {
+  std::string name;
+  bool healthy = true;
+  std::string message;
+};
+
+struct Health {
+  bool healthy = true;
+  std::vector<HealthCheck> checks;
+};
+
+struct ManifestDetail {
+  metadata::ManifestSummary summary;
+  std::string content;
+};
+
+class Tenants {
+ public:
+  // `metadata` and `storage` must outlive the service.
+  Tenants(metadata::MetadataStore& metadata, storage::BlobStorage& storage,
+          TenantOptions options = {});
+
+  // Replaces the counter of `resource` (thread-safe; the counter is shared with the caller).
+  void set_counter(CountedResource resource, std::shared_ptr<ResourceCounter> counter);
+
+  // invalid_name unless `name` is 5 to 50 ASCII letters and digits.
+  static TenantResult<void> validate_name(std::string_view name);
+  std::string login_server(std::string_view name) const;
+
+  // --- registries ---
+  // invalid_name, invalid_tier, invalid_argument (region, a feature the tier lacks),
+  // registry_name_taken.
+  TenantResult<RegistryInfo> create(const NewRegistry& request);
+  // Sorted by name.
+  TenantResult<std::vector<RegistryInfo>> list();
+  TenantResult<RegistryInfo> show(std::string_view name);
+  // A tier change takes effect at once; moving to a lower tier is downgrade_blocked while the
+  // registry uses a feature or holds more of a counted resource than that tier allows.
+  TenantResult<RegistryInfo> update(std::string_view name, const RegistryChanges& changes);
+  // Removes the registry and all its content metadata (blob bytes are left to GC: other
+  // registries may share them).
+  TenantResult<void> remove(std::string_view name);
+  TenantResult<Usage> usage(std::string_view name);
+  TenantResult<Health> health(std::string_view name);
+
+  // --- tier limits ---
+  // limit_exceeded when `registry` already holds as many of `resource` as its tier allows.
+  TenantResult<void> check_can_add(std::string_view registry, CountedResource resource);
+  TenantResult<void> check_can_add(const metadata::RegistryRecord& registry,
+                                   CountedResource resource);
+  // Whether `registry` (as it would be after a change) may be on tier `to`: downgrade_blocked
+  // listing every feature and count `to` lacks when `to` ranks below `from`; invalid_argument
+  // when a feature flag is on that `to` lacks.
+  TenantResult<void> check_tier(const metadata::RegistryRecord& registry, const Tier& from,
+                                const Tier& to);
+
+  // --- content (management views) ---
+  TenantResult<std::vector<metadata::RepositorySummary>> repositories(std::string_view registry);
+  TenantResult<metadata::RepositorySummary> repository(std::string_view registry,
+                                                       std::string_view repository);
+  TenantResult<void> delete_repository(std::string_view registry, std::string_view repository);
+  TenantResult<std::vector<metadata::TagRecord>> tags(std::string_view registry,
+                                                      std::string_view repository);
+  TenantResult<void> untag(std::string_view registry, std::string_view repository,
+                           std::string_view tag);
+  TenantResult<std::vector<metadata::ManifestSummary>> manifests(std::string_view registry,
+                                                                 std::string_view repository);
+  TenantResult<ManifestDetail> manifest(std::string_view registry, std::string_view repository,
+                                        std::string_view digest);
+  TenantResult<void> delete_manifest(std::string_view registry, std::string_view repository,
+                                     std::string_view digest);
+
+ private:
+  TenantResult<RegistryInfo> info(metadata::RegistryRecord record) const;
+  TenantResult<metadata::RegistryRecord> find(std::string_view name);
+  TenantResult<std::uint64_t> count(metadata::RegistryId registry, CountedResource resource);
+  // The registry's record, after checking the repository name is well-formed and exists.
+  TenantResult<metadata::RegistryRecord> find_repository(std::string_view registry,
+                                                         std::string_view repository);
+
+  metadata::MetadataStore& metadata_;
+  storage::BlobStorage& storage_;
+  TenantOptions options_;
+  std::mutex counters_mutex_;
+  std::map<CountedResource, std::shared_ptr<ResourceCounter>> counters_;
+};
+
+}  // namespace berth::registry

@@ -1,0 +1,336 @@
+// The whole command line in-process: flags, settings, requests, output and exit codes.
+
+#include "cli/app.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "fake_transport.h"
+#include "test_env.h"
+
+namespace berth::cli {
+namespace {
+namespace json = boost::json;
+using testing::FakeTransport;
+
+constexpr const char* kToken = "tok-7f3a9c-secret";
+const std::string kDigest = "sha256:" + std::string(64, 'c');
+
+class Forwarding final : public HttpTransport {
+ public:
+  explicit Forwarding(HttpTransport& target) : target_(target) {}
+  Result<HttpResponse> send(const HttpRequest& request) override { return target_.send(request); }
+
+ private:
+  HttpTransport& target_;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  FakeTransport fake;
+  testing::ScratchDir home;
+  std::map<std::string, std::string> env_vars{
+      {"HOME", home.path().string()}, {"BERTH_SERVER", "http://srv:5000"}, {"BERTH_TOKEN", kToken}};
+  std::string out, err, input;
+
+  int run(std::vector<std::string> args) {
+    args.insert(args.begin(), "berth");
+    std::ostringstream o, e;
+    std::istringstream i(input);
+    Environment env = testing::map_env(env_vars);
+    int code = cli::run(
+        args, env, [this] { return std::make_unique<Forwarding>(fake); }, o, e, i);
+    out = o.str();
+    err = e.str();
+    // Whatever happened, the token never shows.
+    EXPECT_EQ(out.find(kToken), std::string::npos) << out;
+    EXPECT_EQ(err.find(kToken), std::string::npos) << err;
+    return code;
+  }
+
+  // A failed run: one "berth: " line on stderr, nothing on stdout.
+  void expect_error(int code, ExitCode expected, std::string_view fragment = {}) {
+    EXPECT_EQ(code, static_cast<int>(expected)) << err;
+    EXPECT_EQ(out, "");
+    EXPECT_TRUE(err.starts_with("berth: ")) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_TRUE(err.ends_with("\n"));
+    if (!fragment.empty()) {
+      EXPECT_NE(err.find(fragment), std::string::npos) << err;
+    }
+  }
+
+  json::value last_body() { return json::parse(fake.requests.back().body); }
+};
+
+const char* kRegistry = R"({"name":"abcde","tier":"Basic","region":"local",
+  "loginServer":"abcde.registry.local","createdTime":"2026-01-01T00:00:00Z",
+  "adminUserEnabled":false,"anonymousPullEnabled":false,"publicNetworkAccess":true})";
+
+TEST_F(CliTest, VersionAndHelpExitZero) {
+  EXPECT_EQ(run({"--version"}), 0);
+  EXPECT_EQ(out, "berth " BERTH_VERSION "\n");
+  EXPECT_EQ(run({"--help"}), 0);
+  EXPECT_NE(out.find("Exit codes:"), std::string::npos);
+  EXPECT_NE(out.find("5  conflict"), std::string::npos);
+  for (std::vector<std::string> verb : {std::vector<std::string>{"registry", "create"},
+                                        {"registry", "show-usage"},
+                                        {"repository", "untag"},
+                                        {"manifest", "show"},
+                                        {"configure"}}) {
+    verb.push_back("--help");
+    EXPECT_EQ(run(verb), 0) << verb[0];
+    EXPECT_NE(out.find("--output"), std::string::npos) << verb[0];
+  }
+  EXPECT_TRUE(fake.requests.empty());
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoWithoutCallingTheServer) {
+  expect_error(run({}), ExitCode::kUsage, "subcommand is required");
+  expect_error(run({"registry"}), ExitCode::kUsage, "berth registry --help");
+  expect_error(run({"frobnicate"}), ExitCode::kUsage);
+  expect_error(run({"registry", "list", "--bogus"}), ExitCode::kUsage, "--bogus");
+  expect_error(run({"registry", "show"}), ExitCode::kUsage, "--registry is required");
+  expect_error(run({"registry", "show", "--name", "ab"}), ExitCode::kUsage,
+               "registry name 'ab' must be 5-50 letters or digits");
+  expect_error(run({"registry", "show", "--name", "has-dash"}), ExitCode::kUsage);
+  expect_error(run({"registry", "create", "--name", "abcde"}), ExitCode::kUsage, "--tier");
+  expect_error(run({"registry", "create", "--name", "abcde", "--tier", "Gold"}), ExitCode::kUsage,
+               "tier 'Gold' is not one of Basic, Standard, Premium");
+  expect_error(
+      run({"registry", "create", "-n", "abcde", "--tier", "Basic", "--admin-enabled", "maybe"}),
+      ExitCode::kUsage);
+  expect_error(run({"registry", "list", "-o", "yaml"}), ExitCode::kUsage, "output format");
+  expect_error(run({"registry", "update", "--name", "abcde"}), ExitCode::kUsage,
+               "nothing to update");
+  expect_error(run({"repository", "show", "-n", "abcde", "--repository", "Bad/Name"}),
+               ExitCode::kUsage, "repository name");
+  expect_error(run({"repository", "untag", "-n", "abcde", "--image", "app"}), ExitCode::kUsage,
+               "needs a tag or a digest");
+  expect_error(run({"repository", "untag", "-n", "abcde", "--image", "app@" + kDigest}),
+               ExitCode::kUsage, "manifest delete");
+  expect_error(run({"manifest", "delete", "-r", "abcde", "--image", "app:v1", "--yes"}),
+               ExitCode::kUsage, "repository untag");
+  expect_error(run({"manifest", "show", "-r", "abcde", "--image", "app@sha256:12"}),
+               ExitCode::kUsage, "digest");
+  EXPECT_TRUE(fake.requests.empty());
+}
+
+TEST_F(CliTest, DeletesRefuseWithoutYes) {
+  expect_error(run({"registry", "delete", "--name", "abcde"}), ExitCode::kUsage,
+               "refusing to delete registry 'abcde' without --yes");
+  expect_error(run({"repository", "delete", "--name", "abcde", "--repository", "app"}),
+               ExitCode::kUsage, "without --yes");
+  expect_error(run({"manifest", "delete", "--registry", "abcde", "--image", "app@" + kDigest}),
+               ExitCode::kUsage, "without --yes");
+  EXPECT_TRUE(fake.requests.empty());
+}
+
+TEST_F(CliTest, ListPrintsTableJsonOrTsv) {
+  std::string answer = std::string(R"({"registries":[)") + kRegistry + "]}";
+  fake.answer(200, answer);
+  EXPECT_EQ(run({"registry", "list"}), 0) << err;
+  EXPECT_EQ(err, "");
+  EXPECT_TRUE(out.starts_with("NAME   TIER   REGION")) << out;
+  EXPECT_NE(out.find("abcde  Basic  local"), std::string::npos) << out;
+  EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"),
+            std::string("Bearer ") + kToken);
+  EXPECT_EQ(fake.requests.back().url, "http://srv:5000/mgmt/v1/registries");
+
+  fake.answer(200, answer);
+  EXPECT_EQ(run({"registry", "list", "-o", "json"}), 0);
+  EXPECT_EQ(json::parse(out), json::parse(answer));
+  EXPECT_NE(out.find("\n  \"registries\": [\n"), std::string::npos) << out;
+
+  fake.answer(200, answer);
+  EXPECT_EQ(run({"registry", "list", "--output", "TSV"}), 0);
+  EXPECT_EQ(out,
+            "abcde\tBasic\tlocal\tabcde.registry.local\t2026-01-01T00:00:00Z\tfalse\tfalse\t"
+            "true\n");
+}
+
+TEST_F(CliTest, ServerErrorsMapToExitCodes) {
+  struct Case {
+    long status;
+    const char* body;
+    ExitCode code;
+    const char* message;
+  };
+  const Case cases[] = {
+      {404, R"({"error":{"code":"RegistryNotFound","message":"registry 'abcde' does not exist"}})",
+       ExitCode::kNotFound, "berth: registry 'abcde' does not exist\n"},
+      {409, R"({"error":{"code":"RegistryNameTaken","message":"name 'abcde' is taken"}})",
+       ExitCode::kConflict, "berth: name 'abcde' is taken\n"},
+      {401, R"({"error":{"code":"Unauthorized","message":"invalid token"}})", ExitCode::kAuth,
+       "berth: invalid token\n"},
+      {400, R"({"error":{"code":"InvalidTier","message":"bad tier"}})", ExitCode::kUsage,
+       "berth: bad tier\n"},
+      {500, R"({"error":{"code":"InternalError","message":"disk on fire"}})", ExitCode::kFailure,
+       "berth: disk on fire\n"},
+  };
+  for (const auto& c : cases) {
+    fake.answer(c.status, c.body);
+    expect_error(run({"registry", "show", "--name", "abcde"}), c.code);
+    EXPECT_EQ(err, c.message);
+  }
+  // No answer at all: the network error.
+  expect_error(run({"registry", "show", "--name", "abcde"}), ExitCode::kFailure, "cannot reach");
+}
+
+TEST_F(CliTest, MissingServerOrTokenIsReportedBeforeAnyRequest) {
+  env_vars.erase("BERTH_SERVER");
+  expect_error(run({"registry", "list"}), ExitCode::kUsage, "no server");
+  env_vars["BERTH_SERVER"] = "http://srv";
+  env_vars.erase("BERTH_TOKEN");
+  expect_error(run({"registry", "list"}), ExitCode::kAuth, "no token");
+  expect_error(run({"registry", "list", "--server", "srv:5000", "--token", "t"}), ExitCode::kUsage,
+               "must start with http://");
+  EXPECT_TRUE(fake.requests.empty());
+}
+
+TEST_F(CliTest, FlagsOverrideEnvironment) {
+  fake.answer(200, R"({"registries":[]})");
+  EXPECT_EQ(run({"registry", "list", "--server", "http://other:1/", "--token", "flagtoken"}), 0);
+  EXPECT_EQ(fake.requests.back().url, "http://other:1/mgmt/v1/registries");
+  EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"), "Bearer flagtoken");
+}
+
+TEST_F(CliTest, ConnectionAndOutputFlagsMayAlsoComeBeforeTheVerb) {
+  fake.answer(200, R"({"registries":[]})");
+  EXPECT_EQ(
+      run({"--server", "http://early:2", "--token", "early", "-o", "json", "registry", "list"}), 0)
+      << err;
+  EXPECT_EQ(fake.requests.back().url, "http://early:2/mgmt/v1/registries");
+  EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"), "Bearer early");
+  EXPECT_EQ(out, "{\n  \"registries\": []\n}\n");
+}
+
+TEST_F(CliTest, CreateSendsTheGivenFieldsInApiSpelling) {
+  fake.answer(201, kRegistry);
+  EXPECT_EQ(run({"registry", "create", "--name", "abcde", "--tier", "premium", "--region", "eu",
+                 "--admin-enabled", "TRUE", "--anonymous-pull-enabled", "false"}),
+            0)
+      << err;
+  EXPECT_EQ(fake.requests.back().method, "POST");
+  EXPECT_EQ(last_body(), json::parse(R"({"name":"abcde","tier":"Premium","region":"eu",
+                                          "adminUserEnabled":true,"anonymousPullEnabled":false})"));
+  EXPECT_NE(out.find("abcde.registry.local"), std::string::npos);
+}
+
+TEST_F(CliTest, UpdateSendsOnlyWhatChanged) {
+  fake.answer(200, kRegistry);
+  EXPECT_EQ(run({"registry", "update", "-n", "abcde", "--public-network-enabled", "false"}), 0);
+  EXPECT_EQ(fake.requests.back().method, "PATCH");
+  EXPECT_EQ(fake.requests.back().url, "http://srv:5000/mgmt/v1/registries/abcde");
+  EXPECT_EQ(last_body(), json::parse(R"({"publicNetworkAccess":false})"));
+  fake.answer(200, kRegistry);
+  EXPECT_EQ(run({"registry", "update", "-n", "abcde", "--tier", "Standard"}), 0);
+  EXPECT_EQ(last_body(), json::parse(R"({"tier":"Standard"})"));
+}
+
+TEST_F(CliTest, DeleteWithYesConfirmsInTableAndIsSilentForScripts) {
+  fake.answer(204);
+  EXPECT_EQ(run({"registry", "delete", "--name", "abcde", "--yes"}), 0);
+  EXPECT_EQ(fake.requests.back().method, "DELETE");
+  EXPECT_EQ(out, "Deleted registry 'abcde' and all its content.\n");
+  fake.answer(204);
+  EXPECT_EQ(
+      run({"repository", "delete", "-n", "abcde", "--repository", "team/app", "-y", "-o", "json"}),
+      0);
+  EXPECT_EQ(fake.requests.back().url,
+            "http://srv:5000/mgmt/v1/registries/abcde/repositories/team/app");
+  EXPECT_EQ(out, "");
+}
+
+TEST_F(CliTest, UntagDeletesTheTag) {
+  fake.answer(204);
+  EXPECT_EQ(run({"repository", "untag", "--name", "abcde", "--image", "team/app:v1"}), 0);
+  EXPECT_EQ(fake.requests.back().method, "DELETE");
+  EXPECT_EQ(fake.requests.back().url,
+            "http://srv:5000/mgmt/v1/registries/abcde/repositories/team/app/tags/v1");
+}
+
+TEST_F(CliTest, ManifestShowResolvesATagThroughTheListing) {
+  fake.answer(200, R"({"tags":[{"name":"v0","digest":"sha256:0"},{"name":"v1","digest":")" +
+                       kDigest + R"("}]})");
+  fake.answer(200, R"({"digest":")" + kDigest + R"(","size":5,"content":"{}"})");
+  EXPECT_EQ(run({"manifest", "show", "--registry", "abcde", "--image", "app:v1", "-o", "json"}), 0)
+      << err;
+  ASSERT_EQ(fake.requests.size(), 2u);
+  EXPECT_EQ(fake.requests[0].url, "http://srv:5000/mgmt/v1/registries/abcde/repositories/app/tags");
+  EXPECT_EQ(fake.requests[1].url,
+            "http://srv:5000/mgmt/v1/registries/abcde/repositories/app/manifests/" + kDigest);
+  EXPECT_EQ(json::parse(out).at("content"), "{}");
+}
+
+TEST_F(CliTest, ManifestShowOfAnUnknownTagIsNotFound) {
+  fake.answer(200, R"({"tags":[]})");
+  expect_error(run({"manifest", "show", "-r", "abcde", "--image", "app:nope"}), ExitCode::kNotFound,
+               "tag 'nope' does not exist in repository 'app'");
+}
+
+TEST_F(CliTest, ManifestShowByDigestSkipsTheTags) {
+  fake.answer(200, R"({"digest":")" + kDigest + R"(","tags":["v1"]})");
+  EXPECT_EQ(run({"manifest", "show", "-r", "abcde", "--image", "app@" + kDigest, "-o", "tsv"}), 0);
+  EXPECT_EQ(fake.requests.size(), 1u);
+  EXPECT_EQ(out, kDigest + "\t\t\t\t\tv1\n");
+}
+
+TEST_F(CliTest, ConfigureStoresSettingsPrivatelyAndNeverShowsTheToken) {
+  env_vars.erase("BERTH_SERVER");
+  env_vars.erase("BERTH_TOKEN");
+  EXPECT_EQ(run({"configure", "--server", "http://stored:5000/", "--token", kToken}), 0) << err;
+  auto file = home.path() / ".config" / "berth" / "config.json";
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(out.find("http://stored:5000"), std::string::npos);
+
+  EXPECT_EQ(run({"configure", "-o", "json"}), 0);
+  auto shown = json::parse(out);
+  EXPECT_EQ(shown.at("server"), "http://stored:5000");
+  EXPECT_EQ(shown.at("tokenStored"), true);
+  EXPECT_EQ(shown.at("configFile"), json::value(file.string()));
+
+  fake.answer(200, R"({"registries":[]})");
+  EXPECT_EQ(run({"registry", "list"}), 0);
+  EXPECT_EQ(fake.requests.back().url, "http://stored:5000/mgmt/v1/registries");
+  EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"),
+            std::string("Bearer ") + kToken);
+
+  expect_error(run({"configure", "--server", "nope"}), ExitCode::kUsage, "http://");
+}
+
+TEST_F(CliTest, ConfigureKeepsTheOtherField) {
+  EXPECT_EQ(run({"configure", "--server", "http://a", "--token", "t1"}), 0);
+  EXPECT_EQ(run({"configure", "--server", "http://b"}), 0);
+  EXPECT_EQ(run({"configure", "-o", "tsv"}), 0);
+  EXPECT_TRUE(out.starts_with("http://b\ttrue\t")) << out;
+}
+
+TEST_F(CliTest, TokenDashReadsStandardInput) {
+  env_vars.erase("BERTH_TOKEN");
+  input = std::string(kToken) + "\n";
+  fake.answer(200, R"({"registries":[]})");
+  EXPECT_EQ(run({"registry", "list", "--token", "-"}), 0) << err;
+  EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"),
+            std::string("Bearer ") + kToken);
+  input.clear();
+  expect_error(run({"registry", "list", "--token", "-"}), ExitCode::kUsage, "standard input");
+}
+
+TEST_F(CliTest, UnreadableConfigFileIsAFailure) {
+  env_vars.erase("BERTH_TOKEN");
+  auto dir = home.path() / ".config" / "berth";
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / "config.json") << "{broken"; }
+  expect_error(run({"registry", "list"}), ExitCode::kFailure, "not a JSON object");
+}
+
+}  // namespace
+}  // namespace berth::cli

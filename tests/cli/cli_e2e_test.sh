@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# End to end: the berth binary against a real berthd, every verb, in every output format where
+# it matters, plus the failures scripts rely on (exit codes 1-5, one line on stderr, nothing on
+# stdout, the token never printed).
+#
+#   BERTH=/path/to/berth BERTHD=/path/to/berthd bash tests/cli/cli_e2e_test.sh
+#
+# Exits 77 (skipped) when BERTHD is not given or its management API does not answer.
+# KEEP_TMP=1 keeps the temp dir; VERBOSE=1 traces.
+
+set -euo pipefail
+[[ "${VERBOSE:-0}" == 1 ]] && set -x
+
+SKIP=77
+: "${BERTH:?set BERTH to the berth binary}"
+if [[ -z "${BERTHD:-}" || ! -x "${BERTHD}" ]]; then
+    echo "cli_e2e: skipped: BERTHD (the berthd binary) not given" >&2
+    exit $SKIP
+fi
+for cmd in curl jq sha256sum; do
+    command -v "$cmd" >/dev/null || { echo "cli_e2e: skipped: $cmd not installed" >&2; exit $SKIP; }
+done
+
+TMP=$(mktemp -d /tmp/berth-cli-e2e.XXXXXX)
+BERTHD_PID=""
+cleanup() {
+    if [[ -n "$BERTHD_PID" ]]; then
+        kill "$BERTHD_PID" 2>/dev/null || true
+        wait "$BERTHD_PID" 2>/dev/null || true
+    fi
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then echo "cli_e2e: kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+CHECKS=0
+fail() {
+    echo "cli_e2e: FAIL: $*" >&2
+    if [[ -s "$TMP/berthd.log" ]]; then
+        echo "cli_e2e: last lines of the berthd log:" >&2
+        tail -n 15 "$TMP/berthd.log" >&2
+    fi
+    exit 1
+}
+
+# ------------------------------------------------------------------ start berthd
+
+TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+BERTH_INITIAL_ADMIN_TOKEN="$TOKEN" "$BERTHD" --listen 127.0.0.1:0 --port-file "$TMP/port" \
+    --data-dir "$TMP/data" --log-level warn >"$TMP/berthd.log" 2>&1 &
+BERTHD_PID=$!
+for ((i = 0; i < 200; i++)); do
+    [[ -s "$TMP/port" ]] && break
+    kill -0 "$BERTHD_PID" 2>/dev/null || fail "berthd exited during startup"
+    sleep 0.1
+done
+[[ -s "$TMP/port" ]] || fail "berthd wrote no port file within 20 s"
+PORT=$(cat "$TMP/port")
+SERVER="http://127.0.0.1:$PORT"
+status=""
+for ((i = 0; i < 100; i++)); do
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        "$SERVER/mgmt/v1/registries" || true)
+    [[ "$status" == 200 ]] && break
+    [[ "$status" == 404 ]] && { echo "cli_e2e: skipped: berthd has no /mgmt/v1 API" >&2; exit $SKIP; }
+    sleep 0.1
+done
+[[ "$status" == 200 ]] || fail "GET /mgmt/v1/registries answered '$status', not 200"
+
+# The CLI finds nothing but what each step gives it.
+export XDG_CONFIG_HOME="$TMP/config"
+export HOME="$TMP/home"
+unset BERTH_SERVER BERTH_TOKEN
+mkdir -p "$HOME"
+
+# ------------------------------------------------------------------ helpers
+
+# ok ARGS...: runs berth, which must succeed with an empty stderr; stdout in $OUT.
+ok() {
+    local rc=0
+    "$BERTH" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+    CHECKS=$((CHECKS + 1))
+    [[ $rc == 0 ]] || fail "berth $* exited $rc: $ERR"
+    [[ -z "$ERR" ]] || fail "berth $* wrote to stderr: $ERR"
+    no_token "$*"
+}
+
+# bad CODE FRAGMENT ARGS...: berth must exit CODE, print nothing on stdout and exactly one line
+# "berth: ..." containing FRAGMENT on stderr.
+bad() {
+    local want=$1 fragment=$2 rc=0
+    shift 2
+    "$BERTH" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+    CHECKS=$((CHECKS + 1))
+    [[ $rc == "$want" ]] || fail "berth $* exited $rc, want $want (stderr: $ERR)"
+    [[ -z "$OUT" ]] || fail "berth $* wrote to stdout on failure: $OUT"
+    [[ $(wc -l <"$TMP/err") == 1 ]] || fail "berth $* wrote $(wc -l <"$TMP/err") lines to stderr: $ERR"
+    [[ "$ERR" == "berth: "* ]] || fail "berth $* stderr lacks the 'berth: ' prefix: $ERR"
+    [[ "$ERR" == *"$fragment"* ]] || fail "berth $* stderr lacks '$fragment': $ERR"
+    no_token "$*"
+}
+
+no_token() {
+    if grep -qF "$TOKEN" "$TMP/out" "$TMP/err"; then fail "berth $1 printed the token"; fi
+}
+
+eq() { # EXPECTED ACTUAL WHAT
+    CHECKS=$((CHECKS + 1))
+    [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+has() { # NEEDLE HAYSTACK WHAT
+    CHECKS=$((CHECKS + 1))
+    [[ "$2" == *"$1"* ]] || fail "$3: '$1' not in: $2"
+}
+
+mode_of() { stat -c %a "$1"; }
+
+# ------------------------------------------------------------------ basics
+
+ok --version
+has "berth " "$OUT" "--version"
+ok --help
+has "Exit codes:" "$OUT" "--help footer"
+has "5  conflict" "$OUT" "--help footer lists exit codes"
+ok registry show-usage --help
+has "--output" "$OUT" "verb help"
+
+bad 3 "no token" registry list --server "$SERVER"
+bad 2 "no server" registry list --token "$TOKEN"
+
+# ------------------------------------------------------------------ configure
+
+ok configure --server "$SERVER/" --token "$TOKEN"
+CONFIG="$XDG_CONFIG_HOME/berth/config.json"
+[[ -f "$CONFIG" ]] || fail "configure wrote no $CONFIG"
+eq 600 "$(mode_of "$CONFIG")" "config file mode"
+eq 700 "$(mode_of "$XDG_CONFIG_HOME/berth")" "config dir mode"
+eq "$SERVER" "$(jq -r .server "$CONFIG")" "stored server (trailing slash dropped)"
+ok configure -o json
+eq "$SERVER" "$(jq -r .server <<<"$OUT")" "configure shows the server"
+eq true "$(jq -r .tokenStored <<<"$OUT")" "configure shows a token is stored"
+ok configure
+has "$SERVER" "$OUT" "configure table"
+bad 2 "http://" configure --server "localhost:$PORT"
+
+# ------------------------------------------------------------------ registry verbs
+
+REG=clitest01
+bad 2 "must be 5-50 letters or digits" registry create --name ab --tier Basic
+bad 2 "must be 5-50 letters or digits" registry create --name "cli-test-01" --tier Basic
+bad 2 "must be 5-50 letters or digits" registry show --name "$(printf 'x%.0s' {1..51})"
+bad 2 "tier 'Gold'" registry create --name "$REG" --tier Gold
+bad 2 "--tier" registry create --name "$REG"
+
+ok registry create --name "$REG" --tier Basic --region westeurope -o json
+eq "$REG" "$(jq -r .name <<<"$OUT")" "created name"
+eq Basic "$(jq -r .tier <<<"$OUT")" "created tier"
+eq westeurope "$(jq -r .region <<<"$OUT")" "created region"
+eq false "$(jq -r .adminUserEnabled <<<"$OUT")" "admin user off by default"
+ok registry create --name clitest02 --tier standard --admin-enabled true \
+    --anonymous-pull-enabled true
+has "clitest02" "$OUT" "create table"
+has "Standard" "$OUT" "tier spelled as the API spells it"
+
+bad 5 "" registry create --name "$REG" --tier Premium
+bad 5 "" registry create --name "CLITEST01" --tier Basic
+
+ok registry list
+has "NAME" "$OUT" "list table header"
+has "$REG" "$OUT" "list table row"
+ok registry list -o tsv
+eq "$REG	Basic	westeurope" "$(grep "^$REG	" <<<"$OUT" | cut -f1-3)" "list tsv row"
+[[ "$OUT" != *NAME* ]] || fail "tsv printed a header"
+ok registry list -o json
+eq "clitest01 clitest02" "$(jq -r '[.registries[].name | select(startswith("clitest"))] | join(" ")' <<<"$OUT")" "list json"
+
+ok registry show --name "$REG"
+has "$REG.registry.local" "$OUT" "show table login server"
+ok registry show -r "$REG" -o tsv
+eq "$REG" "$(cut -f1 <<<"$OUT")" "show tsv"
+ok registry show -n "$REG" -o json
+eq "$REG.registry.local" "$(jq -r .loginServer <<<"$OUT")" "show json login server"
+bad 4 "" registry show --name nosuchreg
+bad 4 "" registry show-usage --name nosuchreg
+
+bad 2 "nothing to update" registry update --name "$REG"
+bad 2 "--admin-enabled" registry update --name "$REG" --admin-enabled maybe
+ok registry update --name "$REG" --tier Standard --anonymous-pull-enabled true -o json
+eq Standard "$(jq -r .tier <<<"$OUT")" "updated tier"
+eq true "$(jq -r .anonymousPullEnabled <<<"$OUT")" "updated anonymous pull"
+ok registry update --name "$REG" --public-network-enabled false --region northeurope -o json
+eq false "$(jq -r .publicNetworkAccess <<<"$OUT")" "updated public network"
+eq northeurope "$(jq -r .region <<<"$OUT")" "updated region"
+eq Standard "$(jq -r .tier <<<"$OUT")" "tier kept"
+bad 4 "" registry update --name nosuchreg --tier Premium
+
+ok registry check-health --name "$REG"
+has "CHECK" "$OUT" "check-health table"
+ok registry check-health --name "$REG" -o json
+eq true "$(jq -r .healthy <<<"$OUT")" "registry healthy"
+
+# ------------------------------------------------------------------ content, pushed over /v2/
+
+HOST="$REG.registry.local"
+v2() { # METHOD PATH [curl args...]
+    local method=$1 path=$2
+    shift 2
+    curl -sS --fail-with-body --resolve "$HOST:$PORT:127.0.0.1" -X "$method" "$@" \
+        "http://$HOST:$PORT$path"
+}
+push_blob() { # REPO FILE -> prints the digest
+    local repo=$1 file=$2 digest location
+    digest="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
+    location=$(v2 POST "/v2/$repo/blobs/uploads/" -D - -o /dev/null |
+        tr -d '\r' | awk 'tolower($1) == "location:" {print $2}')
+    [[ -n "$location" ]] || fail "no upload location for $repo"
+    [[ "$location" == http* ]] || location="http://$HOST:$PORT$location"
+    [[ "$location" == *"?"* ]] && sep="&" || sep="?"
+    curl -sS --fail-with-body --resolve "$HOST:$PORT:127.0.0.1" -X PUT \
+        -H "Content-Type: application/octet-stream" --data-binary "@$file" \
+        "$location${sep}digest=$digest" -o /dev/null || fail "blob upload to $repo"
+    echo "$digest"
+}
+push_manifest() { # REPO REFERENCE FILE
+    v2 PUT "/v2/$1/manifests/$2" -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+        --data-binary "@$3" -o /dev/null || fail "manifest push $1:$2"
+}
+make_manifest() { # CONFIG-FILE LAYER-FILE NOTE OUT
+    local config_digest layer_digest
+    config_digest="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+    layer_digest="sha256:$(sha256sum "$2" | cut -d' ' -f1)"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}],"annotations":{"note":"%s"}}' \
+        "$config_digest" "$(stat -c %s "$1")" "$layer_digest" "$(stat -c %s "$2")" "$3" >"$4"
+}
+
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$TMP/config.json"
+head -c 3000 /dev/urandom >"$TMP/layer.bin"
+for repo in team/app other/thing; do
+    push_blob "$repo" "$TMP/config.json" >/dev/null
+    push_blob "$repo" "$TMP/layer.bin" >/dev/null
+done
+make_manifest "$TMP/config.json" "$TMP/layer.bin" one "$TMP/m1.json"
+make_manifest "$TMP/config.json" "$TMP/layer.bin" two "$TMP/m2.json"
+M1="sha256:$(sha256sum "$TMP/m1.json" | cut -d' ' -f1)"
+M2="sha256:$(sha256sum "$TMP/m2.json" | cut -d' ' -f1)"
+push_manifest team/app v1 "$TMP/m1.json"
+push_manifest team/app latest "$TMP/m1.json"
+push_manifest team/app v2 "$TMP/m2.json"
+push_manifest other/thing x "$TMP/m1.json"
+
+# ------------------------------------------------------------------ repository verbs
+
+ok repository list --name "$REG" -o tsv
+eq "other/thing team/app" "$(cut -f1 <<<"$OUT" | sort | tr '\n' ' ' | sed 's/ $//')" "repository list"
+ok repository list --name "$REG"
+has "MANIFESTS" "$OUT" "repository list table"
+ok repository list --registry "$REG" -o json
+eq 2 "$(jq '.repositories | length' <<<"$OUT")" "repository list json"
+bad 4 "" repository list --name nosuchreg
+
+ok repository show --name "$REG" --repository team/app -o json
+eq team/app "$(jq -r .name <<<"$OUT")" "repository show name"
+eq 3 "$(jq -r .tagCount <<<"$OUT")" "repository show tag count"
+eq 2 "$(jq -r .manifestCount <<<"$OUT")" "repository show manifest count"
+ok repository show --name "$REG" --repository team/app
+has "team/app" "$OUT" "repository show table"
+bad 4 "" repository show --name "$REG" --repository no/such
+bad 2 "repository name" repository show --name "$REG" --repository Team/App
+
+ok repository show-tags --name "$REG" --repository team/app -o tsv
+eq "latest v1 v2" "$(cut -f1 <<<"$OUT" | sort | tr '\n' ' ' | sed 's/ $//')" "show-tags"
+eq "$M1" "$(awk -F'\t' '$1 == "v1" {print $2}' <<<"$OUT")" "show-tags digest of v1"
+ok repository show-tags --name "$REG" --repository team/app
+has "DIGEST" "$OUT" "show-tags table"
+ok repository show-tags --name "$REG" --repository team/app -o json
+eq 3 "$(jq '.tags | length' <<<"$OUT")" "show-tags json"
+
+# ------------------------------------------------------------------ usage, with content
+
+ok registry show-usage --name "$REG" -o json
+used=$(jq -r .storage.usedBytes <<<"$OUT")
+[[ "$used" =~ ^[0-9]+$ && "$used" -ge 3000 ]] || fail "show-usage usedBytes '$used' below the layer size"
+ok registry show-usage --name "$REG" -o tsv
+eq "Size" "$(head -n1 <<<"$OUT" | cut -f1)" "show-usage tsv first row"
+eq "$used" "$(head -n1 <<<"$OUT" | cut -f2)" "show-usage tsv bytes"
+has "repository:team/app" "$OUT" "show-usage per-repository row"
+ok registry show-usage --name "$REG"
+has "Webhooks" "$OUT" "show-usage table counts"
+
+# ------------------------------------------------------------------ manifest verbs
+
+ok manifest list --registry "$REG" --repository team/app -o json
+eq "$(printf '%s\n%s' "$M1" "$M2" | sort | tr '\n' ' ')" \
+    "$(jq -r '.manifests[].digest' <<<"$OUT" | sort | tr '\n' ' ')" "manifest list digests"
+ok manifest list --registry "$REG" --repository team/app -o tsv
+eq "latest,v1" "$(awk -F'\t' -v d="$M1" '$1 == d {print $6}' <<<"$OUT" | tr ',' '\n' | sort | paste -sd,)" "manifest list tags"
+ok manifest list --name "$REG" --repository team/app
+has "MEDIA TYPE" "$OUT" "manifest list table"
+bad 4 "" manifest list --registry "$REG" --repository no/such
+
+ok manifest show --registry "$REG" --image "team/app:v2" -o json
+eq "$M2" "$(jq -r .digest <<<"$OUT")" "manifest show by tag resolves the digest"
+eq two "$(jq -r .content <<<"$OUT" | jq -r .annotations.note)" "manifest content"
+ok manifest show --registry "$REG" --image "team/app@$M1"
+has "$M1" "$OUT" "manifest show by digest"
+ok manifest show --registry "$REG" --image "team/app@$M1" -o tsv
+eq "$M1" "$(cut -f1 <<<"$OUT")" "manifest show tsv"
+bad 4 "tag 'nope'" manifest show --registry "$REG" --image team/app:nope
+bad 4 "" manifest show --registry "$REG" --image "team/app@sha256:$(printf '0%.0s' {1..64})"
+bad 2 "needs a tag or a digest" manifest show --registry "$REG" --image team/app
+bad 2 "digest" manifest show --registry "$REG" --image "team/app@sha256:123"
+
+# untag: the tag goes, the manifest stays
+bad 2 "manifest delete" repository untag --name "$REG" --image "team/app@$M1"
+ok repository untag --name "$REG" --image team/app:latest
+has "Removed tag 'latest'" "$OUT" "untag confirmation"
+ok repository show-tags --name "$REG" --repository team/app -o tsv
+eq "v1 v2" "$(cut -f1 <<<"$OUT" | sort | tr '\n' ' ' | sed 's/ $//')" "tags after untag"
+ok manifest show --registry "$REG" --image "team/app@$M1" -o json
+eq "$M1" "$(jq -r .digest <<<"$OUT")" "manifest kept after untag"
+bad 4 "" repository untag --name "$REG" --image team/app:latest
+
+# manifest delete
+bad 2 "without --yes" manifest delete --registry "$REG" --image "team/app@$M2"
+bad 2 "repository untag" manifest delete --registry "$REG" --image team/app:v2 --yes
+ok manifest delete --registry "$REG" --image "team/app@$M2" --yes -o json
+eq "" "$OUT" "delete prints nothing in json"
+bad 4 "" manifest show --registry "$REG" --image "team/app@$M2"
+bad 4 "" manifest show --registry "$REG" --image team/app:v2
+bad 4 "" manifest delete --registry "$REG" --image "team/app@$M2" --yes
+
+# repository delete
+bad 2 "without --yes" repository delete --name "$REG" --repository other/thing
+ok repository delete --name "$REG" --repository other/thing --yes
+has "Deleted repository 'other/thing'" "$OUT" "repository delete confirmation"
+bad 4 "" repository show --name "$REG" --repository other/thing
+bad 4 "" repository delete --name "$REG" --repository other/thing --yes
+
+# ------------------------------------------------------------------ credentials and overrides
+
+bad 3 "" registry list --token wrong-token
+bad 3 "" registry show --name "$REG" --token wrong-token
+BERTH_TOKEN=wrong-token bad 3 "" registry list
+BERTH_TOKEN=wrong-token ok registry list --token "$TOKEN"
+BERTH_SERVER="http://127.0.0.1:1" bad 1 "cannot reach" registry list
+bad 1 "cannot reach" registry list --server "http://127.0.0.1:1"
+ok --server "$SERVER" --token - registry show --name "$REG" -o tsv <<<"$TOKEN"
+eq "$REG" "$(cut -f1 <<<"$OUT")" "token from stdin"
+ok -o json registry show --name "$REG" --server "$SERVER"
+eq "$REG" "$(jq -r .name <<<"$OUT")" "flags before the verb"
+
+# ------------------------------------------------------------------ registry delete
+
+bad 2 "without --yes" registry delete --name clitest02
+ok registry delete --name clitest02 --yes
+has "Deleted registry 'clitest02'" "$OUT" "registry delete confirmation"
+ok registry delete --name "$REG" --yes -o tsv
+eq "" "$OUT" "delete prints nothing in tsv"
+bad 4 "" registry show --name "$REG"
+bad 4 "" registry delete --name "$REG" --yes
+ok registry list -o json
+eq 0 "$(jq '[.registries[].name | select(startswith("clitest"))] | length' <<<"$OUT")" "all gone"
+
+echo "cli_e2e: passed ($CHECKS checks)"

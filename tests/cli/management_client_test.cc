@@ -1,0 +1,154 @@
+#include "cli/management_client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "fake_transport.h"
+
+namespace berth::cli {
+namespace {
+namespace json = boost::json;
+using testing::FakeTransport;
+
+const std::string kDigest = "sha256:" + std::string(64, 'b');
+
+class ManagementClientTest : public ::testing::Test {
+ protected:
+  FakeTransport transport;
+  ManagementClient client{transport, {"http://srv:5000", "tok"}};
+
+  const HttpRequest& only_request() {
+    EXPECT_EQ(transport.requests.size(), 1u);
+    return transport.requests.back();
+  }
+};
+
+TEST_F(ManagementClientTest, SendsBearerTokenAndAcceptJson) {
+  transport.answer(200, R"({"registries":[]})");
+  auto answer = client.list_registries();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(*answer, json::parse(R"({"registries":[]})"));
+  const auto& request = only_request();
+  EXPECT_EQ(request.method, "GET");
+  EXPECT_EQ(request.url, "http://srv:5000/mgmt/v1/registries");
+  EXPECT_EQ(FakeTransport::header(request, "Authorization"), "Bearer tok");
+  EXPECT_EQ(FakeTransport::header(request, "Accept"), "application/json");
+  EXPECT_EQ(request.body, "");
+}
+
+TEST_F(ManagementClientTest, CreatePostsJsonBody) {
+  transport.answer(201, R"({"name":"abcde"})");
+  ASSERT_TRUE(client.create_registry(json::object{{"name", "abcde"}, {"tier", "Basic"}}));
+  const auto& request = only_request();
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.url, "http://srv:5000/mgmt/v1/registries");
+  EXPECT_EQ(FakeTransport::header(request, "Content-Type"), "application/json");
+  EXPECT_EQ(json::parse(request.body), json::parse(R"({"name":"abcde","tier":"Basic"})"));
+}
+
+TEST_F(ManagementClientTest, EveryRouteHasItsMethodAndPath) {
+  struct Case {
+    std::function<Result<json::value>()> call;
+    const char* method;
+    std::string path;
+  };
+  const std::string repo = "/mgmt/v1/registries/abcde/repositories/team/app";
+  std::vector<Case> cases = {
+      {[&] { return client.get_registry("abcde"); }, "GET", "/mgmt/v1/registries/abcde"},
+      {[&] {
+         return client.update_registry("abcde", {{"tier", "Premium"}});
+       },
+       "PATCH", "/mgmt/v1/registries/abcde"},
+      {[&] { return client.delete_registry("abcde"); }, "DELETE", "/mgmt/v1/registries/abcde"},
+      {[&] { return client.registry_usage("abcde"); }, "GET", "/mgmt/v1/registries/abcde/usage"},
+      {[&] { return client.registry_health("abcde"); }, "GET", "/mgmt/v1/registries/abcde/health"},
+      {[&] { return client.list_repositories("abcde"); }, "GET",
+       "/mgmt/v1/registries/abcde/repositories"},
+      {[&] { return client.get_repository("abcde", "team/app"); }, "GET", repo},
+      {[&] { return client.delete_repository("abcde", "team/app"); }, "DELETE", repo},
+      {[&] { return client.list_tags("abcde", "team/app"); }, "GET", repo + "/tags"},
+      {[&] { return client.delete_tag("abcde", "team/app", "v1.0"); }, "DELETE",
+       repo + "/tags/v1.0"},
+      {[&] { return client.list_manifests("abcde", "team/app"); }, "GET", repo + "/manifests"},
+      {[&] { return client.get_manifest("abcde", "team/app", kDigest); }, "GET",
+       repo + "/manifests/" + kDigest},
+      {[&] { return client.delete_manifest("abcde", "team/app", kDigest); }, "DELETE",
+       repo + "/manifests/" + kDigest},
+  };
+  for (const auto& c : cases) {
+    transport.answer(200, "{}");
+    ASSERT_TRUE(c.call()) << c.path;
+    EXPECT_EQ(transport.requests.back().method, c.method) << c.path;
+    EXPECT_EQ(transport.requests.back().url, "http://srv:5000" + c.path);
+  }
+}
+
+TEST_F(ManagementClientTest, NoContentIsNull) {
+  transport.answer(204);
+  auto answer = client.delete_registry("abcde");
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(answer->is_null());
+}
+
+TEST_F(ManagementClientTest, StatusMapsToExitCodeWithServerMessage) {
+  struct Case {
+    long status;
+    ExitCode code;
+  };
+  for (auto [status, code] :
+       {Case{400, ExitCode::kUsage}, Case{401, ExitCode::kAuth}, Case{403, ExitCode::kAuth},
+        Case{404, ExitCode::kNotFound}, Case{409, ExitCode::kConflict},
+        Case{500, ExitCode::kFailure}, Case{503, ExitCode::kFailure}}) {
+    transport.answer(status,
+                     R"({"error":{"code":"X","message":"registry 'abcde'\ndoes not exist"}})");
+    auto answer = client.get_registry("abcde");
+    ASSERT_FALSE(answer) << status;
+    EXPECT_EQ(answer.error().code, code) << status;
+    EXPECT_EQ(answer.error().message, "registry 'abcde' does not exist") << status;
+  }
+}
+
+TEST_F(ManagementClientTest, ErrorWithoutEnvelopeNamesTheStatus) {
+  transport.answer(502, "<html>bad gateway</html>");
+  auto answer = client.get_registry("abcde");
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code, ExitCode::kFailure);
+  EXPECT_EQ(answer.error().message, "server answered HTTP 502");
+
+  transport.answer(401, "");
+  auto unauthorized = client.get_registry("abcde");
+  ASSERT_FALSE(unauthorized);
+  EXPECT_EQ(unauthorized.error().code, ExitCode::kAuth);
+  EXPECT_NE(unauthorized.error().message.find("401"), std::string::npos);
+
+  transport.answer(409, R"({"error":{"code":"RegistryNameTaken"}})");
+  auto conflict = client.get_registry("abcde");
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().message, "server answered 409 RegistryNameTaken");
+}
+
+TEST_F(ManagementClientTest, NonJsonSuccessIsAFailure) {
+  transport.answer(200, "not json");
+  auto answer = client.list_registries();
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code, ExitCode::kFailure);
+}
+
+TEST_F(ManagementClientTest, NetworkFailurePassesThrough) {
+  auto answer = client.list_registries();  // nothing queued
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code, ExitCode::kFailure);
+  EXPECT_NE(answer.error().message.find("cannot reach"), std::string::npos);
+}
+
+TEST(PercentEncode, KeepsUnreservedAndTheAskedExtras) {
+  EXPECT_EQ(percent_encode("aZ0-._~"), "aZ0-._~");
+  EXPECT_EQ(percent_encode("a/b c"), "a%2Fb%20c");
+  EXPECT_EQ(percent_encode("a/b", "/"), "a/b");
+  EXPECT_EQ(percent_encode("sha256:ab", ":"), "sha256:ab");
+  EXPECT_EQ(percent_encode("\xC3\xA9"), "%C3%A9");
+}
+
+}  // namespace
+}  // namespace berth::cli
