@@ -151,7 +151,7 @@ int run_report(const std::string& results, const std::string& json_out,
                        std::optional<double> theirs, std::optional<double> ratio,
                        std::optional<Goal> goal) {
     std::string target_text = "-";
-    std::string met_text;
+    const char* met_text = "";
     std::optional<bool> met_value;
     if (goal) {
       target_text = std::string(goal->at_least ? ">=" : "<=") + format_number(goal->ratio) + "x";
@@ -170,7 +170,7 @@ int run_report(const std::string& results, const std::string& json_out,
                                             format_number(theirs),
                                             ratio ? format_number(ratio) + "x" : "-",
                                             target_text,
-                                            met_text};
+                                            std::string(met_text)};
     for (std::size_t i = 0; i < columns.size(); ++i) {
       std::cout << pad(cells[i], columns[i].second, i >= 3) << (i + 1 < columns.size() ? "  " : "\n");
     }

@@ -1,6 +1,6 @@
 // berth_sendfile_ceiling: the loopback ceiling for serving a file. A server thread sendfile()s a
 // page-cached file to a client over 127.0.0.1, which reads and discards it. Prints MB/s
-// (median of the repetitions) and, with --out, appends a result line for the report.
+// (best of the repetitions, after a warm-up copy) and, with --out, appends a result line for the report.
 //
 //   berth_sendfile_ceiling --file PATH --size BYTES [--reps 3] [--out FILE]
 
@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -109,6 +110,9 @@ int main(int argc, char** argv) {
   }
   write_random_file(file, size, 42);
   MappedFile mapped(file);
+  // Flush the fresh file so that writeback does not run during the timed copies, then warm up.
+  ::fdatasync(mapped.fd());
+  if (transfer_once(mapped.fd(), mapped.size()) < 0) return 1;
   std::vector<double> rates;
   for (int rep = 0; rep < reps; ++rep) {
     const double rate = transfer_once(mapped.fd(), mapped.size());
@@ -116,7 +120,8 @@ int main(int argc, char** argv) {
     rates.push_back(rate);
   }
   ::unlink(file.c_str());
-  const double result = median(rates);
+  // A ceiling is the best the machine managed; noise only ever lowers a copy's rate.
+  const double result = *std::max_element(rates.begin(), rates.end());
   std::cout << result << '\n';
   if (!out.empty()) {
     Recorder recorder(out);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench_util.h"
+#include "event_load.h"
 #include "http_client.h"
 #include "recorder.h"
 #include "registry_ops.h"
@@ -321,8 +322,6 @@ void small_ops(Context& ctx) {
   const auto& s = ctx.settings;
   const std::string repo = "bench/small";
   const Image image = make_image(4000, 1024, "small-ops");
-  const std::string manifest_path = "/v2/" + repo + "/manifests/v1";
-  const std::string blob_path = "/v2/" + repo + "/blobs/" + image.layer_digest;
   std::vector<Target*> ready;
   for (auto& target : ctx.targets) {
     if (prepared(ctx, *target, "small-ops", [&] {
@@ -333,77 +332,53 @@ void small_ops(Context& ctx) {
       ready.push_back(target.get());
     }
   }
-  const auto warmup = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(std::min(1.0, s.small_seconds / 4)));
-  const auto duration = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(s.small_seconds));
-  constexpr std::size_t kMaxSamplesPerConnection = 4'000'000;
+  auto header_is = [](const SmallResponse& r, std::string_view name, std::string_view expected) {
+    auto value = r.header(name);
+    return value && *value == expected;
+  };
+  const std::string layer_size = std::to_string(image.layer.size());
+  const double warmup = std::min(1.0, s.small_seconds / 4);
   for (int rep = 0; rep < s.small_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
       if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
+      const std::string host_line = "Host: " + target->host + ":" + std::to_string(target->port) + "\r\n";
+      const std::vector<Operation> operations = {
+          {"GET /v2/" + repo + "/manifests/v1 HTTP/1.1\r\n" + host_line +
+               "Accept: " + std::string(kManifestType) + "\r\n\r\n",
+           false,
+           [&](const SmallResponse& r) -> std::string {
+             if (r.status != 200) return "manifest GET: status " + std::to_string(r.status);
+             if (r.body != image.manifest) return "manifest GET: body differs";
+             if (!header_is(r, "Docker-Content-Digest", image.manifest_digest)) {
+               return "manifest GET: wrong Docker-Content-Digest";
+             }
+             if (!header_is(r, "Content-Type", kManifestType)) return "manifest GET: wrong Content-Type";
+             return {};
+           }},
+          {"HEAD /v2/" + repo + "/blobs/" + image.layer_digest + " HTTP/1.1\r\n" + host_line + "\r\n",
+           true,
+           [&](const SmallResponse& r) -> std::string {
+             if (r.status != 200) return "blob HEAD: status " + std::to_string(r.status);
+             if (!header_is(r, "Content-Length", layer_size)) return "blob HEAD: wrong Content-Length";
+             if (!header_is(r, "Docker-Content-Digest", image.layer_digest)) {
+               return "blob HEAD: wrong Docker-Content-Digest";
+             }
+             return {};
+           }},
+      };
       measured(ctx, *target, "small-ops", [&] {
-        const int connections = s.small_connections;
-        std::vector<std::vector<double>> latencies(connections);
-        std::vector<std::string> errors(connections);
-        std::atomic<bool> stop{false};
-        std::latch connected(connections + 1);
-        std::latch go(1);
-        Clock::time_point measure_from, measure_until;
         double cpu_before = 0, self_before = 0;
-        {
-          std::vector<std::jthread> workers;
-          for (int c = 0; c < connections; ++c) {
-            workers.emplace_back([&, c] {
-              Connection connection(target->host, target->port);
-              Response response;
-              bool ok = connection.send({"GET", "/v2/", {}, Body::none()}, response);
-              connected.count_down();
-              go.wait();
-              if (!ok) {
-                errors[c] = "connect: " + connection.error();
-                return;
-              }
-              auto& samples = latencies[c];
-              samples.reserve(1 << 16);
-              try {
-                for (std::size_t i = 0; !stop && i < kMaxSamplesPerConnection; ++i) {
-                  const auto begin = Clock::now();
-                  if ((i + c) % 2 == 0) {
-                    get_manifest_checked(connection, manifest_path, image);
-                  } else {
-                    head_blob_checked(connection, blob_path, image.layer_digest,
-                                      image.layer.size());
-                  }
-                  const auto end = Clock::now();
-                  if (begin >= measure_from && end <= measure_until) {
-                    samples.push_back(std::chrono::duration<double, std::micro>(end - begin).count());
-                  }
-                }
-              } catch (const std::exception& e) {
-                errors[c] = e.what();
-                stop = true;
-              }
-            });
-          }
-          connected.arrive_and_wait();
-          measure_from = Clock::now() + warmup;
-          measure_until = measure_from + duration;
-          go.count_down();
-          std::this_thread::sleep_until(measure_from);
-          cpu_before = process_cpu_seconds(target->pid);
-          self_before = self_cpu_seconds();
-          for (int i = 0; i < 100'000 && !stop && Clock::now() < measure_until; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
-          stop = true;
-        }
-        const double wall = std::chrono::duration<double>(measure_until - measure_from).count();
+        auto result = run_event_load(target->host, target->port, s.small_connections, operations,
+                                     warmup, s.small_seconds, [&] {
+                                       cpu_before = process_cpu_seconds(target->pid);
+                                       self_before = self_cpu_seconds();
+                                     });
         const double server_cpu = process_cpu_seconds(target->pid) - cpu_before;
         const double self_cpu = self_cpu_seconds() - self_before;
-        for (const auto& error : errors) check(error.empty(), error);
-        std::vector<double> all;
-        for (const auto& list : latencies) all.insert(all.end(), list.begin(), list.end());
+        check(result.error.empty(), result.error);
+        auto& all = result.latencies_us;
         check(!all.empty(), "no request completed in the measured window");
+        const double wall = result.window_seconds;
         ctx.recorder.value("small-ops", "throughput", target->name, all.size() / wall, "req/s",
                            "higher");
         ctx.recorder.value("small-ops", "p50_latency", target->name, percentile(all, 50) / 1000,
@@ -429,14 +404,18 @@ void push_many(Context& ctx) {
   }
   for (Target* target : order_for(ctx, 0)) {
     measured(ctx, *target, "push-many", [&] {
+      const double cpu_before = process_cpu_seconds(target->pid);
       const auto start = Clock::now();
       run_parallel(*target, s.many_clients, images.size(), [&](Connection& connection, std::size_t i) {
         push_image(connection, *target, repo, numbered("i", i), images[i]);
       });
       const double elapsed = seconds_since(start);
+      const double cpu = process_cpu_seconds(target->pid) - cpu_before;
       target->remember_repo(repo);
       ctx.recorder.value("push-many", "throughput", target->name, images.size() / elapsed,
                          "images/s", "higher");
+      // Low server CPU with low throughput means the server waits (fsync, locks), not computes.
+      ctx.recorder.value("push-many", "server_cpu", target->name, cpu / elapsed, "cores", "lower");
       Connection connection(target->host, target->port);
       for (std::size_t i = 0; i < images.size(); i += std::max<std::size_t>(1, images.size() / 25)) {
         get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("i", i),

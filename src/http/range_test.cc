@@ -95,3 +95,16 @@ TEST(ParseContentRange, Malformed) {
 
 }  // namespace
 }  // namespace berth::http
+
+namespace berth::http {
+namespace {
+
+// Found by fuzzing: a last byte of 2^64-1 made length() wrap to zero.
+TEST(ContentRangeOverflow, LastByteAtTheTopOfTheRangeIsRefused) {
+  EXPECT_FALSE(parse_content_range("0-18446744073709551615"));
+  EXPECT_FALSE(parse_content_range("bytes 0-18446744073709551615/*"));
+  EXPECT_TRUE(parse_content_range("0-18446744073709551614"));
+}
+
+}  // namespace
+}  // namespace berth::http

@@ -73,9 +73,10 @@ bool match_pattern(const std::vector<std::string>& pattern,
     if (!match_segment(pattern[pattern.size() - 1 - i], path[path.size() - 1 - i])) return false;
   }
   std::size_t rest_end = path.size() - tail;
-  for (std::size_t i = head; i < rest_end; ++i) {
-    if (path[i].empty()) return false;
-  }
+  // Empty segments inside a greedy parameter ("a//b") still match, so the handler can reject
+  // the value with its own error (an invalid repository name) rather than a bare 404; a
+  // greedy parameter that is empty as a whole never matches.
+  if (rest_end - head == 1 && path[head].empty()) return false;
   if (params) {
     for (std::size_t i = 0; i < head; ++i) {
       if (is_param(pattern[i])) params->insert_or_assign(std::string(param_name(pattern[i])),

@@ -653,6 +653,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         continue;
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (!co_await wait_writable(socket)) co_return result;
+        // The deadline may have closed the socket meanwhile, and its descriptor number may
+        // already belong to another connection.
+        if (!socket.is_open()) co_return result;
       } else {
         co_return result;
       }
@@ -672,6 +675,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         if (since_yield >= kSendfileYieldBytes && remaining > 0) {
           since_yield = 0;
           co_await asio::post(socket.get_executor(), asio::use_awaitable);
+          if (!socket.is_open()) co_return result;
         }
         continue;
       }
@@ -682,7 +686,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!co_await wait_writable(socket)) co_return result;
+        if (!co_await wait_writable(socket) || !socket.is_open()) co_return result;
         continue;
       }
       if (errno != EPIPE && errno != ECONNRESET) {

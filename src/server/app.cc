@@ -9,12 +9,15 @@
 
 #include "api/distribution.h"
 #include "api/errors.h"
+#include "api/management.h"
+#include "auth/admin_credential.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/registry.h"
 #include "registry/tenant_resolver.h"
+#include "registry/tenants.h"
 #include "storage/filesystem_blob_storage.h"
 
 namespace berth::server {
@@ -74,6 +77,10 @@ struct App::Parts {
   std::unique_ptr<metadata::SqliteMetadataStore> metadata;
   std::unique_ptr<registry::TenantResolver> tenants;
   std::unique_ptr<api::DataPlane> data_plane;
+  std::optional<auth::AdminCredential> admin;
+  std::unique_ptr<registry::Tenants> tenant_service;
+  std::unique_ptr<api::ManagementContext> management;
+  std::optional<std::string> generated_admin_token;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -105,7 +112,22 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
                         co_return response;
                       }});
   api::add_distribution_routes(parts_->router, *parts_->data_plane);
-  parts_->router.set_fallback(api::not_routed);
+
+  auto admin = auth::AdminCredential::open(config.data_dir,
+                                           auth::initial_admin_token_from_environment());
+  if (!admin) throw std::runtime_error(admin.error().message);
+  parts_->admin.emplace(admin->credential);
+  parts_->generated_admin_token = admin->generated_token;
+  parts_->tenant_service = std::make_unique<registry::Tenants>(
+      *parts_->metadata, *parts_->storage, registry::TenantOptions{config.domain, "local"});
+  parts_->management = std::make_unique<api::ManagementContext>(
+      api::ManagementContext{*parts_->tenant_service, *parts_->admin});
+  api::add_management_routes(parts_->router, *parts_->management);
+  parts_->router.set_fallback([](const http::Request& request, bool method_not_allowed) {
+    return api::is_management_path(request.path)
+               ? api::management_not_routed(request, method_not_allowed)
+               : api::not_routed(request, method_not_allowed);
+  });
 
   parts_->server = std::make_unique<http::Server>(server_options(config), parts_->router);
   parts_->server->start();
@@ -120,5 +142,9 @@ std::vector<std::uint16_t> App::bound_ports() const { return parts_->server->bou
 void App::run(bool handle_signals) { parts_->server->run(handle_signals); }
 
 void App::stop() { parts_->server->stop(); }
+
+const std::optional<std::string>& App::generated_admin_token() const {
+  return parts_->generated_admin_token;
+}
 
 }  // namespace berth::server

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ class App {
   // Serves until stop() (or SIGTERM/SIGINT when `handle_signals`), then drains and returns.
   void run(bool handle_signals);
   void stop();
+  // The deployment administrator token when this start created it (first start of a data
+  // directory without BERTH_INITIAL_ADMIN_TOKEN); main prints it once.
+  const std::optional<std::string>& generated_admin_token() const;
 
  private:
   struct Parts;

@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   berth::server::configure_logging(config.log_format, config.log_level);
   try {
     berth::server::App app(config);
+    if (const auto& token = app.generated_admin_token()) {
+      // Shown once: only its hash is stored. Printed on stdout, never to the log.
+      std::cout << "berthd: deployment administrator token: " << *token << std::endl;
+    }
     spdlog::info("berthd {} serving data directory {} on port(s) {}", BERTH_VERSION,
                  config.data_dir.string(), fmt::join(app.bound_ports(), ", "));
     app.run(/*handle_signals=*/true);
