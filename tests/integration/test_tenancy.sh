@@ -27,7 +27,7 @@ HOSTS="$IT_TMP/hosts"
 } >"$HOSTS"
 sk_hosts() {
     unshare -m --propagation private -- /bin/sh -c \
-        'mount --bind "$0" /etc/hosts && mount --bind "$1" /var/lib/containers/cache && shift 2 && exec "$@"' \
+        'mount --bind "$0" /etc/hosts && mount --bind "$1" /var/lib/containers/cache && shift && exec "$@"' \
         "$HOSTS" "$IT_TMP/containers/cache" \
         skopeo --policy "$CONTAINERS_POLICY" --registries-conf "$CONTAINERS_REGISTRIES_CONF" "$@"
 }
