@@ -1,7 +1,6 @@
 #pragma once
-// Serves the management API next to the real /v2/ API on 127.0.0.1:0, over a fresh data
-// directory with the real filesystem blob storage and SQLite metadata store, and the helpers
-// the management tests share.
+// Runs berthd (the App composition root, through RunningApp) with a known administrator token
+// for the management API tests, and the helpers those tests share.
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -9,109 +8,57 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "api/distribution.h"
 #include "api/management.h"
 #include "auth/admin_credential.h"
 #include "http/router.h"
-#include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
-#include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
-#include "storage/filesystem_blob_storage.h"
+#include "storage/memory_blob_storage.h"
+#include "support/app_fixture.h"
 #include "support/http_client.h"
 
 namespace berth::testing {
 
 inline constexpr std::string_view kAdminToken = "mgmt-test-admin-token-0123456789";
+// berthd's default domain, which RunningApp keeps: login servers are <registry>.<kDomain>.
 inline constexpr std::string_view kDomain = "registry.local";
 
-class MgmtTempDir {
+// The management route table, built over throwaway services: for tests that look at the rows
+// (pattern, method, action) and never call a handler.
+class ManagementRouteTable {
  public:
-  MgmtTempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-mgmt-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~MgmtTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-// The backends, the tenants service and an HTTP server with the /v2/ and /mgmt/v1/ routes.
-class MgmtServer {
- public:
-  explicit MgmtServer(const std::filesystem::path& data_dir)
-      : admin_(auth::AdminCredential::for_token(kAdminToken)) {
-    static const bool quiet = [] {
-      if (!std::getenv("BERTH_TEST_LOG")) spdlog::set_level(spdlog::level::warn);
-      return true;
-    }();
-    (void)quiet;
-    auto storage = storage::FilesystemBlobStorage::open(data_dir);
-    if (!storage) throw std::runtime_error(storage.error().message);
-    storage_ = std::move(*storage);
-    auto metadata = metadata::SqliteMetadataStore::open(data_dir / "metadata.db");
-    if (!metadata) throw std::runtime_error(metadata.error().message);
-    metadata_ = std::move(*metadata);
-    tenants_ = std::make_unique<registry::Tenants>(
-        *metadata_, *storage_, registry::TenantOptions{std::string(kDomain), "local"});
-    resolver_ = std::make_unique<registry::TenantResolver>(
-        *metadata_, registry::TenantRouting{std::string(kDomain), "default"});
-    plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*storage_, *metadata_, *resolver_});
+  ManagementRouteTable() {
+    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
+    if (!store) throw std::runtime_error(store.error().message);
+    metadata_ = std::move(*store);
+    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
     context_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_, admin_});
-
-    api::add_management_routes(router_, *context_);
-    api::add_distribution_routes(router_, *plane_);
-    router_.set_fallback([](const http::Request& request, bool method_not_allowed) {
-      return api::is_management_path(request.path)
-                 ? api::management_not_routed(request, method_not_allowed)
-                 : api::not_routed(request, method_not_allowed);
-    });
-
-    http::ServerOptions options;
-    options.listeners = {http::Listener{"127.0.0.1", 0, std::nullopt}};
-    options.threads = 2;
-    options.shutdown_deadline = std::chrono::seconds(5);
-    server_ = std::make_unique<http::Server>(options, router_);
-    server_->start();
-    port_ = server_->bound_ports().front();
-    thread_ = std::thread([this] { server_->run(false); });
+    routes_ = api::management_routes(*context_);
   }
-  ~MgmtServer() {
-    server_->stop();
-    thread_.join();
-  }
-
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  registry::Tenants& tenants() { return *tenants_; }
-  metadata::MetadataStore& metadata() { return *metadata_; }
-  const http::Router& router() const { return router_; }
+  const std::vector<http::Route>& routes() const { return routes_; }
 
  private:
-  auth::AdminCredential admin_;
-  std::unique_ptr<storage::FilesystemBlobStorage> storage_;
+  TempDir dir_;
+  storage::MemoryBlobStorage storage_;
+  auth::AdminCredential admin_ = auth::AdminCredential::for_token("route-table-token-0123");
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<registry::Tenants> tenants_;
-  std::unique_ptr<registry::TenantResolver> resolver_;
-  std::unique_ptr<api::DataPlane> plane_;
   std::unique_ptr<api::ManagementContext> context_;
-  http::Router router_;
-  std::unique_ptr<http::Server> server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
+  std::vector<http::Route> routes_;
 };
+
+// The access log of every request drowns the test output; BERTH_TEST_LOG keeps it.
+inline void quiet_logging_unless_asked() {
+  if (!std::getenv("BERTH_TEST_LOG")) spdlog::set_level(spdlog::level::warn);
+}
 
 inline boost::json::value parse_json(const std::string& text) {
   boost::system::error_code ec;
@@ -124,17 +71,17 @@ inline boost::json::value parse_json(const std::string& text) {
 class MgmtApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<MgmtServer>(dir_.path() / "data");
-    client_ = std::make_unique<HttpClient>(server_->base_url());
+    quiet_logging_unless_asked();
+    app_ = std::make_unique<RunningApp>(data_dir(), std::string(kAdminToken));
+    client_ = std::make_unique<HttpClient>(app_->base_url());
   }
   void TearDown() override {
     client_.reset();
-    server_.reset();
+    app_.reset();
   }
 
   std::filesystem::path data_dir() const { return dir_.path() / "data"; }
   HttpClient& client() { return *client_; }
-  MgmtServer& server() { return *server_; }
 
   HttpResponse call(std::string_view method, std::string_view path, std::string_view body = {},
                     std::vector<std::string> headers = {}) {
@@ -187,8 +134,8 @@ class MgmtApiTest : public ::testing::Test {
     return oci::digest_of(manifest).str();
   }
 
-  MgmtTempDir dir_;
-  std::unique_ptr<MgmtServer> server_;
+  TempDir dir_;
+  std::unique_ptr<RunningApp> app_;
   std::unique_ptr<HttpClient> client_;
 };
 

@@ -9,11 +9,7 @@
 #include <set>
 
 #include "api/management.h"
-#include "auth/admin_credential.h"
-#include "metadata/sqlite_metadata_store.h"
 #include "mgmt/mgmt_test_support.h"
-#include "registry/tenants.h"
-#include "storage/memory_blob_storage.h"
 
 namespace berth::api {
 namespace {
@@ -30,25 +26,10 @@ json::value document() {
   return doc;
 }
 
-// The route table, built over throwaway services (only its rows are looked at).
 class RouteTable : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
-    ASSERT_TRUE(store) << store.error().message;
-    metadata_ = std::move(*store);
-    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    context_ = std::make_unique<ManagementContext>(ManagementContext{*tenants_, admin_});
-    routes_ = management_routes(*context_);
-  }
-
-  berth::testing::MgmtTempDir dir_;
-  storage::MemoryBlobStorage storage_;
-  auth::AdminCredential admin_ = auth::AdminCredential::for_token("openapi-test-token-0123");
-  std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
-  std::unique_ptr<registry::Tenants> tenants_;
-  std::unique_ptr<ManagementContext> context_;
-  std::vector<http::Route> routes_;
+  berth::testing::ManagementRouteTable table_;
+  const std::vector<http::Route>& routes_ = table_.routes();
 };
 
 // "/a/{b+}/c" -> "/a/{b}/c": OpenAPI has no greedy parameters.

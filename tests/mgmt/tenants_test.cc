@@ -8,9 +8,9 @@
 #include <atomic>
 
 #include "metadata/sqlite_metadata_store.h"
-#include "mgmt/mgmt_test_support.h"
 #include "registry/tiers.h"
 #include "storage/memory_blob_storage.h"
+#include "support/app_fixture.h"
 
 namespace berth::registry {
 namespace {
@@ -126,7 +126,7 @@ class TenantsTest : public ::testing::Test {
     return counter;
   }
 
-  berth::testing::MgmtTempDir dir_;
+  berth::testing::TempDir dir_;
   storage::MemoryBlobStorage storage_;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<Tenants> tenants_;

@@ -4,24 +4,55 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
+#include "auth/admin_credential.h"
 #include "server/app.h"
 #include "support/http_client.h"
 
 namespace berth::testing {
 
+// Sets an environment variable for the lifetime of the object, then restores what was there.
+class ScopedEnvironmentVariable {
+ public:
+  ScopedEnvironmentVariable(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* previous = std::getenv(name_.c_str())) previous_ = previous;
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnvironmentVariable() {
+    if (previous_) {
+      ::setenv(name_.c_str(), previous_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnvironmentVariable(const ScopedEnvironmentVariable&) = delete;
+  ScopedEnvironmentVariable& operator=(const ScopedEnvironmentVariable&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> previous_;
+};
+
 class RunningApp {
  public:
-  explicit RunningApp(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {
+  // `initial_admin_token`, when given, becomes the administrator token of the fresh data
+  // directory. It reaches App the way an operator's does, through BERTH_INITIAL_ADMIN_TOKEN,
+  // so that App needs no test-only entry point; the variable is set only while App starts.
+  explicit RunningApp(std::filesystem::path data_dir,
+                      std::optional<std::string> initial_admin_token = std::nullopt)
+      : data_dir_(std::move(data_dir)) {
     server::Config config;
     config.listen = {"127.0.0.1:0"};
     config.data_dir = data_dir_;
     config.threads = 2;
     config.shutdown_deadline = std::chrono::seconds(5);
-    app_ = std::make_unique<server::App>(config);
+    app_ = start(config, initial_admin_token);
     port_ = app_->bound_ports().front();
     thread_ = std::thread([this] { app_->run(false); });
   }
@@ -33,6 +64,17 @@ class RunningApp {
   std::uint16_t port() const { return port_; }
 
  private:
+  // The variable is gone again before the server threads run, so no thread reads the
+  // environment while it changes.
+  static std::unique_ptr<server::App> start(const server::Config& config,
+                                            const std::optional<std::string>& initial_admin_token) {
+    std::optional<ScopedEnvironmentVariable> token;
+    if (initial_admin_token) {
+      token.emplace(std::string(auth::kInitialAdminTokenVariable), *initial_admin_token);
+    }
+    return std::make_unique<server::App>(config);
+  }
+
   std::filesystem::path data_dir_;
   std::unique_ptr<server::App> app_;
   std::uint16_t port_ = 0;
