@@ -9,6 +9,9 @@
 #include <charconv>
 #include <vector>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "api/blocking_pool.h"
 #include "api/errors.h"
 #include "api/wire.h"
 #include "http/range.h"
@@ -24,9 +27,22 @@ using http::Request;
 using http::Response;
 using registry::Registry;
 
-// Body chunks are copied to storage through a buffer this large: big enough to keep syscalls
-// rare, small enough to stay out of the way of concurrency.
-constexpr std::size_t kBodyBufferBytes = 1 << 20;
+// What the handlers that block work on: the registry the Host selected, and the pool that
+// takes their disk and database work off the event loop.
+struct Scope {
+  Registry& registry;
+  BlockingPool* blocking;
+
+  template <class Work>
+  auto offload(Work work) {
+    return api::offload(blocking, std::move(work));
+  }
+};
+
+// Upload bodies go to storage through two buffers this large: one fills from the socket while
+// the other is written and hashed. Big enough to keep syscalls rare, small enough that many
+// concurrent uploads stay cheap in memory.
+constexpr std::size_t kBodyBufferBytes = 512 * 1024;
 // Without "n", listings answer in one page of at most this many items.
 constexpr std::size_t kMaxListingItems = 100000;
 // Chunked uploads may use chunks of any size; announce that no minimum applies.
@@ -181,12 +197,14 @@ asio::awaitable<Response> get_blob(Registry& registry, Request& request) {
   co_return response;
 }
 
-asio::awaitable<Response> delete_blob(Registry& registry, Request& request) {
+asio::awaitable<Response> delete_blob(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   auto digest = parse_digest(request.param("digest"));
   if (!digest) co_return digest_invalid(request.param("digest"));
-  if (auto deleted = registry.delete_blob(target.name, *digest); !deleted) {
+  auto deleted =
+      co_await scope.offload([&] { return scope.registry.delete_blob(target.name, *digest); });
+  if (!deleted) {
     co_return error_response(deleted.error());
   }
   Response response = empty_response(202);
@@ -196,26 +214,93 @@ asio::awaitable<Response> delete_blob(Registry& registry, Request& request) {
 
 // ------------------------------------------------------------------ uploads
 
-// Streams the request body into the session. Returns an error response, or nullopt with
-// `copied` set to the number of body bytes appended.
-asio::awaitable<std::optional<Response>> copy_body(Request& request,
-                                                   registry::UploadSession& session,
-                                                   std::uint64_t& copied) {
-  std::vector<std::byte> buffer(kBodyBufferBytes);
-  copied = 0;
-  for (;;) {
-    auto count = co_await request.body->read_some(buffer);
+// Two body buffers, allocated uninitialised (only the bytes a body fills become resident), no
+// larger than the body when its length is known, and page-aligned so that storage can write
+// them without copying through the page cache.
+class BodyBuffers {
+ public:
+  explicit BodyBuffers(std::optional<std::uint64_t> content_length)
+      : size_(content_length && *content_length > 0
+                  ? static_cast<std::size_t>(std::min<std::uint64_t>(*content_length,
+                                                                       kBodyBufferBytes))
+                  : kBodyBufferBytes),
+        filling_(allocate(size_)),
+        draining_(allocate(size_)) {}
+
+  std::span<std::byte> filling() { return {filling_.get(), size_}; }
+  std::span<std::byte> draining() { return {draining_.get(), size_}; }
+  void swap() { std::swap(filling_, draining_); }
+
+ private:
+  static constexpr std::align_val_t kAlignment{4096};
+  struct Free {
+    void operator()(std::byte* p) const { ::operator delete[](p, kAlignment); }
+  };
+  using Buffer = std::unique_ptr<std::byte[], Free>;
+  static Buffer allocate(std::size_t size) {
+    return Buffer(static_cast<std::byte*>(::operator new[](size, kAlignment)));
+  }
+
+  std::size_t size_;
+  Buffer filling_;
+  Buffer draining_;
+};
+
+// What one fill of a buffer brought: the bytes read, and the error that stopped it early.
+struct Filled {
+  std::size_t bytes = 0;
+  std::optional<http::HttpError> error;
+};
+
+// Reads body bytes until `buffer` is full or the body ends.
+asio::awaitable<Filled> fill(http::BodyReader& body, std::span<std::byte> buffer) {
+  Filled filled;
+  while (filled.bytes < buffer.size()) {
+    auto count = co_await body.read_some(buffer.subspan(filled.bytes));
     if (!count) {
-      co_return error_response(400, code::kBlobUploadInvalid,
-                               fmt::format("the request body ended early: {}",
-                                           count.error().message));
+      filled.error = count.error();
+      break;
     }
     if (*count == 0) break;
-    if (auto appended = session.append(std::span(buffer.data(), *count)); !appended) {
-      co_return error_response(appended.error());
-    }
-    copied += *count;
+    filled.bytes += *count;
   }
+  co_return filled;
+}
+
+Response body_ended_early(const http::HttpError& error) {
+  return error_response(400, code::kBlobUploadInvalid,
+                        fmt::format("the request body ended early: {}", error.message));
+}
+
+// Streams the request body into the session: while one buffer is appended (written and hashed)
+// on the blocking pool, the next fills from the socket. Returns an error response, or nullopt
+// with `copied` set to the number of body bytes appended. Bytes that arrived before an error
+// are appended too, so a resumable upload keeps them.
+asio::awaitable<std::optional<Response>> copy_body(Scope& scope, Request& request,
+                                                   registry::UploadSession& session,
+                                                   std::uint64_t& copied) {
+  using namespace asio::experimental::awaitable_operators;
+  BodyBuffers buffers(request.body->content_length());
+  copied = 0;
+  Filled current = co_await fill(*request.body, buffers.filling());
+  while (current.bytes > 0) {
+    buffers.swap();
+    auto chunk = buffers.draining().first(current.bytes);
+    auto append = scope.offload([&session, chunk] { return session.append(chunk); });
+    registry::Result<void> appended;
+    Filled next;
+    if (current.error) {
+      appended = co_await std::move(append);
+    } else {
+      std::tie(appended, next) =
+          co_await (std::move(append) && fill(*request.body, buffers.filling()));
+    }
+    if (!appended) co_return error_response(appended.error());
+    copied += current.bytes;
+    if (current.error) break;
+    current = std::move(next);
+  }
+  if (current.error) co_return body_ended_early(*current.error);
   co_return std::nullopt;
 }
 
@@ -246,18 +331,23 @@ std::optional<Response> check_chunk_start(const Request& request, std::string_vi
 }
 
 // Appends the body as one chunk, checking Content-Range and that the announced length arrived.
-asio::awaitable<std::optional<Response>> append_chunk(Request& request, std::string_view name,
+asio::awaitable<std::optional<Response>> append_chunk(Scope& scope, Request& request,
+                                                      std::string_view name,
                                                       registry::UploadSession& session) {
   std::optional<http::ByteRange> range;
   if (auto refused = check_chunk_start(request, name, session, range)) co_return refused;
   std::uint64_t copied = 0;
-  auto failed = co_await copy_body(request, session, copied);
+  auto failed = co_await copy_body(scope, request, session, copied);
+  auto keep_what_arrived = [&] {
+    // The client may resume from the upload's status.
+    return scope.offload([&session] { (void)session.flush(); });
+  };
   if (failed) {
-    (void)session.flush();  // keep what arrived: the client may resume from the status
+    co_await keep_what_arrived();
     co_return failed;
   }
   if (range && copied != range->length()) {
-    (void)session.flush();
+    co_await keep_what_arrived();
     co_return error_response(400, code::kSizeInvalid,
                              fmt::format("Content-Range announces {} bytes but {} arrived",
                                          range->length(), copied));
@@ -265,24 +355,28 @@ asio::awaitable<std::optional<Response>> append_chunk(Request& request, std::str
   co_return std::nullopt;
 }
 
-asio::awaitable<Response> monolithic_upload(Registry& registry, Request& request,
+asio::awaitable<Response> monolithic_upload(Scope& scope, Request& request,
                                             std::string_view name, const oci::Digest& digest) {
-  auto session = registry.start_single_request_upload(name);
+  Registry& registry = scope.registry;
+  auto session =
+      co_await scope.offload([&] { return registry.start_single_request_upload(name); });
   if (!session) co_return error_response(session.error());
+  auto discard = [&] { return scope.offload([&] { registry.discard_upload((*session)->id()); }); };
   std::uint64_t copied = 0;
-  if (auto failed = co_await copy_body(request, **session, copied)) {
-    registry.discard_upload((*session)->id());
+  if (auto failed = co_await copy_body(scope, request, **session, copied)) {
+    co_await discard();
     co_return std::move(*failed);
   }
-  auto committed = (*session)->commit(digest);
+  auto committed = co_await scope.offload([&] { return (*session)->commit(digest); });
   if (!committed) {
-    registry.discard_upload((*session)->id());
+    co_await discard();
     co_return error_response(committed.error());
   }
   co_return blob_created(request, name, committed->digest);
 }
 
-asio::awaitable<Response> start_upload(Registry& registry, Request& request) {
+asio::awaitable<Response> start_upload(Scope& scope, Request& request) {
+  Registry& registry = scope.registry;
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
 
@@ -291,7 +385,8 @@ asio::awaitable<Response> start_upload(Registry& registry, Request& request) {
     if (!digest) co_return digest_invalid(*mount);
     auto from = request.query_param("from");
     if (from && oci::is_valid_repository_name(*from)) {
-      auto mounted = registry.mount_blob(target.name, *from, *digest);
+      auto mounted = co_await scope.offload(
+          [&] { return registry.mount_blob(target.name, *from, *digest); });
       if (mounted) co_return blob_created(request, target.name, mounted->digest);
       if (mounted.error().code != registry::Errc::blob_unknown) {
         co_return error_response(mounted.error());
@@ -301,30 +396,32 @@ asio::awaitable<Response> start_upload(Registry& registry, Request& request) {
   } else if (auto digest_text = request.query_param("digest")) {
     auto digest = parse_digest(*digest_text);
     if (!digest) co_return digest_invalid(*digest_text);
-    co_return co_await monolithic_upload(registry, request, target.name, *digest);
+    co_return co_await monolithic_upload(scope, request, target.name, *digest);
   }
 
-  auto session = registry.start_upload(target.name);
+  auto session = co_await scope.offload([&] { return registry.start_upload(target.name); });
   if (!session) co_return error_response(session.error());
   Response response = upload_accepted(request, target.name, (*session)->id(), 0, 202);
   set(response, header::kChunkMinLength, std::string(kChunkMinLength));
   co_return response;
 }
 
-asio::awaitable<Response> patch_upload(Registry& registry, Request& request) {
+asio::awaitable<Response> patch_upload(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   std::string_view id = request.param("uuid");
-  auto session = registry.resume_upload(target.name, id);
+  auto session =
+      co_await scope.offload([&] { return scope.registry.resume_upload(target.name, id); });
   if (!session) co_return error_response(session.error());
-  if (auto failed = co_await append_chunk(request, target.name, **session)) {
+  if (auto failed = co_await append_chunk(scope, request, target.name, **session)) {
     co_return std::move(*failed);
   }
-  if (auto flushed = (*session)->flush(); !flushed) co_return error_response(flushed.error());
+  auto flushed = co_await scope.offload([&] { return (*session)->flush(); });
+  if (!flushed) co_return error_response(flushed.error());
   co_return upload_accepted(request, target.name, id, (*session)->size(), 202);
 }
 
-asio::awaitable<Response> finish_upload(Registry& registry, Request& request) {
+asio::awaitable<Response> finish_upload(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   std::string_view id = request.param("uuid");
@@ -335,12 +432,13 @@ asio::awaitable<Response> finish_upload(Registry& registry, Request& request) {
   }
   auto digest = parse_digest(*digest_text);
   if (!digest) co_return digest_invalid(*digest_text);
-  auto session = registry.resume_upload(target.name, id);
+  auto session =
+      co_await scope.offload([&] { return scope.registry.resume_upload(target.name, id); });
   if (!session) co_return error_response(session.error());
-  if (auto failed = co_await append_chunk(request, target.name, **session)) {
+  if (auto failed = co_await append_chunk(scope, request, target.name, **session)) {
     co_return std::move(*failed);
   }
-  auto committed = (*session)->commit(*digest);
+  auto committed = co_await scope.offload([&] { return (*session)->commit(*digest); });
   if (!committed) co_return error_response(committed.error());
   co_return blob_created(request, target.name, committed->digest);
 }
@@ -354,10 +452,12 @@ asio::awaitable<Response> get_upload(Registry& registry, Request& request) {
   co_return upload_accepted(request, target.name, id, *size, 204);
 }
 
-asio::awaitable<Response> cancel_upload(Registry& registry, Request& request) {
+asio::awaitable<Response> cancel_upload(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
-  if (auto cancelled = registry.cancel_upload(target.name, request.param("uuid")); !cancelled) {
+  auto cancelled = co_await scope.offload(
+      [&] { return scope.registry.cancel_upload(target.name, request.param("uuid")); });
+  if (!cancelled) {
     co_return error_response(cancelled.error());
   }
   co_return empty_response(204);
@@ -395,7 +495,7 @@ asio::awaitable<Response> get_manifest(Registry& registry, Request& request, boo
   co_return response;
 }
 
-asio::awaitable<Response> put_manifest(Registry& registry, Request& request) {
+asio::awaitable<Response> put_manifest(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
@@ -413,7 +513,9 @@ asio::awaitable<Response> put_manifest(Registry& registry, Request& request) {
                                          body.error().message));
   }
   std::string_view content_type = request.header("Content-Type").value_or("");
-  auto stored = registry.put_manifest(target.name, *reference, *body, content_type);
+  auto stored = co_await scope.offload([&] {
+    return scope.registry.put_manifest(target.name, *reference, *body, content_type);
+  });
   if (!stored) co_return error_response(stored.error());
   Response response = empty_response(201);
   set(response, header::kLocation,
@@ -423,13 +525,15 @@ asio::awaitable<Response> put_manifest(Registry& registry, Request& request) {
   co_return response;
 }
 
-asio::awaitable<Response> delete_manifest(Registry& registry, Request& request) {
+asio::awaitable<Response> delete_manifest(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
   auto reference = parse_reference(request.param("reference"), error);
   if (!reference) co_return error;
-  if (auto deleted = registry.delete_manifest(target.name, *reference); !deleted) {
+  auto deleted = co_await scope.offload(
+      [&] { return scope.registry.delete_manifest(target.name, *reference); });
+  if (!deleted) {
     co_return error_response(deleted.error());
   }
   co_return empty_response(202);
@@ -539,13 +643,19 @@ asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
 
 namespace {
 
-// Resolves the registry the request's Host names, then runs `handler` on it.
+// Resolves the registry the request's Host names, then runs `handler` on it: with the Scope
+// when the handler blocks (and so takes the pool), else with the registry alone.
 template <class Handler>
 asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
   auto id = plane.tenants.resolve(request.header("Host").value_or(""));
   if (!id) co_return error_response(id.error());
   Registry registry(plane.storage, plane.metadata, *id);
-  co_return co_await handler(registry, request);
+  if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {
+    Scope scope{registry, plane.blocking};
+    co_return co_await handler(scope, request);
+  } else {
+    co_return co_await handler(registry, request);
+  }
 }
 
 }  // namespace

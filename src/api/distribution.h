@@ -1,6 +1,7 @@
 #pragma once
 // The OCI distribution API (/v2/) as a route table over registry::Registry.
 
+#include "api/blocking_pool.h"
 #include "http/router.h"
 #include "metadata/metadata_store.h"
 #include "registry/registry.h"
@@ -9,11 +10,13 @@
 
 namespace berth::api {
 
-// What the /v2/ handlers work on: the shared backends and the Host -> registry mapping.
+// What the /v2/ handlers work on: the shared backends, the Host -> registry mapping, and the
+// pool for blocking work (null: that work runs on the event loop, for tests without threads).
 struct DataPlane {
   storage::BlobStorage& storage;
   metadata::MetadataStore& metadata;
   const registry::TenantResolver& tenants;
+  BlockingPool* blocking = nullptr;
 };
 
 // Adds every /v2/ route. `plane` and what it refers to must outlive the router.

@@ -1,6 +1,8 @@
 #include "common/ids.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 
 #include <array>
 #include <stdexcept>
@@ -10,9 +12,17 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
+// The kernel's CSPRNG directly: OpenSSL's RAND_bytes would load its provider tables (about
+// 2 MiB resident) for a few bytes per upload id.
 void fill_random(unsigned char* out, std::size_t n) {
-  if (RAND_bytes(out, static_cast<int>(n)) != 1) {
-    throw std::runtime_error("the system random number generator failed");
+  while (n > 0) {
+    ssize_t got = ::getrandom(out, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("the system random number generator failed");
+    }
+    out += got;
+    n -= static_cast<std::size_t>(got);
   }
 }
 

@@ -63,8 +63,13 @@ namespace berth::metadata {
 namespace {
 
 constexpr int kBusyTimeoutMs = 10'000;
-// Per connection; negative means KiB in PRAGMA cache_size.
-constexpr int kCacheSizeKib = 8 * 1024;
+// Per connection; negative means KiB in PRAGMA cache_size. Small, because reads go through
+// the shared memory map below and every pooled reader has a cache of its own.
+constexpr int kCacheSizeKib = 2 * 1024;
+// Connections read database pages through one mapping of the file (the kernel's page cache)
+// instead of each copying them into a private cache: with a reader per busy thread, private
+// copies multiplied the resident memory by the number of readers.
+constexpr std::int64_t kMmapSizeBytes = 256 * 1024 * 1024;
 // Readers beyond this many idle ones are closed instead of pooled.
 constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
@@ -527,7 +532,8 @@ class SqliteConnection {
         "PRAGMA foreign_keys = ON;"
         "PRAGMA temp_store = MEMORY;"
         "PRAGMA cache_size = -" +
-        std::to_string(kCacheSizeKib) + ";";
+        std::to_string(kCacheSizeKib) + ";" + "PRAGMA mmap_size = " +
+        std::to_string(kMmapSizeBytes) + ";";
     if (role == Role::writer) {
       pragmas += "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimitBytes) + ";";
     } else {

@@ -70,12 +70,18 @@ void ensure_default_registry(metadata::MetadataStore& metadata, const std::strin
   }
 }
 
+// Threads for blocking disk and database work. Mostly asleep in fsync or waiting for a group
+// commit, so more than the cores: that many concurrent pushes overlap their syncs.
+constexpr unsigned kBlockingThreads = 16;
+
 }  // namespace
 
 struct App::Parts {
   std::unique_ptr<storage::FilesystemBlobStorage> storage;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata;
   std::unique_ptr<registry::TenantResolver> tenants;
+  // Declared before the server so it outlives the requests that use it.
+  std::unique_ptr<api::BlockingPool> blocking;
   std::unique_ptr<api::DataPlane> data_plane;
   std::optional<auth::AdminCredential> admin;
   std::unique_ptr<registry::Tenants> tenant_service;
@@ -96,8 +102,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   ensure_default_registry(*parts_->metadata, config.default_registry);
   parts_->tenants = std::make_unique<registry::TenantResolver>(
       *parts_->metadata, registry::TenantRouting{config.domain, config.default_registry});
-  parts_->data_plane = std::make_unique<api::DataPlane>(
-      api::DataPlane{*parts_->storage, *parts_->metadata, *parts_->tenants});
+  parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
+  parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{
+      *parts_->storage, *parts_->metadata, *parts_->tenants, parts_->blocking.get()});
 
   Parts* parts = parts_.get();
   parts_->router.add({"GET", "/healthz", "healthz", "",

@@ -15,6 +15,11 @@
 //
 // A blob appears in blobs/ only by an atomic rename of a fully written, fsynced file, so a
 // reader never sees a partial blob and a crash leaves at most an orphan in uploads/ or tmp/.
+//
+// Upload bytes in whole aligned blocks bypass the page cache (O_DIRECT) where the filesystem
+// allows it: a registry receives far more bytes than it serves again at once, and copying each
+// pushed byte into newly allocated cache pages cost more CPU than hashing it. Small and
+// unaligned pieces (the tail of a body, odd-sized chunks) take the ordinary buffered path.
 
 #include "storage/filesystem_blob_storage.h"
 
@@ -63,6 +68,11 @@ constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
 // Start kernel writeback every this many appended bytes, so that commit's fdatasync finds most
 // of a large upload already on disk instead of flushing it all at once.
 constexpr std::uint64_t kWritebackChunk = std::uint64_t{8} << 20;
+// Offset, length and memory alignment of a direct write: the page size covers the logical
+// block size of every common device.
+constexpr std::size_t kDirectAlignment = 4096;
+// Below this a direct write saves too little to be worth a synchronous trip to the disk.
+constexpr std::size_t kDirectMinimum = 64 * 1024;
 constexpr mode_t kFileMode = 0644;
 constexpr mode_t kDirMode = 0755;
 
@@ -341,6 +351,7 @@ class FilesystemUploadWriter final : public UploadWriter {
   ~FilesystemUploadWriter() override {
     if (done_) return;
     fd_.reset();
+    direct_fd_.reset();
     if (broken_) {
       claim_.release(std::nullopt, /*forget_hash=*/true);
     } else {
@@ -353,16 +364,14 @@ class FilesystemUploadWriter final : public UploadWriter {
   Result<void> append(std::span<const std::byte> data) override {
     if (auto r = usable(); !r) return r;
     if (data.empty()) return {};
-    if (int err = write_all(fd_.get(), data, size_)) {
+    if (int err = write_and_hash(data)) {
       // Drop whatever part landed so the file again matches size_ and the running hash.
       if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) broken_ = true;
       return io_error("append to", data_path_, err);
     }
-    // Hash after the write: the bytes are still hot in cache, and a failed write leaves the
-    // running hash untouched.
-    hasher_.update(data);
     size_ += data.size();
     if (size_ - writeback_from_ >= kWritebackChunk) {
+      // Only buffered writes leave dirty pages; over direct writes this finds nothing to do.
       // Advisory (and unsupported on some filesystems), so its result does not matter.
       ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_),
                         static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
@@ -411,6 +420,42 @@ class FilesystemUploadWriter final : public UploadWriter {
   }
 
  private:
+  // Writes `data` at size_ (its aligned part directly to the disk when it qualifies), then adds
+  // it to the running hash while the bytes are still hot in cache. 0 or the errno of a failed
+  // write (the file may then hold part of `data`; the hash is untouched).
+  int write_and_hash(std::span<const std::byte> data) {
+    if (int err = write_at_end(data)) return err;
+    hasher_.update(data);
+    return 0;
+  }
+
+  int write_at_end(std::span<const std::byte> data) {
+    const bool aligned = size_ % kDirectAlignment == 0 &&
+                         reinterpret_cast<std::uintptr_t>(data.data()) % kDirectAlignment == 0;
+    const std::size_t bulk = data.size() / kDirectAlignment * kDirectAlignment;
+    if (!aligned || bulk < kDirectMinimum || !direct_fd()) {
+      return write_all(fd_.get(), data, size_);
+    }
+    int err = write_all(direct_fd_.get(), data.first(bulk), size_);
+    if (err == EINVAL) {
+      // The filesystem accepted O_DIRECT at open but not this write: stay buffered from now on.
+      direct_fd_.reset();
+      direct_refused_ = true;
+      err = write_all(fd_.get(), data.first(bulk), size_);
+    }
+    if (err != 0) return err;
+    return write_all(fd_.get(), data.subspan(bulk), size_ + bulk);
+  }
+
+  // The data file opened for direct writes, on first use; false where the filesystem refuses.
+  bool direct_fd() {
+    if (direct_fd_) return true;
+    if (direct_refused_) return false;
+    direct_fd_ = open_fd(data_path_, O_WRONLY | O_DIRECT);
+    direct_refused_ = !direct_fd_;
+    return !direct_refused_;
+  }
+
   Result<void> usable() const {
     if (done_) return upload_not_found(claim_.id());
     if (broken_) {
@@ -424,6 +469,7 @@ class FilesystemUploadWriter final : public UploadWriter {
   // The upload is over (committed or rejected): remove its files and forget it.
   void finish() {
     fd_.reset();
+    direct_fd_.reset();
     remove_upload_files(dir_);
     claim_.release(std::nullopt, /*forget_hash=*/true);
     done_ = true;
@@ -433,6 +479,8 @@ class FilesystemUploadWriter final : public UploadWriter {
   fs::path dir_;
   fs::path data_path_;
   UniqueFd fd_;
+  UniqueFd direct_fd_;
+  bool direct_refused_ = false;
   std::uint64_t size_;
   std::uint64_t writeback_from_;
   oci::Hasher hasher_;
