@@ -46,7 +46,10 @@ double transfer_once(int file_fd, std::uint64_t size) {
     ::setsockopt(peer, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     off_t offset = 0;
     while (sent < size) {
-      ssize_t n = ::sendfile(peer, file_fd, &offset, size - sent);
+      // 1 MiB per call: the fastest call size measured here (one call for the whole file was
+      // less than half as fast), so the ceiling is the best a plain sendfile loop does.
+      ssize_t n = ::sendfile(peer, file_fd, &offset,
+                             static_cast<std::size_t>(std::min<std::uint64_t>(size - sent, 1 << 20)));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       sent += static_cast<std::uint64_t>(n);
