@@ -8,27 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/temp_dir.h"
+
 namespace berth::auth {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "berth-auth-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using berth::TempDir;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);

@@ -29,7 +29,7 @@
 #include <fstream>
 #include <thread>
 
-#include "common/ids.h"
+#include "common/temp_dir.h"
 
 namespace berth::http {
 namespace {
@@ -77,20 +77,7 @@ std::string pattern_string(std::size_t size) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("berth-http-test-" + random_hex(6))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using berth::TempDir;
 
 // A file-backed body: exposes its descriptor so the server can use sendfile(2).
 class FileSource : public BodySource {

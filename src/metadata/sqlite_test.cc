@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/ids.h"
+#include "common/temp_dir.h"
 #include "metadata/conformance_test.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
@@ -24,24 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A directory of its own under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("berth-metadata-" + random_hex(8))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using berth::TempDir;
 
 class SqliteHarness : public StoreHarness {
  public:

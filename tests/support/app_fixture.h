@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "auth/admin_credential.h"
 #include "server/app.h"
 #include "support/http_client.h"
@@ -81,22 +82,6 @@ class RunningApp {
   std::thread thread_;
 };
 
-// A temp directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using berth::TempDir;
 
 }  // namespace berth::testing
