@@ -368,12 +368,21 @@ struct V1Fixture {
   }
 };
 
-TEST(SqliteMetadataStore, MigratesVersion1IntoTheDefaultRegistry) {
+// A version-1 database holding the fixture's rows, in a directory of its own.
+struct V1Database {
+  V1Database() {
+    create_v1_database(file);
+    exec_raw(file, v1.data_sql());
+  }
   TempDir dir;
-  const fs::path file = dir.path() / "metadata.db";
-  const V1Fixture v1;
-  create_v1_database(file);
-  exec_raw(file, v1.data_sql());
+  fs::path file = dir.path() / "metadata.db";
+  V1Fixture v1;
+};
+
+TEST(SqliteMetadataStore, MigratesVersion1IntoTheDefaultRegistry) {
+  const V1Database old;
+  const fs::path& file = old.file;
+  const V1Fixture& v1 = old.v1;
   ASSERT_FALSE(testing::Test::HasFatalFailure());
   ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "1");
 
@@ -471,11 +480,8 @@ TEST(SqliteMetadataStore, MigratesVersion1IntoTheDefaultRegistry) {
 }
 
 TEST(SqliteMetadataStore, ConcurrentOpensMigrateOnce) {
-  TempDir dir;
-  const fs::path file = dir.path() / "metadata.db";
-  const V1Fixture v1;
-  create_v1_database(file);
-  exec_raw(file, v1.data_sql());
+  const V1Database old;
+  const fs::path& file = old.file;
   ASSERT_FALSE(testing::Test::HasFatalFailure());
 
   std::atomic<int> failures{0};
@@ -497,11 +503,9 @@ TEST(SqliteMetadataStore, ConcurrentOpensMigrateOnce) {
 // The rebuild runs with foreign keys off; the check before commit is what stops it from
 // committing a database whose references are broken.
 TEST(SqliteMetadataStore, MigrationWithBrokenReferencesIsRefusedAndRolledBack) {
-  TempDir dir;
-  const fs::path file = dir.path() / "metadata.db";
-  const V1Fixture v1;
-  create_v1_database(file);
-  exec_raw(file, v1.data_sql());
+  const V1Database old;
+  const fs::path& file = old.file;
+  const V1Fixture& v1 = old.v1;
   exec_raw(file,
            "PRAGMA foreign_keys = OFF;"
            "INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) "
