@@ -61,15 +61,16 @@ stop() {
 }
 
 N=0
-# call EXPECTED-STATUS METHOD PATH [CURL ARGS...]: one request; its response header and body are
-# kept under $TMP/responses for the final scan.
+# call EXPECTED-STATUSES METHOD PATH [CURL ARGS...]: one request, answered with one of the
+# statuses ("200" or "200|401"); its response header and body are kept under $TMP/responses for
+# the final scan.
 call() {
     local expected=$1 method=$2 path=$3 status
     shift 3
     N=$((N + 1))
     status=$(curl -s -X "$method" -D "$TMP/responses/$N.headers" -o "$TMP/responses/$N.body" \
         -w '%{http_code}' "$@" "$SERVER$path") || status="curl failed"
-    [[ "$status" == "$expected" ]] || fail "$method $path answered $status, expected $expected"
+    [[ "|$expected|" == *"|$status|"* ]] || fail "$method $path answered $status, expected $expected"
 }
 
 random_token() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
@@ -90,11 +91,11 @@ exercise() {
     call 200 GET "/mgmt/v1/registries/$registry/usage" "${good[@]}"
     call 200 GET "/mgmt/v1/registries/$registry/health" "${good[@]}"
     call 200 GET "/mgmt/v1/registries/$registry/repositories" "${good[@]}"
-    # The data plane takes no administrator token today; whatever it does with the header, the
-    # header must not be logged.
-    call 200 GET /v2/ "${good[@]}"
-    call 200 GET /v2/_catalog "${good[@]}"
-    call 201 POST "/v2/team/app/blobs/uploads/?digest=sha256:$(printf 'x' | sha256sum | cut -c1-64)" \
+    # The data plane takes no administrator token today (401 once it authenticates); whatever it
+    # does with the header, the header must not be logged.
+    call "200|401" GET /v2/ "${good[@]}"
+    call "200|401" GET /v2/_catalog "${good[@]}"
+    call "201|401" POST "/v2/team/app/blobs/uploads/?digest=sha256:$(printf 'x' | sha256sum | cut -c1-64)" \
         "${good[@]}" --data-binary x
     # A failing call that carries the right token.
     call 404 GET "/mgmt/v1/registries/nosuchregistry" "${good[@]}"
@@ -107,7 +108,7 @@ exercise() {
         call 401 GET /mgmt/v1/registries -u "admin:$wrong"
         call 401 GET /mgmt/v1/registries -H "Authorization: Token $wrong"
         call 401 GET "/mgmt/v1/registries?access_token=$wrong"
-        call 200 GET /v2/ -H "Authorization: Bearer $wrong"
+        call "200|401" GET /v2/ -H "Authorization: Bearer $wrong"
     done
     # The administrator token in a scheme it is not accepted in.
     call 401 GET /mgmt/v1/registries -u "admin:$token"
