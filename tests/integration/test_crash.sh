@@ -6,7 +6,8 @@
 #   - nothing that was not acknowledged is visible half-written: a GET either 404s or returns
 #     the complete, correct content;
 #   - acknowledged deletes (manifest by digest, tag; 202) stay deleted, and a tag delete left
-#     its manifest in place;
+#     its manifest in place; a digest delete cut by the kill removed the manifest and its tag
+#     together or neither;
 #   - chunked uploads that were mid-body at the kill (a rate-limited PATCH, its curl provably
 #     still running) either answer 404 or report an offset that keeps every acknowledged byte;
 #     resuming from that offset and completing with the whole blob's digest gives 201 and a
@@ -435,6 +436,7 @@ verify_all() {
     }
     local acked_blobs=0 acked_manifests=0 acked_deletes=0 unacked=0
     local -A pushed=() pushed_digest=() deleted=() delete_kind=()
+    local -a same=()   # "i j": checks i and j must get the same status
     for f in "$LOGS"/c*-w*.log "$LOGS"/c*-d.log "$LOGS"/resumed.log; do
         [[ -e "$f" ]] || continue
         while read -r kind st repo a b c d; do
@@ -508,6 +510,8 @@ verify_all() {
                 unacked=$((unacked + 1))
                 add_check "/v2/$repo/manifests/$mdig" "$mdig" any "manifest $repo@$mdig, DELETE in flight at the kill"
                 add_check "/v2/$repo/manifests/$tag" "$mdig" any "tag $repo:$tag, its manifest's DELETE in flight at the kill"
+                # One transaction: the manifest and its tag went together or not at all.
+                same+=("$((${#urls[@]} - 2)) $((${#urls[@]} - 1))")
                 ;;
             *)
                 problem "DELETE of $repo:$tag (${delete_kind[$key]} = by $([[ ${delete_kind[$key]} == T ]] && echo tag || echo digest)) answered $del before the kill"
@@ -561,6 +565,13 @@ verify_all() {
                 esac
                 ;;
         esac
+    done
+
+    local pair
+    for pair in "${same[@]}"; do
+        read -r a b <<<"$pair"
+        [[ "${codes[a]:-000}" == "${codes[b]:-000}" ]] ||
+            problem "half a delete: GET ${urls[a]} answered ${codes[a]:-000} but GET ${urls[b]} answered ${codes[b]:-000}"
     done
 
     # tags/list lists every acknowledged tag, and no tag whose deletion was acknowledged
