@@ -15,6 +15,12 @@
 namespace berth::registry {
 namespace {
 
+// The id `host` resolves to; 0 (no registry has it) when it does not resolve.
+metadata::RegistryId id_of(const TenantResolver& resolver, std::string_view host) {
+  auto id = resolver.resolve(host);
+  return id ? *id : 0;
+}
+
 class TenantResolverTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,10 +46,7 @@ class TenantResolverTest : public ::testing::Test {
   }
 
   // The id `host` resolves to under the default routing; 0 when it does not resolve.
-  metadata::RegistryId resolved(std::string_view host) const {
-    auto id = resolver().resolve(host);
-    return id ? *id : 0;
-  }
+  metadata::RegistryId resolved(std::string_view host) const { return id_of(resolver(), host); }
 
   TempDir dir_;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
@@ -87,9 +90,7 @@ TEST_F(TenantResolverTest, CaseIsIgnoredInTheNameAndTheDomain) {
   EXPECT_EQ(resolver().registry_name_of("MyReg.Registry.Local"), "myreg");
   // A domain configured in capitals matches lower-case hosts.
   auto upper = resolver({"Registry.Example", std::string(metadata::kDefaultRegistryName)});
-  auto id = upper.resolve("myreg.registry.example");
-  ASSERT_TRUE(id) << id.error().message;
-  EXPECT_EQ(*id, myreg_);
+  EXPECT_EQ(id_of(upper, "myreg.registry.example"), myreg_);
 }
 
 TEST_F(TenantResolverTest, HostsOutsideTheDomainGetTheDefaultRegistry) {
@@ -138,8 +139,8 @@ TEST_F(TenantResolverTest, TheConfiguredDefaultRegistryAnswersOtherHosts) {
     EXPECT_EQ(*id, other_) << host;
   }
   // Hosts under the domain still pick their own registry.
-  EXPECT_EQ(*routing.resolve("myreg.registry.local"), myreg_);
-  EXPECT_EQ(*routing.resolve("default.registry.local"), metadata::kDefaultRegistryId);
+  EXPECT_EQ(id_of(routing, "myreg.registry.local"), myreg_);
+  EXPECT_EQ(id_of(routing, "default.registry.local"), metadata::kDefaultRegistryId);
 }
 
 TEST_F(TenantResolverTest, AMissingDefaultRegistryIsNameUnknownNamingIt) {
@@ -150,7 +151,7 @@ TEST_F(TenantResolverTest, AMissingDefaultRegistryIsNameUnknownNamingIt) {
   EXPECT_NE(id.error().message.find("default registry 'vanished'"), std::string::npos)
       << id.error().message;
   // Named registries are unaffected.
-  EXPECT_EQ(*routing.resolve("myreg.registry.local"), myreg_);
+  EXPECT_EQ(id_of(routing, "myreg.registry.local"), myreg_);
 }
 
 TEST_F(TenantResolverTest, ADeletedRegistryNoLongerResolves) {
@@ -162,10 +163,10 @@ TEST_F(TenantResolverTest, ADeletedRegistryNoLongerResolves) {
 
 TEST_F(TenantResolverTest, AnotherDomainIsMatchedOnLabelBoundaries) {
   auto routing = resolver({"example.com", std::string(metadata::kDefaultRegistryName)});
-  EXPECT_EQ(*routing.resolve("myreg.example.com"), myreg_);
-  EXPECT_EQ(*routing.resolve("myreg.registry.local"), metadata::kDefaultRegistryId);
-  EXPECT_EQ(*routing.resolve("myregexample.com"), metadata::kDefaultRegistryId);
-  EXPECT_EQ(*routing.resolve("example.com"), metadata::kDefaultRegistryId);
+  EXPECT_EQ(id_of(routing, "myreg.example.com"), myreg_);
+  EXPECT_EQ(id_of(routing, "myreg.registry.local"), metadata::kDefaultRegistryId);
+  EXPECT_EQ(id_of(routing, "myregexample.com"), metadata::kDefaultRegistryId);
+  EXPECT_EQ(id_of(routing, "example.com"), metadata::kDefaultRegistryId);
 }
 
 }  // namespace
