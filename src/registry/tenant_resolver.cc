@@ -15,13 +15,14 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-// "name.domain:5000" -> "name.domain"; IPv6 literals ("[::1]:5000") are kept whole.
+// "name.domain:5000" -> "name.domain"; IPv6 literals ("[::1]:5000") are kept whole. The port
+// may be empty ("name.domain:"): RFC 3986 allows it and it means no port.
 std::string_view strip_port(std::string_view host) {
   if (host.starts_with('[')) return host;
   auto colon = host.rfind(':');
   if (colon == std::string_view::npos) return host;
   std::string_view port = host.substr(colon + 1);
-  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](unsigned char c) {
+  bool digits = std::all_of(port.begin(), port.end(), [](unsigned char c) {
     return std::isdigit(c) != 0;
   });
   return digits ? host.substr(0, colon) : host;
@@ -41,9 +42,9 @@ std::string TenantResolver::registry_name_of(std::string_view host) const {
   if (routing_.domain.empty() || name.size() <= suffix.size() || !name.ends_with(suffix)) {
     return "";
   }
+  // Everything before the domain, nested labels included: "a.b.<domain>" is under the domain
+  // too, and names no registry (names hold no dots), so it must not fall back to the default.
   name.resize(name.size() - suffix.size());
-  // Only a single label directly under the domain names a registry.
-  if (name.find('.') != std::string::npos) return "";
   return name;
 }
 

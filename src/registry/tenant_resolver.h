@@ -1,7 +1,9 @@
 #pragma once
 // Picks the registry (tenant) a data-plane request addresses from its Host header:
-// "<name>.<domain>[:port]" selects registry <name>; any other host gets the default registry,
-// so "localhost:5000" works without DNS.
+// "<name>.<domain>[:port]" selects registry <name>; a host outside the domain gets the default
+// registry, so "localhost:5000" works without DNS. A host under the domain that names no
+// registry (an unknown name, or nested labels like "a.b.<domain>") is never served by another
+// registry.
 
 #include <string>
 #include <string_view>
@@ -24,7 +26,8 @@ class TenantResolver {
   // exists, or when the default registry is gone.
   Result<metadata::RegistryId> resolve(std::string_view host) const;
 
-  // The registry name a Host header names, or "" when it is not under the domain.
+  // What a Host header names under the domain (lower case, without port or trailing dot; "a.b"
+  // for "a.b.<domain>", which no registry matches), or "" when it is not under the domain.
   std::string registry_name_of(std::string_view host) const;
 
   const TenantRouting& routing() const { return routing_; }
