@@ -315,8 +315,10 @@ std::vector<Referrer> referrers_in(const HttpResponse& response) {
       return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
     };
     Referrer r{text("mediaType"), text("digest"), 0, text("artifactType"), ""};
-    if (const auto* size = d.if_contains("size"); size != nullptr && size->is_int64()) {
-      r.size = size->as_int64();
+    if (const auto* size = d.if_contains("size"); size != nullptr && size->is_number()) {
+      boost::system::error_code size_ec;
+      r.size = size->to_number<std::int64_t>(size_ec);
+      EXPECT_FALSE(size_ec) << "size is not an integer: " << response.body;
     }
     if (const auto* annotations = d.if_contains("annotations");
         annotations != nullptr && annotations->is_object()) {
