@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 
 #include "common/temp_dir.h"
 
