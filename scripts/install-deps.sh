@@ -12,7 +12,7 @@ build_packages=(
 )
 test_packages=(
   curl jq openssl skopeo podman buildah docker.io containerd runc docker-registry
-  busybox-static uidmap fuse-overlayfs iproute2 util-linux tar gzip
+  busybox-static uidmap fuse-overlayfs iproute2 util-linux mount tar gzip
 )
 
 wanted=("${build_packages[@]}")

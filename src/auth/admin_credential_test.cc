@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/temp_dir.h"
+#include "support/unprivileged.h"
 
 namespace berth::auth {
 namespace {
@@ -106,13 +107,16 @@ TEST(AdminCredential, CorruptHashFileIsAnErrorNotANewToken) {
 }
 
 TEST(AdminCredential, UnwritableDirectoryIsAnIoError) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root writes anywhere";
-  TempDir dir;
-  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
-  auto opened = AdminCredential::open(dir.path(), std::nullopt);
-  fs::permissions(dir.path(), fs::perms::owner_all);
-  ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error().code, Errc::io_error);
+  // As nobody: root writes anywhere.
+  auto as_nobody = [] {
+    TempDir dir;
+    fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
+    auto opened = AdminCredential::open(dir.path(), std::nullopt);
+    fs::permissions(dir.path(), fs::perms::owner_all);
+    ASSERT_FALSE(opened);
+    EXPECT_EQ(opened.error().code, Errc::io_error);
+  };
+  EXPECT_TRUE(run_unprivileged(as_nobody));
 }
 
 TEST(AdminCredential, AuthorizationHeaderNeedsTheBearerScheme) {

@@ -18,6 +18,7 @@
 #include "metadata/conformance_test.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
+#include "support/unprivileged.h"
 
 namespace berth::metadata {
 namespace {
@@ -203,16 +204,19 @@ TEST(SqliteMetadataStore, GarbageFileIsNotADatabase) {
 }
 
 TEST(SqliteMetadataStore, ReadOnlyFileFailsCleanly) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
-  TempDir dir;
-  const fs::path file = dir.path() / "metadata.db";
-  ASSERT_TRUE(SqliteMetadataStore::open(file));
-  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
-  fs::permissions(file, fs::perms::owner_read);
-  auto store = SqliteMetadataStore::open(file);
-  fs::permissions(dir.path(), fs::perms::owner_all);
-  ASSERT_FALSE(store);
-  EXPECT_EQ(store.error().code, Errc::database_error);
+  // As nobody: root ignores file permissions.
+  auto as_nobody = [] {
+    TempDir dir;
+    const fs::path file = dir.path() / "metadata.db";
+    ASSERT_TRUE(SqliteMetadataStore::open(file));
+    fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
+    fs::permissions(file, fs::perms::owner_read);
+    auto store = SqliteMetadataStore::open(file);
+    fs::permissions(dir.path(), fs::perms::owner_all);
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().code, Errc::database_error);
+  };
+  EXPECT_TRUE(run_unprivileged(as_nobody));
 }
 
 TEST(SqliteMetadataStore, NewDatabaseHasTheDefaultRegistry) {

@@ -15,6 +15,7 @@
 
 #include "storage/filesystem_blob_storage.h"
 #include "storage/test_support.h"
+#include "support/unprivileged.h"
 
 namespace berth::storage {
 namespace {
@@ -276,23 +277,33 @@ TEST_F(FilesystemTest, EmptyRootPathIsRejected) {
   EXPECT_EQ(storage.error().code, Errc::invalid_argument);
 }
 
+// As nobody (permission checks do not apply to root), in a directory of its own: nobody cannot
+// enter the fixture's.
 TEST_F(FilesystemTest, RootWithoutWritePermissionIsRejected) {
-  if (::geteuid() == 0) GTEST_SKIP() << "permission checks do not apply to root";
-  fs::create_directories(root_);
-  fs::permissions(root_, fs::perms::owner_read | fs::perms::owner_exec);
-  auto storage = FilesystemBlobStorage::open(root_);
-  ASSERT_FALSE(storage);
-  EXPECT_EQ(storage.error().code, Errc::io_error);
-  EXPECT_NE(storage.error().message.find(root_.string()), std::string::npos);
+  auto as_nobody = [] {
+    testing::TempDir own;
+    const fs::path root = own.path() / "data";
+    fs::create_directories(root);
+    fs::permissions(root, fs::perms::owner_read | fs::perms::owner_exec);
+    auto storage = FilesystemBlobStorage::open(root);
+    ASSERT_FALSE(storage);
+    EXPECT_EQ(storage.error().code, Errc::io_error);
+    EXPECT_NE(storage.error().message.find(root.string()), std::string::npos);
+  };
+  EXPECT_TRUE(run_unprivileged(as_nobody));
 }
 
 TEST_F(FilesystemTest, ExistingRootWithReadOnlyTmpIsRejected) {
-  if (::geteuid() == 0) GTEST_SKIP() << "permission checks do not apply to root";
-  ASSERT_TRUE(open_storage());
-  fs::permissions(root_ / "tmp", fs::perms::owner_read | fs::perms::owner_exec);
-  auto storage = FilesystemBlobStorage::open(root_);
-  ASSERT_FALSE(storage);
-  EXPECT_EQ(storage.error().code, Errc::io_error);
+  auto as_nobody = [] {
+    testing::TempDir own;
+    const fs::path root = own.path() / "data";
+    ASSERT_TRUE(FilesystemBlobStorage::open(root));
+    fs::permissions(root / "tmp", fs::perms::owner_read | fs::perms::owner_exec);
+    auto storage = FilesystemBlobStorage::open(root);
+    ASSERT_FALSE(storage);
+    EXPECT_EQ(storage.error().code, Errc::io_error);
+  };
+  EXPECT_TRUE(run_unprivileged(as_nobody));
 }
 
 }  // namespace

@@ -2,6 +2,13 @@
 
 #include "api/api_test_support.h"
 
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
 namespace berth::testing {
 namespace {
 
@@ -98,6 +105,22 @@ TEST_F(ManifestApi, ManifestWithoutMediaTypeTakesTheContentType) {
   EXPECT_EQ(get.body, manifest);
 }
 
+// GETs a pushed manifest back by `tag` and by digest, the way a pull does: the exact bytes, the
+// media type it was pushed as, its digest.
+void expect_served(HttpClient& client, const std::string& repo, const std::string& tag,
+                   const std::string& manifest, const std::string& media_type) {
+  const std::string digest = sha256(manifest);
+  for (const std::string& reference : {tag, digest}) {
+    SCOPED_TRACE(repo + ":" + reference);
+    auto get = client.get(fmt::format("/v2/{}/manifests/{}", repo, reference),
+                          {"Accept: " + media_type});
+    EXPECT_EQ(get.status, 200);
+    EXPECT_EQ(get.body, manifest);
+    EXPECT_EQ(get.header("Content-Type"), media_type);
+    EXPECT_EQ(get.header("Docker-Content-Digest"), digest);
+  }
+}
+
 TEST_F(ManifestApi, DockerSchema2ManifestAndList) {
   std::string config = R"({"architecture":"amd64","os":"linux"})";
   std::string layer = "docker layer";
@@ -119,8 +142,10 @@ TEST_F(ManifestApi, DockerSchema2ManifestAndList) {
   auto r = put_manifest("d", "list", list,
                         "application/vnd.docker.distribution.manifest.list.v2+json");
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(client().get("/v2/d/manifests/list").header("Content-Type"),
-            "application/vnd.docker.distribution.manifest.list.v2+json");
+  expect_served(client(), "d", "v1", manifest,
+                "application/vnd.docker.distribution.manifest.v2+json");
+  expect_served(client(), "d", "list", list,
+                "application/vnd.docker.distribution.manifest.list.v2+json");
 }
 
 TEST_F(ManifestApi, IndexNeedsItsChildren) {
@@ -133,7 +158,9 @@ TEST_F(ManifestApi, IndexNeedsItsChildren) {
   EXPECT_EQ(missing.status, 400);
   EXPECT_EQ(error_code(missing), "MANIFEST_BLOB_UNKNOWN");
   ASSERT_EQ(put_manifest("repo", sha256(child), child).status, 201);
-  EXPECT_EQ(put_manifest("repo", "multi", index, kOciIndex).status, 201);
+  ASSERT_EQ(put_manifest("repo", "multi", index, kOciIndex).status, 201);
+  expect_served(client(), "repo", "multi", index, kOciIndex);
+  expect_served(client(), "repo", sha256(child), child, kOciManifest);
 }
 
 TEST_F(ManifestApi, WindowsImagesWithForeignLayersAndMixedIndex) {
@@ -164,7 +191,12 @@ TEST_F(ManifestApi, WindowsImagesWithForeignLayersAndMixedIndex) {
                       R"(,"platform":{"architecture":"amd64","os":"linux"})"));
   auto r = put_manifest("win", "latest", list,
                         "application/vnd.docker.distribution.manifest.list.v2+json");
-  EXPECT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(r.status, 201) << r.body;
+  // The foreign layer was never pushed; the manifest naming it is served all the same.
+  expect_served(client(), "win", sha256(manifest), manifest,
+                "application/vnd.docker.distribution.manifest.v2+json");
+  expect_served(client(), "win", "latest", list,
+                "application/vnd.docker.distribution.manifest.list.v2+json");
 }
 
 TEST_F(ManifestApi, DeleteByTagRemovesOnlyTheTag) {
@@ -213,11 +245,13 @@ TEST_F(ManifestApi, TagsListSortedAndPaginated) {
   EXPECT_EQ(all.body, R"({"name":"repo","tags":["a","b","c","d","e"]})");
   EXPECT_TRUE(all.header("Link").empty());
 
+  // Every page but the last links to the next; clients follow the Links until there is none.
   auto page1 = client().get("/v2/repo/tags/list?n=2");
   EXPECT_EQ(page1.body, R"({"name":"repo","tags":["a","b"]})");
   EXPECT_EQ(page1.header("Link"), R"(</v2/repo/tags/list?last=b&n=2>; rel="next")");
   auto page2 = client().get("/v2/repo/tags/list?n=2&last=b");
   EXPECT_EQ(page2.body, R"({"name":"repo","tags":["c","d"]})");
+  EXPECT_EQ(page2.header("Link"), R"(</v2/repo/tags/list?last=d&n=2>; rel="next")");
   auto page3 = client().get("/v2/repo/tags/list?n=2&last=d");
   EXPECT_EQ(page3.body, R"({"name":"repo","tags":["e"]})");
   EXPECT_TRUE(page3.header("Link").empty());
@@ -240,6 +274,64 @@ TEST_F(ManifestApi, CatalogPaginated) {
   auto page2 = client().get("/v2/_catalog?n=1&last=alpha");
   EXPECT_EQ(page2.body, R"({"repositories":["mid/dle"]})");
   EXPECT_EQ(client().get("/v2/_catalog?n=-1").status, 400);
+}
+
+// The descriptors of a referrers response, parsed: what a client reads out of the index.
+struct Referrer {
+  std::string media_type;
+  std::string digest;
+  std::int64_t size = 0;
+  std::string artifact_type;
+  std::string kind;  // the org.example.kind annotation
+  bool operator==(const Referrer&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Referrer& r) {
+  return out << "{" << r.media_type << " " << r.digest << " " << r.size << " " << r.artifact_type
+             << " kind=" << r.kind << "}";
+}
+
+// Parses an OCI image index of referrers, sorted by digest; fails the test if it is not one.
+std::vector<Referrer> referrers_in(const HttpResponse& response) {
+  std::vector<Referrer> out;
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(response.body, ec);
+  if (ec || !body.is_object()) {
+    ADD_FAILURE() << "not a JSON object: " << response.body;
+    return out;
+  }
+  const auto& index = body.as_object();
+  EXPECT_EQ(index.contains("schemaVersion") ? index.at("schemaVersion").as_int64() : 0, 2);
+  EXPECT_EQ(index.contains("mediaType") ? std::string(index.at("mediaType").as_string()) : "",
+            kOciIndex);
+  if (!index.contains("manifests") || !index.at("manifests").is_array()) {
+    ADD_FAILURE() << "no manifests array: " << response.body;
+    return out;
+  }
+  for (const auto& item : index.at("manifests").as_array()) {
+    const auto& d = item.as_object();
+    auto text = [&d](std::string_view key) {
+      const auto* v = d.if_contains(key);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    Referrer r{text("mediaType"), text("digest"), 0, text("artifactType"), ""};
+    if (const auto* size = d.if_contains("size"); size != nullptr && size->is_number()) {
+      boost::system::error_code size_ec;
+      r.size = size->to_number<std::int64_t>(size_ec);
+      EXPECT_FALSE(size_ec) << "size is not an integer: " << response.body;
+    }
+    if (const auto* annotations = d.if_contains("annotations");
+        annotations != nullptr && annotations->is_object()) {
+      if (const auto* kind = annotations->as_object().if_contains("org.example.kind");
+          kind != nullptr && kind->is_string()) {
+        r.kind = std::string(kind->as_string());
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Referrer& a, const Referrer& b) { return a.digest < b.digest; });
+  return out;
 }
 
 TEST_F(ManifestApi, ReferrersWithArtifactTypeFilter) {
@@ -265,23 +357,41 @@ TEST_F(ManifestApi, ReferrersWithArtifactTypeFilter) {
   EXPECT_EQ(put_sig.header("OCI-Subject"), subject_digest);
   ASSERT_EQ(put_manifest("repo", sha256(sbom), sbom).status, 201);
 
+  // Each referrer is described by its own descriptor: media type, digest and size of the
+  // referring manifest, its artifactType and its annotations.
+  const Referrer signature_ref{kOciManifest, sha256(signature),
+                               static_cast<std::int64_t>(signature.size()),
+                               "application/vnd.example.signature",
+                               "application/vnd.example.signature"};
+  const Referrer sbom_ref{kOciManifest, sha256(sbom), static_cast<std::int64_t>(sbom.size()),
+                          "application/vnd.example.sbom", "application/vnd.example.sbom"};
+  auto by_digest = [](std::vector<Referrer> v) {
+    std::sort(v.begin(), v.end(),
+              [](const Referrer& a, const Referrer& b) { return a.digest < b.digest; });
+    return v;
+  };
+
   auto all = client().get("/v2/repo/referrers/" + subject_digest);
   EXPECT_EQ(all.status, 200);
   EXPECT_EQ(all.header("Content-Type"), kOciIndex);
-  EXPECT_NE(all.body.find(sha256(signature)), std::string::npos);
-  EXPECT_NE(all.body.find(sha256(sbom)), std::string::npos);
-  EXPECT_NE(all.body.find("org.example.kind"), std::string::npos);
+  EXPECT_EQ(referrers_in(all), by_digest({signature_ref, sbom_ref}));
   EXPECT_TRUE(all.header("OCI-Filters-Applied").empty());
 
   auto filtered =
       client().get("/v2/repo/referrers/" + subject_digest + "?artifactType=application/vnd.example.sbom");
+  EXPECT_EQ(filtered.status, 200);
   EXPECT_EQ(filtered.header("OCI-Filters-Applied"), "artifactType");
-  EXPECT_NE(filtered.body.find(sha256(sbom)), std::string::npos);
-  EXPECT_EQ(filtered.body.find(sha256(signature)), std::string::npos);
+  EXPECT_EQ(referrers_in(filtered), std::vector<Referrer>{sbom_ref});
+
+  auto unmatched = client().get("/v2/repo/referrers/" + subject_digest +
+                                "?artifactType=application/vnd.example.nothing");
+  EXPECT_EQ(unmatched.status, 200);
+  EXPECT_EQ(unmatched.header("OCI-Filters-Applied"), "artifactType");
+  EXPECT_EQ(referrers_in(unmatched), std::vector<Referrer>{});
 
   auto none = client().get("/v2/repo/referrers/" + sha256("no such subject"));
   EXPECT_EQ(none.status, 200);
-  EXPECT_NE(none.body.find(R"("manifests":[])"), std::string::npos);
+  EXPECT_EQ(referrers_in(none), std::vector<Referrer>{});
   EXPECT_EQ(client().get("/v2/repo/referrers/sha256:bad").status, 400);
 }
 

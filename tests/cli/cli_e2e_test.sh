@@ -5,13 +5,15 @@
 #
 #   BERTH=/path/to/berth BERTHD=/path/to/berthd bash tests/cli/cli_e2e_test.sh
 #
-# Exits 77 (skipped) when BERTHD is not given or its management API does not answer.
+# Fails when BERTHD is not given or its management API does not answer: a skip is not a pass.
+# BERTH_ALLOW_SKIP=1 (developers only) exits 77 (skipped) instead.
 # KEEP_TMP=1 keeps the temp dir; VERBOSE=1 traces.
 
 set -euo pipefail
 [[ "${VERBOSE:-0}" == 1 ]] && set -x
 
-SKIP=77
+SKIP=1
+[[ "${BERTH_ALLOW_SKIP:-0}" == 1 ]] && SKIP=77
 : "${BERTH:?set BERTH to the berth binary}"
 if [[ -z "${BERTHD:-}" || ! -x "${BERTHD}" ]]; then
     echo "cli_e2e: skipped: BERTHD (the berthd binary) not given" >&2

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "support/unprivileged.h"
 #include "test_env.h"
 
 namespace berth::cli {
@@ -99,15 +100,18 @@ TEST(ConfigFile, MalformedFileIsAnError) {
 }
 
 TEST(ConfigFile, UnwritableDirectoryIsAnError) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
-  ScratchDir dir;
-  fs::path locked = dir.path() / "locked";
-  fs::create_directories(locked);
-  ::chmod(locked.c_str(), 0500);
-  auto saved = save_settings(locked / "berth" / "config.json", {"http://h", "t"});
-  ::chmod(locked.c_str(), 0700);
-  ASSERT_FALSE(saved);
-  EXPECT_EQ(saved.error().code, ExitCode::kFailure);
+  // As nobody: root ignores directory permissions.
+  auto as_nobody = [] {
+    ScratchDir dir;
+    fs::path locked = dir.path() / "locked";
+    fs::create_directories(locked);
+    ::chmod(locked.c_str(), 0500);
+    auto saved = save_settings(locked / "berth" / "config.json", {"http://h", "t"});
+    ::chmod(locked.c_str(), 0700);
+    ASSERT_FALSE(saved);
+    EXPECT_EQ(saved.error().code, ExitCode::kFailure);
+  };
+  EXPECT_TRUE(berth::run_unprivileged(as_nobody));
 }
 
 TEST(ServerUrl, AcceptsHttpAndHttps) {

@@ -9,12 +9,21 @@
 # temp dir. Run against berthd by exporting BERTHD=/path/to/berthd; without it
 # the reference registry (docker-registry, CNCF distribution) is used.
 #
+# A failure is final wherever it happens: `fail` (and every assertion) called
+# inside a command substitution, a process substitution or a pipeline stops
+# the whole test, not just that subshell; see it_record_failure.
+#
+# A test that cannot run (a client or berthd missing) calls `skip`, and a skip
+# is not a pass: it fails the test unless BERTH_ALLOW_SKIP=1.
+#
 # Environment knobs:
 #   BERTHD          path to the berthd binary (optional)
-#   REFERENCE_REGISTRY  reference registry binary (default /usr/bin/docker-registry)
+#   REFERENCE_REGISTRY  reference registry binary (default: docker-registry on PATH)
+#   DOCKER_BIN, DOCKERD_BIN  docker CLI and daemon (default: docker, dockerd on PATH)
+#   BERTH_ALLOW_SKIP=1  for developers only: a test that cannot run exits 77
+#                   (ctest: "Skipped") instead of failing. CI never sets it.
 #   IT_KEEP_TMP=1   keep the temp dir after the test (for debugging)
 #   IT_VERBOSE=1    trace every command (set -x, with timestamps)
-#   IT_SKIP_CODE    exit code of a skipped test (default 0; ctest uses 77)
 
 set -euo pipefail
 umask 022
@@ -39,9 +48,15 @@ export IT_TMP
 export TMPDIR="$IT_TMP/tmp"
 mkdir -p "$TMPDIR"
 
-REFERENCE_REGISTRY=${REFERENCE_REGISTRY:-/usr/bin/docker-registry}
-DOCKER_BIN=${DOCKER_BIN:-/usr/bin/docker}
-DOCKERD_BIN=${DOCKERD_BIN:-/usr/sbin/dockerd}
+# The test's own process: subshells compare $BASHPID with it.
+IT_MAIN_PID=$BASHPID
+# Holds the message of every failure, from the main shell or any subshell.
+IT_FAILED="$IT_TMP/failed"
+
+# Tools are found on PATH; these name a specific binary instead.
+REFERENCE_REGISTRY=${REFERENCE_REGISTRY:-docker-registry}
+DOCKER_BIN=${DOCKER_BIN:-docker}
+DOCKERD_BIN=${DOCKERD_BIN:-dockerd}
 
 IT_CLEANUP=()        # commands run (last first) by the EXIT trap
 REGISTRY_PID=""
@@ -67,11 +82,34 @@ fail() {
         printf '[%s] last lines of the registry log (%s):\n' "$IT_NAME" "$REGISTRY_KIND" >&2
         tail -n 20 "$REGISTRY_DIR/log" | cut -c1-400 >&2 || true
     fi
+    it_record_failure "$*"
     exit 1
+}
+
+# it_record_failure MESSAGE: make a failure stick. `exit` in a subshell
+# (`assert_eq "" "$(registry_tags r)"`, `read x < <(...)`, `f | tr`) only
+# ends that subshell, and an argument's exit status is lost. So the message
+# goes to $IT_FAILED, which every assertion, pass and the EXIT trap check,
+# and a subshell also sends TERM to the test's process, whose trap exits 1
+# as soon as the current command returns.
+it_record_failure() {
+    printf '%s\n' "$1" >>"$IT_FAILED" 2>/dev/null || true
+    if [[ "$BASHPID" != "$IT_MAIN_PID" ]]; then
+        kill -TERM "$IT_MAIN_PID" 2>/dev/null || true
+    fi
+}
+
+# it_failed_before: the test already failed in a subshell; stop here.
+it_failed_before() {
+    if [[ -s "$IT_FAILED" ]]; then
+        printf '[%s] FAIL: stopped after an earlier failure: %s\n' "$IT_NAME" "$(head -n1 "$IT_FAILED")" >&2
+        exit 1
+    fi
 }
 
 # assert_eq EXPECTED ACTUAL WHAT
 assert_eq() {
+    it_failed_before
     if [[ "$1" != "$2" ]]; then
         fail "$3: expected '$1', got '$2'"
     fi
@@ -79,6 +117,7 @@ assert_eq() {
 
 # assert_ne UNEXPECTED ACTUAL WHAT
 assert_ne() {
+    it_failed_before
     if [[ "$1" == "$2" ]]; then
         fail "$3: did not expect '$1'"
     fi
@@ -86,20 +125,28 @@ assert_ne() {
 
 # assert_match REGEX ACTUAL WHAT
 assert_match() {
+    it_failed_before
     if ! [[ "$2" =~ $1 ]]; then
         fail "$3: '$2' does not match /$1/"
     fi
 }
 
 pass() {
+    it_failed_before
     log "PASS${1:+: $*}"
 }
 
-# skip MESSAGE: exit 0 by default; ctest sets IT_SKIP_CODE=77 (its
-# SKIP_RETURN_CODE) so a skipped script is reported as skipped, not passed.
+# skip REASON: this test cannot run here (a client or berthd is missing).
+# A skip is not a pass: the test fails, so that CI with a tool missing goes
+# red instead of green with nothing tested. BERTH_ALLOW_SKIP=1, for a
+# developer without every client, exits 77 instead: ctest's SKIP_RETURN_CODE,
+# reported as "Skipped" (run_all.sh: "skip").
 skip() {
-    log "SKIP: $*"
-    exit "${IT_SKIP_CODE:-0}"
+    if [[ "${BERTH_ALLOW_SKIP:-0}" == 1 ]]; then
+        log "SKIP: $*"
+        exit 77
+    fi
+    fail "cannot run: $* (BERTH_ALLOW_SKIP=1 skips instead)"
 }
 
 # run_logged LOGFILE CMD...: run a client command, keep its output in a file
@@ -114,10 +161,13 @@ run_logged() {
     fi
 }
 
+# require_cmd CMD...: every CMD (a name looked up on PATH, or a path) must be
+# runnable; otherwise the test cannot run (see skip).
 require_cmd() {
     local c
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || skip "required command '$c' is not installed"
+        command -v "$c" >/dev/null 2>&1 ||
+            skip "required command '$c' is not on PATH (scripts/install-deps.sh installs it)"
     done
 }
 
@@ -127,6 +177,10 @@ on_exit() {
     local rc=$?
     set +e
     trap - EXIT INT TERM ERR
+    # A failure recorded by a subshell fails the test whatever the last command returned.
+    if [[ -s "$IT_FAILED" ]] && ((rc == 0 || rc == 143)); then
+        rc=1
+    fi
     local i
     for ((i = ${#IT_CLEANUP[@]} - 1; i >= 0; i--)); do
         eval "${IT_CLEANUP[i]}" >/dev/null 2>&1
@@ -145,7 +199,16 @@ trap on_exit EXIT
 set -E
 trap 'it_on_err "$LINENO" "$BASH_COMMAND"' ERR
 trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'it_on_term' TERM
+
+# TERM comes from outside (ctest's timeout) or from a failing subshell
+# (it_record_failure): then the test failed, exit 1 like fail does.
+it_on_term() {
+    if [[ -s "$IT_FAILED" ]]; then
+        exit 1
+    fi
+    exit 143
+}
 
 it_on_err() {
     printf '[%s] FAIL: command failed at line %s: %s\n' "$IT_NAME" "$1" "$2" >&2
@@ -255,7 +318,7 @@ start_registry() {
         done
         ((i < 200)) || fail "berthd did not answer GET /v2/ within 20 s (listen $listen)"
     else
-        [[ -x "$REFERENCE_REGISTRY" ]] || skip "reference registry $REFERENCE_REGISTRY not installed"
+        require_cmd "$REFERENCE_REGISTRY"
         REGISTRY_KIND=reference
         local fixed_port=${REGISTRY_PORT:-}
         for _ in 1 2 3 4 5; do
@@ -515,8 +578,10 @@ _blob_put() { # DIR FILE -> echoes digest, moves FILE into blobs
 
 _fixture_rootfs() {
     local root=$1 a
+    require_cmd busybox
     mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-    cp /bin/busybox "$root/bin/busybox"
+    # Static: the image runs it in a chroot without the host's libraries.
+    cp "$(command -v busybox)" "$root/bin/busybox"
     chmod 0755 "$root/bin/busybox" "$root/bin" "$root/etc"
     chmod 1777 "$root/tmp"
     for a in "${FIXTURE_APPLETS[@]}"; do
@@ -631,3 +696,7 @@ oci_layout_digest() {
     jq -r --arg r "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' \
         "$1/index.json" | head -n1
 }
+
+# What the helpers above run for every test (ss: without it pick_free_port
+# could not tell a used port from a free one).
+require_cmd curl jq ss awk sha256sum

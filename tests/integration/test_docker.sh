@@ -4,9 +4,7 @@
 # pull of an OCI image and of a multi-arch index pushed by skopeo.
 . "$(dirname "$0")/lib.sh"
 
-[[ -x "$DOCKERD_BIN" ]] || skip "dockerd ($DOCKERD_BIN) not installed"
-[[ -x "$DOCKER_BIN" ]] || skip "docker CLI ($DOCKER_BIN) not installed"
-require_cmd skopeo curl jq
+require_cmd "$DOCKERD_BIN" "$DOCKER_BIN" skopeo curl jq
 start_registry
 setup_containers_env
 setup_docker_config

@@ -49,12 +49,15 @@ run_logged "$IT_TMP/copy3.log" sk copy "${SK_SRC[@]}" "${SK_DEST[@]}" \
 assert_eq "$FIXTURE_AMD64_DIGEST" "$(registry_manifest_digest skopeo/other copied)" "digest after cross-repo copy"
 check_blob skopeo/other "$FIXTURE_LAYER_DIGEST"
 check_blob skopeo/other "$FIXTURE_AMD64_CONFIG"
-# The mount endpoint itself: blob already in skopeo/busybox, mount into a third repo.
-st=$(http_status POST "http://$REGISTRY/v2/skopeo/mounted/blobs/uploads/?mount=$FIXTURE_LAYER_DIGEST&from=skopeo/busybox")
-assert_match '^(201|202)$' "$st" "POST mount from skopeo/busybox"
-if [[ "$st" == 201 ]]; then
-    check_blob skopeo/mounted "$FIXTURE_LAYER_DIGEST"
-fi
+# The mount endpoint itself: blob already in skopeo/busybox, mount into a third repo. The
+# source holds the blob, so the mount must happen (201, blob served with its Location); a 202
+# would open an upload instead and make every client send the layer again.
+hdr="$IT_TMP/mount.headers"
+st=$(http_status POST "http://$REGISTRY/v2/skopeo/mounted/blobs/uploads/?mount=$FIXTURE_LAYER_DIGEST&from=skopeo/busybox" -D "$hdr")
+assert_eq 201 "$st" "POST mount from skopeo/busybox"
+location=$(awk 'tolower($1) == "location:" {sub(/\r$/, "", $2); print $2}' "$hdr")
+assert_match "/v2/skopeo/mounted/blobs/$FIXTURE_LAYER_DIGEST\$" "$location" "Location of the mounted blob"
+check_blob skopeo/mounted "$FIXTURE_LAYER_DIGEST"
 
 # 5. multi-arch index with --all
 run_logged "$IT_TMP/copy4.log" sk copy --all "${SK_DEST[@]}" "oci:$FIX:multi" "docker://$REGISTRY/skopeo/multi:latest"
