@@ -585,20 +585,34 @@ std::string typed_spelling(const CLI::Option& option, const std::vector<std::str
   return option.get_name();
 }
 
-// The parser's message with the option it starts with ("--registry: ...", "--registry is
-// required") spelled as the user typed it.
-std::string with_typed_option(std::string message, CLI::App& command,
-                              const std::vector<std::string>& args) {
+// The option the parser's message is about: it starts with the option's name ("--registry:
+// ...", "--registry is required").
+const CLI::Option* option_of_message(std::string_view message, CLI::App& command) {
   for (CLI::App* app = &command; app != nullptr; app = app->get_parent()) {
     for (const CLI::Option* option : app->get_options()) {
       const std::string name = option->get_name();
       if (name.empty() || !message.starts_with(name) || message.size() == name.size()) continue;
       char after = message[name.size()];
-      if (after != ':' && after != ' ') continue;
-      return typed_spelling(*option, args) + message.substr(name.size());
+      if (after == ':' || after == ' ') return option;
     }
   }
-  return message;
+  return nullptr;
+}
+
+// The parser's message about an option, with the option spelled as typed and the wrong count
+// of values said plainly.
+std::string option_error_message(const CLI::ParseError& error, CLI::App& command,
+                                 const std::vector<std::string>& args) {
+  std::string message = one_line(error.what());
+  const CLI::Option* option = option_of_message(message, command);
+  if (option == nullptr) return message;
+  std::string typed = typed_spelling(*option, args);
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr) {
+    if (option->count() == 0)
+      return fmt::format("{} needs a value: {}", typed, option->get_type_name());
+    if (option->count() > 1) return fmt::format("{} is given more than once", typed);
+  }
+  return typed + message.substr(option->get_name().size());
 }
 
 // One line naming what the user typed: the unknown command or option, the stray argument, or
@@ -627,7 +641,7 @@ std::string parse_error_message(CLI::App& app, const CLI::ParseError& error,
     }
     return fmt::format("unexpected argument '{}' for '{}'{}", first, path, see);
   }
-  return with_typed_option(one_line(error.what()), *command, args) + see;
+  return option_error_message(error, *command, args) + see;
 }
 
 }  // namespace

@@ -35,8 +35,8 @@ std::string authority_of(std::string_view url) {
   auto start = url.find("://");
   start = start == std::string_view::npos ? 0 : start + 3;
   auto end = url.find_first_of("/?#", start);
-  return std::string(url.substr(start, end == std::string_view::npos ? url.size() - start
-                                                                      : end - start));
+  return std::string(
+      url.substr(start, end == std::string_view::npos ? url.size() - start : end - start));
 }
 
 // The reason at the end of an OpenSSL error ("wrong version number" in
@@ -59,8 +59,8 @@ std::string no_answer_message(CURLcode code, std::string detail, std::string_vie
           "cannot reach the server: {} does not speak TLS (a plain HTTP port?); use http://{}",
           authority, authority);
     }
-    return fmt::format("cannot reach the server: the TLS handshake with {} failed: {}",
-                       authority, reason);
+    return fmt::format("cannot reach the server: the TLS handshake with {} failed: {}", authority,
+                       reason);
   }
   // A TLS server closes the connection on a plain request, or answers with an alert record,
   // which libcurl reads as an HTTP/0.9 answer it does not allow.
@@ -68,8 +68,8 @@ std::string no_answer_message(CURLcode code, std::string detail, std::string_vie
                         code == CURLE_UNSUPPORTED_PROTOCOL;
   if (no_http_answer && url.starts_with("http://")) {
     return fmt::format(
-        "cannot reach the server: {} sent no HTTP answer (a TLS port?); use https://{}",
-        authority, authority);
+        "cannot reach the server: {} sent no HTTP answer (a TLS port?); use https://{}", authority,
+        authority);
   }
   return fmt::format("cannot reach the server: {}", detail);
 }

@@ -68,8 +68,8 @@ const json::array& items(const json::value& answer, std::string_view key) {
 
 // The flag columns (admin user, anonymous pull, public network access) have one-word headers
 // and the login server (the name plus the domain) gives way, so the table fits its width.
-const std::vector<std::string> kRegistryColumns = {
-    "Name", "Tier", "Region", "Login server", "Created", "Admin", "Anonymous", "Public"};
+const std::vector<std::string> kRegistryColumns = {"Name",    "Tier",  "Region",    "Login server",
+                                                   "Created", "Admin", "Anonymous", "Public"};
 const std::vector<std::size_t> kRegistryTruncatable = {3};
 
 std::vector<Cell> registry_row(const json::value& r) {
@@ -151,17 +151,15 @@ class UsageRows {
       if (!n) return text_cell("");
       return bytes ? bytes_cell(*n) : text_cell(std::to_string(*n));
     };
-    table_.rows.push_back({text_cell(name), cell(current_value), cell(limit_value),
-                           text_cell(std::string(unit))});
+    table_.rows.push_back(
+        {text_cell(name), cell(current_value), cell(limit_value), text_cell(std::string(unit))});
     json::object row{{"name", name}, {"unit", unit}};
     row["currentValue"] = current_value ? json::value(*current_value) : json::value(nullptr);
     row["limit"] = limit_value ? json::value(*limit_value) : json::value(nullptr);
     json_.push_back(std::move(row));
   }
 
-  View view() && {
-    return {json::object{{"value", std::move(json_)}}, std::move(table_), {}};
-  }
+  View view() && { return {json::object{{"value", std::move(json_)}}, std::move(table_), {}}; }
 
  private:
   Table table_{{"Name", "Current", "Limit", "Unit"}, {}, {}};

@@ -36,10 +36,10 @@ enum class TenantErrc {
   repository_not_found,
   tag_not_found,
   manifest_not_found,
-  downgrade_blocked,  // the registry uses a feature or count the lower tier lacks
-  limit_exceeded,     // adding one more would pass the tier's count limit
+  downgrade_blocked,   // the registry uses a feature or count the lower tier lacks
+  limit_exceeded,      // adding one more would pass the tier's count limit
   registry_protected,  // the deployment's default registry, which cannot be deleted
-  internal,           // a backend failed
+  internal,            // a backend failed
 };
 
 // `target` names the input the error is about (a registry name, a field, a digest...).

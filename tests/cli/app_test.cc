@@ -126,6 +126,9 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
        "--registry: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show "
        "--help')"},
       {{"registry", "show"}, "--registry is required (see 'berth registry show --help')"},
+      {{"registry", "show", "-n"}, "-n needs a value: NAME (see 'berth registry show --help')"},
+      {{"registry", "show", "--name", "abcde", "-r", "fghij"},
+       "--name is given more than once (see 'berth registry show --help')"},
       {{"registry", "create", "--name", "abcde", "--admin-enabled", "yes", "--tier", "Basic"},
        "--admin-enabled: 'yes' is not one of true, false (see 'berth registry create --help')"},
       {{"registry", "create", "--name", "abcde", "--sku", "Gold"},

@@ -181,20 +181,21 @@ TEST_F(CurlTransportTest, HttpsToAPlainHttpPortSaysSoInOneLine) {
       transport.send({"GET", "https://" + server.authority() + "/mgmt/v1/registries", {}, {}});
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().code, ExitCode::kFailure);
-  EXPECT_EQ(response.error().message,
-            "cannot reach the server: " + server.authority() +
-                " does not speak TLS (a plain HTTP port?); use http://" + server.authority());
+  EXPECT_EQ(response.error().message, "cannot reach the server: " + server.authority() +
+                                          " does not speak TLS (a plain HTTP port?); use http://" +
+                                          server.authority());
 }
 
 TEST_F(CurlTransportTest, HttpToATlsPortSaysSoInOneLine) {
   // What a TLS server answers to a plain-HTTP request: a TLS alert record.
-  StubServer server([](const std::string&) { return std::string("\x15\x03\x03\x00\x02\x02\x46", 7); });
+  StubServer server(
+      [](const std::string&) { return std::string("\x15\x03\x03\x00\x02\x02\x46", 7); });
   CurlTransport transport;
   auto response = transport.send({"GET", server.url() + "/mgmt/v1/registries", {}, {}});
   ASSERT_FALSE(response);
-  EXPECT_EQ(response.error().message,
-            "cannot reach the server: " + server.authority() +
-                " sent no HTTP answer (a TLS port?); use https://" + server.authority());
+  EXPECT_EQ(response.error().message, "cannot reach the server: " + server.authority() +
+                                          " sent no HTTP answer (a TLS port?); use https://" +
+                                          server.authority());
 }
 
 }  // namespace

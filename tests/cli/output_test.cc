@@ -69,18 +69,18 @@ TEST(Table, MissingCellsAreBlankAndTrailingSpacesTrimmed) {
 }
 
 TEST(Table, TruncatableColumnsGiveWayWidestFirstToFitTheWidth) {
-  Table table{{"Id", "Kind", "Note"},
-              {{text_cell(std::string(40, 'a')), text_cell(std::string(30, 'b')),
-                text_cell("keep")}},
-              {0, 1}};
+  Table table{
+      {"Id", "Kind", "Note"},
+      {{text_cell(std::string(40, 'a')), text_cell(std::string(30, 'b')), text_cell("keep")}},
+      {0, 1}};
   // 40 + 2 + 30 + 2 + 4 = 78 columns, 18 too many for 60: Id gives 10 to reach Kind's 30,
   // then both give 4.
   const std::string ellipsis = "\xE2\x80\xA6";
   EXPECT_EQ(render_table(table, 60), "ID" + std::string(26, ' ') + "KIND" + std::string(24, ' ') +
                                          "NOTE\n" + std::string(26, '-') + "  " +
-                                         std::string(26, '-') + "  ----\n" +
-                                         std::string(25, 'a') + ellipsis + "  " +
-                                         std::string(25, 'b') + ellipsis + "  keep\n");
+                                         std::string(26, '-') + "  ----\n" + std::string(25, 'a') +
+                                         ellipsis + "  " + std::string(25, 'b') + ellipsis +
+                                         "  keep\n");
   // Not below the floor (kMinTruncatedWidth), and other columns never shrink.
   std::string narrow = render_table(table, 10);
   EXPECT_NE(narrow.find(std::string(19, 'a') + ellipsis + "  " + std::string(19, 'b') + ellipsis +
@@ -224,8 +224,9 @@ TEST(Views, RepositoryTagAndManifestColumns) {
 
 TEST(Views, ManifestTableFitsTheWidthWithWholeValuesInJsonAndTsv) {
   const std::string digest = "sha256:" + std::string(64, 'e');
-  const std::string item = R"({"digest":")" + digest +
-                           R"(","mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
+  const std::string item =
+      R"({"digest":")" + digest +
+      R"(","mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
       "artifactType":"application/vnd.cncf.helm.config.v1+json","size":123456789,
       "createdTime":"2026-11-23T09:00:00Z","tags":["latest","v1.2.3","v1.2","v1","stable"]})";
   auto answer = json::parse(R"({"manifests":[)" + item + "]}");
