@@ -22,12 +22,13 @@ for cmd in curl jq sha256sum; do
 done
 
 TMP=$(mktemp -d /tmp/berth-cli-e2e.XXXXXX)
-BERTHD_PID=""
+BERTHD_PIDS=()
 cleanup() {
-    if [[ -n "$BERTHD_PID" ]]; then
-        kill "$BERTHD_PID" 2>/dev/null || true
-        wait "$BERTHD_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${BERTHD_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [[ "${KEEP_TMP:-0}" == 1 ]]; then echo "cli_e2e: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -45,26 +46,35 @@ fail() {
 # ------------------------------------------------------------------ start berthd
 
 TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-BERTH_INITIAL_ADMIN_TOKEN="$TOKEN" "$BERTHD" --listen 127.0.0.1:0 --port-file "$TMP/port" \
-    --data-dir "$TMP/data" --log-level warn >"$TMP/berthd.log" 2>&1 &
-BERTHD_PID=$!
-for ((i = 0; i < 200; i++)); do
-    [[ -s "$TMP/port" ]] && break
-    kill -0 "$BERTHD_PID" 2>/dev/null || fail "berthd exited during startup"
-    sleep 0.1
-done
-[[ -s "$TMP/port" ]] || fail "berthd wrote no port file within 20 s"
-PORT=$(cat "$TMP/port")
+
+# start_berthd NAME [BERTHD ARGS...]: starts berthd on a free loopback port with data in
+# $TMP/NAME and the token $TOKEN; sets PORT once its management API answers.
+start_berthd() {
+    local name=$1 pid status="" i
+    shift
+    BERTH_INITIAL_ADMIN_TOKEN="$TOKEN" "$BERTHD" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" \
+        --data-dir "$TMP/$name" --log-level warn "$@" >>"$TMP/berthd.log" 2>&1 &
+    pid=$!
+    BERTHD_PIDS+=("$pid")
+    for ((i = 0; i < 200; i++)); do
+        [[ -s "$TMP/$name.port" ]] && break
+        kill -0 "$pid" 2>/dev/null || fail "berthd exited during startup"
+        sleep 0.1
+    done
+    [[ -s "$TMP/$name.port" ]] || fail "berthd wrote no port file within 20 s"
+    PORT=$(cat "$TMP/$name.port")
+    for ((i = 0; i < 100; i++)); do
+        status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+            "http://127.0.0.1:$PORT/mgmt/v1/registries" || true)
+        [[ "$status" == 200 ]] && break
+        [[ "$status" == 404 ]] && { echo "cli_e2e: skipped: berthd has no /mgmt/v1 API" >&2; exit $SKIP; }
+        sleep 0.1
+    done
+    [[ "$status" == 200 ]] || fail "GET /mgmt/v1/registries answered '$status', not 200"
+}
+
+start_berthd data
 SERVER="http://127.0.0.1:$PORT"
-status=""
-for ((i = 0; i < 100; i++)); do
-    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-        "$SERVER/mgmt/v1/registries" || true)
-    [[ "$status" == 200 ]] && break
-    [[ "$status" == 404 ]] && { echo "cli_e2e: skipped: berthd has no /mgmt/v1 API" >&2; exit $SKIP; }
-    sleep 0.1
-done
-[[ "$status" == 200 ]] || fail "GET /mgmt/v1/registries answered '$status', not 200"
 
 # The CLI finds nothing but what each step gives it.
 export XDG_CONFIG_HOME="$TMP/config"
@@ -430,5 +440,17 @@ bad 4 "" registry show --name "$REG"
 bad 4 "" registry delete --name "$REG" --yes
 ok registry list -o json
 eq 0 "$(jq '[.[].name | select(startswith("clitest"))] | length' <<<"$OUT")" "all gone"
+
+# ------------------------------------------------------------------ a configured default registry
+
+# With --default-registry, that registry is the protected one; the built-in 'default' is then
+# an ordinary registry.
+start_berthd data2 --default-registry mainreg01
+SERVER2="http://127.0.0.1:$PORT"
+bad_line 5 "berth: registry 'mainreg01' is the default registry of this deployment and cannot be deleted" \
+    registry delete --name mainreg01 --yes --server "$SERVER2"
+ok registry delete --name default --yes --server "$SERVER2"
+ok registry list --server "$SERVER2" -o json
+eq "mainreg01" "$(jq -r '[.[].name] | join(" ")' <<<"$OUT")" "only the configured default is left"
 
 echo "cli_e2e: passed ($CHECKS checks)"
