@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <istream>
 #include <optional>
@@ -119,17 +120,18 @@ std::string lower(std::string text) {
   return text;
 }
 
-// Accepts any case and rewrites the value to the API's spelling.
-CLI::Validator choice_transform(std::vector<std::string> choices, std::string what) {
+// Accepts any case and rewrites the value to the API's spelling. The message names only the
+// value: the parser puts the flag in front of it.
+CLI::Validator choice_transform(std::vector<std::string> choices) {
   return CLI::Validator(
-      [choices, what](std::string& value) -> std::string {
+      [choices](std::string& value) -> std::string {
         for (const auto& choice : choices) {
           if (lower(value) == lower(choice)) {
             value = choice;
             return {};
           }
         }
-        return fmt::format("{} '{}' is not one of {}", what, value, fmt::join(choices, ", "));
+        return fmt::format("'{}' is not one of {}", value, fmt::join(choices, ", "));
       },
       "");
 }
@@ -151,7 +153,7 @@ void add_common_options(CLI::App* app, Options& options) {
       ->type_name("TOKEN");
   app->add_option("-o,--output", options.output, "output format (default: table)")
       ->group("Output")
-      ->transform(choice_transform({"table", "json", "tsv"}, "output format"))
+      ->transform(choice_transform({"table", "json", "tsv"}))
       ->type_name("table|json|tsv");
 }
 
@@ -202,13 +204,13 @@ struct Verbs {
   void bool_option(CLI::App* sub, const std::string& name, std::string& into,
                    const std::string& help) {
     sub->add_option(name, into, help)
-        ->transform(choice_transform({"true", "false"}, name))
+        ->transform(choice_transform({"true", "false"}))
         ->type_name("true|false");
   }
 
   void tier_option(CLI::App* sub, bool required) {
     auto* option = sub->add_option("--tier,--sku", options.tier, "service tier")
-                       ->transform(choice_transform({"Basic", "Standard", "Premium"}, "tier"))
+                       ->transform(choice_transform({"Basic", "Standard", "Premium"}))
                        ->type_name("Basic|Standard|Premium");
     if (required) option->required();
   }
@@ -378,20 +380,27 @@ Result<View> manifest_show(Context& ctx) {
   });
 }
 
+// By digest, or by tag as `az acr repository delete --image repo:tag` does: the manifest the
+// tag points at goes, and with it every tag pointing at that manifest.
 Result<View> manifest_delete(Context& ctx) {
   const Options& o = ctx.options();
   auto image = parse_image_reference(o.image);
   if (!image) return image.error();
-  if (image->digest.empty()) {
-    return usage_error(fmt::format(
-        "manifest delete needs repository@digest, not a tag ('{}'); use 'berth repository "
-        "untag' to remove a tag",
-        o.image));
-  }
   if (!o.yes) return refuse_without_yes(fmt::format("manifest '{}'", o.image));
-  return with_client(ctx, [&](ManagementClient& c) {
-    return deleted(c.delete_manifest(o.registry, image->repository, image->digest),
-                   fmt::format("Deleted manifest '{}' from registry '{}'.", o.image, o.registry));
+  return with_client(ctx, [&](ManagementClient& c) -> Result<View> {
+    std::string digest = image->digest;
+    if (digest.empty()) {
+      auto resolved = resolve_tag(c, o.registry, *image);
+      if (!resolved) return resolved.error();
+      digest = *resolved;
+    }
+    std::string deleted_what =
+        image->digest.empty()
+            ? fmt::format("manifest '{}@{}' (tag '{}' and every tag pointing at it)",
+                          image->repository, digest, image->tag)
+            : fmt::format("manifest '{}' and every tag pointing at it", o.image);
+    return deleted(c.delete_manifest(o.registry, image->repository, digest),
+                   fmt::format("Deleted {} from registry '{}'.", deleted_what, o.registry));
   });
 }
 
@@ -522,7 +531,7 @@ void declare(Verbs& v) {
     auto* del = v.verb(manifest, "delete", "delete a manifest and every tag pointing at it",
                        manifest_delete);
     v.registry_flag(del);
-    v.image_flag(del, "repository@digest");
+    v.image_flag(del, "repository@digest, or repository:tag (the manifest the tag points at)");
     v.yes_flag(del);
   }
 }
@@ -534,17 +543,105 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
-// "berth registry create": the deepest subcommand the parser reached.
-std::string command_path(CLI::App& app) {
-  std::string path = app.get_name();
+// The deepest subcommand the parser reached ("create" in "berth registry create").
+CLI::App* deepest_command(CLI::App& app) {
   CLI::App* current = &app;
-  for (;;) {
-    auto parsed = current->get_subcommands();
-    if (parsed.empty()) break;
+  for (auto parsed = current->get_subcommands(); !parsed.empty();
+       parsed = current->get_subcommands()) {
     current = parsed.front();
-    path += " " + current->get_name();
+  }
+  return current;
+}
+
+// "berth registry create"
+std::string command_path(const CLI::App& command) {
+  std::string path = command.get_name();
+  for (const CLI::App* up = command.get_parent(); up != nullptr; up = up->get_parent()) {
+    path = up->get_name() + " " + path;
   }
   return path;
+}
+
+std::vector<std::string> command_names(CLI::App& group) {
+  std::vector<std::string> names;
+  for (CLI::App* sub : group.get_subcommands([](CLI::App*) { return true; })) {
+    if (!sub->get_name().empty()) names.push_back(sub->get_name());
+  }
+  return names;
+}
+
+// The spelling of `option` the user typed ("-n", "--name", "--sku"), since the parser names an
+// option by its first long name whichever alias was used.
+std::string typed_spelling(const CLI::Option& option, const std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg.starts_with("--")) {
+      std::string name(arg.substr(2, arg.find('=') - 2));
+      if (!name.empty() && option.check_lname(name)) return "--" + name;
+    } else if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
+      if (option.check_sname(std::string(1, arg[1]))) return std::string(arg.substr(0, 2));
+    }
+  }
+  return option.get_name();
+}
+
+// The option the parser's message is about: it starts with the option's name ("--registry:
+// ...", "--registry is required").
+const CLI::Option* option_of_message(std::string_view message, CLI::App& command) {
+  for (CLI::App* app = &command; app != nullptr; app = app->get_parent()) {
+    for (const CLI::Option* option : app->get_options()) {
+      const std::string name = option->get_name();
+      if (name.empty() || !message.starts_with(name) || message.size() == name.size()) continue;
+      char after = message[name.size()];
+      if (after == ':' || after == ' ') return option;
+    }
+  }
+  return nullptr;
+}
+
+// The parser's message about an option, with the option spelled as typed and the wrong count
+// of values said plainly.
+std::string option_error_message(const CLI::ParseError& error, CLI::App& command,
+                                 const std::vector<std::string>& args) {
+  std::string message = one_line(error.what());
+  const CLI::Option* option = option_of_message(message, command);
+  if (option == nullptr) return message;
+  std::string typed = typed_spelling(*option, args);
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr) {
+    if (option->count() == 0)
+      return fmt::format("{} needs a value: {}", typed, option->get_type_name());
+    if (option->count() > 1) return fmt::format("{} is given more than once", typed);
+  }
+  return typed + message.substr(option->get_name().size());
+}
+
+// One line naming what the user typed: the unknown command or option, the stray argument, or
+// the flag whose value is wrong, spelled as typed.
+std::string parse_error_message(CLI::App& app, const CLI::ParseError& error,
+                                const std::vector<std::string>& args) {
+  CLI::App* command = deepest_command(app);
+  const std::string path = command_path(*command);
+  const std::string see = fmt::format(" (see '{} --help')", path);
+  const std::vector<std::string> extras = app.remaining(true);
+  const std::vector<std::string> commands = command_names(*command);
+
+  if (!commands.empty()) {  // a group, and none of its commands was given
+    auto word = std::find_if(extras.begin(), extras.end(),
+                             [](const std::string& e) { return !e.starts_with("-"); });
+    std::string where = command == &app ? std::string() : fmt::format(" for '{}'", path);
+    std::string what = word != extras.end() ? fmt::format("unknown command '{}'{}", *word, where)
+                                            : fmt::format("missing command{}", where);
+    return fmt::format("{}; valid commands: {}{}", what, fmt::join(commands, ", "), see);
+  }
+  if (!extras.empty()) {
+    const std::string& first = extras.front();
+    if (first.starts_with("-") && first.size() > 1) {
+      return fmt::format("unknown option '{}' for '{}'{}", first.substr(0, first.find('=')), path,
+                         see);
+    }
+    return fmt::format("unexpected argument '{}' for '{}'{}", first, path, see);
+  }
+  return option_error_message(error, *command, args) + see;
 }
 
 }  // namespace
@@ -583,7 +680,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e, out, err);
   } catch (const CLI::ParseError& e) {
-    err << "berth: " << one_line(e.what()) << " (see '" << command_path(app) << " --help')\n";
+    err << "berth: " << parse_error_message(app, e, args) << '\n';
     return static_cast<int>(ExitCode::kUsage);
   }
   if (!selected) {

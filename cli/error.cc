@@ -27,7 +27,8 @@ std::string_view exit_codes_help() {
          "     request the server rejected as invalid (400)\n"
          "  3  authentication failure: no token, or the server refused it (401, 403)\n"
          "  4  not found (404): no such registry, repository, tag or manifest\n"
-         "  5  conflict (409): name taken, tier downgrade blocked, limit exceeded\n"
+         "  5  conflict (409): name taken, tier downgrade blocked, limit exceeded, deleting\n"
+         "     the default registry\n"
          "Errors are one line on standard error, \"berth: <message>\"; nothing goes to standard\n"
          "output then.";
 }

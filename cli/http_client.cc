@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <string_view>
+
 namespace berth::cli {
 namespace {
 
@@ -27,6 +29,50 @@ struct HeaderList {
   curl_slist* list = nullptr;
   ~HeaderList() { curl_slist_free_all(list); }
 };
+
+// "host:port" of an absolute URL.
+std::string authority_of(std::string_view url) {
+  auto start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  auto end = url.find_first_of("/?#", start);
+  return std::string(
+      url.substr(start, end == std::string_view::npos ? url.size() - start : end - start));
+}
+
+// The reason at the end of an OpenSSL error ("wrong version number" in
+// "OpenSSL/3.0.19: error:0A00010B:SSL routines::wrong version number"), without the codes.
+std::string tls_reason(std::string_view detail) {
+  auto at = detail.rfind("::");
+  return std::string(at == std::string_view::npos ? detail : detail.substr(at + 2));
+}
+
+// One line for a request that got no HTTP answer. The common mistake of a scheme that does not
+// match the port (https:// to a plain-HTTP port or the reverse) is named as such instead of
+// the TLS library's error.
+std::string no_answer_message(CURLcode code, std::string detail, std::string_view url) {
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  const std::string authority = authority_of(url);
+  if (code == CURLE_SSL_CONNECT_ERROR && url.starts_with("https://")) {
+    std::string reason = tls_reason(detail);
+    if (reason == "wrong version number") {
+      return fmt::format(
+          "cannot reach the server: {} does not speak TLS (a plain HTTP port?); use http://{}",
+          authority, authority);
+    }
+    return fmt::format("cannot reach the server: the TLS handshake with {} failed: {}", authority,
+                       reason);
+  }
+  // A TLS server closes the connection on a plain request, or answers with an alert record,
+  // which libcurl reads as an HTTP/0.9 answer it does not allow.
+  bool no_http_answer = code == CURLE_GOT_NOTHING || code == CURLE_WEIRD_SERVER_REPLY ||
+                        code == CURLE_UNSUPPORTED_PROTOCOL;
+  if (no_http_answer && url.starts_with("http://")) {
+    return fmt::format(
+        "cannot reach the server: {} sent no HTTP answer (a TLS port?); use https://{}", authority,
+        authority);
+  }
+  return fmt::format("cannot reach the server: {}", detail);
+}
 
 }  // namespace
 
@@ -78,9 +124,8 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
                                options_.max_response_bytes));
   }
   if (code != CURLE_OK) {
-    std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
-    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-    return failure(fmt::format("cannot reach the server: {}", detail));
+    return failure(no_answer_message(
+        code, error_text[0] != '\0' ? error_text : curl_easy_strerror(code), request.url));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

@@ -34,6 +34,38 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
+// The first `width` code points of `text`, the last one replaced by "…" when it is cut.
+std::string truncated(const std::string& text, std::size_t width) {
+  if (display_width(text) <= width) return text;
+  if (width == 0) return {};
+  std::size_t keep = width - 1;
+  std::size_t end = 0;
+  for (std::size_t points = 0; end < text.size(); ++end) {
+    bool starts_point = (static_cast<unsigned char>(text[end]) & 0xC0) != 0x80;
+    if (starts_point && points++ == keep) break;
+  }
+  return text.substr(0, end) + "…";
+}
+
+// Narrows the widest truncatable column, one code point at a time, until the row fits.
+void fit_widths(std::vector<std::size_t>& width, const std::vector<std::size_t>& floor,
+                const std::vector<std::size_t>& truncatable, std::size_t max_width) {
+  std::size_t total = 0;
+  for (std::size_t w : width) total += w;
+  total += width.empty() ? 0 : 2 * (width.size() - 1);
+  while (total > max_width) {
+    std::size_t* widest = nullptr;
+    for (std::size_t c : truncatable) {
+      if (c < width.size() && width[c] > floor[c] && (!widest || width[c] > *widest)) {
+        widest = &width[c];
+      }
+    }
+    if (widest == nullptr) return;
+    --*widest;
+    --total;
+  }
+}
+
 const std::string& human_text(const Cell& cell) {
   return cell.human.empty() ? cell.raw : cell.human;
 }
@@ -123,7 +155,7 @@ std::string pretty_json(const json::value& value) {
   return out;
 }
 
-std::string render_table(const Table& table) {
+std::string render_table(const Table& table, std::size_t max_width) {
   const std::size_t columns = table.headers.size();
   std::vector<std::string> header(columns);
   std::vector<std::size_t> width(columns, 0);
@@ -139,6 +171,14 @@ std::string render_table(const Table& table) {
       line[c] = one_line(human_text(row[c]));
       width[c] = std::max(width[c], display_width(line[c]));
     }
+  }
+  std::vector<std::size_t> floor(columns);
+  for (std::size_t c = 0; c < columns; ++c) {
+    floor[c] = std::max(display_width(header[c]), kMinTruncatedWidth);
+  }
+  fit_widths(width, floor, table.truncatable, max_width);
+  for (auto& line : cells) {
+    for (std::size_t c = 0; c < columns; ++c) line[c] = truncated(line[c], width[c]);
   }
   std::string out;
   auto emit = [&](const std::vector<std::string>& line) {

@@ -30,7 +30,13 @@ Cell int_cell(std::int64_t value);
 struct Table {
   std::vector<std::string> headers;
   std::vector<std::vector<Cell>> rows;
+  // Columns the table format may cut (ending in "…") to fit its width; json and tsv always
+  // carry the whole values.
+  std::vector<std::size_t> truncatable;
 };
+
+// The width the table format fits when its truncatable columns allow.
+inline constexpr std::size_t kTableWidth = 120;
 
 struct View {
   boost::json::value json;  // null: nothing to print in json format (e.g. after a DELETE)
@@ -44,8 +50,11 @@ std::string render(const View& view, Format format);
 // Two-space indented JSON; strings escaped as boost::json::serialize does.
 std::string pretty_json(const boost::json::value& value);
 
-// Aligned columns under an upper-case header and a rule; widths count code points.
-std::string render_table(const Table& table);
+// Aligned columns under an upper-case header and a rule; widths count code points. While the
+// table is wider than `max_width`, the widest truncatable column loses a column, down to its
+// header's width or kMinTruncatedWidth, whichever is more.
+std::string render_table(const Table& table, std::size_t max_width = kTableWidth);
+inline constexpr std::size_t kMinTruncatedWidth = 20;
 
 // One line per row, fields separated by tabs; no header. Tab, newline, carriage return and
 // backslash inside a field are written \t, \n, \r and \\.

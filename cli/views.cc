@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace berth::cli {
@@ -64,9 +66,11 @@ const json::array& items(const json::value& answer, std::string_view key) {
   return v != nullptr && v->is_array() ? v->as_array() : kEmpty;
 }
 
-const std::vector<std::string> kRegistryColumns = {"Name",           "Tier",          "Region",
-                                                   "Login server",   "Created",       "Admin user",
-                                                   "Anonymous pull", "Public network"};
+// The flag columns (admin user, anonymous pull, public network access) have one-word headers
+// and the login server (the name plus the domain) gives way, so the table fits its width.
+const std::vector<std::string> kRegistryColumns = {"Name",    "Tier",  "Region",    "Login server",
+                                                   "Created", "Admin", "Anonymous", "Public"};
+const std::vector<std::size_t> kRegistryTruncatable = {3};
 
 std::vector<Cell> registry_row(const json::value& r) {
   return {text(r, "name"),
@@ -90,15 +94,34 @@ std::vector<Cell> repository_row(const json::value& r) {
 const std::vector<std::string> kManifestColumns = {"Digest", "Media type", "Artifact type",
                                                    "Size",   "Created",    "Tags"};
 
-std::vector<Cell> manifest_row(const json::value& m) {
-  return {text(m, "digest"), text(m, "mediaType"),   text(m, "artifactType"),
-          bytes(m, "size"),  text(m, "createdTime"), joined(m, "tags")};
+// A media type as the table shows it: "oci.image.manifest.v1+json" for
+// "application/vnd.oci.image.manifest.v1+json", since every type the registry stores has the
+// prefix and the table has no room for it.
+Cell media_type(const json::value& object, std::string_view key) {
+  Cell cell = text(object, key);
+  for (std::string_view prefix : {"application/vnd.", "application/"}) {
+    if (cell.raw.starts_with(prefix) && cell.raw.size() > prefix.size()) {
+      cell.human = cell.raw.substr(prefix.size());
+      break;
+    }
+  }
+  return cell;
 }
 
+std::vector<Cell> manifest_row(const json::value& m) {
+  return {text(m, "digest"), media_type(m, "mediaType"), media_type(m, "artifactType"),
+          bytes(m, "size"),  text(m, "createdTime"),     joined(m, "tags")};
+}
+
+// Digest, media type, artifact type and tags give way so the table fits its width.
+const std::vector<std::size_t> kManifestTruncatable = {0, 1, 2, 5};
+
+// A listing prints, as json, the array of its items, as `az acr list` and the other az list
+// verbs do; the API wraps it in an object ({"registries": [...]}) to leave room for paging.
 View list_view(const json::value& answer, std::string_view key,
                const std::vector<std::string>& columns,
                std::vector<Cell> (*row)(const json::value&)) {
-  View view{answer, {columns, {}}, {}};
+  View view{items(answer, key), {columns, {}}, {}};
   for (const auto& item : items(answer, key)) view.table.rows.push_back(row(item));
   return view;
 }
@@ -106,26 +129,52 @@ View list_view(const json::value& answer, std::string_view key,
 }  // namespace
 
 View registry_view(const json::value& registry) {
-  return {registry, {kRegistryColumns, {registry_row(registry)}}, {}};
+  return {registry, {kRegistryColumns, {registry_row(registry)}, kRegistryTruncatable}, {}};
 }
 
 View registry_list_view(const json::value& answer) {
-  return list_view(answer, "registries", kRegistryColumns, registry_row);
+  View view = list_view(answer, "registries", kRegistryColumns, registry_row);
+  view.table.truncatable = kRegistryTruncatable;
+  return view;
 }
 
+// Usage rows, in json the shape `az acr show-usage` prints:
+// {"value": [{"name", "currentValue", "limit", "unit"}, ...]}, limit null where there is none.
+class UsageRows {
+ public:
+  void add(std::string name, const json::value* current, const json::value* limit,
+           std::string_view unit) {
+    auto current_value = unsigned_number(current);
+    auto limit_value = unsigned_number(limit);
+    bool bytes = unit == "Bytes";
+    auto cell = [bytes](std::optional<std::uint64_t> n) {
+      if (!n) return text_cell("");
+      return bytes ? bytes_cell(*n) : text_cell(std::to_string(*n));
+    };
+    table_.rows.push_back(
+        {text_cell(name), cell(current_value), cell(limit_value), text_cell(std::string(unit))});
+    json::object row{{"name", name}, {"unit", unit}};
+    row["currentValue"] = current_value ? json::value(*current_value) : json::value(nullptr);
+    row["limit"] = limit_value ? json::value(*limit_value) : json::value(nullptr);
+    json_.push_back(std::move(row));
+  }
+
+  View view() && { return {json::object{{"value", std::move(json_)}}, std::move(table_), {}}; }
+
+ private:
+  Table table_{{"Name", "Current", "Limit", "Unit"}, {}, {}};
+  json::array json_;
+};
+
 View usage_view(const json::value& usage) {
-  View view{usage, {{"Name", "Current", "Limit", "Unit"}, {}}, {}};
-  const json::value* storage = field(usage, "storage");
-  if (storage != nullptr) {
-    auto used = unsigned_number(field(*storage, "usedBytes"));
-    auto included = unsigned_number(field(*storage, "includedBytes"));
-    view.table.rows.push_back({text_cell("Size"), used ? bytes_cell(*used) : text_cell(""),
-                               included ? bytes_cell(*included) : text_cell(""),
-                               text_cell("Bytes")});
+  UsageRows rows;
+  if (const json::value* storage = field(usage, "storage")) {
+    rows.add("Size", field(*storage, "usedBytes"), field(*storage, "includedBytes"), "Bytes");
   }
   for (const auto& count : items(usage, "counts")) {
-    view.table.rows.push_back({text(count, "name"), number(count, "current"),
-                               number(count, "limit"), text_cell("Count")});
+    const json::value* name = field(count, "name");
+    rows.add(name != nullptr && name->is_string() ? std::string(name->as_string()) : "",
+             field(count, "current"), field(count, "limit"), "Count");
   }
   // Repository names are lower case and cannot contain ':', so these rows never collide with
   // the capitalised registry-wide names above.
@@ -133,10 +182,9 @@ View usage_view(const json::value& usage) {
     const json::value* name = field(repo, "name");
     std::string label = "repository:";
     if (name != nullptr && name->is_string()) label += name->as_string();
-    view.table.rows.push_back(
-        {text_cell(label), bytes(repo, "usedBytes"), text_cell(""), text_cell("Bytes")});
+    rows.add(label, field(repo, "usedBytes"), nullptr, "Bytes");
   }
-  return view;
+  return std::move(rows).view();
 }
 
 View health_view(const json::value& health) {
@@ -169,11 +217,13 @@ View tag_list_view(const json::value& answer) {
 }
 
 View manifest_view(const json::value& manifest) {
-  return {manifest, {kManifestColumns, {manifest_row(manifest)}}, {}};
+  return {manifest, {kManifestColumns, {manifest_row(manifest)}, kManifestTruncatable}, {}};
 }
 
 View manifest_list_view(const json::value& answer) {
-  return list_view(answer, "manifests", kManifestColumns, manifest_row);
+  View view = list_view(answer, "manifests", kManifestColumns, manifest_row);
+  view.table.truncatable = kManifestTruncatable;
+  return view;
 }
 
 View message_view(std::string message) { return {json::value(), {}, std::move(message)}; }

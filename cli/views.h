@@ -2,7 +2,9 @@
 // How each API answer is shown: the columns of every resource, in one place.
 //
 // The functions take the API's JSON as it arrived and never fail: a missing or mistyped field
-// shows as an empty cell, so an older or newer server still prints.
+// shows as an empty cell, so an older or newer server still prints. As json, a single resource
+// prints as the API sent it, a listing as the array of its items and usage as
+// {"value":[{"name","currentValue","limit","unit"}]}: the shapes `az acr` prints.
 
 #include <boost/json/value.hpp>
 #include <string>

@@ -72,6 +72,8 @@ WireError wire_error_of(TenantErrc errc) {
       return {409, code::kTierDowngradeBlocked};
     case TenantErrc::limit_exceeded:
       return {409, code::kLimitExceeded};
+    case TenantErrc::registry_protected:
+      return {409, code::kRegistryProtected};
     case TenantErrc::internal:
       break;
   }

@@ -36,6 +36,7 @@ inline constexpr std::string_view kMethodNotAllowed = "MethodNotAllowed";
 inline constexpr std::string_view kRegistryNameTaken = "RegistryNameTaken";
 inline constexpr std::string_view kTierDowngradeBlocked = "TierDowngradeBlocked";
 inline constexpr std::string_view kLimitExceeded = "LimitExceeded";
+inline constexpr std::string_view kRegistryProtected = "RegistryProtected";
 inline constexpr std::string_view kInternalError = "InternalError";
 }  // namespace code
 }  // namespace mgmt

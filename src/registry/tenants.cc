@@ -243,6 +243,13 @@ TenantResult<RegistryInfo> Tenants::update(std::string_view name, const Registry
 TenantResult<void> Tenants::remove(std::string_view name) {
   auto record = find(name);
   if (!record) return record.error();
+  if (lower(record->name) == lower(options_.default_registry)) {
+    return TenantError{TenantErrc::registry_protected,
+                       fmt::format("registry '{}' is the default registry of this deployment "
+                                   "and cannot be deleted",
+                                   record->name),
+                       record->name};
+  }
   auto removed = metadata_.delete_registry(record->id);
   if (!removed) return internal(removed.error());
   if (!*removed) return registry_not_found(name);

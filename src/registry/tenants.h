@@ -36,9 +36,10 @@ enum class TenantErrc {
   repository_not_found,
   tag_not_found,
   manifest_not_found,
-  downgrade_blocked,  // the registry uses a feature or count the lower tier lacks
-  limit_exceeded,     // adding one more would pass the tier's count limit
-  internal,           // a backend failed
+  downgrade_blocked,   // the registry uses a feature or count the lower tier lacks
+  limit_exceeded,      // adding one more would pass the tier's count limit
+  registry_protected,  // the deployment's default registry, which cannot be deleted
+  internal,            // a backend failed
 };
 
 // `target` names the input the error is about (a registry name, a field, a digest...).
@@ -66,6 +67,9 @@ class ResourceCounter {
 struct TenantOptions {
   std::string domain = "registry.local";  // login servers are <name>.<domain>
   std::string default_region = "local";   // the region of registries created without one
+  // The registry that answers hosts outside the domain (TenantRouting::default_registry). The
+  // data plane resolves it on every such request, so it cannot be deleted.
+  std::string default_registry{metadata::kDefaultRegistryName};
 };
 
 // A registry with what follows from its record.
@@ -152,7 +156,7 @@ class Tenants {
   // registry uses a feature or holds more of a counted resource than that tier allows.
   TenantResult<RegistryInfo> update(std::string_view name, const RegistryChanges& changes);
   // Removes the registry and all its content metadata (blob bytes are left to GC: other
-  // registries may share them).
+  // registries may share them). registry_protected for the default registry.
   TenantResult<void> remove(std::string_view name);
   TenantResult<Usage> usage(std::string_view name);
   TenantResult<Health> health(std::string_view name);

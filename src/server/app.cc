@@ -126,7 +126,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->admin.emplace(admin->credential);
   parts_->generated_admin_token = admin->generated_token;
   parts_->tenant_service = std::make_unique<registry::Tenants>(
-      *parts_->metadata, *parts_->storage, registry::TenantOptions{config.domain, "local"});
+      *parts_->metadata, *parts_->storage,
+      registry::TenantOptions{config.domain, "local", config.default_registry});
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service, *parts_->admin});
   api::add_management_routes(parts_->router, *parts_->management);

@@ -90,22 +90,65 @@ TEST_F(CliTest, VersionAndHelpExitZero) {
   EXPECT_TRUE(fake.requests.empty());
 }
 
+// Each parse error is one line naming what was typed, as the user typed it.
+TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{},
+       "missing command; valid commands: configure, registry, repository, manifest (see 'berth "
+       "--help')"},
+      {{"frobnicate"},
+       "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
+       "manifest (see 'berth --help')"},
+      {{"registry"},
+       "missing command for 'berth registry'; valid commands: create, list, show, update, "
+       "delete, show-usage, check-health (see 'berth registry --help')"},
+      {{"manifest", "remove"},
+       "unknown command 'remove' for 'berth manifest'; valid commands: list, show, delete "
+       "(see 'berth manifest --help')"},
+      {{"registry", "list", "x", "--repository", "app"},
+       "unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')"},
+      {{"registry", "list", "--repository", "app"},
+       "unknown option '--repository' for 'berth registry list' (see 'berth registry list "
+       "--help')"},
+      {{"registry", "list", "--bogus=1"},
+       "unknown option '--bogus' for 'berth registry list' (see 'berth registry list --help')"},
+      {{"registry", "show", "--name", "ab"},
+       "--name: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show "
+       "--help')"},
+      {{"registry", "show", "-n", "ab"},
+       "-n: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show "
+       "--help')"},
+      {{"registry", "show", "--registry=ab"},
+       "--registry: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show "
+       "--help')"},
+      {{"registry", "show"}, "--registry is required (see 'berth registry show --help')"},
+      {{"registry", "show", "-n"}, "-n needs a value: NAME (see 'berth registry show --help')"},
+      {{"registry", "show", "--name", "abcde", "-r", "fghij"},
+       "--name is given more than once (see 'berth registry show --help')"},
+      {{"registry", "create", "--name", "abcde", "--admin-enabled", "yes", "--tier", "Basic"},
+       "--admin-enabled: 'yes' is not one of true, false (see 'berth registry create --help')"},
+      {{"registry", "create", "--name", "abcde", "--sku", "Gold"},
+       "--sku: 'Gold' is not one of Basic, Standard, Premium (see 'berth registry create "
+       "--help')"},
+      {{"registry", "list", "-o", "yaml"},
+       "-o: 'yaml' is not one of table, json, tsv (see 'berth registry list --help')"},
+  };
+  for (const auto& c : cases) {
+    expect_error(run(c.args), ExitCode::kUsage);
+    EXPECT_EQ(err, "berth: " + c.message + "\n");
+  }
+  EXPECT_TRUE(fake.requests.empty());
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoWithoutCallingTheServer) {
-  expect_error(run({}), ExitCode::kUsage, "subcommand is required");
-  expect_error(run({"registry"}), ExitCode::kUsage, "berth registry --help");
-  expect_error(run({"frobnicate"}), ExitCode::kUsage);
-  expect_error(run({"registry", "list", "--bogus"}), ExitCode::kUsage, "--bogus");
-  expect_error(run({"registry", "show"}), ExitCode::kUsage, "--registry is required");
-  expect_error(run({"registry", "show", "--name", "ab"}), ExitCode::kUsage,
-               "registry name 'ab' must be 5-50 letters or digits");
   expect_error(run({"registry", "show", "--name", "has-dash"}), ExitCode::kUsage);
   expect_error(run({"registry", "create", "--name", "abcde"}), ExitCode::kUsage, "--tier");
   expect_error(run({"registry", "create", "--name", "abcde", "--tier", "Gold"}), ExitCode::kUsage,
-               "tier 'Gold' is not one of Basic, Standard, Premium");
-  expect_error(
-      run({"registry", "create", "-n", "abcde", "--tier", "Basic", "--admin-enabled", "maybe"}),
-      ExitCode::kUsage);
-  expect_error(run({"registry", "list", "-o", "yaml"}), ExitCode::kUsage, "output format");
+               "--tier: 'Gold' is not one of Basic, Standard, Premium");
   expect_error(run({"registry", "update", "--name", "abcde"}), ExitCode::kUsage,
                "nothing to update");
   expect_error(run({"repository", "show", "-n", "abcde", "--repository", "Bad/Name"}),
@@ -114,8 +157,6 @@ TEST_F(CliTest, UsageErrorsExitTwoWithoutCallingTheServer) {
                "needs a tag or a digest");
   expect_error(run({"repository", "untag", "-n", "abcde", "--image", "app@" + kDigest}),
                ExitCode::kUsage, "manifest delete");
-  expect_error(run({"manifest", "delete", "-r", "abcde", "--image", "app:v1", "--yes"}),
-               ExitCode::kUsage, "repository untag");
   expect_error(run({"manifest", "show", "-r", "abcde", "--image", "app@sha256:12"}),
                ExitCode::kUsage, "digest");
   EXPECT_TRUE(fake.requests.empty());
@@ -127,6 +168,8 @@ TEST_F(CliTest, DeletesRefuseWithoutYes) {
   expect_error(run({"repository", "delete", "--name", "abcde", "--repository", "app"}),
                ExitCode::kUsage, "without --yes");
   expect_error(run({"manifest", "delete", "--registry", "abcde", "--image", "app@" + kDigest}),
+               ExitCode::kUsage, "without --yes");
+  expect_error(run({"manifest", "delete", "--registry", "abcde", "--image", "app:v1"}),
                ExitCode::kUsage, "without --yes");
   EXPECT_TRUE(fake.requests.empty());
 }
@@ -144,8 +187,8 @@ TEST_F(CliTest, ListPrintsTableJsonOrTsv) {
 
   fake.answer(200, answer);
   EXPECT_EQ(run({"registry", "list", "-o", "json"}), 0);
-  EXPECT_EQ(json::parse(out), json::parse(answer));
-  EXPECT_NE(out.find("\n  \"registries\": [\n"), std::string::npos) << out;
+  EXPECT_EQ(json::parse(out), json::parse(std::string("[") + kRegistry + "]"));
+  EXPECT_TRUE(out.starts_with("[\n  {\n    \"name\": \"abcde\",\n")) << out;
 
   fake.answer(200, answer);
   EXPECT_EQ(run({"registry", "list", "--output", "TSV"}), 0);
@@ -207,7 +250,7 @@ TEST_F(CliTest, ConnectionAndOutputFlagsMayAlsoComeBeforeTheVerb) {
       << err;
   EXPECT_EQ(fake.requests.back().url, "http://early:2/mgmt/v1/registries");
   EXPECT_EQ(FakeTransport::header(fake.requests.back(), "Authorization"), "Bearer early");
-  EXPECT_EQ(out, "{\n  \"registries\": []\n}\n");
+  EXPECT_EQ(out, "[]\n");
 }
 
 TEST_F(CliTest, CreateSendsTheGivenFieldsInApiSpelling) {
@@ -279,6 +322,55 @@ TEST_F(CliTest, ManifestShowByDigestSkipsTheTags) {
   EXPECT_EQ(run({"manifest", "show", "-r", "abcde", "--image", "app@" + kDigest, "-o", "tsv"}), 0);
   EXPECT_EQ(fake.requests.size(), 1u);
   EXPECT_EQ(out, kDigest + "\t\t\t\t\tv1\n");
+}
+
+TEST_F(CliTest, ManifestDeleteByTagDeletesTheManifestTheTagPointsAt) {
+  fake.answer(200, R"({"tags":[{"name":"v0","digest":"sha256:0"},{"name":"v1","digest":")" +
+                       kDigest + R"("}]})");
+  fake.answer(204);
+  EXPECT_EQ(run({"manifest", "delete", "-r", "abcde", "--image", "team/app:v1", "--yes"}), 0)
+      << err;
+  ASSERT_EQ(fake.requests.size(), 2u);
+  EXPECT_EQ(fake.requests[0].url,
+            "http://srv:5000/mgmt/v1/registries/abcde/repositories/team/app/tags");
+  EXPECT_EQ(fake.requests[1].method, "DELETE");
+  EXPECT_EQ(fake.requests[1].url,
+            "http://srv:5000/mgmt/v1/registries/abcde/repositories/team/app/manifests/" + kDigest);
+  EXPECT_EQ(out, "Deleted manifest 'team/app@" + kDigest +
+                     "' (tag 'v1' and every tag pointing at it) from registry 'abcde'.\n");
+}
+
+TEST_F(CliTest, ManifestDeleteOfAnUnknownTagDeletesNothing) {
+  fake.answer(200, R"({"tags":[{"name":"v0","digest":")" + kDigest + R"("}]})");
+  expect_error(run({"manifest", "delete", "-r", "abcde", "--image", "app:v1", "-y"}),
+               ExitCode::kNotFound, "tag 'v1' does not exist in repository 'app'");
+  EXPECT_EQ(fake.requests.size(), 1u);
+}
+
+TEST_F(CliTest, ListsPrintTheArrayOfItemsAsJson) {
+  fake.answer(200, R"({"manifests":[{"digest":")" + kDigest + R"("}]})");
+  EXPECT_EQ(run({"manifest", "list", "-r", "abcde", "--repository", "app", "-o", "json"}), 0);
+  EXPECT_EQ(json::parse(out), json::parse(R"([{"digest":")" + kDigest + R"("}])"));
+  for (std::vector<std::string> verb :
+       {std::vector<std::string>{"registry", "list"},
+        {"repository", "list", "-n", "abcde"},
+        {"repository", "show-tags", "-n", "abcde", "--repository", "app"}}) {
+    fake.answer(200, R"({"registries":[],"repositories":[],"tags":[]})");
+    verb.insert(verb.end(), {"-o", "json"});
+    EXPECT_EQ(run(verb), 0) << verb[0];
+    EXPECT_EQ(out, "[]\n") << verb[0];
+  }
+}
+
+TEST_F(CliTest, UsageJsonHasTheShapeOfAzAcrShowUsage) {
+  fake.answer(200, R"({"registry":"abcde","storage":{"usedBytes":2048,"includedBytes":4096},
+    "counts":[{"name":"Webhooks","current":1,"limit":2}],
+    "repositories":[{"name":"team/app","usedBytes":1024}]})");
+  EXPECT_EQ(run({"registry", "show-usage", "-n", "abcde", "-o", "json"}), 0) << err;
+  EXPECT_EQ(json::parse(out), json::parse(R"({"value":[
+    {"name":"Size","unit":"Bytes","currentValue":2048,"limit":4096},
+    {"name":"Webhooks","unit":"Count","currentValue":1,"limit":2},
+    {"name":"repository:team/app","unit":"Bytes","currentValue":1024,"limit":null}]})"));
 }
 
 TEST_F(CliTest, ConfigureStoresSettingsPrivatelyAndNeverShowsTheToken) {

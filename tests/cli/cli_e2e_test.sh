@@ -24,12 +24,13 @@ for cmd in curl jq sha256sum; do
 done
 
 TMP=$(mktemp -d /tmp/berth-cli-e2e.XXXXXX)
-BERTHD_PID=""
+BERTHD_PIDS=()
 cleanup() {
-    if [[ -n "$BERTHD_PID" ]]; then
-        kill "$BERTHD_PID" 2>/dev/null || true
-        wait "$BERTHD_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${BERTHD_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [[ "${KEEP_TMP:-0}" == 1 ]]; then echo "cli_e2e: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -47,26 +48,35 @@ fail() {
 # ------------------------------------------------------------------ start berthd
 
 TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-BERTH_INITIAL_ADMIN_TOKEN="$TOKEN" "$BERTHD" --listen 127.0.0.1:0 --port-file "$TMP/port" \
-    --data-dir "$TMP/data" --log-level warn >"$TMP/berthd.log" 2>&1 &
-BERTHD_PID=$!
-for ((i = 0; i < 200; i++)); do
-    [[ -s "$TMP/port" ]] && break
-    kill -0 "$BERTHD_PID" 2>/dev/null || fail "berthd exited during startup"
-    sleep 0.1
-done
-[[ -s "$TMP/port" ]] || fail "berthd wrote no port file within 20 s"
-PORT=$(cat "$TMP/port")
+
+# start_berthd NAME [BERTHD ARGS...]: starts berthd on a free loopback port with data in
+# $TMP/NAME and the token $TOKEN; sets PORT once its management API answers.
+start_berthd() {
+    local name=$1 pid status="" i
+    shift
+    BERTH_INITIAL_ADMIN_TOKEN="$TOKEN" "$BERTHD" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" \
+        --data-dir "$TMP/$name" --log-level warn "$@" >>"$TMP/berthd.log" 2>&1 &
+    pid=$!
+    BERTHD_PIDS+=("$pid")
+    for ((i = 0; i < 200; i++)); do
+        [[ -s "$TMP/$name.port" ]] && break
+        kill -0 "$pid" 2>/dev/null || fail "berthd exited during startup"
+        sleep 0.1
+    done
+    [[ -s "$TMP/$name.port" ]] || fail "berthd wrote no port file within 20 s"
+    PORT=$(cat "$TMP/$name.port")
+    for ((i = 0; i < 100; i++)); do
+        status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+            "http://127.0.0.1:$PORT/mgmt/v1/registries" || true)
+        [[ "$status" == 200 ]] && break
+        [[ "$status" == 404 ]] && { echo "cli_e2e: skipped: berthd has no /mgmt/v1 API" >&2; exit $SKIP; }
+        sleep 0.1
+    done
+    [[ "$status" == 200 ]] || fail "GET /mgmt/v1/registries answered '$status', not 200"
+}
+
+start_berthd data
 SERVER="http://127.0.0.1:$PORT"
-status=""
-for ((i = 0; i < 100; i++)); do
-    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-        "$SERVER/mgmt/v1/registries" || true)
-    [[ "$status" == 200 ]] && break
-    [[ "$status" == 404 ]] && { echo "cli_e2e: skipped: berthd has no /mgmt/v1 API" >&2; exit $SKIP; }
-    sleep 0.1
-done
-[[ "$status" == 200 ]] || fail "GET /mgmt/v1/registries answered '$status', not 200"
 
 # The CLI finds nothing but what each step gives it.
 export XDG_CONFIG_HOME="$TMP/config"
@@ -105,6 +115,17 @@ bad() {
     no_token "$*"
 }
 
+# bad_line CODE LINE ARGS...: like bad, but stderr must be exactly LINE.
+bad_line() {
+    local want=$1 line=$2
+    shift 2
+    bad "$want" "" "$@"
+    eq "$line" "$ERR" "stderr of berth $*"
+}
+
+# widest_line TEXT: the longest line in characters ("…" counts one).
+widest_line() { sed 's/…/./g' <<<"$1" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }'; }
+
 no_token() {
     if grep -qF "$TOKEN" "$TMP/out" "$TMP/err"; then fail "berth $1 printed the token"; fi
 }
@@ -132,6 +153,27 @@ ok registry show-usage --help
 has "--output" "$OUT" "verb help"
 
 bad 3 "no token" registry list --server "$SERVER"
+
+# ------------------------------------------------------------------ parse errors: one line each
+
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest (see 'berth --help')"
+bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
+bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
+    registry list x --repository app
+bad_line 2 "berth: unknown option '--repository' for 'berth registry list' (see 'berth registry list --help')" \
+    registry list --repository app
+bad_line 2 "berth: --name: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show --help')" \
+    registry show --name ab
+bad_line 2 "berth: -n: registry name 'ab' must be 5-50 letters or digits (see 'berth registry show --help')" \
+    registry show -n ab
+bad_line 2 "berth: --admin-enabled: 'yes' is not one of true, false (see 'berth registry create --help')" \
+    registry create --name clitest09 --tier Basic --admin-enabled yes
+bad_line 2 "berth: --sku: 'Gold' is not one of Basic, Standard, Premium (see 'berth registry create --help')" \
+    registry create --name clitest09 --sku Gold
+# https:// to berthd's plain-HTTP port: the scheme is named, not the TLS library's error.
+bad_line 1 "berth: cannot reach the server: 127.0.0.1:$PORT does not speak TLS (a plain HTTP port?); use http://127.0.0.1:$PORT" \
+    registry list --server "https://127.0.0.1:$PORT" --token "$TOKEN"
 bad 2 "no server" registry list --token "$TOKEN"
 
 # ------------------------------------------------------------------ configure
@@ -155,7 +197,7 @@ REG=clitest01
 bad 2 "must be 5-50 letters or digits" registry create --name ab --tier Basic
 bad 2 "must be 5-50 letters or digits" registry create --name "cli-test-01" --tier Basic
 bad 2 "must be 5-50 letters or digits" registry show --name "$(printf 'x%.0s' {1..51})"
-bad 2 "tier 'Gold'" registry create --name "$REG" --tier Gold
+bad 2 "--tier: 'Gold'" registry create --name "$REG" --tier Gold
 bad 2 "--tier" registry create --name "$REG"
 
 ok registry create --name "$REG" --tier Basic --region westeurope -o json
@@ -178,7 +220,7 @@ ok registry list -o tsv
 eq "$REG	Basic	westeurope" "$(grep "^$REG	" <<<"$OUT" | cut -f1-3)" "list tsv row"
 [[ "$OUT" != *NAME* ]] || fail "tsv printed a header"
 ok registry list -o json
-eq "clitest01 clitest02" "$(jq -r '[.registries[].name | select(startswith("clitest"))] | join(" ")' <<<"$OUT")" "list json"
+eq "clitest01 clitest02" "$(jq -r '[.[].name | select(startswith("clitest"))] | join(" ")' <<<"$OUT")" "list json is the array of registries"
 
 ok registry show --name "$REG"
 has "$REG.registry.local" "$OUT" "show table login server"
@@ -261,7 +303,7 @@ eq "other/thing team/app" "$(cut -f1 <<<"$OUT" | sort | tr '\n' ' ' | sed 's/ $/
 ok repository list --name "$REG"
 has "MANIFESTS" "$OUT" "repository list table"
 ok repository list --registry "$REG" -o json
-eq 2 "$(jq '.repositories | length' <<<"$OUT")" "repository list json"
+eq 2 "$(jq 'length' <<<"$OUT")" "repository list json is the array of repositories"
 bad 4 "" repository list --name nosuchreg
 
 ok repository show --name "$REG" --repository team/app -o json
@@ -279,12 +321,13 @@ eq "$M1" "$(awk -F'\t' '$1 == "v1" {print $2}' <<<"$OUT")" "show-tags digest of 
 ok repository show-tags --name "$REG" --repository team/app
 has "DIGEST" "$OUT" "show-tags table"
 ok repository show-tags --name "$REG" --repository team/app -o json
-eq 3 "$(jq '.tags | length' <<<"$OUT")" "show-tags json"
+eq 3 "$(jq 'length' <<<"$OUT")" "show-tags json is the array of tags"
 
 # ------------------------------------------------------------------ usage, with content
 
 ok registry show-usage --name "$REG" -o json
-used=$(jq -r .storage.usedBytes <<<"$OUT")
+used=$(jq -r '.value[] | select(.name == "Size") | .currentValue' <<<"$OUT")
+eq Bytes "$(jq -r '.value[0].unit' <<<"$OUT")" "show-usage json has the az acr show-usage shape"
 [[ "$used" =~ ^[0-9]+$ && "$used" -ge 3000 ]] || fail "show-usage usedBytes '$used' below the layer size"
 ok registry show-usage --name "$REG" -o tsv
 eq "Size" "$(head -n1 <<<"$OUT" | cut -f1)" "show-usage tsv first row"
@@ -297,18 +340,21 @@ has "Webhooks" "$OUT" "show-usage table counts"
 
 ok manifest list --registry "$REG" --repository team/app -o json
 eq "$(printf '%s\n%s' "$M1" "$M2" | sort | tr '\n' ' ')" \
-    "$(jq -r '.manifests[].digest' <<<"$OUT" | sort | tr '\n' ' ')" "manifest list digests"
+    "$(jq -r '.[].digest' <<<"$OUT" | sort | tr '\n' ' ')" "manifest list digests"
 ok manifest list --registry "$REG" --repository team/app -o tsv
 eq "latest,v1" "$(awk -F'\t' -v d="$M1" '$1 == d {print $6}' <<<"$OUT" | tr ',' '\n' | sort | paste -sd,)" "manifest list tags"
 ok manifest list --name "$REG" --repository team/app
 has "MEDIA TYPE" "$OUT" "manifest list table"
+has "oci.image.manifest.v1+json" "$OUT" "manifest list table media type"
+width=$(widest_line "$OUT")
+[[ "$width" -le 120 ]] || fail "manifest list table is $width columns wide: $OUT"
 bad 4 "" manifest list --registry "$REG" --repository no/such
 
 ok manifest show --registry "$REG" --image "team/app:v2" -o json
 eq "$M2" "$(jq -r .digest <<<"$OUT")" "manifest show by tag resolves the digest"
 eq two "$(jq -r .content <<<"$OUT" | jq -r .annotations.note)" "manifest content"
 ok manifest show --registry "$REG" --image "team/app@$M1"
-has "$M1" "$OUT" "manifest show by digest"
+has "${M1:0:19}" "$OUT" "manifest show by digest (the table may cut the digest)"
 ok manifest show --registry "$REG" --image "team/app@$M1" -o tsv
 eq "$M1" "$(cut -f1 <<<"$OUT")" "manifest show tsv"
 bad 4 "tag 'nope'" manifest show --registry "$REG" --image team/app:nope
@@ -326,14 +372,34 @@ ok manifest show --registry "$REG" --image "team/app@$M1" -o json
 eq "$M1" "$(jq -r .digest <<<"$OUT")" "manifest kept after untag"
 bad 4 "" repository untag --name "$REG" --image team/app:latest
 
-# manifest delete
-bad 2 "without --yes" manifest delete --registry "$REG" --image "team/app@$M2"
-bad 2 "repository untag" manifest delete --registry "$REG" --image team/app:v2 --yes
-ok manifest delete --registry "$REG" --image "team/app@$M2" --yes -o json
-eq "" "$OUT" "delete prints nothing in json"
+# manifest delete by tag: the manifest the tag points at goes, with every tag pointing at it
+push_manifest team/app v2b "$TMP/m2.json"
+bad 2 "without --yes" manifest delete --registry "$REG" --image team/app:v2
+ok manifest delete --registry "$REG" --image team/app:v2 --yes
+eq "Deleted manifest 'team/app@$M2' (tag 'v2' and every tag pointing at it) from registry '$REG'." \
+    "$OUT" "delete by tag confirmation"
 bad 4 "" manifest show --registry "$REG" --image "team/app@$M2"
-bad 4 "" manifest show --registry "$REG" --image team/app:v2
-bad 4 "" manifest delete --registry "$REG" --image "team/app@$M2" --yes
+bad 4 "tag 'v2b'" manifest show --registry "$REG" --image team/app:v2b
+ok repository show-tags --name "$REG" --repository team/app -o tsv
+eq "v1" "$(cut -f1 <<<"$OUT" | sort | tr '\n' ' ' | sed 's/ $//')" "tags after delete by tag"
+ok manifest list --registry "$REG" --repository team/app -o json
+eq "$M1" "$(jq -r '.[].digest' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')" "other manifest untouched"
+ok manifest show --registry "$REG" --image other/thing:x -o json
+eq "$M1" "$(jq -r .digest <<<"$OUT")" "other repository untouched"
+bad 4 "tag 'v2'" manifest delete --registry "$REG" --image team/app:v2 --yes
+
+# manifest delete by digest
+make_manifest "$TMP/config.json" "$TMP/layer.bin" three "$TMP/m3.json"
+M3="sha256:$(sha256sum "$TMP/m3.json" | cut -d' ' -f1)"
+push_manifest team/app v3 "$TMP/m3.json"
+bad 2 "without --yes" manifest delete --registry "$REG" --image "team/app@$M3"
+ok manifest delete --registry "$REG" --image "team/app@$M3" --yes -o json
+eq "" "$OUT" "delete prints nothing in json"
+bad 4 "" manifest show --registry "$REG" --image "team/app@$M3"
+bad 4 "" manifest show --registry "$REG" --image team/app:v3
+bad 4 "" manifest delete --registry "$REG" --image "team/app@$M3" --yes
+ok manifest show --registry "$REG" --image team/app:v1 -o json
+eq "$M1" "$(jq -r .digest <<<"$OUT")" "v1 untouched by the deletions"
 
 # repository delete
 bad 2 "without --yes" repository delete --name "$REG" --repository other/thing
@@ -357,6 +423,16 @@ eq "$REG" "$(jq -r .name <<<"$OUT")" "flags before the verb"
 
 # ------------------------------------------------------------------ registry delete
 
+# The default registry answers every host outside the domain: it cannot be deleted.
+bad_line 5 "berth: registry 'default' is the default registry of this deployment and cannot be deleted" \
+    registry delete --name default --yes
+bad_line 5 "berth: registry 'default' is the default registry of this deployment and cannot be deleted" \
+    registry delete --name DEFAULT --yes
+ok registry show --name default -o json
+eq default "$(jq -r .name <<<"$OUT")" "default registry kept"
+status=$(curl -s -o /dev/null -w '%{http_code}' "$SERVER/v2/")
+[[ "$status" == 200 || "$status" == 401 ]] || fail "GET /v2/ answered $status after the refused delete"
+
 bad 2 "without --yes" registry delete --name clitest02
 ok registry delete --name clitest02 --yes
 has "Deleted registry 'clitest02'" "$OUT" "registry delete confirmation"
@@ -365,6 +441,18 @@ eq "" "$OUT" "delete prints nothing in tsv"
 bad 4 "" registry show --name "$REG"
 bad 4 "" registry delete --name "$REG" --yes
 ok registry list -o json
-eq 0 "$(jq '[.registries[].name | select(startswith("clitest"))] | length' <<<"$OUT")" "all gone"
+eq 0 "$(jq '[.[].name | select(startswith("clitest"))] | length' <<<"$OUT")" "all gone"
+
+# ------------------------------------------------------------------ a configured default registry
+
+# With --default-registry, that registry is the protected one; the built-in 'default' is then
+# an ordinary registry.
+start_berthd data2 --default-registry mainreg01
+SERVER2="http://127.0.0.1:$PORT"
+bad_line 5 "berth: registry 'mainreg01' is the default registry of this deployment and cannot be deleted" \
+    registry delete --name mainreg01 --yes --server "$SERVER2"
+ok registry delete --name default --yes --server "$SERVER2"
+ok registry list --server "$SERVER2" -o json
+eq "mainreg01" "$(jq -r '[.[].name] | join(" ")' <<<"$OUT")" "only the configured default is left"
 
 echo "cli_e2e: passed ($CHECKS checks)"

@@ -44,6 +44,7 @@ class StubServer {
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string last_request() {
     std::lock_guard lock(mutex_);
     return last_;
@@ -62,6 +63,8 @@ class StubServer {
         ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
         if (n <= 0) break;
         request.append(buffer, static_cast<std::size_t>(n));
+        // Not HTTP (a TLS ClientHello): answer at once, as an HTTP server rejects it.
+        if (request.front() < 'A' || request.front() > 'Z') break;
         if (header_end == std::string::npos) {
           header_end = request.find("\r\n\r\n");
           if (header_end == std::string::npos) continue;
@@ -169,6 +172,30 @@ TEST_F(CurlTransportTest, ConnectionRefusedIsANetworkFailure) {
   EXPECT_EQ(response.error().code, ExitCode::kFailure);
   EXPECT_TRUE(response.error().message.starts_with("cannot reach the server: "))
       << response.error().message;
+}
+
+TEST_F(CurlTransportTest, HttpsToAPlainHttpPortSaysSoInOneLine) {
+  StubServer server([](const std::string&) { return http_response(400, "Bad Request", ""); });
+  CurlTransport transport;
+  auto response =
+      transport.send({"GET", "https://" + server.authority() + "/mgmt/v1/registries", {}, {}});
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ExitCode::kFailure);
+  EXPECT_EQ(response.error().message, "cannot reach the server: " + server.authority() +
+                                          " does not speak TLS (a plain HTTP port?); use http://" +
+                                          server.authority());
+}
+
+TEST_F(CurlTransportTest, HttpToATlsPortSaysSoInOneLine) {
+  // What a TLS server answers to a plain-HTTP request: a TLS alert record.
+  StubServer server(
+      [](const std::string&) { return std::string("\x15\x03\x03\x00\x02\x02\x46", 7); });
+  CurlTransport transport;
+  auto response = transport.send({"GET", server.url() + "/mgmt/v1/registries", {}, {}});
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().message, "cannot reach the server: " + server.authority() +
+                                          " sent no HTTP answer (a TLS port?); use https://" +
+                                          server.authority());
 }
 
 }  // namespace

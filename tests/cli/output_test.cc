@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "cli/views.h"
@@ -14,6 +15,20 @@ Table sample_table() {
   return {{"Name", "Size", "Note"},
           {{text_cell("alpha"), bytes_cell(1536), text_cell("x")},
            {text_cell("b"), bytes_cell(10), text_cell("tab\there")}}};
+}
+
+// Display width in code points, as the table counts it.
+std::size_t longest_line(const std::string& text) {
+  std::size_t longest = 0, current = 0;
+  for (char c : text) {
+    if (c == '\n') {
+      longest = std::max(longest, current);
+      current = 0;
+    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++current;
+    }
+  }
+  return longest;
 }
 
 TEST(Format, ParsesTheThreeNames) {
@@ -51,6 +66,29 @@ TEST(Table, CountsCodePointsNotBytes) {
 TEST(Table, MissingCellsAreBlankAndTrailingSpacesTrimmed) {
   Table table{{"A", "B"}, {{text_cell("x")}}};
   EXPECT_EQ(render_table(table), "A  B\n-  -\nx\n");
+}
+
+TEST(Table, TruncatableColumnsGiveWayWidestFirstToFitTheWidth) {
+  Table table{
+      {"Id", "Kind", "Note"},
+      {{text_cell(std::string(40, 'a')), text_cell(std::string(30, 'b')), text_cell("keep")}},
+      {0, 1}};
+  // 40 + 2 + 30 + 2 + 4 = 78 columns, 18 too many for 60: Id gives 10 to reach Kind's 30,
+  // then both give 4.
+  const std::string ellipsis = "\xE2\x80\xA6";
+  EXPECT_EQ(render_table(table, 60), "ID" + std::string(26, ' ') + "KIND" + std::string(24, ' ') +
+                                         "NOTE\n" + std::string(26, '-') + "  " +
+                                         std::string(26, '-') + "  ----\n" + std::string(25, 'a') +
+                                         ellipsis + "  " + std::string(25, 'b') + ellipsis +
+                                         "  keep\n");
+  // Not below the floor (kMinTruncatedWidth), and other columns never shrink.
+  std::string narrow = render_table(table, 10);
+  EXPECT_NE(narrow.find(std::string(19, 'a') + ellipsis + "  " + std::string(19, 'b') + ellipsis +
+                        "  keep"),
+            std::string::npos)
+      << narrow;
+  // Wide enough: nothing cut.
+  EXPECT_EQ(render_table(table, 78).find(ellipsis), std::string::npos);
 }
 
 TEST(Tsv, RawValuesNoHeaderAndEscapes) {
@@ -121,11 +159,20 @@ TEST(Views, RegistryRowInColumnOrder) {
   EXPECT_EQ(view.json, json::parse(kRegistry));
 }
 
-TEST(Views, RegistryListKeepsTheApiJson) {
+TEST(Views, RegistryTableFitsTheWidthByCuttingTheLoginServer) {
+  auto registry = json::parse(R"({"name":"teamregistry2026","tier":"Standard","region":"westeurope",
+    "loginServer":"teamregistry2026.registry.example.com","createdTime":"2026-11-23T09:00:00Z",
+    "adminUserEnabled":false,"anonymousPullEnabled":true,"publicNetworkAccess":true})");
+  std::string table = render(registry_view(registry), Format::kTable);
+  EXPECT_LE(longest_line(table), kTableWidth) << table;
+  EXPECT_NE(table.find("teamregistry2026  Standard"), std::string::npos) << table;
+}
+
+TEST(Views, RegistryListJsonIsTheArrayOfRegistries) {
   auto answer = json::parse(std::string(R"({"registries":[)") + kRegistry + "," + kRegistry + "]}");
   View view = registry_list_view(answer);
   EXPECT_EQ(view.table.rows.size(), 2u);
-  EXPECT_EQ(view.json, answer);
+  EXPECT_EQ(view.json, answer.at("registries"));
 }
 
 TEST(Views, MissingAndMistypedFieldsShowBlank) {
@@ -173,6 +220,28 @@ TEST(Views, RepositoryTagAndManifestColumns) {
                            "size":10,"createdTime":"c","tags":["v1","latest"]}]})")),
                    Format::kTsv),
             "sha256:ab\tm\t\t10\tc\tv1,latest\n");
+}
+
+TEST(Views, ManifestTableFitsTheWidthWithWholeValuesInJsonAndTsv) {
+  const std::string digest = "sha256:" + std::string(64, 'e');
+  const std::string item =
+      R"({"digest":")" + digest +
+      R"(","mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
+      "artifactType":"application/vnd.cncf.helm.config.v1+json","size":123456789,
+      "createdTime":"2026-11-23T09:00:00Z","tags":["latest","v1.2.3","v1.2","v1","stable"]})";
+  auto answer = json::parse(R"({"manifests":[)" + item + "]}");
+  View view = manifest_list_view(answer);
+  std::string table = render(view, Format::kTable);
+  EXPECT_LE(longest_line(table), kTableWidth) << table;
+  EXPECT_NE(table.find("sha256:eeeeeeeeeeee"), std::string::npos) << table;
+  EXPECT_NE(table.find("2026-11-23T09:00:00Z"), std::string::npos) << table;
+  EXPECT_NE(table.find("117.7 MiB"), std::string::npos) << table;
+  EXPECT_NE(render(view, Format::kTsv).find(digest + "\tapplication/vnd.docker.distribution"),
+            std::string::npos);
+  EXPECT_EQ(view.json, answer.at("manifests"));
+  // A single manifest fits the same way.
+  std::string one = render(manifest_view(json::parse(item)), Format::kTable);
+  EXPECT_LE(longest_line(one), kTableWidth) << one;
 }
 
 }  // namespace

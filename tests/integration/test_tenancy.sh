@@ -44,7 +44,7 @@ build_fixture_image "$FIX"
 berth registry create --name basicreg --tier Basic >/dev/null || fail "create basicreg"
 berth registry create --name standardreg --tier Standard >/dev/null || fail "create standardreg"
 berth registry create --name premiumreg --tier Premium >/dev/null || fail "create premiumreg"
-listed=$(berth registry list --output json | jq -r '.registries[].name' | sort | tr '\n' ' ')
+listed=$(berth registry list --output json | jq -r '.[].name' | sort | tr '\n' ' ')
 assert_eq "basicreg default premiumreg standardreg " "$listed" "registries listed"
 assert_eq "Premium" "$(berth registry show --name premiumreg --output json | jq -r .tier)" "premium tier"
 assert_eq "premiumreg.$DOMAIN" "$(berth registry show --name premiumreg --output json | jq -r .loginServer)" "login server"
@@ -79,7 +79,7 @@ body=$(curl -s --resolve "nosuchreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "http://no
 assert_match "nosuchreg" "$body" "unknown registry named in the error"
 
 # 6. usage is per registry and matches what was pushed (the layer + config of each image)
-used_of() { berth registry show-usage --name "$1" --output json | jq -r .storage.usedBytes; }
+used_of() { berth registry show-usage --name "$1" --output json | jq -r '.value[] | select(.name == "Size") | .currentValue'; }
 blob_size() { stat -c %s "$FIX/blobs/sha256/${1#sha256:}"; }
 amd64_bytes=$(( $(blob_size "$FIXTURE_AMD64_CONFIG") + $(blob_size "$FIXTURE_LAYER_DIGEST") ))
 assert_eq "$amd64_bytes" "$(used_of basicreg)" "basicreg usage"

@@ -338,6 +338,24 @@ TEST_F(ManagementApi, DeleteRemovesTheRegistryAndItsContent) {
   EXPECT_EQ(v2("doomed", "GET", "/v2/team/app/manifests/v1").status, 404);
 }
 
+TEST_F(ManagementApi, DeleteRefusesTheDefaultRegistry) {
+  push_image("default", "team/app", "kept", "v1");
+  for (std::string_view name : {"default", "DEFAULT"}) {
+    auto r = call("DELETE", fmt::format("/mgmt/v1/registries/{}", name));
+    EXPECT_EQ(r.status, 409) << name;
+    auto error = error_of(r);
+    EXPECT_EQ(error.code, "RegistryProtected");
+    EXPECT_EQ(error.message,
+              "registry 'default' is the default registry of this deployment and cannot be "
+              "deleted");
+    EXPECT_EQ(error.target, "default");
+  }
+  // Still there, content and all, for hosts outside the domain too.
+  EXPECT_EQ(get("/mgmt/v1/registries/default").status, 200);
+  EXPECT_EQ(v2("default", "GET", "/v2/team/app/manifests/v1").status, 200);
+  EXPECT_EQ(client().request("GET", "/v2/team/app/manifests/v1", {}, {}).status, 200);
+}
+
 // ------------------------------------------------------------------ usage and health
 
 // The size of every committed blob file under the data directory, by digest.

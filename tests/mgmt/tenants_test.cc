@@ -369,6 +369,28 @@ TEST_F(TenantsTest, RemoveDeletesTheRegistry) {
   create("doomedreg", "Premium");
 }
 
+TEST_F(TenantsTest, RemoveRefusesTheDefaultRegistry) {
+  auto refused = tenants_->remove("DEFAULT");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, TenantErrc::registry_protected);
+  EXPECT_EQ(refused.error().message,
+            "registry 'default' is the default registry of this deployment and cannot be deleted");
+  EXPECT_EQ(refused.error().target, "default");
+  EXPECT_TRUE(tenants_->show("default"));
+}
+
+TEST_F(TenantsTest, RemoveRefusesTheConfiguredDefaultRegistryOnly) {
+  tenants_ = std::make_unique<Tenants>(*metadata_, storage_,
+                                       TenantOptions{"registry.local", "local", "mainreg"});
+  create("mainreg", "Standard");
+  auto refused = tenants_->remove("MainReg");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, TenantErrc::registry_protected);
+  EXPECT_TRUE(tenants_->show("mainreg"));
+  // The built-in registry is an ordinary one when another is the default.
+  EXPECT_TRUE(tenants_->remove("default"));
+}
+
 TEST_F(TenantsTest, ListIsSortedByName) {
   create("zzzzz", "Basic");
   create("aaaaa", "Basic");
