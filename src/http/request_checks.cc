@@ -82,6 +82,10 @@ bool is_ip_literal(std::string_view literal) {
   if (is_ip_future(literal)) return true;
   // An IPv6 address is at most 45 characters (with an embedded IPv4 address).
   if (literal.empty() || literal.size() > 45) return false;
+  // Checked before inet_pton, which would stop reading at an embedded NUL.
+  for (char c : literal) {
+    if (!is_hex(c) && c != ':' && c != '.') return false;
+  }
   std::string text(literal);
   unsigned char address[16];
   return ::inet_pton(AF_INET6, text.c_str(), address) == 1;

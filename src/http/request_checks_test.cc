@@ -64,6 +64,9 @@ TEST(HostCheck, RefusesWhatIsNotHostAndPort) {
         "[::1%25eth0]"}) {
     EXPECT_FALSE(is_valid_host(host)) << testing::PrintToString(std::string(host));
   }
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(is_valid_host("[::1\0x]"sv));
+  EXPECT_FALSE(is_valid_host("a\0b"sv));
 }
 
 }  // namespace
