@@ -406,6 +406,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const auto& header = parser_->get();
     log_access(header.method_string(), header.target(), status, written.body_bytes, started, "-",
                "", {});
+    // Whatever the client sent after the header is unread: closing at once could reset the
+    // connection before the client has read the answer.
+    if (written.ok) co_await linger();
     co_return false;
   }
 
@@ -530,6 +533,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           if (has_bare_lf(buffer_)) {
             co_return fail_body(HttpError{Errc::bad_request,
                                           "malformed request body: chunk line ends in a bare LF"},
+                                got);
+          }
+          // Nor does it bound a chunk line (extensions) or the trailer.
+          if (buffer_.size() > options_.max_header_bytes) {
+            co_return fail_body(HttpError{Errc::bad_request,
+                                          "malformed request body: chunk line or trailer too long"},
                                 got);
           }
         } else if (ec == bhttp::error::need_buffer) {

@@ -965,6 +965,20 @@ TEST_F(ServerTest, BareLfChunkFramingIs400AndCloses) {
   }
 }
 
+TEST_F(ServerTest, EndlessChunkLineIs400) {
+  ServerOptions options;
+  options.max_header_bytes = 8 * 1024;
+  start(options);
+  RawConnection conn(port_);
+  conn.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" +
+            std::string(64 * 1024, 'a'));
+  auto response = conn.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_NE(response->body.find("too long"), std::string::npos) << response->body;
+  EXPECT_TRUE(conn.closed_by_peer());
+}
+
 TEST_F(ServerTest, BareLfChunkFramingUnreadByTheHandlerCloses) {
   start();
   RawConnection conn(port_);
