@@ -647,7 +647,12 @@ namespace {
 // when the handler blocks (and so takes the pool), else with the registry alone.
 template <class Handler>
 asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
-  auto id = plane.tenants.resolve(request.header("Host").value_or(""));
+  auto host = request.header("Host").value_or("");
+  // The access log names the registry addressed, also when it turns out not to exist.
+  auto named = plane.tenants.registry_name_of(host);
+  request.set_log_field("registry",
+                        named.empty() ? plane.tenants.routing().default_registry : named);
+  auto id = plane.tenants.resolve(host);
   if (!id) co_return error_response(id.error());
   Registry registry(plane.storage, plane.metadata, *id);
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {

@@ -501,6 +501,10 @@ std::vector<http::Route> management_routes(ManagementContext& context) {
     Method method = row.handler;
     if (row.action == kAdmin) {
       handler = [handlers, admin, method](Request& request) -> asio::awaitable<Response> {
+        // The access log names the registry a management call is about.
+        if (auto name = request.param("registry"); !name.empty()) {
+          request.set_log_field("registry", std::string(name));
+        }
         if (!admin->verify_authorization(request.header("Authorization"))) {
           co_return unauthorized();
         }

@@ -42,6 +42,16 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
   return std::nullopt;
 }
 
+void Request::set_log_field(std::string name, std::string value) {
+  for (auto& [key, existing] : log_fields) {
+    if (key == name) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  log_fields.emplace_back(std::move(name), std::move(value));
+}
+
 std::string_view Request::param(std::string_view name) const {
   auto it = params.find(name);
   if (it == params.end()) return {};

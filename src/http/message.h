@@ -27,6 +27,10 @@ enum class Errc {
 };
 using HttpError = Error<Errc>;
 
+// The response header that carries the id the server gives each request (also in the access
+// log), so that a client report can be matched with the log line.
+inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";
+
 // Case-insensitive header list (names as received; lookups ignore case).
 class Headers {
  public:
@@ -59,7 +63,10 @@ struct Request {
   Headers headers;
   std::string remote_address;
   bool tls = false;
-  std::string request_id;
+  std::string request_id;  // random, assigned by the server; sent back as X-Request-Id
+  // Extra name=value pairs for this request's access-log line, set by handlers (e.g. which
+  // tenant served it). Setting a name again replaces its value.
+  std::vector<std::pair<std::string, std::string>> log_fields;
   std::map<std::string, std::string, std::less<>> params;  // filled by the router
   BodyReader* body = nullptr;                              // never null inside a handler
 
@@ -68,6 +75,7 @@ struct Request {
   std::optional<std::string_view> header(std::string_view name) const {
     return headers.get(name);
   }
+  void set_log_field(std::string name, std::string value);
 };
 
 // Random-access source of a response body (e.g. a stored blob). native_handle() >= 0 lets the

@@ -44,6 +44,7 @@
 #include <unordered_map>
 
 #include "common/ids.h"
+#include "http/request_checks.h"
 
 namespace berth::http {
 namespace {
@@ -64,6 +65,8 @@ constexpr std::size_t kStreamChunk = 512 * 1024;
 // Unconsumed request bodies up to this size are read and dropped to keep the connection alive;
 // larger ones close the connection instead.
 constexpr std::uint64_t kDrainLimit = 64 * 1024;
+// Bytes asked of one socket read while decoding a chunked body.
+constexpr std::size_t kChunkedReadBytes = 64 * 1024;
 // Gathered writes up to this size go out as one TLS write.
 constexpr std::size_t kCoalesceLimit = 16 * 1024;
 // Bytes asked of one sendfile(2) call. Measured on loopback: 1 MiB calls served a 1 GiB blob at
@@ -79,9 +82,6 @@ constexpr std::chrono::seconds kLingerTime{1};
 constexpr std::uint64_t kLingerBytes = 4 * 1024 * 1024;
 // Between the deadline cancelling sessions and the io_context being stopped outright.
 constexpr std::chrono::seconds kHardStopGrace{2};
-
-constexpr std::string_view kInternalErrorBody =
-    R"({"errors":[{"code":"UNKNOWN","message":"internal error"}]})";
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -244,6 +244,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       lowest().expires_after(options_.header_timeout);
     }
     auto started = Clock::now();
+    request_id_ = random_hex(8);
+    reset_body_state();
 
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
@@ -253,24 +255,26 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kUseTuple);
       if (ec) {
         if (ec == bhttp::error::header_limit) {
-          co_await write_plain_error(431, "request header too large\n");
-        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
-                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-          co_await write_plain_error(400, "malformed request\n");
+          co_return co_await refuse(431, "request header too large\n", started);
+        }
+        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          co_return co_await refuse(400, "malformed request\n", started);
         }
         co_return false;
       }
     }
     auto& header = parser_->get();
 
+    if (auto refusal = check_framing_and_host(header)) {
+      co_return co_await refuse(refusal->status, refusal->body, started);
+    }
+    auto url = boost::urls::parse_origin_form(header.target());
+    if (!url) co_return co_await refuse(400, "malformed request target\n", started);
+
     Request request;
     request.method = std::string(header.method_string());
     request.target = std::string(header.target());
-    auto url = boost::urls::parse_origin_form(header.target());
-    if (!url) {
-      co_await write_plain_error(400, "malformed request target\n");
-      co_return false;
-    }
     request.path = url->path();
     if (url->has_query()) {
       for (auto param : url->params()) {
@@ -282,15 +286,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     request.remote_address = remote_;
     request.tls = kTls;
-    request.request_id = random_hex(8);
+    request.request_id = request_id_;
 
     // Body framing: Content-Length bodies are read straight into the handler's buffer; chunked
     // ones go through the parser.
-    content_length_.reset();
-    body_error_.reset();
-    chunked_ = false;
-    remaining_ = 0;
-    continue_sent_ = false;
     if (!parser_->is_done()) {
       if (parser_->chunked()) {
         chunked_ = true;
@@ -327,12 +326,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                     request.method, LogText(request.path).view, request.request_id);
       failed = true;
     }
-    if (failed) {
-      response = Response{};
-      response.status = 500;
-      response.headers.add("Content-Type", "application/json");
-      response.body = kInternalErrorBody;
-    }
+    if (failed) response = fault_response();
 
     bool keep_alive = !failed && parser_->keep_alive() && !server_.stopping.load();
     if (keep_alive && !body_done()) keep_alive = co_await drain_leftover();
@@ -341,15 +335,139 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto written = co_await write_response(response, head, header.version(), keep_alive);
     if (!written.ok) keep_alive = false;
 
-    auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    auto user_agent = request.headers.get("User-Agent").value_or("");
-    spdlog::info("{} {} {} {}B {:.3f}ms remote={} id={} route={} ua=\"{}\"", request.method,
-                 LogText(request.path).view, response.status, written.body_bytes, elapsed,
-                 remote_, request.request_id, route ? std::string_view(route->name) : "-",
-                 LogText(user_agent).view);
+    log_access(request.method, request.path, response.status, written.body_bytes, started,
+               route ? std::string_view(route->name) : "-",
+               request.headers.get("User-Agent").value_or(""), request.log_fields);
 
     if (!keep_alive && written.ok && !body_done() && !body_error_) co_await linger();
     co_return keep_alive;
+  }
+
+  void reset_body_state() {
+    content_length_.reset();
+    body_error_.reset();
+    chunked_ = false;
+    remaining_ = 0;
+    expect_continue_ = false;
+    continue_sent_ = false;
+    rate_window_waited_ = Clock::duration::zero();
+    rate_window_bytes_ = 0;
+    rate_deadline_armed_ = false;
+  }
+
+  struct Refusal {
+    unsigned status;
+    std::string_view body;
+  };
+
+  // The checks of RFC 9112 that Beast leaves to the server. Each failure closes the connection:
+  // after a request whose framing is in doubt, nothing read from the connection can be trusted
+  // to start the next request.
+  std::optional<Refusal> check_framing_and_host(const bhttp::request_header<>& header) {
+    std::vector<std::string_view> codings;
+    for (auto [it, end] = header.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+      codings.push_back(it->value());
+    }
+    if (!codings.empty()) {
+      // HTTP/1.0 has no chunked coding: a 1.0 recipient behind us would frame it differently.
+      if (header.version() < 11) {
+        return Refusal{400, "Transfer-Encoding is not allowed in HTTP/1.0\n"};
+      }
+      if (header.count(bhttp::field::content_length) > 0) {
+        return Refusal{400, "Transfer-Encoding together with Content-Length\n"};
+      }
+      switch (check_transfer_encoding(codings)) {
+        case TransferCoding::chunked: break;
+        case TransferCoding::unsupported:
+          return Refusal{501, "only the chunked transfer coding is supported\n"};
+        case TransferCoding::invalid:
+          return Refusal{400, "Transfer-Encoding must end in exactly one chunked\n"};
+      }
+    }
+    auto hosts = header.count(bhttp::field::host);
+    if (hosts > 1) return Refusal{400, "more than one Host header\n"};
+    if (hosts == 0 && header.version() >= 11) return Refusal{400, "missing Host header\n"};
+    if (hosts == 1 && !is_valid_host(header[bhttp::field::host])) {
+      // The value is not echoed: it is not safe to reflect.
+      return Refusal{400, "malformed Host header\n"};
+    }
+    return std::nullopt;
+  }
+
+  // Answers a request the server refuses before any handler sees it, logs it, and ends the
+  // connection (the result for serve_one).
+  asio::awaitable<bool> refuse(unsigned status, std::string_view body, Clock::time_point started) {
+    Response response;
+    response.status = status;
+    response.headers.add("Content-Type", "text/plain; charset=utf-8");
+    response.body = body;
+    auto written = co_await write_response(response, false, 11, false);
+    // The start line may be all that was read (e.g. before a header that is too large).
+    const auto& header = parser_->get();
+    log_access(header.method_string(), header.target(), status, written.body_bytes, started, "-",
+               "", {});
+    // Whatever the client sent after the header is unread: closing at once could reset the
+    // connection before the client has read the answer.
+    if (written.ok) co_await linger();
+    co_return false;
+  }
+
+  Response fault_response() const {
+    Response response;
+    response.status = 500;
+    response.headers.add("Content-Type", options_.fault_response.content_type);
+    response.body = options_.fault_response.body;
+    return response;
+  }
+
+  // Log values are bare words when they can be, else quoted; never raw control characters.
+  static void append_log_value(std::string& out, std::string_view value) {
+    LogText text(value);
+    bool bare = !text.view.empty() && text.view.find_first_of(" \"\\") == std::string_view::npos;
+    if (bare) {
+      out += text.view;
+      return;
+    }
+    out += '"';
+    for (char c : text.view) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+
+  void log_access(std::string_view method, std::string_view path, unsigned status,
+                  std::uint64_t body_bytes, Clock::time_point started, std::string_view route,
+                  std::string_view user_agent,
+                  const std::vector<std::pair<std::string, std::string>>& fields) {
+    std::string extra;
+    for (const auto& name : options_.access_log_fields) {
+      auto it = std::find_if(fields.begin(), fields.end(),
+                             [&](const auto& field) { return field.first == name; });
+      extra += ' ';
+      append_log_value(extra, name);
+      extra += '=';
+      if (it == fields.end()) {
+        extra += '-';
+      } else {
+        append_log_value(extra, it->second);
+      }
+    }
+    for (const auto& [name, value] : fields) {
+      if (std::find(options_.access_log_fields.begin(), options_.access_log_fields.end(), name) !=
+          options_.access_log_fields.end()) {
+        continue;
+      }
+      extra += ' ';
+      append_log_value(extra, name);
+      extra += '=';
+      append_log_value(extra, value);
+    }
+    auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    spdlog::info("{} {} {} {}B {:.3f}ms remote={} id={} route={}{} ua=\"{}\"",
+                 method.empty() ? "-" : LogText(method).view,
+                 path.empty() ? "-" : LogText(path).view, status, body_bytes, elapsed, remote_,
+                 request_id_, route, extra, LogText(user_agent).view);
   }
 
   bool body_done() const {
@@ -378,40 +496,136 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         remaining_ -= n;
         co_return n;
       }
-      lowest().expires_after(options_.body_read_timeout);
+      auto waiting_since = arm_body_deadline();
       auto [ec, n] = co_await stream_.async_read_some(asio::mutable_buffer(out.data(), want),
                                                       kUseTuple);
+      bool too_slow = account_body_wait(waiting_since, n);
       if (n > 0) {
         remaining_ -= n;
-        if (ec) body_error_ = to_error(ec);
+        if (ec) {
+          body_error_ = to_error(ec);
+        } else if (too_slow) {
+          body_error_ = too_slow_error();
+        }
         co_return n;
       }
       if (!ec) ec = asio::error::eof;
       co_return fail_body(ec);
     }
 
+    // Chunked: the parser decodes what is buffered straight into `out`; the socket is read
+    // only when it needs more. Not bhttp::async_read_some, so that the bytes the parser is
+    // waiting on can be checked (see has_bare_lf).
+    auto& body = parser_->get().body();
+    body.data = out.data();
+    body.size = out.size();
+    body.more = true;
     for (;;) {
-      auto& body = parser_->get().body();
-      body.data = out.data();
-      body.size = out.size();
-      body.more = true;
-      lowest().expires_after(options_.body_read_timeout);
-      auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, *parser_, kUseTuple);
-      std::size_t got = out.size() - parser_->get().body().size;
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        if (got > 0) {
-          body_error_ = to_error(ec);
-          co_return got;
+      if (buffer_.size() > 0) {
+        beast::error_code ec;
+        std::size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        std::size_t got = out.size() - body.size;
+        if (ec == bhttp::error::need_more) {
+          ec = {};
+          // The parser waits for a CRLF that ends a chunk line or the trailer, and skips a bare
+          // LF while it waits: a client framing with bare LFs would hang until the timeout.
+          if (has_bare_lf(buffer_)) {
+            co_return fail_body(HttpError{Errc::bad_request,
+                                          "malformed request body: chunk line ends in a bare LF"},
+                                got);
+          }
+          // Nor does it bound a chunk line (extensions) or the trailer.
+          if (buffer_.size() > options_.max_header_bytes) {
+            co_return fail_body(HttpError{Errc::bad_request,
+                                          "malformed request body: chunk line or trailer too long"},
+                                got);
+          }
+        } else if (ec == bhttp::error::need_buffer) {
+          ec = {};
         }
-        co_return fail_body(ec);
+        if (ec) co_return fail_body(to_error(ec), got);
+        if (got > 0 || parser_->is_done()) co_return got;
+        if (used > 0) continue;
       }
-      if (got > 0 || parser_->is_done()) co_return got;
+      auto waiting_since = arm_body_deadline();
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kChunkedReadBytes),
+                                                      kUseTuple);
+      buffer_.commit(n);
+      bool too_slow = account_body_wait(waiting_since, n);
+      if (n > 0 && !too_slow) continue;  // parse it; a read error shows on the next read
+      if (too_slow) co_return fail_body(too_slow_error(), 0);
+      if (!ec) ec = asio::error::eof;
+      co_return fail_body(ec);
     }
   }
 
+  static bool has_bare_lf(const beast::flat_buffer& buffer) {
+    auto data = buffer.data();
+    std::string_view text(static_cast<const char*>(data.data()), data.size());
+    for (std::size_t at = text.find('\n'); at != std::string_view::npos;
+         at = text.find('\n', at + 1)) {
+      if (at == 0 || text[at - 1] != '\r') return true;
+    }
+    return false;
+  }
+
+  // Records a body error; returns the bytes already read, if any, else the error.
+  Result<std::size_t, HttpError> fail_body(HttpError error, std::size_t got) {
+    body_error_ = std::move(error);
+    if (got > 0) return got;
+    return *body_error_;
+  }
+
+  bool rate_check_enabled() const {
+    return options_.min_body_rate > 0 && options_.body_rate_window.count() > 0;
+  }
+  std::uint64_t rate_window_quota() const {
+    return options_.min_body_rate * static_cast<std::uint64_t>(options_.body_rate_window.count());
+  }
+
+  // Sets the deadline of the next body read: the read timeout, or the end of the rate window
+  // when that comes first and the window's quota is not met yet. Returns when waiting starts.
+  Clock::time_point arm_body_deadline() {
+    Clock::duration limit = options_.body_read_timeout;
+    rate_deadline_armed_ = false;
+    if (rate_check_enabled() && rate_window_bytes_ < rate_window_quota()) {
+      Clock::duration left = options_.body_rate_window - rate_window_waited_;
+      if (left < limit) {
+        limit = std::max(left, Clock::duration::zero());
+        rate_deadline_armed_ = true;
+      }
+    }
+    lowest().expires_after(limit);
+    return Clock::now();
+  }
+
+  // Counts a finished body read against the rate window; true when a window ended short of
+  // its quota. Only time spent waiting on the socket counts: while the handler is busy, the
+  // client cannot send (TCP backpressure), and a slow disk must not fail a fast client.
+  bool account_body_wait(Clock::time_point waiting_since, std::size_t bytes) {
+    if (!rate_check_enabled()) return false;
+    rate_window_waited_ += Clock::now() - waiting_since;
+    rate_window_bytes_ += bytes;
+    if (rate_window_waited_ < options_.body_rate_window) return false;
+    if (rate_window_bytes_ < rate_window_quota()) return true;
+    rate_window_waited_ = Clock::duration::zero();
+    rate_window_bytes_ = 0;
+    return false;
+  }
+
+  HttpError too_slow_error() {
+    spdlog::warn("request {} from {}: body slower than {} bytes/s over {}s, closing", request_id_,
+                 remote_, options_.min_body_rate, options_.body_rate_window.count());
+    return HttpError{Errc::timeout, fmt::format("request body slower than {} bytes/s",
+                                                options_.min_body_rate)};
+  }
+
   HttpError to_error(beast::error_code ec) {
-    if (ec == beast::error::timeout) return HttpError{Errc::timeout, "timed out reading the body"};
+    if (ec == beast::error::timeout) {
+      if (rate_deadline_armed_) return too_slow_error();
+      return HttpError{Errc::timeout, "timed out reading the body"};
+    }
     if (ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
         ec == bhttp::error::partial_message || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
@@ -477,18 +691,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   asio::awaitable<void> write_internal_error() {
-    Response response;
-    response.status = 500;
-    response.headers.add("Content-Type", "application/json");
-    response.body = kInternalErrorBody;
-    co_await write_response(response, false, 11, false);
-  }
-
-  asio::awaitable<void> write_plain_error(unsigned status, std::string_view body) {
-    Response response;
-    response.status = status;
-    response.headers.add("Content-Type", "text/plain; charset=utf-8");
-    response.body = body;
+    Response response = fault_response();
     co_await write_response(response, false, 11, false);
   }
 
@@ -507,10 +710,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto reason = bhttp::obsolete_reason(bhttp::int_to_status(response.status));
     head.append(reason.data(), reason.size());
     head += "\r\n";
+    head += kRequestIdHeader;
+    head += ": ";
+    head += request_id_;
+    head += "\r\n";
+    for (const auto& [name, value] : options_.response_headers) {
+      if (response.headers.get(name)) continue;
+      head += name;
+      head += ": ";
+      head += value;
+      head += "\r\n";
+    }
     for (const auto& [name, value] : response.headers.all()) {
       // The server owns framing and connection management.
       if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
-          iequals(name, "Connection")) {
+          iequals(name, "Connection") || iequals(name, kRequestIdHeader)) {
         continue;
       }
       if (!header_safe(name) || !header_safe(value) || name.empty()) {
@@ -718,6 +932,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool expect_continue_ = false;
   bool continue_sent_ = false;
   std::optional<HttpError> body_error_;
+  std::string request_id_;
+  // The minimum body rate: time spent waiting for body bytes in the current window, and the
+  // body bytes that arrived in it; whether the read in progress ends at the window's end.
+  Clock::duration rate_window_waited_{};
+  std::uint64_t rate_window_bytes_ = 0;
+  bool rate_deadline_armed_ = false;
 };
 
 void ServerCore::register_session(const std::shared_ptr<SessionBase>& session) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http/router.h"
@@ -26,6 +27,13 @@ struct Listener {
   std::optional<TlsFiles> tls;
 };
 
+// What the server answers by itself when a handler fails (throws): the body says nothing of the
+// cause. The application sets it to its own error format.
+struct FaultResponse {
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body = "internal error\n";
+};
+
 struct ServerOptions {
   std::vector<Listener> listeners;
   unsigned threads = 0;                        // 0: one per core
@@ -34,7 +42,19 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{120};      // between requests on a kept-alive connection
   std::chrono::seconds body_read_timeout{60};  // with no body byte arriving
   std::chrono::seconds write_timeout{120};     // with no response byte leaving
+  // Slow bodies: in every `body_rate_window` of time spent waiting for request body bytes, at
+  // least `min_body_rate` bytes per second on average must arrive, or the connection is closed.
+  // Time the handler spends not reading does not count. 0 disables the check.
+  std::uint64_t min_body_rate = 1024;  // bytes per second
+  std::chrono::seconds body_rate_window{30};
   std::chrono::seconds shutdown_deadline{10};
+  // Added to every final response, the server's own errors included, unless the handler set a
+  // header of the same name.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  FaultResponse fault_response;
+  // Names of Request::log_fields every access-log line carries, as "-" when no handler set
+  // them, so that the lines keep one shape.
+  std::vector<std::string> access_log_fields;
 };
 
 class Server {

@@ -18,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -27,6 +28,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/temp_dir.h"
@@ -417,6 +420,20 @@ class ServerTest : public ::testing::Test {
                    co_await timer.async_wait(asio::use_awaitable);
                    co_return text_response(200, "slow done");
                  }});
+    router_.add({"GET", "/where", "where", "", [](Request& request) -> asio::awaitable<Response> {
+                   // Reflects Host the way an API handler builds Location.
+                   auto response = text_response(201, "");
+                   response.headers.add(
+                       "Location",
+                       "http://" + std::string(request.header("Host").value_or("")) + "/here");
+                   co_return response;
+                 }});
+    router_.add({"GET", "/tagged", "tagged", "", [](Request& request) -> asio::awaitable<Response> {
+                   request.set_log_field("registry", "first");
+                   request.set_log_field("registry", "acme");
+                   request.set_log_field("extra", "two words");
+                   co_return text_response(200, "tagged");
+                 }});
     router_.add({"GET", "/throw", "throw", "", [](Request&) -> asio::awaitable<Response> {
                    throw std::runtime_error("boom");
                    co_return Response{};
@@ -729,10 +746,22 @@ TEST_F(ServerTest, HandlerExceptionIs500AndCloses) {
   auto response = curl.request("GET", url("/throw"));
   ASSERT_EQ(response.code, CURLE_OK);
   EXPECT_EQ(response.status, 500);
-  EXPECT_EQ(response.body, R"({"errors":[{"code":"UNKNOWN","message":"internal error"}]})");
+  EXPECT_EQ(response.body, "internal error\n");
   EXPECT_EQ(response.header("Connection"), "close");
   // The server is still serving.
   EXPECT_EQ(curl.request("GET", url("/hello")).status, 200);
+}
+
+TEST_F(ServerTest, FaultResponseIsTheConfiguredOne) {
+  ServerOptions options;
+  options.fault_response = {"application/json", R"({"errors":[{"code":"UNKNOWN"}]})"};
+  start(options);
+  Curl curl;
+  auto response = curl.request("GET", url("/throw"));
+  ASSERT_EQ(response.code, CURLE_OK);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(response.header("Content-Type"), "application/json");
+  EXPECT_EQ(response.body, R"({"errors":[{"code":"UNKNOWN"}]})");
 }
 
 TEST_F(ServerTest, TlsListener) {
@@ -837,6 +866,382 @@ TEST_F(ServerTest, ListensOnLocalhost) {
   auto response = curl.request("GET", "http://localhost:" + std::to_string(port_) + "/hello");
   ASSERT_EQ(response.code, CURLE_OK);
   EXPECT_EQ(response.body, "hello world");
+}
+
+// ---- Request framing (RFC 9112 section 6) ----------------------------------------------------
+
+// A request that must be refused and the connection closed: the bytes after its header (here a
+// second request hidden as a body) must never be served.
+constexpr std::string_view kSmuggled = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+
+void expect_refused_and_closed(std::uint16_t port, const std::string& head, int status) {
+  RawConnection conn(port);
+  conn.send(head + std::string(kSmuggled));
+  auto response = conn.read_response();
+  ASSERT_TRUE(response) << head;
+  EXPECT_EQ(response->status, status) << head;
+  EXPECT_NE(response->head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_TRUE(conn.closed_by_peer()) << "a second response followed for: " << head;
+}
+
+TEST_F(ServerTest, TransferEncodingOtherThanFinalChunkedIs400AndCloses) {
+  start();
+  for (std::string value : {"chunked, gzip", "xchunked", "identity", "", "chunked, chunked",
+                            "gzip", "chunked;x=1", "chunked,", ", chunked", "chunked chunked"}) {
+    expect_refused_and_closed(
+        port_, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + value + "\r\n\r\n",
+        400);
+  }
+}
+
+TEST_F(ServerTest, TransferEncodingSplitOverTwoLinesIsOneList) {
+  start();
+  expect_refused_and_closed(port_,
+                            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n",
+                            400);
+  expect_refused_and_closed(port_,
+                            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Transfer-Encoding: gzip\r\n\r\n",
+                            400);
+}
+
+TEST_F(ServerTest, UndecodedCodingBeforeChunkedIs501AndCloses) {
+  start();
+  expect_refused_and_closed(
+      port_, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+  expect_refused_and_closed(port_,
+                            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n",
+                            501);
+}
+
+TEST_F(ServerTest, TransferEncodingOnHttp10Is400AndCloses) {
+  start();
+  expect_refused_and_closed(
+      port_,
+      "POST /upload HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400);
+}
+
+TEST_F(ServerTest, TransferEncodingWithContentLengthIs400AndCloses) {
+  start();
+  expect_refused_and_closed(port_,
+                            "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            400);
+  expect_refused_and_closed(port_,
+                            "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Content-Length: 5\r\n\r\n0\r\n\r\n",
+                            400);
+}
+
+TEST_F(ServerTest, ChunkedBodyStillServedAndKeptAlive) {
+  start();
+  RawConnection conn(port_);
+  conn.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+            "3\r\nabc\r\n0\r\n\r\n" + std::string(kSmuggled));
+  auto first = conn.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  Fnv fnv;
+  fnv.update(reinterpret_cast<const unsigned char*>("abc"), 3);
+  EXPECT_EQ(first->body, fnv.text());
+  auto second = conn.read_response();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "hello world");
+}
+
+TEST_F(ServerTest, BareLfChunkFramingIs400AndCloses) {
+  start();
+  for (std::string body : {"5\nhello\n0\n\n", "5\r\nhello\n0\r\n\r\n", "5\r\nhello\r\n0\n\n",
+                           "5\r\nhello\r\n0\r\n\n"}) {
+    RawConnection conn(port_);
+    conn.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body);
+    auto response = conn.read_response();
+    ASSERT_TRUE(response) << "no answer to bare-LF framing: " << testing::PrintToString(body);
+    EXPECT_EQ(response->status, 400);
+    EXPECT_TRUE(conn.closed_by_peer());
+  }
+}
+
+TEST_F(ServerTest, EndlessChunkLineIs400) {
+  ServerOptions options;
+  options.max_header_bytes = 8 * 1024;
+  start(options);
+  RawConnection conn(port_);
+  conn.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" +
+            std::string(64 * 1024, 'a'));
+  auto response = conn.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_NE(response->body.find("too long"), std::string::npos) << response->body;
+  EXPECT_TRUE(conn.closed_by_peer());
+}
+
+TEST_F(ServerTest, BareLfChunkFramingUnreadByTheHandlerCloses) {
+  start();
+  RawConnection conn(port_);
+  conn.send("POST /ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\nhello\n0\n\n" + std::string(kSmuggled));
+  auto response = conn.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 413);
+  EXPECT_TRUE(conn.closed_by_peer());
+}
+
+// ---- Host (RFC 9112 section 3.2) -------------------------------------------------------------
+
+TEST_F(ServerTest, Http11WithoutHostIs400) {
+  start();
+  expect_refused_and_closed(port_, "GET /hello HTTP/1.1\r\n\r\n", 400);
+}
+
+TEST_F(ServerTest, TwoHostHeadersAre400) {
+  start();
+  expect_refused_and_closed(port_, "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+  expect_refused_and_closed(port_, "GET /hello HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+  expect_refused_and_closed(port_, "GET /hello HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+}
+
+TEST_F(ServerTest, InvalidHostIs400AndNeverReflected) {
+  start();
+  for (std::string host : {"evil.example/path", "a b", "user@evil.example", "x:80:80",
+                           "x:port", "[::1", "[nothex]:80", "evil.example\"><", "h%zz",
+                           "x:123456"}) {
+    RawConnection conn(port_);
+    conn.send("GET /where HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    auto response = conn.read_response();
+    ASSERT_TRUE(response) << host;
+    EXPECT_EQ(response->status, 400) << host;
+    EXPECT_EQ(response->head.find(host), std::string::npos) << host;
+    EXPECT_EQ(response->body.find(host), std::string::npos) << host;
+    EXPECT_TRUE(conn.closed_by_peer()) << host;
+  }
+}
+
+TEST_F(ServerTest, ValidHostsAreServed) {
+  start();
+  for (std::string host : {"registry.example", "registry.example:5000", "127.0.0.1:8080",
+                           "[::1]:5000", "[::1]", "Acme.Registry.Local.", "a-b_c~d", "x%41y",
+                           "localhost:"}) {
+    RawConnection conn(port_);
+    conn.send("GET /where HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    auto response = conn.read_response();
+    ASSERT_TRUE(response) << host;
+    EXPECT_EQ(response->status, 201) << host;
+    EXPECT_NE(response->head.find("Location: http://" + host + "/here"), std::string::npos)
+        << host;
+  }
+  // HTTP/1.0 may omit Host.
+  RawConnection conn(port_);
+  conn.send("GET /hello HTTP/1.0\r\n\r\n");
+  auto response = conn.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+// ---- Slow bodies ------------------------------------------------------------------------------
+
+// Sends `head`, then one body byte every `interval` until the server closes or `limit` bytes.
+class Trickle {
+ public:
+  Trickle(std::uint16_t port, std::string head, std::chrono::milliseconds interval)
+      : conn_(port) {
+    conn_.send(head);
+    sender_ = std::thread([this, interval] {
+      for (int i = 0; i < 400 && !done_; ++i) {
+        std::this_thread::sleep_for(interval);
+        if (!conn_.send(body_byte_)) break;
+      }
+    });
+  }
+  ~Trickle() {
+    done_ = true;
+    sender_.join();
+  }
+  RawConnection& connection() { return conn_; }
+  void use_chunks() { body_byte_ = "1\r\na\r\n"; }
+
+ private:
+  RawConnection conn_;
+  std::atomic<bool> done_{false};
+  std::string body_byte_ = "a";
+  std::thread sender_;
+};
+
+// The server must give up on a body that keeps arriving, but too slowly, long before the
+// socket timeout of RawConnection (5 s) and the 60 s read timeout would.
+TEST_F(ServerTest, TricklingContentLengthBodyIsCutOff) {
+  ServerOptions options;
+  options.min_body_rate = 1000;
+  options.body_rate_window = std::chrono::seconds(1);
+  start(options);
+  Trickle trickle(port_, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+                  std::chrono::milliseconds(50));
+  auto& conn = trickle.connection();
+  // Whatever the handler answers (the body read failed), the connection must end.
+  auto response = conn.read_response();
+  if (response) {
+    EXPECT_NE(response->status, 200);
+  }
+  EXPECT_TRUE(conn.closed_by_peer());
+}
+
+TEST_F(ServerTest, TricklingChunkedBodyIsCutOff) {
+  ServerOptions options;
+  options.min_body_rate = 1000;
+  options.body_rate_window = std::chrono::seconds(1);
+  start(options);
+  Trickle trickle(port_, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                  std::chrono::milliseconds(50));
+  auto& conn = trickle.connection();
+  auto response = conn.read_response();
+  if (response) {
+    EXPECT_NE(response->status, 200);
+  }
+  EXPECT_TRUE(conn.closed_by_peer());
+}
+
+TEST_F(ServerTest, BodyAtTheMinimumRateIsServed) {
+  ServerOptions options;
+  options.min_body_rate = 100;
+  options.body_rate_window = std::chrono::seconds(1);
+  start(options);
+  Curl curl;
+  auto response = curl.request("POST", url("/upload"), {.upload = 8 * 1024 * 1024});
+  ASSERT_EQ(response.code, CURLE_OK);
+  EXPECT_EQ(response.body, expected_digest(8 * 1024 * 1024));
+}
+
+// ---- Headers on every response, request id, access log ---------------------------------------
+
+// Captures what the default logger writes while it lives.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    auto logger = std::make_shared<spdlog::logger>("capture", sink);
+    logger->set_pattern("%v");
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> lines() {
+    spdlog::default_logger()->flush();
+    std::vector<std::string> out;
+    std::istringstream in(stream_.str());
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  // The one captured line that contains `needle`, or "" when none or several do.
+  std::string line_with(std::string_view needle) {
+    std::string found;
+    int count = 0;
+    for (auto& line : lines()) {
+      if (line.find(needle) != std::string::npos) {
+        found = line;
+        ++count;
+      }
+    }
+    return count == 1 ? found : "";
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream stream_;
+};
+
+std::string header_value(const std::string& head, std::string_view name) {
+  std::string key = "\r\n" + std::string(name) + ": ";
+  auto pos = head.find(key);
+  if (pos == std::string::npos) return "";
+  pos += key.size();
+  return head.substr(pos, head.find("\r\n", pos) - pos);
+}
+
+TEST_F(ServerTest, ConfiguredHeadersAreOnEveryResponse) {
+  ServerOptions options;
+  options.response_headers = {{"X-Everywhere", "yes"}};
+  options.max_header_bytes = 8 * 1024;
+  start(options);
+  std::vector<std::pair<std::string, int>> requests = {
+      {"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+      {"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+      {"DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+      {"POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 413},
+      {"GET /throw HTTP/1.1\r\nHost: x\r\n\r\n", 500},
+      {"GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400},
+      {"GET /hello HTTP/1.1\r\n\r\n", 400},
+      {"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') + "\r\n\r\n",
+       431},
+      {"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"GET /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n", 200},
+  };
+  for (const auto& [request, status] : requests) {
+    RawConnection conn(port_);
+    conn.send(request);
+    auto response = conn.read_response();
+    ASSERT_TRUE(response) << request.substr(0, 40);
+    EXPECT_EQ(response->status, status) << request.substr(0, 40);
+    EXPECT_EQ(header_value(response->head, "X-Everywhere"), "yes") << request.substr(0, 40);
+    EXPECT_EQ(header_value(response->head, "X-Request-Id").size(), 16u) << request.substr(0, 40);
+  }
+}
+
+TEST_F(ServerTest, HandlerHeaderWinsOverTheConfiguredOne) {
+  ServerOptions options;
+  options.response_headers = {{"X-Test", "server"}};
+  start(options);
+  Curl curl;
+  auto response = curl.request("GET", url("/hello"));
+  EXPECT_EQ(response.header("X-Test"), "yes");
+  EXPECT_EQ(std::count(response.head.begin(), response.head.end(), 'X'), 2);  // X-Test, X-Request-Id
+}
+
+TEST_F(ServerTest, AccessLogCarriesRequestIdAndHandlerFields) {
+  ServerOptions options;
+  options.access_log_fields = {"registry"};
+  start(options);
+  LogCapture capture;
+  RawConnection conn(port_);
+  conn.send("GET /tagged HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto tagged = conn.read_response();
+  auto hello = conn.read_response();
+  ASSERT_TRUE(tagged && hello);
+  std::string tagged_id = header_value(tagged->head, "X-Request-Id");
+  std::string hello_id = header_value(hello->head, "X-Request-Id");
+  ASSERT_EQ(tagged_id.size(), 16u);
+  EXPECT_NE(tagged_id, hello_id);
+  // The line is written after the response: close first so that both are logged.
+  conn.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(conn.read_response());
+  EXPECT_TRUE(conn.closed_by_peer());
+  stop();
+
+  std::string line = capture.line_with("id=" + tagged_id);
+  EXPECT_NE(line.find("GET /tagged 200"), std::string::npos) << line;
+  EXPECT_NE(line.find(" registry=acme"), std::string::npos) << line;
+  EXPECT_EQ(line.find("registry=first"), std::string::npos) << line;
+  EXPECT_NE(line.find(" extra=\"two words\""), std::string::npos) << line;
+  // A request no handler annotated still has the column.
+  std::string plain = capture.line_with("id=" + hello_id);
+  EXPECT_NE(plain.find(" registry=-"), std::string::npos) << plain;
+}
+
+TEST_F(ServerTest, ServerErrorsAreLoggedWithARequestId) {
+  start();
+  LogCapture capture;
+  RawConnection conn(port_);
+  conn.send("GET /hello HTTP/1.1\r\n\r\n");
+  auto response = conn.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(conn.closed_by_peer());
+  stop();
+  std::string id = header_value(response->head, "X-Request-Id");
+  ASSERT_EQ(id.size(), 16u);
+  std::string line = capture.line_with("id=" + id);
+  EXPECT_NE(line.find("GET /hello 400"), std::string::npos) << line;
 }
 
 TEST(ServerTls, MissingCertificateFails) {

@@ -10,6 +10,7 @@
 #include "api/distribution.h"
 #include "api/errors.h"
 #include "api/management.h"
+#include "api/wire.h"
 #include "auth/admin_credential.h"
 #include "common/clock.h"
 #include "http/router.h"
@@ -68,6 +69,19 @@ void ensure_default_registry(metadata::MetadataStore& metadata, const std::strin
     throw std::runtime_error(
         fmt::format("cannot create the default registry '{}': {}", name, created.error().message));
   }
+}
+
+// The server options with what the API adds to every response: the API version header (also on
+// the server's own errors and /healthz), the OCI envelope for the last-resort 500, and the
+// registry column in the access log.
+http::ServerOptions http_options(const Config& config) {
+  http::ServerOptions options = server_options(config);
+  options.response_headers.emplace_back(std::string(api::header::kApiVersion),
+                                        std::string(api::kApiVersionValue));
+  options.fault_response = {"application/json",
+                            api::error_response(500, api::code::kUnknown, "internal error").body};
+  options.access_log_fields = {"registry"};
+  return options;
 }
 
 // Threads for blocking disk and database work. Mostly asleep in fsync or waiting for a group
@@ -137,7 +151,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
                : api::not_routed(request, method_not_allowed);
   });
 
-  parts_->server = std::make_unique<http::Server>(server_options(config), parts_->router);
+  parts_->server = std::make_unique<http::Server>(http_options(config), parts_->router);
   parts_->server->start();
   auto ports = parts_->server->bound_ports();
   if (!ports.empty()) write_port_file(config.port_file, ports.front());

@@ -24,6 +24,15 @@ std::vector<std::string> split_list(std::string_view text) {
   return items;
 }
 
+std::uint64_t parse_u64(std::string_view text, std::string_view what) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw std::runtime_error(fmt::format("{} must be a non-negative integer, not '{}'", what, text));
+  }
+  return value;
+}
+
 unsigned parse_unsigned(std::string_view text, std::string_view what) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -83,6 +92,9 @@ void validate(const Config& config) {
   if (config.listen.empty() && config.tls_listen.empty()) {
     throw std::runtime_error("no listen address configured");
   }
+  if (config.min_body_rate > 0 && config.body_rate_window.count() == 0) {
+    throw std::runtime_error("the body rate window must be at least 1 second");
+  }
 }
 
 }  // namespace
@@ -111,6 +123,8 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["http"], "header_timeout_seconds", config.header_timeout);
     read_seconds(root["http"], "idle_timeout_seconds", config.idle_timeout);
     read_seconds(root["http"], "shutdown_deadline_seconds", config.shutdown_deadline);
+    read_key(root["http"], "min_body_rate_bytes_per_second", config.min_body_rate);
+    read_seconds(root["http"], "body_rate_window_seconds", config.body_rate_window);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -132,6 +146,12 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_LOG_FORMAT")) config.log_format = *v;
   if (auto v = value("BERTH_LOG_LEVEL")) config.log_level = *v;
   if (auto v = value("BERTH_THREADS")) config.threads = parse_unsigned(*v, "BERTH_THREADS");
+  if (auto v = value("BERTH_MIN_BODY_RATE")) {
+    config.min_body_rate = parse_u64(*v, "BERTH_MIN_BODY_RATE");
+  }
+  if (auto v = value("BERTH_BODY_RATE_WINDOW")) {
+    config.body_rate_window = std::chrono::seconds(parse_unsigned(*v, "BERTH_BODY_RATE_WINDOW"));
+  }
 }
 
 http::ServerOptions server_options(const Config& config) {
@@ -150,6 +170,8 @@ http::ServerOptions server_options(const Config& config) {
   options.header_timeout = config.header_timeout;
   options.idle_timeout = config.idle_timeout;
   options.shutdown_deadline = config.shutdown_deadline;
+  options.min_body_rate = config.min_body_rate;
+  options.body_rate_window = config.body_rate_window;
   return options;
 }
 
@@ -162,6 +184,8 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
   std::string domain, default_registry;
   std::optional<unsigned> threads;
+  std::optional<std::uint64_t> min_body_rate;
+  std::optional<unsigned> body_rate_window;
   app.add_option("--config", config_file, "YAML configuration file (env BERTH_CONFIG)");
   app.add_option("--listen", listen,
                  "HOST:PORT to serve plain HTTP on; repeatable (default localhost:5000)");
@@ -178,6 +202,12 @@ ConfigOutcome load_config(int argc, char** argv) {
                  "trace, debug, info, warn, error or off (default info)");
   app.add_option("--port-file", port_file, "write the first bound port to this file");
   app.add_option("--threads", threads, "worker threads (default: one per core)");
+  app.add_option("--min-body-rate", min_body_rate,
+                 "slowest request body accepted, in bytes/s averaged over the window; 0 disables "
+                 "(default 1024)");
+  app.add_option("--body-rate-window", body_rate_window,
+                 "seconds of waiting on a request body over which --min-body-rate is measured "
+                 "(default 30)");
 
   try {
     app.parse(argc, argv);
@@ -203,6 +233,8 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (!log_level.empty()) config.log_level = log_level;
     if (!port_file.empty()) config.port_file = port_file;
     if (threads) config.threads = *threads;
+    if (min_body_rate) config.min_body_rate = *min_body_rate;
+    if (body_rate_window) config.body_rate_window = std::chrono::seconds(*body_rate_window);
     validate(config);
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';

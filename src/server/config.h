@@ -3,6 +3,7 @@
 // (--config or BERTH_CONFIG), BERTH_* environment variables, command-line flags.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ struct Config {
   std::chrono::seconds header_timeout{30};
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds shutdown_deadline{10};
+  // Slow request bodies: at least min_body_rate bytes/s over each body_rate_window of waiting.
+  std::uint64_t min_body_rate = 1024;  // 0 disables the check
+  std::chrono::seconds body_rate_window{30};
 };
 
 // The outcome of reading the command line: run with `config`, or exit with `exit_code` (after
