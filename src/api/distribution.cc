@@ -643,11 +643,12 @@ asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
 
 namespace {
 
-// Resolves the registry the request's Host names, then runs `handler` on it: with the Scope
-// when the handler blocks (and so takes the pool), else with the registry alone.
+// Resolves the registry the request addresses (its listener's, else the one its Host names),
+// then runs `handler` on it: with the Scope when the handler blocks (and so takes the pool),
+// else with the registry alone.
 template <class Handler>
 asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
-  auto id = plane.tenants.resolve(request.header("Host").value_or(""));
+  auto id = plane.tenants.resolve(request.header("Host").value_or(""), request.listener);
   if (!id) co_return error_response(id.error());
   Registry registry(plane.storage, plane.metadata, *id);
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {

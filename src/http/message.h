@@ -59,6 +59,7 @@ struct Request {
   Headers headers;
   std::string remote_address;
   bool tls = false;
+  std::string listener;  // Listener::name of the listener the request arrived on
   std::string request_id;
   std::map<std::string, std::string, std::less<>> params;  // filled by the router
   BodyReader* body = nullptr;                              // never null inside a handler

@@ -24,6 +24,9 @@ struct Listener {
   std::string host = "localhost";
   std::uint16_t port = 5000;  // 0 picks a free port
   std::optional<TlsFiles> tls;
+  // Handed to handlers as Request::listener, for those that answer differently depending on
+  // where a request arrived; opaque to the server.
+  std::string name;
 };
 
 struct ServerOptions {
