@@ -234,7 +234,10 @@ TenantResult<RegistryInfo> Tenants::ensure_exists(std::string_view name) {
   auto found = metadata_.find_registry(name);
   if (!found) return internal(found.error());
   if (!*found) {
-    auto created = create(NewRegistry{std::string(name), std::string(kDefaultTier), {}, {}, {}, {}});
+    NewRegistry request;
+    request.name = std::string(name);
+    request.tier = std::string(kDefaultTier);
+    auto created = create(request);
     // Another berthd on the same data directory may have created it in the meantime.
     if (created || created.error().code != TenantErrc::registry_name_taken) return created;
     return show(name);

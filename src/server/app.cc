@@ -11,7 +11,6 @@
 #include "api/errors.h"
 #include "api/management.h"
 #include "auth/admin_credential.h"
-#include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
