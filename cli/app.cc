@@ -422,11 +422,12 @@ void declare(Verbs& v) {
     v.tier_option(create, /*required=*/true);
     create->add_option("--region", o.region, "region label, e.g. westeurope");
     v.bool_option(create, "--admin-enabled", o.admin_enabled,
-                  "enable the admin user (default false)");
+                  "admin user flag (default false); stored only: no admin user exists yet");
     v.bool_option(create, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
-                  "allow pulls without credentials (default false; not on Basic)");
+                  "anonymous pull flag (default false; not on Basic); stored only: /v2/ has "
+                  "no authentication yet, every pull is anonymous");
     v.bool_option(create, "--public-network-enabled", o.public_network_enabled,
-                  "allow access from public networks (default true)");
+                  "public network flag (default true); stored only: no network rules yet");
 
     v.verb(registry, "list", "list registries, sorted by name", [](Context& ctx) {
       return with_client(
@@ -445,11 +446,12 @@ void declare(Verbs& v) {
     v.registry_flag(update);
     v.tier_option(update, /*required=*/false);
     update->add_option("--region", o.region, "region label");
-    v.bool_option(update, "--admin-enabled", o.admin_enabled, "enable the admin user");
+    v.bool_option(update, "--admin-enabled", o.admin_enabled,
+                  "admin user flag; stored only: no admin user exists yet");
     v.bool_option(update, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
-                  "allow pulls without credentials");
+                  "anonymous pull flag; stored only: /v2/ has no authentication yet");
     v.bool_option(update, "--public-network-enabled", o.public_network_enabled,
-                  "allow access from public networks");
+                  "public network flag; stored only: no network rules yet");
 
     auto* del =
         v.verb(registry, "delete", "delete a registry and all its content", registry_delete);

@@ -643,16 +643,17 @@ asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
 
 namespace {
 
-// Resolves the registry the request's Host names, then runs `handler` on it: with the Scope
-// when the handler blocks (and so takes the pool), else with the registry alone.
+// Resolves the registry the request addresses (its listener's, else the one its Host names),
+// then runs `handler` on it: with the Scope when the handler blocks (and so takes the pool),
+// else with the registry alone.
 template <class Handler>
 asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
   auto host = request.header("Host").value_or("");
   // The access log names the registry addressed, also when it turns out not to exist.
-  auto named = plane.tenants.registry_name_of(host);
+  auto named = plane.tenants.registry_name_of(host, request.listener);
   request.set_log_field("registry",
                         named.empty() ? plane.tenants.routing().default_registry : named);
-  auto id = plane.tenants.resolve(host);
+  auto id = plane.tenants.resolve(host, request.listener);
   if (!id) co_return error_response(id.error());
   Registry registry(plane.storage, plane.metadata, *id);
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {

@@ -63,6 +63,7 @@ struct Request {
   Headers headers;
   std::string remote_address;
   bool tls = false;
+  std::string listener;  // Listener::name of the listener the request arrived on
   std::string request_id;  // random, assigned by the server; sent back as X-Request-Id
   // Extra name=value pairs for this request's access-log line, set by handlers (e.g. which
   // tenant served it). Setting a name again replaces its value.

@@ -133,6 +133,7 @@ class SessionBase {
 struct AcceptorSlot {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::shared_ptr<ssl::context> tls;  // null for plain TCP
+  std::string listener;               // Listener::name
 };
 
 class ServerCore {
@@ -151,7 +152,7 @@ class ServerCore {
   void begin_shutdown();
   void on_deadline();
   asio::awaitable<void> accept_loop(AcceptorSlot& slot);
-  void start_session(tcp::socket socket, const std::shared_ptr<ssl::context>& tls);
+  void start_session(tcp::socket socket, const AcceptorSlot& slot);
   void register_session(const std::shared_ptr<SessionBase>& session);
   void unregister_session(SessionBase* session);
   template <class F>
@@ -180,9 +181,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
   template <class... Args>
-  Session(ServerCore& server, std::string remote, Args&&... args)
+  Session(ServerCore& server, std::string remote, std::string listener, Args&&... args)
       : server_(server), options_(server.options), remote_(std::move(remote)),
-        stream_(std::forward<Args>(args)...) {}
+        listener_(std::move(listener)), stream_(std::forward<Args>(args)...) {}
 
   void on_shutdown() override {
     if (idle_) lowest().cancel();
@@ -286,6 +287,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     request.remote_address = remote_;
     request.tls = kTls;
+    request.listener = listener_;
     request.request_id = request_id_;
 
     // Body framing: Content-Length bodies are read straight into the handler's buffer; chunked
@@ -919,6 +921,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   ServerCore& server_;
   const ServerOptions& options_;
   std::string remote_;
+  std::string listener_;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
@@ -973,7 +976,7 @@ void ServerCore::for_each_session(F f) {
   for (auto& s : live) f(s);
 }
 
-void ServerCore::start_session(tcp::socket socket, const std::shared_ptr<ssl::context>& tls) {
+void ServerCore::start_session(tcp::socket socket, const AcceptorSlot& slot) {
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   auto remote = socket.remote_endpoint(ec);
@@ -996,11 +999,11 @@ void ServerCore::start_session(tcp::socket socket, const std::shared_ptr<ssl::co
                      unregister_session(session.get());
                    });
   };
-  if (tls) {
+  if (slot.tls) {
     launch(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        *this, remote_text, beast::tcp_stream(std::move(socket)), *tls));
+        *this, remote_text, slot.listener, beast::tcp_stream(std::move(socket)), *slot.tls));
   } else {
-    launch(std::make_shared<Session<beast::tcp_stream>>(*this, remote_text,
+    launch(std::make_shared<Session<beast::tcp_stream>>(*this, remote_text, slot.listener,
                                                        std::move(socket)));
   }
 }
@@ -1018,7 +1021,7 @@ asio::awaitable<void> ServerCore::accept_loop(AcceptorSlot& slot) {
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    start_session(std::move(socket), slot.tls);
+    start_session(std::move(socket), slot);
   }
 }
 
@@ -1094,7 +1097,7 @@ void ServerCore::start() {
       }
       if (bound == 0) port = acceptor->local_endpoint().port();
       ++bound;
-      acceptors.push_back(AcceptorSlot{std::move(acceptor), tls});
+      acceptors.push_back(AcceptorSlot{std::move(acceptor), tls, listener.name});
     }
     if (bound == 0) {
       throw std::runtime_error(fmt::format(

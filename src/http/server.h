@@ -25,6 +25,9 @@ struct Listener {
   std::string host = "localhost";
   std::uint16_t port = 5000;  // 0 picks a free port
   std::optional<TlsFiles> tls;
+  // Handed to handlers as Request::listener, for those that answer differently depending on
+  // where a request arrived; opaque to the server.
+  std::string name;
 };
 
 // What the server answers by itself when a handler fails (throws): the body says nothing of the

@@ -48,8 +48,18 @@ std::string TenantResolver::registry_name_of(std::string_view host) const {
   return name;
 }
 
-Result<metadata::RegistryId> TenantResolver::resolve(std::string_view host) const {
-  std::string name = registry_name_of(host);
+std::string TenantResolver::registry_name_of(std::string_view host,
+                                             std::string_view listener) const {
+  if (!listener.empty()) {
+    auto pinned = routing_.listener_registries.find(listener);
+    if (pinned != routing_.listener_registries.end()) return pinned->second;
+  }
+  return registry_name_of(host);
+}
+
+Result<metadata::RegistryId> TenantResolver::resolve(std::string_view host,
+                                                     std::string_view listener) const {
+  std::string name = registry_name_of(host, listener);
   bool named = !name.empty();
   if (!named) name = routing_.default_registry;
   auto found = metadata_.find_registry(name);

@@ -1,10 +1,13 @@
 #pragma once
-// Picks the registry (tenant) a data-plane request addresses from its Host header:
-// "<name>.<domain>[:port]" selects registry <name>; a host outside the domain gets the default
-// registry, so "localhost:5000" works without DNS. A host under the domain that names no
-// registry (an unknown name, or nested labels like "a.b.<domain>") is never served by another
-// registry.
+// Picks the registry (tenant) a data-plane request addresses. A request that arrived through a
+// listener dedicated to one registry (berthd --registry-listener) addresses that registry,
+// whatever its Host header says: clients on the same machine reach a named registry without
+// DNS or /etc/hosts. Otherwise the Host header decides: "<name>.<domain>[:port]" selects
+// registry <name>; a host outside the domain gets the default registry, so "localhost:5000"
+// works without DNS. A host under the domain that names no registry (an unknown name, or nested
+// labels like "a.b.<domain>") is never served by another registry.
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -16,19 +19,26 @@ namespace berth::registry {
 struct TenantRouting {
   std::string domain = "registry.local";
   std::string default_registry{metadata::kDefaultRegistryName};
+  // Listener name (http::Listener::name) -> the registry every request through it addresses.
+  // Resolved by name on each request, so a registry created after start-up is reachable too.
+  std::map<std::string, std::string, std::less<>> listener_registries;
 };
 
 class TenantResolver {
  public:
   TenantResolver(metadata::MetadataStore& metadata, TenantRouting routing);
 
-  // name_unknown (naming the registry) when the host is under the domain but no such registry
-  // exists, or when the default registry is gone.
-  Result<metadata::RegistryId> resolve(std::string_view host) const;
+  // `listener` is the name of the listener the request arrived on ("" for none). name_unknown
+  // (naming the registry) when the listener's registry or the one the host names under the
+  // domain does not exist, or when the default registry is gone.
+  Result<metadata::RegistryId> resolve(std::string_view host, std::string_view listener = {}) const;
 
   // What a Host header names under the domain (lower case, without port or trailing dot; "a.b"
   // for "a.b.<domain>", which no registry matches), or "" when it is not under the domain.
   std::string registry_name_of(std::string_view host) const;
+  // The registry name a request through `listener` with `host` addresses: the listener's
+  // registry, else what the host names; "" for the default registry.
+  std::string registry_name_of(std::string_view host, std::string_view listener) const;
 
   const TenantRouting& routing() const { return routing_; }
 

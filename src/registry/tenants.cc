@@ -14,6 +14,8 @@ namespace {
 constexpr std::size_t kMinNameLength = 5;
 constexpr std::size_t kMaxNameLength = 50;
 constexpr std::size_t kMaxRegionLength = 64;
+constexpr std::size_t kMaxDnsLabelLength = 63;
+constexpr std::size_t kMaxDnsNameLength = 253;
 
 // Features that are switched on by a flag of the registry record; the tier must have the
 // feature while the flag is on.
@@ -125,6 +127,44 @@ TenantResult<void> Tenants::validate_name(std::string_view name) {
   return {};
 }
 
+namespace {
+
+bool is_dns_label(std::string_view label) {
+  if (label.empty() || label.size() > kMaxDnsLabelLength) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+  });
+}
+
+}  // namespace
+
+TenantResult<void> Tenants::validate_domain(std::string_view domain) {
+  // The longest login server is a maximal registry name, a dot and the domain.
+  constexpr std::size_t kMaxDomainLength = kMaxDnsNameLength - kMaxNameLength - 1;
+  auto invalid = [domain](std::string_view why) {
+    return TenantError{TenantErrc::invalid_argument,
+                       fmt::format("domain '{}' {}", domain, why), std::string(domain)};
+  };
+  if (domain.empty()) return invalid("is empty");
+  if (domain.size() > kMaxDomainLength) {
+    return invalid(fmt::format("is longer than {} characters", kMaxDomainLength));
+  }
+  std::string_view rest = domain;
+  for (;;) {
+    auto dot = rest.find('.');
+    if (!is_dns_label(rest.substr(0, dot))) {
+      return invalid(fmt::format(
+          "is not a DNS name: each dot-separated label must be 1 to {} letters, digits or '-', "
+          "not starting or ending with '-'",
+          kMaxDnsLabelLength));
+    }
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  return {};
+}
+
 std::string Tenants::login_server(std::string_view name) const {
   return lower(name) + "." + lower(options_.domain);
 }
@@ -188,6 +228,28 @@ TenantResult<RegistryInfo> Tenants::create(const NewRegistry& request) {
     return internal(created.error());
   }
   return info(std::move(*created));
+}
+
+TenantResult<RegistryInfo> Tenants::ensure_exists(std::string_view name) {
+  auto found = metadata_.find_registry(name);
+  if (!found) return internal(found.error());
+  if (!*found) {
+    NewRegistry request;
+    request.name = std::string(name);
+    request.tier = std::string(kDefaultTier);
+    auto created = create(request);
+    // Another berthd on the same data directory may have created it in the meantime.
+    if (created || created.error().code != TenantErrc::registry_name_taken) return created;
+    return show(name);
+  }
+  metadata::RegistryRecord record = std::move(**found);
+  if (record.region.empty()) {
+    record.region = options_.default_region;
+    auto updated = metadata_.update_registry(record);
+    if (!updated) return internal(updated.error());
+    if (!*updated) return registry_not_found(name);
+  }
+  return info(std::move(record));
 }
 
 TenantResult<std::vector<RegistryInfo>> Tenants::list() {

@@ -4,7 +4,9 @@
 // (repositories, tags, manifests). Knows nothing of HTTP; api/management.cc maps its errors.
 //
 // Registry names are 5 to 50 ASCII letters and digits, unique ignoring case; lookups ignore
-// case too. A registry answers at its login server `<name>.<domain>` (lower-cased).
+// case too. A registry answers at its login server `<name>.<domain>` (lower-cased). The rules
+// for names and domains live here alone: the management API and berthd's start-up checks of
+// its configuration (--default-registry, --domain, --registry-listener) both call them.
 //
 // Counted resources (webhooks, tokens, scope maps, IP rules) belong to later features; each
 // registers a ResourceCounter here, and calls check_can_add() before creating one so that the
@@ -64,9 +66,14 @@ class ResourceCounter {
   virtual TenantResult<std::uint64_t> count(metadata::RegistryId registry) = 0;
 };
 
+// The region of a registry created without one.
+inline constexpr std::string_view kDefaultRegion = "local";
+// The tier of a registry that berthd creates itself (the default registry).
+inline constexpr std::string_view kDefaultTier = "Standard";
+
 struct TenantOptions {
-  std::string domain = "registry.local";  // login servers are <name>.<domain>
-  std::string default_region = "local";   // the region of registries created without one
+  std::string domain = "registry.local";                     // login servers are <name>.<domain>
+  std::string default_region = std::string(kDefaultRegion);  // for registries created without one
   // The registry that answers hosts outside the domain (TenantRouting::default_registry). The
   // data plane resolves it on every such request, so it cannot be deleted.
   std::string default_registry{metadata::kDefaultRegistryName};
@@ -143,12 +150,21 @@ class Tenants {
 
   // invalid_name unless `name` is 5 to 50 ASCII letters and digits.
   static TenantResult<void> validate_name(std::string_view name);
+  // invalid_argument unless `domain` is a DNS name that, under any registry name, makes a valid
+  // login server: dot-separated labels of 1 to 63 letters, digits or '-' (not at either end of
+  // a label), no trailing dot, and short enough that "<50-character name>.<domain>" stays
+  // within 253 characters.
+  static TenantResult<void> validate_domain(std::string_view domain);
   std::string login_server(std::string_view name) const;
 
   // --- registries ---
   // invalid_name, invalid_tier, invalid_argument (region, a feature the tier lacks),
   // registry_name_taken.
   TenantResult<RegistryInfo> create(const NewRegistry& request);
+  // Makes sure registry `name` exists, for berthd's own default registry: creates it through
+  // create() (tier kDefaultTier, the default region) when missing; gives it the default region
+  // when it has none (databases whose schema migration created it before regions were set).
+  TenantResult<RegistryInfo> ensure_exists(std::string_view name);
   // Sorted by name.
   TenantResult<std::vector<RegistryInfo>> list();
   TenantResult<RegistryInfo> show(std::string_view name);

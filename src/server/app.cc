@@ -12,7 +12,6 @@
 #include "api/management.h"
 #include "api/wire.h"
 #include "auth/admin_credential.h"
-#include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
@@ -56,18 +55,41 @@ void write_port_file(const std::string& path, std::uint16_t port) {
   std::filesystem::rename(temporary, path);
 }
 
-// Creates the configured default registry on first use of a name other than the built-in one.
-void ensure_default_registry(metadata::MetadataStore& metadata, const std::string& name) {
-  auto found = metadata.find_registry(name);
-  if (!found) throw std::runtime_error(found.error().message);
-  if (*found) return;
-  metadata::RegistryRecord record;
-  record.name = name;
-  record.tier = "Standard";
-  record.created_at = unix_now();
-  if (auto created = metadata.create_registry(record); !created) {
+// The default registry answers every host outside the domain, so it must exist before the
+// first request: created on first use of its name, with the same rules as one created through
+// the management API.
+void ensure_default_registry(registry::Tenants& tenants, const std::string& name) {
+  if (auto ensured = tenants.ensure_exists(name); !ensured) {
     throw std::runtime_error(
-        fmt::format("cannot create the default registry '{}': {}", name, created.error().message));
+        fmt::format("cannot set up the default registry '{}': {}", name, ensured.error().message));
+  }
+}
+
+registry::TenantRouting tenant_routing(const Config& config) {
+  registry::TenantRouting routing{config.domain, config.default_registry, {}};
+  for (const auto& dedicated : registry_listeners(config)) {
+    routing.listener_registries.emplace(dedicated.listener.name, dedicated.registry);
+  }
+  return routing;
+}
+
+// Says where each registry listener ended up (its port may have been 0), and warns about one
+// whose registry does not exist yet: it answers NAME_UNKNOWN until the registry is created.
+void report_registry_listeners(const Config& config, const std::vector<std::uint16_t>& ports,
+                               metadata::MetadataStore& metadata) {
+  auto dedicated = registry_listeners(config);
+  // server_options() puts the registry listeners last.
+  std::size_t first = ports.size() - dedicated.size();
+  for (std::size_t i = 0; i < dedicated.size(); ++i) {
+    const auto& item = dedicated[i];
+    spdlog::info("registry '{}' answers on {}:{} whatever the Host header", item.registry,
+                 item.listener.host, ports[first + i]);
+    auto found = metadata.find_registry(item.registry);
+    if (found && !*found) {
+      spdlog::warn("registry '{}' of the listener on port {} does not exist yet; requests there "
+                   "get NAME_UNKNOWN until it is created",
+                   item.registry, ports[first + i]);
+    }
   }
 }
 
@@ -106,6 +128,7 @@ struct App::Parts {
 };
 
 App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
+  validate(config);
   prepare_data_dir(config.data_dir);
   auto storage = storage::FilesystemBlobStorage::open(config.data_dir);
   if (!storage) throw std::runtime_error(storage.error().message);
@@ -113,9 +136,13 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
   if (!metadata) throw std::runtime_error(metadata.error().message);
   parts_->metadata = std::move(*metadata);
-  ensure_default_registry(*parts_->metadata, config.default_registry);
-  parts_->tenants = std::make_unique<registry::TenantResolver>(
-      *parts_->metadata, registry::TenantRouting{config.domain, config.default_registry});
+  parts_->tenant_service = std::make_unique<registry::Tenants>(
+      *parts_->metadata, *parts_->storage,
+      registry::TenantOptions{config.domain, std::string(registry::kDefaultRegion),
+                              config.default_registry});
+  ensure_default_registry(*parts_->tenant_service, config.default_registry);
+  parts_->tenants =
+      std::make_unique<registry::TenantResolver>(*parts_->metadata, tenant_routing(config));
   parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{
       *parts_->storage, *parts_->metadata, *parts_->tenants, parts_->blocking.get()});
@@ -139,9 +166,6 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   if (!admin) throw std::runtime_error(admin.error().message);
   parts_->admin.emplace(admin->credential);
   parts_->generated_admin_token = admin->generated_token;
-  parts_->tenant_service = std::make_unique<registry::Tenants>(
-      *parts_->metadata, *parts_->storage,
-      registry::TenantOptions{config.domain, "local", config.default_registry});
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service, *parts_->admin});
   api::add_management_routes(parts_->router, *parts_->management);
@@ -155,6 +179,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->server->start();
   auto ports = parts_->server->bound_ports();
   if (!ports.empty()) write_port_file(config.port_file, ports.front());
+  report_registry_listeners(config, ports, *parts_->metadata);
 }
 
 App::~App() = default;

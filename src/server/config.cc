@@ -9,6 +9,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "registry/tenants.h"
+
 namespace berth::server {
 namespace {
 
@@ -86,18 +88,59 @@ void read_list(const YAML::Node& node, const char* key, std::vector<std::string>
                            : std::vector<std::string>{value.as<std::string>()};
 }
 
+// "[HOST:]PORT": a bare port listens on localhost, since the point of a registry listener is
+// reaching a named registry from the same machine.
+http::Listener parse_registry_listener_address(const std::string& address) {
+  if (address.find(':') != std::string::npos) return parse_listener(address);
+  return parse_listener("localhost:" + address);
+}
+
+// Turns a failed name or domain rule into the one-line start-up error, after `setting` when the
+// rule's message does not say which setting it is about.
+void require(const registry::TenantResult<void>& valid, std::string_view setting = {}) {
+  if (valid) return;
+  if (setting.empty()) throw std::runtime_error(valid.error().message);
+  throw std::runtime_error(fmt::format("{}: {}", setting, valid.error().message));
+}
+
+}  // namespace
+
+std::string registry_listener_name(std::string_view registry) {
+  return "registry:" + std::string(registry);
+}
+
+std::vector<RegistryListener> registry_listeners(const Config& config) {
+  std::vector<RegistryListener> parsed;
+  for (const auto& entry : config.registry_listeners) {
+    auto equals = entry.find('=');
+    if (equals == std::string::npos) {
+      throw std::runtime_error(
+          fmt::format("registry listener '{}' is not NAME=[HOST:]PORT", entry));
+    }
+    RegistryListener item;
+    item.registry = entry.substr(0, equals);
+    require(registry::Tenants::validate_name(item.registry),
+            fmt::format("registry listener '{}'", entry));
+    item.listener = parse_registry_listener_address(entry.substr(equals + 1));
+    item.listener.name = registry_listener_name(item.registry);
+    parsed.push_back(std::move(item));
+  }
+  return parsed;
+}
+
 void validate(const Config& config) {
   check_choice(config.log_format, {"text", "json"}, "log format");
   check_choice(config.log_level, {"trace", "debug", "info", "warn", "error", "off"}, "log level");
-  if (config.listen.empty() && config.tls_listen.empty()) {
+  require(registry::Tenants::validate_domain(config.domain));
+  require(registry::Tenants::validate_name(config.default_registry), "default registry");
+  if (config.listen.empty() && config.tls_listen.empty() && config.registry_listeners.empty()) {
     throw std::runtime_error("no listen address configured");
   }
   if (config.min_body_rate > 0 && config.body_rate_window.count() == 0) {
     throw std::runtime_error("the body rate window must be at least 1 second");
   }
+  server_options(config);  // every listen address well-formed, TLS files named
 }
-
-}  // namespace
 
 void apply_yaml_file(Config& config, const std::filesystem::path& file) {
   YAML::Node root;
@@ -114,6 +157,7 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     if (!data_dir.empty()) config.data_dir = data_dir;
     read_key(root, "domain", config.domain);
     read_key(root, "default_registry", config.default_registry);
+    read_list(root, "registry_listeners", config.registry_listeners);
     read_key(root["log"], "format", config.log_format);
     read_key(root["log"], "level", config.log_level);
     read_list(root["tls"], "listen", config.tls_listen);
@@ -143,6 +187,7 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_DATA_DIR")) config.data_dir = *v;
   if (auto v = value("BERTH_DOMAIN")) config.domain = *v;
   if (auto v = value("BERTH_DEFAULT_REGISTRY")) config.default_registry = *v;
+  if (auto v = value("BERTH_REGISTRY_LISTENERS")) config.registry_listeners = split_list(*v);
   if (auto v = value("BERTH_LOG_FORMAT")) config.log_format = *v;
   if (auto v = value("BERTH_LOG_LEVEL")) config.log_level = *v;
   if (auto v = value("BERTH_THREADS")) config.threads = parse_unsigned(*v, "BERTH_THREADS");
@@ -166,6 +211,9 @@ http::ServerOptions server_options(const Config& config) {
     listener.tls = http::TlsFiles{config.tls_certificate, config.tls_key};
     options.listeners.push_back(std::move(listener));
   }
+  for (auto& registry_listener : registry_listeners(config)) {
+    options.listeners.push_back(std::move(registry_listener.listener));
+  }
   options.threads = config.threads;
   options.header_timeout = config.header_timeout;
   options.idle_timeout = config.idle_timeout;
@@ -175,14 +223,36 @@ http::ServerOptions server_options(const Config& config) {
   return options;
 }
 
+namespace {
+
+// What --help says after the flags: what has no flag, and what a first start does.
+constexpr std::string_view kHelpFooter = R"(
+Each flag except --port-file has an environment variable (BERTH_LISTEN, BERTH_TLS_LISTEN,
+BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
+BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS; lists
+comma-separated) and a YAML key (docs/configuration.md). Flags win over variables, variables
+over the YAML file.
+
+Administrator token: the first start of a data directory creates the token of the management
+API (/mgmt/v1/) and prints it ONCE on standard output; only its hash is kept, in
+<data-dir>/admin-token.sha256. BERTH_INITIAL_ADMIN_TOKEN (16 or more printable characters)
+chooses it instead. Lost it? Stop berthd, delete that file, start again: a new token is made
+(registries and their content stay).
+
+Exit status: 0 stopped cleanly; 1 start-up failed (data directory, database, a listener that
+cannot be bound, TLS files); 2 a bad flag or configuration value.)";
+
+}  // namespace
+
 ConfigOutcome load_config(int argc, char** argv) {
   CLI::App app{"berthd: an OCI container registry server", "berthd"};
   app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);
+  app.footer(std::string(kHelpFooter));
 
   std::string config_file;
-  std::vector<std::string> listen, tls_listen;
+  std::vector<std::string> listen, tls_listen, registry_listener;
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
-  std::string domain, default_registry;
+  std::optional<std::string> domain, default_registry;
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
   std::optional<unsigned> body_rate_window;
@@ -196,7 +266,12 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--domain", domain,
                  "DNS domain of login servers: <registry>.<domain> (default registry.local)");
   app.add_option("--default-registry", default_registry,
-                 "registry that answers hosts outside the domain (default 'default')");
+                 "registry that answers hosts outside the domain, created at start-up when "
+                 "missing (default 'default')");
+  app.add_option("--registry-listener", registry_listener,
+                 "NAME=[HOST:]PORT: also serve plain HTTP there, every /v2/ request going to "
+                 "registry NAME whatever its Host (a bare PORT listens on localhost); "
+                 "repeatable");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off (default info)");
@@ -212,7 +287,10 @@ ConfigOutcome load_config(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, app.exit(e)};
+    // CLI11 prints the help, the version or the error; its own codes for errors (109 for an
+    // unknown flag, ...) become the one documented usage status.
+    int code = app.exit(e);
+    return {std::nullopt, code == 0 ? 0 : kExitUsage};
   }
 
   Config config;
@@ -227,8 +305,9 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (!tls_certificate.empty()) config.tls_certificate = tls_certificate;
     if (!tls_key.empty()) config.tls_key = tls_key;
     if (!data_dir.empty()) config.data_dir = data_dir;
-    if (!domain.empty()) config.domain = domain;
-    if (!default_registry.empty()) config.default_registry = default_registry;
+    if (domain) config.domain = *domain;
+    if (default_registry) config.default_registry = *default_registry;
+    if (!registry_listener.empty()) config.registry_listeners = registry_listener;
     if (!log_format.empty()) config.log_format = log_format;
     if (!log_level.empty()) config.log_level = log_level;
     if (!port_file.empty()) config.port_file = port_file;
@@ -238,7 +317,7 @@ ConfigOutcome load_config(int argc, char** argv) {
     validate(config);
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';
-    return {std::nullopt, 2};
+    return {std::nullopt, kExitUsage};
   }
   return {std::move(config), 0};
 }

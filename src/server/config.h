@@ -7,11 +7,16 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/server.h"
 
 namespace berth::server {
+
+// berthd's exit status: 0 after a clean stop (and for --help, --version).
+inline constexpr int kExitStartupFailure = 1;  // data directory, database, binding, TLS files
+inline constexpr int kExitUsage = 2;           // a bad flag or configuration value
 
 struct Config {
   std::vector<std::string> listen{"localhost:5000"};  // HOST:PORT, plain HTTP
@@ -21,6 +26,9 @@ struct Config {
   std::filesystem::path data_dir{"./berth-data"};
   std::string domain{"registry.local"};               // login servers are <registry>.<domain>
   std::string default_registry{"default"};            // answers hosts outside the domain
+  // "NAME=[HOST:]PORT": an extra plain HTTP listener whose /v2/ requests all go to registry
+  // NAME, whatever their Host header. A bare PORT listens on localhost.
+  std::vector<std::string> registry_listeners;
   std::string log_format{"text"};                     // text | json
   std::string log_level{"info"};                      // trace|debug|info|warn|error|off
   std::string port_file;                              // written with the first bound port
@@ -51,8 +59,26 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file);
 // Applies BERTH_* variables found through `getenv` to `config`. Throws on malformed values.
 void apply_environment(Config& config, const char* (*getenv)(const char*));
 
-// Translates the listen addresses and timeouts into server options. Throws std::runtime_error
-// on a malformed HOST:PORT or a TLS listener without certificate and key.
+struct RegistryListener {
+  std::string registry;
+  http::Listener listener;  // its name is registry_listener_name(registry)
+};
+
+// Parses config.registry_listeners. Throws std::runtime_error on a malformed entry or a
+// registry name the management API would refuse.
+std::vector<RegistryListener> registry_listeners(const Config& config);
+
+// The http::Listener::name of the listener dedicated to `registry`.
+std::string registry_listener_name(std::string_view registry);
+
+// Translates the listen addresses and timeouts into server options: the plain listeners, then
+// the TLS ones, then the registry listeners, in configuration order. Throws std::runtime_error
+// on a malformed address or a TLS listener without certificate and key.
 http::ServerOptions server_options(const Config& config);
+
+// Checks every value that can be checked without touching the machine (choices, the domain and
+// registry names with the management API's rules, listen addresses). Throws std::runtime_error
+// with a one-line reason.
+void validate(const Config& config);
 
 }  // namespace berth::server

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     spdlog::info("berthd stopped");
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';
-    return 1;
+    return berth::server::kExitStartupFailure;
   }
   return 0;
 }

@@ -147,6 +147,55 @@ TEST_F(TenantsTest, NamesAreFiveToFiftyAsciiAlphanumerics) {
   }
 }
 
+TEST(TenantDomain, LoginServerDomainsAreDnsNames) {
+  // The longest domain still gives a login server of at most 253 characters under a
+  // 50-character registry name.
+  std::string longest = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                        std::string(63, 'c') + "." + std::string(10, 'd');
+  ASSERT_EQ(longest.size(), 202u);
+  for (std::string good : std::vector<std::string>{"registry.local", "localhost", "Example.COM",
+                                                   "a-b.example", "x1.y2", longest}) {
+    EXPECT_TRUE(Tenants::validate_domain(good)) << good;
+  }
+  for (std::string bad :
+       std::vector<std::string>{"", "bad domain", "example.com.", ".example.com", "a..b",
+                                "-a.example", "a-.example", "ex_ample.com", "a:5000",
+                                std::string(64, 'a') + ".com", longest + "d", "r\xc3\xa9g.com"}) {
+    auto valid = Tenants::validate_domain(bad);
+    ASSERT_FALSE(valid) << bad;
+    EXPECT_EQ(valid.error().code, TenantErrc::invalid_argument);
+    EXPECT_NE(valid.error().message.find("domain"), std::string::npos);
+  }
+}
+
+TEST_F(TenantsTest, EnsureExistsCreatesLikeTheApiAndKeepsWhatIsThere) {
+  auto made = tenants_->ensure_exists("OtherDefault");
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(made->record.tier, "Standard");
+  EXPECT_EQ(made->record.region, "westeurope");  // the same default as create()
+
+  ASSERT_TRUE(tenants_->update("OtherDefault", RegistryChanges{"Premium", "northeurope"}));
+  auto again = tenants_->ensure_exists("otherdefault");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->record.tier, "Premium");
+  EXPECT_EQ(again->record.region, "northeurope");
+
+  auto refused = tenants_->ensure_exists("x");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, TenantErrc::invalid_name);
+}
+
+TEST_F(TenantsTest, EnsureExistsGivesTheBuiltInDefaultRegistryTheDefaultRegion) {
+  // The schema migration creates registry "default" without a region.
+  auto before = tenants_->show("default");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->record.region, "");
+  auto ensured = tenants_->ensure_exists("default");
+  ASSERT_TRUE(ensured) << ensured.error().message;
+  EXPECT_EQ(ensured->record.region, "westeurope");
+  EXPECT_EQ(tenants_->show("default")->record.region, "westeurope");
+}
+
 TEST_F(TenantsTest, CreateFillsDefaultsAndTheLoginServer) {
   RegistryInfo info = create("MyRegistry", "standard");
   EXPECT_EQ(info.record.name, "MyRegistry");
