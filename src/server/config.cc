@@ -80,6 +80,15 @@ void read_list(const YAML::Node& node, const char* key, std::vector<std::string>
 void validate(const Config& config) {
   check_choice(config.log_format, {"text", "json"}, "log format");
   check_choice(config.log_level, {"trace", "debug", "info", "warn", "error", "off"}, "log level");
+  if (config.upload_idle_timeout.count() <= 0) {
+    throw std::runtime_error("the upload idle timeout must be at least one second");
+  }
+  if (config.upload_sweep_interval.count() <= 0) {
+    throw std::runtime_error("the upload sweep interval must be at least one second");
+  }
+  if (config.max_open_uploads_per_registry == 0) {
+    throw std::runtime_error("the open upload limit per registry must be at least 1");
+  }
   if (config.listen.empty() && config.tls_listen.empty()) {
     throw std::runtime_error("no listen address configured");
   }
@@ -111,6 +120,10 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["http"], "header_timeout_seconds", config.header_timeout);
     read_seconds(root["http"], "idle_timeout_seconds", config.idle_timeout);
     read_seconds(root["http"], "shutdown_deadline_seconds", config.shutdown_deadline);
+    read_seconds(root["http"], "body_read_timeout_seconds", config.body_read_timeout);
+    read_seconds(root["uploads"], "idle_timeout_seconds", config.upload_idle_timeout);
+    read_key(root["uploads"], "max_open_per_registry", config.max_open_uploads_per_registry);
+    read_seconds(root["uploads"], "sweep_interval_seconds", config.upload_sweep_interval);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -132,6 +145,14 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_LOG_FORMAT")) config.log_format = *v;
   if (auto v = value("BERTH_LOG_LEVEL")) config.log_level = *v;
   if (auto v = value("BERTH_THREADS")) config.threads = parse_unsigned(*v, "BERTH_THREADS");
+  if (auto v = value("BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS")) {
+    config.upload_idle_timeout =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS"));
+  }
+  if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
+    config.max_open_uploads_per_registry =
+        parse_unsigned(*v, "BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY");
+  }
 }
 
 http::ServerOptions server_options(const Config& config) {
@@ -150,6 +171,7 @@ http::ServerOptions server_options(const Config& config) {
   options.header_timeout = config.header_timeout;
   options.idle_timeout = config.idle_timeout;
   options.shutdown_deadline = config.shutdown_deadline;
+  options.body_read_timeout = config.body_read_timeout;
   return options;
 }
 

@@ -3,6 +3,7 @@
 // (--config or BERTH_CONFIG), BERTH_* environment variables, command-line flags.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -27,6 +28,12 @@ struct Config {
   std::chrono::seconds header_timeout{30};
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds shutdown_deadline{10};
+  std::chrono::seconds body_read_timeout{60};          // with no request body byte arriving
+  // Upload sessions: removed after this long without a request, at most this many open per
+  // registry, and swept (expired sessions, orphaned bytes) this often.
+  std::chrono::seconds upload_idle_timeout{24 * 60 * 60};
+  std::uint64_t max_open_uploads_per_registry = 1000;
+  std::chrono::seconds upload_sweep_interval{10 * 60};
 };
 
 // The outcome of reading the command line: run with `config`, or exit with `exit_code` (after
