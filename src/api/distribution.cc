@@ -443,7 +443,13 @@ asio::awaitable<Response> finish_upload(Scope& scope, Request& request) {
   if (auto failed = co_await append_chunk(scope, request, target.name, **session)) {
     co_return std::move(*failed);
   }
-  auto committed = co_await scope.offload([&] { return (*session)->commit(*digest); });
+  auto committed = co_await scope.offload([&] {
+    auto stored = (*session)->commit(*digest);
+    // The final chunk counts only with the commit: a retry of the same PUT must find the
+    // session as it was. (After a digest mismatch the session is gone and this does nothing.)
+    if (!stored) (void)(*session)->revert();
+    return stored;
+  });
   if (!committed) co_return error_response(committed.error());
   co_return blob_created(request, target.name, committed->digest);
 }
