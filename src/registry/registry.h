@@ -122,7 +122,8 @@ class UploadSession {
   std::uint64_t size() const { return writer_->size(); }
   // Appends all of `data` or nothing.
   Result<void> append(std::span<const std::byte> data);
-  // Drops everything appended by this request: a chunk is stored whole or not at all.
+  // Drops everything appended by this request since its last flush: a chunk is stored whole
+  // or not at all.
   Result<void> revert();
   // Makes the request's chunk durable and records the activity (end of a PATCH).
   Result<void> flush();

@@ -64,15 +64,16 @@ class UploadWriter {
   virtual std::uint64_t size() const = 0;
   // Appends all of `data` or, on failure, nothing (the upload keeps its previous size).
   virtual Result<void> append(std::span<const std::byte> data) = 0;
-  // Drops every byte appended through this writer: the upload returns to the size and hash it
-  // had when the writer was opened. This is how a request that fails midway (a body shorter or
-  // longer than announced, a broken connection, a full disk) leaves its session untouched.
+  // Drops every byte appended since the writer was opened or last flushed successfully: the
+  // upload returns to that size and hash. This is how a request that fails midway (a body
+  // shorter or longer than announced, a broken connection, a full disk) leaves its session as
+  // it found it.
   virtual Result<void> revert() = 0;
   // Removes the upload and its bytes while this writer still holds it, so that no other writer
   // can slip in between. Afterwards every call but size() returns not_found.
   virtual Result<void> discard() = 0;
   // Makes appended bytes durable so that the upload survives a crash (used between requests;
-  // commit() implies it).
+  // commit() implies it). They are then kept: a later revert() stops here.
   virtual Result<void> flush() = 0;
   // Verifies the content hashes to `expected` (sha256 or sha512), makes it durable and moves
   // it to its content-addressed place (keeping the existing copy when the digest is already

@@ -481,6 +481,19 @@ TEST_P(ConformanceTest, RevertDropsWhatTheWriterAppended) {
   EXPECT_EQ(read_all(*storage_, sha256_of("keep-more")), "keep-more");
 }
 
+TEST_P(ConformanceTest, RevertStopsAtTheLastFlush) {
+  auto w = storage_->create_upload("checkpoint");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes("first")));
+  ASSERT_TRUE((*w)->flush());
+  ASSERT_TRUE((*w)->append(as_bytes("-refused")));
+  ASSERT_TRUE((*w)->revert());
+  EXPECT_EQ((*w)->size(), 5u);
+  ASSERT_TRUE((*w)->append(as_bytes("-second")));
+  ASSERT_TRUE((*w)->commit(sha256_of("first-second")));
+  EXPECT_EQ(read_all(*storage_, sha256_of("first-second")), "first-second");
+}
+
 TEST_P(ConformanceTest, DiscardRemovesTheUploadItHolds) {
   auto w = storage_->create_upload("discarded");
   ASSERT_TRUE(w);

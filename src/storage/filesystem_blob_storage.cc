@@ -353,8 +353,8 @@ class FilesystemUploadWriter final : public UploadWriter {
         size_(size),
         writeback_from_(size),
         hasher_(std::move(hasher)),
-        opened_size_(size),
-        opened_hasher_(hasher_) {}
+        kept_size_(size),
+        kept_hasher_(hasher_) {}
 
   ~FilesystemUploadWriter() override {
     if (done_) return;
@@ -390,14 +390,14 @@ class FilesystemUploadWriter final : public UploadWriter {
 
   Result<void> revert() override {
     if (done_) return upload_not_found(claim_.id());
-    if (size_ == opened_size_ && !broken_) return {};
-    if (::ftruncate(fd_.get(), static_cast<off_t>(opened_size_)) != 0) {
+    if (size_ == kept_size_ && !broken_) return {};
+    if (::ftruncate(fd_.get(), static_cast<off_t>(kept_size_)) != 0) {
       broken_ = true;
       return io_error("truncate", data_path_, errno);
     }
-    size_ = opened_size_;
+    size_ = kept_size_;
     writeback_from_ = std::min(writeback_from_, size_);
-    hasher_ = opened_hasher_;
+    hasher_ = kept_hasher_;
     broken_ = false;
     return {};
   }
@@ -419,6 +419,8 @@ class FilesystemUploadWriter final : public UploadWriter {
       }
       dirs_synced_ = true;
     }
+    kept_size_ = size_;
+    kept_hasher_ = hasher_;
     return {};
   }
 
@@ -512,9 +514,9 @@ class FilesystemUploadWriter final : public UploadWriter {
   std::uint64_t size_;
   std::uint64_t writeback_from_;
   oci::Hasher hasher_;
-  // Where the upload stood when this writer opened it, for revert().
-  std::uint64_t opened_size_;
-  oci::Hasher opened_hasher_;
+  // Where the upload stood when this writer opened it or last flushed it, for revert().
+  std::uint64_t kept_size_;
+  oci::Hasher kept_hasher_;
   bool dirs_synced_ = false;
   bool broken_ = false;  // a failed write could not be undone: file and hash may disagree
   bool done_ = false;

@@ -68,8 +68,8 @@ class MemoryUploadWriter final : public UploadWriter {
       : state_(std::move(state)),
         id_(std::move(id)),
         size_(size),
-        opened_size_(size),
-        opened_hasher_(std::move(hasher)) {}
+        kept_size_(size),
+        kept_hasher_(std::move(hasher)) {}
 
   ~MemoryUploadWriter() override {
     if (done_) return;
@@ -96,9 +96,9 @@ class MemoryUploadWriter final : public UploadWriter {
     std::lock_guard lock(state_->mutex);
     auto it = state_->uploads.find(id_);
     if (it == state_->uploads.end()) return upload_not_found(id_);
-    it->second.data.resize(opened_size_);
-    it->second.hasher = opened_hasher_;
-    size_ = opened_size_;
+    it->second.data.resize(kept_size_);
+    it->second.hasher = kept_hasher_;
+    size_ = kept_size_;
     return {};
   }
 
@@ -112,6 +112,11 @@ class MemoryUploadWriter final : public UploadWriter {
 
   Result<void> flush() override {
     if (done_) return upload_not_found(id_);
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->uploads.find(id_);
+    if (it == state_->uploads.end()) return upload_not_found(id_);
+    kept_size_ = size_;
+    kept_hasher_ = it->second.hasher;
     return {};
   }
 
@@ -140,8 +145,8 @@ class MemoryUploadWriter final : public UploadWriter {
   std::shared_ptr<State> state_;
   std::string id_;
   std::uint64_t size_ = 0;
-  std::uint64_t opened_size_ = 0;
-  oci::Hasher opened_hasher_;
+  std::uint64_t kept_size_ = 0;
+  oci::Hasher kept_hasher_;
   bool done_ = false;  // committed or rejected: the upload no longer exists
 };
 
