@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/ids.h"
 #include "oci/manifest.h"
@@ -98,14 +100,17 @@ UploadSession::UploadSession(metadata::RegistryId registry, std::string reposito
                              UploadSessions::Hold hold,
                              std::unique_ptr<storage::UploadWriter> writer,
                              storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                             bool has_record)
+                             bool has_record, std::chrono::seconds idle_timeout,
+                             std::int64_t last_activity)
     : registry_(registry),
       repository_(std::move(repository)),
       hold_(std::move(hold)),
       writer_(std::move(writer)),
       storage_(storage),
       metadata_(metadata),
-      has_record_(has_record) {
+      has_record_(has_record),
+      idle_timeout_(idle_timeout),
+      last_activity_(last_activity) {
   hold_.set_stable_size(writer_->size());
 }
 
@@ -127,10 +132,14 @@ Result<void> UploadSession::flush() {
   if (auto flushed = writer_->flush(); !flushed) {
     return from_storage(flushed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  if (has_record_) {
-    // Activity keeps the session from expiring. Failing to note it costs at most an early
-    // expiry, never data, so the chunk still counts.
-    (void)metadata_.touch_upload(id(), unix_now());
+  // Activity keeps the session from expiring. Recording it costs a database commit, so a
+  // session that was active a moment ago is not recorded again: a tenth of the idle timeout
+  // (at most a minute) of imprecision is harmless. Failing to record it costs at most an
+  // early expiry, never data, so the chunk still counts.
+  const std::int64_t now = unix_now();
+  const std::int64_t granularity = std::min<std::int64_t>(60, idle_timeout_.count() / 10);
+  if (has_record_ && now - last_activity_ >= granularity) {
+    if (metadata_.touch_upload(id(), now)) last_activity_ = now;
   }
   hold_.set_stable_size(writer_->size());
   return {};
@@ -230,7 +239,8 @@ Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view r
     return from_metadata(created.error());
   }
   return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
-                                         std::move(*writer), storage_, metadata_, true);
+                                         std::move(*writer), storage_, metadata_, true,
+                                         uploads_.policy().idle_timeout, now);
 }
 
 Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
@@ -241,7 +251,8 @@ Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
   auto writer = storage_.create_upload(id);
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
   return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
-                                         std::move(*writer), storage_, metadata_, false);
+                                         std::move(*writer), storage_, metadata_, false,
+                                         uploads_.policy().idle_timeout, 0);
 }
 
 Result<metadata::UploadRecord> Registry::live_upload(std::string_view repository,
@@ -261,13 +272,15 @@ Result<std::unique_ptr<UploadSession>> Registry::resume_upload(std::string_view 
                                                                std::string_view id) {
   auto hold = uploads_.try_hold(id);
   if (!hold) return upload_in_use();
-  if (auto record = live_upload(repository, id); !record) return record.error();
+  auto record = live_upload(repository, id);
+  if (!record) return record.error();
   auto writer = storage_.open_upload(id);
   if (!writer) {
     return from_storage(writer.error(), Errc::blob_upload_unknown, "upload unknown");
   }
   return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
-                                         std::move(*writer), storage_, metadata_, true);
+                                         std::move(*writer), storage_, metadata_, true,
+                                         uploads_.policy().idle_timeout, record->updated_at);
 }
 
 Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::string_view id) {

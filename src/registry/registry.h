@@ -114,10 +114,12 @@ class UploadSessions {
 // (revert), or commit. Destroying it lets the session go, resumable by the next request.
 class UploadSession {
  public:
+  // `last_activity`: the session record's updated_at (0 without a record).
   UploadSession(metadata::RegistryId registry, std::string repository,
                 UploadSessions::Hold hold, std::unique_ptr<storage::UploadWriter> writer,
                 storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                bool has_record);
+                bool has_record, std::chrono::seconds idle_timeout,
+                std::int64_t last_activity);
   const std::string& id() const { return hold_.id(); }
   std::uint64_t size() const { return writer_->size(); }
   // Appends all of `data` or nothing.
@@ -142,6 +144,8 @@ class UploadSession {
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
   bool has_record_;
+  std::chrono::seconds idle_timeout_;
+  std::int64_t last_activity_;
 };
 
 struct StoredManifest {
