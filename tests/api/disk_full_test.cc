@@ -100,6 +100,23 @@ TEST_F(DiskFull, MonolithicPushAnswers507AndLeavesNothingPartial) {
   EXPECT_EQ(client().get("/v2/repo/blobs/" + digest).body, content);
 }
 
+TEST_F(DiskFull, SessionThatCannotBeRecordedAnswers507AndLeavesNoBytes) {
+  // Enough sessions that the metadata database must grow past what it had allocated.
+  fill_the_disk();
+  HttpResponse r;
+  std::size_t started = 0;
+  for (int i = 0; i < 2000; ++i) {
+    r = client().request("POST", "/v2/repo/blobs/uploads/");
+    if (r.status != 202) break;
+    ++started;
+  }
+  expect_storage_full(r);
+  // Every recorded session has its directory; the refused one left none behind.
+  EXPECT_EQ(entries_in(data_dir() / "uploads"), started);
+  free_space();
+  EXPECT_EQ(client().request("POST", "/v2/repo/blobs/uploads/").status, 202);
+}
+
 TEST_F(DiskFull, ChunkThatDoesNotFitIsRefusedWholeAndTheSessionResumes) {
   auto start = client().request("POST", "/v2/repo/blobs/uploads/");
   ASSERT_EQ(start.status, 202);
