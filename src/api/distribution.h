@@ -11,7 +11,8 @@
 namespace berth::api {
 
 // What the /v2/ handlers work on: the shared backends, the Host -> registry mapping, the
-// upload sessions in use, and the pool for blocking work (null: that work runs on the event loop, for tests without threads).
+// upload sessions in use, and the pool for blocking work (null: that work runs on the event
+// loop, for tests without threads).
 struct DataPlane {
   storage::BlobStorage& storage;
   metadata::MetadataStore& metadata;

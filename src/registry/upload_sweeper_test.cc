@@ -31,7 +31,9 @@ class UploadSweeperTest : public ::testing::Test {
     metadata_ = std::move(*opened);
   }
 
-  Registry registry() { return Registry(storage_, *metadata_, sessions_, metadata::kDefaultRegistryId); }
+  Registry registry() {
+    return Registry(storage_, *metadata_, sessions_, metadata::kDefaultRegistryId);
+  }
 
   // A session with `content` accepted; returns its id.
   std::string open_session(std::string_view content) {

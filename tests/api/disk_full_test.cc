@@ -134,8 +134,9 @@ TEST_F(DiskFull, ChunkThatDoesNotFitIsRefusedWholeAndTheSessionResumes) {
   EXPECT_EQ(fs::file_size(data_dir() / "uploads" / id / "data"), first.size());
 
   free_space();
-  ASSERT_EQ(client().request("PATCH", path, second,
-                             {fmt::format("Content-Range: 65536-{}", 65536 + second.size() - 1)})
+  ASSERT_EQ(client()
+                .request("PATCH", path, second,
+                         {fmt::format("Content-Range: 65536-{}", 65536 + second.size() - 1)})
                 .status,
             202);
   std::string digest = sha256(first + second);

@@ -61,10 +61,9 @@ class UploadIntegrity : public ::testing::Test {
   }
 
   HttpResponse patch(const std::string& path, const std::string& body, std::uint64_t first) {
-    return client().request(
-        "PATCH", path, body,
-        {fmt::format("Content-Range: {}-{}", first, first + body.size() - 1),
-         "Content-Type: application/octet-stream"});
+    return client().request("PATCH", path, body,
+                            {fmt::format("Content-Range: {}-{}", first, first + body.size() - 1),
+                             "Content-Type: application/octet-stream"});
   }
 
   std::string range_of(const std::string& path) { return client().get(path).header("Range"); }
@@ -88,8 +87,9 @@ TEST_F(UploadIntegrity, PatchLongerThanItsContentRangeStoresNothing) {
   EXPECT_EQ(client().request("PUT", path + "?digest=" + sha256("1234abcdef")).status, 400);
   path = start_session();
   ASSERT_EQ(patch(path, "1234", 0).status, 202);
-  ASSERT_EQ(client().request("PATCH", path, "abcdef",
-                             {"Content-Range: 4-6", "Content-Type: application/octet-stream"})
+  ASSERT_EQ(client()
+                .request("PATCH", path, "abcdef",
+                         {"Content-Range: 4-6", "Content-Type: application/octet-stream"})
                 .status,
             400);
   EXPECT_EQ(client().request("PUT", path + "?digest=" + sha256("1234")).status, 201);
@@ -111,7 +111,8 @@ TEST_F(UploadIntegrity, ChunkedPatchThatDisagreesWithItsContentRangeStoresNothin
   std::string path = start_session();
   ASSERT_EQ(patch(path, "1234", 0).status, 202);
   RawConnection raw(port());
-  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Range: 4-5\r\n"
+  raw.send("PATCH " + path +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Range: 4-5\r\n"
            "Transfer-Encoding: chunked\r\n\r\n"
            "5\r\nabcde\r\n0\r\n\r\n");
   auto r = raw.read_response();
@@ -126,7 +127,8 @@ TEST_F(UploadIntegrity, PatchWhoseConnectionDropsKeepsThePreviousOffset) {
   ASSERT_EQ(patch(path, "1234", 0).status, 202);
   {
     RawConnection raw(port());
-    raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+    raw.send("PATCH " + path +
+             " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
              "Content-Type: application/octet-stream\r\n\r\n");
     raw.send(std::string(50000, 'x'));
   }  // closed midway
@@ -166,7 +168,8 @@ TEST_F(UploadIntegrity, StatusDuringAPatchReportsOnlyCompleteChunks) {
 TEST_F(UploadIntegrity, DeleteDuringAPatchIsRefusedAndKeepsTheSession) {
   std::string path = start_session();
   RawConnection raw(port());
-  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n"
+  raw.send("PATCH " + path +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n"
            "Expect: 100-continue\r\n\r\n");
   // 100 Continue comes when the handler holds the session and starts reading the body.
   ASSERT_EQ(raw.read_response().status, 100);
@@ -263,8 +266,9 @@ TEST_F(UploadIntegrity, OpenSessionsPerRegistryAreBounded) {
   EXPECT_EQ(error_code(refused), "TOOMANYREQUESTS");
   EXPECT_NE(refused.body.find("upload sessions"), std::string::npos) << refused.body;
   // Monolithic pushes open no lasting session and still work.
-  EXPECT_EQ(client().request("POST", "/v2/c/blobs/uploads/?digest=" + sha256("mono"), "mono").status,
-            201);
+  EXPECT_EQ(
+      client().request("POST", "/v2/c/blobs/uploads/?digest=" + sha256("mono"), "mono").status,
+      201);
   ASSERT_EQ(client().request("DELETE", first).status, 204);
   EXPECT_EQ(client().request("POST", "/v2/c/blobs/uploads/").status, 202);
 }

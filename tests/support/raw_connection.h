@@ -66,8 +66,8 @@ class RawConnection {
     std::size_t line = head.find("\r\n");
     while (line != std::string::npos) {
       std::size_t next = head.find("\r\n", line + 2);
-      std::string field = head.substr(line + 2, next == std::string::npos ? std::string::npos
-                                                                          : next - line - 2);
+      std::string field =
+          head.substr(line + 2, next == std::string::npos ? std::string::npos : next - line - 2);
       if (auto colon = field.find(':'); colon != std::string::npos) {
         std::string name = field.substr(0, colon);
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
