@@ -274,8 +274,9 @@ Response body_ended_early(const http::HttpError& error) {
 
 // Streams the request body into the session: while one buffer is appended (written and hashed)
 // on the blocking pool, the next fills from the socket. Returns an error response, or nullopt
-// with `copied` set to the number of body bytes appended. Bytes that arrived before an error
-// are appended too, so a resumable upload keeps them.
+// with `copied` set to the number of body bytes appended. After an error some of the body may
+// have been appended: the caller reverts (a chunk counts whole or not at all) or abandons the
+// session.
 asio::awaitable<std::optional<Response>> copy_body(Scope& scope, Request& request,
                                                    registry::UploadSession& session,
                                                    std::uint64_t& copied) {
@@ -331,28 +332,26 @@ std::optional<Response> check_chunk_start(const Request& request, std::string_vi
 }
 
 // Appends the body as one chunk, checking Content-Range and that the announced length arrived.
+// A chunk that is refused for any reason (its length, a broken or stalled body, a failed write)
+// is reverted: the session stays where the last accepted chunk left it, which is what its
+// status reports and where the client resumes.
 asio::awaitable<std::optional<Response>> append_chunk(Scope& scope, Request& request,
                                                       std::string_view name,
                                                       registry::UploadSession& session) {
   std::optional<http::ByteRange> range;
   if (auto refused = check_chunk_start(request, name, session, range)) co_return refused;
   std::uint64_t copied = 0;
-  auto failed = co_await copy_body(scope, request, session, copied);
-  auto keep_what_arrived = [&] {
-    // The client may resume from the upload's status.
-    return scope.offload([&session] { (void)session.flush(); });
-  };
+  std::optional<Response> failed = co_await copy_body(scope, request, session, copied);
+  if (!failed && range && copied != range->length()) {
+    failed = error_response(400, code::kSizeInvalid,
+                            fmt::format("Content-Range announces {} bytes but {} arrived",
+                                        range->length(), copied));
+  }
   if (failed) {
-    co_await keep_what_arrived();
-    co_return failed;
+    auto reverted = co_await scope.offload([&session] { return session.revert(); });
+    if (!reverted) co_return error_response(reverted.error());
   }
-  if (range && copied != range->length()) {
-    co_await keep_what_arrived();
-    co_return error_response(400, code::kSizeInvalid,
-                             fmt::format("Content-Range announces {} bytes but {} arrived",
-                                         range->length(), copied));
-  }
-  co_return std::nullopt;
+  co_return failed;
 }
 
 asio::awaitable<Response> monolithic_upload(Scope& scope, Request& request,
@@ -361,15 +360,16 @@ asio::awaitable<Response> monolithic_upload(Scope& scope, Request& request,
   auto session =
       co_await scope.offload([&] { return registry.start_single_request_upload(name); });
   if (!session) co_return error_response(session.error());
-  auto discard = [&] { return scope.offload([&] { registry.discard_upload((*session)->id()); }); };
+  // A one-request upload that fails leaves nothing: no session to resume, no bytes.
+  auto abandon = [&] { return scope.offload([&] { (*session)->abandon(); }); };
   std::uint64_t copied = 0;
   if (auto failed = co_await copy_body(scope, request, **session, copied)) {
-    co_await discard();
+    co_await abandon();
     co_return std::move(*failed);
   }
   auto committed = co_await scope.offload([&] { return (*session)->commit(digest); });
   if (!committed) {
-    co_await discard();
+    co_await abandon();
     co_return error_response(committed.error());
   }
   co_return blob_created(request, name, committed->digest);
@@ -416,7 +416,12 @@ asio::awaitable<Response> patch_upload(Scope& scope, Request& request) {
   if (auto failed = co_await append_chunk(scope, request, target.name, **session)) {
     co_return std::move(*failed);
   }
-  auto flushed = co_await scope.offload([&] { return (*session)->flush(); });
+  auto flushed = co_await scope.offload([&] {
+    auto kept = (*session)->flush();
+    // A chunk that cannot be made durable is not accepted either.
+    if (!kept) (void)(*session)->revert();
+    return kept;
+  });
   if (!flushed) co_return error_response(flushed.error());
   co_return upload_accepted(request, target.name, id, (*session)->size(), 202);
 }
@@ -438,7 +443,13 @@ asio::awaitable<Response> finish_upload(Scope& scope, Request& request) {
   if (auto failed = co_await append_chunk(scope, request, target.name, **session)) {
     co_return std::move(*failed);
   }
-  auto committed = co_await scope.offload([&] { return (*session)->commit(*digest); });
+  auto committed = co_await scope.offload([&] {
+    auto stored = (*session)->commit(*digest);
+    // The final chunk counts only with the commit: a retry of the same PUT must find the
+    // session as it was. (After a digest mismatch the session is gone and this does nothing.)
+    if (!stored) (void)(*session)->revert();
+    return stored;
+  });
   if (!committed) co_return error_response(committed.error());
   co_return blob_created(request, target.name, committed->digest);
 }
@@ -655,7 +666,7 @@ asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handle
                         named.empty() ? plane.tenants.routing().default_registry : named);
   auto id = plane.tenants.resolve(host, request.listener);
   if (!id) co_return error_response(id.error());
-  Registry registry(plane.storage, plane.metadata, *id);
+  Registry registry(plane.storage, plane.metadata, plane.uploads, *id);
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {
     Scope scope{registry, plane.blocking};
     co_return co_await handler(scope, request);

@@ -10,12 +10,14 @@
 
 namespace berth::api {
 
-// What the /v2/ handlers work on: the shared backends, the Host -> registry mapping, and the
-// pool for blocking work (null: that work runs on the event loop, for tests without threads).
+// What the /v2/ handlers work on: the shared backends, the Host -> registry mapping, the
+// upload sessions in use, and the pool for blocking work (null: that work runs on the event
+// loop, for tests without threads).
 struct DataPlane {
   storage::BlobStorage& storage;
   metadata::MetadataStore& metadata;
   const registry::TenantResolver& tenants;
+  registry::UploadSessions& uploads;  // the upload sessions requests are using
   BlockingPool* blocking = nullptr;
 };
 

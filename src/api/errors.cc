@@ -28,6 +28,10 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::name_unknown: return {404, code::kNameUnknown};
     case Errc::range_invalid: return {416, code::kRangeInvalid};
     case Errc::unsupported: return {400, code::kUnsupported};
+    case Errc::upload_in_use: return {409, code::kBlobUploadInvalid};
+    case Errc::too_many_uploads: return {429, code::kTooManyRequests};
+    // RFC 4918's status for "cannot store the representation"; no OCI code names it.
+    case Errc::storage_full: return {507, code::kUnknown};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};
@@ -53,8 +57,18 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
   return response;
 }
 
+// What a client is told when the registry's disk is full: the cause is the operator's to see
+// (it names paths), the client learns that retrying later can work.
+constexpr std::string_view kStorageFullMessage =
+    "storage is full: the registry has no space left to store this; nothing was kept, retry "
+    "once space has been freed";
+
 http::Response error_response(const registry::RegistryError& error) {
   WireError wire = wire_error_of(error.code);
+  if (error.code == registry::Errc::storage_full) {
+    spdlog::error("storage full: {}", error.message);
+    return error_response(wire.status, wire.code, kStorageFullMessage);
+  }
   if (wire.status >= 500) {
     // Server faults are logged with their cause; the client gets a generic message.
     spdlog::error("internal error: {}", error.message);

@@ -252,6 +252,40 @@ TEST_P(MetadataStoreConformance, DuplicateUploadIdIsConflict) {
   EXPECT_EQ(upload->repository, "a");
 }
 
+TEST_P(MetadataStoreConformance, UploadActivityIsRecordedAndIdleSessionsListed) {
+  MUST(store().create_upload({.id = "old", .repository = "r", .created_at = 100}));
+  MUST(store().create_upload({.id = "older", .repository = "r", .created_at = 50}));
+  MUST(store().create_upload({.id = "busy", .repository = "r", .created_at = 100}));
+  EXPECT_EQ(MUST(store().get_upload("old"))->updated_at, 100);
+  MUST(store().touch_upload("busy", 500));
+  MUST(store().touch_upload("never-existed", 500));
+  EXPECT_EQ(MUST(store().get_upload("busy"))->updated_at, 500);
+
+  auto idle = MUST(store().list_idle_uploads(200, 10));
+  ASSERT_EQ(idle.size(), 2u);
+  EXPECT_EQ(idle[0].id, "older");
+  EXPECT_EQ(idle[1].id, "old");
+  EXPECT_EQ(idle[1].repository, "r");
+  EXPECT_EQ(idle[1].registry, kDefaultRegistryId);
+  EXPECT_EQ(MUST(store().list_idle_uploads(200, 1)).size(), 1u);
+  EXPECT_TRUE(MUST(store().list_idle_uploads(50, 10)).empty());
+  EXPECT_EQ(MUST(store().list_idle_uploads(501, 10)).size(), 3u);
+}
+
+TEST_P(MetadataStoreConformance, OpenUploadsAreBoundedPerRegistry) {
+  RegistryId other = NEW_REGISTRY("otherreg");
+  MUST(store().create_upload_within_limit({.id = "a1", .repository = "x"}, 2));
+  MUST(store().create_upload_within_limit({.id = "a2", .repository = "y"}, 2));
+  EXPECT_EQ(error_of(store().create_upload_within_limit({.id = "a3", .repository = "z"}, 2)),
+            Errc::limit_reached);
+  EXPECT_EQ(MUST(store().get_upload("a3")), std::nullopt);
+  EXPECT_FALSE(MUST(store().repository_exists(repo("z"))));
+  // Another registry counts its own sessions.
+  MUST(store().create_upload_within_limit({.id = "b1", .registry = other, .repository = "x"}, 2));
+  MUST(store().delete_upload("a1"));
+  MUST(store().create_upload_within_limit({.id = "a3", .repository = "z"}, 2));
+}
+
 // --- manifests ---
 
 TEST_P(MetadataStoreConformance, ManifestRoundTripsEveryField) {

@@ -23,6 +23,8 @@ enum class Errc {
   conflict,  // e.g. a unique key already taken by a different value
   invalid_argument,
   schema_too_new,  // the database was written by a newer berth
+  limit_reached,   // a bounded resource (e.g. open upload sessions) is at its limit
+  storage_full,    // the database's disk has no space left
   database_error,  // the backend failed (I/O, corruption, busy past the timeout)
 };
 using MetadataError = Error<Errc>;
@@ -57,7 +59,9 @@ struct UploadRecord {
   RegistryId registry = kDefaultRegistryId;
   std::string repository;
   std::int64_t created_at = 0;  // Unix seconds
+  std::int64_t updated_at = 0;  // last request on the session (Unix seconds); 0: created_at
 };
+
 struct ManifestRecord {
   oci::Digest digest;
   std::string media_type;
@@ -159,7 +163,18 @@ class MetadataStore {
 
   // --- upload sessions ---
   virtual Result<void> create_upload(const UploadRecord& upload) = 0;
+  // Like create_upload, but limit_reached when the registry already has
+  // `max_open_in_registry` sessions; the count and the insert are one transaction, so
+  // concurrent starts cannot overshoot.
+  virtual Result<void> create_upload_within_limit(const UploadRecord& upload,
+                                                  std::uint64_t max_open_in_registry) = 0;
   virtual Result<std::optional<UploadRecord>> get_upload(std::string_view id) = 0;
+  // Records a request on the session at `now` (Unix seconds). No-op for an unknown id.
+  virtual Result<void> touch_upload(std::string_view id, std::int64_t now) = 0;
+  // Sessions of every registry last used before `idle_since`, least recently used first, at
+  // most `limit`.
+  virtual Result<std::vector<UploadRecord>> list_idle_uploads(std::int64_t idle_since,
+                                                              std::size_t limit) = 0;
   // Idempotent.
   virtual Result<void> delete_upload(std::string_view id) = 0;
 

@@ -1,6 +1,6 @@
 // SqliteMetadataStore.
 //
-// Schema (version 2). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+// Schema (version 3). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
 //   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access)
@@ -9,7 +9,8 @@
 //         -> a registry's catalog is a range of that unique index (keyset pagination)
 //         ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
 //         |                    index (digest): who links a blob (GC)
-//         ^x  uploads (PK id; repository_id, created_at)   index (repository_id)
+//         ^x  uploads (PK id; repository_id, created_at, updated_at)   index (repository_id),
+//         |           index (updated_at): the sweeper finds idle sessions oldest first
 //         ^x  manifests (id INTEGER PK; UNIQUE repository_id, digest; media_type, artifact_type,
 //         |              subject_digest, annotations, size, created_at, content BLOB last)
 //         |     index (repository_id, subject_digest, digest) WHERE subject_digest IS NOT NULL
@@ -46,6 +47,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <exception>
@@ -77,7 +79,7 @@ constexpr std::size_t kInitialWriteQueue = 64;
 constexpr std::int64_t kJournalSizeLimitBytes = 64 * 1024 * 1024;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -173,6 +175,12 @@ INSERT INTO repositories_v2 (id, registry_id, name, created_at)
 DROP TABLE repositories;
 ALTER TABLE repositories_v2 RENAME TO repositories;
 )sql",
+    // 2 -> 3: upload sessions record their last activity, so idle ones can expire.
+    R"sql(
+ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE uploads SET updated_at = created_at;
+CREATE INDEX uploads_by_activity ON uploads (updated_at);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -205,7 +213,10 @@ enum class Sql : std::size_t {
   linked_blob_size,
   unlink_blob,
   insert_upload,
+  count_uploads_in_registry,
   get_upload,
+  touch_upload,
+  list_idle_uploads,
   delete_upload,
   insert_manifest,
   find_manifest_id,
@@ -312,10 +323,18 @@ constexpr StatementSpec kStatements[] = {
     {Sql::unlink_blob, "unlink blob",
      "DELETE FROM repository_blobs WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::insert_upload, "insert upload",
-     "INSERT INTO uploads (id, repository_id, created_at) VALUES (?1, ?2, ?3)"},
+     "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)"},
+    {Sql::count_uploads_in_registry, "count uploads",
+     "SELECT count(*) FROM uploads u JOIN repositories r ON r.id = u.repository_id "
+     "WHERE r.registry_id = ?1"},
     {Sql::get_upload, "read upload",
-     "SELECT r.registry_id, r.name, u.created_at FROM uploads u "
+     "SELECT r.registry_id, r.name, u.created_at, u.updated_at FROM uploads u "
      "JOIN repositories r ON r.id = u.repository_id WHERE u.id = ?1"},
+    {Sql::touch_upload, "touch upload", "UPDATE uploads SET updated_at = ?2 WHERE id = ?1"},
+    {Sql::list_idle_uploads, "list idle uploads",
+     "SELECT u.id, r.registry_id, r.name, u.created_at, u.updated_at FROM uploads u "
+     "JOIN repositories r ON r.id = u.repository_id WHERE u.updated_at < ?1 "
+     "ORDER BY u.updated_at LIMIT ?2"},
     {Sql::delete_upload, "delete upload", "DELETE FROM uploads WHERE id = ?1"},
     {Sql::insert_manifest, "insert manifest",
      "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, "
@@ -380,7 +399,13 @@ MetadataError database_error(sqlite3* db, std::string_view what) {
   message += sqlite3_errmsg(db);
   int code = sqlite3_extended_errcode(db);
   bool key_taken = code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE;
-  return {key_taken ? Errc::conflict : Errc::database_error, std::move(message)};
+  if (key_taken) return {Errc::conflict, std::move(message)};
+  // "database or disk is full", or a write that failed for want of space underneath.
+  int os_error = sqlite3_system_errno(db);
+  if ((code & 0xff) == SQLITE_FULL || os_error == ENOSPC || os_error == EDQUOT) {
+    return {Errc::storage_full, std::move(message)};
+  }
+  return {Errc::database_error, std::move(message)};
 }
 
 MetadataError invalid_argument(std::string message) {
@@ -886,8 +911,9 @@ void SqliteMetadataStore::run_batch() {
     if (sqlite3_get_autocommit(connection.db()) != 0) {
       // SQLite aborted the whole transaction (I/O error, disk full): everything done so far in
       // this batch is gone.
+      // A full disk stays a full disk for the writes that shared the transaction.
       fail_unfinished(MetadataError{
-          Errc::database_error,
+          result.error().code == Errc::storage_full ? Errc::storage_full : Errc::database_error,
           "metadata database: transaction aborted by another write: " + result.error().message});
       return;
     }
@@ -1277,18 +1303,37 @@ Result<bool> SqliteMetadataStore::unlink_blob(RepositoryRef repository, const oc
 // --- upload sessions ---
 
 Result<void> SqliteMetadataStore::create_upload(const UploadRecord& upload) {
+  return create_upload_within_limit(upload, std::numeric_limits<std::uint64_t>::max());
+}
+
+Result<void> SqliteMetadataStore::create_upload_within_limit(const UploadRecord& upload,
+                                                             std::uint64_t max_open_in_registry) {
   if (upload.id.empty()) return invalid_argument("upload id is empty");
   const RepositoryRef repository{upload.registry, upload.repository};
   if (auto bad = check_repository(repository)) return *bad;
   return write([&](SqliteConnection& connection) -> Result<void> {
     const std::int64_t now = unix_now();
+    if (max_open_in_registry != std::numeric_limits<std::uint64_t>::max()) {
+      auto count = connection.statement(Sql::count_uploads_in_registry);
+      if (!count) return count.error();
+      count->bind_int(1, upload.registry);
+      auto row = count->step();
+      if (!row) return row.error();
+      if (*row && static_cast<std::uint64_t>(count->integer(0)) >= max_open_in_registry) {
+        return MetadataError{Errc::limit_reached,
+                             "the registry has " + std::to_string(count->integer(0)) +
+                                 " open upload sessions, its limit"};
+      }
+    }
     auto repository_id = ensure_repository(connection, repository, now);
     if (!repository_id) return repository_id.error();
     auto insert = connection.statement(Sql::insert_upload);
     if (!insert) return insert.error();
+    const std::int64_t created_at = upload.created_at != 0 ? upload.created_at : now;
     insert->bind_text(1, upload.id)
         .bind_int(2, *repository_id)
-        .bind_int(3, upload.created_at != 0 ? upload.created_at : now);
+        .bind_int(3, created_at)
+        .bind_int(4, upload.updated_at != 0 ? upload.updated_at : created_at);
     auto done = insert->run();
     if (!done && done.error().code == Errc::conflict) {
       return MetadataError{Errc::conflict, "upload " + upload.id + " already exists"};
@@ -1312,7 +1357,42 @@ Result<std::optional<UploadRecord>> SqliteMetadataStore::get_upload(std::string_
       .registry = stmt->integer(0),
       .repository = std::string(stmt->text(1)),
       .created_at = stmt->integer(2),
+      .updated_at = stmt->integer(3),
   });
+}
+
+Result<void> SqliteMetadataStore::touch_upload(std::string_view id, std::int64_t now) {
+  if (id.empty()) return invalid_argument("upload id is empty");
+  return write([&](SqliteConnection& connection) -> Result<void> {
+    auto stmt = connection.statement(Sql::touch_upload);
+    if (!stmt) return stmt.error();
+    stmt->bind_text(1, id).bind_int(2, now);
+    return stmt->run();
+  });
+}
+
+Result<std::vector<UploadRecord>> SqliteMetadataStore::list_idle_uploads(std::int64_t idle_since,
+                                                                         std::size_t limit) {
+  if (limit == 0) return std::vector<UploadRecord>();
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::list_idle_uploads);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, idle_since).bind_int(2, sql_limit(limit));
+  std::vector<UploadRecord> uploads;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    uploads.push_back(UploadRecord{
+        .id = std::string(stmt->text(0)),
+        .registry = stmt->integer(1),
+        .repository = std::string(stmt->text(2)),
+        .created_at = stmt->integer(3),
+        .updated_at = stmt->integer(4),
+    });
+  }
+  return uploads;
 }
 
 Result<void> SqliteMetadataStore::delete_upload(std::string_view id) {

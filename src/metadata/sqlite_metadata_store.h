@@ -69,7 +69,12 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) override;
 
   Result<void> create_upload(const UploadRecord& upload) override;
+  Result<void> create_upload_within_limit(const UploadRecord& upload,
+                                          std::uint64_t max_open_in_registry) override;
   Result<std::optional<UploadRecord>> get_upload(std::string_view id) override;
+  Result<void> touch_upload(std::string_view id, std::int64_t now) override;
+  Result<std::vector<UploadRecord>> list_idle_uploads(std::int64_t idle_since,
+                                                      std::size_t limit) override;
   Result<void> delete_upload(std::string_view id) override;
 
   Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/ids.h"
 #include "oci/manifest.h"
@@ -13,8 +15,17 @@ RegistryError internal(std::string_view what, std::string_view detail) {
   return {Errc::internal, fmt::format("{}: {}", what, detail)};
 }
 
-RegistryError from_metadata(const metadata::MetadataError& error) {
-  return internal("metadata store", error.message);
+RegistryError storage_full(std::string_view what, std::string_view detail) {
+  return {Errc::storage_full, fmt::format("{}: {}", what, detail)};
+}
+
+RegistryError upload_in_use() {
+  return {Errc::upload_in_use,
+          "another request is using this upload session; retry when it has finished"};
+}
+
+RegistryError upload_unknown() {
+  return {Errc::blob_upload_unknown, "upload unknown to the repository"};
 }
 
 // Maps a storage failure; `not_found` means different things per call site.
@@ -30,6 +41,8 @@ RegistryError from_storage(const storage::StorageError& error, Errc not_found_co
               "another request is writing to this upload; retry when it has finished"};
     case storage::Errc::invalid_argument:
       return {Errc::blob_upload_unknown, "upload unknown to the registry"};
+    case storage::Errc::storage_full:
+      return storage_full("blob storage", error.message);
     case storage::Errc::io_error:
       break;
   }
@@ -45,20 +58,61 @@ RegistryError from_manifest_parse(const oci::ManifestError& error) {
 
 }  // namespace
 
+RegistryError from_metadata(const metadata::MetadataError& error) {
+  switch (error.code) {
+    case metadata::Errc::storage_full:
+      return storage_full("metadata store", error.message);
+    case metadata::Errc::limit_reached:
+      return {Errc::too_many_uploads, error.message};
+    default:
+      return internal("metadata store", error.message);
+  }
+}
+
+// ---------------------------------------------------------------- upload sessions in use
+
+std::optional<UploadSessions::Hold> UploadSessions::try_hold(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  if (!held_.try_emplace(std::string(id)).second) return std::nullopt;
+  return Hold(this, std::string(id));
+}
+
+std::optional<std::uint64_t> UploadSessions::held_size(std::string_view id) const {
+  std::lock_guard lock(mutex_);
+  auto it = held_.find(id);
+  if (it == held_.end()) return std::nullopt;
+  return it->second;
+}
+
+void UploadSessions::release(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  held_.erase(id);
+}
+
+void UploadSessions::set_stable_size(const std::string& id, std::uint64_t size) {
+  std::lock_guard lock(mutex_);
+  if (auto it = held_.find(id); it != held_.end()) it->second = size;
+}
+
 // ---------------------------------------------------------------- uploads
 
 UploadSession::UploadSession(metadata::RegistryId registry, std::string repository,
-                             std::string id,
+                             UploadSessions::Hold hold,
                              std::unique_ptr<storage::UploadWriter> writer,
                              storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                             bool has_record)
+                             bool has_record, std::chrono::seconds idle_timeout,
+                             std::int64_t last_activity)
     : registry_(registry),
       repository_(std::move(repository)),
-      id_(std::move(id)),
+      hold_(std::move(hold)),
       writer_(std::move(writer)),
       storage_(storage),
       metadata_(metadata),
-      has_record_(has_record) {}
+      has_record_(has_record),
+      idle_timeout_(idle_timeout),
+      last_activity_(last_activity) {
+  hold_.set_stable_size(writer_->size());
+}
 
 Result<void> UploadSession::append(std::span<const std::byte> data) {
   if (auto written = writer_->append(data); !written) {
@@ -67,18 +121,40 @@ Result<void> UploadSession::append(std::span<const std::byte> data) {
   return {};
 }
 
+Result<void> UploadSession::revert() {
+  if (auto reverted = writer_->revert(); !reverted) {
+    return from_storage(reverted.error(), Errc::blob_upload_unknown, "upload unknown");
+  }
+  return {};
+}
+
 Result<void> UploadSession::flush() {
   if (auto flushed = writer_->flush(); !flushed) {
     return from_storage(flushed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
+  // Activity keeps the session from expiring. Recording it costs a database commit, so a
+  // session that was active a moment ago is not recorded again: a tenth of the idle timeout
+  // (at most a minute) of imprecision is harmless. Failing to record it costs at most an
+  // early expiry, never data, so the chunk still counts.
+  const std::int64_t now = unix_now();
+  const std::int64_t granularity = std::min<std::int64_t>(60, idle_timeout_.count() / 10);
+  if (has_record_ && now - last_activity_ >= granularity) {
+    if (metadata_.touch_upload(id(), now)) last_activity_ = now;
+  }
+  hold_.set_stable_size(writer_->size());
   return {};
+}
+
+void UploadSession::abandon() {
+  (void)writer_->discard();
+  if (has_record_) (void)metadata_.delete_upload(id());
 }
 
 Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
   auto committed = writer_->commit(digest);
   if (!committed) {
     if (committed.error().code == storage::Errc::digest_mismatch && has_record_) {
-      (void)metadata_.delete_upload(id_);  // the storage already dropped the bytes
+      (void)metadata_.delete_upload(id());  // the storage already dropped the bytes
     }
     return from_storage(committed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
@@ -88,7 +164,7 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
     return from_metadata(linked.error());
   }
   if (has_record_) {
-    if (auto removed = metadata_.delete_upload(id_); !removed) {
+    if (auto removed = metadata_.delete_upload(id()); !removed) {
       return from_metadata(removed.error());
     }
   }
@@ -98,8 +174,8 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
 // ---------------------------------------------------------------- registry
 
 Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                   metadata::RegistryId registry)
-    : storage_(storage), metadata_(metadata), registry_(registry) {}
+                   UploadSessions& uploads, metadata::RegistryId registry)
+    : storage_(storage), metadata_(metadata), uploads_(uploads), registry_(registry) {}
 
 Result<BlobInfo> Registry::stat_blob(std::string_view repository, const oci::Digest& digest) {
   auto size = metadata_.linked_blob_size(ref(repository), digest);
@@ -143,68 +219,97 @@ Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_v
 
 Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view repository) {
   std::string id = random_uuid();
+  auto hold = uploads_.try_hold(id);
+  if (!hold) return internal("upload sessions", "a fresh upload id is already in use");
   auto writer = storage_.create_upload(id);
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
-  metadata::UploadRecord record{id, registry_, std::string(repository), unix_now()};
-  if (auto created = metadata_.create_upload(record); !created) {
-    writer->reset();
-    (void)storage_.delete_upload(id);
+  const std::int64_t now = unix_now();
+  metadata::UploadRecord record{id, registry_, std::string(repository), now, now};
+  if (auto created = metadata_.create_upload_within_limit(
+          record, uploads_.policy().max_open_per_registry);
+      !created) {
+    (void)(*writer)->discard();
+    if (created.error().code == metadata::Errc::limit_reached) {
+      return RegistryError{
+          Errc::too_many_uploads,
+          fmt::format("the registry has {} open upload sessions, the most it allows; finish or "
+                      "cancel some, or wait for idle ones to expire",
+                      uploads_.policy().max_open_per_registry)};
+    }
     return from_metadata(created.error());
   }
-  return std::make_unique<UploadSession>(registry_, std::string(repository), id, std::move(*writer),
-                                         storage_, metadata_, true);
+  return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
+                                         std::move(*writer), storage_, metadata_, true,
+                                         uploads_.policy().idle_timeout, now);
 }
 
 Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
     std::string_view repository) {
   std::string id = random_uuid();
+  auto hold = uploads_.try_hold(id);
+  if (!hold) return internal("upload sessions", "a fresh upload id is already in use");
   auto writer = storage_.create_upload(id);
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
-  return std::make_unique<UploadSession>(registry_, std::string(repository), id, std::move(*writer),
-                                         storage_, metadata_, false);
+  return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
+                                         std::move(*writer), storage_, metadata_, false,
+                                         uploads_.policy().idle_timeout, 0);
+}
+
+Result<metadata::UploadRecord> Registry::live_upload(std::string_view repository,
+                                                     std::string_view id) {
+  auto record = metadata_.get_upload(id);
+  if (!record) return from_metadata(record.error());
+  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
+    return upload_unknown();
+  }
+  // Expired but not swept yet: as gone as a swept one.
+  const std::int64_t idle_since = unix_now() - uploads_.policy().idle_timeout.count();
+  if ((*record)->updated_at < idle_since) return upload_unknown();
+  return std::move(**record);
 }
 
 Result<std::unique_ptr<UploadSession>> Registry::resume_upload(std::string_view repository,
                                                                std::string_view id) {
-  auto record = metadata_.get_upload(id);
-  if (!record) return from_metadata(record.error());
-  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
-    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
-  }
+  auto hold = uploads_.try_hold(id);
+  if (!hold) return upload_in_use();
+  auto record = live_upload(repository, id);
+  if (!record) return record.error();
   auto writer = storage_.open_upload(id);
   if (!writer) {
     return from_storage(writer.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  return std::make_unique<UploadSession>(registry_, std::string(repository), std::string(id),
-                                         std::move(*writer), storage_, metadata_, true);
+  return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
+                                         std::move(*writer), storage_, metadata_, true,
+                                         uploads_.policy().idle_timeout, record->updated_at);
 }
 
 Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::string_view id) {
-  auto record = metadata_.get_upload(id);
-  if (!record) return from_metadata(record.error());
-  if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
-    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
-  }
+  if (auto record = live_upload(repository, id); !record) return record.error();
+  if (auto held = uploads_.held_size(id)) return *held;
   auto size = storage_.upload_size(id);
   if (!size) return from_storage(size.error(), Errc::blob_upload_unknown, "upload unknown");
   return *size;
 }
 
 Result<void> Registry::cancel_upload(std::string_view repository, std::string_view id) {
+  // Held for the whole removal: a PATCH arriving meanwhile is refused rather than writing
+  // into a session that is going away.
+  auto hold = uploads_.try_hold(id);
+  if (!hold) return upload_in_use();
   auto record = metadata_.get_upload(id);
   if (!record) return from_metadata(record.error());
   if (!*record || (*record)->registry != registry_ || (*record)->repository != repository) {
-    return RegistryError{Errc::blob_upload_unknown, "upload unknown to the repository"};
+    return upload_unknown();
   }
   if (auto removed = metadata_.delete_upload(id); !removed) return from_metadata(removed.error());
+  // Without its record the session is gone for clients; bytes a failure leaves here are
+  // orphans, which the sweeper removes.
   if (auto removed = storage_.delete_upload(id);
       !removed && removed.error().code != storage::Errc::not_found) {
     return from_storage(removed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
   return {};
 }
-
-void Registry::discard_upload(std::string_view id) { (void)storage_.delete_upload(id); }
 
 Result<std::optional<oci::Digest>> Registry::resolve(std::string_view repository,
                                                      const oci::Reference& reference) {
@@ -351,6 +456,10 @@ Result<void> Registry::check_health() {
   if (auto stat = storage_.stat(probe_digest);
       !stat && stat.error().code != storage::Errc::not_found) {
     return from_storage(stat.error(), Errc::internal, "");
+  }
+  // Reads succeed on a full disk; only a write tells whether pushes can succeed.
+  if (auto writable = storage_.check_writable(); !writable) {
+    return from_storage(writable.error(), Errc::internal, "");
   }
   return {};
 }

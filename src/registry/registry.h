@@ -6,12 +6,16 @@
 // Write order (see docs/architecture.md): bytes first (hashed, verified, durable), metadata
 // second in one transaction. A crash between the two leaves only unreferenced bytes.
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -34,7 +38,10 @@ enum class Errc {
   name_unknown,
   range_invalid,    // a chunk that does not continue the upload
   unsupported,
-  internal,         // storage or database failure: not the client's fault
+  upload_in_use,     // another request is using the upload session right now
+  too_many_uploads,  // the registry has as many open upload sessions as it may
+  storage_full,      // no space left for the bytes or the metadata
+  internal,          // storage or database failure: not the client's fault
 };
 using RegistryError = Error<Errc>;
 template <class T>
@@ -50,30 +57,95 @@ struct OpenedBlob {
   std::unique_ptr<storage::BlobReader> reader;
 };
 
-// One request's hold on an upload session: append, then either commit or let it go (the
-// session stays resumable).
+// How long upload sessions live and how many a registry may have open.
+struct UploadPolicy {
+  std::chrono::seconds idle_timeout{24 * 60 * 60};  // removed after this long without a request
+  std::uint64_t max_open_per_registry = 1000;
+};
+
+// The upload sessions requests are using right now, shared by every Registry of the process.
+// A request holds its session from the moment it looks it up until it has answered; while it
+// does, nothing else may change or remove the session: a second PATCH or a DELETE is refused
+// (upload_in_use) and the sweeper passes it by. A hold also remembers the size the session had
+// when taken, which is what a status request reports meanwhile: the bytes of a chunk still
+// arriving count only once the whole chunk has been accepted.
+class UploadSessions {
+ public:
+  explicit UploadSessions(UploadPolicy policy = {}) : policy_(policy) {}
+  UploadSessions(const UploadSessions&) = delete;
+  UploadSessions& operator=(const UploadSessions&) = delete;
+
+  const UploadPolicy& policy() const { return policy_; }
+
+  class Hold {
+   public:
+    Hold(UploadSessions* sessions, std::string id) : sessions_(sessions), id_(std::move(id)) {}
+    Hold(Hold&& other) noexcept
+        : sessions_(std::exchange(other.sessions_, nullptr)), id_(std::move(other.id_)) {}
+    Hold& operator=(Hold&&) = delete;
+    ~Hold() {
+      if (sessions_ != nullptr) sessions_->release(id_);
+    }
+    const std::string& id() const { return id_; }
+    // The size the session is known to have; reported by status requests while held.
+    void set_stable_size(std::uint64_t size) { sessions_->set_stable_size(id_, size); }
+
+   private:
+    UploadSessions* sessions_;
+    std::string id_;
+  };
+
+  // nullopt when another request holds `id`.
+  std::optional<Hold> try_hold(std::string_view id);
+  // The stable size of a held session; nullopt when it is not held (or its size is not known
+  // yet, in which case the stored size is still the stable one).
+  std::optional<std::uint64_t> held_size(std::string_view id) const;
+
+ private:
+  void release(const std::string& id);
+  void set_stable_size(const std::string& id, std::uint64_t size);
+
+  UploadPolicy policy_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::optional<std::uint64_t>, std::less<>> held_;
+};
+
+// One request's hold on an upload session: append, then keep the chunk (flush), drop it
+// (revert), or commit. Destroying it lets the session go, resumable by the next request.
 class UploadSession {
  public:
-  UploadSession(metadata::RegistryId registry, std::string repository, std::string id,
-                std::unique_ptr<storage::UploadWriter> writer, storage::BlobStorage& storage,
-                metadata::MetadataStore& metadata, bool has_record);
-  const std::string& id() const { return id_; }
+  // `last_activity`: the session record's updated_at (0 without a record).
+  UploadSession(metadata::RegistryId registry, std::string repository,
+                UploadSessions::Hold hold, std::unique_ptr<storage::UploadWriter> writer,
+                storage::BlobStorage& storage, metadata::MetadataStore& metadata,
+                bool has_record, std::chrono::seconds idle_timeout,
+                std::int64_t last_activity);
+  const std::string& id() const { return hold_.id(); }
   std::uint64_t size() const { return writer_->size(); }
+  // Appends all of `data` or nothing.
   Result<void> append(std::span<const std::byte> data);
-  // Makes the bytes received so far durable (end of a PATCH).
+  // Drops everything appended by this request since its last flush: a chunk is stored whole
+  // or not at all.
+  Result<void> revert();
+  // Makes the request's chunk durable and records the activity (end of a PATCH).
   Result<void> flush();
   // Verifies `digest`, stores the blob, links it to the repository and ends the session.
   // On a digest mismatch the session ends too and nothing is stored.
   Result<BlobInfo> commit(const oci::Digest& digest);
+  // Ends the session and removes its bytes and record (a one-request upload that failed).
+  void abandon();
 
  private:
   metadata::RegistryId registry_;
   std::string repository_;
-  std::string id_;
+  // Declared before the writer, so the writer closes before the hold is released.
+  UploadSessions::Hold hold_;
   std::unique_ptr<storage::UploadWriter> writer_;
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
   bool has_record_;
+  std::chrono::seconds idle_timeout_;
+  std::int64_t last_activity_;
 };
 
 struct StoredManifest {
@@ -92,7 +164,7 @@ struct PutManifestResult {
 class Registry {
  public:
   Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-           metadata::RegistryId registry);
+           UploadSessions& uploads, metadata::RegistryId registry);
   metadata::RegistryId id() const { return registry_; }
 
   // --- blobs ---
@@ -106,16 +178,20 @@ class Registry {
                               const oci::Digest& digest);
 
   // --- uploads ---
-  // A new resumable session recorded in the metadata store.
+  // A new resumable session recorded in the metadata store; too_many_uploads when the
+  // registry already has the policy's maximum open.
   Result<std::unique_ptr<UploadSession>> start_upload(std::string_view repository);
-  // A one-request session (monolithic upload): no record, gone if the request fails.
+  // A one-request session (monolithic upload): no record; abandon() it if the request fails.
   Result<std::unique_ptr<UploadSession>> start_single_request_upload(std::string_view repository);
+  // upload_in_use while another request holds the session; blob_upload_unknown once it has
+  // been idle past the policy's timeout.
   Result<std::unique_ptr<UploadSession>> resume_upload(std::string_view repository,
                                                        std::string_view id);
+  // The bytes of every accepted chunk (a chunk still arriving does not count).
   Result<std::uint64_t> upload_size(std::string_view repository, std::string_view id);
+  // Removes the session, its record and its bytes; upload_in_use (and nothing removed) while
+  // another request holds it.
   Result<void> cancel_upload(std::string_view repository, std::string_view id);
-  // Abandons a session (used when a monolithic upload fails midway).
-  void discard_upload(std::string_view id);
 
   // --- manifests ---
   Result<PutManifestResult> put_manifest(std::string_view repository,
@@ -148,9 +224,17 @@ class Registry {
     return {registry_, repository};
   }
 
+  // The session record of `id` when it belongs to `repository` of this registry and has not
+  // been idle past the timeout.
+  Result<metadata::UploadRecord> live_upload(std::string_view repository, std::string_view id);
+
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
+  UploadSessions& uploads_;
   metadata::RegistryId registry_;
 };
+
+// Maps failures of the backends to registry errors (shared with the upload sweeper).
+RegistryError from_metadata(const metadata::MetadataError& error);
 
 }  // namespace berth::registry

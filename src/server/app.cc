@@ -12,12 +12,14 @@
 #include "api/management.h"
 #include "api/wire.h"
 #include "auth/admin_credential.h"
+#include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/registry.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
+#include "registry/upload_sweeper.h"
 #include "storage/filesystem_blob_storage.h"
 
 namespace berth::server {
@@ -116,6 +118,9 @@ struct App::Parts {
   std::unique_ptr<storage::FilesystemBlobStorage> storage;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata;
   std::unique_ptr<registry::TenantResolver> tenants;
+  std::unique_ptr<registry::UploadSessions> uploads;
+  // Stopped (by destruction) before the backends it sweeps go away.
+  std::unique_ptr<registry::UploadSweeper> upload_sweeper;
   // Declared before the server so it outlives the requests that use it.
   std::unique_ptr<api::BlockingPool> blocking;
   std::unique_ptr<api::DataPlane> data_plane;
@@ -126,6 +131,28 @@ struct App::Parts {
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
+
+namespace {
+
+// Clears what earlier runs left (expired sessions, bytes without a session) before the first
+// request, then keeps sweeping in the background.
+std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStorage& storage,
+                                                              metadata::MetadataStore& metadata,
+                                                              registry::UploadSessions& uploads,
+                                                              std::chrono::seconds interval) {
+  auto sweeper = std::make_unique<registry::UploadSweeper>(storage, metadata, uploads);
+  auto swept = sweeper->sweep_once(unix_now());
+  if (!swept) {
+    spdlog::warn("upload sweep at start-up failed: {}", swept.error().message);
+  } else if (swept->expired + swept->orphans > 0) {
+    spdlog::info("upload sweep at start-up: removed {} expired sessions and {} orphaned uploads",
+                 swept->expired, swept->orphans);
+  }
+  sweeper->start(interval);
+  return sweeper;
+}
+
+}  // namespace
 
 App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   validate(config);
@@ -143,15 +170,20 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   ensure_default_registry(*parts_->tenant_service, config.default_registry);
   parts_->tenants =
       std::make_unique<registry::TenantResolver>(*parts_->metadata, tenant_routing(config));
+  parts_->uploads = std::make_unique<registry::UploadSessions>(registry::UploadPolicy{
+      config.upload_idle_timeout, config.max_open_uploads_per_registry});
+  parts_->upload_sweeper = start_upload_sweeper(*parts_->storage, *parts_->metadata,
+                                                *parts_->uploads, config.upload_sweep_interval);
   parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
-  parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{
-      *parts_->storage, *parts_->metadata, *parts_->tenants, parts_->blocking.get()});
+  parts_->data_plane = std::make_unique<api::DataPlane>(
+      api::DataPlane{*parts_->storage, *parts_->metadata, *parts_->tenants, *parts_->uploads,
+                     parts_->blocking.get()});
 
   Parts* parts = parts_.get();
   parts_->router.add({"GET", "/healthz", "healthz", "",
                       [parts](http::Request&) -> boost::asio::awaitable<http::Response> {
                         registry::Registry probe(*parts->storage, *parts->metadata,
-                                                 metadata::kDefaultRegistryId);
+                                                 *parts->uploads, metadata::kDefaultRegistryId);
                         auto healthy = probe.check_health();
                         if (!healthy) co_return api::error_response(healthy.error());
                         http::Response response;

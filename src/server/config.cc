@@ -139,6 +139,15 @@ void validate(const Config& config) {
   if (config.min_body_rate > 0 && config.body_rate_window.count() == 0) {
     throw std::runtime_error("the body rate window must be at least 1 second");
   }
+  if (config.upload_idle_timeout.count() <= 0) {
+    throw std::runtime_error("the upload idle timeout must be at least one second");
+  }
+  if (config.upload_sweep_interval.count() <= 0) {
+    throw std::runtime_error("the upload sweep interval must be at least one second");
+  }
+  if (config.max_open_uploads_per_registry == 0) {
+    throw std::runtime_error("the open upload limit per registry must be at least 1");
+  }
   server_options(config);  // every listen address well-formed, TLS files named
 }
 
@@ -169,6 +178,10 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["http"], "shutdown_deadline_seconds", config.shutdown_deadline);
     read_key(root["http"], "min_body_rate_bytes_per_second", config.min_body_rate);
     read_seconds(root["http"], "body_rate_window_seconds", config.body_rate_window);
+    read_seconds(root["http"], "body_read_timeout_seconds", config.body_read_timeout);
+    read_seconds(root["uploads"], "idle_timeout_seconds", config.upload_idle_timeout);
+    read_key(root["uploads"], "max_open_per_registry", config.max_open_uploads_per_registry);
+    read_seconds(root["uploads"], "sweep_interval_seconds", config.upload_sweep_interval);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -197,6 +210,14 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_BODY_RATE_WINDOW")) {
     config.body_rate_window = std::chrono::seconds(parse_unsigned(*v, "BERTH_BODY_RATE_WINDOW"));
   }
+  if (auto v = value("BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS")) {
+    config.upload_idle_timeout =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS"));
+  }
+  if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
+    config.max_open_uploads_per_registry =
+        parse_unsigned(*v, "BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY");
+  }
 }
 
 http::ServerOptions server_options(const Config& config) {
@@ -220,6 +241,7 @@ http::ServerOptions server_options(const Config& config) {
   options.shutdown_deadline = config.shutdown_deadline;
   options.min_body_rate = config.min_body_rate;
   options.body_rate_window = config.body_rate_window;
+  options.body_read_timeout = config.body_read_timeout;
   return options;
 }
 

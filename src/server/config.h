@@ -39,6 +39,12 @@ struct Config {
   // Slow request bodies: at least min_body_rate bytes/s over each body_rate_window of waiting.
   std::uint64_t min_body_rate = 1024;  // 0 disables the check
   std::chrono::seconds body_rate_window{30};
+  std::chrono::seconds body_read_timeout{60};          // with no request body byte arriving
+  // Upload sessions: removed after this long without a request, at most this many open per
+  // registry, and swept (expired sessions, orphaned bytes) this often.
+  std::chrono::seconds upload_idle_timeout{24 * 60 * 60};
+  std::uint64_t max_open_uploads_per_registry = 1000;
+  std::chrono::seconds upload_sweep_interval{10 * 60};
 };
 
 // The outcome of reading the command line: run with `config`, or exit with `exit_code` (after

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "oci/digest.h"
@@ -25,7 +26,8 @@ enum class Errc {
   digest_mismatch,   // committed content does not hash to the expected digest
   upload_busy,       // another writer has this upload open
   invalid_argument,  // e.g. a malformed upload id
-  io_error,          // the medium failed (disk full, permission, ...)
+  storage_full,      // the medium has no space left (ENOSPC, quota exhausted)
+  io_error,          // the medium failed (permission, device error, ...)
 };
 using StorageError = Error<Errc>;
 template <class T>
@@ -53,15 +55,25 @@ class BlobReader {
 };
 
 // Appends to one upload session. Bytes are hashed as they arrive. Destroying the writer
-// without commit() keeps the upload (resumable by a later open_upload()).
+// without commit() keeps the upload (resumable by a later open_upload()) with everything
+// appended through it; revert() first when those bytes must not count.
 class UploadWriter {
  public:
   virtual ~UploadWriter() = default;
   // Total bytes in the upload so far (including earlier requests).
   virtual std::uint64_t size() const = 0;
+  // Appends all of `data` or, on failure, nothing (the upload keeps its previous size).
   virtual Result<void> append(std::span<const std::byte> data) = 0;
+  // Drops every byte appended since the writer was opened or last flushed successfully: the
+  // upload returns to that size and hash. This is how a request that fails midway (a body
+  // shorter or longer than announced, a broken connection, a full disk) leaves its session as
+  // it found it.
+  virtual Result<void> revert() = 0;
+  // Removes the upload and its bytes while this writer still holds it, so that no other writer
+  // can slip in between. Afterwards every call but size() returns not_found.
+  virtual Result<void> discard() = 0;
   // Makes appended bytes durable so that the upload survives a crash (used between requests;
-  // commit() implies it).
+  // commit() implies it). They are then kept: a later revert() stops here.
   virtual Result<void> flush() = 0;
   // Verifies the content hashes to `expected` (sha256 or sha512), makes it durable and moves
   // it to its content-addressed place (keeping the existing copy when the digest is already
@@ -91,6 +103,12 @@ class BlobStorage {
   virtual Result<std::uint64_t> upload_size(std::string_view id) = 0;
   // Drops an upload and its bytes. not_found when absent; upload_busy while a writer is open.
   virtual Result<void> delete_upload(std::string_view id) = 0;
+  // Ids of every upload present, with or without an open writer (for sweeping orphans).
+  virtual Result<std::vector<std::string>> list_uploads() = 0;
+
+  // Proves that a small write succeeds now: storage_full when the medium has no room left,
+  // io_error when it fails otherwise. Cheap enough for every health check.
+  virtual Result<void> check_writable() = 0;
 };
 
 }  // namespace berth::storage

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <string>
@@ -454,6 +455,70 @@ TEST_P(ConformanceTest, ConcurrentOpensOfOneUploadYieldOneWriter) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(opened.load(), 1);
   EXPECT_EQ(busy.load(), kThreads - 1);
+}
+
+TEST_P(ConformanceTest, RevertDropsWhatTheWriterAppended) {
+  {
+    auto w = storage_->create_upload("revert");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("keep")));
+  }
+  {
+    auto w = storage_->open_upload("revert");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("drop ")));
+    ASSERT_TRUE((*w)->append(as_bytes("me")));
+    ASSERT_TRUE((*w)->revert());
+    EXPECT_EQ((*w)->size(), 4u);
+    EXPECT_EQ(*storage_->upload_size("revert"), 4u);
+    // The running hash went back too: appending after a revert commits the right content.
+    ASSERT_TRUE((*w)->append(as_bytes("-more")));
+  }
+  auto w = storage_->open_upload("revert");
+  ASSERT_TRUE(w);
+  auto committed = (*w)->commit(sha256_of("keep-more"));
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_EQ(read_all(*storage_, sha256_of("keep-more")), "keep-more");
+}
+
+TEST_P(ConformanceTest, RevertStopsAtTheLastFlush) {
+  auto w = storage_->create_upload("checkpoint");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes("first")));
+  ASSERT_TRUE((*w)->flush());
+  ASSERT_TRUE((*w)->append(as_bytes("-refused")));
+  ASSERT_TRUE((*w)->revert());
+  EXPECT_EQ((*w)->size(), 5u);
+  ASSERT_TRUE((*w)->append(as_bytes("-second")));
+  ASSERT_TRUE((*w)->commit(sha256_of("first-second")));
+  EXPECT_EQ(read_all(*storage_, sha256_of("first-second")), "first-second");
+}
+
+TEST_P(ConformanceTest, DiscardRemovesTheUploadItHolds) {
+  auto w = storage_->create_upload("discarded");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes("abandoned")));
+  ASSERT_TRUE((*w)->discard());
+  EXPECT_EQ((*w)->append(as_bytes("x")).error().code, Errc::not_found);
+  w->reset();
+  EXPECT_EQ(storage_->upload_size("discarded").error().code, Errc::not_found);
+  EXPECT_TRUE(storage_->list_uploads()->empty());
+  EXPECT_TRUE(storage_->create_upload("discarded"));
+}
+
+TEST_P(ConformanceTest, ListUploadsNamesEveryUploadHeldOrNot) {
+  EXPECT_TRUE(storage_->list_uploads()->empty());
+  auto held = storage_->create_upload("held");
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(storage_->create_upload("idle"));
+  auto ids = *storage_->list_uploads();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"held", "idle"}));
+}
+
+TEST_P(ConformanceTest, CheckWritableSucceedsOnAHealthyDriver) {
+  EXPECT_TRUE(storage_->check_writable());
+  EXPECT_TRUE(storage_->list_uploads()->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ConformanceTest, ::testing::ValuesIn(kDrivers),

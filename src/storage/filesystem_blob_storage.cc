@@ -13,6 +13,10 @@
 //   │       └── data                   bytes received so far, renamed into blobs/ on commit
 //   └── tmp/                           staging for put(); emptied when the root is opened
 //
+// The root owns uploads/ and tmp/: they are real directories, never symbolic links. Cleaning
+// them never follows a link: a link found in tmp/ (or tmp/ itself being a link) is removed as
+// a link, so the cleanup cannot reach files outside the root.
+//
 // A blob appears in blobs/ only by an atomic rename of a fully written, fsynced file, so a
 // reader never sees a partial blob and a crash leaves at most an orphan in uploads/ or tmp/.
 //
@@ -78,13 +82,15 @@ constexpr mode_t kDirMode = 0755;
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
+bool is_out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
 StorageError io_error(std::string_view operation, const fs::path& path, int err) {
   std::string message(operation);
   message += ' ';
   message += path.string();
   message += ": ";
   message += errno_text(err);
-  return {Errc::io_error, std::move(message)};
+  return {is_out_of_space(err) ? Errc::storage_full : Errc::io_error, std::move(message)};
 }
 
 StorageError invalid_id(std::string_view id) {
@@ -346,7 +352,9 @@ class FilesystemUploadWriter final : public UploadWriter {
         fd_(std::move(fd)),
         size_(size),
         writeback_from_(size),
-        hasher_(std::move(hasher)) {}
+        hasher_(std::move(hasher)),
+        kept_size_(size),
+        kept_hasher_(hasher_) {}
 
   ~FilesystemUploadWriter() override {
     if (done_) return;
@@ -380,6 +388,26 @@ class FilesystemUploadWriter final : public UploadWriter {
     return {};
   }
 
+  Result<void> revert() override {
+    if (done_) return upload_not_found(claim_.id());
+    if (size_ == kept_size_ && !broken_) return {};
+    if (::ftruncate(fd_.get(), static_cast<off_t>(kept_size_)) != 0) {
+      broken_ = true;
+      return io_error("truncate", data_path_, errno);
+    }
+    size_ = kept_size_;
+    writeback_from_ = std::min(writeback_from_, size_);
+    hasher_ = kept_hasher_;
+    broken_ = false;
+    return {};
+  }
+
+  Result<void> discard() override {
+    if (done_) return upload_not_found(claim_.id());
+    finish();
+    return {};
+  }
+
   Result<void> flush() override {
     if (auto r = usable(); !r) return r;
     if (int err = sync_data(fd_.get())) return io_error("sync", data_path_, err);
@@ -391,6 +419,8 @@ class FilesystemUploadWriter final : public UploadWriter {
       }
       dirs_synced_ = true;
     }
+    kept_size_ = size_;
+    kept_hasher_ = hasher_;
     return {};
   }
 
@@ -484,6 +514,9 @@ class FilesystemUploadWriter final : public UploadWriter {
   std::uint64_t size_;
   std::uint64_t writeback_from_;
   oci::Hasher hasher_;
+  // Where the upload stood when this writer opened it or last flushed it, for revert().
+  std::uint64_t kept_size_;
+  oci::Hasher kept_hasher_;
   bool dirs_synced_ = false;
   bool broken_ = false;  // a failed write could not be undone: file and hash may disagree
   bool done_ = false;
@@ -492,6 +525,46 @@ class FilesystemUploadWriter final : public UploadWriter {
 std::string staging_name() {
   static std::atomic<std::uint64_t> counter{0};
   return "put-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// A staging directory that is a symbolic link (or any non-directory) is replaced by a real
+// directory: the link is removed, never what it points at.
+Result<void> replace_link_with_dir(const fs::path& dir) {
+  struct ::stat st;
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return io_error("inspect", dir, errno);
+  }
+  if (S_ISDIR(st.st_mode)) return {};
+  if (::unlink(dir.c_str()) != 0) return io_error("remove non-directory", dir, errno);
+  return {};
+}
+
+// Upload sessions live under `dir` and the sweeper deletes in it, so it must not lead out of
+// the root. Unlike tmp/ it holds sessions clients may resume, so a link is refused, not
+// replaced.
+Result<void> require_real_dir(const fs::path& dir) {
+  struct ::stat st;
+  if (::lstat(dir.c_str(), &st) != 0) return io_error("inspect", dir, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    return StorageError{Errc::io_error, dir.string() + " must be a directory, not a link or file"};
+  }
+  return {};
+}
+
+// Removes everything in `dir`: files, links (as links) and whole subdirectories.
+// std::filesystem::remove_all does not follow symbolic links, and `dir` itself was checked to
+// be a real directory.
+Result<void> empty_dir_without_following_links(const fs::path& dir) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code removed;
+    fs::remove_all(it->path(), removed);
+    if (removed) return io_error("remove stale staging entry", it->path(), removed.value());
+  }
+  if (ec) return io_error("list", dir, ec.value());
+  return {};
 }
 
 }  // namespace
@@ -513,19 +586,15 @@ Result<std::unique_ptr<FilesystemBlobStorage>> FilesystemBlobStorage::open(fs::p
   if (!fs::is_directory(state->root, ec)) {
     return io_error("open storage root", state->root, ec ? ec.value() : ENOTDIR);
   }
+  if (auto r = replace_link_with_dir(state->tmp); !r) return r.error();
   for (const fs::path* dir : {&state->blobs, &state->uploads, &state->tmp}) {
     if (auto r = ensure_dir(*dir); !r) return r.error();
   }
+  if (auto r = require_real_dir(state->uploads); !r) return r.error();
 
-  // Clear staging leftovers of a crashed run; this also proves the root is writable, which a
-  // permission check alone would not (read-only mounts, root-squash, ACLs).
-  for (auto it = fs::directory_iterator(state->tmp, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    if (::unlink(it->path().c_str()) != 0 && errno != ENOENT) {
-      return io_error("remove stale staging file", it->path(), errno);
-    }
-  }
-  if (ec) return io_error("list", state->tmp, ec.value());
+  // Clear staging leftovers of a crashed run; the probe then proves the root is writable,
+  // which a permission check alone would not (read-only mounts, root-squash, ACLs).
+  if (auto r = empty_dir_without_following_links(state->tmp); !r) return r.error();
   fs::path probe = state->tmp / staging_name();
   UniqueFd fd = open_fd(probe, O_WRONLY | O_CREAT | O_EXCL);
   if (!fd) return io_error("storage root is not writable: create", probe, errno);
@@ -682,6 +751,37 @@ Result<void> FilesystemBlobStorage::delete_upload(std::string_view id) {
   }
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return io_error("remove", dir, errno);
   claim->release(std::nullopt, /*forget_hash=*/true);
+  return {};
+}
+
+Result<std::vector<std::string>> FilesystemBlobStorage::list_uploads() {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(state_->uploads, ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    // Only real directories with an upload's name are sessions; a link is never followed.
+    std::error_code type_ec;
+    if (!is_valid_upload_id(name) || !it->is_directory(type_ec) || it->is_symlink(type_ec)) {
+      continue;
+    }
+    ids.push_back(std::move(name));
+  }
+  if (ec) return io_error("list", state_->uploads, ec.value());
+  return ids;
+}
+
+Result<void> FilesystemBlobStorage::check_writable() {
+  // One page: the smallest write that needs a new block on every common filesystem.
+  constexpr std::size_t kProbeBytes = 4096;
+  static const std::vector<std::byte> kProbe(kProbeBytes, std::byte{0});
+  fs::path probe = state_->tmp / staging_name();
+  UniqueFd fd = open_fd(probe, O_WRONLY | O_CREAT | O_EXCL);
+  if (!fd) return io_error("create", probe, errno);
+  int err = write_all(fd.get(), kProbe, 0);
+  fd.reset();
+  ::unlink(probe.c_str());
+  if (err != 0) return io_error("write", probe, err);
   return {};
 }
 

@@ -2,7 +2,8 @@
 // FilesystemBlobStorage: blobs and upload sessions as plain files under one root directory (the
 // embedded default). The layout is drawn at the top of filesystem_blob_storage.cc.
 //
-// The root is owned by one process: open() clears staging leftovers of an earlier run, and
+// The root is owned by one process: open() clears staging leftovers of an earlier run (without
+// following symbolic links), and
 // the one-writer-per-upload rule is enforced in-process only. Uploads survive a restart (a new
 // object on the same root resumes them).
 
@@ -34,6 +35,9 @@ class FilesystemBlobStorage final : public BlobStorage {
   Result<std::unique_ptr<UploadWriter>> open_upload(std::string_view id) override;
   Result<std::uint64_t> upload_size(std::string_view id) override;
   Result<void> delete_upload(std::string_view id) override;
+  Result<std::vector<std::string>> list_uploads() override;
+  // Writes and removes a one-page probe file in tmp/.
+  Result<void> check_writable() override;
 
   // State shared with writers, which may outlive the storage object.
   struct State;

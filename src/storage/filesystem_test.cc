@@ -234,6 +234,41 @@ TEST_F(FilesystemTest, StaleStagingFilesAreClearedOnOpen) {
   EXPECT_TRUE(entries(root_ / "tmp").empty());
 }
 
+TEST_F(FilesystemTest, SymlinkedTmpIsReplacedWithoutTouchingWhatItPointsAt) {
+  ASSERT_TRUE(open_storage());
+  fs::path outside = scratch_.path() / "outside";
+  fs::create_directories(outside);
+  std::ofstream(outside / "precious") << "not berth's";
+  fs::remove(root_ / "tmp");
+  fs::create_directory_symlink(outside, root_ / "tmp");
+
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_EQ(file_content(outside / "precious"), "not berth's");
+  EXPECT_FALSE(fs::is_symlink(root_ / "tmp"));
+  EXPECT_TRUE(fs::is_directory(root_ / "tmp"));
+  ASSERT_TRUE(storage->put(sha256_of("staged"), as_bytes("staged")));
+}
+
+TEST_F(FilesystemTest, LinksAndDirectoriesInTmpAreRemovedWithoutFollowing) {
+  ASSERT_TRUE(open_storage());
+  fs::path outside = scratch_.path() / "outside";
+  fs::create_directories(outside / "inner");
+  std::ofstream(outside / "precious") << "not berth's";
+  std::ofstream(outside / "inner" / "also") << "not berth's either";
+  fs::create_directory_symlink(outside, root_ / "tmp" / "link-to-dir");
+  fs::create_symlink(outside / "precious", root_ / "tmp" / "link-to-file");
+  fs::create_directories(root_ / "tmp" / "sub" / "deeper");
+  std::ofstream(root_ / "tmp" / "sub" / "deeper" / "stale") << "stale";
+  fs::create_directory_symlink(outside / "inner", root_ / "tmp" / "sub" / "link");
+
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_TRUE(entries(root_ / "tmp").empty());
+  EXPECT_EQ(file_content(outside / "precious"), "not berth's");
+  EXPECT_EQ(file_content(outside / "inner" / "also"), "not berth's either");
+}
+
 TEST_F(FilesystemTest, EmptyUploadDirectoryIsNotAnUpload) {
   auto storage = open_storage();
   ASSERT_TRUE(storage);

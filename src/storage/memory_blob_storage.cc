@@ -63,8 +63,13 @@ class MemoryBlobReader final : public BlobReader {
 
 class MemoryUploadWriter final : public UploadWriter {
  public:
-  MemoryUploadWriter(std::shared_ptr<State> state, std::string id, std::uint64_t size)
-      : state_(std::move(state)), id_(std::move(id)), size_(size) {}
+  MemoryUploadWriter(std::shared_ptr<State> state, std::string id, std::uint64_t size,
+                     oci::Hasher hasher)
+      : state_(std::move(state)),
+        id_(std::move(id)),
+        size_(size),
+        kept_size_(size),
+        kept_hasher_(std::move(hasher)) {}
 
   ~MemoryUploadWriter() override {
     if (done_) return;
@@ -86,8 +91,32 @@ class MemoryUploadWriter final : public UploadWriter {
     return {};
   }
 
+  Result<void> revert() override {
+    if (done_) return upload_not_found(id_);
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->uploads.find(id_);
+    if (it == state_->uploads.end()) return upload_not_found(id_);
+    it->second.data.resize(kept_size_);
+    it->second.hasher = kept_hasher_;
+    size_ = kept_size_;
+    return {};
+  }
+
+  Result<void> discard() override {
+    if (done_) return upload_not_found(id_);
+    std::lock_guard lock(state_->mutex);
+    state_->uploads.erase(id_);
+    done_ = true;
+    return {};
+  }
+
   Result<void> flush() override {
     if (done_) return upload_not_found(id_);
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->uploads.find(id_);
+    if (it == state_->uploads.end()) return upload_not_found(id_);
+    kept_size_ = size_;
+    kept_hasher_ = it->second.hasher;
     return {};
   }
 
@@ -116,6 +145,8 @@ class MemoryUploadWriter final : public UploadWriter {
   std::shared_ptr<State> state_;
   std::string id_;
   std::uint64_t size_ = 0;
+  std::uint64_t kept_size_ = 0;
+  oci::Hasher kept_hasher_;
   bool done_ = false;  // committed or rejected: the upload no longer exists
 };
 
@@ -171,7 +202,7 @@ Result<std::unique_ptr<UploadWriter>> MemoryBlobStorage::create_upload(std::stri
   }
   it->second.busy = true;
   return std::unique_ptr<UploadWriter>(
-      std::make_unique<MemoryUploadWriter>(state_, std::string(id), 0));
+      std::make_unique<MemoryUploadWriter>(state_, std::string(id), 0, it->second.hasher));
 }
 
 Result<std::unique_ptr<UploadWriter>> MemoryBlobStorage::open_upload(std::string_view id) {
@@ -184,7 +215,8 @@ Result<std::unique_ptr<UploadWriter>> MemoryBlobStorage::open_upload(std::string
   }
   it->second.busy = true;
   return std::unique_ptr<UploadWriter>(
-      std::make_unique<MemoryUploadWriter>(state_, std::string(id), it->second.data.size()));
+      std::make_unique<MemoryUploadWriter>(state_, std::string(id), it->second.data.size(),
+                                           it->second.hasher));
 }
 
 Result<std::uint64_t> MemoryBlobStorage::upload_size(std::string_view id) {
@@ -206,5 +238,14 @@ Result<void> MemoryBlobStorage::delete_upload(std::string_view id) {
   state_->uploads.erase(it);
   return {};
 }
+
+Result<std::vector<std::string>> MemoryBlobStorage::list_uploads() {
+  std::lock_guard lock(state_->mutex);
+  std::vector<std::string> ids;
+  for (const auto& [id, upload] : state_->uploads) ids.push_back(id);
+  return ids;
+}
+
+Result<void> MemoryBlobStorage::check_writable() { return {}; }
 
 }  // namespace berth::storage

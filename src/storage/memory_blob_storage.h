@@ -27,6 +27,8 @@ class MemoryBlobStorage final : public BlobStorage {
   Result<std::unique_ptr<UploadWriter>> open_upload(std::string_view id) override;
   Result<std::uint64_t> upload_size(std::string_view id) override;
   Result<void> delete_upload(std::string_view id) override;
+  Result<std::vector<std::string>> list_uploads() override;
+  Result<void> check_writable() override;
 
   // State shared with writers, which may outlive the storage object.
   struct State;

@@ -66,6 +66,36 @@ http: {threads: 3, header_timeout_seconds: 5, idle_timeout_seconds: 6, shutdown_
   EXPECT_EQ(config.body_rate_window.count(), 8);
 }
 
+TEST(Config, UploadSettingsHaveDocumentedDefaultsAndCanBeSet) {
+  Config defaults;
+  EXPECT_EQ(defaults.upload_idle_timeout.count(), 24 * 60 * 60);
+  EXPECT_EQ(defaults.max_open_uploads_per_registry, 1000u);
+  EXPECT_EQ(defaults.upload_sweep_interval.count(), 600);
+  EXPECT_EQ(defaults.body_read_timeout.count(), 60);
+
+  TempDir dir;
+  write_file(dir.path() / "berth.yml", R"(
+http: {body_read_timeout_seconds: 9}
+uploads: {idle_timeout_seconds: 3600, max_open_per_registry: 50, sweep_interval_seconds: 30}
+)");
+  Config config;
+  server::apply_yaml_file(config, dir.path() / "berth.yml");
+  EXPECT_EQ(config.upload_idle_timeout.count(), 3600);
+  EXPECT_EQ(config.max_open_uploads_per_registry, 50u);
+  EXPECT_EQ(config.upload_sweep_interval.count(), 30);
+  EXPECT_EQ(config.body_read_timeout.count(), 9);
+  EXPECT_EQ(server::server_options(config).body_read_timeout.count(), 9);
+
+  server::apply_environment(config, [](const char* name) -> const char* {
+    std::string_view n(name);
+    if (n == "BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS") return "120";
+    if (n == "BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY") return "7";
+    return nullptr;
+  });
+  EXPECT_EQ(config.upload_idle_timeout.count(), 120);
+  EXPECT_EQ(config.max_open_uploads_per_registry, 7u);
+}
+
 TEST(Config, MalformedYamlIsAOneLineError) {
   TempDir dir;
   write_file(dir.path() / "bad.yml", "listen: [unterminated\n");

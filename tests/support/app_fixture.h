@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,12 +48,17 @@ class RunningApp {
   // so that App needs no test-only entry point; the variable is set only while App starts.
   explicit RunningApp(std::filesystem::path data_dir,
                       std::optional<std::string> initial_admin_token = std::nullopt)
+      : RunningApp(std::move(data_dir), [](server::Config&) {}, std::move(initial_admin_token)) {}
+  // `configure` adjusts the configuration (timeouts, limits) before the server starts.
+  RunningApp(std::filesystem::path data_dir, const std::function<void(server::Config&)>& configure,
+             std::optional<std::string> initial_admin_token = std::nullopt)
       : data_dir_(std::move(data_dir)) {
     server::Config config;
     config.listen = {"127.0.0.1:0"};
     config.data_dir = data_dir_;
     config.threads = 2;
     config.shutdown_deadline = std::chrono::seconds(5);
+    configure(config);
     app_ = start(config, initial_admin_token);
     port_ = app_->bound_ports().front();
     thread_ = std::thread([this] { app_->run(false); });
