@@ -365,18 +365,21 @@ Result<std::string> resolve_tag(ManagementClient& client, std::string_view regis
                            image.repository, registry)};
 }
 
+// The digest an image reference names: its own, or the one its tag points at.
+Result<std::string> digest_of(ManagementClient& client, std::string_view registry,
+                              const ImageReference& image) {
+  if (!image.digest.empty()) return image.digest;
+  return resolve_tag(client, registry, image);
+}
+
 Result<View> manifest_show(Context& ctx) {
   const Options& o = ctx.options();
   auto image = parse_image_reference(o.image);
   if (!image) return image.error();
   return with_client(ctx, [&](ManagementClient& c) -> Result<View> {
-    std::string digest = image->digest;
-    if (digest.empty()) {
-      auto resolved = resolve_tag(c, o.registry, *image);
-      if (!resolved) return resolved.error();
-      digest = *resolved;
-    }
-    return show(c.get_manifest(o.registry, image->repository, digest), manifest_view);
+    auto digest = digest_of(c, o.registry, *image);
+    if (!digest) return digest.error();
+    return show(c.get_manifest(o.registry, image->repository, *digest), manifest_view);
   });
 }
 
@@ -388,18 +391,14 @@ Result<View> manifest_delete(Context& ctx) {
   if (!image) return image.error();
   if (!o.yes) return refuse_without_yes(fmt::format("manifest '{}'", o.image));
   return with_client(ctx, [&](ManagementClient& c) -> Result<View> {
-    std::string digest = image->digest;
-    if (digest.empty()) {
-      auto resolved = resolve_tag(c, o.registry, *image);
-      if (!resolved) return resolved.error();
-      digest = *resolved;
-    }
+    auto digest = digest_of(c, o.registry, *image);
+    if (!digest) return digest.error();
     std::string deleted_what =
         image->digest.empty()
             ? fmt::format("manifest '{}@{}' (tag '{}' and every tag pointing at it)",
-                          image->repository, digest, image->tag)
+                          image->repository, *digest, image->tag)
             : fmt::format("manifest '{}' and every tag pointing at it", o.image);
-    return deleted(c.delete_manifest(o.registry, image->repository, digest),
+    return deleted(c.delete_manifest(o.registry, image->repository, *digest),
                    fmt::format("Deleted {} from registry '{}'.", deleted_what, o.registry));
   });
 }
