@@ -273,6 +273,9 @@ TEST_P(MetadataStoreConformance, ManifestRoundTripsEveryField) {
   EXPECT_EQ(got->content, record.content);
   EXPECT_EQ(got->created_at, record.created_at);
   EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), record.digest)));
+  EXPECT_EQ(MUST(store().manifest_size(repo("r"), record.digest)), record.content.size());
+  // Sizes are per repository, like the manifests.
+  EXPECT_EQ(MUST(store().manifest_size(repo("other"), record.digest)), std::nullopt);
 }
 
 TEST_P(MetadataStoreConformance, ManifestWithEmptyOptionalFields) {
@@ -327,6 +330,7 @@ TEST_P(MetadataStoreConformance, UnknownManifestIsAbsent) {
   const Digest digest = oci::digest_of("nothing");
   EXPECT_EQ(MUST(store().get_manifest(repo("r"), digest)), std::nullopt);
   EXPECT_FALSE(MUST(store().manifest_exists(repo("r"), digest)));
+  EXPECT_EQ(MUST(store().manifest_size(repo("r"), digest)), std::nullopt);
   EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")), std::nullopt);
   EXPECT_FALSE(MUST(store().delete_manifest(repo("r"), digest)));
   EXPECT_FALSE(MUST(store().delete_tag(repo("r"), "latest")));
