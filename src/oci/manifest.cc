@@ -97,8 +97,10 @@ ManifestError json_error(const JsonParseError& error) {
   if (error.duplicate_key) {
     // A key given twice means one thing to a parser that keeps the first value and another to
     // one that keeps the last: refused so that no reader sees a different manifest.
-    return invalid("the manifest has the key " + quote(*error.duplicate_key) +
-                   " twice in one JSON object " + at + "; every key must be unique");
+    return fail(ManifestErrc::duplicate_key, "the manifest has the key " +
+                                                 quote(*error.duplicate_key) +
+                                                 " twice in one JSON object " + at +
+                                                 "; every key must be unique");
   }
   std::string reason = error.code == json::error::too_deep
                            ? "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"
