@@ -442,7 +442,7 @@ TEST_P(MetadataStoreConformance, TagsListInByteOrder) {
 
 TEST_P(MetadataStoreConformance, TagPaginationBoundaries) {
   std::vector<std::string> tags;
-  for (int i = 0; i < 1100; ++i) tags.push_back("t" + std::to_string(i));
+  for (int i = 0; i < 1100; ++i) tags.push_back(numbered("t", i));
   ManifestRecord image = manifest_of(manifest_json("img"));
   parallel_for(static_cast<int>(tags.size()), [&](int i) {
     MUST(store().put_manifest(repo("r"), image, {}, tags[static_cast<std::size_t>(i)]));
@@ -1198,7 +1198,7 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
         if (auto r = store().delete_upload(upload_id); !r) record_failure(r.error().message);
         ManifestRecord image = manifest_of(manifest_json(seed));
         if (auto r = store().put_manifest(repo(repository), image, {{layer, ReferenceKind::blob}},
-                                          "t" + std::to_string(i));
+                                          numbered("t", i));
             !r) {
           record_failure(r.error().message);
         }
