@@ -93,19 +93,20 @@ std::string quote(std::string_view text) {
 }
 
 ManifestError json_error(const JsonParseError& error) {
-  std::string at = "(at byte " + std::to_string(error.offset) + ")";
+  std::string offset = std::to_string(error.offset);
   if (error.duplicate_key) {
     // A key given twice means one thing to a parser that keeps the first value and another to
     // one that keeps the last: refused so that no reader sees a different manifest.
-    return fail(ManifestErrc::duplicate_key, "the manifest has the key " +
-                                                 quote(*error.duplicate_key) +
-                                                 " twice in one JSON object " + at +
-                                                 "; every key must be unique");
+    return fail(ManifestErrc::duplicate_key,
+                "the manifest has the key " + quote(*error.duplicate_key) +
+                    " twice in one JSON object (the object ending at byte " + offset +
+                    "); every key must be unique");
   }
   std::string reason = error.code == json::error::too_deep
                            ? "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"
                            : error.code.message();
-  return fail(ManifestErrc::invalid_json, "the manifest is not valid JSON " + at + ": " + reason);
+  return fail(ManifestErrc::invalid_json,
+              "the manifest is not valid JSON (at byte " + offset + "): " + reason);
 }
 
 std::string_view kind_name(const json::value& value) {

@@ -499,6 +499,14 @@ TEST(DuplicateKeys, NestedKeyTwiceIsRefused) {
                    "a");
 }
 
+TEST(DuplicateKeys, MessageSaysWhereTheObjectEnds) {
+  // Bytes counted from 0: the offending object's closing brace.
+  auto error = expect_duplicate(R"({"a": 1, "a": 2})", "a\"");
+  EXPECT_NE(error.message.find("ending at byte 15"), std::string::npos) << error.message;
+  error = expect_duplicate(R"({"x": {"a": 1, "a": 2}, "y": 0})", "a\"");
+  EXPECT_NE(error.message.find("ending at byte 21"), std::string::npos) << error.message;
+}
+
 TEST(DuplicateKeys, KeysEqualAfterUnescapingAreDuplicates) {
   // What counts is the key a parser sees, not how it is spelled.
   expect_duplicate(R"({"a": 1, "\u0061": 2})", "a\"");
