@@ -476,7 +476,8 @@ asio::awaitable<Response> cancel_upload(Scope& scope, Request& request) {
 
 // ------------------------------------------------------------------ manifests
 
-std::optional<oci::Reference> parse_reference(std::string_view text, Response& error) {
+// For PUT, which names the manifest it stores: a malformed name is the client's mistake.
+std::optional<oci::Reference> parse_reference_to_store(std::string_view text, Response& error) {
   auto reference = oci::parse_reference(text);
   if (!reference) {
     error = text.find(':') != std::string_view::npos
@@ -486,11 +487,24 @@ std::optional<oci::Reference> parse_reference(std::string_view text, Response& e
   return reference;
 }
 
+// For GET, HEAD and DELETE, which look a manifest up: no manifest can be stored under a name
+// that is neither a tag nor a digest, so it is unknown. Clients and the OCI conformance tests
+// expect 404 here (the reference registry's routes do not match such names at all).
+std::optional<oci::Reference> parse_reference_to_find(std::string_view text, Response& error) {
+  auto reference = oci::parse_reference(text);
+  if (!reference) {
+    error = error_response(
+        404, code::kManifestUnknown,
+        fmt::format("manifest unknown: '{}' is neither a valid tag nor a valid digest", text));
+  }
+  return reference;
+}
+
 asio::awaitable<Response> get_manifest(Registry& registry, Request& request, bool head) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
-  auto reference = parse_reference(request.param("reference"), error);
+  auto reference = parse_reference_to_find(request.param("reference"), error);
   if (!reference) co_return error;
   auto manifest = registry.get_manifest(target.name, *reference);
   if (!manifest) co_return error_response(manifest.error());
@@ -510,7 +524,7 @@ asio::awaitable<Response> put_manifest(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
-  auto reference = parse_reference(request.param("reference"), error);
+  auto reference = parse_reference_to_store(request.param("reference"), error);
   if (!reference) co_return error;
   auto body = co_await http::read_body(*request.body, oci::kMaxManifestBytes);
   if (!body) {
@@ -540,7 +554,7 @@ asio::awaitable<Response> delete_manifest(Scope& scope, Request& request) {
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
-  auto reference = parse_reference(request.param("reference"), error);
+  auto reference = parse_reference_to_find(request.param("reference"), error);
   if (!reference) co_return error;
   auto deleted = co_await scope.offload(
       [&] { return scope.registry.delete_manifest(target.name, *reference); });

@@ -307,6 +307,9 @@ TEST_P(MetadataStoreConformance, ManifestRoundTripsEveryField) {
   EXPECT_EQ(got->content, record.content);
   EXPECT_EQ(got->created_at, record.created_at);
   EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), record.digest)));
+  EXPECT_EQ(MUST(store().manifest_size(repo("r"), record.digest)), record.content.size());
+  // Sizes are per repository, like the manifests.
+  EXPECT_EQ(MUST(store().manifest_size(repo("other"), record.digest)), std::nullopt);
 }
 
 TEST_P(MetadataStoreConformance, ManifestWithEmptyOptionalFields) {
@@ -361,6 +364,7 @@ TEST_P(MetadataStoreConformance, UnknownManifestIsAbsent) {
   const Digest digest = oci::digest_of("nothing");
   EXPECT_EQ(MUST(store().get_manifest(repo("r"), digest)), std::nullopt);
   EXPECT_FALSE(MUST(store().manifest_exists(repo("r"), digest)));
+  EXPECT_EQ(MUST(store().manifest_size(repo("r"), digest)), std::nullopt);
   EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "latest")), std::nullopt);
   EXPECT_FALSE(MUST(store().delete_manifest(repo("r"), digest)));
   EXPECT_FALSE(MUST(store().delete_tag(repo("r"), "latest")));
@@ -472,7 +476,7 @@ TEST_P(MetadataStoreConformance, TagsListInByteOrder) {
 
 TEST_P(MetadataStoreConformance, TagPaginationBoundaries) {
   std::vector<std::string> tags;
-  for (int i = 0; i < 1100; ++i) tags.push_back("t" + std::to_string(i));
+  for (int i = 0; i < 1100; ++i) tags.push_back(numbered("t", i));
   ManifestRecord image = manifest_of(manifest_json("img"));
   parallel_for(static_cast<int>(tags.size()), [&](int i) {
     MUST(store().put_manifest(repo("r"), image, {}, tags[static_cast<std::size_t>(i)]));
@@ -1228,7 +1232,7 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
         if (auto r = store().delete_upload(upload_id); !r) record_failure(r.error().message);
         ManifestRecord image = manifest_of(manifest_json(seed));
         if (auto r = store().put_manifest(repo(repository), image, {{layer, ReferenceKind::blob}},
-                                          "t" + std::to_string(i));
+                                          numbered("t", i));
             !r) {
           record_failure(r.error().message);
         }

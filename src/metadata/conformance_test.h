@@ -14,6 +14,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "metadata/metadata_store.h"
 
@@ -35,6 +36,16 @@ struct ConformanceBackend {
 };
 
 inline void PrintTo(const ConformanceBackend& backend, std::ostream* out) { *out << backend.name; }
+
+// "<prefix><n>", for generated tag and repository names. Built by appending: GCC 12 at -O3
+// reports a false -Wrestrict on `"t" + std::to_string(n)` (the inlined
+// operator+(const char*, std::string&&) inserting in front of the temporary, GCC bug 105651),
+// which -Werror turns into a failed Release build.
+inline std::string numbered(std::string_view prefix, long long n) {
+  std::string name(prefix);
+  name += std::to_string(n);
+  return name;
+}
 
 struct ConformanceBackendName {
   std::string operator()(const testing::TestParamInfo<ConformanceBackend>& info) const {

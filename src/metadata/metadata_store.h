@@ -188,6 +188,9 @@ class MetadataStore {
                                                              const oci::Digest& digest) = 0;
   // Whether the manifest is stored, without reading its content.
   virtual Result<bool> manifest_exists(RepositoryRef repository, const oci::Digest& digest) = 0;
+  // The size in bytes of the stored manifest, else nullopt; without reading its content.
+  virtual Result<std::optional<std::uint64_t>> manifest_size(RepositoryRef repository,
+                                                             const oci::Digest& digest) = 0;
   virtual Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                          std::string_view tag) = 0;
   // Removes the manifest, every tag pointing at it and its references; false when absent.

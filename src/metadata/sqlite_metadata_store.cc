@@ -224,6 +224,7 @@ enum class Sql : std::size_t {
   upsert_tag,
   get_manifest,
   manifest_exists,
+  manifest_size,
   resolve_tag,
   delete_manifest,
   delete_tag,
@@ -355,6 +356,8 @@ constexpr StatementSpec kStatements[] = {
      "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_exists, "check manifest",
      "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
+    {Sql::manifest_size, "read manifest size",
+     "SELECT size FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::resolve_tag, "resolve tag",
      "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
      "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.name = ?3"},
@@ -1512,6 +1515,20 @@ Result<bool> SqliteMetadataStore::manifest_exists(RepositoryRef repository,
   if (!stmt) return stmt.error();
   stmt->bind_repository(repository).bind_text(3, digest.str());
   return stmt->step();
+}
+
+Result<std::optional<std::uint64_t>> SqliteMetadataStore::manifest_size(
+    RepositoryRef repository, const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::manifest_size);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository).bind_text(3, digest.str());
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
 }
 
 Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(RepositoryRef repository,

@@ -83,6 +83,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::optional<ManifestRecord>> get_manifest(RepositoryRef repository,
                                                      const oci::Digest& digest) override;
   Result<bool> manifest_exists(RepositoryRef repository, const oci::Digest& digest) override;
+  Result<std::optional<std::uint64_t>> manifest_size(RepositoryRef repository,
+                                                     const oci::Digest& digest) override;
   Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                  std::string_view tag) override;
   Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest) override;

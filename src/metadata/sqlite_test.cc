@@ -554,7 +554,7 @@ TEST(SqliteMetadataStore, TwoStoresOnOneFile) {
       for (int i = 0; i < 30; ++i) {
         ManifestRecord image =
             manifest_of("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}");
-        if (!store.put_manifest(repo("shared"), image, {}, "t" + std::to_string(t))) failures++;
+        if (!store.put_manifest(repo("shared"), image, {}, numbered("t", t))) failures++;
         if (!store.list_tags(repo("shared"), "", 100)) failures++;
       }
     });

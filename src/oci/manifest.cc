@@ -3,7 +3,6 @@
 #include <boost/json/error.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse_options.hpp>
-#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "oci/media_types.h"
+#include "oci/unique_key_json.h"
 
 namespace berth::oci {
 namespace {
@@ -90,6 +90,23 @@ std::string quote(std::string_view text) {
   if (shown < text.size()) out += "...";
   out.push_back('"');
   return out;
+}
+
+ManifestError json_error(const JsonParseError& error) {
+  std::string offset = std::to_string(error.offset);
+  if (error.duplicate_key) {
+    // A key given twice means one thing to a parser that keeps the first value and another to
+    // one that keeps the last: refused so that no reader sees a different manifest.
+    return fail(ManifestErrc::duplicate_key,
+                "the manifest has the key " + quote(*error.duplicate_key) +
+                    " twice in one JSON object (the object ending at byte " + offset +
+                    "); every key must be unique");
+  }
+  std::string reason = error.code == json::error::too_deep
+                           ? "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"
+                           : error.code.message();
+  return fail(ManifestErrc::invalid_json,
+              "the manifest is not valid JSON (at byte " + offset + "): " + reason);
 }
 
 std::string_view kind_name(const json::value& value) {
@@ -415,33 +432,27 @@ Result<Manifest, ManifestError> parse_manifest(std::string_view bytes,
 
   // The values go to one arena released at return (nothing is freed piecemeal); the parser's
   // temporary stack grows and shrinks on the heap. Both count against one budget, and the depth
-  // cap keeps pathological nesting cheap.
+  // cap keeps pathological nesting cheap. (The duplicate-key check keeps the keys of the open
+  // objects on the heap too, outside the budget: at most the size of the input plus a few words
+  // a key.)
   MemoryBudget budget{0, kMaxParseMemory};
   json::monotonic_resource arena;
   BudgetedResource values(&arena, &budget, false);
   BudgetedResource scratch(json::storage_ptr().get(), &budget, true);
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
-  json::parser parser(json::storage_ptr(&scratch), options);
-  parser.reset(json::storage_ptr(&values));
-  boost::system::error_code ec;
-  std::size_t consumed = 0;
+  Result<json::value, JsonParseError> parsed = JsonParseError{};
   try {
-    consumed = parser.write(bytes.data(), bytes.size(), ec);
+    parsed = parse_json_with_unique_keys(bytes, options, json::storage_ptr(&values),
+                                         json::storage_ptr(&scratch));
   } catch (const std::bad_alloc&) {
     if (!budget.exceeded) throw;  // the machine is out of memory: not this document's fault
     return fail(ManifestErrc::invalid,
                 "the manifest has too many JSON values to process; real manifests are mostly "
                 "strings");
   }
-  if (ec) {
-    std::string reason = ec == json::error::too_deep
-                             ? "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels"
-                             : ec.message();
-    return fail(ManifestErrc::invalid_json, "the manifest is not valid JSON (at byte " +
-                                                std::to_string(consumed) + "): " + reason);
-  }
-  json::value document = parser.release();
+  if (!parsed) return json_error(parsed.error());
+  json::value document = std::move(*parsed);
   const json::object* root = document.if_object();
   if (root == nullptr) {
     return fail(ManifestErrc::invalid_json,

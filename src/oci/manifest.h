@@ -55,6 +55,7 @@ struct Manifest {
 
 enum class ManifestErrc {
   invalid_json,        // not a JSON object
+  duplicate_key,       // a JSON object has the same key twice (parsers disagree on which wins)
   invalid,             // a required field is missing or has the wrong type/value
   media_type_mismatch, // mediaType field disagrees with the Content-Type or the structure
   unsupported,         // schema 1 or an unknown manifest media type
@@ -62,7 +63,8 @@ enum class ManifestErrc {
 };
 using ManifestError = Error<ManifestErrc>;
 
-// Parses `bytes` sent with `content_type` (may be empty). Checks well-formed JSON, a known
+// Parses `bytes` sent with `content_type` (may be empty). Checks well-formed JSON without a
+// repeated key in any object, a known
 // manifest media type (field, else Content-Type), schemaVersion 2, required fields, valid
 // descriptors (digest, size >= 0, media type syntax), and that the structure matches the media
 // type (layers/config for images, manifests for indexes). Schema 1 is refused with a message

@@ -453,14 +453,98 @@ TEST(MediaType, NothingToInferFrom) {
   EXPECT_NE(error.message.find("there is no Content-Type"), std::string::npos) << error.message;
 }
 
-TEST(MediaType, DuplicateKeysTakeTheLastValue) {
-  // Go's encoding/json, which most clients and the reference registry use, does the same, so
-  // berth reads a document with repeated keys the way they do.
-  std::string doubled = replaced(kOciManifest, R"("schemaVersion": 2,)",
-                                 R"("schemaVersion": 2, "mediaType": "application/x.bogus",)");
-  auto result = parse_manifest(doubled, "");
+// --- Duplicate keys: parsers disagree on which value wins, so none is taken --------------
+
+ManifestError expect_duplicate(const std::string& bytes, std::string_view key) {
+  auto error = expect_error(bytes, "", ManifestErrc::duplicate_key);
+  EXPECT_NE(error.message.find("the key \"" + std::string(key)), std::string::npos)
+      << error.message;
+  EXPECT_NE(error.message.find("twice in one JSON object"), std::string::npos) << error.message;
+  return error;
+}
+
+TEST(DuplicateKeys, TopLevelKeyTwiceIsRefused) {
+  // Go's encoding/json (the reference registry, most clients) keeps the last mediaType, other
+  // parsers the first: the two would read different manifests.
+  expect_duplicate(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                            R"("schemaVersion": 2, "mediaType": "application/x.bogus",)"),
+                   "mediaType");
+  expect_duplicate(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                            R"("schemaVersion": 2, "schemaVersion": 2,)"),
+                   "schemaVersion");
+  // Even an unknown key, with the same value.
+  expect_duplicate(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                            R"("schemaVersion": 2, "x": 1, "x": 1,)"),
+                   "x");
+}
+
+TEST(DuplicateKeys, NestedKeyTwiceIsRefused) {
+  // In a descriptor: which blob does the manifest refer to?
+  expect_duplicate(replaced(kOciManifest, R"("size": 1472)",
+                            R"("size": 1472, "digest": ")" + kLayer2Digest + "\""),
+                   "digest");
+  // In a layer of the array, in annotations, in an index's platform.
+  expect_duplicate(replaced(kOciManifest, R"("size": 3370706)", R"("size": 3370706, "size": 1)"),
+                   "size");
+  expect_duplicate(replaced(kOciManifest, R"("org.opencontainers.image.title": "demo")",
+                            R"("org.opencontainers.image.title": "demo", )"
+                            R"("org.opencontainers.image.title": "other")"),
+                   "org.opencontainers.image.title");
+  expect_duplicate(replaced(kOciIndex, R"({"architecture": "amd64", "os": "linux"})",
+                            R"({"architecture": "amd64", "os": "linux", "os": "windows"})"),
+                   "os");
+  // Deep inside a field the registry does not read.
+  expect_duplicate(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                            R"("schemaVersion": 2, "x": {"y": [[{"z": {"a": 1, "b": 2, "a": 3}}]]},)"),
+                   "a");
+}
+
+TEST(DuplicateKeys, MessageSaysWhereTheObjectEnds) {
+  // Bytes counted from 0: the offending object's closing brace.
+  auto error = expect_duplicate(R"({"a": 1, "a": 2})", "a\"");
+  EXPECT_NE(error.message.find("ending at byte 15"), std::string::npos) << error.message;
+  error = expect_duplicate(R"({"x": {"a": 1, "a": 2}, "y": 0})", "a\"");
+  EXPECT_NE(error.message.find("ending at byte 21"), std::string::npos) << error.message;
+}
+
+TEST(DuplicateKeys, KeysEqualAfterUnescapingAreDuplicates) {
+  // What counts is the key a parser sees, not how it is spelled.
+  expect_duplicate(R"({"a": 1, "\u0061": 2})", "a\"");
+  expect_duplicate(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                            R"("schemaVersion": 2, "\u006dediaType": "application/x.bogus",)"),
+                   "mediaType");
+  expect_duplicate(R"({"a/b": 1, "a\/b": 2})", "a/b");
+  // Non-ASCII keys are quoted with '?' for each byte of the UTF-8 sequence.
+  expect_duplicate("{\"\xc3\xa9\": 1, \"\\u00e9\": 2}", "??\"");
+  expect_duplicate(R"({"\ud83d\ude00": 1, "\uD83D\uDE00": 2})", "????\"");
+}
+
+TEST(DuplicateKeys, LongEscapedKeysAreComparedWhole) {
+  // Keys longer than the parser's buffer arrive in parts.
+  std::string key;
+  for (int i = 0; i < 5000; ++i) key += "\\u0041b";
+  expect_duplicate("{\"" + key + "\": 1, \"" + key + "\": 2}", "AbAbAbAb");
+  std::string differs_at_the_end = "{\"" + key + "x\": 1, \"" + key + "y\": 2, \"k\": 3}";
+  auto result = parse_manifest(differs_at_the_end, "");
+  ASSERT_FALSE(result);
+  // Refused for not being a manifest, not for its keys.
+  EXPECT_NE(int(result.error().code), int(ManifestErrc::duplicate_key)) << result.error().message;
+}
+
+TEST(DuplicateKeys, SameKeyInDifferentObjectsIsFine) {
+  // Every descriptor has "digest"; a nested object may reuse its parent's keys; sibling objects
+  // each have their own keys.
+  std::string manifest = replaced(
+      kOciManifest, R"("schemaVersion": 2,)",
+      R"("schemaVersion": 2, "x": {"x": {"x": 1}, "y": {"x": 2}}, "y": [{"a": 1}, {"a": 2}],)");
+  auto result = parse_manifest(manifest, "");
   ASSERT_TRUE(result) << result.error().message;
-  EXPECT_EQ(result->media_type, media_type::kOciManifest);
+  EXPECT_EQ(result->layers.size(), 2u);
+  ASSERT_TRUE(parse_manifest(kOciIndex, "")) << parse_manifest(kOciIndex, "").error().message;
+  // Keys that differ only by case are different keys.
+  EXPECT_TRUE(parse_manifest(replaced(kOciManifest, R"("schemaVersion": 2,)",
+                                      R"("schemaVersion": 2, "MediaType": "x",)"),
+                             ""));
 }
 
 TEST(MediaType, FieldMustBeAString) {

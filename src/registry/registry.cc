@@ -321,6 +321,95 @@ Result<std::optional<oci::Digest>> Registry::resolve(std::string_view repository
   return *resolved;
 }
 
+namespace {
+
+// A descriptor's size must be the size of the content it names: clients trust it to allocate,
+// to bound and to verify downloads, so a wrong size is refused like a wrong digest would be.
+RegistryError size_mismatch(std::string_view kind, const oci::Descriptor& descriptor,
+                            std::uint64_t stored_size) {
+  return {Errc::manifest_invalid,
+          fmt::format("size mismatch: the descriptor of {} {} gives size {}, but the repository "
+                      "holds it with {} bytes",
+                      kind, descriptor.digest.str(), descriptor.size, stored_size)};
+}
+
+bool size_matches(const oci::Descriptor& descriptor, std::uint64_t stored_size) {
+  return std::uint64_t(descriptor.size) == stored_size;
+}
+
+// A config or layer: must be in the repository, with the descriptor's size.
+Result<void> check_blob(metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
+                        const oci::Descriptor& descriptor) {
+  auto size = metadata.linked_blob_size(repository, descriptor.digest);
+  if (!size) return from_metadata(size.error());
+  if (!*size) {
+    return RegistryError{Errc::manifest_blob_unknown,
+                         fmt::format("blob {} is not in the repository; push it before the "
+                                     "manifest",
+                                     descriptor.digest.str())};
+  }
+  if (!size_matches(descriptor, **size)) return size_mismatch("blob", descriptor, **size);
+  return {};
+}
+
+// A child of an index: must be in the repository, with the descriptor's size.
+Result<void> check_child_manifest(metadata::MetadataStore& metadata,
+                                  metadata::RepositoryRef repository,
+                                  const oci::Descriptor& descriptor) {
+  auto size = metadata.manifest_size(repository, descriptor.digest);
+  if (!size) return from_metadata(size.error());
+  if (!*size) {
+    return RegistryError{Errc::manifest_blob_unknown,
+                         fmt::format("manifest {} is not in the repository; push it before the "
+                                     "index",
+                                     descriptor.digest.str())};
+  }
+  if (!size_matches(descriptor, **size)) return size_mismatch("manifest", descriptor, **size);
+  return {};
+}
+
+// The subject of a referrer may be pushed after it (the spec allows it), so only a stored
+// subject is checked.
+Result<void> check_subject(metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
+                           const oci::Descriptor& descriptor) {
+  auto size = metadata.manifest_size(repository, descriptor.digest);
+  if (!size) return from_metadata(size.error());
+  if (*size && !size_matches(descriptor, **size)) {
+    return size_mismatch("subject manifest", descriptor, **size);
+  }
+  return {};
+}
+
+// Checks that what the manifest refers to is in the repository as described, and returns the
+// references to record. Layers the registry need not hold (foreign, with urls) are skipped.
+Result<std::vector<metadata::ManifestReference>> check_references(
+    metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
+    const oci::Manifest& manifest) {
+  std::vector<metadata::ManifestReference> references;
+  auto require_blob = [&](const oci::Descriptor& descriptor) -> Result<void> {
+    if (auto ok = check_blob(metadata, repository, descriptor); !ok) return ok.error();
+    references.push_back({descriptor.digest, metadata::ReferenceKind::blob});
+    return {};
+  };
+  if (manifest.config) {
+    if (auto ok = require_blob(*manifest.config); !ok) return ok.error();
+  }
+  for (const auto& layer : manifest.layers) {
+    if (!oci::must_be_present(layer)) continue;
+    if (auto ok = require_blob(layer); !ok) return ok.error();
+  }
+  for (const auto& child : manifest.manifests) {
+    if (auto ok = check_child_manifest(metadata, repository, child); !ok) return ok.error();
+    references.push_back({child.digest, metadata::ReferenceKind::manifest});
+  }
+  if (manifest.subject) {
+    if (auto ok = check_subject(metadata, repository, *manifest.subject); !ok) return ok.error();
+  }
+  return references;
+}
+
+}  // namespace
+
 Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
                                                  const oci::Reference& reference,
                                                  std::string_view bytes,
@@ -337,37 +426,8 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
                                      digest_reference->str())};
   }
 
-  std::vector<metadata::ManifestReference> references;
-  auto require_blob = [&](const oci::Descriptor& descriptor) -> Result<void> {
-    auto size = metadata_.linked_blob_size(ref(repository), descriptor.digest);
-    if (!size) return from_metadata(size.error());
-    if (!*size) {
-      return RegistryError{Errc::manifest_blob_unknown,
-                           fmt::format("blob {} is not in the repository; push it before the "
-                                       "manifest",
-                                       descriptor.digest.str())};
-    }
-    references.push_back({descriptor.digest, metadata::ReferenceKind::blob});
-    return {};
-  };
-  if (parsed->config) {
-    if (auto ok = require_blob(*parsed->config); !ok) return ok.error();
-  }
-  for (const auto& layer : parsed->layers) {
-    if (!oci::must_be_present(layer)) continue;
-    if (auto ok = require_blob(layer); !ok) return ok.error();
-  }
-  for (const auto& child : parsed->manifests) {
-    auto exists = metadata_.manifest_exists(ref(repository), child.digest);
-    if (!exists) return from_metadata(exists.error());
-    if (!*exists) {
-      return RegistryError{Errc::manifest_blob_unknown,
-                           fmt::format("manifest {} is not in the repository; push it before the "
-                                       "index",
-                                       child.digest.str())};
-    }
-    references.push_back({child.digest, metadata::ReferenceKind::manifest});
-  }
+  auto references = check_references(metadata_, ref(repository), *parsed);
+  if (!references) return references.error();
 
   metadata::ManifestRecord record{
       .digest = digest,
@@ -381,7 +441,7 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
   };
   std::optional<std::string> tag;
   if (const auto* name = std::get_if<std::string>(&reference)) tag = *name;
-  if (auto stored = metadata_.put_manifest(ref(repository), record, references, tag); !stored) {
+  if (auto stored = metadata_.put_manifest(ref(repository), record, *references, tag); !stored) {
     return from_metadata(stored.error());
   }
   return PutManifestResult{digest, record.subject};

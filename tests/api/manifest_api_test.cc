@@ -163,6 +163,93 @@ TEST_F(ManifestApi, IndexNeedsItsChildren) {
   expect_served(client(), "repo", sha256(child), child, kOciManifest);
 }
 
+TEST_F(ManifestApi, BlobSizesMustMatchTheDescriptors) {
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  std::string layer = "layer of known size";
+  std::string config_digest = push_blob("repo", config);
+  std::string layer_digest = push_blob("repo", layer);
+  auto image = [&](std::size_t config_size, std::size_t layer_size) {
+    return fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}})", kOciManifest,
+        descriptor_json({"application/vnd.oci.image.config.v1+json", config_digest, config_size}),
+        descriptor_json({"application/vnd.oci.image.layer.v1.tar+gzip", layer_digest,
+                         layer_size}));
+  };
+  for (std::string wrong : {image(config.size() + 1, layer.size()),
+                            image(config.size(), layer.size() - 1), image(config.size(), 0)}) {
+    auto r = put_manifest("repo", "sized", wrong);
+    EXPECT_EQ(r.status, 400) << wrong;
+    EXPECT_EQ(error_code(r), "MANIFEST_INVALID") << r.body;
+    EXPECT_NE(r.body.find("size mismatch"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(client().get("/v2/repo/manifests/sized").status, 404);
+  // A blob that is not there at all is still unknown, whatever size the descriptor gives.
+  std::string absent = fmt::format(
+      R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[]}})", kOciManifest,
+      descriptor_json({"application/vnd.oci.image.config.v1+json", sha256("absent"), 99}));
+  EXPECT_EQ(error_code(put_manifest("repo", "sized", absent)), "MANIFEST_BLOB_UNKNOWN");
+
+  auto right = put_manifest("repo", "sized", image(config.size(), layer.size()));
+  EXPECT_EQ(right.status, 201) << right.body;
+}
+
+TEST_F(ManifestApi, IndexChildSizesMustMatch) {
+  std::string child = make_image("repo", "sized-child");
+  ASSERT_EQ(put_manifest("repo", sha256(child), child).status, 201);
+  auto index = [&](std::size_t child_size) {
+    return fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}})", kOciIndex,
+                       descriptor_json({kOciManifest, sha256(child), child_size}));
+  };
+  auto wrong = put_manifest("repo", "multi", index(child.size() + 10), kOciIndex);
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(error_code(wrong), "MANIFEST_INVALID");
+  EXPECT_NE(wrong.body.find("size mismatch"), std::string::npos) << wrong.body;
+  EXPECT_EQ(client().get("/v2/repo/manifests/multi").status, 404);
+  auto right = put_manifest("repo", "multi", index(child.size()), kOciIndex);
+  EXPECT_EQ(right.status, 201) << right.body;
+}
+
+TEST_F(ManifestApi, StoredSubjectSizeMustMatch) {
+  std::string subject = make_image("repo", "sized-subject");
+  std::string empty_digest = push_blob("repo", "{}");
+  auto referrer = [&](const std::string& subject_digest, std::size_t subject_size) {
+    return fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"{}","artifactType":"application/vnd.example.sig","config":{},"layers":[],"subject":{}}})",
+        kOciManifest, descriptor_json({"application/vnd.oci.empty.v1+json", empty_digest, 2}),
+        descriptor_json({kOciManifest, subject_digest, subject_size}));
+  };
+  // A subject not pushed yet is accepted whatever its size: referrers may come first.
+  auto early = put_manifest("repo", "early", referrer(sha256("not pushed yet"), 12345));
+  EXPECT_EQ(early.status, 201) << early.body;
+
+  ASSERT_EQ(put_manifest("repo", "v1", subject).status, 201);
+  auto wrong = put_manifest("repo", "sig", referrer(sha256(subject), subject.size() - 1));
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(error_code(wrong), "MANIFEST_INVALID");
+  EXPECT_NE(wrong.body.find("size mismatch"), std::string::npos) << wrong.body;
+  auto right = put_manifest("repo", "sig", referrer(sha256(subject), subject.size()));
+  EXPECT_EQ(right.status, 201) << right.body;
+}
+
+TEST_F(ManifestApi, DuplicateJsonKeysAreRefused) {
+  std::string manifest = make_image("repo", "dup");
+  auto refused = [&](const std::string& bad) {
+    auto r = put_manifest("repo", "dup", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(error_code(r), "MANIFEST_INVALID") << r.body;
+    EXPECT_NE(r.body.find("twice"), std::string::npos) << r.body;
+  };
+  // At the top level, in a descriptor, and spelled differently but equal once unescaped.
+  std::string at_top = manifest;
+  at_top.insert(1, R"("mediaType":"application/vnd.oci.image.index.v1+json",)");
+  refused(at_top);
+  std::string in_config = manifest;
+  in_config.insert(in_config.find(R"("digest")"), R"("\u0064igest":")" + sha256("other") + "\",");
+  refused(in_config);
+  EXPECT_EQ(client().get("/v2/repo/manifests/dup").status, 404);
+  EXPECT_EQ(put_manifest("repo", "dup", manifest).status, 201);
+}
+
 TEST_F(ManifestApi, WindowsImagesWithForeignLayersAndMixedIndex) {
   std::string config = R"({"architecture":"amd64","os":"windows","os.version":"10.0.17763.1"})";
   std::string layer = "windows app layer";
@@ -225,14 +312,33 @@ TEST_F(ManifestApi, DeleteByDigestRemovesManifestAndTags) {
   EXPECT_EQ(client().request("DELETE", "/v2/repo/manifests/" + digest).status, 404);
 }
 
-TEST_F(ManifestApi, InvalidReferences) {
-  auto tag = client().get("/v2/repo/manifests/-bad-tag");
+TEST_F(ManifestApi, LookupsByInvalidReferenceAreUnknownManifests) {
+  // What clients and the OCI conformance tests expect: no manifest can be found under a name
+  // outside the grammar, whether it looks like a tag or like a digest.
+  ASSERT_EQ(put_manifest("repo", "v1", make_image("repo", "lookups")).status, 201);
+  for (std::string reference : {std::string("-bad-tag"), std::string(".INVALID_MANIFEST_NAME"),
+                                std::string(129, 'a'), std::string("sha256:1234"),
+                                std::string("md5:d41d8cd98f00b204e9800998ecf8427e")}) {
+    auto get = client().get("/v2/repo/manifests/" + reference);
+    EXPECT_EQ(get.status, 404) << reference;
+    EXPECT_EQ(error_code(get), "MANIFEST_UNKNOWN") << reference;
+    EXPECT_EQ(client().head("/v2/repo/manifests/" + reference).status, 404) << reference;
+    auto del = client().request("DELETE", "/v2/repo/manifests/" + reference);
+    EXPECT_EQ(del.status, 404) << reference;
+    EXPECT_EQ(error_code(del), "MANIFEST_UNKNOWN") << reference;
+  }
+  EXPECT_EQ(client().get("/v2/repo/manifests/unknown").status, 404);
+  EXPECT_EQ(client().get("/v2/repo/manifests/v1").status, 200);
+}
+
+TEST_F(ManifestApi, PutByInvalidReferenceIsRefused) {
+  std::string manifest = make_image("repo", "invalid-put");
+  auto tag = put_manifest("repo", "-bad-tag", manifest);
   EXPECT_EQ(tag.status, 400);
   EXPECT_EQ(error_code(tag), "TAG_INVALID");
-  auto digest = client().get("/v2/repo/manifests/sha256:1234");
+  auto digest = put_manifest("repo", "sha256:1234", manifest);
   EXPECT_EQ(digest.status, 400);
   EXPECT_EQ(error_code(digest), "DIGEST_INVALID");
-  EXPECT_EQ(client().get("/v2/repo/manifests/unknown").status, 404);
 }
 
 TEST_F(ManifestApi, TagsListSortedAndPaginated) {
