@@ -254,10 +254,16 @@ port_in_use() {
     ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
+# Picked below the kernel's ephemeral range, which port-0 listeners (berthd in other tests) and
+# every outgoing connection draw from: a port chosen here can only be taken between the check
+# and the bind by another test that picks its port the same way.
 pick_free_port() {
-    local p i
+    local p i low=32768
+    [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] &&
+        read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    ((low > 11024)) || low=32768
     for ((i = 0; i < 200; i++)); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
         if ! port_in_use "$p"; then
             echo "$p"
             return 0
