@@ -251,6 +251,9 @@ std::optional<bool> bool_field(const json::object& object, std::string_view name
 
 // ------------------------------------------------------------------ handlers
 
+// Every registry::Tenants call runs through context.run_blocking: creating, changing and
+// deleting commit to the database (and delete touches storage), and usage and health read the
+// whole registry, none of which may hold an event-loop thread. The family decides where that is.
 class Handlers {
  public:
   explicit Handlers(ManagementContext& context) : tenants_(context.tenants) {}
@@ -316,7 +319,8 @@ class Handlers {
   }
 
   asio::awaitable<Response> show_registry(RequestContext& context, Request& request) {
-    auto info = co_await context.run_blocking([&] { return tenants_.show(request.param("registry")); });
+    auto info =
+        co_await context.run_blocking([&] { return tenants_.show(request.param("registry")); });
     if (!info) co_return error_of(info.error());
     co_return json_response(200, registry_json(*info));
   }
@@ -338,19 +342,22 @@ class Handlers {
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
     };
-    auto updated = co_await context.run_blocking([&] { return tenants_.update(request.param("registry"), changes); });
+    auto updated = co_await context.run_blocking(
+        [&] { return tenants_.update(request.param("registry"), changes); });
     if (!updated) co_return error_of(updated.error());
     co_return json_response(200, registry_json(*updated));
   }
 
   asio::awaitable<Response> delete_registry(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] { return tenants_.remove(request.param("registry")); });
+    auto removed =
+        co_await context.run_blocking([&] { return tenants_.remove(request.param("registry")); });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
 
   asio::awaitable<Response> usage(RequestContext& context, Request& request) {
-    auto usage = co_await context.run_blocking([&] { return tenants_.usage(request.param("registry")); });
+    auto usage =
+        co_await context.run_blocking([&] { return tenants_.usage(request.param("registry")); });
     if (!usage) co_return error_of(usage.error());
     json::array repositories;
     for (const auto& repository : usage->repositories) {
@@ -374,7 +381,8 @@ class Handlers {
   }
 
   asio::awaitable<Response> health(RequestContext& context, Request& request) {
-    auto health = co_await context.run_blocking([&] { return tenants_.health(request.param("registry")); });
+    auto health =
+        co_await context.run_blocking([&] { return tenants_.health(request.param("registry")); });
     if (!health) co_return error_of(health.error());
     json::array checks;
     for (const auto& check : health->checks) {
@@ -386,7 +394,8 @@ class Handlers {
   }
 
   asio::awaitable<Response> list_repositories(RequestContext& context, Request& request) {
-    auto repositories = co_await context.run_blocking([&] { return tenants_.repositories(request.param("registry")); });
+    auto repositories = co_await context.run_blocking(
+        [&] { return tenants_.repositories(request.param("registry")); });
     if (!repositories) co_return error_of(repositories.error());
     json::array items;
     for (const auto& repository : *repositories) items.push_back(repository_json(repository));
@@ -394,7 +403,9 @@ class Handlers {
   }
 
   asio::awaitable<Response> show_repository(RequestContext& context, Request& request) {
-    auto repository = co_await context.run_blocking([&] { return tenants_.repository(request.param("registry"), request.param("repository")); });
+    auto repository = co_await context.run_blocking([&] {
+      return tenants_.repository(request.param("registry"), request.param("repository"));
+    });
     if (!repository) co_return error_of(repository.error());
     co_return json_response(200, repository_json(*repository));
   }
@@ -408,7 +419,8 @@ class Handlers {
   }
 
   asio::awaitable<Response> list_tags(RequestContext& context, Request& request) {
-    auto tags = co_await context.run_blocking([&] { return tenants_.tags(request.param("registry"), request.param("repository")); });
+    auto tags = co_await context.run_blocking(
+        [&] { return tenants_.tags(request.param("registry"), request.param("repository")); });
     if (!tags) co_return error_of(tags.error());
     json::array items;
     for (const auto& tag : *tags) items.push_back(tag_json(tag));
@@ -416,14 +428,17 @@ class Handlers {
   }
 
   asio::awaitable<Response> delete_tag(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] { return tenants_.untag(request.param("registry"), request.param("repository"),
-                                  request.param("tag")); });
+    auto removed = co_await context.run_blocking([&] {
+      return tenants_.untag(request.param("registry"), request.param("repository"),
+                            request.param("tag"));
+    });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
 
   asio::awaitable<Response> list_manifests(RequestContext& context, Request& request) {
-    auto manifests = co_await context.run_blocking([&] { return tenants_.manifests(request.param("registry"), request.param("repository")); });
+    auto manifests = co_await context.run_blocking(
+        [&] { return tenants_.manifests(request.param("registry"), request.param("repository")); });
     if (!manifests) co_return error_of(manifests.error());
     json::array items;
     for (const auto& manifest : *manifests) items.push_back(manifest_json(manifest));
@@ -431,8 +446,10 @@ class Handlers {
   }
 
   asio::awaitable<Response> show_manifest(RequestContext& context, Request& request) {
-    auto manifest = co_await context.run_blocking([&] { return tenants_.manifest(request.param("registry"), request.param("repository"),
-                                      request.param("digest")); });
+    auto manifest = co_await context.run_blocking([&] {
+      return tenants_.manifest(request.param("registry"), request.param("repository"),
+                               request.param("digest"));
+    });
     if (!manifest) co_return error_of(manifest.error());
     json::object item = manifest_json(manifest->summary);
     item["content"] = manifest->content;
@@ -440,8 +457,10 @@ class Handlers {
   }
 
   asio::awaitable<Response> delete_manifest(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] { return tenants_.delete_manifest(request.param("registry"), request.param("repository"),
-                                            request.param("digest")); });
+    auto removed = co_await context.run_blocking([&] {
+      return tenants_.delete_manifest(request.param("registry"), request.param("repository"),
+                                      request.param("digest"));
+    });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
