@@ -124,8 +124,9 @@ std::optional<Response> Pipeline::check_authorization(const RouteFamily& family,
       break;
   }
   // A route table names an action no rule covers: refuse rather than guess (fail closed).
-  spdlog::error("route {} names the action '{}', which the authorizer does not know; refused",
-                row.name, row.action);
+  spdlog::error("id={} route {} names the action '{}', which the authorizer does not know; "
+                "refused",
+                context.request_id, row.name, row.action);
   return family.errors.internal();
 }
 
