@@ -13,6 +13,7 @@
 
 #include "api/blocking_pool.h"
 #include "api/errors.h"
+#include "api/pipeline.h"
 #include "api/wire.h"
 #include "http/range.h"
 #include "oci/manifest.h"
@@ -27,15 +28,15 @@ using http::Request;
 using http::Response;
 using registry::Registry;
 
-// What the handlers that block work on: the registry the Host selected, and the pool that
-// takes their disk and database work off the event loop.
+// What the handlers that block work on: the registry the request addresses, and the request's
+// context, which says where disk and database work runs (off the event loop on a server).
 struct Scope {
   Registry& registry;
-  BlockingPool* blocking;
+  RequestContext& context;
 
   template <class Work>
   auto offload(Work work) {
-    return api::offload(blocking, std::move(work));
+    return context.run_blocking(std::move(work));
   }
 };
 
@@ -668,21 +669,15 @@ asio::awaitable<Response> list_referrers(Registry& registry, Request& request) {
 
 namespace {
 
-// Resolves the registry the request addresses (its listener's, else the one its Host names),
-// then runs `handler` on it: with the Scope when the handler blocks (and so takes the pool),
-// else with the registry alone.
+// Runs `handler` on the content of the registry the pipeline resolved: with the Scope when the
+// handler blocks (and so needs to know where that work runs), else with the registry alone.
 template <class Handler>
-asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handler handler) {
-  auto host = request.header("Host").value_or("");
-  // The access log names the registry addressed, also when it turns out not to exist.
-  auto named = plane.tenants.registry_name_of(host, request.listener);
-  request.set_log_field("registry",
-                        named.empty() ? plane.tenants.routing().default_registry : named);
-  auto id = plane.tenants.resolve(host, request.listener);
-  if (!id) co_return error_response(id.error());
-  Registry registry(plane.storage, plane.metadata, plane.uploads, *id);
+asio::awaitable<Response> in_registry(const DataPlane& plane, RequestContext& context,
+                                      Request& request, Handler handler) {
+  // The distribution family resolves the registry before any handler runs.
+  Registry registry = plane.registries.for_registry(context.registry->id);
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {
-    Scope scope{registry, plane.blocking};
+    Scope scope{registry, context};
     co_return co_await handler(scope, request);
   } else {
     co_return co_await handler(registry, request);
@@ -691,34 +686,54 @@ asio::awaitable<Response> in_registry(DataPlane& plane, Request& request, Handle
 
 }  // namespace
 
-void add_distribution_routes(http::Router& router, DataPlane& plane) {
-  DataPlane* p = &plane;
-  auto route = [&router, p](std::string method, std::string pattern, std::string name,
-                            std::string action, auto handler) {
-    router.add({std::move(method), std::move(pattern), std::move(name), std::move(action),
-                [p, handler](Request& q) { return in_registry(*p, q, handler); }});
+std::vector<RouteRow> distribution_routes(DataPlane& plane) {
+  std::vector<RouteRow> rows;
+  const DataPlane* p = &plane;
+  auto route = [&rows, p](std::string method, std::string pattern, std::string name,
+                          std::string_view action, auto handler) {
+    rows.push_back({std::move(method), std::move(pattern), std::move(name), std::string(action),
+                    [p, handler](RequestContext& context, Request& request) {
+                      return in_registry(*p, context, request, handler);
+                    }});
   };
-  route("GET", "/v2/", "base", "", [](Registry&, Request& q) { return get_base(q); });
-  route("GET", "/v2/_catalog", "catalog.list", "catalog", list_catalog);
-  route("GET", "/v2/{name+}/tags/list", "tags.list", "pull", list_tags);
-  route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", "pull", list_referrers);
-  route("GET", "/v2/{name+}/manifests/{reference}", "manifest.get", "pull",
+  using namespace action;
+  route("GET", "/v2/", "base", kOpen, [](Registry&, Request& q) { return get_base(q); });
+  route("GET", "/v2/_catalog", "catalog.list", kCatalog, list_catalog);
+  route("GET", "/v2/{name+}/tags/list", "tags.list", kPull, list_tags);
+  route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", kPull, list_referrers);
+  route("GET", "/v2/{name+}/manifests/{reference}", "manifest.get", kPull,
         [](Registry& r, Request& q) { return get_manifest(r, q, false); });
-  route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", "pull",
+  route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", kPull,
         [](Registry& r, Request& q) { return get_manifest(r, q, true); });
-  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", "push", put_manifest);
-  route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", "delete",
+  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", kPush, put_manifest);
+  route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", kDelete,
         delete_manifest);
   for (std::string pattern : {"/v2/{name+}/blobs/uploads/", "/v2/{name+}/blobs/uploads"}) {
-    route("POST", pattern, "upload.start", "push", start_upload);
+    route("POST", pattern, "upload.start", kPush, start_upload);
   }
-  route("GET", "/v2/{name+}/blobs/uploads/{uuid}", "upload.status", "push", get_upload);
-  route("PATCH", "/v2/{name+}/blobs/uploads/{uuid}", "upload.patch", "push", patch_upload);
-  route("PUT", "/v2/{name+}/blobs/uploads/{uuid}", "upload.finish", "push", finish_upload);
-  route("DELETE", "/v2/{name+}/blobs/uploads/{uuid}", "upload.cancel", "push", cancel_upload);
-  route("GET", "/v2/{name+}/blobs/{digest}", "blob.get", "pull", get_blob);
-  route("HEAD", "/v2/{name+}/blobs/{digest}", "blob.head", "pull", head_blob);
-  route("DELETE", "/v2/{name+}/blobs/{digest}", "blob.delete", "delete", delete_blob);
+  route("GET", "/v2/{name+}/blobs/uploads/{uuid}", "upload.status", kPush, get_upload);
+  route("PATCH", "/v2/{name+}/blobs/uploads/{uuid}", "upload.patch", kPush, patch_upload);
+  route("PUT", "/v2/{name+}/blobs/uploads/{uuid}", "upload.finish", kPush, finish_upload);
+  route("DELETE", "/v2/{name+}/blobs/uploads/{uuid}", "upload.cancel", kPush, cancel_upload);
+  route("GET", "/v2/{name+}/blobs/{digest}", "blob.get", kPull, get_blob);
+  route("HEAD", "/v2/{name+}/blobs/{digest}", "blob.head", kPull, head_blob);
+  route("DELETE", "/v2/{name+}/blobs/{digest}", "blob.delete", kDelete, delete_blob);
+  return rows;
+}
+
+RouteFamily distribution_family(BlockingPool* blocking) {
+  RouteFamily family = service_family();
+  family.name = "distribution";
+  family.resolves_registry = true;
+  family.blocking = blocking;
+  return family;
+}
+
+RouteFamily service_family() {
+  RouteFamily family;
+  family.name = "service";
+  family.errors = oci_family_errors();
+  return family;
 }
 
 http::Response not_routed(const http::Request& request, bool method_not_allowed) {

@@ -1,28 +1,31 @@
 #pragma once
 // The OCI distribution API (/v2/) as a route table over registry::Registry.
 
+#include <vector>
+
 #include "api/blocking_pool.h"
+#include "api/pipeline.h"
 #include "http/router.h"
-#include "metadata/metadata_store.h"
-#include "registry/registry.h"
-#include "registry/tenant_resolver.h"
-#include "storage/blob_storage.h"
+#include "registry/registry_services.h"
 
 namespace berth::api {
 
-// What the /v2/ handlers work on: the shared backends, the Host -> registry mapping, the
-// upload sessions in use, and the pool for blocking work (null: that work runs on the event
-// loop, for tests without threads).
+// What the /v2/ handlers work on: the factory of the resolved registry's content service.
+// (The pipeline resolves the registry and decides where blocking work runs.)
 struct DataPlane {
-  storage::BlobStorage& storage;
-  metadata::MetadataStore& metadata;
-  const registry::TenantResolver& tenants;
-  registry::UploadSessions& uploads;  // the upload sessions requests are using
-  BlockingPool* blocking = nullptr;
+  const registry::RegistryServices& registries;
 };
 
-// Adds every /v2/ route. `plane` and what it refers to must outlive the router.
-void add_distribution_routes(http::Router& router, DataPlane& plane);
+// Every /v2/ route, for Pipeline::add with distribution_family(). `plane` and what it refers to
+// must outlive the routes.
+std::vector<RouteRow> distribution_routes(DataPlane& plane);
+
+// /v2/: the registry comes from the listener or the Host, errors are OCI envelopes, and the
+// handlers' disk and database work runs on `blocking` (null: inline, for tests without threads).
+RouteFamily distribution_family(BlockingPool* blocking);
+
+// Routes outside both APIs (/healthz): no registry, OCI envelopes, work on the event loop.
+RouteFamily service_family();
 
 // The answer for paths no route matches (404) or methods a path does not take (405).
 http::Response not_routed(const http::Request& request, bool method_not_allowed);

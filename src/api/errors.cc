@@ -9,10 +9,7 @@
 namespace berth::api {
 namespace {
 
-struct WireError {
-  unsigned status;
-  std::string_view code;
-};
+}  // namespace
 
 WireError wire_error_of(registry::Errc errc) {
   using registry::Errc;
@@ -36,8 +33,6 @@ WireError wire_error_of(registry::Errc errc) {
   }
   return {500, code::kUnknown};
 }
-
-}  // namespace
 
 void add_common_headers(http::Response& response) {
   response.headers.set(std::string(header::kApiVersion), std::string(kApiVersionValue));
@@ -75,6 +70,20 @@ http::Response error_response(const registry::RegistryError& error) {
     return error_response(wire.status, wire.code, "internal server error");
   }
   return error_response(wire.status, wire.code, error.message);
+}
+
+FamilyErrors oci_family_errors() {
+  FamilyErrors errors;
+  errors.of_registry_error = [](const registry::RegistryError& error) {
+    return error_response(error);
+  };
+  // Unreachable today (no data-plane action needs an identity yet); the token service that
+  // will make it reachable adds the WWW-Authenticate challenge clients follow.
+  errors.unauthenticated = [] {
+    return error_response(401, code::kUnauthorized, "authentication required");
+  };
+  errors.internal = [] { return error_response(500, code::kUnknown, "internal server error"); };
+  return errors;
 }
 
 }  // namespace berth::api

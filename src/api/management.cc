@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "api/errors.h"
 #include "common/clock.h"
 
 namespace berth::api {
@@ -44,12 +45,12 @@ Response no_content() {
   return response;
 }
 
-struct WireError {
+struct ManagementWireError {
   unsigned status;
   std::string_view code;
 };
 
-WireError wire_error_of(TenantErrc errc) {
+ManagementWireError management_wire_error_of(TenantErrc errc) {
   namespace code = mgmt::code;
   switch (errc) {
     case TenantErrc::invalid_name:
@@ -81,13 +82,26 @@ WireError wire_error_of(TenantErrc errc) {
 }
 
 Response error_of(const TenantError& error) {
-  WireError wire = wire_error_of(error.code);
+  ManagementWireError wire = management_wire_error_of(error.code);
   if (wire.status >= 500) {
     // Server faults are logged with their cause; the client gets a generic message.
     spdlog::error("management: internal error: {}", error.message);
     return management_error(wire.status, wire.code, "internal server error");
   }
   return management_error(wire.status, wire.code, error.message, error.target);
+}
+
+// A registry error in the management envelope: the status is the one the data plane gives the
+// same error (errors.cc); the code says only the kind of failure, as the management API names
+// no content-level errors.
+Response error_of(const registry::RegistryError& error) {
+  unsigned status = wire_error_of(error.code).status;
+  if (status >= 500) {
+    spdlog::error("management: internal error: {}", error.message);
+    return management_error(status, mgmt::code::kInternalError, "internal server error");
+  }
+  std::string_view code = status == 404 ? mgmt::code::kNotFound : mgmt::code::kInvalidRequest;
+  return management_error(status, code, error.message);
 }
 
 Response invalid_request(std::string message, std::string_view target = {}) {
@@ -237,18 +251,21 @@ std::optional<bool> bool_field(const json::object& object, std::string_view name
 
 // ------------------------------------------------------------------ handlers
 
+// Every registry::Tenants call runs through context.run_blocking: creating, changing and
+// deleting commit to the database (and delete touches storage), and usage and health read the
+// whole registry, none of which may hold an event-loop thread. The family decides where that is.
 class Handlers {
  public:
   explicit Handlers(ManagementContext& context) : tenants_(context.tenants) {}
 
-  asio::awaitable<Response> openapi(Request&) {
+  asio::awaitable<Response> openapi(RequestContext&, Request&) {
     Response response;
     response.headers.set("Content-Type", "application/json");
     response.body = std::string(management_openapi_document());
     co_return response;
   }
 
-  asio::awaitable<Response> list_tiers(Request&) {
+  asio::awaitable<Response> list_tiers(RequestContext&, Request&) {
     json::array tiers;
     for (const registry::Tier& tier : registry::all_tiers()) {
       tiers.push_back(json::object{{"name", tier.name}, {"limits", limits_json(tier)}});
@@ -256,15 +273,15 @@ class Handlers {
     co_return json_response(200, json::object{{"tiers", std::move(tiers)}});
   }
 
-  asio::awaitable<Response> list_registries(Request&) {
-    auto registries = tenants_.list();
+  asio::awaitable<Response> list_registries(RequestContext& context, Request&) {
+    auto registries = co_await context.run_blocking([&] { return tenants_.list(); });
     if (!registries) co_return error_of(registries.error());
     json::array items;
     for (const auto& info : *registries) items.push_back(registry_json(info));
     co_return json_response(200, json::object{{"registries", std::move(items)}});
   }
 
-  asio::awaitable<Response> create_registry(Request& request) {
+  asio::awaitable<Response> create_registry(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
     if (auto bad = check_fields(body.object, {{"name", FieldType::string},
@@ -293,7 +310,7 @@ class Handlers {
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
     };
-    auto created = tenants_.create(wanted);
+    auto created = co_await context.run_blocking([&] { return tenants_.create(wanted); });
     if (!created) co_return error_of(created.error());
     Response response = json_response(201, registry_json(*created));
     response.headers.set("Location",
@@ -301,13 +318,14 @@ class Handlers {
     co_return response;
   }
 
-  asio::awaitable<Response> show_registry(Request& request) {
-    auto info = tenants_.show(request.param("registry"));
+  asio::awaitable<Response> show_registry(RequestContext& context, Request& request) {
+    auto info =
+        co_await context.run_blocking([&] { return tenants_.show(request.param("registry")); });
     if (!info) co_return error_of(info.error());
     co_return json_response(200, registry_json(*info));
   }
 
-  asio::awaitable<Response> update_registry(Request& request) {
+  asio::awaitable<Response> update_registry(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
     if (auto bad = check_fields(body.object, {{"tier", FieldType::string},
@@ -324,19 +342,22 @@ class Handlers {
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
     };
-    auto updated = tenants_.update(request.param("registry"), changes);
+    auto updated = co_await context.run_blocking(
+        [&] { return tenants_.update(request.param("registry"), changes); });
     if (!updated) co_return error_of(updated.error());
     co_return json_response(200, registry_json(*updated));
   }
 
-  asio::awaitable<Response> delete_registry(Request& request) {
-    auto removed = tenants_.remove(request.param("registry"));
+  asio::awaitable<Response> delete_registry(RequestContext& context, Request& request) {
+    auto removed =
+        co_await context.run_blocking([&] { return tenants_.remove(request.param("registry")); });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
 
-  asio::awaitable<Response> usage(Request& request) {
-    auto usage = tenants_.usage(request.param("registry"));
+  asio::awaitable<Response> usage(RequestContext& context, Request& request) {
+    auto usage =
+        co_await context.run_blocking([&] { return tenants_.usage(request.param("registry")); });
     if (!usage) co_return error_of(usage.error());
     json::array repositories;
     for (const auto& repository : usage->repositories) {
@@ -359,8 +380,9 @@ class Handlers {
                             });
   }
 
-  asio::awaitable<Response> health(Request& request) {
-    auto health = tenants_.health(request.param("registry"));
+  asio::awaitable<Response> health(RequestContext& context, Request& request) {
+    auto health =
+        co_await context.run_blocking([&] { return tenants_.health(request.param("registry")); });
     if (!health) co_return error_of(health.error());
     json::array checks;
     for (const auto& check : health->checks) {
@@ -371,62 +393,74 @@ class Handlers {
         200, json::object{{"healthy", health->healthy}, {"checks", std::move(checks)}});
   }
 
-  asio::awaitable<Response> list_repositories(Request& request) {
-    auto repositories = tenants_.repositories(request.param("registry"));
+  asio::awaitable<Response> list_repositories(RequestContext& context, Request& request) {
+    auto repositories = co_await context.run_blocking(
+        [&] { return tenants_.repositories(request.param("registry")); });
     if (!repositories) co_return error_of(repositories.error());
     json::array items;
     for (const auto& repository : *repositories) items.push_back(repository_json(repository));
     co_return json_response(200, json::object{{"repositories", std::move(items)}});
   }
 
-  asio::awaitable<Response> show_repository(Request& request) {
-    auto repository = tenants_.repository(request.param("registry"), request.param("repository"));
+  asio::awaitable<Response> show_repository(RequestContext& context, Request& request) {
+    auto repository = co_await context.run_blocking([&] {
+      return tenants_.repository(request.param("registry"), request.param("repository"));
+    });
     if (!repository) co_return error_of(repository.error());
     co_return json_response(200, repository_json(*repository));
   }
 
-  asio::awaitable<Response> delete_repository(Request& request) {
-    auto removed =
-        tenants_.delete_repository(request.param("registry"), request.param("repository"));
+  asio::awaitable<Response> delete_repository(RequestContext& context, Request& request) {
+    auto removed = co_await context.run_blocking([&] {
+      return tenants_.delete_repository(request.param("registry"), request.param("repository"));
+    });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
 
-  asio::awaitable<Response> list_tags(Request& request) {
-    auto tags = tenants_.tags(request.param("registry"), request.param("repository"));
+  asio::awaitable<Response> list_tags(RequestContext& context, Request& request) {
+    auto tags = co_await context.run_blocking(
+        [&] { return tenants_.tags(request.param("registry"), request.param("repository")); });
     if (!tags) co_return error_of(tags.error());
     json::array items;
     for (const auto& tag : *tags) items.push_back(tag_json(tag));
     co_return json_response(200, json::object{{"tags", std::move(items)}});
   }
 
-  asio::awaitable<Response> delete_tag(Request& request) {
-    auto removed = tenants_.untag(request.param("registry"), request.param("repository"),
-                                  request.param("tag"));
+  asio::awaitable<Response> delete_tag(RequestContext& context, Request& request) {
+    auto removed = co_await context.run_blocking([&] {
+      return tenants_.untag(request.param("registry"), request.param("repository"),
+                            request.param("tag"));
+    });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
 
-  asio::awaitable<Response> list_manifests(Request& request) {
-    auto manifests = tenants_.manifests(request.param("registry"), request.param("repository"));
+  asio::awaitable<Response> list_manifests(RequestContext& context, Request& request) {
+    auto manifests = co_await context.run_blocking(
+        [&] { return tenants_.manifests(request.param("registry"), request.param("repository")); });
     if (!manifests) co_return error_of(manifests.error());
     json::array items;
     for (const auto& manifest : *manifests) items.push_back(manifest_json(manifest));
     co_return json_response(200, json::object{{"manifests", std::move(items)}});
   }
 
-  asio::awaitable<Response> show_manifest(Request& request) {
-    auto manifest = tenants_.manifest(request.param("registry"), request.param("repository"),
-                                      request.param("digest"));
+  asio::awaitable<Response> show_manifest(RequestContext& context, Request& request) {
+    auto manifest = co_await context.run_blocking([&] {
+      return tenants_.manifest(request.param("registry"), request.param("repository"),
+                               request.param("digest"));
+    });
     if (!manifest) co_return error_of(manifest.error());
     json::object item = manifest_json(manifest->summary);
     item["content"] = manifest->content;
     co_return json_response(200, item);
   }
 
-  asio::awaitable<Response> delete_manifest(Request& request) {
-    auto removed = tenants_.delete_manifest(request.param("registry"), request.param("repository"),
-                                            request.param("digest"));
+  asio::awaitable<Response> delete_manifest(RequestContext& context, Request& request) {
+    auto removed = co_await context.run_blocking([&] {
+      return tenants_.delete_manifest(request.param("registry"), request.param("repository"),
+                                      request.param("digest"));
+    });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
@@ -435,9 +469,9 @@ class Handlers {
   registry::Tenants& tenants_;
 };
 
-using Method = asio::awaitable<Response> (Handlers::*)(Request&);
+using Method = asio::awaitable<Response> (Handlers::*)(RequestContext&, Request&);
 
-struct RouteRow {
+struct ManagementRow {
   std::string_view method;
   std::string_view pattern;
   std::string_view name;
@@ -445,12 +479,12 @@ struct RouteRow {
   Method handler;
 };
 
-constexpr std::string_view kAdmin = mgmt::kAdminAction;
+constexpr std::string_view kAdmin = action::kAdmin;
 
 // The management routes. Under .../repositories/{repository+}, the routes with a fixed suffix
 // come before the bare repository route so that ".../tags" is not read as part of a name.
-const RouteRow kRoutes[] = {
-    {"GET", "/mgmt/v1/openapi.json", "mgmt.openapi", "", &Handlers::openapi},
+const ManagementRow kRoutes[] = {
+    {"GET", "/mgmt/v1/openapi.json", "mgmt.openapi", action::kOpen, &Handlers::openapi},
     {"GET", "/mgmt/v1/tiers", "mgmt.tiers.list", kAdmin, &Handlers::list_tiers},
     {"GET", "/mgmt/v1/registries", "mgmt.registries.list", kAdmin, &Handlers::list_registries},
     {"POST", "/mgmt/v1/registries", "mgmt.registries.create", kAdmin, &Handlers::create_registry},
@@ -492,38 +526,33 @@ Response unauthorized() {
 
 }  // namespace
 
-std::vector<http::Route> management_routes(ManagementContext& context) {
+std::vector<RouteRow> management_routes(ManagementContext& context) {
   auto handlers = std::make_shared<Handlers>(context);
-  const auth::AdminCredential* admin = &context.admin;
-  std::vector<http::Route> routes;
-  for (const RouteRow& row : kRoutes) {
-    http::Handler handler;
+  std::vector<RouteRow> rows;
+  for (const ManagementRow& row : kRoutes) {
     Method method = row.handler;
-    if (row.action == kAdmin) {
-      handler = [handlers, admin, method](Request& request) -> asio::awaitable<Response> {
-        // The access log names the registry a management call is about.
-        if (auto name = request.param("registry"); !name.empty()) {
-          request.set_log_field("registry", std::string(name));
-        }
-        if (!admin->verify_authorization(request.header("Authorization"))) {
-          co_return unauthorized();
-        }
-        co_return co_await ((*handlers).*method)(request);
-      };
-    } else {
-      handler = [handlers, method](Request& request) -> asio::awaitable<Response> {
-        co_return co_await ((*handlers).*method)(request);
-      };
-    }
-    routes.push_back(http::Route{std::string(row.method), std::string(row.pattern),
-                                 std::string(row.name), std::string(row.action),
-                                 std::move(handler)});
+    rows.push_back({std::string(row.method), std::string(row.pattern), std::string(row.name),
+                    std::string(row.action),
+                    [handlers, method](RequestContext& context, Request& request) {
+                      return ((*handlers).*method)(context, request);
+                    }});
   }
-  return routes;
+  return rows;
 }
 
-void add_management_routes(http::Router& router, ManagementContext& context) {
-  for (auto& route : management_routes(context)) router.add(std::move(route));
+RouteFamily management_family(BlockingPool* blocking) {
+  RouteFamily family;
+  family.name = "management";
+  family.registry_from_path = true;
+  family.errors.of_registry_error = [](const registry::RegistryError& error) {
+    return error_of(error);
+  };
+  family.errors.unauthenticated = unauthorized;
+  family.errors.internal = [] {
+    return management_error(500, mgmt::code::kInternalError, "internal server error");
+  };
+  family.blocking = blocking;
+  return family;
 }
 
 bool is_management_path(std::string_view path) {

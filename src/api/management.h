@@ -4,13 +4,14 @@
 // every route of the table (a test keeps the two in sync).
 //
 // Every route except openapi.json needs the deployment administrator token
-// (`Authorization: Bearer <token>`); the route's action says so, and management_routes()
-// puts the check in front of each handler whose action asks for it.
+// (`Authorization: Bearer <token>`): its action is action::kAdmin, which the pipeline's
+// authorization stage checks before the handler runs (pipeline.h).
 
 #include <string_view>
 #include <vector>
 
-#include "auth/admin_credential.h"
+#include "api/blocking_pool.h"
+#include "api/pipeline.h"
 #include "http/router.h"
 #include "registry/tenants.h"
 
@@ -20,7 +21,7 @@ namespace berth::api {
 namespace mgmt {
 inline constexpr std::string_view kPrefix = "/mgmt/v1/";
 // The action of routes that need the administrator token; "" needs nothing.
-inline constexpr std::string_view kAdminAction = "admin";
+inline constexpr std::string_view kAdminAction = action::kAdmin;
 
 namespace code {
 inline constexpr std::string_view kInvalidName = "InvalidName";
@@ -41,18 +42,18 @@ inline constexpr std::string_view kInternalError = "InternalError";
 }  // namespace code
 }  // namespace mgmt
 
-// What the management handlers work on. Both must outlive the routes.
+// What the management handlers work on; must outlive the routes.
 struct ManagementContext {
   registry::Tenants& tenants;
-  const auth::AdminCredential& admin;
 };
 
-// The /mgmt/v1 routes, each already behind the check its action asks for. `context` must
-// outlive the routes.
-std::vector<http::Route> management_routes(ManagementContext& context);
+// The /mgmt/v1 routes, for Pipeline::add with management_family(). `context` must outlive
+// the routes.
+std::vector<RouteRow> management_routes(ManagementContext& context);
 
-// Adds management_routes() to `router`.
-void add_management_routes(http::Router& router, ManagementContext& context);
+// /mgmt/v1/: no registry to resolve (the access log names the path's), errors in the
+// management envelope, and the handlers' database and disk work on `blocking` (null: inline).
+RouteFamily management_family(BlockingPool* blocking);
 
 // Whether `path` belongs to the management API (so the fallback answers in its envelope).
 bool is_management_path(std::string_view path);

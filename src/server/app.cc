@@ -10,6 +10,7 @@
 #include "api/distribution.h"
 #include "api/errors.h"
 #include "api/management.h"
+#include "api/pipeline.h"
 #include "api/wire.h"
 #include "auth/admin_credential.h"
 #include "common/clock.h"
@@ -17,6 +18,7 @@
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/registry.h"
+#include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
 #include "registry/upload_sweeper.h"
@@ -123,8 +125,10 @@ struct App::Parts {
   std::unique_ptr<registry::UploadSweeper> upload_sweeper;
   // Declared before the server so it outlives the requests that use it.
   std::unique_ptr<api::BlockingPool> blocking;
+  std::unique_ptr<registry::RegistryServices> registries;
   std::unique_ptr<api::DataPlane> data_plane;
   std::optional<auth::AdminCredential> admin;
+  std::unique_ptr<api::Pipeline> pipeline;
   std::unique_ptr<registry::Tenants> tenant_service;
   std::unique_ptr<api::ManagementContext> management;
   std::optional<std::string> generated_admin_token;
@@ -152,6 +156,21 @@ std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStora
   return sweeper;
 }
 
+// /healthz: whether the default registry's metadata and storage answer.
+api::RouteRow health_route(const registry::RegistryServices& registries) {
+  return {"GET", "/healthz", "healthz", std::string(api::action::kOpen),
+          [&registries](api::RequestContext&,
+                        http::Request&) -> boost::asio::awaitable<http::Response> {
+            registry::Registry probe = registries.for_registry(metadata::kDefaultRegistryId);
+            auto healthy = probe.check_health();
+            if (!healthy) co_return api::error_response(healthy.error());
+            http::Response response;
+            response.headers.set("Content-Type", "application/json");
+            response.body = "{\"status\":\"ok\"}\n";
+            co_return response;
+          }};
+}
+
 }  // namespace
 
 App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
@@ -175,23 +194,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->upload_sweeper = start_upload_sweeper(*parts_->storage, *parts_->metadata,
                                                 *parts_->uploads, config.upload_sweep_interval);
   parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
-  parts_->data_plane = std::make_unique<api::DataPlane>(
-      api::DataPlane{*parts_->storage, *parts_->metadata, *parts_->tenants, *parts_->uploads,
-                     parts_->blocking.get()});
-
-  Parts* parts = parts_.get();
-  parts_->router.add({"GET", "/healthz", "healthz", "",
-                      [parts](http::Request&) -> boost::asio::awaitable<http::Response> {
-                        registry::Registry probe(*parts->storage, *parts->metadata,
-                                                 *parts->uploads, metadata::kDefaultRegistryId);
-                        auto healthy = probe.check_health();
-                        if (!healthy) co_return api::error_response(healthy.error());
-                        http::Response response;
-                        response.headers.set("Content-Type", "application/json");
-                        response.body = "{\"status\":\"ok\"}\n";
-                        co_return response;
-                      }});
-  api::add_distribution_routes(parts_->router, *parts_->data_plane);
+  parts_->registries = std::make_unique<registry::RegistryServices>(
+      *parts_->storage, *parts_->metadata, *parts_->uploads);
+  parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
   auto admin = auth::AdminCredential::open(config.data_dir,
                                            auth::initial_admin_token_from_environment());
@@ -199,8 +204,15 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->admin.emplace(admin->credential);
   parts_->generated_admin_token = admin->generated_token;
   parts_->management = std::make_unique<api::ManagementContext>(
-      api::ManagementContext{*parts_->tenant_service, *parts_->admin});
-  api::add_management_routes(parts_->router, *parts_->management);
+      api::ManagementContext{*parts_->tenant_service});
+  parts_->pipeline = std::make_unique<api::Pipeline>(*parts_->tenants, *parts_->admin);
+
+  const api::Pipeline& pipeline = *parts_->pipeline;
+  pipeline.add(parts_->router, api::service_family(), {health_route(*parts_->registries)});
+  pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
+               api::distribution_routes(*parts_->data_plane));
+  pipeline.add(parts_->router, api::management_family(parts_->blocking.get()),
+               api::management_routes(*parts_->management));
   parts_->router.set_fallback([](const http::Request& request, bool method_not_allowed) {
     return api::is_management_path(request.path)
                ? api::management_not_routed(request, method_not_allowed)

@@ -20,6 +20,7 @@
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
+#include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
 #include "storage/memory_blob_storage.h"
 #include "support/app_fixture.h"
@@ -31,8 +32,8 @@ inline constexpr std::string_view kAdminToken = "mgmt-test-admin-token-012345678
 // berthd's default domain, which RunningApp keeps: login servers are <registry>.<kDomain>.
 inline constexpr std::string_view kDomain = "registry.local";
 
-// The management route table, built over throwaway services: for tests that look at the rows
-// (pattern, method, action) and never call a handler.
+// The management route table as the pipeline wraps it, built over throwaway services: for
+// tests that look at the rows (pattern, method, action) and never call a handler.
 class ManagementRouteTable {
  public:
   ManagementRouteTable() {
@@ -40,8 +41,12 @@ class ManagementRouteTable {
     if (!store) throw std::runtime_error(store.error().message);
     metadata_ = std::move(*store);
     tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    context_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_, admin_});
-    routes_ = api::management_routes(*context_);
+    resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
+    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
+    context_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
+    for (auto& row : api::management_routes(*context_)) {
+      routes_.push_back(pipeline_->wrap(api::management_family(nullptr), std::move(row)));
+    }
   }
   const std::vector<http::Route>& routes() const { return routes_; }
 
@@ -51,6 +56,8 @@ class ManagementRouteTable {
   auth::AdminCredential admin_ = auth::AdminCredential::for_token("route-table-token-0123");
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<registry::Tenants> tenants_;
+  std::unique_ptr<registry::TenantResolver> resolver_;
+  std::unique_ptr<api::Pipeline> pipeline_;
   std::unique_ptr<api::ManagementContext> context_;
   std::vector<http::Route> routes_;
 };

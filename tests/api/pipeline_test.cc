@@ -1,0 +1,208 @@
+// The request pipeline: authorization comes from the route table's action column alone, every
+// route names an action the authorizer knows, an unknown action is refused, and today's policy
+// holds (management needs the administrator token, the data plane is open to anonymous callers).
+
+#include "api/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "api/api_test_support.h"
+#include "api/distribution.h"
+#include "api/management.h"
+#include "auth/admin_credential.h"
+#include "http/router.h"
+#include "metadata/sqlite_metadata_store.h"
+#include "registry/registry_services.h"
+#include "registry/tenant_resolver.h"
+#include "registry/tenants.h"
+#include "storage/memory_blob_storage.h"
+
+namespace berth::testing {
+namespace {
+
+namespace asio = boost::asio;
+
+// Every route berthd serves through the API families, built over throwaway services, as rows
+// the router holds (the handlers are never called here unless a test says so).
+class AllRoutes {
+ public:
+  AllRoutes() {
+    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
+    if (!store) throw std::runtime_error(store.error().message);
+    metadata_ = std::move(*store);
+    resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
+    registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
+    plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
+    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
+    management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
+    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
+    pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
+    pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
+  }
+  const http::Router& router() const { return router_; }
+  const api::Pipeline& pipeline() const { return *pipeline_; }
+
+ private:
+  TempDir dir_;
+  storage::MemoryBlobStorage storage_;
+  registry::UploadSessions uploads_{registry::UploadPolicy{}};
+  auth::AdminCredential admin_ = auth::AdminCredential::for_token("pipeline-test-token-0123");
+  std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
+  std::unique_ptr<registry::TenantResolver> resolver_;
+  std::unique_ptr<registry::RegistryServices> registries_;
+  std::unique_ptr<api::DataPlane> plane_;
+  std::unique_ptr<registry::Tenants> tenants_;
+  std::unique_ptr<api::ManagementContext> management_;
+  std::unique_ptr<api::Pipeline> pipeline_;
+  http::Router router_;
+};
+
+bool is_management(const http::Route& route) { return route.pattern.starts_with("/mgmt/"); }
+
+// Runs one route's handler (the whole pipeline) to completion on a private event loop.
+http::Response call(const http::Route& route, http::Request& request) {
+  asio::io_context loop;
+  auto answer = asio::co_spawn(loop, route.handler(request), asio::use_future);
+  loop.run();
+  return answer.get();
+}
+
+TEST(Authorizer, TodaysPolicy) {
+  using api::Verdict;
+  auto anonymous = api::Identity::anonymous();
+  auto admin = api::Identity::deployment_admin();
+  for (auto action : {api::action::kOpen, api::action::kPull, api::action::kPush,
+                      api::action::kDelete, api::action::kCatalog}) {
+    EXPECT_EQ(api::authorize(action, anonymous), Verdict::allowed) << action;
+    EXPECT_EQ(api::authorize(action, admin), Verdict::allowed) << action;
+  }
+  EXPECT_EQ(api::authorize(api::action::kAdmin, anonymous), Verdict::needs_authentication);
+  EXPECT_EQ(api::authorize(api::action::kAdmin, admin), Verdict::allowed);
+}
+
+TEST(Authorizer, AnUnknownActionIsRefusedWhoeverAsks) {
+  EXPECT_FALSE(api::known_action("frobnicate"));
+  EXPECT_EQ(api::authorize("frobnicate", api::Identity::anonymous()), api::Verdict::unknown_action);
+  EXPECT_EQ(api::authorize("frobnicate", api::Identity::deployment_admin()),
+            api::Verdict::unknown_action);
+}
+
+TEST(Pipeline, EveryRouteNamesAnActionTheAuthorizerKnows) {
+  AllRoutes all;
+  ASSERT_FALSE(all.router().routes().empty());
+  for (const auto& route : all.router().routes()) {
+    EXPECT_TRUE(api::known_action(route.action)) << route.name << " names '" << route.action << "'";
+    if (is_management(route) && !route.action.empty()) {
+      EXPECT_EQ(route.action, api::action::kAdmin) << route.name;
+    }
+  }
+}
+
+TEST(Pipeline, ARouteWithAnUnknownActionIsRefusedBeforeItsHandler) {
+  AllRoutes all;
+  bool handler_ran = false;
+  api::RouteRow row{
+      "GET", "/v2/", "test.unknown", "frobnicate",
+      [&handler_ran](api::RequestContext&, http::Request&) -> asio::awaitable<http::Response> {
+        handler_ran = true;
+        co_return http::Response{};
+      }};
+  for (const auto& family : {api::service_family(), api::management_family(nullptr)}) {
+    handler_ran = false;
+    http::Route route = all.pipeline().wrap(family, row);
+    http::Request request;
+    request.method = "GET";
+    request.path = "/v2/";
+    request.headers.add("Authorization", "Bearer pipeline-test-token-0123");
+    http::Response response = call(route, request);
+    EXPECT_EQ(response.status, 500u) << family.name;
+    EXPECT_FALSE(handler_ran) << family.name;
+  }
+}
+
+TEST(Pipeline, TheHandlerSeesTheContextTheStagesBuilt) {
+  AllRoutes all;
+  api::RequestContext seen;
+  api::RouteRow row{
+      "GET", "/v2/", "test.context", std::string(api::action::kPull),
+      [&seen](api::RequestContext& context, http::Request&) -> asio::awaitable<http::Response> {
+        seen = context;
+        co_return http::Response{};
+      }};
+  http::Route route = all.pipeline().wrap(api::distribution_family(nullptr), row);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/v2/";
+  request.request_id = "req-1";
+  request.remote_address = "192.0.2.7";
+  request.headers.add("Authorization", "Bearer pipeline-test-token-0123");
+  EXPECT_EQ(call(route, request).status, 200u);
+  EXPECT_EQ(seen.request_id, "req-1");
+  EXPECT_EQ(seen.route_name, "test.context");
+  EXPECT_EQ(seen.client_address, "192.0.2.7");
+  EXPECT_EQ(seen.identity.kind, api::Identity::Kind::deployment_admin);
+  ASSERT_TRUE(seen.registry.has_value());
+  EXPECT_EQ(seen.registry->id, metadata::kDefaultRegistryId);
+  EXPECT_EQ(seen.registry->name, std::string(metadata::kDefaultRegistryName));
+}
+
+TEST(Pipeline, EveryManagementRouteRefusesAnonymousCallersBeforeItsHandler) {
+  AllRoutes all;
+  std::size_t refused = 0;
+  for (const auto& route : all.router().routes()) {
+    if (!is_management(route) || route.action.empty()) continue;
+    ++refused;
+    http::Request request;
+    request.method = route.method;
+    request.path = route.pattern;
+    // No body reader: a handler that ran would crash reading one.
+    http::Response response = call(route, request);
+    EXPECT_EQ(response.status, 401u) << route.name;
+    EXPECT_EQ(response.headers.get("WWW-Authenticate").value_or(""),
+              "Bearer realm=\"berth-management\"")
+        << route.name;
+  }
+  EXPECT_EQ(refused, 16u);
+}
+
+// A concrete path for a /v2/ route pattern.
+std::string concrete_v2(std::string pattern) {
+  const std::pair<std::string, std::string> values[] = {
+      {"{name+}", "team/app"},
+      {"{digest}", "sha256:" + std::string(64, 'a')},
+      {"{reference}", "v1"},
+      {"{uuid}", "no-such-upload"},
+  };
+  for (const auto& [param, value] : values) {
+    for (auto at = pattern.find(param); at != std::string::npos; at = pattern.find(param)) {
+      pattern.replace(at, param.size(), value);
+    }
+  }
+  return pattern;
+}
+
+using DataPlaneAccess = ApiTest;
+
+TEST_F(DataPlaneAccess, EveryDataPlaneRouteIsReachableAnonymously) {
+  AllRoutes all;
+  std::size_t checked = 0;
+  for (const auto& route : all.router().routes()) {
+    if (is_management(route)) continue;
+    ++checked;
+    auto r = client().request(route.method, concrete_v2(route.pattern));
+    EXPECT_NE(r.status, 401) << route.name << ": " << r.body;
+    EXPECT_NE(r.status, 403) << route.name << ": " << r.body;
+    EXPECT_NE(r.status, 500) << route.name << ": " << r.body;
+  }
+  EXPECT_GT(checked, 10u);
+}
+
+}  // namespace
+}  // namespace berth::testing
