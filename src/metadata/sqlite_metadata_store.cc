@@ -1022,6 +1022,19 @@ RepositorySummary summary_of(const Statement& stmt) {
   };
 }
 
+// The size that `which` selects for `digest` in `repository`: none when no row matches.
+Result<std::optional<std::uint64_t>> size_of(SqliteConnection& connection, Sql which,
+                                             RepositoryRef repository,
+                                             const oci::Digest& digest) {
+  auto stmt = connection.statement(which);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository).bind_text(3, digest.str());
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
+}
+
 }  // namespace
 
 Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord& registry) {
@@ -1284,13 +1297,7 @@ Result<std::optional<std::uint64_t>> SqliteMetadataStore::linked_blob_size(
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(Sql::linked_blob_size);
-  if (!stmt) return stmt.error();
-  stmt->bind_repository(repository).bind_text(3, digest.str());
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<std::uint64_t>();
-  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
+  return size_of(reader->connection(), Sql::linked_blob_size, repository, digest);
 }
 
 Result<bool> SqliteMetadataStore::unlink_blob(RepositoryRef repository, const oci::Digest& digest) {
@@ -1522,13 +1529,7 @@ Result<std::optional<std::uint64_t>> SqliteMetadataStore::manifest_size(
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(Sql::manifest_size);
-  if (!stmt) return stmt.error();
-  stmt->bind_repository(repository).bind_text(3, digest.str());
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<std::uint64_t>();
-  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(stmt->integer(0)));
+  return size_of(reader->connection(), Sql::manifest_size, repository, digest);
 }
 
 Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(RepositoryRef repository,

@@ -337,35 +337,36 @@ bool size_matches(const oci::Descriptor& descriptor, std::uint64_t stored_size) 
   return std::uint64_t(descriptor.size) == stored_size;
 }
 
-// A config or layer: must be in the repository, with the descriptor's size.
-Result<void> check_blob(metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
-                        const oci::Descriptor& descriptor) {
-  auto size = metadata.linked_blob_size(repository, descriptor.digest);
-  if (!size) return from_metadata(size.error());
-  if (!*size) {
+// What a descriptor points at (`kind`, stored with `stored_size` or absent) must be in the
+// repository, with the descriptor's size; `before` names what it must be pushed before.
+Result<void> check_stored(const metadata::Result<std::optional<std::uint64_t>>& stored_size,
+                          std::string_view kind, std::string_view before,
+                          const oci::Descriptor& descriptor) {
+  if (!stored_size) return from_metadata(stored_size.error());
+  if (!*stored_size) {
     return RegistryError{Errc::manifest_blob_unknown,
-                         fmt::format("blob {} is not in the repository; push it before the "
-                                     "manifest",
-                                     descriptor.digest.str())};
+                         fmt::format("{} {} is not in the repository; push it before the {}", kind,
+                                     descriptor.digest.str(), before)};
   }
-  if (!size_matches(descriptor, **size)) return size_mismatch("blob", descriptor, **size);
+  if (!size_matches(descriptor, **stored_size)) {
+    return size_mismatch(kind, descriptor, **stored_size);
+  }
   return {};
 }
 
-// A child of an index: must be in the repository, with the descriptor's size.
+// A config or layer.
+Result<void> check_blob(metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
+                        const oci::Descriptor& descriptor) {
+  return check_stored(metadata.linked_blob_size(repository, descriptor.digest), "blob",
+                      "manifest", descriptor);
+}
+
+// A child of an index.
 Result<void> check_child_manifest(metadata::MetadataStore& metadata,
                                   metadata::RepositoryRef repository,
                                   const oci::Descriptor& descriptor) {
-  auto size = metadata.manifest_size(repository, descriptor.digest);
-  if (!size) return from_metadata(size.error());
-  if (!*size) {
-    return RegistryError{Errc::manifest_blob_unknown,
-                         fmt::format("manifest {} is not in the repository; push it before the "
-                                     "index",
-                                     descriptor.digest.str())};
-  }
-  if (!size_matches(descriptor, **size)) return size_mismatch("manifest", descriptor, **size);
-  return {};
+  return check_stored(metadata.manifest_size(repository, descriptor.digest), "manifest", "index",
+                      descriptor);
 }
 
 // The subject of a referrer may be pushed after it (the spec allows it), so only a stored
