@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api/api_test_support.h"
+#include "support/route_tables.h"
 #include "api/distribution.h"
 #include "api/management.h"
 #include "auth/admin_credential.h"
@@ -28,43 +29,6 @@ namespace berth::testing {
 namespace {
 
 namespace asio = boost::asio;
-
-// Every route berthd serves through the API families, built over throwaway services, as rows
-// the router holds (the handlers are never called here unless a test says so).
-class AllRoutes {
- public:
-  AllRoutes() {
-    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
-    if (!store) throw std::runtime_error(store.error().message);
-    metadata_ = std::move(*store);
-    resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
-    registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
-    plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
-    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
-    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
-    pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
-    pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
-  }
-  const http::Router& router() const { return router_; }
-  const api::Pipeline& pipeline() const { return *pipeline_; }
-
- private:
-  TempDir dir_;
-  storage::MemoryBlobStorage storage_;
-  registry::UploadSessions uploads_{registry::UploadPolicy{}};
-  auth::AdminCredential admin_ = auth::AdminCredential::for_token("pipeline-test-token-0123");
-  std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
-  std::unique_ptr<registry::TenantResolver> resolver_;
-  std::unique_ptr<registry::RegistryServices> registries_;
-  std::unique_ptr<api::DataPlane> plane_;
-  std::unique_ptr<registry::Tenants> tenants_;
-  std::unique_ptr<api::ManagementContext> management_;
-  std::unique_ptr<api::Pipeline> pipeline_;
-  http::Router router_;
-};
-
-bool is_management(const http::Route& route) { return route.pattern.starts_with("/mgmt/"); }
 
 // Runs one route's handler (the whole pipeline) to completion on a private event loop.
 http::Response call(const http::Route& route, http::Request& request) {

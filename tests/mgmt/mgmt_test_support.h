@@ -25,6 +25,7 @@
 #include "storage/memory_blob_storage.h"
 #include "support/app_fixture.h"
 #include "support/http_client.h"
+#include "support/route_tables.h"
 
 namespace berth::testing {
 
@@ -37,28 +38,14 @@ inline constexpr std::string_view kDomain = "registry.local";
 class ManagementRouteTable {
  public:
   ManagementRouteTable() {
-    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
-    if (!store) throw std::runtime_error(store.error().message);
-    metadata_ = std::move(*store);
-    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
-    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
-    context_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
-    for (auto& row : api::management_routes(*context_)) {
-      routes_.push_back(pipeline_->wrap(api::management_family(nullptr), std::move(row)));
+    for (const auto& route : all_.router().routes()) {
+      if (is_management(route)) routes_.push_back(route);
     }
   }
   const std::vector<http::Route>& routes() const { return routes_; }
 
  private:
-  TempDir dir_;
-  storage::MemoryBlobStorage storage_;
-  auth::AdminCredential admin_ = auth::AdminCredential::for_token("route-table-token-0123");
-  std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
-  std::unique_ptr<registry::Tenants> tenants_;
-  std::unique_ptr<registry::TenantResolver> resolver_;
-  std::unique_ptr<api::Pipeline> pipeline_;
-  std::unique_ptr<api::ManagementContext> context_;
+  AllRoutes all_;
   std::vector<http::Route> routes_;
 };
 

@@ -1,0 +1,59 @@
+#pragma once
+// Every route berthd serves, as the request pipeline wraps it, over throwaway services: for
+// tests that look at the route table (pattern, method, action) or call a handler directly.
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "api/distribution.h"
+#include "api/management.h"
+#include "api/pipeline.h"
+#include "auth/admin_credential.h"
+#include "http/router.h"
+#include "metadata/sqlite_metadata_store.h"
+#include "registry/registry.h"
+#include "registry/registry_services.h"
+#include "registry/tenant_resolver.h"
+#include "registry/tenants.h"
+#include "storage/memory_blob_storage.h"
+#include "common/temp_dir.h"
+
+namespace berth::testing {
+
+class AllRoutes {
+ public:
+  AllRoutes() {
+    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
+    if (!store) throw std::runtime_error(store.error().message);
+    metadata_ = std::move(*store);
+    resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
+    registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
+    plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
+    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
+    management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
+    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
+    pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
+    pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
+  }
+  const http::Router& router() const { return router_; }
+  const api::Pipeline& pipeline() const { return *pipeline_; }
+
+ private:
+  TempDir dir_;
+  storage::MemoryBlobStorage storage_;
+  registry::UploadSessions uploads_{registry::UploadPolicy{}};
+  auth::AdminCredential admin_ = auth::AdminCredential::for_token("pipeline-test-token-0123");
+  std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
+  std::unique_ptr<registry::TenantResolver> resolver_;
+  std::unique_ptr<registry::RegistryServices> registries_;
+  std::unique_ptr<api::DataPlane> plane_;
+  std::unique_ptr<registry::Tenants> tenants_;
+  std::unique_ptr<api::ManagementContext> management_;
+  std::unique_ptr<api::Pipeline> pipeline_;
+  http::Router router_;
+};
+
+inline bool is_management(const http::Route& route) { return route.pattern.starts_with("/mgmt/"); }
+
+}  // namespace berth::testing
