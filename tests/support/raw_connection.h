@@ -1,7 +1,7 @@
 #pragma once
-// A bare TCP connection to a test server, for requests an ordinary client will not send: a body
-// cut off midway, broken chunk framing, a body that stalls, a request held open while another
-// one runs.
+// A bare TCP connection to a test server, for requests an ordinary client will not send:
+// partial headers, pipelining, HTTP/1.0, a body cut off midway, broken chunk framing, a body that
+// stalls, a request held open while another one runs.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,111 +9,108 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdint>
-#include <map>
-#include <stdexcept>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace berth::testing {
 
-struct RawResponse {
-  int status = 0;                              // 0: the connection closed without an answer
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    // A bound on every read, so a missing answer fails the test instead of hanging it.
-    timeval timeout{10, 0};
+  // Every read gives up after `receive_timeout`, so a missing answer fails the test instead of
+  // hanging it.
+  explicit RawConnection(std::uint16_t port, int receive_timeout_seconds = 5)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    timeval timeout{receive_timeout_seconds, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("connect to 127.0.0.1 failed");
-    }
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   }
-  ~RawConnection() { close(); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
+  ~RawConnection() { ::close(fd_); }
+  bool connected() const { return connected_; }
 
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;  // the server closed; the answer (if any) tells the rest
-      bytes.remove_prefix(static_cast<std::size_t>(n));
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
     }
+    return true;
   }
 
-  // Reads one response: status line, headers and a Content-Length body. An interim
-  // "100 Continue" is returned like any other response.
-  RawResponse read_response() {
-    RawResponse response;
-    std::size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return response;
-    }
-    std::string head = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
-    if (head.size() > 12) response.status = std::stoi(head.substr(9, 3));
-    std::size_t line = head.find("\r\n");
-    while (line != std::string::npos) {
-      std::size_t next = head.find("\r\n", line + 2);
-      std::string field =
-          head.substr(line + 2, next == std::string::npos ? std::string::npos : next - line - 2);
-      if (auto colon = field.find(':'); colon != std::string::npos) {
-        std::string name = field.substr(0, colon);
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string value = field.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        response.headers[name] = value;
+  // Reads until `marker` has arrived; returns everything up to and including it.
+  std::optional<std::string> read_until(std::string_view marker) {
+    for (;;) {
+      if (auto pos = buffered_.find(marker); pos != std::string::npos) {
+        std::string out = buffered_.substr(0, pos + marker.size());
+        buffered_.erase(0, pos + marker.size());
+        return out;
       }
-      line = next;
+      if (!fill()) return std::nullopt;
     }
+  }
+
+  struct Response {
+    int status = 0;
+    std::string head;
+    std::string body;
+  };
+  // Reads one response with a Content-Length body (or none when `head_only`).
+  std::optional<Response> read_response(bool head_only = false) {
+    auto head = read_until("\r\n\r\n");
+    if (!head) return std::nullopt;
+    Response response;
+    response.head = *head;
+    response.status = std::atoi(head->substr(9, 3).c_str());
+    std::string lower = *head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     std::size_t length = 0;
-    if (auto it = response.headers.find("content-length"); it != response.headers.end()) {
-      length = std::stoul(it->second);
+    if (auto pos = lower.find("\r\ncontent-length: "); pos != std::string::npos) {
+      length = std::stoul(lower.substr(pos + 18));
     }
-    while (buffer_.size() < length) {
-      if (!fill()) break;
+    if (head_only) return response;
+    while (buffered_.size() < length) {
+      if (!fill()) return std::nullopt;
     }
-    response.body = buffer_.substr(0, length);
-    buffer_.erase(0, std::min(length, buffer_.size()));
+    response.body = buffered_.substr(0, length);
+    buffered_.erase(0, length);
     return response;
   }
 
-  // True once the server has closed its side (reads EOF); false on a timeout.
-  bool wait_for_close() {
-    while (fill()) {
-    }
-    return closed_;
+  // The status of the next response; 0 when none arrived.
+  int read_status() {
+    auto response = read_response();
+    return response ? response->status : 0;
   }
 
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+  // True when the server closed the connection (EOF or reset) within the receive timeout.
+  bool closed_by_peer() {
+    if (!buffered_.empty()) return false;
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
   }
 
  private:
   bool fill() {
-    char chunk[4096];
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n == 0) closed_ = true;
+    char buffer[64 * 1024];
+    ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
     if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    buffered_.append(buffer, static_cast<std::size_t>(n));
     return true;
   }
 
-  int fd_ = -1;
-  std::string buffer_;
-  bool closed_ = false;
+  int fd_;
+  bool connected_ = false;
+  std::string buffered_;
 };
 
 }  // namespace berth::testing
