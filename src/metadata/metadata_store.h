@@ -46,6 +46,8 @@ struct RegistryRecord {
   bool admin_user_enabled = false;
   bool anonymous_pull_enabled = false;
   bool public_network_access = true;
+  // The firewall's answer for clients no network rule allows: "Allow" or "Deny".
+  std::string default_network_action = "Allow";
 };
 
 // A repository of a registry. Cheap to copy; `name` must outlive the call.
