@@ -82,6 +82,13 @@ inline constexpr std::string_view kPush = "push";
 inline constexpr std::string_view kDelete = "delete";
 inline constexpr std::string_view kCatalog = "catalog";
 inline constexpr std::string_view kAdmin = "admin";  // the deployment administrator only
+// Management of the registry named by the route's {registry}: the caller's management role
+// there (Reader < Contributor < Owner; the deployment administrator has every one).
+inline constexpr std::string_view kRegistryRead = "registry.read";
+inline constexpr std::string_view kRegistryWrite = "registry.write";
+inline constexpr std::string_view kRegistryOwn = "registry.own";
+// The token service: anyone may ask; the handler verifies the credentials it is given.
+inline constexpr std::string_view kToken = "token";
 }  // namespace action
 
 // How authorize() answers.
