@@ -385,7 +385,9 @@ asio::awaitable<Response> start_upload(Scope& scope, Request& request) {
     auto digest = parse_digest(*mount);
     if (!digest) co_return digest_invalid(*mount);
     auto from = request.query_param("from");
-    if (from && oci::is_valid_repository_name(*from)) {
+    // A blob is mounted only from a repository the caller may read; otherwise the client
+    // uploads it, and learns nothing about the other repository.
+    if (from && oci::is_valid_repository_name(*from) && scope.context.may_read(*from)) {
       auto mounted = co_await scope.offload(
           [&] { return registry.mount_blob(target.name, *from, *digest); });
       if (mounted) co_return blob_created(request, target.name, mounted->digest);
@@ -621,10 +623,35 @@ asio::awaitable<Response> list_tags(Registry& registry, Request& request) {
   co_return response;
 }
 
-asio::awaitable<Response> list_catalog(Registry& registry, Request& request) {
+// The repositories the caller may read, a page at a time: pages of the registry's listing are
+// filtered until `limit` readable names are found or the listing ends.
+Result<Registry::Page> readable_repositories(Registry& registry, const RequestContext& context,
+                                             std::string last, std::size_t limit) {
+  Registry::Page readable;
+  while (true) {
+    auto page = registry.list_repositories(last, limit);
+    if (!page) return page.error();
+    for (auto& name : page->items) {
+      if (readable.items.size() == limit) {
+        readable.more = true;
+        return readable;
+      }
+      if (context.may_read(name)) readable.items.push_back(std::move(name));
+    }
+    if (!page->more || page->items.empty()) return readable;
+    last = page->items.empty() ? last : std::string(page->items.back());
+    if (readable.items.size() == limit) {
+      readable.more = true;
+      return readable;
+    }
+  }
+}
+
+asio::awaitable<Response> list_catalog(Scope& scope, Request& request) {
   auto pagination = parse_pagination(request);
   if (!pagination) co_return pagination_invalid();
-  auto page = registry.list_repositories(pagination->last, pagination->limit);
+  auto page = readable_repositories(scope.registry, scope.context, std::string(pagination->last),
+                                    pagination->limit);
   if (!page) co_return error_response(page.error());
   Response response =
       json_response(fmt::format(R"({{"repositories":{}}})", json_string_array(page->items)));
@@ -697,7 +724,7 @@ std::vector<RouteRow> distribution_routes(DataPlane& plane) {
                     }});
   };
   using namespace action;
-  route("GET", "/v2/", "base", kOpen, [](Registry&, Request& q) { return get_base(q); });
+  route("GET", "/v2/", "base", kBase, [](Registry&, Request& q) { return get_base(q); });
   route("GET", "/v2/_catalog", "catalog.list", kCatalog, list_catalog);
   route("GET", "/v2/{name+}/tags/list", "tags.list", kPull, list_tags);
   route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", kPull, list_referrers);

@@ -2,14 +2,16 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <string>
 
 #include "api/wire.h"
 
 namespace berth::api {
-namespace {
 
-}  // namespace
+using http::Response;
 
 WireError wire_error_of(registry::Errc errc) {
   using registry::Errc;
@@ -72,15 +74,33 @@ http::Response error_response(const registry::RegistryError& error) {
   return error_response(wire.status, wire.code, error.message);
 }
 
+std::string bearer_challenge(const Challenge& challenge) {
+  std::string value = fmt::format(R"(Bearer realm="{}",service="{}")", challenge.realm,
+                                  challenge.service);
+  if (!challenge.scope.empty()) value += fmt::format(R"(,scope="{}")", challenge.scope);
+  if (!challenge.error.empty()) value += fmt::format(R"(,error="{}")", challenge.error);
+  return value;
+}
+
 FamilyErrors oci_family_errors() {
   FamilyErrors errors;
   errors.of_registry_error = [](const registry::RegistryError& error) {
     return error_response(error);
   };
-  // Unreachable today (no data-plane action needs an identity yet); the token service that
-  // will make it reachable adds the WWW-Authenticate challenge clients follow.
-  errors.unauthenticated = [] {
-    return error_response(401, code::kUnauthorized, "authentication required");
+  errors.unauthenticated = [](const Challenge& challenge) {
+    Response response = error_response(401, code::kUnauthorized, challenge.message);
+    response.headers.set("WWW-Authenticate", bearer_challenge(challenge));
+    return response;
+  };
+  errors.denied = [](std::string_view message) {
+    return error_response(403, code::kDenied, message);
+  };
+  errors.too_many_requests = [](std::chrono::seconds retry_after) {
+    Response response = error_response(
+        429, code::kTooManyRequests,
+        fmt::format("too many requests; retry after {} seconds", retry_after.count()));
+    response.headers.set("Retry-After", std::to_string(retry_after.count()));
+    return response;
   };
   errors.internal = [] { return error_response(500, code::kUnknown, "internal server error"); };
   return errors;

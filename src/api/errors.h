@@ -2,6 +2,7 @@
 // The one place that turns domain errors into the OCI error envelope
 // {"errors":[{"code","message","detail"}]} with the right HTTP status.
 
+#include <string>
 #include <string_view>
 
 #include "api/pipeline.h"
@@ -23,6 +24,10 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
 
 // Maps a registry error to its wire code and status.
 http::Response error_response(const registry::RegistryError& error);
+
+// The WWW-Authenticate value of a 401 on the data plane:
+// Bearer realm="...",service="..."[,scope="..."][,error="..."].
+std::string bearer_challenge(const Challenge& challenge);
 
 // The error answers of the OCI route families (/v2/, /healthz) for the pipeline's stages.
 FamilyErrors oci_family_errors();

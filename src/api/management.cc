@@ -480,6 +480,9 @@ struct ManagementRow {
 };
 
 constexpr std::string_view kAdmin = action::kAdmin;
+constexpr std::string_view kRead = action::kRegistryRead;
+constexpr std::string_view kWrite = action::kRegistryWrite;
+constexpr std::string_view kOwn = action::kRegistryOwn;
 
 // The management routes. Under .../repositories/{repository+}, the routes with a fixed suffix
 // come before the bare repository route so that ".../tags" is not read as part of a name.
@@ -488,38 +491,38 @@ const ManagementRow kRoutes[] = {
     {"GET", "/mgmt/v1/tiers", "mgmt.tiers.list", kAdmin, &Handlers::list_tiers},
     {"GET", "/mgmt/v1/registries", "mgmt.registries.list", kAdmin, &Handlers::list_registries},
     {"POST", "/mgmt/v1/registries", "mgmt.registries.create", kAdmin, &Handlers::create_registry},
-    {"GET", "/mgmt/v1/registries/{registry}", "mgmt.registries.show", kAdmin,
+    {"GET", "/mgmt/v1/registries/{registry}", "mgmt.registries.show", kRead,
      &Handlers::show_registry},
-    {"PATCH", "/mgmt/v1/registries/{registry}", "mgmt.registries.update", kAdmin,
+    {"PATCH", "/mgmt/v1/registries/{registry}", "mgmt.registries.update", kWrite,
      &Handlers::update_registry},
-    {"DELETE", "/mgmt/v1/registries/{registry}", "mgmt.registries.delete", kAdmin,
+    {"DELETE", "/mgmt/v1/registries/{registry}", "mgmt.registries.delete", kOwn,
      &Handlers::delete_registry},
-    {"GET", "/mgmt/v1/registries/{registry}/usage", "mgmt.registries.usage", kAdmin,
+    {"GET", "/mgmt/v1/registries/{registry}/usage", "mgmt.registries.usage", kRead,
      &Handlers::usage},
-    {"GET", "/mgmt/v1/registries/{registry}/health", "mgmt.registries.health", kAdmin,
+    {"GET", "/mgmt/v1/registries/{registry}/health", "mgmt.registries.health", kRead,
      &Handlers::health},
-    {"GET", "/mgmt/v1/registries/{registry}/repositories", "mgmt.repositories.list", kAdmin,
+    {"GET", "/mgmt/v1/registries/{registry}/repositories", "mgmt.repositories.list", kRead,
      &Handlers::list_repositories},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags", "mgmt.tags.list",
-     kAdmin, &Handlers::list_tags},
+     kRead, &Handlers::list_tags},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags/{tag}",
-     "mgmt.tags.delete", kAdmin, &Handlers::delete_tag},
+     "mgmt.tags.delete", kWrite, &Handlers::delete_tag},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests",
-     "mgmt.manifests.list", kAdmin, &Handlers::list_manifests},
+     "mgmt.manifests.list", kRead, &Handlers::list_manifests},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
-     "mgmt.manifests.show", kAdmin, &Handlers::show_manifest},
+     "mgmt.manifests.show", kRead, &Handlers::show_manifest},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
-     "mgmt.manifests.delete", kAdmin, &Handlers::delete_manifest},
+     "mgmt.manifests.delete", kWrite, &Handlers::delete_manifest},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}", "mgmt.repositories.show",
-     kAdmin, &Handlers::show_repository},
+     kRead, &Handlers::show_repository},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}",
-     "mgmt.repositories.delete", kAdmin, &Handlers::delete_repository},
+     "mgmt.repositories.delete", kWrite, &Handlers::delete_repository},
 };
 
-Response unauthorized() {
+Response unauthorized(const Challenge&) {
   Response response = management_error(401, mgmt::code::kUnauthorized,
-                                       "a valid administrator token is required "
-                                       "(Authorization: Bearer <token>)");
+                                       "a valid administrator token (Authorization: Bearer "
+                                       "<token>) or identity credentials (Basic) are required");
   response.headers.set("WWW-Authenticate", "Bearer realm=\"berth-management\"");
   return response;
 }
@@ -548,6 +551,16 @@ RouteFamily management_family(BlockingPool* blocking) {
     return error_of(error);
   };
   family.errors.unauthenticated = unauthorized;
+  family.errors.denied = [](std::string_view message) {
+    return management_error(403, mgmt::code::kForbidden, message);
+  };
+  family.errors.too_many_requests = [](std::chrono::seconds retry_after) {
+    Response response = management_error(
+        429, mgmt::code::kTooManyRequests,
+        fmt::format("too many requests; retry after {} seconds", retry_after.count()));
+    response.headers.set("Retry-After", std::to_string(retry_after.count()));
+    return response;
+  };
   family.errors.internal = [] {
     return management_error(500, mgmt::code::kInternalError, "internal server error");
   };

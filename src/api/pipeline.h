@@ -12,6 +12,8 @@
 // blocking work runs (the blocking pool or the event loop).
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,7 +21,11 @@
 #include <vector>
 
 #include "api/blocking_pool.h"
-#include "auth/admin_credential.h"
+#include "auth/access.h"
+#include "auth/authenticator.h"
+#include "auth/login_audit.h"
+#include "auth/network_policy.h"
+#include "metadata/access_store.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "metadata/metadata_store.h"
@@ -28,21 +34,14 @@
 
 namespace berth::api {
 
-// Who sent a request. Only the deployment administrator token exists today; users, service
-// principals and repository tokens are planned.
-struct Identity {
-  enum class Kind { anonymous, deployment_admin };
-  Kind kind = Kind::anonymous;
-  std::string display_name = "anonymous";
-
-  static Identity anonymous() { return {}; }
-  static Identity deployment_admin() { return {Kind::deployment_admin, "admin"}; }
-};
+class RateLimiter;
 
 // The registry (tenant) a data-plane request addresses.
 struct ResolvedRegistry {
   metadata::RegistryId id;
   std::string name;
+  metadata::RegistryRecord record;  // as read when the request arrived
+  std::string service;              // the token service's "service": its login server
 };
 
 // What the pipeline knows about one request by the time its handler runs.
@@ -50,8 +49,8 @@ struct RequestContext {
   std::string request_id;  // also X-Request-Id and the access log's id=
   std::string route_name;
   std::optional<ResolvedRegistry> registry;  // none for management and service routes
-  Identity identity;
-  std::string client_address;
+  auth::Caller caller;                       // who, and what they may do in `registry`
+  std::string client_address;                // after trusted-proxy handling
   // Where the handler's blocking work (fsync, commits) runs: the family's choice. Null runs it
   // inline, on the event loop.
   BlockingPool* blocking = nullptr;
@@ -59,6 +58,10 @@ struct RequestContext {
   template <class Work>
   auto run_blocking(Work work) const {
     return offload(blocking, std::move(work));
+  }
+  // Whether the caller may pull from `repository` (a mount's source, a catalog entry).
+  bool may_read(std::string_view repository) const {
+    return caller.grant.on(repository).has(auth::Permission::pull);
   }
 };
 
@@ -76,7 +79,10 @@ struct RouteRow {
 
 // The actions of the route tables.
 namespace action {
-inline constexpr std::string_view kOpen = "";  // anyone, no check (base, openapi, healthz)
+inline constexpr std::string_view kOpen = "";  // anyone, no check (openapi, healthz)
+// The API base (/v2/): any authenticated caller; anonymous callers get the challenge that
+// tells clients where to log in.
+inline constexpr std::string_view kBase = "base";
 inline constexpr std::string_view kPull = "pull";
 inline constexpr std::string_view kPush = "push";
 inline constexpr std::string_view kDelete = "delete";
@@ -94,25 +100,48 @@ inline constexpr std::string_view kToken = "token";
 // How authorize() answers.
 enum class Verdict {
   allowed,
-  needs_authentication,  // 401: the caller may retry with credentials
+  needs_authentication,  // 401 with the challenge: the caller may retry with credentials
+  insufficient_scope,    // 401 with the challenge: the caller's token lacks a scope it may get
+  denied,                // 403 DENIED: the caller may not, whatever token it gets
   unknown_action,        // a route table names an action the authorizer does not know
 };
 
 // Whether `action` is one authorize() decides; any other is refused (fail closed).
 bool known_action(std::string_view action);
 
-// Today's policy: the data-plane actions are open to anyone (anonymous included); the
-// management action needs the deployment administrator. Reads only the action and the identity.
-Verdict authorize(std::string_view action, const Identity& identity);
+// What authorize() needs to know about the request.
+struct AuthorizationInput {
+  std::string_view action;
+  std::string_view repository;  // the route's {name}, for repository actions
+  const auth::Caller& caller;
+  // For kRegistry* actions: the caller's management level on the route's registry (none when
+  // the registry does not exist).
+  auth::ManagementLevel registry_level = auth::ManagementLevel::none;
+  // For a token caller lacking a permission: whether its principal holds it (so a new token
+  // would carry it).
+  bool principal_has_it = false;
+};
 
-// The peer address. The seam where trusted-proxy handling (X-Forwarded-For from configured
-// proxies) is planned to go; today it is the TCP peer, always.
-std::string client_address_of(const http::Request& request);
+// The one authorization decision: reads only the route's action and what the caller may do.
+Verdict authorize(const AuthorizationInput& input);
+// The permissions a repository action needs (empty for the other actions).
+auth::Permissions permissions_for(std::string_view action);
+
+// What a 401 tells the client (the data plane's WWW-Authenticate: Bearer challenge).
+struct Challenge {
+  std::string realm;    // the token endpoint URL
+  std::string service;  // the registry's login server
+  std::string scope;    // "repository:<name>:pull,push", "registry:catalog:*", or ""
+  std::string error;    // "", "invalid_token", "insufficient_scope"
+  std::string message;  // for people; never a secret
+};
 
 // The error answers a route family writes in its own envelope.
 struct FamilyErrors {
   std::function<http::Response(const registry::RegistryError&)> of_registry_error;
-  std::function<http::Response()> unauthenticated;
+  std::function<http::Response(const Challenge&)> unauthenticated;     // 401
+  std::function<http::Response(std::string_view message)> denied;      // 403
+  std::function<http::Response(std::chrono::seconds)> too_many_requests;  // 429
   // A server fault the client learns nothing of; the cause is logged by the pipeline.
   std::function<http::Response()> internal;
 };
@@ -127,32 +156,68 @@ struct RouteFamily {
   BlockingPool* blocking = nullptr;
 };
 
+// What the pipeline's stages use; everything must outlive the pipeline.
+struct PipelineServices {
+  const registry::TenantResolver& tenants;
+  metadata::MetadataStore& metadata;    // the management routes' registries
+  metadata::AccessStore& access;        // network rules
+  auth::Authenticator& authenticator;
+  auth::LoginAudit* audit = nullptr;    // null: logins are not recorded (unit tests)
+  RateLimiter* limiter = nullptr;       // null: no rate limits
+  auth::TrustedProxies proxies;
+};
+
 class Pipeline {
  public:
-  // Both must outlive the pipeline and every route it made.
-  Pipeline(const registry::TenantResolver& tenants, const auth::AdminCredential& admin)
-      : tenants_(tenants), admin_(admin) {}
+  explicit Pipeline(PipelineServices services);
+  ~Pipeline();
 
   // The route `row` becomes: the stages, then its handler. `family` is copied.
   http::Route wrap(const RouteFamily& family, RouteRow row) const;
   // wrap() for each row, added to `router`.
   void add(http::Router& router, const RouteFamily& family, std::vector<RouteRow> rows) const;
 
+  // Records a login attempt in the audit and the failed-login throttle (the token service's
+  // handlers use it too).
+  void record_login(const RequestContext& context, std::string_view identity,
+                    std::string_view identity_kind, std::string_view method, bool success,
+                    std::string_view reason) const;
+  // The failed-login throttle for this client: a delay to wait before answering, or a refusal.
+  struct LoginGate {
+    std::chrono::milliseconds delay{0};
+    std::optional<std::chrono::seconds> refused_for;
+  };
+  LoginGate login_gate(const RequestContext& context) const;
+  // The token endpoint URL clients are sent to (realm), for this request.
+  static std::string realm_of(const http::Request& request);
+
+  const PipelineServices& services() const { return services_; }
+
  private:
+  class TokenCache;
+
   boost::asio::awaitable<http::Response> run(const RouteFamily& family, const RouteRow& row,
                                              http::Request& request) const;
   std::optional<http::Response> resolve_registry(const RouteFamily& family, http::Request& request,
                                                  RequestContext& context) const;
   std::optional<http::Response> network_rules(const RouteFamily& family,
                                               const RequestContext& context) const;
-  Identity authenticate(const http::Request& request) const;
-  std::optional<http::Response> check_authorization(const RouteFamily& family, const RouteRow& row,
-                                                    const RequestContext& context) const;
-  std::optional<http::Response> rate_limit(const RouteFamily& family,
+  boost::asio::awaitable<std::optional<http::Response>> authenticate(const RouteFamily& family,
+                                                                     const RouteRow& row,
+                                                                     http::Request& request,
+                                                                     RequestContext& context) const;
+  boost::asio::awaitable<std::optional<http::Response>> check_authorization(
+      const RouteFamily& family, const RouteRow& row, http::Request& request,
+      RequestContext& context) const;
+  std::optional<http::Response> rate_limit(const RouteFamily& family, const RouteRow& row,
+                                           const http::Request& request,
                                            const RequestContext& context) const;
+  Challenge challenge_for(const RouteRow& row, const http::Request& request,
+                          const RequestContext& context, std::string error,
+                          std::string message) const;
 
-  const registry::TenantResolver& tenants_;
-  const auth::AdminCredential& admin_;
+  PipelineServices services_;
+  std::unique_ptr<TokenCache> tokens_;
 };
 
 }  // namespace berth::api

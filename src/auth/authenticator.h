@@ -82,7 +82,7 @@ class Authenticator {
   using Clock = std::function<std::int64_t()>;  // Unix seconds
 
   // Everything must outlive the authenticator.
-  Authenticator(metadata::MetadataStore& metadata, metadata::AccessStore& store,
+  Authenticator(metadata::AccessStore& store,
                 const DeploymentKey& key, SigningKeys& keys, const AdminCredential& admin,
                 TokenSettings settings, Clock clock);
 
@@ -91,6 +91,8 @@ class Authenticator {
   // token (username kRefreshTokenUsername).
   AccessResult<Principal> verify_password(const metadata::RegistryRecord& registry,
                                           std::string_view username, std::string_view password);
+  // A deployment identity's own password (username = its id), e.g. for the management API.
+  AccessResult<Principal> verify_identity_password(std::string_view id, std::string_view password);
   // The administrator token.
   bool is_admin_token(std::string_view token) const { return admin_.verify(token); }
 
@@ -141,12 +143,14 @@ class Authenticator {
                                   std::string_view token_name);
   AccessResult<Grant> identity_grant(std::string_view identity_id,
                                      const metadata::RegistryRecord& registry);
+  // verify_token() with `ring`, reloading the ring once when the kid is unknown.
+  TokenResult<TokenClaims> verify_token_with_reload(std::shared_ptr<const KeyRing>& ring,
+                                                    std::string_view jwt);
   AccessResult<IssuedToken> issue(const Principal& principal,
                                   const metadata::RegistryRecord& registry,
                                   std::string_view service, TokenKind kind,
                                   std::vector<Scope> access, std::int64_t lifetime);
 
-  metadata::MetadataStore& metadata_;
   metadata::AccessStore& store_;
   const DeploymentKey& key_;
   SigningKeys& keys_;

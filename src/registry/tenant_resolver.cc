@@ -59,6 +59,13 @@ std::string TenantResolver::registry_name_of(std::string_view host,
 
 Result<metadata::RegistryId> TenantResolver::resolve(std::string_view host,
                                                      std::string_view listener) const {
+  auto record = resolve_record(host, listener);
+  if (!record) return record.error();
+  return record->id;
+}
+
+Result<metadata::RegistryRecord> TenantResolver::resolve_record(std::string_view host,
+                                                                std::string_view listener) const {
   std::string name = registry_name_of(host, listener);
   bool named = !name.empty();
   if (!named) name = routing_.default_registry;
@@ -69,7 +76,15 @@ Result<metadata::RegistryId> TenantResolver::resolve(std::string_view host,
                          named ? fmt::format("registry '{}' does not exist", name)
                                : fmt::format("the default registry '{}' does not exist", name)};
   }
-  return (*found)->id;
+  return std::move(**found);
+}
+
+std::string TenantResolver::login_server_of(std::string_view name) const {
+  std::string server;
+  for (char c : name) server.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  server += '.';
+  server += routing_.domain;
+  return server;
 }
 
 }  // namespace berth::registry

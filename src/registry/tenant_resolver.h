@@ -32,6 +32,11 @@ class TenantResolver {
   // (naming the registry) when the listener's registry or the one the host names under the
   // domain does not exist, or when the default registry is gone.
   Result<metadata::RegistryId> resolve(std::string_view host, std::string_view listener = {}) const;
+  // resolve(), with the registry's whole record (its access settings).
+  Result<metadata::RegistryRecord> resolve_record(std::string_view host,
+                                                  std::string_view listener = {}) const;
+  // The login server of the registry called `name`: "<name>.<domain>", lower case.
+  std::string login_server_of(std::string_view name) const;
 
   // What a Host header names under the domain (lower case, without port or trailing dot; "a.b"
   // for "a.b.<domain>", which no registry matches), or "" when it is not under the domain.

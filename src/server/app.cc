@@ -10,9 +10,15 @@
 #include "api/distribution.h"
 #include "api/errors.h"
 #include "api/management.h"
+#include "api/oauth2.h"
 #include "api/pipeline.h"
+#include "api/rate_limiter.h"
 #include "api/wire.h"
 #include "auth/admin_credential.h"
+#include "auth/authenticator.h"
+#include "auth/login_audit.h"
+#include "auth/network_policy.h"
+#include "auth/secrets.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -26,6 +32,12 @@
 
 namespace berth::server {
 namespace {
+
+std::optional<std::string_view> deployment_key_from_environment() {
+  const char* value = std::getenv(std::string(auth::kDeploymentKeyVariable).c_str());
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string_view(value);
+}
 
 // Creates the data directory if missing and proves it is writable, so that an unusable
 // directory stops start-up with one clear line instead of failing on the first push.
@@ -128,6 +140,11 @@ struct App::Parts {
   std::unique_ptr<registry::RegistryServices> registries;
   std::unique_ptr<api::DataPlane> data_plane;
   std::optional<auth::AdminCredential> admin;
+  std::optional<auth::DeploymentKey> deployment_key;
+  std::unique_ptr<auth::SigningKeys> signing_keys;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<auth::LoginAudit> login_audit;
+  std::unique_ptr<api::RateLimiter> rate_limiter;
   std::unique_ptr<api::Pipeline> pipeline;
   std::unique_ptr<registry::Tenants> tenant_service;
   std::unique_ptr<api::ManagementContext> management;
@@ -205,12 +222,14 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->generated_admin_token = admin->generated_token;
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service});
-  parts_->pipeline = std::make_unique<api::Pipeline>(*parts_->tenants, *parts_->admin);
+  set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
   pipeline.add(parts_->router, api::service_family(), {health_route(*parts_->registries)});
   pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
                api::distribution_routes(*parts_->data_plane));
+  pipeline.add(parts_->router, api::oauth2_family(parts_->blocking.get()),
+               api::oauth2_routes(pipeline));
   pipeline.add(parts_->router, api::management_family(parts_->blocking.get()),
                api::management_routes(*parts_->management));
   parts_->router.set_fallback([](const http::Request& request, bool method_not_allowed) {
@@ -224,6 +243,30 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   auto ports = parts_->server->bound_ports();
   if (!ports.empty()) write_port_file(config.port_file, ports.front());
   report_registry_listeners(config, ports, *parts_->metadata);
+}
+
+// The deployment key, the token service's signing keys, the authenticator, the login audit and
+// the rate limiter, and the pipeline that uses them.
+void App::set_up_access_control(const Config& config) {
+  auto key = auth::DeploymentKey::open(config.data_dir, deployment_key_from_environment());
+  if (!key) throw std::runtime_error(key.error().message);
+  parts_->deployment_key.emplace(std::move(*key));
+  auto keys = auth::SigningKeys::open(*parts_->metadata, *parts_->deployment_key);
+  if (!keys) throw std::runtime_error("token signing keys: " + keys.error().message);
+  parts_->signing_keys = std::move(*keys);
+  auth::TokenSettings settings;
+  settings.access_token_seconds = config.access_token_lifetime.count();
+  parts_->authenticator = std::make_unique<auth::Authenticator>(
+      *parts_->metadata, *parts_->deployment_key, *parts_->signing_keys, *parts_->admin, settings,
+      [] { return unix_now(); });
+  parts_->login_audit = std::make_unique<auth::LoginAudit>(*parts_->metadata);
+  parts_->rate_limiter = std::make_unique<api::RateLimiter>(config.rate_limit_scale);
+  std::vector<auth::IpRange> proxies;
+  for (const auto& proxy : config.trusted_proxies) proxies.push_back(*auth::IpRange::parse(proxy));
+  parts_->pipeline = std::make_unique<api::Pipeline>(api::PipelineServices{
+      *parts_->tenants, *parts_->metadata, *parts_->metadata, *parts_->authenticator,
+      parts_->login_audit.get(), parts_->rate_limiter.get(),
+      auth::TrustedProxies(std::move(proxies))});
 }
 
 App::~App() = default;

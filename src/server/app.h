@@ -30,6 +30,8 @@ class App {
   const std::optional<std::string>& generated_admin_token() const;
 
  private:
+  void set_up_access_control(const Config& config);
+
   struct Parts;
   std::unique_ptr<Parts> parts_;
 };

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "auth/network_policy.h"
 #include "registry/tenants.h"
 
 namespace berth::server {
@@ -31,6 +32,15 @@ std::uint64_t parse_u64(std::string_view text, std::string_view what) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) {
     throw std::runtime_error(fmt::format("{} must be a non-negative integer, not '{}'", what, text));
+  }
+  return value;
+}
+
+double parse_double(std::string_view text, std::string_view what) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw std::runtime_error(fmt::format("{} must be a number, not '{}'", what, text));
   }
   return value;
 }
@@ -148,6 +158,18 @@ void validate(const Config& config) {
   if (config.max_open_uploads_per_registry == 0) {
     throw std::runtime_error("the open upload limit per registry must be at least 1");
   }
+  for (const auto& proxy : config.trusted_proxies) {
+    if (!auth::IpRange::parse(proxy)) {
+      throw std::runtime_error(fmt::format(
+          "trusted proxy '{}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)", proxy));
+    }
+  }
+  if (config.access_token_lifetime.count() < 60 || config.access_token_lifetime.count() > 86400) {
+    throw std::runtime_error("the access token lifetime must be 60 to 86400 seconds");
+  }
+  if (!(config.rate_limit_scale >= 0) || config.rate_limit_scale > 1e6) {
+    throw std::runtime_error("the rate limit scale must be a number from 0 to 1000000");
+  }
   server_options(config);  // every listen address well-formed, TLS files named
 }
 
@@ -182,6 +204,9 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["uploads"], "idle_timeout_seconds", config.upload_idle_timeout);
     read_key(root["uploads"], "max_open_per_registry", config.max_open_uploads_per_registry);
     read_seconds(root["uploads"], "sweep_interval_seconds", config.upload_sweep_interval);
+    read_list(root["auth"], "trusted_proxies", config.trusted_proxies);
+    read_seconds(root["auth"], "access_token_lifetime_seconds", config.access_token_lifetime);
+    read_key(root["rate_limits"], "scale", config.rate_limit_scale);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -213,6 +238,14 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS")) {
     config.upload_idle_timeout =
         std::chrono::seconds(parse_unsigned(*v, "BERTH_UPLOAD_IDLE_TIMEOUT_SECONDS"));
+  }
+  if (auto v = value("BERTH_TRUSTED_PROXIES")) config.trusted_proxies = split_list(*v);
+  if (auto v = value("BERTH_ACCESS_TOKEN_LIFETIME")) {
+    config.access_token_lifetime =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_ACCESS_TOKEN_LIFETIME"));
+  }
+  if (auto v = value("BERTH_RATE_LIMIT_SCALE")) {
+    config.rate_limit_scale = parse_double(*v, "BERTH_RATE_LIMIT_SCALE");
   }
   if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
     config.max_open_uploads_per_registry =
@@ -251,7 +284,8 @@ namespace {
 constexpr std::string_view kHelpFooter = R"(
 Each flag except --port-file has an environment variable (BERTH_LISTEN, BERTH_TLS_LISTEN,
 BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
-BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS; lists
+BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
+BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE; lists
 comma-separated) and a YAML key (docs/configuration.md). Flags win over variables, variables
 over the YAML file.
 
@@ -278,6 +312,9 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
   std::optional<unsigned> body_rate_window;
+  std::vector<std::string> trusted_proxies;
+  std::optional<unsigned> access_token_lifetime;
+  std::optional<double> rate_limit_scale;
   app.add_option("--config", config_file, "YAML configuration file (env BERTH_CONFIG)");
   app.add_option("--listen", listen,
                  "HOST:PORT to serve plain HTTP on; repeatable (default localhost:5000)");
@@ -305,6 +342,14 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--body-rate-window", body_rate_window,
                  "seconds of waiting on a request body over which --min-body-rate is measured "
                  "(default 30)");
+
+  app.add_option("--trusted-proxy", trusted_proxies,
+                 "address or CIDR range of a proxy whose X-Forwarded-For is believed; "
+                 "repeatable (default: none, the TCP peer is the client)");
+  app.add_option("--access-token-lifetime", access_token_lifetime,
+                 "seconds the token service's access tokens last, 60-86400 (default 300)");
+  app.add_option("--rate-limit-scale", rate_limit_scale,
+                 "factor on every tier's request rate limits; 0 turns them off (default 1)");
 
   try {
     app.parse(argc, argv);
@@ -336,6 +381,11 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (threads) config.threads = *threads;
     if (min_body_rate) config.min_body_rate = *min_body_rate;
     if (body_rate_window) config.body_rate_window = std::chrono::seconds(*body_rate_window);
+    if (!trusted_proxies.empty()) config.trusted_proxies = trusted_proxies;
+    if (access_token_lifetime) {
+      config.access_token_lifetime = std::chrono::seconds(*access_token_lifetime);
+    }
+    if (rate_limit_scale) config.rate_limit_scale = *rate_limit_scale;
     validate(config);
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';

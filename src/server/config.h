@@ -45,6 +45,12 @@ struct Config {
   std::chrono::seconds upload_idle_timeout{24 * 60 * 60};
   std::uint64_t max_open_uploads_per_registry = 1000;
   std::chrono::seconds upload_sweep_interval{10 * 60};
+  // Access control: proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed;
+  // how long the token service's access tokens last; a factor on every tier's request rate
+  // limits (0 turns rate limiting off).
+  std::vector<std::string> trusted_proxies;
+  std::chrono::seconds access_token_lifetime{300};
+  double rate_limit_scale = 1.0;
 };
 
 // The outcome of reading the command line: run with `config`, or exit with `exit_code` (after
