@@ -625,7 +625,7 @@ asio::awaitable<Response> list_tags(Registry& registry, Request& request) {
 
 // The repositories the caller may read, a page at a time: pages of the registry's listing are
 // filtered until `limit` readable names are found or the listing ends.
-Result<Registry::Page> readable_repositories(Registry& registry, const RequestContext& context,
+registry::Result<Registry::Page> readable_repositories(Registry& registry, const RequestContext& context,
                                              std::string last, std::size_t limit) {
   Registry::Page readable;
   while (true) {

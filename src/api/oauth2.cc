@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
+#include <variant>
 #include <string>
 
 #include "api/errors.h"
@@ -110,8 +112,8 @@ class TokenService {
     }
     if (auto* basic = std::get_if<auth::BasicCredentials>(&authorization)) {
       auto verified = co_await login(context, basic->username, basic->password, "oauth2/token");
-      if (!verified) co_return std::move(verified.error());
-      principal = std::move(*verified);
+      if (auto* refusal = std::get_if<Response>(&verified)) co_return std::move(*refusal);
+      principal = std::move(std::get<Principal>(verified));
     }
     bool offline = first(parameters, "offline_token") == "true";
     co_return co_await answer(context, principal, *scopes, offline);
@@ -120,31 +122,33 @@ class TokenService {
   // POST /oauth2/token: grant_type=refresh_token (refresh_token=) or password (username=,
   // password=), form-encoded.
   asio::awaitable<Response> post_token(RequestContext& context, Request& request) {
-    auto parameters = co_await read_form(request);
-    if (!parameters) co_return std::move(parameters.error());
-    if (auto bad = check_service(context, *parameters)) co_return std::move(*bad);
-    auto scopes = requested_scopes(*parameters);
+    auto form = co_await read_form(request);
+    if (auto* refusal = std::get_if<Response>(&form)) co_return std::move(*refusal);
+    const auto& parameters = std::get<Parameters>(form);
+    if (auto bad = check_service(context, parameters)) co_return std::move(*bad);
+    auto scopes = requested_scopes(parameters);
     if (!scopes) co_return invalid_request("a scope is malformed");
-    auto grant_type = first(*parameters, "grant_type").value_or("");
-    auto principal = co_await principal_of_grant(context, *parameters, grant_type, "oauth2/token");
-    if (!principal) co_return std::move(principal.error());
-    bool offline = grant_type == "password" && first(*parameters, "access_type") == "offline";
-    co_return co_await answer(context, *principal, *scopes, offline);
+    auto grant_type = first(parameters, "grant_type").value_or("");
+    auto principal = co_await principal_of_grant(context, parameters, grant_type, "oauth2/token");
+    if (auto* refusal = std::get_if<Response>(&principal)) co_return std::move(*refusal);
+    bool offline = grant_type == "password" && first(parameters, "access_type") == "offline";
+    co_return co_await answer(context, std::get<Principal>(principal), *scopes, offline);
   }
 
   // POST /oauth2/exchange: credentials, the administrator token or a federated identity's JWT
   // -> a refresh token (what `berth login` and the hosted service's CLI keep).
   asio::awaitable<Response> exchange(RequestContext& context, Request& request) {
-    auto parameters = co_await read_form(request);
-    if (!parameters) co_return std::move(parameters.error());
-    if (auto bad = check_service(context, *parameters)) co_return std::move(*bad);
-    auto grant_type = first(*parameters, "grant_type").value_or("");
-    auto principal =
-        co_await principal_of_grant(context, *parameters, grant_type, "oauth2/exchange");
-    if (!principal) co_return std::move(principal.error());
-    if (principal->kind == Principal::Kind::anonymous) co_return unauthorized("credentials required");
+    auto form = co_await read_form(request);
+    if (auto* refusal = std::get_if<Response>(&form)) co_return std::move(*refusal);
+    const auto& parameters = std::get<Parameters>(form);
+    if (auto bad = check_service(context, parameters)) co_return std::move(*bad);
+    auto grant_type = first(parameters, "grant_type").value_or("");
+    auto outcome = co_await principal_of_grant(context, parameters, grant_type, "oauth2/exchange");
+    if (auto* refusal = std::get_if<Response>(&outcome)) co_return std::move(*refusal);
+    const auto& principal = std::get<Principal>(outcome);
+    if (principal.kind == Principal::Kind::anonymous) co_return unauthorized("credentials required");
     auto refresh = co_await context.run_blocking([&] {
-      return authenticator_.issue_refresh_token(*principal, context.registry->record,
+      return authenticator_.issue_refresh_token(principal, context.registry->record,
                                                 context.registry->service);
     });
     if (!refresh) co_return internal(refresh.error());
@@ -152,7 +156,7 @@ class TokenService {
   }
 
  private:
-  using PrincipalResult = berth::Result<Principal, Response>;
+  using PrincipalResult = std::variant<Principal, Response>;
 
   asio::awaitable<PrincipalResult> principal_of_grant(RequestContext& context,
                                                       const Parameters& parameters,
@@ -252,7 +256,7 @@ class TokenService {
     co_return json_answer(*issued);
   }
 
-  asio::awaitable<berth::Result<Parameters, Response>> read_form(Request& request) {
+  asio::awaitable<std::variant<Parameters, Response>> read_form(Request& request) {
     auto body = co_await http::read_body(*request.body, kMaxFormBytes);
     if (!body) co_return invalid_request("the form is too large");
     auto parameters = form_parameters(*body);

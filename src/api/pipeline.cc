@@ -136,6 +136,13 @@ class Pipeline::TokenCache {
   std::unordered_map<std::string, auth::TokenClaims> entries_;
 };
 
+// Whether the route takes the caller's credentials as its identity: the token service verifies
+// the credentials it is given itself (they are its input), and open routes take none.
+bool needs_identity(const RouteRow& row) {
+  const ActionRule* rule = rule_of(row.action);
+  return rule == nullptr || (rule->kind != ActionKind::token && rule->kind != ActionKind::open);
+}
+
 bool known_action(std::string_view action) { return rule_of(action) != nullptr; }
 
 Permissions permissions_for(std::string_view action) {
@@ -209,7 +216,13 @@ asio::awaitable<Response> Pipeline::run(const RouteFamily& family, const RouteRo
   context.blocking = family.blocking;
   if (auto refused = resolve_registry(family, request, context)) co_return std::move(*refused);
   if (auto refused = network_rules(family, context)) co_return std::move(*refused);
-  if (auto refused = co_await authenticate(family, row, request, context)) {
+  auto authorization = auth::parse_authorization(request.header("Authorization"));
+  if (auto* basic = std::get_if<auth::BasicCredentials>(&authorization);
+      basic != nullptr && needs_identity(row)) {
+    if (auto refused = co_await authenticate_basic(family, row, request, context, *basic)) {
+      co_return std::move(*refused);
+    }
+  } else if (auto refused = authenticate(family, row, request, authorization, context)) {
     co_return std::move(*refused);
   }
   if (auto refused = co_await check_authorization(family, row, request, context)) {
@@ -327,93 +340,47 @@ Pipeline::LoginGate Pipeline::login_gate(const RequestContext& context) const {
   return gate;
 }
 
-asio::awaitable<std::optional<Response>> Pipeline::authenticate(const RouteFamily& family,
-                                                                 const RouteRow& row,
-                                                                 Request& request,
-                                                                 RequestContext& context) const {
+std::optional<Response> Pipeline::authenticate(const RouteFamily& family, const RouteRow& row,
+                                              const Request& request,
+                                              const auth::Authorization& authorization,
+                                              RequestContext& context) const {
   auto& authenticator = services_.authenticator;
-  // The token service verifies the credentials it is given itself (they are its input, not
-  // the caller's identity for this request); /healthz and the like take none.
-  const ActionRule* rule = rule_of(row.action);
-  if (rule != nullptr && (rule->kind == ActionKind::token || rule->kind == ActionKind::open)) {
-    co_return std::nullopt;
-  }
-  auto authorization = auth::parse_authorization(request.header("Authorization"));
+  if (!needs_identity(row)) return std::nullopt;
   auto unauthenticated = [&](std::string error, std::string message) {
     return family.errors.unauthenticated(
         challenge_for(row, request, context, std::move(error), std::move(message)));
   };
 
   if (auto* malformed = std::get_if<auth::MalformedAuthorization>(&authorization)) {
-    co_return unauthenticated("invalid_request", malformed->reason);
+    return unauthenticated("invalid_request", malformed->reason);
   }
   if (auto* bearer = std::get_if<auth::BearerToken>(&authorization)) {
     if (authenticator.is_admin_token(bearer->token)) {
       context.caller = everything_caller(Principal{Principal::Kind::deployment_admin, 0, {}});
-      co_return std::nullopt;
+      return std::nullopt;
     }
-    if (!context.registry) co_return unauthenticated("invalid_token", "the token is not valid here");
+    if (!context.registry) return unauthenticated("invalid_token", "the token is not valid here");
     const auto& registry = *context.registry;
     auto claims = tokens_->find(bearer->token);
     if (!claims) {
       auto verified = authenticator.verify_token(bearer->token, auth::TokenKind::access,
                                                  registry.record, registry.service);
-      if (!verified) co_return unauthenticated("invalid_token", verified.error().message);
+      if (!verified) return unauthenticated("invalid_token", verified.error().message);
       tokens_->put(bearer->token, *verified);
       claims = std::move(*verified);
     }
     // A cached token is still checked for its expiry and for the registry it is used on.
     if (claims->expires_at <= authenticator.now() || claims->registry_id != registry.id ||
         claims->audience != registry.service) {
-      co_return unauthenticated("invalid_token", "the token has expired or is for another registry");
+      return unauthenticated("invalid_token", "the token has expired or is for another registry");
     }
     auto principal = auth::principal_of_subject(claims->subject);
-    if (!principal) co_return unauthenticated("invalid_token", "the token names no subject");
+    if (!principal) return unauthenticated("invalid_token", "the token names no subject");
     context.caller.principal = std::move(*principal);
     context.caller.grant = auth::grant_of_access_claim(claims->access);
     context.caller.from_token = true;
     context.caller.catalog = auth::access_claim_lists_catalog(claims->access);
-    co_return std::nullopt;
-  }
-  if (auto* basic = std::get_if<auth::BasicCredentials>(&authorization)) {
-    auto gate = login_gate(context);
-    if (gate.refused_for) co_return family.errors.too_many_requests(*gate.refused_for);
-    if (gate.delay.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, gate.delay);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-    if (!context.registry) {
-      // The management API: deployment identities (username = the identity's id).
-      auto principal = co_await context.run_blocking(
-          [&] { return authenticator.verify_identity_password(basic->username, basic->password); });
-      record_login(context, basic->username, "identity", "basic", principal.has_value(),
-                   principal ? "" : principal.error().message);
-      if (!principal) {
-        if (principal.error().code == auth::AccessErrc::store_error) co_return family.errors.internal();
-        co_return unauthenticated("", "invalid username or password");
-      }
-      context.caller.principal = std::move(*principal);
-      co_return std::nullopt;
-    }
-    const auto& record = context.registry->record;
-    auto verified = co_await context.run_blocking(
-        [&]() -> auth::AccessResult<std::pair<Principal, auth::Grant>> {
-          auto principal = authenticator.verify_password(record, basic->username, basic->password);
-          if (!principal) return principal.error();
-          auto grant = authenticator.grant_for(*principal, record);
-          if (!grant) return grant.error();
-          return std::pair{std::move(*principal), std::move(*grant)};
-        });
-    if (!verified) {
-      record_login(context, basic->username, "unknown", "basic", false, verified.error().message);
-      if (verified.error().code == auth::AccessErrc::store_error) co_return family.errors.internal();
-      co_return unauthenticated("", "invalid username or password");
-    }
-    record_login(context, basic->username, verified->first.kind_name(), "basic", true, "");
-    context.caller.principal = std::move(verified->first);
-    context.caller.grant = std::move(verified->second);
-    context.caller.catalog = context.caller.grant.reads_anything();
-    co_return std::nullopt;
+    return std::nullopt;
   }
   // No credentials: anonymous, with what the registry gives anonymous callers.
   if (context.registry) {
@@ -421,7 +388,57 @@ asio::awaitable<std::optional<Response>> Pipeline::authenticate(const RouteFamil
     if (grant) context.caller.grant = std::move(*grant);
     context.caller.catalog = context.caller.grant.reads_anything();
   }
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<Response>> Pipeline::authenticate_basic(
+    const RouteFamily& family, const RouteRow& row, const Request& request,
+    RequestContext& context, const auth::BasicCredentials& basic) const {
+  auto& authenticator = services_.authenticator;
+  auto gate = login_gate(context);
+  if (gate.refused_for) co_return family.errors.too_many_requests(*gate.refused_for);
+  if (gate.delay.count() > 0) co_await wait(gate.delay);
+  if (!context.registry) {
+    // The management API: deployment identities (username = the identity's id).
+    auto principal = co_await context.run_blocking(
+        [&] { return authenticator.verify_identity_password(basic.username, basic.password); });
+    record_login(context, basic.username, "identity", "basic", principal.has_value(),
+                 principal ? "" : principal.error().message);
+    if (!principal) {
+      if (principal.error().code == auth::AccessErrc::store_error) {
+        co_return family.errors.internal();
+      }
+      co_return family.errors.unauthenticated(
+          challenge_for(row, request, context, "", "invalid username or password"));
+    }
+    context.caller.principal = std::move(*principal);
+    co_return std::nullopt;
+  }
+  const auto& record = context.registry->record;
+  auto verified = co_await context.run_blocking(
+      [&]() -> auth::AccessResult<std::pair<Principal, auth::Grant>> {
+        auto principal = authenticator.verify_password(record, basic.username, basic.password);
+        if (!principal) return principal.error();
+        auto grant = authenticator.grant_for(*principal, record);
+        if (!grant) return grant.error();
+        return std::pair{std::move(*principal), std::move(*grant)};
+      });
+  if (!verified) {
+    record_login(context, basic.username, "unknown", "basic", false, verified.error().message);
+    if (verified.error().code == auth::AccessErrc::store_error) co_return family.errors.internal();
+    co_return family.errors.unauthenticated(
+        challenge_for(row, request, context, "", "invalid username or password"));
+  }
+  record_login(context, basic.username, verified->first.kind_name(), "basic", true, "");
+  context.caller.principal = std::move(verified->first);
+  context.caller.grant = std::move(verified->second);
+  context.caller.catalog = context.caller.grant.reads_anything();
   co_return std::nullopt;
+}
+
+asio::awaitable<void> Pipeline::wait(std::chrono::milliseconds delay) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::use_awaitable);
 }
 
 asio::awaitable<std::optional<Response>> Pipeline::check_authorization(
@@ -438,7 +455,6 @@ asio::awaitable<std::optional<Response>> Pipeline::check_authorization(
   auto& authenticator = services_.authenticator;
   AuthorizationInput input{row.action, request.param("name"), context.caller};
   const Principal& principal = context.caller.principal;
-  bool store_failed = false;
 
   if (rule->kind == ActionKind::registry_management &&
       principal.kind == Principal::Kind::identity) {
@@ -452,34 +468,29 @@ asio::awaitable<std::optional<Response>> Pipeline::check_authorization(
   }
   // The principal's whole grant: to tell a token that lacks a scope its principal holds (401,
   // fetch a new token) from one whose principal may not (403), and to list the catalog.
-  auto whole_grant = [&]() -> asio::awaitable<std::optional<auth::Grant>> {
+  Verdict verdict = authorize(input);
+  bool lacks_with_token = verdict == Verdict::denied && context.caller.from_token &&
+                          principal.kind != Principal::Kind::anonymous;
+  bool lists_catalog_with_token = verdict == Verdict::allowed &&
+                                  rule->kind == ActionKind::catalog && context.caller.from_token;
+  if ((lacks_with_token || lists_catalog_with_token) && context.registry) {
     auto grant = co_await context.run_blocking(
         [&] { return authenticator.grant_for(principal, context.registry->record); });
     if (!grant) {
-      store_failed = true;
-      co_return std::nullopt;
+      spdlog::error("id={} grant of {} unreadable: {}", context.request_id, principal.display(),
+                    grant.error().message);
+      co_return family.errors.internal();
     }
-    co_return std::move(*grant);
-  };
-
-  Verdict verdict = authorize(input);
-  if (verdict == Verdict::denied && context.caller.from_token && context.registry &&
-      principal.kind != Principal::Kind::anonymous) {
-    auto grant = co_await whole_grant();
-    if (grant) {
+    if (lacks_with_token) {
       input.principal_has_it = rule->kind == ActionKind::catalog
                                    ? grant->reads_anything()
                                    : grant->on(input.repository).contains(rule->needs);
       verdict = authorize(input);
+    } else {
+      // The token says the catalog may be listed; what it lists is what the principal reads.
+      context.caller.grant = std::move(*grant);
     }
   }
-  if (verdict == Verdict::allowed && rule->kind == ActionKind::catalog &&
-      context.caller.from_token) {
-    // The token says the catalog may be listed; what it lists is what the principal may read.
-    auto grant = co_await whole_grant();
-    if (grant) context.caller.grant = std::move(*grant);
-  }
-  if (store_failed) co_return family.errors.internal();
 
   switch (verdict) {
     case Verdict::allowed:

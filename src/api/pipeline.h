@@ -202,10 +202,14 @@ class Pipeline {
                                                  RequestContext& context) const;
   std::optional<http::Response> network_rules(const RouteFamily& family,
                                               const RequestContext& context) const;
-  boost::asio::awaitable<std::optional<http::Response>> authenticate(const RouteFamily& family,
-                                                                     const RouteRow& row,
-                                                                     http::Request& request,
-                                                                     RequestContext& context) const;
+  // Bearer tokens, malformed headers and anonymous callers (no blocking work).
+  std::optional<http::Response> authenticate(const RouteFamily& family, const RouteRow& row,
+                                             const http::Request& request,
+                                             const auth::Authorization& authorization,
+                                             RequestContext& context) const;
+  boost::asio::awaitable<std::optional<http::Response>> authenticate_basic(
+      const RouteFamily& family, const RouteRow& row, const http::Request& request,
+      RequestContext& context, const auth::BasicCredentials& basic) const;
   boost::asio::awaitable<std::optional<http::Response>> check_authorization(
       const RouteFamily& family, const RouteRow& row, http::Request& request,
       RequestContext& context) const;
@@ -215,6 +219,9 @@ class Pipeline {
   Challenge challenge_for(const RouteRow& row, const http::Request& request,
                           const RequestContext& context, std::string error,
                           std::string message) const;
+
+  // Holds the calling coroutine for `delay` (the failed-login slow-down).
+  static boost::asio::awaitable<void> wait(std::chrono::milliseconds delay);
 
   PipelineServices services_;
   std::unique_ptr<TokenCache> tokens_;
