@@ -106,7 +106,7 @@ class SqliteMetadataStore final : public MetadataStore {
   void release_reader(std::unique_ptr<SqliteConnection> connection);
 
   // Runs `body(SqliteConnection&) -> Result<void>` atomically and durably on the writer
-  // connection and returns once it is committed. Defined and used only in the .cc.
+  // connection and returns once it is committed. Defined in sqlite_internal.h.
   template <class Body>
   Result<void> write(Body&& body);
   Result<void> submit_write(PendingWrite& write);
