@@ -1,6 +1,7 @@
 #pragma once
-// Internal to the SQLite backend: the connection, its statements and the write path, for the
-// backend's .cc files to share. Include it from nowhere else.
+// Internal to the SQLite backend: what sqlite_metadata_store.cc (content metadata, schema,
+// migrations, the writer and the reader pool) and sqlite_access_store.cc (the AccessStore
+// part) share. Include it from nowhere else.
 
 #include <sqlite3.h>
 
@@ -90,10 +91,63 @@ struct StatementSpec {
   const char* text;
 };
 
-inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
+// Every statement of the AccessStore part, prepared at most once per connection; their text is
+// in sqlite_access_store.cc.
+enum class AccessSql : std::size_t {
+  upsert_admin_password,
+  list_admin_passwords,
+  registry_exists,
+  count_scope_maps,
+  insert_scope_map,
+  insert_scope_map_action,
+  find_scope_map,
+  list_scope_maps,
+  find_scope_map_id,
+  update_scope_map,
+  delete_scope_map_actions,
+  scope_map_in_use,
+  delete_scope_map,
+  count_tokens,
+  insert_token,
+  insert_token_password,
+  find_token,
+  list_tokens,
+  find_token_id,
+  update_token,
+  delete_token_passwords,
+  delete_token,
+  insert_identity,
+  find_identity,
+  federated_identities,
+  list_identities,
+  update_identity,
+  delete_identity,
+  identity_exists,
+  insert_role_assignment,
+  list_role_assignments,
+  delete_role_assignment,
+  count_network_rules,
+  insert_network_rule,
+  list_network_rules,
+  delete_network_rule,
+  deactivate_signing_keys,
+  insert_signing_key,
+  list_signing_keys,
+  delete_signing_key,
+  insert_login_event,
+  list_login_events,
+  list_login_events_in_registry,
+  list_login_events_of_identity,
+  prune_login_events,
+  count,
+};
 
-// The statement table is indexed by its enum; defined next to the table.
+inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
+inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
+
+// Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
+const StatementSpec<AccessSql>& spec_of(AccessSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {
@@ -133,7 +187,9 @@ inline std::int64_t sql_limit(std::size_t limit) {
 }
 
 // Listings are allocated for what a page usually holds, not for a caller's huge limit.
-inline std::size_t initial_capacity(std::size_t limit) { return std::min<std::size_t>(limit, 1000); }
+inline std::size_t initial_capacity(std::size_t limit) {
+  return std::min<std::size_t>(limit, 1000);
+}
 
 // A prepared statement in use: parameters bound for one execution. Resetting on destruction
 // returns the statement to its connection's cache and ends any read it kept open (an open read
@@ -252,8 +308,8 @@ class SqliteConnection {
         "PRAGMA foreign_keys = ON;"
         "PRAGMA temp_store = MEMORY;"
         "PRAGMA cache_size = -" +
-        std::to_string(kCacheSizeKib) + ";" + "PRAGMA mmap_size = " +
-        std::to_string(kMmapSizeBytes) + ";";
+        std::to_string(kCacheSizeKib) + ";" +
+        "PRAGMA mmap_size = " + std::to_string(kMmapSizeBytes) + ";";
     if (role == Role::writer) {
       pragmas += "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimitBytes) + ";";
     } else {
@@ -277,6 +333,9 @@ class SqliteConnection {
 
   Result<Statement> statement(Sql id) {
     return cached(statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(AccessSql id) {
+    return cached(access_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -357,6 +416,7 @@ class SqliteConnection {
 
   sqlite3* db_;
   std::array<sqlite3_stmt*, kStatementCount> statements_{};
+  std::array<sqlite3_stmt*, kAccessStatementCount> access_statements_{};
 };
 
 // A reader connection on loan from the pool; returns it when destroyed.

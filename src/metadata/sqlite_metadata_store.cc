@@ -1,10 +1,12 @@
 // SqliteMetadataStore.
 //
-// Schema (version 3). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+// Schema (version 4). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
-//   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access)
+//   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access,
+//   |           default_network_action 'Allow'|'Deny')
 //   |           row 1 is the default registry 'default'
+//   |           the access-control tables hang off it too: see sqlite_access_store.cc
 //   ^x  repositories (id INTEGER PK; registry_id, name, created_at; UNIQUE registry_id, name)
 //         -> a registry's catalog is a range of that unique index (keyset pagination)
 //         ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
@@ -70,7 +72,7 @@ constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -172,6 +174,115 @@ ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 UPDATE uploads SET updated_at = created_at;
 CREATE INDEX uploads_by_activity ON uploads (updated_at);
 )sql",
+    // 3 -> 4: access control (the AccessStore part, sqlite_access_store.cc).
+    R"sql(
+ALTER TABLE registries ADD COLUMN default_network_action TEXT NOT NULL DEFAULT 'Allow'
+  CHECK (default_network_action IN ('Allow', 'Deny'));
+
+CREATE TABLE admin_passwords (
+  registry_id  INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name         TEXT NOT NULL COLLATE NOCASE,
+  sealed_value TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE scope_maps (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+
+CREATE TABLE scope_map_actions (
+  scope_map_id INTEGER NOT NULL REFERENCES scope_maps (id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  action       TEXT NOT NULL,
+  PRIMARY KEY (scope_map_id, position),
+  UNIQUE (scope_map_id, action)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  scope_map   TEXT NOT NULL COLLATE NOCASE,
+  enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+CREATE INDEX tokens_by_scope_map ON tokens (registry_id, scope_map);
+
+CREATE TABLE token_passwords (
+  token_id    INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  secret_hash TEXT NOT NULL,
+  expiry      INTEGER,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (token_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE identities (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  kind        TEXT NOT NULL CHECK (kind IN ('user', 'servicePrincipal', 'federated')),
+  secret_hash TEXT NOT NULL DEFAULT '',
+  expiry      INTEGER,
+  enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  issuer      TEXT NOT NULL DEFAULT '',
+  audience    TEXT NOT NULL DEFAULT '',
+  jwks        TEXT NOT NULL DEFAULT '',
+  subject     TEXT NOT NULL DEFAULT '',
+  claims_json TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX identities_by_issuer ON identities (issuer, name) WHERE kind = 'federated';
+
+CREATE TABLE role_assignments (
+  id          TEXT PRIMARY KEY,
+  identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+  role        TEXT NOT NULL,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  repository  TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  UNIQUE (identity_id, role, registry_id, repository)
+) WITHOUT ROWID;
+CREATE INDEX role_assignments_by_registry ON role_assignments (registry_id, created_at, id);
+CREATE INDEX role_assignments_by_identity ON role_assignments (identity_id, created_at, id);
+
+CREATE TABLE network_rules (
+  registry_id   INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  address_range TEXT NOT NULL COLLATE NOCASE,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, address_range)
+) WITHOUT ROWID;
+
+CREATE TABLE signing_keys (
+  id                 INTEGER PRIMARY KEY,
+  kid                TEXT NOT NULL UNIQUE,
+  sealed_private_key TEXT NOT NULL,
+  created_at         INTEGER NOT NULL,
+  active             INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+);
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (active) WHERE active = 1;
+
+CREATE TABLE login_events (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  time           INTEGER NOT NULL,
+  registry_id    INTEGER,
+  identity       TEXT NOT NULL DEFAULT '',
+  identity_kind  TEXT NOT NULL DEFAULT '',
+  client_address TEXT NOT NULL DEFAULT '',
+  success        INTEGER NOT NULL CHECK (success IN (0, 1)),
+  method         TEXT NOT NULL DEFAULT '',
+  reason         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX login_events_by_registry ON login_events (registry_id, id);
+CREATE INDEX login_events_by_identity ON login_events (identity, id);
+CREATE INDEX login_events_by_time ON login_events (time);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -182,7 +293,7 @@ constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
 #define BERTH_REGISTRY_COLUMNS                                                       \
   "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
-  "public_network_access"
+  "public_network_access, default_network_action"
 
 // One row per repository of `r`: name, created_at, updated_at, storage_bytes, manifest_count,
 // tag_count. updated_at is the latest manifest push or tag change, else the repository's
@@ -209,14 +320,16 @@ constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::rollback_to_savepoint, "roll back to savepoint", "ROLLBACK TO berth_write"},
     {Sql::insert_registry, "insert registry",
      "INSERT INTO registries (name, tier, region, created_at, admin_user_enabled, "
-     "anonymous_pull_enabled, public_network_access) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+     "anonymous_pull_enabled, public_network_access, default_network_action) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
     {Sql::find_registry, "find registry",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries WHERE name = ?1"},
     {Sql::list_registries, "list registries",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries ORDER BY name"},
     {Sql::update_registry, "update registry",
      "UPDATE registries SET tier = ?2, region = ?3, admin_user_enabled = ?4, "
-     "anonymous_pull_enabled = ?5, public_network_access = ?6 WHERE id = ?1"},
+     "anonymous_pull_enabled = ?5, public_network_access = ?6, default_network_action = ?7 "
+     "WHERE id = ?1"},
     {Sql::delete_registry, "delete registry", "DELETE FROM registries WHERE id = ?1"},
     // IN (subquery) makes the digests distinct: a blob linked by several repositories of the
     // registry counts once.
@@ -630,7 +743,17 @@ RegistryRecord registry_of(const Statement& stmt) {
       .admin_user_enabled = stmt.integer(5) != 0,
       .anonymous_pull_enabled = stmt.integer(6) != 0,
       .public_network_access = stmt.integer(7) != 0,
+      .default_network_action = std::string(stmt.text(8)),
   };
+}
+
+// The schema's CHECK would refuse other values too, but as a database error.
+std::optional<MetadataError> check_default_network_action(const RegistryRecord& registry) {
+  if (registry.default_network_action == "Allow" || registry.default_network_action == "Deny") {
+    return std::nullopt;
+  }
+  return invalid_argument("default network action '" + registry.default_network_action +
+                          "' is neither 'Allow' nor 'Deny'");
 }
 
 // A row of BERTH_REPOSITORY_SUMMARY.
@@ -662,6 +785,7 @@ Result<std::optional<std::uint64_t>> size_of(SqliteConnection& connection, Sql w
 
 Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord& registry) {
   if (registry.name.empty()) return invalid_argument("registry name is empty");
+  if (auto bad = check_default_network_action(registry)) return *bad;
   RegistryRecord created = registry;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
     created.created_at = registry.created_at != 0 ? registry.created_at : unix_now();
@@ -673,7 +797,8 @@ Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord
         .bind_int(4, created.created_at)
         .bind_int(5, registry.admin_user_enabled ? 1 : 0)
         .bind_int(6, registry.anonymous_pull_enabled ? 1 : 0)
-        .bind_int(7, registry.public_network_access ? 1 : 0);
+        .bind_int(7, registry.public_network_access ? 1 : 0)
+        .bind_text(8, registry.default_network_action);
     auto done = insert->run();
     if (!done) {
       if (done.error().code == Errc::conflict) {
@@ -716,6 +841,7 @@ Result<std::vector<RegistryRecord>> SqliteMetadataStore::list_registries() {
 }
 
 Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry) {
+  if (auto bad = check_default_network_action(registry)) return *bad;
   bool updated = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
     auto update = connection.statement(Sql::update_registry);
@@ -725,7 +851,8 @@ Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry
         .bind_text(3, registry.region)
         .bind_int(4, registry.admin_user_enabled ? 1 : 0)
         .bind_int(5, registry.anonymous_pull_enabled ? 1 : 0)
-        .bind_int(6, registry.public_network_access ? 1 : 0);
+        .bind_int(6, registry.public_network_access ? 1 : 0)
+        .bind_text(7, registry.default_network_action);
     if (auto done = update->run(); !done) return done.error();
     updated = sqlite3_changes(connection.db()) > 0;
     return {};
