@@ -36,10 +36,7 @@ inline std::string descriptor_json(const Descriptor& d, std::string_view extra =
 
 class ApiTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    app_ = std::make_unique<RunningApp>(dir_.path() / "data");
-    client_ = std::make_unique<HttpClient>(app_->base_url());
-  }
+  void SetUp() override { start(); }
   void TearDown() override {
     client_.reset();
     app_.reset();
@@ -47,9 +44,16 @@ class ApiTest : public ::testing::Test {
   void restart() {
     client_.reset();
     app_.reset();
-    app_ = std::make_unique<RunningApp>(dir_.path() / "data");
-    client_ = std::make_unique<HttpClient>(app_->base_url());
+    start();
   }
+  // Starts berthd with a known administrator token, which the client sends unless a request
+  // names its own Authorization (the deployment administrator may do everything).
+  void start() {
+    app_ = std::make_unique<RunningApp>(dir_.path() / "data", std::string(kApiTestAdminToken));
+    client_ = std::make_unique<HttpClient>(app_->base_url());
+    client_->set_default_headers({std::string("Authorization: Bearer ") + kApiTestAdminToken});
+  }
+  static constexpr const char* kApiTestAdminToken = "api-test-admin-token-0123456789";
   HttpClient& client() { return *client_; }
 
   // Monolithic push; returns the digest.

@@ -65,6 +65,17 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
   struct curl_slist* list = nullptr;
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip unless a test asks
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  // Default headers (credentials) go along unless the request names the same header itself.
+  auto name_of = [](std::string_view header) {
+    std::string name(header.substr(0, header.find(':')));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  };
+  for (const auto& h : default_headers_) {
+    bool overridden = std::any_of(headers.begin(), headers.end(),
+                                  [&](const std::string& given) { return name_of(given) == name_of(h); });
+    if (!overridden) list = curl_slist_append(list, h.c_str());
+  }
   if (std::none_of(headers.begin(), headers.end(),
                    [](const std::string& h) { return h.starts_with("Content-Type"); })) {
     list = curl_slist_append(list, "Content-Type:");

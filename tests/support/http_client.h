@@ -33,9 +33,14 @@ class HttpClient {
   HttpResponse head(std::string_view target) { return request("HEAD", target); }
 
   const std::string& base_url() const { return base_url_; }
+  // Headers sent with every request that does not name the same header ("Authorization: ...").
+  void set_default_headers(std::vector<std::string> headers) {
+    default_headers_ = std::move(headers);
+  }
 
  private:
   std::string base_url_;
+  std::vector<std::string> default_headers_;
   void* curl_;  // one handle: connections are reused like a real client's
 };
 

@@ -8,7 +8,9 @@
 
 #include "api/distribution.h"
 #include "api/management.h"
+#include "api/oauth2.h"
 #include "api/pipeline.h"
+#include "support/access_stack.h"
 #include "auth/admin_credential.h"
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
@@ -32,24 +34,29 @@ class AllRoutes {
     plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
     tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
     management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
-    pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
+    access_ = std::make_unique<AccessStack>(*metadata_);
+    pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
+        *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {}});
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
+    pipeline_->add(router_, api::oauth2_family(nullptr), api::oauth2_routes(*pipeline_));
     pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
   }
   const http::Router& router() const { return router_; }
   const api::Pipeline& pipeline() const { return *pipeline_; }
+  metadata::SqliteMetadataStore& metadata() { return *metadata_; }
+  AccessStack& access() { return *access_; }
 
  private:
   TempDir dir_;
   storage::MemoryBlobStorage storage_;
   registry::UploadSessions uploads_{registry::UploadPolicy{}};
-  auth::AdminCredential admin_ = auth::AdminCredential::for_token("pipeline-test-token-0123");
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<registry::TenantResolver> resolver_;
   std::unique_ptr<registry::RegistryServices> registries_;
   std::unique_ptr<api::DataPlane> plane_;
   std::unique_ptr<registry::Tenants> tenants_;
   std::unique_ptr<api::ManagementContext> management_;
+  std::unique_ptr<AccessStack> access_;
   std::unique_ptr<api::Pipeline> pipeline_;
   http::Router router_;
 };
