@@ -504,11 +504,20 @@ Result<View> login(Context& ctx) {
                    {"registry", o.registry},
                    {"dockerConfig", docker_file.string()},
                    {"containersAuthFile", containers_file.string()}};
-  return View{std::move(doc),
-              {},
-              fmt::format("Login succeeded: credentials for {} (registry '{}') stored in {} and {}.",
-                          target->host, o.registry, docker_file.string(),
-                          containers_file.string())};
+  std::string message =
+      fmt::format("Login succeeded: credentials for {} (registry '{}') stored in {} and {}.",
+                  target->host, o.registry, docker_file.string(), containers_file.string());
+  // With a credential helper configured, docker reads the helper, not the entry just written.
+  if (std::string helper = docker_credential_helper(docker_file, target->host); !helper.empty()) {
+    doc["dockerCredentialHelper"] = helper;
+    message += fmt::format(
+        "\nNote: {} names the credential helper '{}' for {}, so docker asks it and ignores "
+        "this entry; hand docker the token instead: berth login -n {} --expose-token -o tsv | "
+        "cut -f3 | docker login -u {} --password-stdin {}",
+        docker_file.string(), helper, target->host, o.registry, kRefreshTokenUsername,
+        target->host);
+  }
+  return View{std::move(doc), {}, std::move(message)};
 }
 
 // ------------------------------------------------------------------ declarations

@@ -237,6 +237,22 @@ Result<void> store_registry_auth(const fs::path& given, std::string_view login_s
   return write_private_file(file, text);
 }
 
+std::string docker_credential_helper(const fs::path& file, std::string_view login_server) {
+  auto doc = read_auth_file(file);
+  if (!doc) return {};
+  if (const auto* helpers = doc->if_contains("credHelpers"); helpers && helpers->is_object()) {
+    if (const auto* helper = helpers->as_object().if_contains(login_server);
+        helper && helper->is_string() && !helper->as_string().empty()) {
+      return std::string(helper->as_string());
+    }
+  }
+  if (const auto* store = doc->if_contains("credsStore");
+      store && store->is_string() && !store->as_string().empty()) {
+    return std::string(store->as_string());
+  }
+  return {};
+}
+
 std::string base64_encode(std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

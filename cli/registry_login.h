@@ -58,6 +58,12 @@ Result<std::filesystem::path> containers_auth_file(const Environment& env, unsig
 Result<void> store_registry_auth(const std::filesystem::path& file, std::string_view login_server,
                                  std::string_view username, std::string_view password);
 
+// The credential helper docker asks for `login_server` instead of the file's "auths": the
+// file's credHelpers entry for it, else its credsStore; "" when none (or no readable file).
+// Docker then ignores the entry store_registry_auth wrote.
+std::string docker_credential_helper(const std::filesystem::path& file,
+                                     std::string_view login_server);
+
 std::string base64_encode(std::string_view bytes);
 
 }  // namespace berth::cli

@@ -814,6 +814,23 @@ TEST_F(LoginTest, LoginServerWithoutSchemeNamesTheEntryAndUsesTheConfiguredServe
                   .contains("abcde.registry.local:443"));
 }
 
+TEST_F(LoginTest, ACredentialHelperInTheDockerConfigIsPointedOut) {
+  fs::create_directories(docker_dir);
+  { std::ofstream(docker_dir / "config.json") << R"({"credsStore":"desktop"})"; }
+  fake.answer(200, R"({"refresh_token":"r"})");
+  EXPECT_EQ(run({"login", "-n", "abcde"}), 0) << err;
+  EXPECT_TRUE(contains(out, "names the credential helper 'desktop' for srv:5000")) << out;
+  EXPECT_TRUE(contains(out, "docker login -u 00000000-0000-0000-0000-000000000000 "
+                            "--password-stdin srv:5000"))
+      << out;
+
+  { std::ofstream(docker_dir / "config.json") << R"({"credsStore":"desktop",
+      "credHelpers":{"srv:5000":"pass","other:1":"x"}})"; }
+  fake.answer(200, R"({"refresh_token":"r"})");
+  EXPECT_EQ(run({"login", "-n", "abcde", "-o", "json"}), 0) << err;
+  EXPECT_EQ(json::parse(out).at("dockerCredentialHelper"), "pass");
+}
+
 TEST_F(LoginTest, ExposeTokenPrintsTheHostedShapeAndWritesNothing) {
   fake.answer(200, R"({"refresh_token":"refresh-xyz"})");
   EXPECT_EQ(run({"login", "-n", "abcde", "--expose-token", "-o", "json"}), 0) << err;
