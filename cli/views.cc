@@ -289,22 +289,23 @@ std::vector<Cell> scope_map_row(const json::value& m) {
           text(m, "description"), text(m, "creationDate")};
 }
 
-const std::vector<std::string> kIdentityColumns = {"Id",     "Name",   "Kind",
-                                                   "Enabled", "Expiry", "Created"};
+// Ids may be UUIDs (36 columns) and are what delete and show take, so they are never cut; the
+// creation times stay in json so the rows fit 120 columns.
+const std::vector<std::string> kIdentityColumns = {"Id", "Name", "Kind", "Enabled", "Expiry"};
 const std::vector<std::size_t> kIdentityTruncatable = {1};
 
 std::vector<Cell> identity_row(const json::value& i) {
-  return {text(i, "id"),     text(i, "name"),   text(i, "kind"),
-          flag(i, "enabled"), expiry(i, "expiry"), text(i, "creationDate")};
+  return {text(i, "id"), text(i, "name"), text(i, "kind"), flag(i, "enabled"),
+          expiry(i, "expiry")};
 }
 
-const std::vector<std::string> kRoleAssignmentColumns = {"Id",    "Assignee", "Assignee name",
-                                                         "Role",  "Scope",    "Created"};
+const std::vector<std::string> kRoleAssignmentColumns = {"Id", "Assignee", "Assignee name", "Role",
+                                                         "Scope"};
 const std::vector<std::size_t> kRoleAssignmentTruncatable = {1, 2, 4};
 
 std::vector<Cell> role_assignment_row(const json::value& a) {
-  return {text(a, "id"),   text(a, "assignee"), text(a, "assigneeName"),
-          text(a, "role"), text(a, "scope"),    text(a, "createdTime")};
+  return {text(a, "id"), text(a, "assignee"), text(a, "assigneeName"), text(a, "role"),
+          text(a, "scope")};
 }
 
 }  // namespace

@@ -42,6 +42,12 @@ unsigned mode_of(const fs::path& path) {
   return st.st_mode & 0777;
 }
 
+std::size_t code_points(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -501,9 +507,9 @@ TEST_F(AccessTest, IdentityCreateShowsAGeneratedSecretOnce) {
   EXPECT_EQ(last_body(), json::parse(R"({"name":"builder","kind":"servicePrincipal",
       "expiry":"2099-06-01T00:00:00Z"})"));
   EXPECT_EQ(out,
-            "ID    NAME     KIND              ENABLED  EXPIRY  CREATED\n"
-            "----  -------  ----------------  -------  ------  --------------------\n"
-            "id-9  builder  servicePrincipal  true     never   2026-12-02T06:00:00Z\n"
+            "ID    NAME     KIND              ENABLED  EXPIRY\n"
+            "----  -------  ----------------  -------  ------\n"
+            "id-9  builder  servicePrincipal  true     never\n"
             "Secret: gen-secret-1\n"
             "Log in with the id as username and the secret as password. Save the secret now: it "
             "will not be shown again.\n");
@@ -615,7 +621,7 @@ TEST_F(AccessTest, IdentityListShowDelete) {
   fake.answer(200, identity);
   EXPECT_EQ(run({"identity", "show", "--id", "id-1", "-o", "tsv"}), 0);
   expect_request("GET", kMgmt + "/identities/id-1");
-  EXPECT_EQ(out, "id-1\talice\tuser\tfalse\t2027-01-01T00:00:00Z\t2026-12-02T06:00:00Z\n");
+  EXPECT_EQ(out, "id-1\talice\tuser\tfalse\t2027-01-01T00:00:00Z\n");
 
   fake.answer(204);
   EXPECT_EQ(run({"identity", "delete", "--id", "id-1", "--yes"}), 0);
@@ -631,6 +637,28 @@ TEST_F(AccessTest, IdentityListShowDelete) {
 
 const char* kRules = R"({"defaultAction":"Deny","ipRules":[
   {"action":"Allow","ipAddressOrRange":"10.0.0.0/24"},{"action":"Allow","ipAddressOrRange":"192.168.1.7"}]})";
+
+// UUID ids, long names and scopes: the table still fits 120 columns, ids whole.
+TEST_F(AccessTest, RoleAssignmentAndIdentityTablesFitTheWidth) {
+  const std::string id = "3f2b9c1e-0d4a-4a7e-9a51-1b2c3d4e5f60";
+  const std::string assignee = "9a8b7c6d-0d4a-4a7e-9a51-1b2c3d4e5f60";
+  fake.answer(200, R"({"roleAssignments":[{"id":")" + id + R"(","assignee":")" + assignee +
+                       R"(","assigneeName":")" + std::string(60, 'n') +
+                       R"(","role":"AcrImageSigner","scope":"/registries/abcdefghij/repositories/)" +
+                       "team/" + std::string(60, 'r') + R"("}]})");
+  EXPECT_EQ(run({"role", "assignment", "list"}), 0) << err;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LE(code_points(line), 120u) << line;
+  }
+  EXPECT_TRUE(contains(out, id)) << out;
+
+  fake.answer(200, R"({"identities":[{"id":")" + id + R"(","name":")" + std::string(80, 'x') +
+                       R"(","kind":"servicePrincipal","enabled":true,"expiry":"2099-01-01T00:00:00Z"}]})");
+  EXPECT_EQ(run({"identity", "list"}), 0) << err;
+  EXPECT_TRUE(contains(out, id)) << out;
+  EXPECT_TRUE(contains(out, "…")) << out;
+}
 
 TEST_F(AccessTest, NetworkRuleAddListRemove) {
   fake.answer(200, kRules);
