@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <optional>
+#include <tuple>
+#include <utility>
 
 #include "cli/command.h"
 #include "cli/registry_login.h"
@@ -331,7 +334,7 @@ Result<json::object> federated_fields(const Options& o) {
 }
 
 Result<View> identity_create(Context& ctx) {
-  Options& o = ctx.options();
+  const Options& o = ctx.options();
   const bool federated = o.kind == "federated";
   const bool has_federated_flags = !o.issuer.empty() || !o.audience.empty() || !o.jwks.empty() ||
                                    !o.subject.empty() || !o.claims.empty();
