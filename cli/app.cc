@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 
+#include "cli/command.h"
 #include "cli/management_client.h"
 #include "cli/output.h"
 #include "cli/validate.h"
@@ -18,229 +19,6 @@ namespace berth::cli {
 namespace json = boost::json;
 
 namespace {
-
-// Every flag of every verb; a run parses exactly one verb, which reads the fields it declared.
-struct Options {
-  std::string server;
-  std::string token;
-  std::string output = "table";
-  std::string registry;
-  std::string repository;
-  std::string image;
-  std::string tier;
-  std::string region;
-  std::string admin_enabled;           // "", "true" or "false"
-  std::string anonymous_pull_enabled;  // idem
-  std::string public_network_enabled;  // idem
-  bool yes = false;
-};
-
-class Context;
-using Handler = std::function<Result<View>(Context&)>;
-
-class Context {
- public:
-  Context(Options& options, const Environment& env, const TransportFactory& make_transport,
-          std::istream& in)
-      : options_(options), env_(env), make_transport_(make_transport), in_(in) {}
-
-  Options& options() { return options_; }
-  const Environment& env() const { return env_; }
-
-  // The token given as "-" is read from standard input, so it stays out of `ps` and history.
-  Result<std::string> token_flag() {
-    if (options_.token != "-") return options_.token;
-    std::string line;
-    std::getline(in_, line);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.empty()) return usage_error("--token -: no token on standard input");
-    options_.token = line;
-    return line;
-  }
-
-  // Settings from flags, environment and config file; the file is read only when needed.
-  Result<Settings> settings() {
-    auto token = token_flag();
-    if (!token) return token.error();
-    Settings flags{options_.server, *token};
-    Settings resolved = resolve_settings(flags, env_, {});
-    if (resolved.server.empty() || resolved.token.empty()) {
-      auto path = config_file_path(env_);
-      if (!path) return path.error();
-      auto stored = load_settings(*path);
-      if (!stored) return stored.error();
-      resolved = resolve_settings(flags, env_, *stored);
-    }
-    if (resolved.server.empty()) {
-      return usage_error(
-          "no server: pass --server URL, set BERTH_SERVER, or run 'berth configure'");
-    }
-    if (auto problem = check_server_url(resolved.server)) return usage_error(*problem);
-    if (resolved.token.empty()) {
-      return Error{ExitCode::kAuth,
-                   "no token: pass --token, set BERTH_TOKEN, or run 'berth configure'"};
-    }
-    return resolved;
-  }
-
-  Result<ManagementClient*> client() {
-    if (client_) return client_.get();
-    auto resolved = settings();
-    if (!resolved) return resolved.error();
-    transport_ = make_transport_();
-    client_ = std::make_unique<ManagementClient>(*transport_, *resolved);
-    return client_.get();
-  }
-
- private:
-  Options& options_;
-  const Environment& env_;
-  const TransportFactory& make_transport_;
-  std::istream& in_;
-  std::unique_ptr<HttpTransport> transport_;
-  std::unique_ptr<ManagementClient> client_;
-};
-
-// ------------------------------------------------------------------ flag validators
-
-CLI::Validator registry_name_validator() {
-  return CLI::Validator([](std::string& value) { return check_registry_name(value).value_or(""); },
-                        "");
-}
-
-CLI::Validator repository_name_validator() {
-  return CLI::Validator(
-      [](std::string& value) { return check_repository_name(value).value_or(""); }, "");
-}
-
-std::string lower(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
-
-// Accepts any case and rewrites the value to the API's spelling. The message names only the
-// value: the parser puts the flag in front of it.
-CLI::Validator choice_transform(std::vector<std::string> choices) {
-  return CLI::Validator(
-      [choices](std::string& value) -> std::string {
-        for (const auto& choice : choices) {
-          if (lower(value) == lower(choice)) {
-            value = choice;
-            return {};
-          }
-        }
-        return fmt::format("'{}' is not one of {}", value, fmt::join(choices, ", "));
-      },
-      "");
-}
-
-// ------------------------------------------------------------------ verb declarations
-
-// --server, --token and --output: on every verb, and also before the verb
-// ("berth --server URL registry list").
-void add_common_options(CLI::App* app, Options& options) {
-  app->add_option("--server", options.server,
-                  "server URL, e.g. http://localhost:5000 (default: BERTH_SERVER, then the "
-                  "config file)")
-      ->group("Connection")
-      ->type_name("URL");
-  app->add_option("--token", options.token,
-                  "administrator token, '-' to read it from standard input (default: "
-                  "BERTH_TOKEN, then the config file)")
-      ->group("Connection")
-      ->type_name("TOKEN");
-  app->add_option("-o,--output", options.output, "output format (default: table)")
-      ->group("Output")
-      ->transform(choice_transform({"table", "json", "tsv"}))
-      ->type_name("table|json|tsv");
-}
-
-struct Verbs {
-  CLI::App& app;
-  Options& options;
-  Handler& selected;
-
-  CLI::App* group(const std::string& name, const std::string& description) {
-    CLI::App* sub = app.add_subcommand(name, description);
-    sub->require_subcommand(1);
-    return sub;
-  }
-
-  // A verb: its flags get the connection and output flags added, and parsing it selects
-  // `handler`.
-  CLI::App* verb(CLI::App* parent, const std::string& name, const std::string& description,
-                 Handler handler) {
-    CLI::App* sub = parent->add_subcommand(name, description);
-    add_common_options(sub, options);
-    sub->callback([this, handler] { selected = handler; });
-    return sub;
-  }
-
-  void registry_flag(CLI::App* sub) {
-    sub->add_option("-r,--registry,-n,--name", options.registry,
-                    "registry name: 5-50 letters or digits")
-        ->required()
-        ->check(registry_name_validator())
-        ->type_name("NAME");
-  }
-
-  void repository_flag(CLI::App* sub) {
-    sub->add_option("--repository", options.repository, "repository name, e.g. team/app")
-        ->required()
-        ->check(repository_name_validator())
-        ->type_name("REPO");
-  }
-
-  void image_flag(CLI::App* sub, const std::string& help) {
-    sub->add_option("--image", options.image, help)->required()->type_name("IMAGE");
-  }
-
-  void yes_flag(CLI::App* sub) {
-    sub->add_flag("-y,--yes", options.yes, "confirm the deletion (required: nothing is kept)");
-  }
-
-  void bool_option(CLI::App* sub, const std::string& name, std::string& into,
-                   const std::string& help) {
-    sub->add_option(name, into, help)
-        ->transform(choice_transform({"true", "false"}))
-        ->type_name("true|false");
-  }
-
-  void tier_option(CLI::App* sub, bool required) {
-    auto* option = sub->add_option("--tier,--sku", options.tier, "service tier")
-                       ->transform(choice_transform({"Basic", "Standard", "Premium"}))
-                       ->type_name("Basic|Standard|Premium");
-    if (required) option->required();
-  }
-};
-
-Result<View> refuse_without_yes(std::string_view what) {
-  return usage_error(fmt::format("refusing to delete {} without --yes", what));
-}
-
-template <class F>
-Result<View> with_client(Context& ctx, F&& f) {
-  auto client = ctx.client();
-  if (!client) return client.error();
-  return f(**client);
-}
-
-template <class MakeView>
-Result<View> show(Result<json::value> answer, MakeView make_view) {
-  if (!answer) return answer.error();
-  return make_view(*answer);
-}
-
-Result<View> deleted(Result<json::value> answer, std::string message) {
-  if (!answer) return answer.error();
-  return message_view(std::move(message));
-}
-
-void set_flag(json::object& body, const char* key, const std::string& value) {
-  if (!value.empty()) body[key] = (value == "true");
-}
 
 // ------------------------------------------------------------------ handlers
 
@@ -294,10 +72,11 @@ Result<View> registry_update(Context& ctx) {
   set_flag(body, "adminUserEnabled", o.admin_enabled);
   set_flag(body, "anonymousPullEnabled", o.anonymous_pull_enabled);
   set_flag(body, "publicNetworkAccess", o.public_network_enabled);
+  if (!o.default_action.empty()) body["defaultAction"] = o.default_action;
   if (body.empty()) {
     return usage_error(
-        "nothing to update: give --tier, --region, --admin-enabled, --anonymous-pull-enabled "
-        "or --public-network-enabled");
+        "nothing to update: give --tier, --region, --admin-enabled, --anonymous-pull-enabled, "
+        "--public-network-enabled or --default-action");
   }
   return with_client(ctx, [&](ManagementClient& c) {
     return show(c.update_registry(o.registry, body), registry_view);
@@ -421,12 +200,11 @@ void declare(Verbs& v) {
     v.tier_option(create, /*required=*/true);
     create->add_option("--region", o.region, "region label, e.g. westeurope");
     v.bool_option(create, "--admin-enabled", o.admin_enabled,
-                  "admin user flag (default false); stored only: no admin user exists yet");
+                  "enable the admin user (default false; see 'berth credential show')");
     v.bool_option(create, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
-                  "anonymous pull flag (default false; not on Basic); stored only: /v2/ has "
-                  "no authentication yet, every pull is anonymous");
+                  "let anyone pull without credentials (default false; not on Basic)");
     v.bool_option(create, "--public-network-enabled", o.public_network_enabled,
-                  "public network flag (default true); stored only: no network rules yet");
+                  "accept clients from any address (default true; see 'berth network-rule')");
 
     v.verb(registry, "list", "list registries, sorted by name", [](Context& ctx) {
       return with_client(
@@ -446,11 +224,15 @@ void declare(Verbs& v) {
     v.tier_option(update, /*required=*/false);
     update->add_option("--region", o.region, "region label");
     v.bool_option(update, "--admin-enabled", o.admin_enabled,
-                  "admin user flag; stored only: no admin user exists yet");
+                  "enable or disable the admin user");
     v.bool_option(update, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
-                  "anonymous pull flag; stored only: /v2/ has no authentication yet");
+                  "let anyone pull without credentials");
     v.bool_option(update, "--public-network-enabled", o.public_network_enabled,
-                  "public network flag; stored only: no network rules yet");
+                  "accept clients from any address");
+    update->add_option("--default-action", o.default_action,
+                       "what the network rules do with an address no IP rule allows")
+        ->transform(choice_transform({"Allow", "Deny"}))
+        ->type_name("Allow|Deny");
 
     auto* del =
         v.verb(registry, "delete", "delete a registry and all its content", registry_delete);
@@ -651,13 +433,14 @@ int run(const std::vector<std::string>& args, const Environment& env,
         const TransportFactory& make_transport, std::ostream& out, std::ostream& err,
         std::istream& in) {
   CLI::App app(
-      "berth: manage the registries of a berthd deployment through its management "
-      "API.",
+      "berth: manage the registries of a berthd deployment, and who may use them, through "
+      "its management API; log docker and podman in.",
       "berth");
   app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION);
   app.require_subcommand(1);
   app.footer(
-      fmt::format("Every verb names its registry with -r/--registry (alias -n/--name), a\n"
+      fmt::format("Verbs name their registry with -r/--registry (alias -n/--name, except\n"
+                  "where -n/--name names a token, scope map or identity, as in az acr), a\n"
                   "repository with --repository and an image with --image repository:tag or\n"
                   "repository@digest. Settings: flags, then BERTH_SERVER / BERTH_TOKEN, then\n"
                   "the file 'berth configure' writes.\n\n{}",
@@ -668,6 +451,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   add_common_options(&app, options);
   Verbs verbs{app, options, selected};
   declare(verbs);
+  declare_access_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());

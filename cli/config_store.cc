@@ -95,8 +95,12 @@ Result<void> save_settings(const fs::path& file, const Settings& settings) {
   if (!settings.token.empty()) doc["token"] = settings.token;
   std::string text = json::serialize(doc) + "\n";
 
+  return write_private_file(file, text);
+}
+
+Result<void> write_private_file(const fs::path& file, std::string_view text) {
   // Write beside the target with O_EXCL and mode 0600 from the start, then rename over it:
-  // the token is never readable by others, not even briefly, and a crash leaves the old file.
+  // the secret is never readable by others, not even briefly, and a crash leaves the old file.
   fs::path temp = file;
   temp += fmt::format(".tmp.{}", ::getpid());
   ::unlink(temp.c_str());

@@ -37,6 +37,10 @@ Result<Settings> load_settings(const std::filesystem::path& file);
 // Creates the directory (0700) if needed and replaces the file (0600).
 Result<void> save_settings(const std::filesystem::path& file, const Settings& settings);
 
+// Replaces `file` atomically (temp file beside it, fsync, rename) with `text`, mode 0600 from
+// the first byte; the directory must exist.
+Result<void> write_private_file(const std::filesystem::path& file, std::string_view text);
+
 // Empty optional: accepted. Otherwise the reason, for a usage error.
 std::optional<std::string> check_server_url(std::string_view url);
 

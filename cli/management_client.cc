@@ -170,4 +170,168 @@ Result<json::value> ManagementClient::delete_manifest(std::string_view registry,
               repository_path(registry, repo) + "/manifests/" + percent_encode(digest, ":"));
 }
 
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string query;
+  for (const auto& [name, value] : pairs) {
+    if (value.empty()) continue;
+    query += query.empty() ? '?' : '&';
+    query += name;
+    query += '=';
+    query += percent_encode(value);
+  }
+  return query;
+}
+
+namespace {
+
+json::value body_of(const json::object& object) { return json::value(object); }
+
+}  // namespace
+
+Result<json::value> ManagementClient::get_credentials(std::string_view registry) {
+  return call("GET", registry_path(registry) + "/credentials");
+}
+
+Result<json::value> ManagementClient::renew_credential(std::string_view registry,
+                                                       std::string_view password_name) {
+  json::value body = json::object{{"passwordName", password_name}};
+  return call("POST", registry_path(registry) + "/credentials/renew", &body);
+}
+
+std::string ManagementClient::child_path(std::string_view registry, std::string_view collection,
+                                         std::string_view name) const {
+  std::string path = registry_path(registry);
+  path += '/';
+  path += collection;
+  if (!name.empty()) {
+    path += '/';
+    path += percent_encode(name);
+  }
+  return path;
+}
+
+Result<json::value> ManagementClient::list_scope_maps(std::string_view registry) {
+  return call("GET", child_path(registry, "scope-maps"));
+}
+
+Result<json::value> ManagementClient::get_scope_map(std::string_view registry,
+                                                    std::string_view name) {
+  return call("GET", child_path(registry, "scope-maps", name));
+}
+
+Result<json::value> ManagementClient::create_scope_map(std::string_view registry,
+                                                       const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "scope-maps"), &value);
+}
+
+Result<json::value> ManagementClient::update_scope_map(std::string_view registry,
+                                                       std::string_view name,
+                                                       const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "scope-maps", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_scope_map(std::string_view registry,
+                                                       std::string_view name) {
+  return call("DELETE", child_path(registry, "scope-maps", name));
+}
+
+Result<json::value> ManagementClient::list_tokens(std::string_view registry) {
+  return call("GET", child_path(registry, "tokens"));
+}
+
+Result<json::value> ManagementClient::get_token(std::string_view registry, std::string_view name) {
+  return call("GET", child_path(registry, "tokens", name));
+}
+
+Result<json::value> ManagementClient::create_token(std::string_view registry,
+                                                   const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "tokens"), &value);
+}
+
+Result<json::value> ManagementClient::update_token(std::string_view registry,
+                                                   std::string_view name,
+                                                   const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "tokens", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_token(std::string_view registry,
+                                                   std::string_view name) {
+  return call("DELETE", child_path(registry, "tokens", name));
+}
+
+Result<json::value> ManagementClient::generate_token_credentials(std::string_view registry,
+                                                                 std::string_view name,
+                                                                 const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "tokens", name) + "/credentials/generate", &value);
+}
+
+namespace {
+constexpr std::string_view kIdentities = "/mgmt/v1/identities";
+constexpr std::string_view kRoleAssignments = "/mgmt/v1/role-assignments";
+
+std::string item_path(std::string_view collection, std::string_view id) {
+  std::string path(collection);
+  path += '/';
+  path += percent_encode(id);
+  return path;
+}
+}  // namespace
+
+Result<json::value> ManagementClient::list_identities() { return call("GET", kIdentities); }
+
+Result<json::value> ManagementClient::get_identity(std::string_view id) {
+  return call("GET", item_path(kIdentities, id));
+}
+
+Result<json::value> ManagementClient::create_identity(const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", kIdentities, &value);
+}
+
+Result<json::value> ManagementClient::delete_identity(std::string_view id) {
+  return call("DELETE", item_path(kIdentities, id));
+}
+
+Result<json::value> ManagementClient::list_role_assignments(std::string_view registry,
+                                                            std::string_view assignee) {
+  std::string path(kRoleAssignments);
+  path += query_string({{"registry", std::string(registry)}, {"assignee", std::string(assignee)}});
+  return call("GET", path);
+}
+
+Result<json::value> ManagementClient::create_role_assignment(const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", kRoleAssignments, &value);
+}
+
+Result<json::value> ManagementClient::delete_role_assignment(std::string_view id) {
+  return call("DELETE", item_path(kRoleAssignments, id));
+}
+
+Result<json::value> ManagementClient::list_network_rules(std::string_view registry) {
+  return call("GET", child_path(registry, "network-rules"));
+}
+
+Result<json::value> ManagementClient::add_network_rule(std::string_view registry,
+                                                       std::string_view ip_or_range) {
+  json::value body = json::object{{"ipAddressOrRange", ip_or_range}};
+  return call("POST", child_path(registry, "network-rules"), &body);
+}
+
+Result<json::value> ManagementClient::remove_network_rule(std::string_view registry,
+                                                          std::string_view ip_or_range) {
+  return call("DELETE", child_path(registry, "network-rules") +
+                            query_string({{"ipAddressOrRange", std::string(ip_or_range)}}));
+}
+
+Result<json::value> ManagementClient::login_audit(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "audit/logins") + query_string(query));
+}
+
 }  // namespace berth::cli

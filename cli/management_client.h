@@ -9,6 +9,8 @@
 #include <boost/json/value.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cli/config_store.h"
 #include "cli/error.h"
@@ -46,6 +48,53 @@ class ManagementClient {
   Result<boost::json::value> delete_manifest(std::string_view registry, std::string_view repo,
                                              std::string_view digest);
 
+  // Access control (docs/management-api.md): the admin user, scope maps, tokens, network rules
+  // and the login audit of a registry; identities and role assignments of the deployment.
+  Result<boost::json::value> get_credentials(std::string_view registry);
+  Result<boost::json::value> renew_credential(std::string_view registry,
+                                              std::string_view password_name);
+
+  Result<boost::json::value> list_scope_maps(std::string_view registry);
+  Result<boost::json::value> get_scope_map(std::string_view registry, std::string_view name);
+  Result<boost::json::value> create_scope_map(std::string_view registry,
+                                              const boost::json::object& body);
+  Result<boost::json::value> update_scope_map(std::string_view registry, std::string_view name,
+                                              const boost::json::object& body);
+  Result<boost::json::value> delete_scope_map(std::string_view registry, std::string_view name);
+
+  Result<boost::json::value> list_tokens(std::string_view registry);
+  Result<boost::json::value> get_token(std::string_view registry, std::string_view name);
+  Result<boost::json::value> create_token(std::string_view registry,
+                                          const boost::json::object& body);
+  Result<boost::json::value> update_token(std::string_view registry, std::string_view name,
+                                          const boost::json::object& body);
+  Result<boost::json::value> delete_token(std::string_view registry, std::string_view name);
+  Result<boost::json::value> generate_token_credentials(std::string_view registry,
+                                                        std::string_view name,
+                                                        const boost::json::object& body);
+
+  Result<boost::json::value> list_identities();
+  Result<boost::json::value> get_identity(std::string_view id);
+  Result<boost::json::value> create_identity(const boost::json::object& body);
+  Result<boost::json::value> delete_identity(std::string_view id);
+
+  // Empty filters are left out of the query.
+  Result<boost::json::value> list_role_assignments(std::string_view registry,
+                                                   std::string_view assignee);
+  Result<boost::json::value> create_role_assignment(const boost::json::object& body);
+  Result<boost::json::value> delete_role_assignment(std::string_view id);
+
+  Result<boost::json::value> list_network_rules(std::string_view registry);
+  Result<boost::json::value> add_network_rule(std::string_view registry,
+                                              std::string_view ip_or_range);
+  Result<boost::json::value> remove_network_rule(std::string_view registry,
+                                                 std::string_view ip_or_range);
+
+  // `query` holds (name, value) pairs; empty values are left out.
+  Result<boost::json::value> login_audit(
+      std::string_view registry,
+      const std::vector<std::pair<std::string, std::string>>& query);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);
@@ -53,10 +102,16 @@ class ManagementClient {
  private:
   std::string registry_path(std::string_view registry) const;
   std::string repository_path(std::string_view registry, std::string_view repo) const;
+  // ".../registries/{r}/{collection}[/{name}]"
+  std::string child_path(std::string_view registry, std::string_view collection,
+                         std::string_view name = {}) const;
 
   HttpTransport& transport_;
   Settings settings_;
 };
+
+// "?a=1&b=2" from the pairs whose value is not empty, each value percent-encoded; "" when none.
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& pairs);
 
 // The Error for a non-2xx response: the envelope's message when present, else the status.
 Error error_from_response(const HttpResponse& response);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace berth::cli {
@@ -120,6 +122,210 @@ Result<ImageReference> parse_image_reference(std::string_view text) {
   ref.repository = std::string(name);
   if (auto problem = check_repository_name(ref.repository)) return usage_error(*problem);
   return ref;
+}
+
+namespace {
+
+bool all_of_chars(std::string_view text, std::string_view extra) {
+  return std::all_of(text.begin(), text.end(),
+                     [extra](char c) { return is_alnum(c) || extra.find(c) != extra.npos; });
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Digits only, at most `max`; nullopt otherwise.
+std::optional<int> small_number(std::string_view text, int max) {
+  if (!all_digits(text) || text.size() > 3) return std::nullopt;
+  int value = 0;
+  for (char c : text) value = value * 10 + (c - '0');
+  if (value > max) return std::nullopt;
+  return value;
+}
+
+bool leap_year(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && leap_year(year) ? 29 : kDays[month - 1];
+}
+
+// Days from 1970-01-01 to year-month-day (proleptic Gregorian; H. Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+std::optional<std::string> check_access_name(std::string_view kind, std::string_view name) {
+  if (name.size() < 5 || name.size() > 50 || !all_of_chars(name, "-_")) {
+    return fmt::format("{} name '{}' must be 5-50 letters, digits, '-' or '_'", kind, name);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_identity_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || !all_of_chars(name, "._-@")) {
+    return fmt::format("identity name '{}' must be 1-128 letters, digits, '.', '_', '-' or '@'",
+                       name);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_id(std::string_view kind, std::string_view id) {
+  if (id.empty() || id.size() > 128 || !all_of_chars(id, "._-") || id == "." || id == "..") {
+    return fmt::format("{} id '{}' must be 1-128 letters, digits, '.', '_' or '-'", kind, id);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_ip_or_cidr(std::string_view text) {
+  auto bad = [&] {
+    return fmt::format("'{}' is not an IP address or CIDR range (e.g. 10.0.0.0/24)", text);
+  };
+  if (text.empty() || text.size() > 64) return bad();
+  std::string address(text.substr(0, text.find('/')));
+  bool v6 = address.find(':') != std::string::npos;
+  unsigned char buffer[16];
+  // inet_pton refuses IPv4 parts with leading zeros ("010"), which some parsers read as octal.
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, address.c_str(), buffer) != 1) return bad();
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    std::string_view prefix = text.substr(slash + 1);
+    bool leading_zero = prefix.size() > 1 && prefix.front() == '0';
+    if (leading_zero || !small_number(prefix, v6 ? 128 : 32)) return bad();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_action(std::string_view action) {
+  for (std::string_view known :
+       {"content/read", "content/write", "content/delete", "metadata/read", "metadata/write"}) {
+    if (action == known) return std::nullopt;
+  }
+  return fmt::format(
+      "action '{}' must be content/read, content/write, content/delete, metadata/read or "
+      "metadata/write",
+      action);
+}
+
+std::optional<std::string> check_repository_pattern(std::string_view pattern) {
+  std::string_view name = pattern;
+  if (name.ends_with("/*")) name.remove_suffix(2);
+  if (check_repository_name(name)) {
+    return fmt::format(
+        "repository '{}' must be a repository name (lower-case letters and digits, separated "
+        "by '.', '_', '__', '-' or '/'), optionally followed by '/*'",
+        pattern);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_role_scope(std::string_view scope) {
+  auto bad = [&] {
+    return fmt::format(
+        "scope '{}' must be /registries/<registry> or "
+        "/registries/<registry>/repositories/<repository or prefix/*>",
+        scope);
+  };
+  constexpr std::string_view kRegistries = "/registries/";
+  constexpr std::string_view kRepositories = "/repositories/";
+  if (!scope.starts_with(kRegistries)) return bad();
+  std::string_view rest = scope.substr(kRegistries.size());
+  std::string_view registry = rest.substr(0, rest.find('/'));
+  if (check_registry_name(registry)) return bad();
+  rest.remove_prefix(registry.size());
+  if (rest.empty()) return std::nullopt;
+  if (!rest.starts_with(kRepositories) || check_repository_pattern(rest.substr(kRepositories.size())))
+    return bad();
+  return std::nullopt;
+}
+
+Result<std::int64_t> parse_rfc3339(std::string_view text) {
+  auto bad = [&]() -> Error {
+    return usage_error(fmt::format(
+        "'{}' is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z or 2026-12-02T07:00:00+01:00",
+        text));
+  };
+  // YYYY-MM-DDTHH:MM:SS, then an optional fraction, then Z or +HH:MM / -HH:MM.
+  if (text.size() < 20 || text.size() > 40) return bad();
+  auto part = [&](std::size_t at, std::size_t length) { return text.substr(at, length); };
+  auto separator = [&](std::size_t at, std::string_view allowed) {
+    return allowed.find(text[at]) != std::string_view::npos;
+  };
+  if (!all_digits(part(0, 4)) || !separator(4, "-") || !separator(7, "-") ||
+      !separator(10, "Tt") || !separator(13, ":") || !separator(16, ":")) {
+    return bad();
+  }
+  int year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
+  auto month = small_number(part(5, 2), 12);
+  auto day = small_number(part(8, 2), 31);
+  auto hour = small_number(part(11, 2), 23);
+  auto minute = small_number(part(14, 2), 59);
+  auto second = small_number(part(17, 2), 60);  // a leap second is valid RFC 3339
+  if (!month || !day || !hour || !minute || !second || *month < 1 || *day < 1 ||
+      *day > days_in_month(year, *month)) {
+    return bad();
+  }
+  std::string_view zone = text.substr(19);
+  if (zone.starts_with('.')) {
+    std::size_t digits = 1;
+    while (digits < zone.size() && zone[digits] >= '0' && zone[digits] <= '9') ++digits;
+    if (digits == 1) return bad();
+    zone.remove_prefix(digits);
+  }
+  std::int64_t offset = 0;
+  if (zone == "Z" || zone == "z") {
+    offset = 0;
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    auto offset_hours = small_number(zone.substr(1, 2), 23);
+    auto offset_minutes = small_number(zone.substr(4, 2), 59);
+    if (!offset_hours || !offset_minutes) return bad();
+    offset = (*offset_hours * 60 + *offset_minutes) * 60;
+    if (zone[0] == '-') offset = -offset;
+  } else {
+    return bad();
+  }
+  std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
+  return days * 86400 + *hour * 3600 + *minute * 60 + std::min(*second, 59) - offset;
+}
+
+std::string format_rfc3339(std::int64_t seconds) {
+  std::int64_t days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+  std::int64_t rest = seconds - days * 86400;
+  // Civil date from days (the inverse of days_from_civil).
+  std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rest / 3600,
+                     rest % 3600 / 60, rest % 60);
+}
+
+std::optional<std::string> check_http_url(std::string_view what, std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  }
+  bool ok = !rest.empty() && rest.front() != '/' && url.size() <= 2048 &&
+            std::none_of(url.begin(), url.end(),
+                         [](char c) { return static_cast<unsigned char>(c) <= ' '; });
+  if (!ok) return fmt::format("{} '{}' must be an http:// or https:// URL", what, url);
+  return std::nullopt;
 }
 
 }  // namespace berth::cli

@@ -2,6 +2,7 @@
 // Client-side checks, run before any request so a typo costs no round trip and exits 2.
 // Each check returns the reason a value is refused, or nothing when it is accepted.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,5 +31,43 @@ struct ImageReference {
 
 // "repo:tag" or "repo@algorithm:hex"; a bare repository or both forms at once is refused.
 Result<ImageReference> parse_image_reference(std::string_view text);
+
+// Token and scope-map names: 5-50 letters, digits, '-' or '_' (the system scope maps start
+// with '_', e.g. _repositories_pull).
+std::optional<std::string> check_access_name(std::string_view kind, std::string_view name);
+
+// Identity names: 1-128 letters, digits, '.', '_', '-' or '@' (an e-mail address fits).
+std::optional<std::string> check_identity_name(std::string_view name);
+
+// Identity and role-assignment ids: 1-128 letters, digits, '.', '_' or '-', so an id is one
+// path segment.
+std::optional<std::string> check_id(std::string_view kind, std::string_view id);
+
+// An IPv4 or IPv6 address, optionally with a /prefix in range (syntax only: host bits may be
+// set, as the server decides what it stores).
+std::optional<std::string> check_ip_or_cidr(std::string_view text);
+
+// content/read, content/write, content/delete, metadata/read or metadata/write.
+std::optional<std::string> check_action(std::string_view action);
+
+// A repository name, or a pattern: a repository name followed by "/*".
+std::optional<std::string> check_repository_pattern(std::string_view pattern);
+
+// "/registries/<r>" or "/registries/<r>/repositories/<repository or pattern>".
+std::optional<std::string> check_role_scope(std::string_view scope);
+
+// The roles of the contract, in their API spelling.
+inline constexpr std::string_view kRoles[] = {
+    "AcrPull", "AcrPush", "AcrDelete", "AcrImageSigner", "Owner", "Contributor", "Reader"};
+
+// An RFC 3339 date-time ("2026-12-02T06:00:00Z", "2026-12-02t07:00:00.5+01:00"), answered as
+// the UTC instant in whole seconds since the epoch.
+Result<std::int64_t> parse_rfc3339(std::string_view text);
+
+// Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ".
+std::string format_rfc3339(std::int64_t seconds);
+
+// An http:// or https:// URL with a host and no spaces.
+std::optional<std::string> check_http_url(std::string_view what, std::string_view url);
 
 }  // namespace berth::cli

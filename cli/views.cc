@@ -1,5 +1,7 @@
 #include "cli/views.h"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <cstdint>
 #include <optional>
@@ -223,6 +225,212 @@ View manifest_view(const json::value& manifest) {
 View manifest_list_view(const json::value& answer) {
   View view = list_view(answer, "manifests", kManifestColumns, manifest_row);
   view.table.truncatable = kManifestTruncatable;
+  return view;
+}
+
+// ------------------------------------------------------------------ access control
+
+namespace {
+
+std::string string_field(const json::value& object, std::string_view key) {
+  const json::value* v = field(object, key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// An expiry: the time, "never" for null, "" when the field is missing.
+Cell expiry(const json::value& object, std::string_view key = "expiry") {
+  const json::value* v = field(object, key);
+  if (v != nullptr && v->is_null()) return text_cell("never");
+  return text(object, key);
+}
+
+// The expiry of the named password of a token, "" when the token has no such password.
+Cell password_expiry(const json::value& token, std::string_view name) {
+  const json::value* credentials = field(token, "credentials");
+  if (credentials == nullptr) return text_cell("");
+  for (const auto& password : items(*credentials, "passwords")) {
+    if (string_field(password, "name") == name) return expiry(password);
+  }
+  return text_cell("");
+}
+
+const std::vector<std::string> kTokenColumns = {
+    "Name", "Scope map", "Status", "Created", "Password1 expiry", "Password2 expiry"};
+const std::vector<std::size_t> kTokenTruncatable = {0, 1};
+
+std::vector<Cell> token_row(const json::value& t) {
+  return {text(t, "name"),         text(t, "scopeMapName"),          text(t, "status"),
+          text(t, "creationDate"), password_expiry(t, "password1"), password_expiry(t, "password2")};
+}
+
+// One row per password that carries a value; the value column is never cut.
+Table password_table(const json::value& credentials, bool with_expiry) {
+  Table table{{"Username", "Password", "Value"}, {}, {}};
+  if (with_expiry) table.headers.push_back("Expiry");
+  for (const auto& password : items(credentials, "passwords")) {
+    std::vector<Cell> row = {text(credentials, "username"), text(password, "name"),
+                             text(password, "value")};
+    if (with_expiry) row.push_back(expiry(password));
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+bool has_password_values(const json::value& credentials) {
+  for (const auto& password : items(credentials, "passwords")) {
+    if (field(password, "value") != nullptr) return true;
+  }
+  return false;
+}
+
+std::vector<Cell> scope_map_row(const json::value& m) {
+  return {text(m, "name"), text(m, "type"), int_cell(static_cast<std::int64_t>(
+                                                items(m, "actions").size())),
+          text(m, "description"), text(m, "creationDate")};
+}
+
+// Ids may be UUIDs (36 columns) and are what delete and show take, so they are never cut; the
+// creation times stay in json so the rows fit 120 columns.
+const std::vector<std::string> kIdentityColumns = {"Id", "Name", "Kind", "Enabled", "Expiry"};
+const std::vector<std::size_t> kIdentityTruncatable = {1};
+
+std::vector<Cell> identity_row(const json::value& i) {
+  return {text(i, "id"), text(i, "name"), text(i, "kind"), flag(i, "enabled"),
+          expiry(i, "expiry")};
+}
+
+const std::vector<std::string> kRoleAssignmentColumns = {"Id", "Assignee", "Assignee name", "Role",
+                                                         "Scope"};
+const std::vector<std::size_t> kRoleAssignmentTruncatable = {1, 2, 4};
+
+std::vector<Cell> role_assignment_row(const json::value& a) {
+  return {text(a, "id"), text(a, "assignee"), text(a, "assigneeName"), text(a, "role"),
+          text(a, "scope")};
+}
+
+}  // namespace
+
+View credentials_view(const json::value& credentials) {
+  // Exactly the shape `az acr credential show` prints, whatever else the server adds.
+  json::array passwords;
+  for (const auto& password : items(credentials, "passwords")) {
+    passwords.push_back(json::object{{"name", string_field(password, "name")},
+                                     {"value", string_field(password, "value")}});
+  }
+  json::object doc{{"username", string_field(credentials, "username")},
+                   {"passwords", std::move(passwords)}};
+  return {std::move(doc), password_table(credentials, /*with_expiry=*/false), {}};
+}
+
+View token_view(const json::value& token) {
+  return {token, {kTokenColumns, {token_row(token)}, kTokenTruncatable}, {}};
+}
+
+View token_list_view(const json::value& answer) {
+  View view = list_view(answer, "tokens", kTokenColumns, token_row);
+  view.table.truncatable = kTokenTruncatable;
+  return view;
+}
+
+View token_created_view(const json::value& token) {
+  std::string message = fmt::format("Created token '{}' with scope map '{}'.",
+                                    string_field(token, "name"), string_field(token, "scopeMapName"));
+  const json::value* credentials = field(token, "credentials");
+  if (credentials == nullptr || !has_password_values(*credentials)) {
+    message += " It has no passwords yet: 'berth token credential generate' makes them.";
+    return {token, {kTokenColumns, {token_row(token)}, kTokenTruncatable}, std::move(message)};
+  }
+  message += " Save the passwords now: they are not shown again.";
+  return {token, password_table(*credentials, /*with_expiry=*/true), std::move(message)};
+}
+
+View token_passwords_view(const json::value& credentials) {
+  return {credentials, password_table(credentials, /*with_expiry=*/true),
+          "Save the new passwords now: they are not shown again."};
+}
+
+View scope_map_view(const json::value& scope_map) {
+  View view{scope_map, {{"Name", "Type", "Action"}, {}, {}}, {}};
+  for (const auto& action : items(scope_map, "actions")) {
+    view.table.rows.push_back({text(scope_map, "name"), text(scope_map, "type"),
+                               text_cell(action.is_string() ? std::string(action.as_string())
+                                                            : json::serialize(action))});
+  }
+  if (view.table.rows.empty()) {
+    view.table.rows.push_back({text(scope_map, "name"), text(scope_map, "type"), text_cell("")});
+  }
+  if (std::string description = string_field(scope_map, "description"); !description.empty()) {
+    view.message = fmt::format("Description: {}", description);
+  }
+  return view;
+}
+
+View scope_map_list_view(const json::value& answer) {
+  View view = list_view(answer, "scopeMaps", {"Name", "Type", "Actions", "Description", "Created"},
+                        scope_map_row);
+  view.table.truncatable = {3};
+  return view;
+}
+
+View identity_view(const json::value& identity) {
+  View view{identity, {kIdentityColumns, {identity_row(identity)}, kIdentityTruncatable}, {}};
+  if (string_field(identity, "kind") == "federated") {
+    view.message = fmt::format("Issuer: {}\nAudience: {}\nSubject: {}\nJWKS: {}",
+                               string_field(identity, "issuer"), string_field(identity, "audience"),
+                               string_field(identity, "subject"), string_field(identity, "jwks"));
+  }
+  // Only create answers with a secret, once; the login is the id and the secret.
+  if (std::string secret = string_field(identity, "secret"); !secret.empty()) {
+    view.message = fmt::format(
+        "Secret: {}\nLog in with the id as username and the secret as password. Save the "
+        "secret now: it will not be shown again.",
+        secret);
+  }
+  return view;
+}
+
+View identity_list_view(const json::value& answer) {
+  View view = list_view(answer, "identities", kIdentityColumns, identity_row);
+  view.table.truncatable = kIdentityTruncatable;
+  return view;
+}
+
+View role_assignment_view(const json::value& assignment) {
+  return {assignment,
+          {kRoleAssignmentColumns, {role_assignment_row(assignment)}, kRoleAssignmentTruncatable},
+          {}};
+}
+
+View role_assignment_list_view(const json::value& answer) {
+  View view =
+      list_view(answer, "roleAssignments", kRoleAssignmentColumns, role_assignment_row);
+  view.table.truncatable = kRoleAssignmentTruncatable;
+  return view;
+}
+
+View network_rules_view(const json::value& rules) {
+  // As json the rule set itself, as `az acr network-rule list` prints an object too.
+  View view{rules, {{"Action", "IP address or range"}, {}, {}}, {}};
+  for (const auto& rule : items(rules, "ipRules")) {
+    view.table.rows.push_back({text(rule, "action"), text(rule, "ipAddressOrRange")});
+  }
+  if (std::string action = string_field(rules, "defaultAction"); !action.empty()) {
+    view.message = fmt::format("Default action: {} (addresses no IP rule allows are {}).", action,
+                               action == "Deny" ? "refused" : "let in");
+  }
+  return view;
+}
+
+View login_audit_view(const json::value& answer) {
+  View view = list_view(answer, "events",
+                        {"Time", "Identity", "Kind", "Client", "Result", "Method", "Reason"},
+                        [](const json::value& e) -> std::vector<Cell> {
+                          return {text(e, "time"),          text(e, "identity"),
+                                  text(e, "identityKind"),  text(e, "clientAddress"),
+                                  text(e, "result"),        text(e, "method"),
+                                  text(e, "reason")};
+                        });
+  view.table.truncatable = {1, 3, 6};
   return view;
 }
 

@@ -23,6 +23,23 @@ View tag_list_view(const boost::json::value& answer);         // {"tags":[...]}
 View manifest_view(const boost::json::value& manifest);       // Manifest
 View manifest_list_view(const boost::json::value& answer);    // {"manifests":[...]}
 
+// Access control. Secrets (password values, generated identity secrets) appear only in the
+// views of the answers that carry them: admin credentials, token create, token credential
+// generate and identity create; the table format shows them in full, never cut.
+View credentials_view(const boost::json::value& credentials);  // admin user: {"username","passwords"}
+View token_view(const boost::json::value& token);                  // Token
+View token_list_view(const boost::json::value& answer);            // {"tokens":[...]}
+View token_created_view(const boost::json::value& token);          // Token with password values
+View token_passwords_view(const boost::json::value& credentials);  // generate's answer
+View scope_map_view(const boost::json::value& scope_map);          // one row per action
+View scope_map_list_view(const boost::json::value& answer);        // {"scopeMaps":[...]}
+View identity_view(const boost::json::value& identity);            // Identity (+ "secret")
+View identity_list_view(const boost::json::value& answer);         // {"identities":[...]}
+View role_assignment_view(const boost::json::value& assignment);
+View role_assignment_list_view(const boost::json::value& answer);  // {"roleAssignments":[...]}
+View network_rules_view(const boost::json::value& rules);  // {"defaultAction","ipRules"}
+View login_audit_view(const boost::json::value& answer);   // {"events":[...]}
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

@@ -10,63 +10,16 @@
 #include <fstream>
 #include <sstream>
 
-#include "fake_transport.h"
-#include "test_env.h"
+#include "cli_fixture.h"
 
 namespace berth::cli {
 namespace {
 namespace json = boost::json;
+using testing::CliTest;
 using testing::FakeTransport;
+using testing::kToken;
 
-constexpr const char* kToken = "tok-7f3a9c-secret";
 const std::string kDigest = "sha256:" + std::string(64, 'c');
-
-class Forwarding final : public HttpTransport {
- public:
-  explicit Forwarding(HttpTransport& target) : target_(target) {}
-  Result<HttpResponse> send(const HttpRequest& request) override { return target_.send(request); }
-
- private:
-  HttpTransport& target_;
-};
-
-class CliTest : public ::testing::Test {
- protected:
-  FakeTransport fake;
-  testing::ScratchDir home;
-  std::map<std::string, std::string> env_vars{
-      {"HOME", home.path().string()}, {"BERTH_SERVER", "http://srv:5000"}, {"BERTH_TOKEN", kToken}};
-  std::string out, err, input;
-
-  int run(std::vector<std::string> args) {
-    args.insert(args.begin(), "berth");
-    std::ostringstream o, e;
-    std::istringstream i(input);
-    Environment env = testing::map_env(env_vars);
-    int code = cli::run(
-        args, env, [this] { return std::make_unique<Forwarding>(fake); }, o, e, i);
-    out = o.str();
-    err = e.str();
-    // Whatever happened, the token never shows.
-    EXPECT_EQ(out.find(kToken), std::string::npos) << out;
-    EXPECT_EQ(err.find(kToken), std::string::npos) << err;
-    return code;
-  }
-
-  // A failed run: one "berth: " line on stderr, nothing on stdout.
-  void expect_error(int code, ExitCode expected, std::string_view fragment = {}) {
-    EXPECT_EQ(code, static_cast<int>(expected)) << err;
-    EXPECT_EQ(out, "");
-    EXPECT_TRUE(err.starts_with("berth: ")) << err;
-    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
-    EXPECT_TRUE(err.ends_with("\n"));
-    if (!fragment.empty()) {
-      EXPECT_NE(err.find(fragment), std::string::npos) << err;
-    }
-  }
-
-  json::value last_body() { return json::parse(fake.requests.back().body); }
-};
 
 const char* kRegistry = R"({"name":"abcde","tier":"Basic","region":"local",
   "loginServer":"abcde.registry.local","createdTime":"2026-01-01T00:00:00Z",
@@ -98,11 +51,15 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
   };
   const Case cases[] = {
       {{},
-       "missing command; valid commands: configure, registry, repository, manifest (see 'berth "
-       "--help')"},
+       "missing command; valid commands: configure, registry, repository, manifest, login, "
+       "credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')"},
       {{"frobnicate"},
        "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
-       "manifest (see 'berth --help')"},
+       "manifest, login, credential, token, scope-map, role, identity, network-rule, audit "
+       "(see 'berth --help')"},
+      {{"token", "credential"},
+       "missing command for 'berth token credential'; valid commands: generate (see 'berth "
+       "token credential --help')"},
       {{"registry"},
        "missing command for 'berth registry'; valid commands: create, list, show, update, "
        "delete, show-usage, check-health (see 'berth registry --help')"},

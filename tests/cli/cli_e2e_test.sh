@@ -156,8 +156,8 @@ bad 3 "no token" registry list --server "$SERVER"
 
 # ------------------------------------------------------------------ parse errors: one line each
 
-bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest (see 'berth --help')" foo
-bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest (see 'berth --help')"
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')"
 bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
 bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
     registry list x --repository app
@@ -171,6 +171,13 @@ bad_line 2 "berth: --admin-enabled: 'yes' is not one of true, false (see 'berth 
     registry create --name clitest09 --tier Basic --admin-enabled yes
 bad_line 2 "berth: --sku: 'Gold' is not one of Basic, Standard, Premium (see 'berth registry create --help')" \
     registry create --name clitest09 --sku Gold
+# Access-control verbs check their input before any request.
+bad_line 2 "berth: --ip-address: '10.0.0.0/33' is not an IP address or CIDR range (e.g. 10.0.0.0/24) (see 'berth network-rule add --help')" \
+    network-rule add -n clitest09 --ip-address 10.0.0.0/33
+bad_line 2 "berth: --repository: action 'content/all' must be content/read, content/write, content/delete, metadata/read or metadata/write" \
+    scope-map create -n mymap1 -r clitest09 --repository app content/all
+bad_line 2 "berth: --role: 'Admin' is not one of AcrPull, AcrPush, AcrDelete, AcrImageSigner, Owner, Contributor, Reader (see 'berth role assignment create --help')" \
+    role assignment create --assignee id-1 --role Admin --registry clitest09
 # https:// to berthd's plain-HTTP port: the scheme is named, not the TLS library's error.
 bad_line 1 "berth: cannot reach the server: 127.0.0.1:$PORT does not speak TLS (a plain HTTP port?); use http://127.0.0.1:$PORT" \
     registry list --server "https://127.0.0.1:$PORT" --token "$TOKEN"

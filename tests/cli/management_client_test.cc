@@ -84,6 +84,82 @@ TEST_F(ManagementClientTest, EveryRouteHasItsMethodAndPath) {
   }
 }
 
+TEST_F(ManagementClientTest, EveryAccessControlRouteHasItsMethodPathAndBody) {
+  struct Case {
+    std::function<Result<json::value>()> call;
+    const char* method;
+    std::string path;
+    std::string body;  // "" when none is sent
+  };
+  const std::string r = "/mgmt/v1/registries/abcde";
+  const json::object patch{{"status", "disabled"}};
+  std::vector<Case> cases = {
+      {[&] { return client.get_credentials("abcde"); }, "GET", r + "/credentials", ""},
+      {[&] { return client.renew_credential("abcde", "password2"); }, "POST",
+       r + "/credentials/renew", R"({"passwordName":"password2"})"},
+      {[&] { return client.list_scope_maps("abcde"); }, "GET", r + "/scope-maps", ""},
+      {[&] { return client.get_scope_map("abcde", "_repositories_pull"); }, "GET",
+       r + "/scope-maps/_repositories_pull", ""},
+      {[&] { return client.create_scope_map("abcde", {{"name", "mymap"}}); }, "POST",
+       r + "/scope-maps", R"({"name":"mymap"})"},
+      {[&] { return client.update_scope_map("abcde", "mymap", patch); }, "PATCH",
+       r + "/scope-maps/mymap", R"({"status":"disabled"})"},
+      {[&] { return client.delete_scope_map("abcde", "mymap"); }, "DELETE", r + "/scope-maps/mymap",
+       ""},
+      {[&] { return client.list_tokens("abcde"); }, "GET", r + "/tokens", ""},
+      {[&] { return client.get_token("abcde", "ci-token"); }, "GET", r + "/tokens/ci-token", ""},
+      {[&] { return client.create_token("abcde", {{"name", "ci-token"}}); }, "POST", r + "/tokens",
+       R"({"name":"ci-token"})"},
+      {[&] { return client.update_token("abcde", "ci-token", patch); }, "PATCH",
+       r + "/tokens/ci-token", R"({"status":"disabled"})"},
+      {[&] { return client.delete_token("abcde", "ci-token"); }, "DELETE", r + "/tokens/ci-token",
+       ""},
+      {[&] { return client.generate_token_credentials("abcde", "ci-token", {}); }, "POST",
+       r + "/tokens/ci-token/credentials/generate", "{}"},
+      {[&] { return client.list_identities(); }, "GET", "/mgmt/v1/identities", ""},
+      {[&] { return client.get_identity("id-1"); }, "GET", "/mgmt/v1/identities/id-1", ""},
+      {[&] { return client.create_identity({{"name", "bob"}}); }, "POST", "/mgmt/v1/identities",
+       R"({"name":"bob"})"},
+      {[&] { return client.delete_identity("id-1"); }, "DELETE", "/mgmt/v1/identities/id-1", ""},
+      {[&] { return client.list_role_assignments("", ""); }, "GET", "/mgmt/v1/role-assignments",
+       ""},
+      {[&] { return client.list_role_assignments("abcde", "id 1"); }, "GET",
+       "/mgmt/v1/role-assignments?registry=abcde&assignee=id%201", ""},
+      {[&] { return client.list_role_assignments("", "id-1"); }, "GET",
+       "/mgmt/v1/role-assignments?assignee=id-1", ""},
+      {[&] { return client.create_role_assignment({{"role", "AcrPull"}}); }, "POST",
+       "/mgmt/v1/role-assignments", R"({"role":"AcrPull"})"},
+      {[&] { return client.delete_role_assignment("ra-1"); }, "DELETE",
+       "/mgmt/v1/role-assignments/ra-1", ""},
+      {[&] { return client.list_network_rules("abcde"); }, "GET", r + "/network-rules", ""},
+      {[&] { return client.add_network_rule("abcde", "10.0.0.0/24"); }, "POST",
+       r + "/network-rules", R"({"ipAddressOrRange":"10.0.0.0/24"})"},
+      {[&] { return client.remove_network_rule("abcde", "10.0.0.0/24"); }, "DELETE",
+       r + "/network-rules?ipAddressOrRange=10.0.0.0%2F24", ""},
+      {[&] { return client.login_audit("abcde", {{"identity", ""}, {"result", "failure"}}); },
+       "GET", r + "/audit/logins?result=failure", ""},
+  };
+  for (const auto& c : cases) {
+    transport.answer(200, "{}");
+    ASSERT_TRUE(c.call()) << c.path;
+    const auto& request = transport.requests.back();
+    EXPECT_EQ(request.method, c.method) << c.path;
+    EXPECT_EQ(request.url, "http://srv:5000" + c.path);
+    if (c.body.empty()) {
+      EXPECT_EQ(request.body, "") << c.path;
+    } else {
+      EXPECT_EQ(json::parse(request.body), json::parse(c.body)) << c.path;
+    }
+  }
+}
+
+TEST(QueryString, LeavesOutEmptyValuesAndEncodesTheRest) {
+  EXPECT_EQ(query_string({}), "");
+  EXPECT_EQ(query_string({{"a", ""}, {"b", ""}}), "");
+  EXPECT_EQ(query_string({{"a", ""}, {"since", "2026-12-02T06:00:00Z"}, {"q", "a&b=c"}}),
+            "?since=2026-12-02T06%3A00%3A00Z&q=a%26b%3Dc");
+}
+
 TEST_F(ManagementClientTest, NoContentIsNull) {
   transport.answer(204);
   auto answer = client.delete_registry("abcde");

@@ -82,5 +82,122 @@ TEST(ImageReference, RefusesWithUsageError) {
   }
 }
 
+
+TEST(AccessNames, FiveToFiftyLettersDigitsDashUnderscore) {
+  for (std::string good : {std::string("abcde"), std::string("_repositories_pull"),
+                           std::string("ci-token-2"), std::string(50, 'a')}) {
+    EXPECT_FALSE(check_access_name("token", good)) << good;
+  }
+  for (std::string bad : {std::string("abcd"), std::string(51, 'a'), std::string("has space"),
+                          std::string("dot.name"), std::string("slash/name"),
+                          std::string("caf\xC3\xA9s"), std::string()}) {
+    auto problem = check_access_name("scope map", bad);
+    ASSERT_TRUE(problem) << bad;
+    EXPECT_TRUE(problem->starts_with("scope map name '")) << *problem;
+  }
+}
+
+TEST(IdentityNamesAndIds, AreOnePathSegment) {
+  EXPECT_FALSE(check_identity_name("alice@example.com"));
+  EXPECT_FALSE(check_identity_name("a"));
+  EXPECT_TRUE(check_identity_name(""));
+  EXPECT_TRUE(check_identity_name(std::string(129, 'a')));
+  EXPECT_TRUE(check_identity_name("bob smith"));
+  EXPECT_FALSE(check_id("identity", "3f2b9c1e-0d4a-4a7e-9a51-1b2c3d4e5f60"));
+  for (std::string bad : {std::string(), std::string("."), std::string(".."),
+                          std::string("a/b"), std::string("a?b"), std::string("a%2Fb"),
+                          std::string(129, 'x'), std::string("a\nb")}) {
+    EXPECT_TRUE(check_id("identity", bad)) << bad;
+  }
+}
+
+TEST(IpOrCidr, AcceptsAddressesAndRangesInSyntaxOnly) {
+  for (const char* good : {"10.0.0.0/24", "10.0.0.1", "0.0.0.0/0", "255.255.255.255/32",
+                           "10.0.0.1/8", "::1", "2001:db8::/32", "::/0", "fe80::1/128"}) {
+    EXPECT_FALSE(check_ip_or_cidr(good)) << good;
+  }
+  for (const char* bad :
+       {"", "10.0.0", "10.0.0.256", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/08",
+        "010.0.0.1", "10.0.0.0/24/1", "::1/129", "host.example", "10.0.0.0 /24", "1.2.3.4/2x",
+        "1.2.3.4/99999999999999999999"}) {
+    EXPECT_TRUE(check_ip_or_cidr(bad)) << bad;
+  }
+  EXPECT_TRUE(check_ip_or_cidr(std::string(100, '1')));
+}
+
+TEST(Actions, AreTheFiveOfTheContract) {
+  for (const char* good :
+       {"content/read", "content/write", "content/delete", "metadata/read", "metadata/write"}) {
+    EXPECT_FALSE(check_action(good)) << good;
+  }
+  for (const char* bad : {"content/*", "Content/Read", "read", "content/read ", "metadata/delete",
+                          ""}) {
+    EXPECT_TRUE(check_action(bad)) << bad;
+  }
+}
+
+TEST(RoleScopes, RegistryOrRepositoryOrPrefix) {
+  for (const char* good : {"/registries/abcde", "/registries/abcde/repositories/team/app",
+                           "/registries/abcde/repositories/team/*"}) {
+    EXPECT_FALSE(check_role_scope(good)) << good;
+  }
+  for (const char* bad :
+       {"", "/registries/", "/registries/ab", "registries/abcde", "/registries/abcde/",
+        "/registries/abcde/repositories/", "/registries/abcde/repositories/*",
+        "/registries/abcde/repositories/Team", "/registries/abcde/tokens/x",
+        "/registries/abcde/repositories/team/*/x", "/registries/abc-de"}) {
+    EXPECT_TRUE(check_role_scope(bad)) << bad;
+  }
+}
+
+TEST(Rfc3339, ParsesToUtcSeconds) {
+  auto at = [](std::string_view text) {
+    auto seconds = parse_rfc3339(text);
+    EXPECT_TRUE(seconds) << text;
+    return seconds ? *seconds : -1;
+  };
+  EXPECT_EQ(at("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(at("2026-12-02T06:00:00Z"), 1796191200);
+  EXPECT_EQ(at("2026-12-02T07:30:00+01:30"), 1796191200);
+  EXPECT_EQ(at("2026-12-02t01:00:00-05:00"), 1796191200);
+  EXPECT_EQ(at("2026-12-02T06:00:00.999z"), 1796191200);
+  EXPECT_EQ(at("2024-02-29T00:00:00Z"), 1709164800);
+  EXPECT_EQ(at("2000-02-29T00:00:00Z"), 951782400);
+  EXPECT_EQ(format_rfc3339(1796191200), "2026-12-02T06:00:00Z");
+  EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(951782400), "2000-02-29T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(4102444799), "2099-12-31T23:59:59Z");
+  for (std::int64_t t : {std::int64_t{0}, std::int64_t{86399}, std::int64_t{1796191200},
+                         std::int64_t{4102444800}}) {
+    EXPECT_EQ(at(format_rfc3339(t)), t);
+  }
+}
+
+TEST(Rfc3339, RefusesWhatIsNotOne) {
+  for (const char* bad :
+       {"", "2026-12-02", "2026-12-02T06:00:00", "2026-12-02 06:00:00Z", "2026-13-02T06:00:00Z",
+        "2026-00-02T06:00:00Z", "2026-02-29T06:00:00Z", "1900-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-12-02T24:00:00Z", "2026-12-02T06:60:00Z",
+        "2026-12-02T06:00:61Z", "2026-12-02T06:00:00.Z", "2026-12-02T06:00:00+0100",
+        "2026-12-02T06:00:00+24:00", "2026-12-02T06:00:00UTC", "+2026-12-02T06:00:00Z",
+        "2026-1a-02T06:00:00Z", "2026-12-02T06:00:00Zjunk", "tomorrow"}) {
+    auto seconds = parse_rfc3339(bad);
+    ASSERT_FALSE(seconds) << bad;
+    EXPECT_EQ(seconds.error().code, ExitCode::kUsage);
+    EXPECT_NE(seconds.error().message.find("RFC 3339"), std::string::npos);
+  }
+  EXPECT_FALSE(parse_rfc3339(std::string("2026-12-02T06:00:00.") + std::string(100, '1') + "Z"));
+}
+
+TEST(HttpUrls, NeedSchemeAndHost) {
+  EXPECT_FALSE(check_http_url("--issuer", "https://login.example/tenant/v2.0"));
+  EXPECT_FALSE(check_http_url("--issuer", "http://127.0.0.1:8080"));
+  for (const char* bad : {"", "ftp://x", "https://", "https:///path", "https://a b", "login.example"}) {
+    auto problem = check_http_url("--issuer", bad);
+    ASSERT_TRUE(problem) << bad;
+    EXPECT_TRUE(problem->starts_with("--issuer '")) << *problem;
+  }
+}
+
 }  // namespace
 }  // namespace berth::cli

@@ -1,0 +1,186 @@
+#pragma once
+// What every verb shares: the parsed flags, the run's context (settings, transport, standard
+// input) and the helpers that declare flags and turn API answers into views. app.cc declares
+// the registry and content verbs, access_commands.cc the access-control ones.
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/app.h"
+#include "cli/management_client.h"
+#include "cli/output.h"
+
+namespace berth::cli {
+
+// Every flag of every verb; a run parses exactly one verb, which reads the fields it declared.
+struct Options {
+  std::string server;
+  std::string token;
+  std::string output = "table";
+  std::string registry;
+  std::string repository;
+  std::string image;
+  std::string tier;
+  std::string region;
+  std::string admin_enabled;           // "", "true" or "false"
+  std::string anonymous_pull_enabled;  // idem
+  std::string public_network_enabled;  // idem
+  std::string default_action;          // "", "Allow" or "Deny"
+  bool yes = false;
+
+  // Access control.
+  std::string name;  // token, scope map or identity name
+  std::string scope_map;
+  std::string status;
+  bool no_passwords = false;
+  std::string expiration_in_days;
+  std::string expiration;
+  bool password1 = false;
+  bool password2 = false;
+  std::string password_name;
+  std::string description;
+  std::vector<std::vector<std::string>> repositories;  // REPO ACTION... per occurrence
+  std::vector<std::vector<std::string>> add_repositories;
+  std::vector<std::vector<std::string>> remove_repositories;
+  std::string assignee;
+  std::string role;
+  std::string scope;
+  std::vector<std::string> ids;
+  std::string id;
+  std::string kind;
+  std::string password;
+  std::string issuer;
+  std::string audience;
+  std::string jwks;
+  std::string subject;
+  std::vector<std::string> claims;
+  std::string ip_address;
+  std::string identity;
+  std::string result;
+  std::string since;
+  std::string until;
+  std::string top;
+  std::string username;
+  bool password_stdin = false;
+  bool expose_token = false;
+  std::string login_server;
+};
+
+class Context;
+using Handler = std::function<Result<View>(Context&)>;
+
+class Context {
+ public:
+  Context(Options& options, const Environment& env, const TransportFactory& make_transport,
+          std::istream& in)
+      : options_(options), env_(env), make_transport_(make_transport), in_(in) {}
+
+  Options& options() { return options_; }
+  const Environment& env() const { return env_; }
+
+  // The token given as "-" is read from standard input, so it stays out of `ps` and history.
+  Result<std::string> token_flag();
+
+  // One line of standard input, trailing CR and spaces dropped; a usage error naming `flag`
+  // when there is none. Standard input holds one secret only: a second reader is refused.
+  Result<std::string> read_stdin_line(std::string_view flag);
+
+  // Settings from flags, environment and config file; the file is read only when needed.
+  // Without `token_required` a missing token is not an error (a login with a password).
+  Result<Settings> settings(bool token_required = true);
+
+  Result<ManagementClient*> client();
+
+  // The one transport of the run, shared with the management client.
+  HttpTransport& transport();
+
+ private:
+  Options& options_;
+  const Environment& env_;
+  const TransportFactory& make_transport_;
+  std::istream& in_;
+  std::string stdin_reader_;  // the flag that read standard input
+  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<ManagementClient> client_;
+};
+
+// ------------------------------------------------------------------ flag validators
+
+// A validator from a check that answers the reason a value is refused, or nothing.
+template <class Check>
+CLI::Validator checked(Check check) {
+  return CLI::Validator([check](std::string& value) { return check(value).value_or(""); }, "");
+}
+
+std::string lower(std::string text);
+
+// Accepts any case and rewrites the value to the API's spelling. The message names only the
+// value: the parser puts the flag in front of it.
+CLI::Validator choice_transform(std::vector<std::string> choices);
+
+// --server, --token and --output: on every verb, and also before the verb
+// ("berth --server URL registry list").
+void add_common_options(CLI::App* app, Options& options);
+
+// ------------------------------------------------------------------ verb declarations
+
+struct Verbs {
+  CLI::App& app;
+  Options& options;
+  Handler& selected;
+
+  CLI::App* group(CLI::App* parent, const std::string& name, const std::string& description);
+  CLI::App* group(const std::string& name, const std::string& description) {
+    return group(&app, name, description);
+  }
+
+  // A verb: its flags get the connection and output flags added, and parsing it selects
+  // `handler`.
+  CLI::App* verb(CLI::App* parent, const std::string& name, const std::string& description,
+                 Handler handler);
+
+  // -r/--registry with its alias -n/--name, for verbs whose only name is the registry's.
+  void registry_flag(CLI::App* sub, bool required = true);
+  // -r/--registry alone, for verbs whose -n/--name names something in the registry (az's
+  // `acr token` and `acr scope-map`).
+  void registry_only_flag(CLI::App* sub);
+  void repository_flag(CLI::App* sub);
+  void image_flag(CLI::App* sub, const std::string& help);
+  void yes_flag(CLI::App* sub);
+  void bool_option(CLI::App* sub, const std::string& name, std::string& into,
+                   const std::string& help);
+  void tier_option(CLI::App* sub, bool required);
+};
+
+// The access-control verbs (access_commands.cc).
+void declare_access_commands(Verbs& verbs);
+
+// ------------------------------------------------------------------ handler helpers
+
+Result<View> refuse_without_yes(std::string_view what);
+
+template <class F>
+Result<View> with_client(Context& ctx, F&& f) {
+  auto client = ctx.client();
+  if (!client) return client.error();
+  return f(**client);
+}
+
+template <class MakeView>
+Result<View> show(Result<boost::json::value> answer, MakeView make_view) {
+  if (!answer) return answer.error();
+  return make_view(*answer);
+}
+
+Result<View> deleted(Result<boost::json::value> answer, std::string message);
+
+// body[key] = true/false from a "true"/"false" flag; nothing for "".
+void set_flag(boost::json::object& body, const char* key, const std::string& value);
+
+}  // namespace berth::cli
