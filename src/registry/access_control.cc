@@ -520,7 +520,10 @@ AccessControlResult<std::vector<ScopeMap>> AccessControl::list_scope_maps(
   if (!stored) return internal(stored.error());
   std::vector<ScopeMap> maps;
   for (std::string_view name : auth::system_scope_map_names()) {
-    if (auto map = system_scope_map(name)) maps.push_back(std::move(*map));
+    if (auto map = system_scope_map(name)) {
+      map->created_at = info->record.created_at;  // they exist as long as the registry does
+      maps.push_back(std::move(*map));
+    }
   }
   for (auto& record : *stored) maps.push_back(scope_map_of(std::move(record)));
   return maps;
@@ -530,7 +533,10 @@ AccessControlResult<ScopeMap> AccessControl::show_scope_map(std::string_view reg
                                                             std::string_view name) {
   auto info = registry_info(registry);
   if (!info) return info.error();
-  if (auto map = system_scope_map(name)) return std::move(*map);
+  if (auto map = system_scope_map(name)) {
+    map->created_at = info->record.created_at;
+    return std::move(*map);
+  }
   auto stored = stored_scope_map(*info, name);
   if (!stored) return stored.error();
   return scope_map_of(std::move(*stored));

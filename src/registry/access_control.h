@@ -77,7 +77,7 @@ struct ScopeMap {
   std::string description;
   bool system = false;  // _repositories_pull, _repositories_push, _repositories_admin
   std::vector<std::string> actions;
-  std::int64_t created_at = 0;  // 0 for system maps
+  std::int64_t created_at = 0;  // system maps: the registry's creation
 };
 
 struct NewScopeMap {
