@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <variant>
 
 #include "api/management.h"
 #include "api/management_json.h"
@@ -241,6 +242,78 @@ std::string registry_location(std::string_view registry, std::string_view kind,
   return fmt::format("{}registries/{}/{}/{}", mgmt::kPrefix, registry, kind, name);
 }
 
+// The request bodies of the creates, or the 400 to answer. (Parsed outside the coroutines,
+// which keeps those small.)
+
+std::variant<registry::NewToken, Response> parse_new_token(const json::object& body) {
+  if (auto bad = check_fields(body, {{"name", FieldType::string},
+                                     {"scopeMapName", FieldType::string},
+                                     {"status", FieldType::string},
+                                     {"noPasswords", FieldType::boolean},
+                                     {"expiry", FieldType::string}})) {
+    return std::move(*bad);
+  }
+  auto name = string_field(body, "name");
+  if (!name) return invalid_request("'name' is required", "name");
+  auto scope_map = string_field(body, "scopeMapName");
+  if (!scope_map) return invalid_request("'scopeMapName' is required", "scopeMapName");
+  auto status = parse_status(string_field(body, "status"));
+  if (status.error) return std::move(*status.error);
+  auto expiry = parse_time(as_view(string_field(body, "expiry")), "expiry");
+  if (expiry.error) return std::move(*expiry.error);
+  return registry::NewToken{*name, *scope_map, status.enabled,
+                            bool_field(body, "noPasswords").value_or(false), expiry.value};
+}
+
+std::variant<registry::NewIdentity, Response> parse_new_identity(const json::object& body) {
+  if (auto bad = check_fields(body, {{"name", FieldType::string},
+                                     {"kind", FieldType::string},
+                                     {"expiry", FieldType::string},
+                                     {"password", FieldType::string},
+                                     {"issuer", FieldType::string},
+                                     {"audience", FieldType::string},
+                                     {"jwks", FieldType::string},
+                                     {"subject", FieldType::string},
+                                     {"claims", FieldType::string_map}})) {
+    return std::move(*bad);
+  }
+  auto name = string_field(body, "name");
+  if (!name) return invalid_request("'name' is required", "name");
+  auto kind = string_field(body, "kind");
+  if (!kind) return invalid_request("'kind' is required", "kind");
+  auto expiry = parse_time(as_view(string_field(body, "expiry")), "expiry");
+  if (expiry.error) return std::move(*expiry.error);
+  registry::NewIdentity wanted;
+  wanted.name = *name;
+  wanted.kind = *kind;
+  wanted.expiry = expiry.value;
+  wanted.password = string_field(body, "password");
+  wanted.issuer = string_field(body, "issuer").value_or("");
+  wanted.audience = string_field(body, "audience").value_or("");
+  wanted.jwks = string_field(body, "jwks").value_or("");
+  wanted.subject = string_field(body, "subject").value_or("");
+  wanted.claims = string_map_field(body, "claims");
+  return wanted;
+}
+
+std::variant<registry::NewRoleAssignment, Response> parse_new_role_assignment(
+    const json::object& body) {
+  if (auto bad = check_fields(body, {{"assignee", FieldType::string},
+                                     {"role", FieldType::string},
+                                     {"scope", FieldType::string}})) {
+    return std::move(*bad);
+  }
+  registry::NewRoleAssignment wanted;
+  for (auto [field, target] : {std::pair{"assignee", &wanted.assignee},
+                               std::pair{"role", &wanted.role},
+                               std::pair{"scope", &wanted.scope}}) {
+    auto value = string_field(body, field);
+    if (!value) return invalid_request(fmt::format("'{}' is required", field), field);
+    *target = std::move(*value);
+  }
+  return wanted;
+}
+
 // ------------------------------------------------------------------ handlers
 
 // Every registry::AccessControl call runs through context.run_blocking: each reads or commits
@@ -301,8 +374,9 @@ class AccessHandlers {
     auto map = co_await context.run_blocking(
         [&] { return access_.create_scope_map(request.param("registry"), wanted); });
     if (!map) co_return error_of(map.error());
-    co_return created(scope_map_json(*map),
-                      registry_location(request.param("registry"), "scope-maps", map->name));
+    Response response = created(
+        scope_map_json(*map), registry_location(request.param("registry"), "scope-maps", map->name));
+    co_return response;
   }
 
   asio::awaitable<Response> show_scope_map(RequestContext& context, Request& request) {
@@ -353,29 +427,15 @@ class AccessHandlers {
   asio::awaitable<Response> create_token(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"name", FieldType::string},
-                                              {"scopeMapName", FieldType::string},
-                                              {"status", FieldType::string},
-                                              {"noPasswords", FieldType::boolean},
-                                              {"expiry", FieldType::string}})) {
-      co_return std::move(*bad);
-    }
-    auto name = string_field(body.object, "name");
-    if (!name) co_return invalid_request("'name' is required", "name");
-    auto scope_map = string_field(body.object, "scopeMapName");
-    if (!scope_map) co_return invalid_request("'scopeMapName' is required", "scopeMapName");
-    auto status = parse_status(string_field(body.object, "status"));
-    if (status.error) co_return std::move(*status.error);
-    auto expiry = parse_time(as_view(string_field(body.object, "expiry")), "expiry");
-    if (expiry.error) co_return std::move(*expiry.error);
-    registry::NewToken wanted{*name, *scope_map, status.enabled,
-                              bool_field(body.object, "noPasswords").value_or(false),
-                              expiry.value};
+    auto parsed = parse_new_token(body.object);
+    if (auto* bad = std::get_if<Response>(&parsed)) co_return std::move(*bad);
+    const auto& wanted = std::get<registry::NewToken>(parsed);
     auto token = co_await context.run_blocking(
         [&] { return access_.create_token(request.param("registry"), wanted); });
     if (!token) co_return error_of(token.error());
-    co_return created(token_json(*token),
-                      registry_location(request.param("registry"), "tokens", token->name));
+    Response response = created(
+        token_json(*token), registry_location(request.param("registry"), "tokens", token->name));
+    co_return response;
   }
 
   asio::awaitable<Response> show_token(RequestContext& context, Request& request) {
@@ -444,40 +504,17 @@ class AccessHandlers {
   asio::awaitable<Response> create_identity(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"name", FieldType::string},
-                                              {"kind", FieldType::string},
-                                              {"expiry", FieldType::string},
-                                              {"password", FieldType::string},
-                                              {"issuer", FieldType::string},
-                                              {"audience", FieldType::string},
-                                              {"jwks", FieldType::string},
-                                              {"subject", FieldType::string},
-                                              {"claims", FieldType::string_map}})) {
-      co_return std::move(*bad);
-    }
-    auto name = string_field(body.object, "name");
-    if (!name) co_return invalid_request("'name' is required", "name");
-    auto kind = string_field(body.object, "kind");
-    if (!kind) co_return invalid_request("'kind' is required", "kind");
-    auto expiry = parse_time(as_view(string_field(body.object, "expiry")), "expiry");
-    if (expiry.error) co_return std::move(*expiry.error);
-    registry::NewIdentity wanted;
-    wanted.name = *name;
-    wanted.kind = *kind;
-    wanted.expiry = expiry.value;
-    wanted.password = string_field(body.object, "password");
-    wanted.issuer = string_field(body.object, "issuer").value_or("");
-    wanted.audience = string_field(body.object, "audience").value_or("");
-    wanted.jwks = string_field(body.object, "jwks").value_or("");
-    wanted.subject = string_field(body.object, "subject").value_or("");
-    wanted.claims = string_map_field(body.object, "claims");
+    auto parsed = parse_new_identity(body.object);
+    if (auto* bad = std::get_if<Response>(&parsed)) co_return std::move(*bad);
+    const auto& wanted = std::get<registry::NewIdentity>(parsed);
     auto identity =
         co_await context.run_blocking([&] { return access_.create_identity(wanted); });
     if (!identity) co_return error_of(identity.error());
     json::object answer = identity_json(identity->identity);
     if (identity->secret) answer["secret"] = *identity->secret;
-    co_return created(answer, fmt::format("{}identities/{}", mgmt::kPrefix,
-                                          identity->identity.record.id));
+    Response response = created(
+        answer, fmt::format("{}identities/{}", mgmt::kPrefix, identity->identity.record.id));
+    co_return response;
   }
 
   asio::awaitable<Response> show_identity(RequestContext& context, Request& request) {
@@ -510,24 +547,16 @@ class AccessHandlers {
   asio::awaitable<Response> create_role_assignment(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"assignee", FieldType::string},
-                                              {"role", FieldType::string},
-                                              {"scope", FieldType::string}})) {
-      co_return std::move(*bad);
-    }
-    registry::NewRoleAssignment wanted;
-    for (auto [field, target] : {std::pair{"assignee", &wanted.assignee},
-                                 std::pair{"role", &wanted.role},
-                                 std::pair{"scope", &wanted.scope}}) {
-      auto value = string_field(body.object, field);
-      if (!value) co_return invalid_request(fmt::format("'{}' is required", field), field);
-      *target = std::move(*value);
-    }
+    auto parsed = parse_new_role_assignment(body.object);
+    if (auto* bad = std::get_if<Response>(&parsed)) co_return std::move(*bad);
+    const auto& wanted = std::get<registry::NewRoleAssignment>(parsed);
     auto assignment =
         co_await context.run_blocking([&] { return access_.create_role_assignment(wanted); });
     if (!assignment) co_return error_of(assignment.error());
-    co_return created(role_assignment_json(*assignment),
-                      fmt::format("{}role-assignments/{}", mgmt::kPrefix, assignment->id));
+    Response response =
+        created(role_assignment_json(*assignment),
+                fmt::format("{}role-assignments/{}", mgmt::kPrefix, assignment->id));
+    co_return response;
   }
 
   asio::awaitable<Response> delete_role_assignment(RequestContext& context, Request& request) {

@@ -20,10 +20,15 @@ struct ActionRule {
 
 // Today the data plane has no authentication: every data-plane action is open to anonymous
 // callers, as before the pipeline existed. Identities and scope maps will narrow these.
+// The registry management actions need a management role on the registry; until the
+// authenticator knows identities, only the deployment administrator (who has every role) has
+// one.
 constexpr std::array kActionRules{
-    ActionRule{action::kOpen, false},    ActionRule{action::kPull, false},
-    ActionRule{action::kPush, false},    ActionRule{action::kDelete, false},
-    ActionRule{action::kCatalog, false}, ActionRule{action::kAdmin, true},
+    ActionRule{action::kOpen, false},          ActionRule{action::kPull, false},
+    ActionRule{action::kPush, false},          ActionRule{action::kDelete, false},
+    ActionRule{action::kCatalog, false},       ActionRule{action::kAdmin, true},
+    ActionRule{action::kRegistryRead, true},   ActionRule{action::kRegistryWrite, true},
+    ActionRule{action::kRegistryOwn, true},
 };
 
 const ActionRule* rule_of(std::string_view action) {
