@@ -1,11 +1,12 @@
-// The MetadataStore conformance suite: every backend must pass it unchanged. Only the
-// MetadataStore interface is used here; backends instantiate the suite in their own test file.
+// The MetadataStore and AccessStore conformance suites: every backend must pass them unchanged.
+// Only the two interfaces are used here; backends instantiate the suites in their own test file.
 
 #include "metadata/conformance_test.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -1352,6 +1353,1120 @@ TEST_P(MetadataStoreConformance, ConcurrentWritersOnOneRepository) {
   std::optional<Digest> latest = MUST(store().resolve_tag(repo("hot"), "latest"));
   ASSERT_TRUE(latest.has_value());
   EXPECT_TRUE(MUST(store().manifest_exists(repo("hot"), *latest)));
+}
+
+TEST_P(MetadataStoreConformance, RegistryDefaultNetworkAction) {
+  EXPECT_EQ(MUST(store().find_registry(kDefaultRegistryName))->default_network_action, "Allow");
+  RegistryRecord closed = registry_named("closed");
+  closed.default_network_action = "Deny";
+  RegistryRecord created = MUST(store().create_registry(closed));
+  EXPECT_EQ(created.default_network_action, "Deny");
+  EXPECT_EQ(MUST(store().find_registry("closed"))->default_network_action, "Deny");
+  EXPECT_EQ(MUST(store().create_registry(registry_named("open"))).default_network_action, "Allow");
+
+  created.default_network_action = "Allow";
+  EXPECT_TRUE(MUST(store().update_registry(created)));
+  std::vector<RegistryRecord> all = MUST(store().list_registries());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].name, "closed");
+  EXPECT_EQ(all[0].default_network_action, "Allow");
+
+  // Anything but the two answers is refused, and changes nothing.
+  for (const char* bad : {"", "allow", "DENY", "Deny ", "Block"}) {
+    RegistryRecord wrong = created;
+    wrong.default_network_action = bad;
+    EXPECT_EQ(error_of(store().update_registry(wrong)), Errc::invalid_argument) << bad;
+    RegistryRecord fresh = registry_named(numbered("bad", std::string_view(bad).size()));
+    fresh.default_network_action = bad;
+    EXPECT_EQ(error_of(store().create_registry(fresh)), Errc::invalid_argument) << bad;
+  }
+  EXPECT_EQ(MUST(store().find_registry("closed"))->default_network_action, "Allow");
+  EXPECT_EQ(MUST(store().list_registries()).size(), 3u);
+}
+
+// --- the AccessStore part ---
+
+constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
+
+ScopeMapRecord scope_map_of(RegistryId registry, std::string name,
+                            std::vector<std::string> actions) {
+  return ScopeMapRecord{.registry = registry,
+                        .name = std::move(name),
+                        .description = "",
+                        .actions = std::move(actions)};
+}
+
+TokenPasswordRecord password_of(std::string name, std::string hash,
+                                std::optional<std::int64_t> expiry = std::nullopt) {
+  return TokenPasswordRecord{
+      .name = std::move(name), .secret_hash = std::move(hash), .expiry = expiry, .created_at = 0};
+}
+
+TokenRecord token_of(RegistryId registry, std::string name, std::string scope_map,
+                     std::vector<TokenPasswordRecord> passwords = {}) {
+  return TokenRecord{.registry = registry,
+                     .name = std::move(name),
+                     .scope_map = std::move(scope_map),
+                     .passwords = std::move(passwords)};
+}
+
+IdentityRecord user_of(std::string id, std::string name) {
+  return IdentityRecord{.id = std::move(id),
+                        .name = std::move(name),
+                        .kind = IdentityKind::user,
+                        .secret_hash = "$argon2id$hash"};
+}
+
+IdentityRecord federated_of(std::string id, std::string name, std::string issuer,
+                            std::string subject) {
+  return IdentityRecord{.id = std::move(id),
+                        .name = std::move(name),
+                        .kind = IdentityKind::federated,
+                        .issuer = std::move(issuer),
+                        .audience = "berth",
+                        .jwks = "https://127.0.0.1:8443/keys",
+                        .subject = std::move(subject)};
+}
+
+RoleAssignmentRecord role_of(std::string id, std::string identity, std::string role,
+                             RegistryId registry, std::string repository = "",
+                             std::int64_t created_at = 0) {
+  return RoleAssignmentRecord{.id = std::move(id),
+                              .identity_id = std::move(identity),
+                              .role = std::move(role),
+                              .registry = registry,
+                              .repository = std::move(repository),
+                              .created_at = created_at};
+}
+
+std::vector<std::string> names_of_scope_maps(const std::vector<ScopeMapRecord>& maps) {
+  std::vector<std::string> names;
+  for (const ScopeMapRecord& map : maps) names.push_back(map.name);
+  return names;
+}
+
+std::vector<std::string> names_of_tokens(const std::vector<TokenRecord>& tokens) {
+  std::vector<std::string> names;
+  for (const TokenRecord& token : tokens) names.push_back(token.name);
+  return names;
+}
+
+std::vector<std::string> ids_of(const std::vector<RoleAssignmentRecord>& assignments) {
+  std::vector<std::string> ids;
+  for (const RoleAssignmentRecord& assignment : assignments) ids.push_back(assignment.id);
+  return ids;
+}
+
+std::vector<std::string> ranges_of(const std::vector<NetworkRuleRecord>& rules) {
+  std::vector<std::string> ranges;
+  for (const NetworkRuleRecord& rule : rules) ranges.push_back(rule.address_range);
+  return ranges;
+}
+
+std::vector<std::int64_t> ids_of(const std::vector<LoginEventRecord>& events) {
+  std::vector<std::int64_t> ids;
+  for (const LoginEventRecord& event : events) ids.push_back(event.id);
+  return ids;
+}
+
+// --- admin passwords ---
+
+TEST_P(AccessStoreConformance, AdminPasswordsAreReplacedAndSortedByName) {
+  const RegistryId other = NEW_REGISTRY("other");
+  EXPECT_TRUE(MUST(access().admin_passwords(kDefaultRegistryId)).empty());
+  MUST(access().put_admin_password(
+      kDefaultRegistryId, {.name = "password2", .sealed_value = "s1$two", .created_at = 5}));
+  const std::int64_t before = unix_now();
+  MUST(access().put_admin_password(kDefaultRegistryId,
+                                   {.name = "password", .sealed_value = "s1$one"}));
+  std::vector<AdminPasswordRecord> passwords = MUST(access().admin_passwords(kDefaultRegistryId));
+  ASSERT_EQ(passwords.size(), 2u);
+  EXPECT_EQ(passwords[0].name, "password");
+  EXPECT_EQ(passwords[0].sealed_value, "s1$one");
+  EXPECT_GE(passwords[0].created_at, before);
+  EXPECT_LE(passwords[0].created_at, unix_now());
+  EXPECT_EQ(passwords[1].name, "password2");
+  EXPECT_EQ(passwords[1].created_at, 5);
+
+  // Regenerating replaces, under any spelling of the name.
+  MUST(access().put_admin_password(
+      kDefaultRegistryId, {.name = "PASSWORD2", .sealed_value = "s1$new", .created_at = 9}));
+  passwords = MUST(access().admin_passwords(kDefaultRegistryId));
+  ASSERT_EQ(passwords.size(), 2u);
+  EXPECT_EQ(passwords[1].sealed_value, "s1$new");
+  EXPECT_EQ(passwords[1].created_at, 9);
+  EXPECT_TRUE(MUST(access().admin_passwords(other)).empty());
+
+  EXPECT_EQ(error_of(access().put_admin_password(999, {.name = "password", .sealed_value = "s"})),
+            Errc::not_found);
+  EXPECT_EQ(error_of(access().put_admin_password(other, {.name = "", .sealed_value = "s"})),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().put_admin_password(other, {.name = "password", .sealed_value = ""})),
+            Errc::invalid_argument);
+  EXPECT_TRUE(MUST(access().admin_passwords(other)).empty());
+  EXPECT_TRUE(MUST(access().admin_passwords(999)).empty());
+}
+
+// --- scope maps ---
+
+TEST_P(AccessStoreConformance, ScopeMapRoundTripsWithActionsInOrderWithoutDuplicates) {
+  ScopeMapRecord map =
+      scope_map_of(kDefaultRegistryId, "Pushers",
+                   {"repositories/team/*/content/write", "repositories/team/app/content/read",
+                    "repositories/team/*/content/write",  // repeated
+                    "repositories/team/app/metadata/delete"});
+  map.description = "push to the team's repositories; 'quotes' and \"doubles\" kept";
+  map.created_at = 1'700'000'123;
+  MUST(access().create_scope_map(map, kNoLimit));
+
+  for (std::string_view spelling : {"Pushers", "pushers", "PUSHERS"}) {
+    std::optional<ScopeMapRecord> found =
+        MUST(access().find_scope_map(kDefaultRegistryId, spelling));
+    ASSERT_TRUE(found.has_value()) << spelling;
+    EXPECT_EQ(found->name, "Pushers");
+    EXPECT_EQ(found->registry, kDefaultRegistryId);
+    EXPECT_EQ(found->description, map.description);
+    EXPECT_EQ(found->created_at, 1'700'000'123);
+    EXPECT_EQ(found->actions, (std::vector<std::string>{"repositories/team/*/content/write",
+                                                        "repositories/team/app/content/read",
+                                                        "repositories/team/app/metadata/delete"}));
+  }
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "pusher")), std::nullopt);
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "Pushers%")), std::nullopt);
+
+  // Without actions, and with many (their order is the caller's, not sorted).
+  const std::int64_t before = unix_now();
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "empty", {}), kNoLimit));
+  std::vector<std::string> many;
+  for (int i = 500; i > 0; --i)
+    many.push_back("repositories/" + numbered("r", i) + "/content/read");
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "many", many), kNoLimit));
+  std::optional<ScopeMapRecord> empty = MUST(access().find_scope_map(kDefaultRegistryId, "empty"));
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->actions.empty());
+  EXPECT_GE(empty->created_at, before);
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "many"))->actions, many);
+
+  std::vector<ScopeMapRecord> all = MUST(access().list_scope_maps(kDefaultRegistryId));
+  EXPECT_EQ(names_of_scope_maps(all), (std::vector<std::string>{"empty", "many", "Pushers"}));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(all[0].actions.empty());
+  EXPECT_EQ(all[1].actions, many);
+  EXPECT_EQ(all[2].actions.size(), 3u);
+}
+
+TEST_P(AccessStoreConformance, ScopeMapNamesAreUniquePerRegistryIgnoringCase) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "readers", {"a"}), kNoLimit));
+  for (const char* taken : {"readers", "READERS", "Readers"}) {
+    EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(kDefaultRegistryId, taken, {"b"}),
+                                                 kNoLimit)),
+              Errc::conflict)
+        << taken;
+  }
+  // The failed creates left nothing behind, not even their actions.
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "readers"))->actions,
+            std::vector<std::string>{"a"});
+  MUST(access().create_scope_map(scope_map_of(other, "Readers", {"c"}), kNoLimit));
+  EXPECT_EQ(MUST(access().find_scope_map(other, "readers"))->actions,
+            std::vector<std::string>{"c"});
+  EXPECT_EQ(MUST(access().list_scope_maps(kDefaultRegistryId)).size(), 1u);
+  EXPECT_EQ(MUST(access().list_scope_maps(other)).size(), 1u);
+}
+
+TEST_P(AccessStoreConformance, ScopeMapsAreBoundedPerRegistry) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m1", {}), 2));
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m2", {}), 2));
+  EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m3", {}), 2)),
+            Errc::limit_reached);
+  // A lower limit than what is held (a tier downgrade) refuses too.
+  EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m3", {}), 1)),
+            Errc::limit_reached);
+  EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(other, "m1", {}), 0)),
+            Errc::limit_reached);
+  MUST(access().create_scope_map(scope_map_of(other, "m1", {}), 1));
+  EXPECT_TRUE(MUST(access().delete_scope_map(kDefaultRegistryId, "m1")));
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m3", {}), 2));
+  EXPECT_EQ(names_of_scope_maps(MUST(access().list_scope_maps(kDefaultRegistryId))),
+            (std::vector<std::string>{"m2", "m3"}));
+}
+
+TEST_P(AccessStoreConformance, UpdateScopeMapReplacesDescriptionAndActions) {
+  ScopeMapRecord map = scope_map_of(kDefaultRegistryId, "ci", {"a", "b", "c"});
+  map.description = "before";
+  map.created_at = 77;
+  MUST(access().create_scope_map(map, kNoLimit));
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "bystander", {"x"}), kNoLimit));
+
+  ScopeMapRecord changed = scope_map_of(kDefaultRegistryId, "CI", {"c", "d", "c", "a"});
+  changed.description = "after";
+  changed.created_at = 1;  // not updatable
+  EXPECT_TRUE(MUST(access().update_scope_map(changed)));
+  std::optional<ScopeMapRecord> found = MUST(access().find_scope_map(kDefaultRegistryId, "ci"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->name, "ci");
+  EXPECT_EQ(found->description, "after");
+  EXPECT_EQ(found->created_at, 77);
+  EXPECT_EQ(found->actions, (std::vector<std::string>{"c", "d", "a"}));
+
+  changed.actions.clear();
+  EXPECT_TRUE(MUST(access().update_scope_map(changed)));
+  EXPECT_TRUE(MUST(access().find_scope_map(kDefaultRegistryId, "ci"))->actions.empty());
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "bystander"))->actions,
+            std::vector<std::string>{"x"});
+
+  EXPECT_FALSE(MUST(access().update_scope_map(scope_map_of(kDefaultRegistryId, "absent", {"a"}))));
+  EXPECT_FALSE(MUST(access().update_scope_map(scope_map_of(999, "ci", {"a"}))));
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "absent")), std::nullopt);
+  EXPECT_EQ(error_of(access().update_scope_map(scope_map_of(kDefaultRegistryId, "ci", {""}))),
+            Errc::invalid_argument);
+}
+
+TEST_P(AccessStoreConformance, ScopeMapInUseByATokenCannotBeDeleted) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, "Deploy", {"a"}), kNoLimit));
+  MUST(access().create_scope_map(scope_map_of(other, "deploy", {"a"}), kNoLimit));
+  // The token names the map in another spelling; it is still the same map.
+  MUST(access().create_token(token_of(kDefaultRegistryId, "robot", "DEPLOY"), kNoLimit));
+  MUST(access().create_token(token_of(kDefaultRegistryId, "puller", "_repositories_pull"),
+                             kNoLimit));
+
+  EXPECT_EQ(error_of(access().delete_scope_map(kDefaultRegistryId, "deploy")), Errc::conflict);
+  EXPECT_TRUE(MUST(access().find_scope_map(kDefaultRegistryId, "deploy")).has_value());
+  // A token of another registry does not hold this one's map.
+  EXPECT_TRUE(MUST(access().delete_scope_map(other, "DEPLOY")));
+  EXPECT_EQ(MUST(access().find_scope_map(other, "deploy")), std::nullopt);
+
+  // Moving the token to another map frees it.
+  TokenRecord robot = token_of(kDefaultRegistryId, "robot", "_repositories_push");
+  EXPECT_TRUE(MUST(access().update_token(robot)));
+  EXPECT_TRUE(MUST(access().delete_scope_map(kDefaultRegistryId, "Deploy")));
+  EXPECT_FALSE(MUST(access().delete_scope_map(kDefaultRegistryId, "Deploy")));
+  EXPECT_FALSE(MUST(access().delete_scope_map(kDefaultRegistryId, "_repositories_pull")));
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "deploy")), std::nullopt);
+}
+
+TEST_P(AccessStoreConformance, ScopeMapBadInputIsRefused) {
+  EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(999, "m", {"a"}), kNoLimit)),
+            Errc::not_found);
+  EXPECT_EQ(
+      error_of(access().create_scope_map(scope_map_of(kDefaultRegistryId, "", {"a"}), kNoLimit)),
+      Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().create_scope_map(scope_map_of(kDefaultRegistryId, "m", {"a", ""}),
+                                               kNoLimit)),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().find_scope_map(kDefaultRegistryId, "")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().delete_scope_map(kDefaultRegistryId, "")), Errc::invalid_argument);
+  EXPECT_TRUE(MUST(access().list_scope_maps(kDefaultRegistryId)).empty());
+  EXPECT_TRUE(MUST(access().list_scope_maps(999)).empty());
+  // Names are data, never SQL.
+  const std::string odd = "x'); DROP TABLE scope_maps; --";
+  MUST(access().create_scope_map(scope_map_of(kDefaultRegistryId, odd, {odd}), kNoLimit));
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, odd))->actions,
+            std::vector<std::string>{odd});
+}
+
+// --- tokens ---
+
+TEST_P(AccessStoreConformance, TokenRoundTripsWithPasswordsSortedByName) {
+  TokenRecord token = token_of(kDefaultRegistryId, "CI-Robot", "_repositories_push",
+                               {password_of("password2", "k1$two", 1'900'000'000),
+                                password_of("password1", "$argon2id$one")});
+  token.enabled = false;
+  token.created_at = 1'700'000'000;
+  token.passwords[0].created_at = 1'700'000'050;
+  const std::int64_t before = unix_now();
+  MUST(access().create_token(token, kNoLimit));
+
+  for (std::string_view spelling : {"CI-Robot", "ci-robot", "CI-ROBOT"}) {
+    std::optional<TokenRecord> found = MUST(access().find_token(kDefaultRegistryId, spelling));
+    ASSERT_TRUE(found.has_value()) << spelling;
+    EXPECT_EQ(found->registry, kDefaultRegistryId);
+    EXPECT_EQ(found->name, "CI-Robot");
+    EXPECT_EQ(found->scope_map, "_repositories_push");
+    EXPECT_FALSE(found->enabled);
+    EXPECT_EQ(found->created_at, 1'700'000'000);
+    ASSERT_EQ(found->passwords.size(), 2u);
+    EXPECT_EQ(found->passwords[0].name, "password1");
+    EXPECT_EQ(found->passwords[0].secret_hash, "$argon2id$one");
+    EXPECT_EQ(found->passwords[0].expiry, std::nullopt);
+    EXPECT_GE(found->passwords[0].created_at, before);
+    EXPECT_LE(found->passwords[0].created_at, unix_now());
+    EXPECT_EQ(found->passwords[1].name, "password2");
+    EXPECT_EQ(found->passwords[1].secret_hash, "k1$two");
+    EXPECT_EQ(found->passwords[1].expiry, std::optional<std::int64_t>(1'900'000'000));
+    EXPECT_EQ(found->passwords[1].created_at, 1'700'000'050);
+  }
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "ci")), std::nullopt);
+  EXPECT_EQ(MUST(access().find_token(999, "ci-robot")), std::nullopt);
+
+  MUST(access().create_token(token_of(kDefaultRegistryId, "bare", "_repositories_pull"), kNoLimit));
+  MUST(access().create_token(token_of(kDefaultRegistryId, "alpha", "_repositories_admin",
+                                      {password_of("password1", "h", 0)}),
+                             kNoLimit));
+  std::vector<TokenRecord> all = MUST(access().list_tokens(kDefaultRegistryId));
+  EXPECT_EQ(names_of_tokens(all), (std::vector<std::string>{"alpha", "bare", "CI-Robot"}));
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(all[0].passwords.size(), 1u);
+  EXPECT_EQ(all[0].passwords[0].expiry, std::optional<std::int64_t>(0));  // 0 is a time too
+  EXPECT_TRUE(all[1].enabled);
+  EXPECT_GE(all[1].created_at, before);
+  EXPECT_TRUE(all[1].passwords.empty());
+  EXPECT_EQ(all[2].passwords.size(), 2u);
+}
+
+TEST_P(AccessStoreConformance, TokenNamesAreUniquePerRegistryIgnoringCase) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().create_token(
+      token_of(kDefaultRegistryId, "robot", "m", {password_of("password1", "h1")}), kNoLimit));
+  EXPECT_EQ(
+      error_of(access().create_token(
+          token_of(kDefaultRegistryId, "ROBOT", "m", {password_of("password1", "h2")}), kNoLimit)),
+      Errc::conflict);
+  // The loser's password did not land on the winner.
+  std::optional<TokenRecord> robot = MUST(access().find_token(kDefaultRegistryId, "robot"));
+  ASSERT_TRUE(robot.has_value());
+  ASSERT_EQ(robot->passwords.size(), 1u);
+  EXPECT_EQ(robot->passwords[0].secret_hash, "h1");
+  MUST(access().create_token(token_of(other, "Robot", "m"), kNoLimit));
+  EXPECT_EQ(MUST(access().list_tokens(other)).size(), 1u);
+  EXPECT_EQ(MUST(access().list_tokens(kDefaultRegistryId)).size(), 1u);
+}
+
+TEST_P(AccessStoreConformance, TokensAreBoundedPerRegistry) {
+  const RegistryId other = NEW_REGISTRY("other");
+  for (int i = 0; i < 3; ++i) {
+    MUST(access().create_token(token_of(kDefaultRegistryId, numbered("t", i), "m"), 3));
+  }
+  EXPECT_EQ(error_of(access().create_token(token_of(kDefaultRegistryId, "t3", "m"), 3)),
+            Errc::limit_reached);
+  EXPECT_EQ(error_of(access().create_token(token_of(other, "t0", "m"), 0)), Errc::limit_reached);
+  MUST(access().create_token(token_of(other, "t0", "m"), 1));
+  EXPECT_TRUE(MUST(access().delete_token(kDefaultRegistryId, "T0")));
+  MUST(access().create_token(token_of(kDefaultRegistryId, "t3", "m"), 3));
+  EXPECT_EQ(MUST(access().list_tokens(kDefaultRegistryId)).size(), 3u);
+}
+
+// The count and the insert are one transaction: racing creates never overshoot the limit.
+TEST_P(AccessStoreConformance, ConcurrentTokenCreatesStayWithinTheLimit) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 6;
+  constexpr std::uint64_t kLimit = 10;
+  const RegistryId other = NEW_REGISTRY("other");
+  std::atomic<int> created{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string name = numbered(numbered("t", t) + "-", i);
+        auto done = access().create_token(
+            token_of(kDefaultRegistryId, name, "m", {password_of("password1", name)}), kLimit);
+        if (done) {
+          created++;
+        } else if (done.error().code == Errc::limit_reached) {
+          refused++;
+        } else {
+          failed++;
+        }
+        // Another registry's tokens fill up on their own.
+        if (!access().create_token(token_of(other, name, "m"), kNoLimit)) failed++;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(created.load(), static_cast<int>(kLimit));
+  EXPECT_EQ(refused.load(), kThreads * kPerThread - static_cast<int>(kLimit));
+  std::vector<TokenRecord> tokens = MUST(access().list_tokens(kDefaultRegistryId));
+  EXPECT_EQ(tokens.size(), kLimit);
+  for (const TokenRecord& token : tokens) {
+    ASSERT_EQ(token.passwords.size(), 1u) << token.name;
+    EXPECT_EQ(token.passwords[0].secret_hash, token.name);
+  }
+  EXPECT_EQ(MUST(access().list_tokens(other)).size(),
+            static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST_P(AccessStoreConformance, UpdateTokenReplacesScopeMapEnabledAndPasswords) {
+  TokenRecord token = token_of(kDefaultRegistryId, "robot", "first",
+                               {password_of("password1", "h1"), password_of("password2", "h2")});
+  token.created_at = 10;
+  MUST(access().create_token(token, kNoLimit));
+  MUST(access().create_token(
+      token_of(kDefaultRegistryId, "bystander", "first", {password_of("password1", "b1")}),
+      kNoLimit));
+
+  TokenRecord changed = token_of(kDefaultRegistryId, "Robot", "second",
+                                 {password_of("password2", "h2-new", 2'000'000'000)});
+  changed.enabled = false;
+  changed.created_at = 99;  // not updatable
+  EXPECT_TRUE(MUST(access().update_token(changed)));
+  std::optional<TokenRecord> found = MUST(access().find_token(kDefaultRegistryId, "robot"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->name, "robot");
+  EXPECT_EQ(found->scope_map, "second");
+  EXPECT_FALSE(found->enabled);
+  EXPECT_EQ(found->created_at, 10);
+  ASSERT_EQ(found->passwords.size(), 1u);
+  EXPECT_EQ(found->passwords[0].name, "password2");
+  EXPECT_EQ(found->passwords[0].secret_hash, "h2-new");
+  EXPECT_EQ(found->passwords[0].expiry, std::optional<std::int64_t>(2'000'000'000));
+
+  changed.passwords.clear();
+  changed.enabled = true;
+  EXPECT_TRUE(MUST(access().update_token(changed)));
+  found = MUST(access().find_token(kDefaultRegistryId, "robot"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->passwords.empty());
+  EXPECT_TRUE(found->enabled);
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "bystander"))->passwords.size(), 1u);
+
+  EXPECT_FALSE(MUST(access().update_token(token_of(kDefaultRegistryId, "absent", "m"))));
+  EXPECT_FALSE(MUST(access().update_token(token_of(999, "robot", "m"))));
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "absent")), std::nullopt);
+}
+
+TEST_P(AccessStoreConformance, TokenBadInputIsRefused) {
+  auto create = [&](TokenRecord record) {
+    return error_of(access().create_token(record, kNoLimit));
+  };
+  EXPECT_EQ(create(token_of(999, "t", "m")), Errc::not_found);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "", "m")), Errc::invalid_argument);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "t", "")), Errc::invalid_argument);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "t", "m",
+                            {password_of("password1", "a"), password_of("password2", "b"),
+                             password_of("password3", "c")})),
+            Errc::invalid_argument);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "t", "m",
+                            {password_of("password1", "a"), password_of("PASSWORD1", "b")})),
+            Errc::invalid_argument);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "t", "m", {password_of("", "a")})),
+            Errc::invalid_argument);
+  EXPECT_EQ(create(token_of(kDefaultRegistryId, "t", "m", {password_of("password1", "")})),
+            Errc::invalid_argument);
+  EXPECT_TRUE(MUST(access().list_tokens(kDefaultRegistryId)).empty());
+
+  MUST(access().create_token(
+      token_of(kDefaultRegistryId, "t", "m", {password_of("password1", "a")}), kNoLimit));
+  TokenRecord three = token_of(kDefaultRegistryId, "t", "m",
+                               {password_of("password1", "a"), password_of("password2", "b"),
+                                password_of("password3", "c")});
+  EXPECT_EQ(error_of(access().update_token(three)), Errc::invalid_argument);
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "t"))->passwords.size(), 1u);
+  EXPECT_EQ(error_of(access().find_token(kDefaultRegistryId, "")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().delete_token(kDefaultRegistryId, "")), Errc::invalid_argument);
+}
+
+TEST_P(AccessStoreConformance, DeleteTokenTakesItsPasswords) {
+  MUST(access().create_token(
+      token_of(kDefaultRegistryId, "robot", "m",
+               {password_of("password1", "old1"), password_of("password2", "old2")}),
+      kNoLimit));
+  EXPECT_TRUE(MUST(access().delete_token(kDefaultRegistryId, "ROBOT")));
+  EXPECT_FALSE(MUST(access().delete_token(kDefaultRegistryId, "robot")));
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "robot")), std::nullopt);
+  // A new token of the same name starts without the old one's passwords.
+  MUST(access().create_token(token_of(kDefaultRegistryId, "robot", "m"), kNoLimit));
+  EXPECT_TRUE(MUST(access().find_token(kDefaultRegistryId, "robot"))->passwords.empty());
+}
+
+// --- identities ---
+
+TEST_P(AccessStoreConformance, IdentityRoundTripsEveryField) {
+  IdentityRecord federated = federated_of("id-fed", "GitHub-Deploy", "https://issuer.example",
+                                          "repo:org/app:ref:refs/heads/main");
+  federated.claims_json = R"({"environment":"prod"})";
+  federated.expiry = 2'000'000'000;
+  federated.enabled = false;
+  federated.created_at = 1'650'000'000;
+  MUST(access().create_identity(federated));
+  std::optional<IdentityRecord> found = MUST(access().find_identity("id-fed"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, "id-fed");
+  EXPECT_EQ(found->name, "GitHub-Deploy");
+  EXPECT_EQ(found->kind, IdentityKind::federated);
+  EXPECT_EQ(found->secret_hash, "");
+  EXPECT_EQ(found->expiry, std::optional<std::int64_t>(2'000'000'000));
+  EXPECT_FALSE(found->enabled);
+  EXPECT_EQ(found->issuer, "https://issuer.example");
+  EXPECT_EQ(found->audience, "berth");
+  EXPECT_EQ(found->jwks, "https://127.0.0.1:8443/keys");
+  EXPECT_EQ(found->subject, "repo:org/app:ref:refs/heads/main");
+  EXPECT_EQ(found->claims_json, R"({"environment":"prod"})");
+  EXPECT_EQ(found->created_at, 1'650'000'000);
+
+  const std::int64_t before = unix_now();
+  IdentityRecord sp = user_of("id-sp", "builder");
+  sp.kind = IdentityKind::service_principal;
+  sp.secret_hash = "k1$abc";
+  MUST(access().create_identity(sp));
+  found = MUST(access().find_identity("id-sp"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->kind, IdentityKind::service_principal);
+  EXPECT_EQ(found->secret_hash, "k1$abc");
+  EXPECT_EQ(found->expiry, std::nullopt);
+  EXPECT_TRUE(found->enabled);
+  EXPECT_GE(found->created_at, before);
+  EXPECT_LE(found->created_at, unix_now());
+
+  MUST(access().create_identity(user_of("id-user", "alice")));
+  EXPECT_EQ(MUST(access().find_identity("id-user"))->kind, IdentityKind::user);
+  // Ids are exact: no case folding.
+  EXPECT_EQ(MUST(access().find_identity("ID-USER")), std::nullopt);
+  EXPECT_EQ(MUST(access().find_identity("id")), std::nullopt);
+
+  std::vector<std::string> names;
+  for (const IdentityRecord& identity : MUST(access().list_identities())) {
+    names.push_back(identity.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "builder", "GitHub-Deploy"}));
+}
+
+TEST_P(AccessStoreConformance, IdentityIdsAndNamesAreUnique) {
+  MUST(access().create_identity(user_of("id-1", "Alice")));
+  EXPECT_EQ(error_of(access().create_identity(user_of("id-1", "bob"))), Errc::conflict);
+  EXPECT_EQ(error_of(access().create_identity(user_of("id-2", "alice"))), Errc::conflict);
+  EXPECT_EQ(error_of(access().create_identity(user_of("id-2", "ALICE"))), Errc::conflict);
+  EXPECT_EQ(MUST(access().list_identities()).size(), 1u);
+  EXPECT_EQ(error_of(access().create_identity(user_of("", "carol"))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().create_identity(user_of("id-3", ""))), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().find_identity("")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().delete_identity("")), Errc::invalid_argument);
+  EXPECT_EQ(MUST(access().list_identities()).size(), 1u);
+}
+
+TEST_P(AccessStoreConformance, FederatedIdentitiesOfAnIssuer) {
+  const std::string issuer = "https://token.actions.example";
+  MUST(access().create_identity(federated_of("f-2", "zeta", issuer, "sub-2")));
+  MUST(access().create_identity(federated_of("f-1", "Alpha", issuer, "sub-1")));
+  MUST(access().create_identity(federated_of("f-3", "other", "https://elsewhere.example", "s")));
+  // A user that happens to carry the same issuer text is not a federated identity.
+  IdentityRecord user = user_of("u-1", "beta");
+  user.issuer = issuer;
+  MUST(access().create_identity(user));
+
+  std::vector<IdentityRecord> found = MUST(access().federated_identities(issuer));
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].id, "f-1");
+  EXPECT_EQ(found[0].subject, "sub-1");
+  EXPECT_EQ(found[1].id, "f-2");
+  // The issuer is compared exactly.
+  EXPECT_TRUE(MUST(access().federated_identities(issuer + "/")).empty());
+  EXPECT_TRUE(MUST(access().federated_identities("HTTPS://TOKEN.ACTIONS.EXAMPLE")).empty());
+  EXPECT_EQ(MUST(access().federated_identities("https://elsewhere.example")).size(), 1u);
+  EXPECT_EQ(error_of(access().federated_identities("")), Errc::invalid_argument);
+}
+
+TEST_P(AccessStoreConformance, UpdateIdentityReplacesAllButIdAndCreation) {
+  IdentityRecord alice = user_of("id-a", "alice");
+  alice.created_at = 100;
+  MUST(access().create_identity(alice));
+  MUST(access().create_identity(user_of("id-b", "bob")));
+
+  IdentityRecord changed = federated_of("id-a", "Alice-Fed", "https://issuer.example", "sub");
+  changed.claims_json = R"({"x":1})";
+  changed.expiry = 5;
+  changed.enabled = false;
+  changed.created_at = 1;  // not updatable
+  EXPECT_TRUE(MUST(access().update_identity(changed)));
+  std::optional<IdentityRecord> found = MUST(access().find_identity("id-a"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->name, "Alice-Fed");
+  EXPECT_EQ(found->kind, IdentityKind::federated);
+  EXPECT_EQ(found->secret_hash, "");
+  EXPECT_EQ(found->expiry, std::optional<std::int64_t>(5));
+  EXPECT_FALSE(found->enabled);
+  EXPECT_EQ(found->issuer, "https://issuer.example");
+  EXPECT_EQ(found->claims_json, R"({"x":1})");
+  EXPECT_EQ(found->created_at, 100);
+  EXPECT_EQ(MUST(access().federated_identities("https://issuer.example")).size(), 1u);
+
+  // Back to a user: the expiry can be cleared.
+  IdentityRecord back = user_of("id-a", "alice");
+  EXPECT_TRUE(MUST(access().update_identity(back)));
+  EXPECT_EQ(MUST(access().find_identity("id-a"))->expiry, std::nullopt);
+  EXPECT_TRUE(MUST(access().federated_identities("https://issuer.example")).empty());
+
+  EXPECT_EQ(error_of(access().update_identity(user_of("id-a", "BOB"))), Errc::conflict);
+  EXPECT_EQ(MUST(access().find_identity("id-a"))->name, "alice");
+  EXPECT_FALSE(MUST(access().update_identity(user_of("id-zzz", "carol"))));
+  EXPECT_EQ(MUST(access().list_identities()).size(), 2u);
+}
+
+// --- role assignments ---
+
+TEST_P(AccessStoreConformance, RoleAssignmentsListInOrderAndFilter) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().create_identity(user_of("alice", "alice")));
+  MUST(access().create_identity(user_of("bob", "bob")));
+  MUST(access().create_role_assignment(role_of("r3", "alice", "AcrPull", other, "", 30)));
+  MUST(
+      access().create_role_assignment(role_of("r2", "bob", "AcrPush", kDefaultRegistryId, "", 20)));
+  MUST(access().create_role_assignment(
+      role_of("r1", "alice", "AcrPush", kDefaultRegistryId, "samples/*", 20)));
+  MUST(
+      access().create_role_assignment(role_of("r0", "alice", "Owner", kDefaultRegistryId, "", 40)));
+
+  std::vector<RoleAssignmentRecord> all =
+      MUST(access().list_role_assignments(std::nullopt, std::nullopt));
+  EXPECT_EQ(ids_of(all), (std::vector<std::string>{"r1", "r2", "r3", "r0"}));
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].identity_id, "alice");
+  EXPECT_EQ(all[0].role, "AcrPush");
+  EXPECT_EQ(all[0].registry, kDefaultRegistryId);
+  EXPECT_EQ(all[0].repository, "samples/*");
+  EXPECT_EQ(all[0].created_at, 20);
+
+  EXPECT_EQ(ids_of(MUST(access().list_role_assignments(kDefaultRegistryId, std::nullopt))),
+            (std::vector<std::string>{"r1", "r2", "r0"}));
+  EXPECT_EQ(ids_of(MUST(access().list_role_assignments(std::nullopt, "alice"))),
+            (std::vector<std::string>{"r1", "r3", "r0"}));
+  EXPECT_EQ(ids_of(MUST(access().list_role_assignments(other, "alice"))),
+            std::vector<std::string>{"r3"});
+  EXPECT_TRUE(MUST(access().list_role_assignments(other, "bob")).empty());
+  EXPECT_TRUE(MUST(access().list_role_assignments(std::nullopt, "ALICE")).empty());
+  EXPECT_TRUE(MUST(access().list_role_assignments(999, std::nullopt)).empty());
+
+  EXPECT_TRUE(MUST(access().delete_role_assignment("r2")));
+  EXPECT_FALSE(MUST(access().delete_role_assignment("r2")));
+  EXPECT_EQ(error_of(access().delete_role_assignment("")), Errc::invalid_argument);
+  EXPECT_EQ(MUST(access().list_role_assignments(std::nullopt, std::nullopt)).size(), 3u);
+}
+
+TEST_P(AccessStoreConformance, RoleAssignmentConflictsAndMissingReferences) {
+  MUST(access().create_identity(user_of("alice", "alice")));
+  const std::int64_t before = unix_now();
+  MUST(access().create_role_assignment(role_of("r1", "alice", "AcrPull", kDefaultRegistryId)));
+  EXPECT_GE(MUST(access().list_role_assignments(std::nullopt, std::nullopt))[0].created_at, before);
+  // The same grant again, under a new id: conflict. The same id: conflict.
+  EXPECT_EQ(error_of(access().create_role_assignment(
+                role_of("r2", "alice", "AcrPull", kDefaultRegistryId))),
+            Errc::conflict);
+  EXPECT_EQ(error_of(access().create_role_assignment(
+                role_of("r1", "alice", "AcrPush", kDefaultRegistryId))),
+            Errc::conflict);
+  // Narrower scopes and other roles are other grants.
+  MUST(access().create_role_assignment(
+      role_of("r3", "alice", "AcrPull", kDefaultRegistryId, "app")));
+  MUST(access().create_role_assignment(role_of("r4", "alice", "AcrPush", kDefaultRegistryId)));
+
+  EXPECT_EQ(error_of(access().create_role_assignment(
+                role_of("r5", "nobody", "AcrPull", kDefaultRegistryId))),
+            Errc::not_found);
+  EXPECT_EQ(error_of(access().create_role_assignment(role_of("r6", "alice", "AcrPull", 999))),
+            Errc::not_found);
+  EXPECT_EQ(error_of(access().create_role_assignment(role_of("", "alice", "AcrPull", 1))),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().create_role_assignment(role_of("r7", "", "AcrPull", 1))),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().create_role_assignment(role_of("r8", "alice", "", 1))),
+            Errc::invalid_argument);
+  EXPECT_EQ(ids_of(MUST(access().list_role_assignments(std::nullopt, std::nullopt))).size(), 3u);
+}
+
+TEST_P(AccessStoreConformance, DeleteIdentityTakesItsRoleAssignments) {
+  MUST(access().create_identity(user_of("alice", "alice")));
+  MUST(access().create_identity(user_of("bob", "bob")));
+  MUST(access().create_role_assignment(role_of("a1", "alice", "AcrPull", kDefaultRegistryId)));
+  MUST(access().create_role_assignment(role_of("a2", "alice", "Owner", kDefaultRegistryId)));
+  MUST(access().create_role_assignment(role_of("b1", "bob", "AcrPull", kDefaultRegistryId)));
+  EXPECT_TRUE(MUST(access().delete_identity("alice")));
+  EXPECT_FALSE(MUST(access().delete_identity("alice")));
+  EXPECT_EQ(MUST(access().find_identity("alice")), std::nullopt);
+  EXPECT_EQ(ids_of(MUST(access().list_role_assignments(std::nullopt, std::nullopt))),
+            std::vector<std::string>{"b1"});
+  // A new identity under the old id inherits nothing.
+  MUST(access().create_identity(user_of("alice", "alice")));
+  EXPECT_TRUE(MUST(access().list_role_assignments(std::nullopt, "alice")).empty());
+}
+
+// --- network rules ---
+
+TEST_P(AccessStoreConformance, NetworkRulesAddListRemove) {
+  const RegistryId other = NEW_REGISTRY("other");
+  MUST(access().add_network_rule(
+      {.registry = kDefaultRegistryId, .address_range = "10.1.0.0/16", .created_at = 20},
+      kNoLimit));
+  MUST(access().add_network_rule(
+      {.registry = kDefaultRegistryId, .address_range = "2001:db8::/32", .created_at = 10},
+      kNoLimit));
+  MUST(access().add_network_rule(
+      {.registry = kDefaultRegistryId, .address_range = "192.0.2.7/32", .created_at = 20},
+      kNoLimit));
+  std::vector<NetworkRuleRecord> rules = MUST(access().list_network_rules(kDefaultRegistryId));
+  EXPECT_EQ(ranges_of(rules),
+            (std::vector<std::string>{"2001:db8::/32", "10.1.0.0/16", "192.0.2.7/32"}));
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].registry, kDefaultRegistryId);
+  EXPECT_EQ(rules[0].created_at, 10);
+
+  EXPECT_EQ(error_of(access().add_network_rule(
+                {.registry = kDefaultRegistryId, .address_range = "10.1.0.0/16"}, kNoLimit)),
+            Errc::conflict);
+  EXPECT_EQ(error_of(access().add_network_rule(
+                {.registry = kDefaultRegistryId, .address_range = "2001:DB8::/32"}, kNoLimit)),
+            Errc::conflict);
+  MUST(access().add_network_rule({.registry = other, .address_range = "10.1.0.0/16"}, kNoLimit));
+  EXPECT_EQ(MUST(access().list_network_rules(other)).size(), 1u);
+
+  EXPECT_TRUE(MUST(access().remove_network_rule(kDefaultRegistryId, "10.1.0.0/16")));
+  EXPECT_FALSE(MUST(access().remove_network_rule(kDefaultRegistryId, "10.1.0.0/16")));
+  EXPECT_FALSE(MUST(access().remove_network_rule(kDefaultRegistryId, "10.1.0.0/8")));
+  EXPECT_EQ(MUST(access().list_network_rules(kDefaultRegistryId)).size(), 2u);
+  EXPECT_EQ(MUST(access().list_network_rules(other)).size(), 1u);
+
+  EXPECT_EQ(error_of(access().add_network_rule({.registry = 999, .address_range = "10.0.0.0/8"},
+                                               kNoLimit)),
+            Errc::not_found);
+  EXPECT_EQ(error_of(access().add_network_rule({.registry = other, .address_range = ""}, kNoLimit)),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().remove_network_rule(other, "")), Errc::invalid_argument);
+  EXPECT_TRUE(MUST(access().list_network_rules(999)).empty());
+}
+
+TEST_P(AccessStoreConformance, NetworkRulesAreBoundedPerRegistry) {
+  const RegistryId other = NEW_REGISTRY("other");
+  for (int i = 0; i < 4; ++i) {
+    MUST(access().add_network_rule(
+        {.registry = kDefaultRegistryId, .address_range = "10.0.0." + std::to_string(i) + "/32"},
+        4));
+  }
+  EXPECT_EQ(error_of(access().add_network_rule(
+                {.registry = kDefaultRegistryId, .address_range = "10.0.0.9/32"}, 4)),
+            Errc::limit_reached);
+  // A duplicate at the limit is refused for the limit; either way nothing is added.
+  EXPECT_EQ(MUST(access().list_network_rules(kDefaultRegistryId)).size(), 4u);
+  EXPECT_EQ(
+      error_of(access().add_network_rule({.registry = other, .address_range = "10.0.0.0/8"}, 0)),
+      Errc::limit_reached);
+  MUST(access().add_network_rule({.registry = other, .address_range = "10.0.0.0/8"}, 1));
+  EXPECT_TRUE(MUST(access().remove_network_rule(kDefaultRegistryId, "10.0.0.0/32")));
+  MUST(access().add_network_rule({.registry = kDefaultRegistryId, .address_range = "10.0.0.9/32"},
+                                 4));
+  EXPECT_EQ(MUST(access().list_network_rules(kDefaultRegistryId)).size(), 4u);
+}
+
+// --- signing keys ---
+
+TEST_P(AccessStoreConformance, ActivatingASigningKeyDeactivatesTheOthers) {
+  EXPECT_TRUE(MUST(access().list_signing_keys()).empty());
+  MUST(access().add_signing_key(
+      {.kid = "k1", .sealed_private_key = "s1$a", .created_at = 100, .active = true}));
+  MUST(access().add_signing_key(
+      {.kid = "k2", .sealed_private_key = "s1$b", .created_at = 200, .active = false}));
+  std::vector<SigningKeyRecord> keys = MUST(access().list_signing_keys());
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].kid, "k2");  // newest first
+  EXPECT_FALSE(keys[0].active);
+  EXPECT_EQ(keys[0].sealed_private_key, "s1$b");
+  EXPECT_EQ(keys[0].created_at, 200);
+  EXPECT_EQ(keys[1].kid, "k1");
+  EXPECT_TRUE(keys[1].active);  // an inactive key does not take over
+
+  MUST(access().add_signing_key(
+      {.kid = "k3", .sealed_private_key = "s1$c", .created_at = 300, .active = true}));
+  keys = MUST(access().list_signing_keys());
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0].kid, "k3");
+  EXPECT_TRUE(keys[0].active);
+  EXPECT_FALSE(keys[1].active);
+  EXPECT_FALSE(keys[2].active);
+
+  // A failed add (kid taken) must not have deactivated the signing key.
+  EXPECT_EQ(error_of(access().add_signing_key(
+                {.kid = "k1", .sealed_private_key = "s1$d", .created_at = 400, .active = true})),
+            Errc::conflict);
+  keys = MUST(access().list_signing_keys());
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0].kid, "k3");
+  EXPECT_TRUE(keys[0].active);
+  EXPECT_EQ(keys[2].sealed_private_key, "s1$a");
+
+  EXPECT_TRUE(MUST(access().delete_signing_key("k1")));
+  EXPECT_FALSE(MUST(access().delete_signing_key("k1")));
+  EXPECT_EQ(MUST(access().list_signing_keys()).size(), 2u);
+  EXPECT_EQ(error_of(access().delete_signing_key("")), Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().add_signing_key({.kid = "", .sealed_private_key = "s"})),
+            Errc::invalid_argument);
+  EXPECT_EQ(error_of(access().add_signing_key({.kid = "k9", .sealed_private_key = ""})),
+            Errc::invalid_argument);
+}
+
+TEST_P(AccessStoreConformance, ConcurrentActivationsLeaveOneActiveKey) {
+  constexpr int kThreads = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      if (!access().add_signing_key({.kid = numbered("k", t),
+                                     .sealed_private_key = "s1$x",
+                                     .created_at = 1000,
+                                     .active = true})) {
+        failures++;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<SigningKeyRecord> keys = MUST(access().list_signing_keys());
+  ASSERT_EQ(keys.size(), static_cast<std::size_t>(kThreads));
+  EXPECT_EQ(std::count_if(keys.begin(), keys.end(), [](const auto& key) { return key.active; }), 1);
+  // Same creation time: the last added comes first, and it is the one that signs.
+  EXPECT_TRUE(keys[0].active);
+}
+
+// --- login audit ---
+
+LoginEventRecord login_event(std::int64_t time, std::optional<RegistryId> registry,
+                             std::string identity, bool success) {
+  return LoginEventRecord{.time = time,
+                          .registry = registry,
+                          .identity = std::move(identity),
+                          .identity_kind = "token",
+                          .client_address = "127.0.0.1",
+                          .success = success,
+                          .method = "basic",
+                          .reason = success ? "" : "wrong password"};
+}
+
+TEST_P(AccessStoreConformance, LoginEventsRoundTripNewestFirst) {
+  MUST(access().append_login_events({}));
+  EXPECT_TRUE(MUST(access().list_login_events({})).empty());
+  LoginEventRecord first = login_event(100, kDefaultRegistryId, "robot", false);
+  first.client_address = "::1";
+  first.identity_kind = "adminUser";
+  first.method = "oauth2/token";
+  LoginEventRecord second = login_event(0, std::nullopt, "", true);  // time 0: now
+  const std::int64_t before = unix_now();
+  MUST(access().append_login_events({first, second}));
+  std::vector<LoginEventRecord> events = MUST(access().list_login_events({}));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_GT(events[0].id, events[1].id);
+  EXPECT_GT(events[1].id, 0);
+  EXPECT_GE(events[0].time, before);
+  EXPECT_EQ(events[0].registry, std::nullopt);
+  EXPECT_EQ(events[0].identity, "");
+  EXPECT_TRUE(events[0].success);
+  EXPECT_EQ(events[0].reason, "");
+  EXPECT_EQ(events[1].time, 100);
+  EXPECT_EQ(events[1].registry, std::optional<RegistryId>(kDefaultRegistryId));
+  EXPECT_EQ(events[1].identity, "robot");
+  EXPECT_EQ(events[1].identity_kind, "adminUser");
+  EXPECT_EQ(events[1].client_address, "::1");
+  EXPECT_FALSE(events[1].success);
+  EXPECT_EQ(events[1].method, "oauth2/token");
+  EXPECT_EQ(events[1].reason, "wrong password");
+}
+
+TEST_P(AccessStoreConformance, LoginEventFilters) {
+  const RegistryId other = NEW_REGISTRY("other");
+  std::vector<LoginEventRecord> batch;
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(
+        login_event(1000 + i,
+                    i % 4 == 3 ? std::nullopt
+                               : std::optional<RegistryId>(i % 2 == 0 ? kDefaultRegistryId : other),
+                    i % 3 == 0 ? "alice" : "bob", i % 5 != 0));
+  }
+  MUST(access().append_login_events(batch));
+  std::vector<LoginEventRecord> all = MUST(access().list_login_events({}));
+  ASSERT_EQ(all.size(), 40u);
+
+  // Each filter, checked against the same predicate applied to everything.
+  auto expect_matches = [&](const LoginEventFilter& filter, auto predicate, const char* what) {
+    std::vector<std::int64_t> expected;
+    for (const LoginEventRecord& event : all) {
+      if (predicate(event)) expected.push_back(event.id);
+    }
+    EXPECT_FALSE(expected.empty()) << what;
+    EXPECT_EQ(ids_of(MUST(access().list_login_events(filter))), expected) << what;
+  };
+  expect_matches(
+      {.registry = other}, [&](const auto& e) { return e.registry == other; }, "registry");
+  expect_matches(
+      {.identity = "alice"}, [](const auto& e) { return e.identity == "alice"; }, "identity");
+  expect_matches(
+      {.success = false}, [](const auto& e) { return !e.success; }, "failures");
+  expect_matches(
+      {.since = 1010, .until = 1020}, [](const auto& e) { return e.time >= 1010 && e.time < 1020; },
+      "time window");
+  expect_matches(
+      {.registry = kDefaultRegistryId, .identity = "alice", .success = true},
+      [](const auto& e) {
+        return e.registry == kDefaultRegistryId && e.identity == "alice" && e.success;
+      },
+      "registry, identity and outcome");
+  expect_matches(
+      {.identity = "bob", .success = false, .since = 1005},
+      [](const auto& e) { return e.identity == "bob" && !e.success && e.time >= 1005; },
+      "identity, outcome and since");
+  EXPECT_TRUE(MUST(access().list_login_events({.registry = 999})).empty());
+  EXPECT_TRUE(MUST(access().list_login_events({.identity = "ALICE"})).empty());
+  EXPECT_TRUE(MUST(access().list_login_events({.since = 1020, .until = 1020})).empty());
+  EXPECT_TRUE(MUST(access().list_login_events({.since = 2000})).empty());
+}
+
+TEST_P(AccessStoreConformance, LoginEventPagination) {
+  const RegistryId other = NEW_REGISTRY("other");
+  std::vector<LoginEventRecord> batch;
+  for (int i = 0; i < 250; ++i) {
+    batch.push_back(login_event(5000 + i, i % 2 == 0 ? kDefaultRegistryId : other, "robot", true));
+  }
+  MUST(access().append_login_events(batch));
+
+  for (std::optional<RegistryId> registry : {std::optional<RegistryId>(), std::optional(other)}) {
+    std::vector<std::int64_t> paged;
+    LoginEventFilter filter{.registry = registry, .limit = 33};
+    for (;;) {
+      std::vector<LoginEventRecord> page = MUST(access().list_login_events(filter));
+      EXPECT_LE(page.size(), 33u);
+      if (page.empty()) break;
+      for (const LoginEventRecord& event : page) paged.push_back(event.id);
+      filter.before_id = page.back().id;
+    }
+    std::vector<std::int64_t> at_once =
+        ids_of(MUST(access().list_login_events({.registry = registry, .limit = 1000})));
+    EXPECT_EQ(paged, at_once);
+    EXPECT_EQ(paged.size(), registry ? 125u : 250u);
+    EXPECT_TRUE(std::is_sorted(paged.rbegin(), paged.rend()));
+    EXPECT_EQ(std::set<std::int64_t>(paged.begin(), paged.end()).size(), paged.size());
+  }
+
+  // Boundaries of before_id and limit.
+  std::vector<LoginEventRecord> newest = MUST(access().list_login_events({.limit = 1}));
+  ASSERT_EQ(newest.size(), 1u);
+  EXPECT_EQ(MUST(access().list_login_events({.before_id = newest[0].id + 1, .limit = 1}))[0].id,
+            newest[0].id);
+  EXPECT_TRUE(MUST(access().list_login_events({.limit = 0})).empty());
+  EXPECT_TRUE(MUST(access().list_login_events({.before_id = 1})).empty());
+  EXPECT_TRUE(MUST(access().list_login_events({.before_id = 0})).empty());
+  EXPECT_TRUE(
+      MUST(access().list_login_events({.before_id = std::numeric_limits<std::int64_t>::min()}))
+          .empty());
+  EXPECT_EQ(MUST(access().list_login_events(
+                     {.before_id = std::numeric_limits<std::int64_t>::max(), .limit = 300}))
+                .size(),
+            250u);
+}
+
+TEST_P(AccessStoreConformance, LoginEventPagesAreCappedAtOneThousand) {
+  std::vector<LoginEventRecord> batch;
+  for (int i = 0; i < 1100; ++i) batch.push_back(login_event(7000 + i, std::nullopt, "x", true));
+  MUST(access().append_login_events(batch));
+  EXPECT_EQ(MUST(access().list_login_events({.limit = 1000})).size(), 1000u);
+  EXPECT_EQ(MUST(access().list_login_events({.limit = 1001})).size(), 1000u);
+  EXPECT_EQ(
+      MUST(access().list_login_events({.limit = std::numeric_limits<std::size_t>::max()})).size(),
+      1000u);
+}
+
+TEST_P(AccessStoreConformance, PruneLoginEventsRemovesOnlyOlderOnesAndIdsNeverComeBack) {
+  std::vector<LoginEventRecord> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(login_event(100 + i, std::nullopt, "x", true));
+  MUST(access().append_login_events(batch));
+  const std::int64_t newest_id = MUST(access().list_login_events({.limit = 1}))[0].id;
+
+  EXPECT_EQ(MUST(access().prune_login_events(100)), 0u);
+  EXPECT_EQ(MUST(access().prune_login_events(105)), 5u);
+  std::vector<LoginEventRecord> left = MUST(access().list_login_events({}));
+  ASSERT_EQ(left.size(), 5u);
+  EXPECT_EQ(left.back().time, 105);
+  EXPECT_EQ(MUST(access().prune_login_events(std::numeric_limits<std::int64_t>::max())), 5u);
+  EXPECT_TRUE(MUST(access().list_login_events({})).empty());
+
+  MUST(access().append_login_events({login_event(1, std::nullopt, "y", false)}));
+  std::vector<LoginEventRecord> fresh = MUST(access().list_login_events({}));
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_GT(fresh[0].id, newest_id);
+}
+
+// --- registry deletion and restarts ---
+
+TEST_P(AccessStoreConformance, DeleteRegistryTakesItsAccessRecords) {
+  const RegistryId doomed = NEW_REGISTRY("doomed");
+  MUST(access().create_identity(user_of("alice", "alice")));
+  for (RegistryId registry : {kDefaultRegistryId, doomed}) {
+    MUST(access().put_admin_password(registry, {.name = "password", .sealed_value = "s1$p"}));
+    MUST(access().create_scope_map(scope_map_of(registry, "map", {"a", "b"}), kNoLimit));
+    MUST(access().create_token(token_of(registry, "robot", "map", {password_of("password1", "h")}),
+                               kNoLimit));
+    MUST(access().create_role_assignment(
+        role_of(numbered("ra-", registry), "alice", "AcrPull", registry)));
+    MUST(
+        access().add_network_rule({.registry = registry, .address_range = "10.0.0.0/8"}, kNoLimit));
+    MUST(access().append_login_events({login_event(10, registry, "robot", true)}));
+  }
+  EXPECT_TRUE(MUST(store().delete_registry(doomed)));
+
+  EXPECT_TRUE(MUST(access().admin_passwords(doomed)).empty());
+  EXPECT_TRUE(MUST(access().list_scope_maps(doomed)).empty());
+  EXPECT_TRUE(MUST(access().list_tokens(doomed)).empty());
+  EXPECT_TRUE(MUST(access().list_role_assignments(doomed, std::nullopt)).empty());
+  EXPECT_TRUE(MUST(access().list_network_rules(doomed)).empty());
+  // The identity is the deployment's, and the audit outlives the registry.
+  EXPECT_TRUE(MUST(access().find_identity("alice")).has_value());
+  EXPECT_EQ(MUST(access().list_login_events({.registry = doomed})).size(), 1u);
+
+  // The other registry keeps everything.
+  EXPECT_EQ(MUST(access().admin_passwords(kDefaultRegistryId)).size(), 1u);
+  EXPECT_EQ(MUST(access().find_scope_map(kDefaultRegistryId, "map"))->actions.size(), 2u);
+  EXPECT_EQ(MUST(access().find_token(kDefaultRegistryId, "robot"))->passwords.size(), 1u);
+  EXPECT_EQ(MUST(access().list_role_assignments(std::nullopt, "alice")).size(), 1u);
+  EXPECT_EQ(MUST(access().list_network_rules(kDefaultRegistryId)).size(), 1u);
+
+  // A registry created under the old name starts empty.
+  const RegistryId reborn = NEW_REGISTRY("doomed");
+  EXPECT_NE(reborn, doomed);
+  EXPECT_TRUE(MUST(access().list_tokens(reborn)).empty());
+  EXPECT_EQ(MUST(access().find_token(reborn, "robot")), std::nullopt);
+  MUST(access().create_token(token_of(reborn, "robot", "map"), 1));
+}
+
+TEST_P(AccessStoreConformance, AccessRecordsSurviveReopening) {
+  const RegistryId team = NEW_REGISTRY("team");
+  MUST(access().put_admin_password(team,
+                                   {.name = "password", .sealed_value = "s1$p", .created_at = 3}));
+  MUST(access().create_scope_map(scope_map_of(team, "map", {"z", "a"}), kNoLimit));
+  MUST(access().create_token(token_of(team, "robot", "map", {password_of("password1", "h", 123)}),
+                             kNoLimit));
+  IdentityRecord fed = federated_of("fed", "fed", "https://issuer.example", "sub");
+  MUST(access().create_identity(fed));
+  MUST(access().create_role_assignment(role_of("ra", "fed", "AcrPush", team, "app", 9)));
+  MUST(access().add_network_rule({.registry = team, .address_range = "192.0.2.0/24"}, kNoLimit));
+  MUST(access().add_signing_key({.kid = "k1", .sealed_private_key = "s1$k", .active = true}));
+  MUST(access().append_login_events({login_event(50, team, "robot", true)}));
+  const std::int64_t event_id = MUST(access().list_login_events({}))[0].id;
+
+  ASSERT_TRUE(reopen());
+
+  EXPECT_EQ(MUST(access().admin_passwords(team)).size(), 1u);
+  EXPECT_EQ(MUST(access().find_scope_map(team, "MAP"))->actions,
+            (std::vector<std::string>{"z", "a"}));
+  std::optional<TokenRecord> robot = MUST(access().find_token(team, "robot"));
+  ASSERT_TRUE(robot.has_value());
+  ASSERT_EQ(robot->passwords.size(), 1u);
+  EXPECT_EQ(robot->passwords[0].expiry, std::optional<std::int64_t>(123));
+  EXPECT_EQ(MUST(access().federated_identities("https://issuer.example")).size(), 1u);
+  std::vector<RoleAssignmentRecord> roles = MUST(access().list_role_assignments(team, "fed"));
+  ASSERT_EQ(roles.size(), 1u);
+  EXPECT_EQ(roles[0].repository, "app");
+  EXPECT_EQ(ranges_of(MUST(access().list_network_rules(team))),
+            std::vector<std::string>{"192.0.2.0/24"});
+  std::vector<SigningKeyRecord> keys = MUST(access().list_signing_keys());
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_TRUE(keys[0].active);
+  std::vector<LoginEventRecord> events = MUST(access().list_login_events({}));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, event_id);
+  // Ids keep increasing across the restart.
+  MUST(access().append_login_events({login_event(51, team, "robot", true)}));
+  EXPECT_GT(MUST(access().list_login_events({.limit = 1}))[0].id, event_id);
+  // The limits still count what was there before.
+  EXPECT_EQ(error_of(access().create_token(token_of(team, "second", "map"), 1)),
+            Errc::limit_reached);
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 #pragma once
-// The MetadataStore conformance suite, shared by every backend. A backend runs it by
-// instantiating MetadataStoreConformance with a factory (see sqlite_test.cc):
+// The MetadataStore and AccessStore conformance suites, shared by every backend. A backend runs
+// them by instantiating MetadataStoreConformance and AccessStoreConformance with a factory (see
+// sqlite_test.cc):
 //
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
 //                            testing::Values(ConformanceBackend{"sqlite", make_harness}),
 //                            ConformanceBackendName());
 //
-// The suite itself (conformance_test.cc) uses only the MetadataStore interface.
+// The suites themselves (conformance_test.cc) use only the two interfaces.
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "metadata/access_store.h"
 #include "metadata/metadata_store.h"
 
 namespace berth::metadata {
@@ -26,6 +28,12 @@ class StoreHarness {
  public:
   virtual ~StoreHarness() = default;
   virtual MetadataStore& store() = 0;
+  // The same store's access part: one database, so registries created through store() are
+  // the ones access() knows.
+  virtual AccessStore& access() = 0;
+  // Closes the store and opens it again on the same data, as a restart does; store() and
+  // access() then return the new one. False (with a recorded failure) when that fails.
+  virtual bool reopen() = 0;
 };
 
 struct ConformanceBackend {
@@ -62,6 +70,23 @@ class MetadataStoreConformance : public testing::TestWithParam<ConformanceBacken
   void TearDown() override { harness_.reset(); }
 
   MetadataStore& store() { return harness_->store(); }
+
+ private:
+  std::unique_ptr<StoreHarness> harness_;
+};
+
+// The AccessStore part of the suite; registries come from the MetadataStore of the same store.
+class AccessStoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
+ protected:
+  void SetUp() override {
+    harness_ = GetParam().make_harness();
+    ASSERT_NE(harness_, nullptr) << "backend " << GetParam().name << " failed to set up";
+  }
+  void TearDown() override { harness_.reset(); }
+
+  MetadataStore& store() { return harness_->store(); }
+  AccessStore& access() { return harness_->access(); }
+  bool reopen() { return harness_->reopen(); }
 
  private:
   std::unique_ptr<StoreHarness> harness_;

@@ -1,10 +1,12 @@
 // SqliteMetadataStore.
 //
-// Schema (version 3). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+// Schema (version 4). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
-//   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access)
+//   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access,
+//   |           default_network_action 'Allow'|'Deny')
 //   |           row 1 is the default registry 'default'
+//   |           the access-control tables hang off it too: see sqlite_access_store.cc
 //   ^x  repositories (id INTEGER PK; registry_id, name, created_at; UNIQUE registry_id, name)
 //         -> a registry's catalog is a range of that unique index (keyset pagination)
 //         ^x  repository_blobs (PK repository_id, digest; created_at) --> blobs (PK digest; size)
@@ -60,26 +62,17 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "metadata/sqlite_internal.h"
 
 namespace berth::metadata {
 namespace {
 
-constexpr int kBusyTimeoutMs = 10'000;
-// Per connection; negative means KiB in PRAGMA cache_size. Small, because reads go through
-// the shared memory map below and every pooled reader has a cache of its own.
-constexpr int kCacheSizeKib = 2 * 1024;
-// Connections read database pages through one mapping of the file (the kernel's page cache)
-// instead of each copying them into a private cache: with a reader per busy thread, private
-// copies multiplied the resident memory by the number of readers.
-constexpr std::int64_t kMmapSizeBytes = 256 * 1024 * 1024;
 // Readers beyond this many idle ones are closed instead of pooled.
 constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
-// Keeps the WAL file from staying huge after a burst of writes.
-constexpr std::int64_t kJournalSizeLimitBytes = 64 * 1024 * 1024;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -181,63 +174,118 @@ ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 UPDATE uploads SET updated_at = created_at;
 CREATE INDEX uploads_by_activity ON uploads (updated_at);
 )sql",
+    // 3 -> 4: access control (the AccessStore part, sqlite_access_store.cc).
+    R"sql(
+ALTER TABLE registries ADD COLUMN default_network_action TEXT NOT NULL DEFAULT 'Allow'
+  CHECK (default_network_action IN ('Allow', 'Deny'));
+
+CREATE TABLE admin_passwords (
+  registry_id  INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name         TEXT NOT NULL COLLATE NOCASE,
+  sealed_value TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE scope_maps (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+
+CREATE TABLE scope_map_actions (
+  scope_map_id INTEGER NOT NULL REFERENCES scope_maps (id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  action       TEXT NOT NULL,
+  PRIMARY KEY (scope_map_id, position),
+  UNIQUE (scope_map_id, action)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  scope_map   TEXT NOT NULL COLLATE NOCASE,
+  enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+CREATE INDEX tokens_by_scope_map ON tokens (registry_id, scope_map);
+
+CREATE TABLE token_passwords (
+  token_id    INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL COLLATE NOCASE,
+  secret_hash TEXT NOT NULL,
+  expiry      INTEGER,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (token_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE identities (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  kind        TEXT NOT NULL CHECK (kind IN ('user', 'servicePrincipal', 'federated')),
+  secret_hash TEXT NOT NULL DEFAULT '',
+  expiry      INTEGER,
+  enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  issuer      TEXT NOT NULL DEFAULT '',
+  audience    TEXT NOT NULL DEFAULT '',
+  jwks        TEXT NOT NULL DEFAULT '',
+  subject     TEXT NOT NULL DEFAULT '',
+  claims_json TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX identities_by_issuer ON identities (issuer, name) WHERE kind = 'federated';
+
+CREATE TABLE role_assignments (
+  id          TEXT PRIMARY KEY,
+  identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+  role        TEXT NOT NULL,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  repository  TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  UNIQUE (identity_id, role, registry_id, repository)
+) WITHOUT ROWID;
+CREATE INDEX role_assignments_by_registry ON role_assignments (registry_id, created_at, id);
+CREATE INDEX role_assignments_by_identity ON role_assignments (identity_id, created_at, id);
+
+CREATE TABLE network_rules (
+  registry_id   INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  address_range TEXT NOT NULL COLLATE NOCASE,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, address_range)
+) WITHOUT ROWID;
+
+CREATE TABLE signing_keys (
+  id                 INTEGER PRIMARY KEY,
+  kid                TEXT NOT NULL UNIQUE,
+  sealed_private_key TEXT NOT NULL,
+  created_at         INTEGER NOT NULL,
+  active             INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+);
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (active) WHERE active = 1;
+
+CREATE TABLE login_events (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  time           INTEGER NOT NULL,
+  registry_id    INTEGER,
+  identity       TEXT NOT NULL DEFAULT '',
+  identity_kind  TEXT NOT NULL DEFAULT '',
+  client_address TEXT NOT NULL DEFAULT '',
+  success        INTEGER NOT NULL CHECK (success IN (0, 1)),
+  method         TEXT NOT NULL DEFAULT '',
+  reason         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX login_events_by_registry ON login_events (registry_id, id);
+CREATE INDEX login_events_by_identity ON login_events (identity, id);
+CREATE INDEX login_events_by_time ON login_events (time);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
-
-// Every statement the data path runs, prepared at most once per connection.
-enum class Sql : std::size_t {
-  begin_immediate,
-  commit,
-  rollback,
-  savepoint,
-  release_savepoint,
-  rollback_to_savepoint,
-  insert_registry,
-  find_registry,
-  list_registries,
-  update_registry,
-  delete_registry,
-  registry_storage_bytes,
-  list_repository_summaries,
-  repository_summary,
-  delete_repository,
-  list_tag_records,
-  list_manifest_summaries,
-  find_repository,
-  insert_repository,
-  list_repositories,
-  insert_blob,
-  blob_size,
-  link_blob,
-  linked_blob_size,
-  unlink_blob,
-  insert_upload,
-  count_uploads_in_registry,
-  get_upload,
-  touch_upload,
-  list_idle_uploads,
-  delete_upload,
-  insert_manifest,
-  find_manifest_id,
-  insert_reference,
-  upsert_tag,
-  get_manifest,
-  manifest_exists,
-  manifest_size,
-  resolve_tag,
-  delete_manifest,
-  delete_tag,
-  list_tags,
-  list_referrers,
-  count,
-};
-
-struct StatementSpec {
-  Sql id;
-  const char* name;  // names the statement in error messages
-  const char* text;
-};
 
 // The repository id for the registry in ?1 and the name in ?2; NULL (matching nothing) when
 // there is no such repository, so reads of unknown repositories need no separate lookup.
@@ -245,7 +293,7 @@ struct StatementSpec {
 
 #define BERTH_REGISTRY_COLUMNS                                                       \
   "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
-  "public_network_access"
+  "public_network_access, default_network_action"
 
 // One row per repository of `r`: name, created_at, updated_at, storage_bytes, manifest_count,
 // tag_count. updated_at is the latest manifest push or tag change, else the repository's
@@ -263,7 +311,7 @@ struct StatementSpec {
   "(SELECT count(*) FROM tags WHERE repository_id = r.id) AS tag_count "                      \
   "FROM repositories r "
 
-constexpr StatementSpec kStatements[] = {
+constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::begin_immediate, "begin transaction", "BEGIN IMMEDIATE"},
     {Sql::commit, "commit", "COMMIT"},
     {Sql::rollback, "rollback", "ROLLBACK"},
@@ -272,14 +320,16 @@ constexpr StatementSpec kStatements[] = {
     {Sql::rollback_to_savepoint, "roll back to savepoint", "ROLLBACK TO berth_write"},
     {Sql::insert_registry, "insert registry",
      "INSERT INTO registries (name, tier, region, created_at, admin_user_enabled, "
-     "anonymous_pull_enabled, public_network_access) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+     "anonymous_pull_enabled, public_network_access, default_network_action) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
     {Sql::find_registry, "find registry",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries WHERE name = ?1"},
     {Sql::list_registries, "list registries",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries ORDER BY name"},
     {Sql::update_registry, "update registry",
      "UPDATE registries SET tier = ?2, region = ?3, admin_user_enabled = ?4, "
-     "anonymous_pull_enabled = ?5, public_network_access = ?6 WHERE id = ?1"},
+     "anonymous_pull_enabled = ?5, public_network_access = ?6, default_network_action = ?7 "
+     "WHERE id = ?1"},
     {Sql::delete_registry, "delete registry", "DELETE FROM registries WHERE id = ?1"},
     // IN (subquery) makes the digests distinct: a blob linked by several repositories of the
     // registry counts once.
@@ -378,137 +428,17 @@ constexpr StatementSpec kStatements[] = {
 #undef BERTH_REGISTRY_COLUMNS
 #undef BERTH_REPOSITORY_SUMMARY
 
-constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
-static_assert(std::size(kStatements) == kStatementCount, "one StatementSpec per Sql value");
+static_assert(statements_in_enum_order(kStatements), "kStatements is indexed by Sql");
 
-constexpr bool statements_in_enum_order() {
-  for (std::size_t i = 0; i < std::size(kStatements); ++i) {
-    if (static_cast<std::size_t>(kStatements[i].id) != i) return false;
-  }
-  return true;
-}
-static_assert(statements_in_enum_order(), "kStatements is indexed by Sql");
+}  // namespace
 
-const StatementSpec& spec_of(Sql id) { return kStatements[static_cast<std::size_t>(id)]; }
+const StatementSpec<Sql>& spec_of(Sql id) { return kStatements[static_cast<std::size_t>(id)]; }
 
-MetadataError database_error(sqlite3* db, std::string_view what) {
-  std::string message = "metadata database: ";
-  message += what;
-  message += ": ";
-  if (db == nullptr) {
-    message += "out of memory";
-    return {Errc::database_error, std::move(message)};
-  }
-  message += sqlite3_errmsg(db);
-  int code = sqlite3_extended_errcode(db);
-  bool key_taken = code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE;
-  if (key_taken) return {Errc::conflict, std::move(message)};
-  // "database or disk is full", or a write that failed for want of space underneath.
-  int os_error = sqlite3_system_errno(db);
-  if ((code & 0xff) == SQLITE_FULL || os_error == ENOSPC || os_error == EDQUOT) {
-    return {Errc::storage_full, std::move(message)};
-  }
-  return {Errc::database_error, std::move(message)};
-}
-
-MetadataError invalid_argument(std::string message) {
-  return {Errc::invalid_argument, std::move(message)};
-}
-
-std::int64_t sql_limit(std::size_t limit) {
-  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(limit, kMax));
-}
-
-// Listings are allocated for what a page usually holds, not for a caller's huge limit.
-std::size_t initial_capacity(std::size_t limit) { return std::min<std::size_t>(limit, 1000); }
+namespace {
 
 const char* kind_name(ReferenceKind kind) {
   return kind == ReferenceKind::manifest ? "manifest" : "blob";
 }
-
-// A prepared statement in use: parameters bound for one execution. Resetting on destruction
-// returns the statement to its connection's cache and ends any read it kept open (an open read
-// would pin the WAL and block checkpoints).
-class Statement {
- public:
-  Statement(sqlite3_stmt* stmt, const char* name) : stmt_(stmt), name_(name) {}
-  Statement(Statement&& other) noexcept
-      : stmt_(std::exchange(other.stmt_, nullptr)), name_(other.name_), bind_rc_(other.bind_rc_) {}
-  Statement& operator=(Statement&&) = delete;
-  ~Statement() {
-    if (stmt_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-  }
-
-  // Text and blob parameters are bound without copying: the caller's bytes must outlive the
-  // statement's execution, which they do since every call binds and steps within one scope.
-  Statement& bind_text(int index, std::string_view text) {
-    // A null pointer would bind SQL NULL rather than an empty string.
-    const char* data = text.data() != nullptr ? text.data() : "";
-    return check(sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8));
-  }
-  Statement& bind_blob(int index, std::string_view bytes) {
-    const char* data = bytes.data() != nullptr ? bytes.data() : "";
-    return check(sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_STATIC));
-  }
-  Statement& bind_int(int index, std::int64_t value) {
-    return check(sqlite3_bind_int64(stmt_, index, value));
-  }
-  Statement& bind_null(int index) { return check(sqlite3_bind_null(stmt_, index)); }
-  // Repository-scoped statements take the repository as ?1 (registry id) and ?2 (name).
-  Statement& bind_repository(RepositoryRef repository) {
-    return bind_int(1, repository.registry).bind_text(2, repository.name);
-  }
-
-  // True when a row is ready, false when the statement has finished.
-  Result<bool> step() {
-    if (bind_rc_ != SQLITE_OK) return database_error(sqlite3_db_handle(stmt_), name_);
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return database_error(sqlite3_db_handle(stmt_), name_);
-  }
-
-  // Runs a statement that returns no rows.
-  Result<void> run() {
-    auto row = step();
-    if (!row) return row.error();
-    return {};
-  }
-
-  // Ready to execute again; the caller binds every parameter anew.
-  void reset() {
-    sqlite3_reset(stmt_);
-    bind_rc_ = SQLITE_OK;
-  }
-
-  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-  // Valid until the next step or the statement's end.
-  std::string_view text(int column) const {
-    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
-    return data == nullptr ? std::string_view() : std::string_view(data, size);
-  }
-  std::string_view blob(int column) const {
-    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
-    auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
-    return data == nullptr ? std::string_view() : std::string_view(data, size);
-  }
-
- private:
-  Statement& check(int rc) {
-    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
-    return *this;
-  }
-
-  sqlite3_stmt* stmt_;
-  const char* name_;
-  int bind_rc_ = SQLITE_OK;
-};
 
 Result<oci::Digest> stored_digest(std::string_view text) {
   auto digest = oci::Digest::parse(text);
@@ -523,165 +453,6 @@ std::optional<MetadataError> check_repository(RepositoryRef repository) {
   if (repository.name.empty()) return invalid_argument("repository name is empty");
   return std::nullopt;
 }
-
-}  // namespace
-
-// One SQLite connection and its statement cache. Used by one thread at a time (the writer
-// by the group-commit leader, a reader while leased), so it is opened without SQLite's own mutex.
-class SqliteConnection {
- public:
-  enum class Role { writer, reader };
-
-  static Result<std::unique_ptr<SqliteConnection>> open(const std::filesystem::path& file,
-                                                        Role role) {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    if (role == Role::writer) flags |= SQLITE_OPEN_CREATE;
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
-    // The handle is allocated even when opening fails and must be closed either way.
-    std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
-    if (rc != SQLITE_OK) return connection->open_error(file);
-    sqlite3_busy_timeout(db, kBusyTimeoutMs);
-
-    if (role == Role::writer) {
-      // The journal mode is stored in the file; only the writer sets it.
-      auto mode = connection->query_text("PRAGMA journal_mode = WAL");
-      if (!mode) return connection->open_error(file);
-      if (*mode != "wal") {
-        return MetadataError{Errc::database_error, "cannot open metadata database '" +
-                                                       file.string() +
-                                                       "': WAL journal mode is unavailable "
-                                                       "(journal_mode is '" +
-                                                       *mode + "')"};
-      }
-    }
-    std::string pragmas =
-        "PRAGMA synchronous = FULL;"
-        "PRAGMA foreign_keys = ON;"
-        "PRAGMA temp_store = MEMORY;"
-        "PRAGMA cache_size = -" +
-        std::to_string(kCacheSizeKib) + ";" + "PRAGMA mmap_size = " +
-        std::to_string(kMmapSizeBytes) + ";";
-    if (role == Role::writer) {
-      pragmas += "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimitBytes) + ";";
-    } else {
-      // A reader that tried to write would be a bug; fail it loudly instead.
-      pragmas += "PRAGMA query_only = ON;";
-    }
-    if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return connection->open_error(file);
-    }
-    return connection;
-  }
-
-  ~SqliteConnection() {
-    for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
-    sqlite3_close_v2(db_);
-  }
-  SqliteConnection(const SqliteConnection&) = delete;
-  SqliteConnection& operator=(const SqliteConnection&) = delete;
-
-  sqlite3* db() const { return db_; }
-
-  Result<Statement> statement(Sql id) {
-    const StatementSpec& spec = spec_of(id);
-    sqlite3_stmt*& slot = statements_[static_cast<std::size_t>(id)];
-    if (slot == nullptr) {
-      int rc = sqlite3_prepare_v3(db_, spec.text, -1, SQLITE_PREPARE_PERSISTENT, &slot, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_finalize(slot);
-        slot = nullptr;
-        return database_error(db_, std::string("preparing '") + spec.name + "'");
-      }
-    }
-    return Statement(slot, spec.name);
-  }
-
-  // Runs a cached statement that takes no parameters and returns no rows.
-  Result<void> run(Sql id) {
-    auto stmt = statement(id);
-    if (!stmt) return stmt.error();
-    return stmt->run();
-  }
-
-  // Start-up only (migrations, pragmas): one-off statements, not cached.
-  Result<void> exec(const char* sql, std::string_view what) {
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return database_error(db_, what);
-    }
-    return {};
-  }
-
-  Result<std::string> query_text(const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      sqlite3_finalize(stmt);
-      return database_error(db_, sql);
-    }
-    int rc = sqlite3_step(stmt);
-    std::string value;
-    if (rc == SQLITE_ROW) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      if (text != nullptr) value = text;
-    } else if (rc != SQLITE_DONE) {
-      // Built before finalize, which may replace the connection's error message.
-      MetadataError error = database_error(db_, sql);
-      sqlite3_finalize(stmt);
-      return error;
-    }
-    sqlite3_finalize(stmt);
-    return value;
-  }
-
-  Result<std::int64_t> user_version() {
-    auto text = query_text("PRAGMA user_version");
-    if (!text) return text.error();
-    std::int64_t version = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
-    if (ec != std::errc() || end != text->data() + text->size()) {
-      return MetadataError{Errc::database_error,
-                           "metadata database: unreadable user_version '" + *text + "'"};
-    }
-    return version;
-  }
-
- private:
-  explicit SqliteConnection(sqlite3* db) : db_(db) {}
-
-  MetadataError open_error(const std::filesystem::path& file) const {
-    std::string message = "cannot open metadata database '" + file.string() + "': ";
-    if (db_ == nullptr) return {Errc::database_error, message + "out of memory"};
-    message += sqlite3_errmsg(db_);
-    // SQLite's "unable to open database file" does not say why; the OS error does.
-    if (int os_error = sqlite3_system_errno(db_); os_error != 0) {
-      message += " (" + std::generic_category().message(os_error) + ")";
-    }
-    return {Errc::database_error, std::move(message)};
-  }
-
-  sqlite3* db_;
-  std::array<sqlite3_stmt*, kStatementCount> statements_{};
-};
-
-// A reader connection on loan from the pool; returns it when destroyed.
-class SqliteMetadataStore::ReaderLease {
- public:
-  ReaderLease(SqliteMetadataStore* store, std::unique_ptr<SqliteConnection> connection)
-      : store_(store), connection_(std::move(connection)) {}
-  ReaderLease(ReaderLease&& other) noexcept = default;
-  ReaderLease& operator=(ReaderLease&&) = delete;
-  ~ReaderLease() {
-    if (connection_) store_->release_reader(std::move(connection_));
-  }
-
-  SqliteConnection& connection() const { return *connection_; }
-
- private:
-  SqliteMetadataStore* store_;
-  std::unique_ptr<SqliteConnection> connection_;
-};
-
-namespace {
 
 using Role = SqliteConnection::Role;
 
@@ -802,21 +573,6 @@ Result<void> delete_in_repository(SqliteConnection& connection, Sql id, Reposito
   return {};
 }
 
-// Runs a DELETE keyed by one parameter; `removed` tells whether a row went.
-template <class Key>
-Result<void> delete_by_key(SqliteConnection& connection, Sql id, const Key& key, bool& removed) {
-  auto stmt = connection.statement(id);
-  if (!stmt) return stmt.error();
-  if constexpr (std::is_integral_v<Key>) {
-    stmt->bind_int(1, key);
-  } else {
-    stmt->bind_text(1, key);
-  }
-  if (auto done = stmt->run(); !done) return done.error();
-  removed = sqlite3_changes(connection.db()) > 0;
-  return {};
-}
-
 // Collects column 0 of every row as a string.
 Result<std::vector<std::string>> collect_names(Statement& stmt, std::size_t limit) {
   std::vector<std::string> names;
@@ -830,26 +586,6 @@ Result<std::vector<std::string>> collect_names(Statement& stmt, std::size_t limi
 }
 
 }  // namespace
-
-// One write call waiting for its commit. Lives on the caller's stack; the caller blocks until
-// `done`, so the leader may use it (and whatever `body` refers to) until then.
-struct SqliteMetadataStore::PendingWrite {
-  void* body = nullptr;
-  Result<void> (*invoke)(void* body, SqliteConnection& connection) = nullptr;
-  std::optional<MetadataError> error;  // written by the leader before `done`
-  bool done = false;                   // guarded by writes_mutex_
-};
-
-template <class Body>
-Result<void> SqliteMetadataStore::write(Body&& body) {
-  using Callable = std::remove_reference_t<Body>;
-  PendingWrite pending;
-  pending.body = static_cast<void*>(std::addressof(body));
-  pending.invoke = [](void* erased, SqliteConnection& connection) -> Result<void> {
-    return (*static_cast<Callable*>(erased))(connection);
-  };
-  return submit_write(pending);
-}
 
 Result<void> SqliteMetadataStore::submit_write(PendingWrite& write) {
   std::unique_lock lock(writes_mutex_);
@@ -1007,7 +743,17 @@ RegistryRecord registry_of(const Statement& stmt) {
       .admin_user_enabled = stmt.integer(5) != 0,
       .anonymous_pull_enabled = stmt.integer(6) != 0,
       .public_network_access = stmt.integer(7) != 0,
+      .default_network_action = std::string(stmt.text(8)),
   };
+}
+
+// The schema's CHECK would refuse other values too, but as a database error.
+std::optional<MetadataError> check_default_network_action(const RegistryRecord& registry) {
+  if (registry.default_network_action == "Allow" || registry.default_network_action == "Deny") {
+    return std::nullopt;
+  }
+  return invalid_argument("default network action '" + registry.default_network_action +
+                          "' is neither 'Allow' nor 'Deny'");
 }
 
 // A row of BERTH_REPOSITORY_SUMMARY.
@@ -1039,6 +785,7 @@ Result<std::optional<std::uint64_t>> size_of(SqliteConnection& connection, Sql w
 
 Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord& registry) {
   if (registry.name.empty()) return invalid_argument("registry name is empty");
+  if (auto bad = check_default_network_action(registry)) return *bad;
   RegistryRecord created = registry;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
     created.created_at = registry.created_at != 0 ? registry.created_at : unix_now();
@@ -1050,7 +797,8 @@ Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord
         .bind_int(4, created.created_at)
         .bind_int(5, registry.admin_user_enabled ? 1 : 0)
         .bind_int(6, registry.anonymous_pull_enabled ? 1 : 0)
-        .bind_int(7, registry.public_network_access ? 1 : 0);
+        .bind_int(7, registry.public_network_access ? 1 : 0)
+        .bind_text(8, registry.default_network_action);
     auto done = insert->run();
     if (!done) {
       if (done.error().code == Errc::conflict) {
@@ -1093,6 +841,7 @@ Result<std::vector<RegistryRecord>> SqliteMetadataStore::list_registries() {
 }
 
 Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry) {
+  if (auto bad = check_default_network_action(registry)) return *bad;
   bool updated = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
     auto update = connection.statement(Sql::update_registry);
@@ -1102,7 +851,8 @@ Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry
         .bind_text(3, registry.region)
         .bind_int(4, registry.admin_user_enabled ? 1 : 0)
         .bind_int(5, registry.anonymous_pull_enabled ? 1 : 0)
-        .bind_int(6, registry.public_network_access ? 1 : 0);
+        .bind_int(6, registry.public_network_access ? 1 : 0)
+        .bind_text(7, registry.default_network_action);
     if (auto done = update->run(); !done) return done.error();
     updated = sqlite3_changes(connection.db()) > 0;
     return {};

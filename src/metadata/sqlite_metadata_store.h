@@ -1,5 +1,7 @@
 #pragma once
-// SqliteMetadataStore: the embedded MetadataStore, one SQLite database file in WAL mode.
+// SqliteMetadataStore: the embedded MetadataStore and AccessStore, one SQLite database file in
+// WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
+// sqlite_access_store.cc; both share one writer, one reader pool and one schema.
 //
 // Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
 // in-process is cheaper than spinning on SQLITE_BUSY) with group commit, plus a pool of reader
@@ -21,6 +23,7 @@
 #include <mutex>
 #include <vector>
 
+#include "metadata/access_store.h"
 #include "metadata/metadata_store.h"
 
 namespace berth::metadata {
@@ -28,7 +31,7 @@ namespace berth::metadata {
 // One SQLite connection with its prepared-statement cache; defined in the .cc.
 class SqliteConnection;
 
-class SqliteMetadataStore final : public MetadataStore {
+class SqliteMetadataStore final : public MetadataStore, public AccessStore {
  public:
   // Opens (creating it if absent) the database at `database_file` and brings its schema up to
   // date. Errors: database_error when the file cannot be opened or created or is not a SQLite
@@ -95,6 +98,50 @@ class SqliteMetadataStore final : public MetadataStore {
       RepositoryRef repository, const oci::Digest& subject,
       const std::optional<std::string>& artifact_type) override;
 
+  // --- AccessStore (sqlite_access_store.cc) ---
+  Result<void> put_admin_password(RegistryId registry, const AdminPasswordRecord& record) override;
+  Result<std::vector<AdminPasswordRecord>> admin_passwords(RegistryId registry) override;
+
+  Result<void> create_scope_map(const ScopeMapRecord& record,
+                                std::uint64_t max_in_registry) override;
+  Result<std::optional<ScopeMapRecord>> find_scope_map(RegistryId registry,
+                                                       std::string_view name) override;
+  Result<std::vector<ScopeMapRecord>> list_scope_maps(RegistryId registry) override;
+  Result<bool> update_scope_map(const ScopeMapRecord& record) override;
+  Result<bool> delete_scope_map(RegistryId registry, std::string_view name) override;
+
+  Result<void> create_token(const TokenRecord& record, std::uint64_t max_in_registry) override;
+  Result<std::optional<TokenRecord>> find_token(RegistryId registry,
+                                                std::string_view name) override;
+  Result<std::vector<TokenRecord>> list_tokens(RegistryId registry) override;
+  Result<bool> update_token(const TokenRecord& record) override;
+  Result<bool> delete_token(RegistryId registry, std::string_view name) override;
+
+  Result<void> create_identity(const IdentityRecord& record) override;
+  Result<std::optional<IdentityRecord>> find_identity(std::string_view id) override;
+  Result<std::vector<IdentityRecord>> federated_identities(std::string_view issuer) override;
+  Result<std::vector<IdentityRecord>> list_identities() override;
+  Result<bool> update_identity(const IdentityRecord& record) override;
+  Result<bool> delete_identity(std::string_view id) override;
+
+  Result<void> create_role_assignment(const RoleAssignmentRecord& record) override;
+  Result<std::vector<RoleAssignmentRecord>> list_role_assignments(
+      std::optional<RegistryId> registry, std::optional<std::string_view> identity_id) override;
+  Result<bool> delete_role_assignment(std::string_view id) override;
+
+  Result<void> add_network_rule(const NetworkRuleRecord& record,
+                                std::uint64_t max_in_registry) override;
+  Result<std::vector<NetworkRuleRecord>> list_network_rules(RegistryId registry) override;
+  Result<bool> remove_network_rule(RegistryId registry, std::string_view address_range) override;
+
+  Result<void> add_signing_key(const SigningKeyRecord& record) override;
+  Result<std::vector<SigningKeyRecord>> list_signing_keys() override;
+  Result<bool> delete_signing_key(std::string_view kid) override;
+
+  Result<void> append_login_events(const std::vector<LoginEventRecord>& events) override;
+  Result<std::vector<LoginEventRecord>> list_login_events(const LoginEventFilter& filter) override;
+  Result<std::uint64_t> prune_login_events(std::int64_t before) override;
+
  private:
   class ReaderLease;
   struct PendingWrite;
@@ -106,7 +153,7 @@ class SqliteMetadataStore final : public MetadataStore {
   void release_reader(std::unique_ptr<SqliteConnection> connection);
 
   // Runs `body(SqliteConnection&) -> Result<void>` atomically and durably on the writer
-  // connection and returns once it is committed. Defined and used only in the .cc.
+  // connection and returns once it is committed. Defined in sqlite_internal.h.
   template <class Body>
   Result<void> write(Body&& body);
   Result<void> submit_write(PendingWrite& write);

@@ -29,16 +29,20 @@ using berth::TempDir;
 
 class SqliteHarness : public StoreHarness {
  public:
-  SqliteHarness() {
+  SqliteHarness() { reopen(); }
+  bool ok() const { return store_ != nullptr; }
+  MetadataStore& store() override { return *store_; }
+  AccessStore& access() override { return *store_; }
+  bool reopen() override {
+    store_.reset();  // closed first, as a stopped process would be
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
     if (!opened) {
       ADD_FAILURE() << opened.error().message;
-      return;
+      return false;
     }
     store_ = std::move(*opened);
+    return true;
   }
-  bool ok() const { return store_ != nullptr; }
-  MetadataStore& store() override { return *store_; }
 
  private:
   TempDir dir_;
@@ -53,6 +57,9 @@ std::unique_ptr<StoreHarness> make_sqlite_harness() {
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
                          testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, AccessStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
 // Raw access to the file, bypassing the store, to set up states the store never produces.
