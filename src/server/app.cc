@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
@@ -13,10 +14,12 @@
 #include "api/pipeline.h"
 #include "api/wire.h"
 #include "auth/admin_credential.h"
+#include "auth/secrets.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
@@ -130,6 +133,8 @@ struct App::Parts {
   std::optional<auth::AdminCredential> admin;
   std::unique_ptr<api::Pipeline> pipeline;
   std::unique_ptr<registry::Tenants> tenant_service;
+  std::optional<auth::DeploymentKey> deployment_key;
+  std::unique_ptr<registry::AccessControl> access_control;
   std::unique_ptr<api::ManagementContext> management;
   std::optional<std::string> generated_admin_token;
   http::Router router;
@@ -154,6 +159,29 @@ std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStora
   }
   sweeper->start(interval);
   return sweeper;
+}
+
+// The deployment key: BERTH_DEPLOYMENT_KEY when set, else <data dir>/deployment.key.
+auth::DeploymentKey open_deployment_key(const std::filesystem::path& data_dir) {
+  const char* variable = std::getenv(std::string(auth::kDeploymentKeyVariable).c_str());
+  std::optional<std::string_view> from_environment;
+  if (variable != nullptr) from_environment = variable;
+  auto key = auth::DeploymentKey::open(data_dir, from_environment);
+  if (!key) throw std::runtime_error(key.error().message);
+  return std::move(*key);
+}
+
+// Registries whose admin user was enabled before admin passwords existed get them now, so
+// that an enabled admin user can always log in.
+void ensure_admin_passwords(metadata::MetadataStore& metadata, registry::AccessControl& access) {
+  auto registries = metadata.list_registries();
+  if (!registries) throw std::runtime_error(registries.error().message);
+  for (const auto& record : *registries) {
+    if (!record.admin_user_enabled) continue;
+    if (auto ensured = access.ensure_admin_passwords(record.id); !ensured) {
+      throw std::runtime_error(ensured.error().message);
+    }
+  }
 }
 
 // /healthz: whether the default registry's metadata and storage answer.
@@ -203,8 +231,12 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   if (!admin) throw std::runtime_error(admin.error().message);
   parts_->admin.emplace(admin->credential);
   parts_->generated_admin_token = admin->generated_token;
+  parts_->deployment_key.emplace(open_deployment_key(config.data_dir));
+  parts_->access_control = std::make_unique<registry::AccessControl>(
+      *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
+  ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
   parts_->management = std::make_unique<api::ManagementContext>(
-      api::ManagementContext{*parts_->tenant_service});
+      api::ManagementContext{*parts_->tenant_service, *parts_->access_control});
   parts_->pipeline = std::make_unique<api::Pipeline>(*parts_->tenants, *parts_->admin);
 
   const api::Pipeline& pipeline = *parts_->pipeline;

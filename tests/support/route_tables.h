@@ -12,6 +12,8 @@
 #include "auth/admin_credential.h"
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "auth/secrets.h"
+#include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
@@ -31,7 +33,9 @@ class AllRoutes {
     registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
     plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
     tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
+    access_ = std::make_unique<registry::AccessControl>(*metadata_, *metadata_, *tenants_, key_);
+    management_ =
+        std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_, *access_});
     pipeline_ = std::make_unique<api::Pipeline>(*resolver_, admin_);
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
     pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
@@ -49,6 +53,8 @@ class AllRoutes {
   std::unique_ptr<registry::RegistryServices> registries_;
   std::unique_ptr<api::DataPlane> plane_;
   std::unique_ptr<registry::Tenants> tenants_;
+  auth::DeploymentKey key_ = auth::DeploymentKey::from_bytes({});
+  std::unique_ptr<registry::AccessControl> access_;
   std::unique_ptr<api::ManagementContext> management_;
   std::unique_ptr<api::Pipeline> pipeline_;
   http::Router router_;
