@@ -23,7 +23,8 @@
 
 namespace berth::api {
 
-enum class RateCategory { read, write, delete_, referrers, oauth };
+// The categories are the tier table's (registry/tiers.h), so the limits and the limiter agree.
+using RateCategory = registry::RequestCategory;
 
 // "read" (GET/HEAD/OPTIONS), "write" (PUT/PATCH/POST), "delete", "referrers", "oauth".
 std::string_view rate_category_name(RateCategory category);
@@ -37,7 +38,8 @@ class RateLimiter {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  // `scale` multiplies every tier limit (tests use small values; 1 in production).
+  // `scale` multiplies every tier limit (tests use small values; 1 in production); zero or
+  // less turns the request limits off (the login throttle stays).
   explicit RateLimiter(double scale = 1.0, Clock clock = std::chrono::steady_clock::now);
 
   // Takes a token for one request of `category` by `identity` (any stable key: "anonymous",
@@ -59,10 +61,20 @@ class RateLimiter {
   static constexpr int kFreeLoginFailures = 5;
   static constexpr int kMaxLoginFailures = 30;
   static constexpr std::chrono::seconds kLoginWindow{60};
+  static constexpr std::chrono::milliseconds kFirstLoginDelay{100};
+  static constexpr std::chrono::milliseconds kMaxLoginDelay{5000};
+
+  // Memory stays bounded whoever calls: past this many buckets (or addresses with failures)
+  // the idle ones are dropped, then the longest untouched.
+  static constexpr std::size_t kMaxTrackedKeys = 100'000;
+  // Buckets and failure counts held now (for tests and metrics).
+  std::size_t tracked_keys() const;
 
  private:
   struct Bucket {
     double tokens = 0;
+    double capacity = 1;    // one minute's worth, at least one token
+    double per_second = 0;  // refill rate
     std::chrono::steady_clock::time_point refilled;
   };
   struct Failures {
@@ -70,9 +82,15 @@ class RateLimiter {
     std::chrono::steady_clock::time_point window_start;
   };
 
+  using TimePoint = std::chrono::steady_clock::time_point;
+  Bucket& bucket(const std::string& key, std::uint64_t per_minute, TimePoint now);
+  void prune_buckets(TimePoint now);
+  Failures* current_failures(std::string_view client_address, TimePoint now);
+  void prune_failures(TimePoint now);
+
   double scale_;
   Clock clock_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::unordered_map<std::string, Bucket> buckets_;     // guarded by mutex_
   std::unordered_map<std::string, Failures> failures_;  // guarded by mutex_
 };

@@ -15,7 +15,10 @@ constexpr std::array kPremiumFeatures = std::to_array<Feature>(
     {Feature::anonymous_pull, Feature::artifact_cache, Feature::geo_replication,
      Feature::retention_policy, Feature::content_trust});
 
-// The published limits of the three tiers (see docs/management-api.md).
+// The published limits of the three tiers (see docs/management-api.md). The throughput
+// entries are {per registry, per identity} requests per minute; read_ops_per_minute and
+// write_ops_per_minute (what the management API reports) are the registry-wide read and
+// write figures.
 const std::array<Tier, 3> kTiers{{
     {"Basic",
      0,
@@ -26,6 +29,11 @@ const std::array<Tier, 3> kTiers{{
       .ip_rules = 0,
       .read_ops_per_minute = 10'000,
       .write_ops_per_minute = 2'000,
+      .reads = {10'000, 5'000},
+      .writes = {2'000, 1'000},
+      .deletes = {1'000, 500},
+      .referrers = {500, 250},
+      .oauth = {10'000, 10'000},
       .features = kBasicFeatures}},
     {"Standard",
      1,
@@ -36,6 +44,11 @@ const std::array<Tier, 3> kTiers{{
       .ip_rules = 0,
       .read_ops_per_minute = 10'000,
       .write_ops_per_minute = 2'000,
+      .reads = {10'000, 5'000},
+      .writes = {2'000, 1'000},
+      .deletes = {1'000, 500},
+      .referrers = {500, 250},
+      .oauth = {10'000, 10'000},
       .features = kStandardFeatures}},
     {"Premium",
      2,
@@ -46,6 +59,11 @@ const std::array<Tier, 3> kTiers{{
       .ip_rules = 200,
       .read_ops_per_minute = 20'000,
       .write_ops_per_minute = 4'000,
+      .reads = {20'000, 10'000},
+      .writes = {4'000, 2'000},
+      .deletes = {4'000, 2'000},
+      .referrers = {2'000, 1'000},
+      .oauth = {20'000, 20'000},
       .features = kPremiumFeatures}},
 }};
 
@@ -90,6 +108,22 @@ std::uint64_t limit_of(const Tier& tier, CountedResource resource) {
       return tier.limits.ip_rules;
   }
   return 0;
+}
+
+const Throughput& throughput_of(const Tier& tier, RequestCategory category) {
+  switch (category) {
+    case RequestCategory::read:
+      return tier.limits.reads;
+    case RequestCategory::write:
+      return tier.limits.writes;
+    case RequestCategory::delete_:
+      return tier.limits.deletes;
+    case RequestCategory::referrers:
+      return tier.limits.referrers;
+    case RequestCategory::oauth:
+      return tier.limits.oauth;
+  }
+  return tier.limits.reads;  // unreachable: every category is listed above
 }
 
 std::string_view feature_name(Feature feature) {

@@ -31,6 +31,27 @@ inline constexpr CountedResource kCountedResources[] = {
     CountedResource::webhooks, CountedResource::tokens, CountedResource::scope_maps,
     CountedResource::ip_rules};
 
+// The categories of requests the throughput limits count separately.
+enum class RequestCategory {
+  read,       // GET, HEAD, OPTIONS
+  write,      // PUT, PATCH, POST
+  delete_,    // DELETE
+  referrers,  // the referrers API
+  oauth,      // token exchanges (/oauth2/)
+};
+
+inline constexpr RequestCategory kRequestCategories[] = {
+    RequestCategory::read, RequestCategory::write, RequestCategory::delete_,
+    RequestCategory::referrers, RequestCategory::oauth};
+
+// Requests per minute of one category: for the whole registry, and for each identity (user,
+// token, anonymous caller) within it. The hosted service's throughput table. Zero: the tier
+// sets no limit.
+struct Throughput {
+  std::uint64_t registry_per_minute = 0;
+  std::uint64_t identity_per_minute = 0;
+};
+
 struct TierLimits {
   std::uint64_t included_storage_bytes = 0;
   std::uint64_t webhooks = 0;
@@ -39,6 +60,11 @@ struct TierLimits {
   std::uint64_t ip_rules = 0;
   std::uint64_t read_ops_per_minute = 0;
   std::uint64_t write_ops_per_minute = 0;
+  Throughput reads;
+  Throughput writes;
+  Throughput deletes;
+  Throughput referrers;
+  Throughput oauth;
   std::span<const Feature> features;
 };
 
@@ -56,6 +82,7 @@ const Tier* find_tier(std::string_view name);
 
 bool has_feature(const Tier& tier, Feature feature);
 std::uint64_t limit_of(const Tier& tier, CountedResource resource);
+const Throughput& throughput_of(const Tier& tier, RequestCategory category);
 
 // Wire names: "anonymousPull", ...; "Webhooks", "Tokens", "ScopeMaps", "IPRules".
 std::string_view feature_name(Feature feature);
