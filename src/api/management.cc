@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "api/errors.h"
+#include "api/management_json.h"
 #include "common/clock.h"
 
 namespace berth::api {
@@ -22,28 +24,11 @@ using http::Request;
 using http::Response;
 using registry::TenantErrc;
 using registry::TenantError;
+using registry::TenantResult;
 
-// Request bodies are small JSON objects; anything larger is a mistake.
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+using namespace mgmt_json;
 
 // ------------------------------------------------------------------ responses
-
-Response json_response(unsigned status, const json::value& value) {
-  Response response;
-  response.status = status;
-  response.headers.set("Content-Type", "application/json");
-  response.headers.set("Cache-Control", "no-store");
-  response.body = json::serialize(value);
-  response.body += '\n';
-  return response;
-}
-
-Response no_content() {
-  Response response;
-  response.status = 204;
-  response.headers.set("Cache-Control", "no-store");
-  return response;
-}
 
 struct ManagementWireError {
   unsigned status;
@@ -104,13 +89,7 @@ Response error_of(const registry::RegistryError& error) {
   return management_error(status, code, error.message);
 }
 
-Response invalid_request(std::string message, std::string_view target = {}) {
-  return management_error(400, mgmt::code::kInvalidRequest, message, target);
-}
-
 // ------------------------------------------------------------------ resources as JSON
-
-std::string time_of(std::int64_t unix_seconds) { return format_rfc3339(unix_seconds); }
 
 json::object limits_json(const registry::Tier& tier) {
   const auto& limits = tier.limits;
@@ -130,7 +109,16 @@ json::object limits_json(const registry::Tier& tier) {
   };
 }
 
-json::object registry_json(const registry::RegistryInfo& info) {
+json::object network_rule_set_json(const registry::NetworkRuleSet& rules) {
+  json::array ip_rules;
+  for (const auto& range : rules.ip_rules) {
+    ip_rules.push_back(json::object{{"action", "Allow"}, {"ipAddressOrRange", range}});
+  }
+  return json::object{{"defaultAction", rules.default_action}, {"ipRules", std::move(ip_rules)}};
+}
+
+json::object registry_json(const registry::RegistryInfo& info,
+                           const registry::NetworkRuleSet& rules) {
   const auto& r = info.record;
   return json::object{
       {"name", r.name},
@@ -141,6 +129,7 @@ json::object registry_json(const registry::RegistryInfo& info) {
       {"adminUserEnabled", r.admin_user_enabled},
       {"anonymousPullEnabled", r.anonymous_pull_enabled},
       {"publicNetworkAccess", r.public_network_access},
+      {"networkRuleSet", network_rule_set_json(rules)},
       {"limits", limits_json(*info.tier)},
   };
 }
@@ -178,77 +167,6 @@ json::object manifest_json(const metadata::ManifestSummary& m) {
   };
 }
 
-// ------------------------------------------------------------------ request bodies
-
-// A JSON object body, or the error response to send instead.
-struct JsonBody {
-  json::object object;
-  std::optional<Response> error;
-};
-
-asio::awaitable<JsonBody> read_json_object(Request& request) {
-  JsonBody result;
-  auto body = co_await http::read_body(*request.body, kMaxBodyBytes);
-  if (!body) {
-    result.error = body.error().code == http::Errc::too_large
-                       ? invalid_request(fmt::format("the body is over {} bytes", kMaxBodyBytes))
-                       : invalid_request("the body could not be read: " + body.error().message);
-    co_return result;
-  }
-  boost::system::error_code ec;
-  json::value value = json::parse(*body, ec);
-  if (ec) {
-    result.error = invalid_request("the body is not valid JSON: " + ec.message());
-    co_return result;
-  }
-  if (!value.is_object()) {
-    result.error = invalid_request("the body must be a JSON object");
-    co_return result;
-  }
-  result.object = std::move(value.as_object());
-  co_return result;
-}
-
-enum class FieldType { string, boolean };
-
-struct Field {
-  std::string_view name;
-  FieldType type;
-};
-
-// Rejects fields not in `known` and fields of the wrong JSON type.
-std::optional<Response> check_fields(const json::object& object,
-                                     std::initializer_list<Field> known) {
-  for (const auto& [key, value] : object) {
-    const Field* field = nullptr;
-    for (const Field& f : known) {
-      if (f.name == key) field = &f;
-    }
-    if (!field) {
-      return invalid_request(fmt::format("unknown field '{}'", std::string_view(key)), key);
-    }
-    bool ok = field->type == FieldType::string ? value.is_string() : value.is_bool();
-    if (!ok) {
-      return invalid_request(fmt::format("field '{}' must be a {}", field->name,
-                                         field->type == FieldType::string ? "string" : "boolean"),
-                             field->name);
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> string_field(const json::object& object, std::string_view name) {
-  auto it = object.find(name);
-  if (it == object.end()) return std::nullopt;
-  return std::string(it->value().as_string());
-}
-
-std::optional<bool> bool_field(const json::object& object, std::string_view name) {
-  auto it = object.find(name);
-  if (it == object.end()) return std::nullopt;
-  return it->value().as_bool();
-}
-
 // ------------------------------------------------------------------ handlers
 
 // Every registry::Tenants call runs through context.run_blocking: creating, changing and
@@ -256,7 +174,8 @@ std::optional<bool> bool_field(const json::object& object, std::string_view name
 // whole registry, none of which may hold an event-loop thread. The family decides where that is.
 class Handlers {
  public:
-  explicit Handlers(ManagementContext& context) : tenants_(context.tenants) {}
+  explicit Handlers(ManagementContext& context)
+      : tenants_(context.tenants), access_(context.access) {}
 
   asio::awaitable<Response> openapi(RequestContext&, Request&) {
     Response response;
@@ -274,11 +193,19 @@ class Handlers {
   }
 
   asio::awaitable<Response> list_registries(RequestContext& context, Request&) {
-    auto registries = co_await context.run_blocking([&] { return tenants_.list(); });
+    auto registries = co_await context.run_blocking([&]() -> TenantResult<json::array> {
+      auto listed = tenants_.list();
+      if (!listed) return listed.error();
+      json::array items;
+      for (const auto& info : *listed) {
+        auto item = view(info);
+        if (!item) return item.error();
+        items.push_back(std::move(*item));
+      }
+      return items;
+    });
     if (!registries) co_return error_of(registries.error());
-    json::array items;
-    for (const auto& info : *registries) items.push_back(registry_json(info));
-    co_return json_response(200, json::object{{"registries", std::move(items)}});
+    co_return json_response(200, json::object{{"registries", std::move(*registries)}});
   }
 
   asio::awaitable<Response> create_registry(RequestContext& context, Request& request) {
@@ -310,19 +237,26 @@ class Handlers {
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
     };
-    auto created = co_await context.run_blocking([&] { return tenants_.create(wanted); });
+    auto created = co_await context.run_blocking([&]() -> TenantResult<json::object> {
+      auto info = access_.create_registry(wanted);
+      if (!info) return info.error();
+      return view(*info);
+    });
     if (!created) co_return error_of(created.error());
-    Response response = json_response(201, registry_json(*created));
-    response.headers.set("Location",
-                         fmt::format("{}registries/{}", mgmt::kPrefix, created->record.name));
+    Response response = json_response(201, *created);
+    response.headers.set("Location", fmt::format("{}registries/{}", mgmt::kPrefix,
+                                                 std::string_view(created->at("name").as_string())));
     co_return response;
   }
 
   asio::awaitable<Response> show_registry(RequestContext& context, Request& request) {
-    auto info =
-        co_await context.run_blocking([&] { return tenants_.show(request.param("registry")); });
-    if (!info) co_return error_of(info.error());
-    co_return json_response(200, registry_json(*info));
+    auto shown = co_await context.run_blocking([&]() -> TenantResult<json::object> {
+      auto info = tenants_.show(request.param("registry"));
+      if (!info) return info.error();
+      return view(*info);
+    });
+    if (!shown) co_return error_of(shown.error());
+    co_return json_response(200, *shown);
   }
 
   asio::awaitable<Response> update_registry(RequestContext& context, Request& request) {
@@ -332,7 +266,8 @@ class Handlers {
                                               {"region", FieldType::string},
                                               {"adminUserEnabled", FieldType::boolean},
                                               {"anonymousPullEnabled", FieldType::boolean},
-                                              {"publicNetworkAccess", FieldType::boolean}})) {
+                                              {"publicNetworkAccess", FieldType::boolean},
+                                              {"defaultAction", FieldType::string}})) {
       co_return std::move(*bad);
     }
     registry::RegistryChanges changes{
@@ -341,11 +276,15 @@ class Handlers {
         bool_field(body.object, "adminUserEnabled"),
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
+        string_field(body.object, "defaultAction"),
     };
-    auto updated = co_await context.run_blocking(
-        [&] { return tenants_.update(request.param("registry"), changes); });
+    auto updated = co_await context.run_blocking([&]() -> TenantResult<json::object> {
+      auto info = access_.update_registry(request.param("registry"), changes);
+      if (!info) return info.error();
+      return view(*info);
+    });
     if (!updated) co_return error_of(updated.error());
-    co_return json_response(200, registry_json(*updated));
+    co_return json_response(200, *updated);
   }
 
   asio::awaitable<Response> delete_registry(RequestContext& context, Request& request) {
@@ -466,7 +405,15 @@ class Handlers {
   }
 
  private:
+  // A registry as the API shows it, with its network rule set (blocking: reads the store).
+  TenantResult<json::object> view(const registry::RegistryInfo& info) {
+    auto rules = access_.network_rules(info.record);
+    if (!rules) return TenantError{TenantErrc::internal, rules.error().message, ""};
+    return registry_json(info, *rules);
+  }
+
   registry::Tenants& tenants_;
+  registry::AccessControl& access_;
 };
 
 using Method = asio::awaitable<Response> (Handlers::*)(RequestContext&, Request&);
@@ -540,6 +487,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
                       return ((*handlers).*method)(context, request);
                     }});
   }
+  for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
   return rows;
 }
 
@@ -593,5 +541,143 @@ Response management_error(unsigned status, std::string_view code, std::string_vi
   }
   return json_response(status, json::object{{"error", std::move(error)}});
 }
+
+// ------------------------------------------------------------------ shared JSON helpers
+
+namespace mgmt_json {
+
+Response json_response(unsigned status, const json::value& value) {
+  Response response;
+  response.status = status;
+  response.headers.set("Content-Type", "application/json");
+  response.headers.set("Cache-Control", "no-store");
+  response.body = json::serialize(value);
+  response.body += '\n';
+  return response;
+}
+
+Response no_content() {
+  Response response;
+  response.status = 204;
+  response.headers.set("Cache-Control", "no-store");
+  return response;
+}
+
+Response invalid_request(std::string message, std::string_view target) {
+  return management_error(400, mgmt::code::kInvalidRequest, message, target);
+}
+
+std::string time_of(std::int64_t unix_seconds) { return format_rfc3339(unix_seconds); }
+
+asio::awaitable<JsonBody> read_json_object(Request& request) {
+  JsonBody result;
+  auto body = co_await http::read_body(*request.body, kMaxBodyBytes);
+  if (!body) {
+    result.error = body.error().code == http::Errc::too_large
+                       ? invalid_request(fmt::format("the body is over {} bytes", kMaxBodyBytes))
+                       : invalid_request("the body could not be read: " + body.error().message);
+    co_return result;
+  }
+  boost::system::error_code ec;
+  json::value value = json::parse(*body, ec);
+  if (ec) {
+    result.error = invalid_request("the body is not valid JSON: " + ec.message());
+    co_return result;
+  }
+  if (!value.is_object()) {
+    result.error = invalid_request("the body must be a JSON object");
+    co_return result;
+  }
+  result.object = std::move(value.as_object());
+  co_return result;
+}
+
+namespace {
+
+bool has_type(const json::value& value, FieldType type) {
+  switch (type) {
+    case FieldType::string:
+      return value.is_string();
+    case FieldType::boolean:
+      return value.is_bool();
+    case FieldType::string_array:
+      return value.is_array() &&
+             std::all_of(value.as_array().begin(), value.as_array().end(),
+                         [](const json::value& item) { return item.is_string(); });
+    case FieldType::string_map:
+      return value.is_object() &&
+             std::all_of(value.as_object().begin(), value.as_object().end(),
+                         [](const auto& item) { return item.value().is_string(); });
+  }
+  return false;
+}
+
+std::string_view type_name(FieldType type) {
+  switch (type) {
+    case FieldType::string:
+      return "string";
+    case FieldType::boolean:
+      return "boolean";
+    case FieldType::string_array:
+      return "array of strings";
+    case FieldType::string_map:
+      return "object of strings";
+  }
+  return "value";
+}
+
+}  // namespace
+
+std::optional<Response> check_fields(const json::object& object,
+                                     std::initializer_list<Field> known) {
+  for (const auto& [key, value] : object) {
+    const Field* field = nullptr;
+    for (const Field& f : known) {
+      if (f.name == key) field = &f;
+    }
+    if (!field) {
+      return invalid_request(fmt::format("unknown field '{}'", std::string_view(key)), key);
+    }
+    if (!has_type(value, field->type)) {
+      return invalid_request(
+          fmt::format("field '{}' must be a {}", field->name, type_name(field->type)),
+          field->name);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> string_field(const json::object& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  return std::string(it->value().as_string());
+}
+
+std::optional<bool> bool_field(const json::object& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  return it->value().as_bool();
+}
+
+std::vector<std::string> string_array_field(const json::object& object, std::string_view name) {
+  std::vector<std::string> out;
+  auto it = object.find(name);
+  if (it == object.end()) return out;
+  for (const auto& item : it->value().as_array()) out.emplace_back(item.as_string());
+  return out;
+}
+
+std::map<std::string, std::string> string_map_field(const json::object& object,
+                                                    std::string_view name) {
+  std::map<std::string, std::string> out;
+  auto it = object.find(name);
+  if (it == object.end()) return out;
+  for (const auto& [key, value] : it->value().as_object()) {
+    out.emplace(std::string(key), std::string(value.as_string()));
+  }
+  return out;
+}
+
+}  // namespace mgmt_json
 
 }  // namespace berth::api

@@ -3,9 +3,11 @@
 // docs/management-api.md; the OpenAPI 3 document served at /mgmt/v1/openapi.json describes
 // every route of the table (a test keeps the two in sync).
 //
-// Every route except openapi.json needs the deployment administrator token
-// (`Authorization: Bearer <token>`): its action is action::kAdmin, which the pipeline's
-// authorization stage checks before the handler runs (pipeline.h).
+// Every route except openapi.json needs authentication, and the pipeline's authorization stage
+// checks the route's action before the handler runs (pipeline.h): action::kAdmin (the
+// deployment administrator) for the registries themselves, identities and role assignments;
+// action::kRegistryRead / kRegistryWrite (the caller's management role on the route's
+// {registry}) for a registry's access resources (management_access.cc).
 
 #include <string_view>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "api/blocking_pool.h"
 #include "api/pipeline.h"
 #include "http/router.h"
+#include "registry/access_control.h"
 #include "registry/tenants.h"
 
 namespace berth::api {
@@ -41,17 +44,32 @@ inline constexpr std::string_view kTierDowngradeBlocked = "TierDowngradeBlocked"
 inline constexpr std::string_view kLimitExceeded = "LimitExceeded";
 inline constexpr std::string_view kRegistryProtected = "RegistryProtected";
 inline constexpr std::string_view kInternalError = "InternalError";
+// Access control (management_access.cc).
+inline constexpr std::string_view kScopeMapNotFound = "ScopeMapNotFound";
+inline constexpr std::string_view kTokenNotFound = "TokenNotFound";
+inline constexpr std::string_view kIdentityNotFound = "IdentityNotFound";
+inline constexpr std::string_view kRoleAssignmentNotFound = "RoleAssignmentNotFound";
+inline constexpr std::string_view kNetworkRuleNotFound = "NetworkRuleNotFound";
+inline constexpr std::string_view kScopeMapInUse = "ScopeMapInUse";
+inline constexpr std::string_view kScopeMapReadOnly = "ScopeMapReadOnly";
+inline constexpr std::string_view kAdminUserDisabled = "AdminUserDisabled";
+inline constexpr std::string_view kConflict = "Conflict";
 }  // namespace code
 }  // namespace mgmt
 
 // What the management handlers work on; must outlive the routes.
 struct ManagementContext {
   registry::Tenants& tenants;
+  registry::AccessControl& access;
 };
 
-// The /mgmt/v1 routes, for Pipeline::add with management_family(). `context` must outlive
-// the routes.
+// The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
+// included. `context` must outlive the routes.
 std::vector<RouteRow> management_routes(ManagementContext& context);
+
+// The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
+// assignments, network rules, login audit); defined in management_access.cc.
+std::vector<RouteRow> access_management_routes(ManagementContext& context);
 
 // /mgmt/v1/: no registry to resolve (the access log names the path's), errors in the
 // management envelope, and the handlers' database and disk work on `blocking` (null: inline).

@@ -77,6 +77,22 @@ TenantResult<const Tier*> parse_tier(std::string_view name) {
                      std::string(name)};
 }
 
+// "Allow" or "Deny" in their canonical spelling; the firewall (auth/network_policy.h) reads
+// the stored value.
+TenantResult<std::string_view> parse_network_action(std::string_view text) {
+  for (std::string_view action : {std::string_view("Allow"), std::string_view("Deny")}) {
+    bool same = text.size() == action.size() &&
+                std::equal(text.begin(), text.end(), action.begin(), [](char a, char b) {
+                  return std::tolower(static_cast<unsigned char>(a)) ==
+                         std::tolower(static_cast<unsigned char>(b));
+                });
+    if (same) return action;
+  }
+  return TenantError{TenantErrc::invalid_argument,
+                     fmt::format("defaultAction '{}' must be Allow or Deny", text),
+                     "defaultAction"};
+}
+
 std::string lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -292,6 +308,11 @@ TenantResult<RegistryInfo> Tenants::update(std::string_view name, const Registry
   }
   if (changes.public_network_access) {
     record->public_network_access = *changes.public_network_access;
+  }
+  if (changes.default_network_action) {
+    auto action = parse_network_action(*changes.default_network_action);
+    if (!action) return action.error();
+    record->default_network_action = std::string(*action);
   }
   record->tier = std::string(to->name);
   if (auto allowed = check_tier(*record, *from, *to); !allowed) return allowed.error();

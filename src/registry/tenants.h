@@ -102,6 +102,8 @@ struct RegistryChanges {
   std::optional<bool> admin_user_enabled;
   std::optional<bool> anonymous_pull_enabled;
   std::optional<bool> public_network_access;
+  // The firewall's answer for clients no network rule allows: "Allow" or "Deny" (any case).
+  std::optional<std::string> default_network_action;
 };
 
 struct RepositoryUsage {

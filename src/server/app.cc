@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
@@ -23,6 +24,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
@@ -32,12 +34,6 @@
 
 namespace berth::server {
 namespace {
-
-std::optional<std::string_view> deployment_key_from_environment() {
-  const char* value = std::getenv(std::string(auth::kDeploymentKeyVariable).c_str());
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string_view(value);
-}
 
 // Creates the data directory if missing and proves it is writable, so that an unusable
 // directory stops start-up with one clear line instead of failing on the first push.
@@ -147,6 +143,7 @@ struct App::Parts {
   std::unique_ptr<api::RateLimiter> rate_limiter;
   std::unique_ptr<api::Pipeline> pipeline;
   std::unique_ptr<registry::Tenants> tenant_service;
+  std::unique_ptr<registry::AccessControl> access_control;
   std::unique_ptr<api::ManagementContext> management;
   std::optional<std::string> generated_admin_token;
   http::Router router;
@@ -171,6 +168,29 @@ std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStora
   }
   sweeper->start(interval);
   return sweeper;
+}
+
+// The deployment key: BERTH_DEPLOYMENT_KEY when set, else <data dir>/deployment.key.
+auth::DeploymentKey open_deployment_key(const std::filesystem::path& data_dir) {
+  const char* variable = std::getenv(std::string(auth::kDeploymentKeyVariable).c_str());
+  std::optional<std::string_view> from_environment;
+  if (variable != nullptr) from_environment = variable;
+  auto key = auth::DeploymentKey::open(data_dir, from_environment);
+  if (!key) throw std::runtime_error(key.error().message);
+  return std::move(*key);
+}
+
+// Registries whose admin user was enabled before admin passwords existed get them now, so
+// that an enabled admin user can always log in.
+void ensure_admin_passwords(metadata::MetadataStore& metadata, registry::AccessControl& access) {
+  auto registries = metadata.list_registries();
+  if (!registries) throw std::runtime_error(registries.error().message);
+  for (const auto& record : *registries) {
+    if (!record.admin_user_enabled) continue;
+    if (auto ensured = access.ensure_admin_passwords(record.id); !ensured) {
+      throw std::runtime_error(ensured.error().message);
+    }
+  }
 }
 
 // /healthz: whether the default registry's metadata and storage answer.
@@ -220,8 +240,12 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   if (!admin) throw std::runtime_error(admin.error().message);
   parts_->admin.emplace(admin->credential);
   parts_->generated_admin_token = admin->generated_token;
+  parts_->deployment_key.emplace(open_deployment_key(config.data_dir));
+  parts_->access_control = std::make_unique<registry::AccessControl>(
+      *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
+  ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
   parts_->management = std::make_unique<api::ManagementContext>(
-      api::ManagementContext{*parts_->tenant_service});
+      api::ManagementContext{*parts_->tenant_service, *parts_->access_control});
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
@@ -245,12 +269,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   report_registry_listeners(config, ports, *parts_->metadata);
 }
 
-// The deployment key, the token service's signing keys, the authenticator, the login audit and
+// The token service's signing keys, the authenticator, the login audit and
 // the rate limiter, and the pipeline that uses them.
 void App::set_up_access_control(const Config& config) {
-  auto key = auth::DeploymentKey::open(config.data_dir, deployment_key_from_environment());
-  if (!key) throw std::runtime_error(key.error().message);
-  parts_->deployment_key.emplace(std::move(*key));
   auto keys = auth::SigningKeys::open(*parts_->metadata, *parts_->deployment_key);
   if (!keys) throw std::runtime_error("token signing keys: " + keys.error().message);
   parts_->signing_keys = std::move(*keys);

@@ -42,6 +42,8 @@ std::string concrete(std::string pattern) {
       {"{repository+}", "team/app"},
       {"{tag}", "v1"},
       {"{digest}", "sha256:" + std::string(64, 'a')},
+      {"{name}", "somename"},
+      {"{id}", "00000000-0000-4000-8000-000000000000"},
   };
   for (const auto& [param, value] : values) {
     for (auto at = pattern.find(param); at != std::string::npos; at = pattern.find(param)) {
@@ -82,7 +84,7 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
       EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"berth-management\"");
     }
   }
-  EXPECT_EQ(protected_routes, 16u);
+  EXPECT_EQ(protected_routes, 16u + 24u);  // the registries' and access control's
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {

@@ -14,6 +14,8 @@
 #include "auth/admin_credential.h"
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "auth/secrets.h"
+#include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
@@ -33,8 +35,11 @@ class AllRoutes {
     registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
     plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
     tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
-    management_ = std::make_unique<api::ManagementContext>(api::ManagementContext{*tenants_});
     access_ = std::make_unique<AccessStack>(*metadata_);
+    access_control_ = std::make_unique<registry::AccessControl>(*metadata_, *metadata_, *tenants_,
+                                                                access_->key());
+    management_ = std::make_unique<api::ManagementContext>(
+        api::ManagementContext{*tenants_, *access_control_});
     pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
         *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {}});
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
@@ -55,8 +60,9 @@ class AllRoutes {
   std::unique_ptr<registry::RegistryServices> registries_;
   std::unique_ptr<api::DataPlane> plane_;
   std::unique_ptr<registry::Tenants> tenants_;
-  std::unique_ptr<api::ManagementContext> management_;
   std::unique_ptr<AccessStack> access_;
+  std::unique_ptr<registry::AccessControl> access_control_;
+  std::unique_ptr<api::ManagementContext> management_;
   std::unique_ptr<api::Pipeline> pipeline_;
   http::Router router_;
 };

@@ -1,0 +1,63 @@
+#pragma once
+// What the management handlers (management.cc, management_access.cc) share: JSON answers,
+// reading and checking JSON request bodies, times on the wire. Internal to api/.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.h"
+
+namespace berth::api::mgmt_json {
+
+// Request bodies are small JSON objects; anything larger is a mistake.
+inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+http::Response json_response(unsigned status, const boost::json::value& value);
+http::Response no_content();
+// 400 InvalidRequest.
+http::Response invalid_request(std::string message, std::string_view target = {});
+
+// RFC 3339 UTC.
+std::string time_of(std::int64_t unix_seconds);
+
+// A JSON object body, or the error response to send instead.
+struct JsonBody {
+  boost::json::object object;
+  std::optional<http::Response> error;
+};
+
+boost::asio::awaitable<JsonBody> read_json_object(http::Request& request);
+
+enum class FieldType {
+  string,
+  boolean,
+  string_array,  // an array of strings
+  string_map,    // an object whose values are strings
+};
+
+struct Field {
+  std::string_view name;
+  FieldType type;
+};
+
+// Rejects fields not in `known` and fields of the wrong JSON type.
+std::optional<http::Response> check_fields(const boost::json::object& object,
+                                           std::initializer_list<Field> known);
+
+// The field's value (after check_fields accepted its type); nullopt / empty when absent.
+std::optional<std::string> string_field(const boost::json::object& object, std::string_view name);
+std::optional<bool> bool_field(const boost::json::object& object, std::string_view name);
+std::vector<std::string> string_array_field(const boost::json::object& object,
+                                            std::string_view name);
+std::map<std::string, std::string> string_map_field(const boost::json::object& object,
+                                                    std::string_view name);
+
+}  // namespace berth::api::mgmt_json
