@@ -174,10 +174,13 @@ ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 UPDATE uploads SET updated_at = created_at;
 CREATE INDEX uploads_by_activity ON uploads (updated_at);
 )sql",
-    // 3 -> 4: access control (the AccessStore part, sqlite_access_store.cc).
+    // 3 -> 4: access control (the AccessStore part, sqlite_access_store.cc). Registries from
+    // before it start with the admin user off, whatever the flag said when it was only stored:
+    // the deployment administrator grants access.
     R"sql(
 ALTER TABLE registries ADD COLUMN default_network_action TEXT NOT NULL DEFAULT 'Allow'
   CHECK (default_network_action IN ('Allow', 'Deny'));
+UPDATE registries SET admin_user_enabled = 0;
 
 CREATE TABLE admin_passwords (
   registry_id  INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,

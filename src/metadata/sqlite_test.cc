@@ -590,7 +590,8 @@ TEST(SqliteMetadataStore, MigratesVersion3ToAccessControlKeepingData) {
   EXPECT_EQ(team.tier, "Premium");
   EXPECT_EQ(team.region, "westeurope");
   EXPECT_EQ(team.created_at, 1600001000);
-  EXPECT_TRUE(team.admin_user_enabled);
+  // The admin user flag was only stored before access control: it starts off.
+  EXPECT_FALSE(team.admin_user_enabled);
   EXPECT_TRUE(team.anonymous_pull_enabled);
   EXPECT_FALSE(team.public_network_access);
   EXPECT_EQ(team.default_network_action, "Allow");

@@ -35,6 +35,17 @@
 namespace berth::server {
 namespace {
 
+// The host clients use in the first-login line: the first plain listener's, "localhost" for
+// a wildcard or loopback name.
+std::string login_host(const Config& config) {
+  if (config.listen.empty()) return "localhost";
+  std::string address = config.listen.front();
+  auto colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") return "localhost";
+  return host;
+}
+
 // Creates the data directory if missing and proves it is writable, so that an unusable
 // directory stops start-up with one clear line instead of failing on the first push.
 void prepare_data_dir(const std::filesystem::path& dir) {
@@ -146,6 +157,7 @@ struct App::Parts {
   std::unique_ptr<registry::AccessControl> access_control;
   std::unique_ptr<api::ManagementContext> management;
   std::optional<std::string> generated_admin_token;
+  std::optional<App::FirstLogin> first_login;
   http::Router router;
   std::unique_ptr<http::Server> server;
 };
@@ -235,6 +247,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       *parts_->storage, *parts_->metadata, *parts_->uploads);
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
+  // A data directory is fresh until its administrator token exists: the first start.
+  bool first_start = !std::filesystem::exists(config.data_dir / auth::kAdminTokenFile);
   auto admin = auth::AdminCredential::open(config.data_dir,
                                            auth::initial_admin_token_from_environment());
   if (!admin) throw std::runtime_error(admin.error().message);
@@ -244,6 +258,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->access_control = std::make_unique<registry::AccessControl>(
       *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
   ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
+  if (first_start) enable_first_login(config.default_registry);
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service, *parts_->access_control});
   set_up_access_control(config);
@@ -266,6 +281,10 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->server->start();
   auto ports = parts_->server->bound_ports();
   if (!ports.empty()) write_port_file(config.port_file, ports.front());
+  if (parts_->first_login && !ports.empty()) {
+    parts_->first_login->host = login_host(config);
+    parts_->first_login->port = ports.front();
+  }
   report_registry_listeners(config, ports, *parts_->metadata);
 }
 
@@ -289,6 +308,26 @@ void App::set_up_access_control(const Config& config) {
       parts_->login_audit.get(), parts_->rate_limiter.get(),
       auth::TrustedProxies(std::move(proxies))});
 }
+
+// The first start of a data directory makes the default registry usable at once: its admin
+// user is enabled, and main prints a ready login line beside the administrator token. (Later
+// starts never enable anything: no registry is ever opened to anonymous writes.)
+void App::enable_first_login(const std::string& registry) {
+  registry::RegistryChanges enable;
+  enable.admin_user_enabled = true;
+  if (auto updated = parts_->access_control->update_registry(registry, enable); !updated) {
+    throw std::runtime_error("cannot enable the admin user of the default registry: " +
+                             updated.error().message);
+  }
+  auto credentials = parts_->access_control->admin_credentials(registry);
+  if (!credentials || credentials->passwords.empty()) {
+    throw std::runtime_error("cannot read the admin user of the default registry");
+  }
+  parts_->first_login =
+      FirstLogin{credentials->username, credentials->passwords.front().value, {}, 0};
+}
+
+const std::optional<App::FirstLogin>& App::first_login() const { return parts_->first_login; }
 
 App::~App() = default;
 

@@ -29,8 +29,19 @@ class App {
   // directory without BERTH_INITIAL_ADMIN_TOKEN); main prints it once.
   const std::optional<std::string>& generated_admin_token() const;
 
+  // What a first start (fresh data directory) prints so a push is two steps away: the default
+  // registry's admin user, enabled by that start, and where it answers.
+  struct FirstLogin {
+    std::string username;
+    std::string password;
+    std::string host;
+    std::uint16_t port = 0;
+  };
+  const std::optional<FirstLogin>& first_login() const;
+
  private:
   void set_up_access_control(const Config& config);
+  void enable_first_login(const std::string& registry);
 
   struct Parts;
   std::unique_ptr<Parts> parts_;

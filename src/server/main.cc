@@ -25,6 +25,14 @@ int main(int argc, char** argv) {
       // Shown once: only its hash is stored. Printed on stdout, never to the log.
       std::cout << "berthd: deployment administrator token: " << *token << std::endl;
     }
+    if (const auto& login = app.first_login()) {
+      // The default registry's admin user, enabled by this first start; its passwords stay
+      // readable with `berth credential show`. Printed on stdout, never to the log.
+      std::cout << "berthd: log in to the default registry with:\n  podman login "
+                   "--tls-verify=false "
+                << login->host << ':' << login->port << " -u " << login->username << " -p "
+                << login->password << std::endl;
+    }
     spdlog::info("berthd {} serving data directory {} on port(s) {}", BERTH_VERSION,
                  config.data_dir.string(), fmt::join(app.bound_ports(), ", "));
     app.run(/*handle_signals=*/true);
