@@ -13,14 +13,13 @@ std::string basic(std::string_view user_and_password) {
   return header;
 }
 
-const BasicCredentials& expect_basic(const Authorization& parsed) {
-  static const BasicCredentials none;
+BasicCredentials expect_basic(const Authorization& parsed) {
   if (const auto* malformed = std::get_if<MalformedAuthorization>(&parsed)) {
     ADD_FAILURE() << "malformed: " << malformed->reason;
   }
   const auto* credentials = std::get_if<BasicCredentials>(&parsed);
   EXPECT_NE(credentials, nullptr);
-  return credentials ? *credentials : none;
+  return credentials ? *credentials : BasicCredentials{};
 }
 
 bool is_malformed(const Authorization& parsed) {
@@ -32,20 +31,19 @@ TEST(ParseAuthorization, AbsentHeaderIsAnonymous) {
 }
 
 TEST(ParseAuthorization, BasicSplitsAtTheFirstColon) {
-  const auto& plain = expect_basic(parse_authorization(basic("alice:secret")));
+  BasicCredentials plain = expect_basic(parse_authorization(basic("alice:secret")));
   EXPECT_EQ(plain.username, "alice");
   EXPECT_EQ(plain.password, "secret");
 
-  auto parsed = parse_authorization(basic("alice:pa:ss:word:"));
-  const auto& colons = expect_basic(parsed);
+  BasicCredentials colons = expect_basic(parse_authorization(basic("alice:pa:ss:word:")));
   EXPECT_EQ(colons.username, "alice");
   EXPECT_EQ(colons.password, "pa:ss:word:");
 
-  const auto& empty_password = expect_basic(parse_authorization(basic("token:")));
+  BasicCredentials empty_password = expect_basic(parse_authorization(basic("token:")));
   EXPECT_EQ(empty_password.username, "token");
   EXPECT_EQ(empty_password.password, "");
 
-  const auto& utf8 = expect_basic(parse_authorization(basic("z\xc3\xbcrich:p\xc3\xa4ss")));
+  BasicCredentials utf8 = expect_basic(parse_authorization(basic("z\xc3\xbcrich:p\xc3\xa4ss")));
   EXPECT_EQ(utf8.password, "p\xc3\xa4ss");
 }
 
