@@ -64,9 +64,9 @@ TEST(ParseAuthorization, SchemeIgnoresCaseAndSpacesSeparate) {
 
 TEST(ParseAuthorization, BadBase64IsMalformed) {
   for (std::string_view header :
-       {"Basic dXNlcjpwYXNz!", "Basic dXNlcjpwYXN",  /* missing padding */
-        "Basic dXNlcjpwYXM=x", "Basic dXNl cjpw", "Basic dXNlcjpwYXNzd29yZA", "Basic ====",
-        "Basic dXNlcjpwYXNzd29yZA==="}) {
+       {"Basic dXNlcjpwYXNz!", "Basic dXNlcjpwYXN", /* missing padding */
+        "Basic dXNlcjpwYXM=x", "Basic dXNl cjpw", "Basic dXNlcjpwYXNzd29yZA",
+        "Basic ====", "Basic dXNlcjpwYXNzd29yZA==="}) {
     auto parsed = parse_authorization(header);
     ASSERT_TRUE(is_malformed(parsed)) << header;
     EXPECT_EQ(std::get<MalformedAuthorization>(parsed).reason.find(header.substr(6)),
@@ -79,14 +79,18 @@ TEST(ParseAuthorization, BasicWithoutColonOrWithControlCharactersIsMalformed) {
   EXPECT_TRUE(is_malformed(parse_authorization(basic("alicesecret"))));
   EXPECT_TRUE(is_malformed(parse_authorization(basic(std::string_view("alice:se\0cret", 13)))));
   EXPECT_TRUE(is_malformed(parse_authorization(basic("alice:se\ncret"))));
-  EXPECT_TRUE(is_malformed(parse_authorization(basic("al\x7f" "ice:secret"))));
+  EXPECT_TRUE(
+      is_malformed(parse_authorization(basic("al\x7f"
+                                             "ice:secret"))));
 }
 
 TEST(ParseAuthorization, OtherShapesAreMalformed) {
   for (std::string_view header :
        {"", " ", "Basic", "Basic ", "Bearer", "Bearer    ", "Digest abc", "Basicx dTpw",
-        "Bearer two words", "Bearer tok\x01" "en", "Bearer tok\xc3\xa9n", "Bearer a\tb",
-        "Basic\tdTpw", "Token abc"}) {
+        "Bearer two words",
+        "Bearer tok\x01"
+        "en",
+        "Bearer tok\xc3\xa9n", "Bearer a\tb", "Basic\tdTpw", "Token abc"}) {
     EXPECT_TRUE(is_malformed(parse_authorization(header))) << header;
   }
   // Embedded NUL and line breaks (header smuggling) are control characters.
@@ -138,13 +142,28 @@ TEST(ParseScope, NameIsEverythingBetweenTheFirstAndLastColon) {
 }
 
 TEST(ParseScope, MalformedScopesAreRefused) {
-  for (std::string_view text :
-       {"", ":", "::", "repository", "repository:", "repository:name", "repository::pull",
-        "repository:name:", "repository:name:pull,", "repository:name:,pull",
-        "repository:name:pull,,push", "repository:name:PULL", "repository:name:pull push",
-        "repository:name:pull-push", "repository(plugin):name:pull", "Repository:name:pull",
-        "user:name:pull", ":name:pull", "repository:na\x01me:pull", "repository:na\x7fme:pull",
-        "repository:name\n:pull", "repository:name:pull\n"}) {
+  for (std::string_view text : {"",
+                                ":",
+                                "::",
+                                "repository",
+                                "repository:",
+                                "repository:name",
+                                "repository::pull",
+                                "repository:name:",
+                                "repository:name:pull,",
+                                "repository:name:,pull",
+                                "repository:name:pull,,push",
+                                "repository:name:PULL",
+                                "repository:name:pull push",
+                                "repository:name:pull-push",
+                                "repository(plugin):name:pull",
+                                "Repository:name:pull",
+                                "user:name:pull",
+                                ":name:pull",
+                                "repository:na\x01me:pull",
+                                "repository:na\x7fme:pull",
+                                "repository:name\n:pull",
+                                "repository:name:pull\n"}) {
     EXPECT_FALSE(parse_scope(text)) << text;
   }
   EXPECT_FALSE(parse_scope(std::string_view("repository:na\0me:pull", 22)));
