@@ -72,6 +72,9 @@ constexpr std::size_t kMaxTokenPasswords = 2;
   "id, name, kind, secret_hash, expiry, enabled, issuer, audience, jwks, subject, claims_json, " \
   "created_at"
 
+#define BERTH_ROLE_ASSIGNMENT_ROWS \
+  "SELECT id, identity_id, role, registry_id, repository, created_at FROM role_assignments "
+
 #define BERTH_LOGIN_EVENT_COLUMNS \
   "id, time, registry_id, identity, identity_kind, client_address, success, method, reason"
 
@@ -148,10 +151,18 @@ constexpr StatementSpec<AccessSql> kAccessStatements[] = {
     {AccessSql::insert_role_assignment, "insert role assignment",
      "INSERT INTO role_assignments (id, identity_id, role, registry_id, repository, created_at) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+    // Like the login event listings, one statement per index range: all assignments, one
+    // registry's, one identity's. Each takes both filters, ?1 registry and ?2 identity.
     {AccessSql::list_role_assignments, "list role assignments",
-     "SELECT id, identity_id, role, registry_id, repository, created_at FROM role_assignments "
+     BERTH_ROLE_ASSIGNMENT_ROWS
      "WHERE (?1 IS NULL OR registry_id = ?1) AND (?2 IS NULL OR identity_id = ?2) "
      "ORDER BY created_at, id"},
+    {AccessSql::list_role_assignments_in_registry, "list role assignments of registry",
+     BERTH_ROLE_ASSIGNMENT_ROWS
+     "WHERE registry_id = ?1 AND (?2 IS NULL OR identity_id = ?2) ORDER BY created_at, id"},
+    {AccessSql::list_role_assignments_of_identity, "list role assignments of identity",
+     BERTH_ROLE_ASSIGNMENT_ROWS
+     "WHERE identity_id = ?2 AND (?1 IS NULL OR registry_id = ?1) ORDER BY created_at, id"},
     {AccessSql::delete_role_assignment, "delete role assignment",
      "DELETE FROM role_assignments WHERE id = ?1"},
     {AccessSql::count_network_rules, "count network rules",
@@ -195,6 +206,7 @@ constexpr StatementSpec<AccessSql> kAccessStatements[] = {
 #undef BERTH_SCOPE_MAP_ROWS
 #undef BERTH_TOKEN_ROWS
 #undef BERTH_IDENTITY_COLUMNS
+#undef BERTH_ROLE_ASSIGNMENT_ROWS
 #undef BERTH_LOGIN_EVENT_COLUMNS
 #undef BERTH_LOGIN_EVENT_FILTERS
 
@@ -871,7 +883,13 @@ Result<std::vector<RoleAssignmentRecord>> SqliteMetadataStore::list_role_assignm
     std::optional<RegistryId> registry, std::optional<std::string_view> identity_id) {
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(AccessSql::list_role_assignments);
+  AccessSql which = AccessSql::list_role_assignments;
+  if (registry) {
+    which = AccessSql::list_role_assignments_in_registry;
+  } else if (identity_id) {
+    which = AccessSql::list_role_assignments_of_identity;
+  }
+  auto stmt = reader->connection().statement(which);
   if (!stmt) return stmt.error();
   bind_optional_int(*stmt, 1, registry);
   if (identity_id) {

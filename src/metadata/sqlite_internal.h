@@ -125,6 +125,8 @@ enum class AccessSql : std::size_t {
   identity_exists,
   insert_role_assignment,
   list_role_assignments,
+  list_role_assignments_in_registry,
+  list_role_assignments_of_identity,
   delete_role_assignment,
   count_network_rules,
   insert_network_rule,

@@ -495,6 +495,159 @@ TEST(SqliteMetadataStore, MigratesVersion1IntoTheDefaultRegistry) {
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
 }
 
+// Migrations 1 -> 2 and 2 -> 3 exactly as released, frozen like kSchemaV1: together they make
+// the version-3 databases that version 4 (access control) upgrades.
+constexpr char kMigrationV2[] = R"sql(
+CREATE TABLE registries (
+  id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+  name                   TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  tier                   TEXT NOT NULL,
+  region                 TEXT NOT NULL DEFAULT '',
+  created_at             INTEGER NOT NULL,
+  admin_user_enabled     INTEGER NOT NULL DEFAULT 0 CHECK (admin_user_enabled IN (0, 1)),
+  anonymous_pull_enabled INTEGER NOT NULL DEFAULT 0 CHECK (anonymous_pull_enabled IN (0, 1)),
+  public_network_access  INTEGER NOT NULL DEFAULT 1 CHECK (public_network_access IN (0, 1))
+);
+INSERT INTO registries (id, name, tier, region, created_at)
+  VALUES (1, 'default', 'Standard', '', CAST(strftime('%s', 'now') AS INTEGER));
+
+CREATE TABLE repositories_v2 (
+  id          INTEGER PRIMARY KEY,
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  UNIQUE (registry_id, name)
+);
+INSERT INTO repositories_v2 (id, registry_id, name, created_at)
+  SELECT id, 1, name, created_at FROM repositories;
+DROP TABLE repositories;
+ALTER TABLE repositories_v2 RENAME TO repositories;
+)sql";
+
+constexpr char kMigrationV3[] = R"sql(
+ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE uploads SET updated_at = created_at;
+CREATE INDEX uploads_by_activity ON uploads (updated_at);
+)sql";
+
+// The version-1 fixture upgraded to version 3 the way the version-3 store did it, plus a
+// second registry with its flags set, as a version-3 store wrote it.
+struct V3Database {
+  V3Database() {
+    create_v1_database(file);
+    exec_raw(file, v1.data_sql());
+    exec_raw(file, std::string("BEGIN IMMEDIATE;") + kMigrationV2 + kMigrationV3 +
+                       "PRAGMA user_version = 3; COMMIT;");
+    exec_raw(file,
+             "PRAGMA foreign_keys = ON;"
+             "INSERT INTO registries (id, name, tier, region, created_at, admin_user_enabled, "
+             "anonymous_pull_enabled, public_network_access) "
+             "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000, 1, 1, 0);"
+             "INSERT INTO repositories (id, registry_id, name, created_at) "
+             "VALUES (7, 2, 'team/api', 1600001100);"
+             "INSERT INTO uploads (id, repository_id, created_at, updated_at) "
+             "VALUES ('upload-2', 7, 1600001200, 1600001300);");
+  }
+  TempDir dir;
+  fs::path file = dir.path() / "metadata.db";
+  V1Fixture v1;
+};
+
+TEST(SqliteMetadataStore, MigratesVersion3ToAccessControlKeepingData) {
+  const V3Database old;
+  const fs::path& file = old.file;
+  const V1Fixture& v1 = old.v1;
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+  ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "3");
+  ASSERT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'tokens'"), "0");
+
+  auto opened = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SqliteMetadataStore& s = **opened;
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "4");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 4);
+  EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+  for (const char* table :
+       {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "token_passwords",
+        "identities", "role_assignments", "network_rules", "signing_keys", "login_events"}) {
+    EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
+                                          "'table' AND name = '") +
+                                  table + "'"),
+              "1")
+        << table;
+  }
+
+  // The registries keep every column, and the new one has its default.
+  std::vector<RegistryRecord> registries = s.list_registries().value();
+  ASSERT_EQ(registries.size(), 2u);
+  EXPECT_EQ(registries[0].name, "default");
+  EXPECT_EQ(registries[0].default_network_action, "Allow");
+  EXPECT_TRUE(registries[0].public_network_access);
+  const RegistryRecord& team = registries[1];
+  EXPECT_EQ(team.id, 2);
+  EXPECT_EQ(team.name, "Team");
+  EXPECT_EQ(team.tier, "Premium");
+  EXPECT_EQ(team.region, "westeurope");
+  EXPECT_EQ(team.created_at, 1600001000);
+  EXPECT_TRUE(team.admin_user_enabled);
+  EXPECT_TRUE(team.anonymous_pull_enabled);
+  EXPECT_FALSE(team.public_network_access);
+  EXPECT_EQ(team.default_network_action, "Allow");
+
+  // The content is where it was.
+  EXPECT_EQ(s.list_repositories(kDefaultRegistryId, "", 10).value(),
+            (std::vector<std::string>{"empty", "library/alpine", "team/app"}));
+  EXPECT_EQ(s.resolve_tag(repo("team/app"), "v1").value(), std::optional(v1.image));
+  EXPECT_EQ(s.linked_blob_size(repo("team/app"), v1.layer).value(),
+            std::optional<std::uint64_t>(1000));
+  std::optional<UploadRecord> upload = s.get_upload("upload-2").value();
+  ASSERT_TRUE(upload.has_value());
+  EXPECT_EQ(upload->registry, 2);
+  EXPECT_EQ(upload->repository, "team/api");
+  EXPECT_EQ(upload->updated_at, 1600001300);
+  EXPECT_EQ(s.get_upload("upload-1").value()->updated_at, 1600000300);
+
+  // The access part works on the migrated registries, cascades included.
+  AccessStore& access = s;
+  RegistryRecord closed = team;
+  closed.default_network_action = "Deny";
+  ASSERT_TRUE(s.update_registry(closed).value());
+  EXPECT_EQ(s.find_registry("team").value()->default_network_action, "Deny");
+  ASSERT_TRUE(access.put_admin_password(2, {.name = "password", .sealed_value = "s1$x"}));
+  ASSERT_TRUE(access.create_scope_map({.registry = 2, .name = "m", .actions = {"a"}}, 10));
+  ASSERT_TRUE(access.create_token({.registry = 2, .name = "robot", .scope_map = "m"}, 10));
+  ASSERT_TRUE(access.add_network_rule({.registry = 2, .address_range = "10.0.0.0/8"}, 10));
+  ASSERT_TRUE(access.create_identity({.id = "u", .name = "alice", .secret_hash = "h"}));
+  ASSERT_TRUE(access.create_role_assignment(
+      {.id = "ra", .identity_id = "u", .role = "AcrPull", .registry = 2}));
+  ASSERT_TRUE(s.delete_registry(2).value());
+  for (const char* table :
+       {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "network_rules",
+        "role_assignments", "repositories WHERE registry_id = 2", "uploads"}) {
+    const std::string expected = std::string_view(table) == "uploads" ? "1" : "0";
+    EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), expected) << table;
+  }
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// A crash between the steps leaves version 3; the next start adds version 4 only once.
+TEST(SqliteMetadataStore, Version4MigrationIsAppliedOnce) {
+  const V3Database old;
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+  for (int round = 0; round < 2; ++round) {
+    auto store = SqliteMetadataStore::open(old.file);
+    ASSERT_TRUE(store) << "round " << round << ": " << store.error().message;
+    ASSERT_TRUE((*store)->create_token(
+        {.registry = kDefaultRegistryId, .name = numbered("t", round), .scope_map = "m"}, 10));
+  }
+  EXPECT_EQ(query_raw(old.file, "SELECT count(*) FROM tokens"), "2");
+  EXPECT_EQ(query_raw(old.file,
+                      "SELECT count(*) FROM pragma_table_info('registries') "
+                      "WHERE name = 'default_network_action'"),
+            "1");
+}
+
 TEST(SqliteMetadataStore, ConcurrentOpensMigrateOnce) {
   const V1Database old;
   const fs::path& file = old.file;
@@ -615,11 +768,49 @@ TEST(SqliteMetadataStore, HotQueriesUseIndexes) {
           repository_id +
           " AND subject_digest = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest",
       "SELECT id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, "
-      "public_network_access FROM registries WHERE name = ?1",
+      "public_network_access, default_network_action FROM registries WHERE name = ?1",
       "SELECT t.name, m.digest, t.created_at, t.updated_at FROM tags t "
       "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = " +
           repository_id + " ORDER BY t.name",
   };
+  // The access part's lookups and listings (sqlite_access_store.cc).
+  const std::string login_event_filters =
+      " AND (?3 IS NULL OR success = ?3) AND (?4 IS NULL OR time >= ?4) AND (?5 IS NULL OR "
+      "time < ?5) ORDER BY id DESC LIMIT ?7";
+  const std::vector<std::string> access_queries = {
+      "SELECT id, time FROM login_events WHERE id < ?6 AND (?1 IS NULL OR registry_id = ?1) "
+      "AND (?2 IS NULL OR identity = ?2)" +
+          login_event_filters,
+      "SELECT id, time FROM login_events WHERE registry_id = ?1 AND id < ?6 "
+      "AND (?2 IS NULL OR identity = ?2)" +
+          login_event_filters,
+      "SELECT id, time FROM login_events WHERE identity = ?2 AND id < ?6 "
+      "AND (?1 IS NULL OR registry_id = ?1)" +
+          login_event_filters,
+      "SELECT id, name FROM identities WHERE kind = 'federated' AND issuer = ?1 ORDER BY name",
+      "SELECT name FROM tokens WHERE registry_id = ?1 AND scope_map = ?2 ORDER BY name LIMIT 1",
+      "SELECT t.name, t.scope_map, t.enabled, t.created_at, p.name, p.secret_hash, p.expiry, "
+      "p.created_at FROM tokens t LEFT JOIN token_passwords p ON p.token_id = t.id "
+      "WHERE t.registry_id = ?1 AND t.name = ?2 ORDER BY p.name",
+      "SELECT m.name, m.description, m.created_at, a.action FROM scope_maps m "
+      "LEFT JOIN scope_map_actions a ON a.scope_map_id = m.id "
+      "WHERE m.registry_id = ?1 AND m.name = ?2 ORDER BY a.position",
+      "SELECT id, identity_id FROM role_assignments WHERE registry_id = ?1 "
+      "AND (?2 IS NULL OR identity_id = ?2) ORDER BY created_at, id",
+      "SELECT id, identity_id FROM role_assignments WHERE identity_id = ?2 "
+      "AND (?1 IS NULL OR registry_id = ?1) ORDER BY created_at, id",
+      "DELETE FROM login_events WHERE time < ?1",
+  };
+  for (const std::string& query : access_queries) {
+    std::string plan = plan_of(query);
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << query << "\n" << plan;
+    // The only full scan allowed is the primary key's, walked backwards from before_id.
+    if (plan.find("SCAN login_events") != std::string::npos) {
+      EXPECT_NE(plan.find("INTEGER PRIMARY KEY"), std::string::npos) << query << "\n" << plan;
+    } else {
+      EXPECT_EQ(plan.find("SCAN"), std::string::npos) << query << "\n" << plan;
+    }
+  }
   for (const std::string& query : queries) {
     std::string plan = plan_of(query);
     EXPECT_EQ(plan.find("SCAN"), std::string::npos) << query << "\n" << plan;
