@@ -238,6 +238,13 @@ TEST_F(AccessApiTest, ScopeMapErrors) {
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(error_of(r).target, "actions");
 
+  // Over the 64 KiB body limit.
+  std::string huge = R"({"name":"huge1","description":")" + std::string(70 * 1024, 'd') +
+                     R"(","actions":["repositories/a/content/read"]})";
+  r = post(path, huge);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(error_of(r).code, "InvalidRequest");
+
   r = post("/mgmt/v1/registries/nosuchregistry/scope-maps",
            R"({"name":"valid1","actions":["repositories/a/content/read"]})");
   EXPECT_EQ(r.status, 404);
