@@ -304,9 +304,9 @@ std::variant<registry::NewRoleAssignment, Response> parse_new_role_assignment(
     return std::move(*bad);
   }
   registry::NewRoleAssignment wanted;
-  for (auto [field, target] : {std::pair{"assignee", &wanted.assignee},
-                               std::pair{"role", &wanted.role},
-                               std::pair{"scope", &wanted.scope}}) {
+  for (auto [field, target] :
+       {std::pair{"assignee", &wanted.assignee}, std::pair{"role", &wanted.role},
+        std::pair{"scope", &wanted.scope}}) {
     auto value = string_field(body, field);
     if (!value) return invalid_request(fmt::format("'{}' is required", field), field);
     *target = std::move(*value);
@@ -374,15 +374,14 @@ class AccessHandlers {
     auto map = co_await context.run_blocking(
         [&] { return access_.create_scope_map(request.param("registry"), wanted); });
     if (!map) co_return error_of(map.error());
-    Response response = created(
-        scope_map_json(*map), registry_location(request.param("registry"), "scope-maps", map->name));
+    Response response = created(scope_map_json(*map), registry_location(request.param("registry"),
+                                                                        "scope-maps", map->name));
     co_return response;
   }
 
   asio::awaitable<Response> show_scope_map(RequestContext& context, Request& request) {
-    auto map = co_await context.run_blocking([&] {
-      return access_.show_scope_map(request.param("registry"), request.param("name"));
-    });
+    auto map = co_await context.run_blocking(
+        [&] { return access_.show_scope_map(request.param("registry"), request.param("name")); });
     if (!map) co_return error_of(map.error());
     co_return json_response(200, scope_map_json(*map));
   }
@@ -406,9 +405,8 @@ class AccessHandlers {
   }
 
   asio::awaitable<Response> delete_scope_map(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] {
-      return access_.delete_scope_map(request.param("registry"), request.param("name"));
-    });
+    auto removed = co_await context.run_blocking(
+        [&] { return access_.delete_scope_map(request.param("registry"), request.param("name")); });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
@@ -448,8 +446,8 @@ class AccessHandlers {
   asio::awaitable<Response> update_token(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"status", FieldType::string},
-                                              {"scopeMapName", FieldType::string}})) {
+    if (auto bad = check_fields(
+            body.object, {{"status", FieldType::string}, {"scopeMapName", FieldType::string}})) {
       co_return std::move(*bad);
     }
     auto status = parse_status(string_field(body.object, "status"));
@@ -469,12 +467,11 @@ class AccessHandlers {
     co_return no_content();
   }
 
-  asio::awaitable<Response> generate_token_credentials(RequestContext& context,
-                                                       Request& request) {
+  asio::awaitable<Response> generate_token_credentials(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"passwordName", FieldType::string},
-                                              {"expiry", FieldType::string}})) {
+    if (auto bad = check_fields(
+            body.object, {{"passwordName", FieldType::string}, {"expiry", FieldType::string}})) {
       co_return std::move(*bad);
     }
     auto expiry = parse_time(as_view(string_field(body.object, "expiry")), "expiry");
@@ -487,8 +484,8 @@ class AccessHandlers {
     if (!passwords) co_return error_of(passwords.error());
     json::array items;
     for (const auto& password : *passwords) items.push_back(password_json(password));
-    co_return json_response(200, json::object{{"username", request.param("name")},
-                                              {"passwords", std::move(items)}});
+    co_return json_response(
+        200, json::object{{"username", request.param("name")}, {"passwords", std::move(items)}});
   }
 
   // --- identities ---
@@ -507,8 +504,7 @@ class AccessHandlers {
     auto parsed = parse_new_identity(body.object);
     if (auto* bad = std::get_if<Response>(&parsed)) co_return std::move(*bad);
     const auto& wanted = std::get<registry::NewIdentity>(parsed);
-    auto identity =
-        co_await context.run_blocking([&] { return access_.create_identity(wanted); });
+    auto identity = co_await context.run_blocking([&] { return access_.create_identity(wanted); });
     if (!identity) co_return error_of(identity.error());
     json::object answer = identity_json(identity->identity);
     if (identity->secret) answer["secret"] = *identity->secret;
@@ -518,15 +514,15 @@ class AccessHandlers {
   }
 
   asio::awaitable<Response> show_identity(RequestContext& context, Request& request) {
-    auto identity = co_await context.run_blocking(
-        [&] { return access_.show_identity(request.param("id")); });
+    auto identity =
+        co_await context.run_blocking([&] { return access_.show_identity(request.param("id")); });
     if (!identity) co_return error_of(identity.error());
     co_return json_response(200, identity_json(*identity));
   }
 
   asio::awaitable<Response> delete_identity(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking(
-        [&] { return access_.delete_identity(request.param("id")); });
+    auto removed =
+        co_await context.run_blocking([&] { return access_.delete_identity(request.param("id")); });
     if (!removed) co_return error_of(removed.error());
     co_return no_content();
   }
@@ -671,8 +667,8 @@ const AccessRow kAccessRoutes[] = {
      &AccessHandlers::show_scope_map},
     {"PATCH", "/mgmt/v1/registries/{registry}/scope-maps/{name}", "mgmt.scopemaps.update", kWrite,
      &AccessHandlers::update_scope_map},
-    {"DELETE", "/mgmt/v1/registries/{registry}/scope-maps/{name}", "mgmt.scopemaps.delete",
-     kWrite, &AccessHandlers::delete_scope_map},
+    {"DELETE", "/mgmt/v1/registries/{registry}/scope-maps/{name}", "mgmt.scopemaps.delete", kWrite,
+     &AccessHandlers::delete_scope_map},
     {"GET", "/mgmt/v1/registries/{registry}/tokens", "mgmt.tokens.list", kRead,
      &AccessHandlers::list_tokens},
     {"POST", "/mgmt/v1/registries/{registry}/tokens", "mgmt.tokens.create", kWrite,

@@ -13,14 +13,13 @@ std::string basic(std::string_view user_and_password) {
   return header;
 }
 
-const BasicCredentials& expect_basic(const Authorization& parsed) {
-  static const BasicCredentials none;
+BasicCredentials expect_basic(const Authorization& parsed) {
   if (const auto* malformed = std::get_if<MalformedAuthorization>(&parsed)) {
     ADD_FAILURE() << "malformed: " << malformed->reason;
   }
   const auto* credentials = std::get_if<BasicCredentials>(&parsed);
   EXPECT_NE(credentials, nullptr);
-  return credentials ? *credentials : none;
+  return credentials ? *credentials : BasicCredentials{};
 }
 
 bool is_malformed(const Authorization& parsed) {
@@ -32,20 +31,19 @@ TEST(ParseAuthorization, AbsentHeaderIsAnonymous) {
 }
 
 TEST(ParseAuthorization, BasicSplitsAtTheFirstColon) {
-  const auto& plain = expect_basic(parse_authorization(basic("alice:secret")));
+  BasicCredentials plain = expect_basic(parse_authorization(basic("alice:secret")));
   EXPECT_EQ(plain.username, "alice");
   EXPECT_EQ(plain.password, "secret");
 
-  auto parsed = parse_authorization(basic("alice:pa:ss:word:"));
-  const auto& colons = expect_basic(parsed);
+  BasicCredentials colons = expect_basic(parse_authorization(basic("alice:pa:ss:word:")));
   EXPECT_EQ(colons.username, "alice");
   EXPECT_EQ(colons.password, "pa:ss:word:");
 
-  const auto& empty_password = expect_basic(parse_authorization(basic("token:")));
+  BasicCredentials empty_password = expect_basic(parse_authorization(basic("token:")));
   EXPECT_EQ(empty_password.username, "token");
   EXPECT_EQ(empty_password.password, "");
 
-  const auto& utf8 = expect_basic(parse_authorization(basic("z\xc3\xbcrich:p\xc3\xa4ss")));
+  BasicCredentials utf8 = expect_basic(parse_authorization(basic("z\xc3\xbcrich:p\xc3\xa4ss")));
   EXPECT_EQ(utf8.password, "p\xc3\xa4ss");
 }
 
@@ -66,9 +64,9 @@ TEST(ParseAuthorization, SchemeIgnoresCaseAndSpacesSeparate) {
 
 TEST(ParseAuthorization, BadBase64IsMalformed) {
   for (std::string_view header :
-       {"Basic dXNlcjpwYXNz!", "Basic dXNlcjpwYXN",  /* missing padding */
-        "Basic dXNlcjpwYXM=x", "Basic dXNl cjpw", "Basic dXNlcjpwYXNzd29yZA", "Basic ====",
-        "Basic dXNlcjpwYXNzd29yZA==="}) {
+       {"Basic dXNlcjpwYXNz!", "Basic dXNlcjpwYXN", /* missing padding */
+        "Basic dXNlcjpwYXM=x", "Basic dXNl cjpw", "Basic dXNlcjpwYXNzd29yZA",
+        "Basic ====", "Basic dXNlcjpwYXNzd29yZA==="}) {
     auto parsed = parse_authorization(header);
     ASSERT_TRUE(is_malformed(parsed)) << header;
     EXPECT_EQ(std::get<MalformedAuthorization>(parsed).reason.find(header.substr(6)),
@@ -81,14 +79,18 @@ TEST(ParseAuthorization, BasicWithoutColonOrWithControlCharactersIsMalformed) {
   EXPECT_TRUE(is_malformed(parse_authorization(basic("alicesecret"))));
   EXPECT_TRUE(is_malformed(parse_authorization(basic(std::string_view("alice:se\0cret", 13)))));
   EXPECT_TRUE(is_malformed(parse_authorization(basic("alice:se\ncret"))));
-  EXPECT_TRUE(is_malformed(parse_authorization(basic("al\x7f" "ice:secret"))));
+  EXPECT_TRUE(
+      is_malformed(parse_authorization(basic("al\x7f"
+                                             "ice:secret"))));
 }
 
 TEST(ParseAuthorization, OtherShapesAreMalformed) {
   for (std::string_view header :
        {"", " ", "Basic", "Basic ", "Bearer", "Bearer    ", "Digest abc", "Basicx dTpw",
-        "Bearer two words", "Bearer tok\x01" "en", "Bearer tok\xc3\xa9n", "Bearer a\tb",
-        "Basic\tdTpw", "Token abc"}) {
+        "Bearer two words",
+        "Bearer tok\x01"
+        "en",
+        "Bearer tok\xc3\xa9n", "Bearer a\tb", "Basic\tdTpw", "Token abc"}) {
     EXPECT_TRUE(is_malformed(parse_authorization(header))) << header;
   }
   // Embedded NUL and line breaks (header smuggling) are control characters.
@@ -140,13 +142,28 @@ TEST(ParseScope, NameIsEverythingBetweenTheFirstAndLastColon) {
 }
 
 TEST(ParseScope, MalformedScopesAreRefused) {
-  for (std::string_view text :
-       {"", ":", "::", "repository", "repository:", "repository:name", "repository::pull",
-        "repository:name:", "repository:name:pull,", "repository:name:,pull",
-        "repository:name:pull,,push", "repository:name:PULL", "repository:name:pull push",
-        "repository:name:pull-push", "repository(plugin):name:pull", "Repository:name:pull",
-        "user:name:pull", ":name:pull", "repository:na\x01me:pull", "repository:na\x7fme:pull",
-        "repository:name\n:pull", "repository:name:pull\n"}) {
+  for (std::string_view text : {"",
+                                ":",
+                                "::",
+                                "repository",
+                                "repository:",
+                                "repository:name",
+                                "repository::pull",
+                                "repository:name:",
+                                "repository:name:pull,",
+                                "repository:name:,pull",
+                                "repository:name:pull,,push",
+                                "repository:name:PULL",
+                                "repository:name:pull push",
+                                "repository:name:pull-push",
+                                "repository(plugin):name:pull",
+                                "Repository:name:pull",
+                                "user:name:pull",
+                                ":name:pull",
+                                "repository:na\x01me:pull",
+                                "repository:na\x7fme:pull",
+                                "repository:name\n:pull",
+                                "repository:name:pull\n"}) {
     EXPECT_FALSE(parse_scope(text)) << text;
   }
   EXPECT_FALSE(parse_scope(std::string_view("repository:na\0me:pull", 22)));

@@ -23,8 +23,8 @@ std::optional<std::string> decode(std::string_view text, int variant) {
   std::size_t length = 0;
   // No ignored characters and no end pointer: libsodium then fails unless it consumed the
   // whole input, and it refuses non-zero padding bits and bad padding.
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(),
-                        text.data(), text.size(), nullptr, &length, nullptr, variant) != 0) {
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(), text.data(),
+                        text.size(), nullptr, &length, nullptr, variant) != 0) {
     return std::nullopt;
   }
   bytes.resize(length);

@@ -126,8 +126,8 @@ TokenResult<std::string> p256_pem(const json::object& jwk) {
   point += *y;
   ParamBuildPtr build(OSSL_PARAM_BLD_new());
   if (!build ||
-      OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME,
-                                      SN_X9_62_prime256v1, 0) != 1 ||
+      OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
+                                      0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                        point.size()) != 1) {
     return malformed_jwks("cannot read a P-256 key");
@@ -179,7 +179,7 @@ TokenResult<std::optional<std::pair<std::string, JwkSet::Key>>> key_from_jwk(
 
 // A NumericDate: seconds since the epoch, an integer or (RFC 7519 allows it) a fraction.
 TokenResult<std::optional<std::int64_t>> time_claim(const json::object& payload,
-                                                     std::string_view name, bool required) {
+                                                    std::string_view name, bool required) {
   const json::value* value = payload.if_contains(name);
   std::string message = "the token's ";
   message += name;

@@ -147,16 +147,14 @@ TEST_F(Federation, AlgorithmMustMatchTheKeysType) {
   EXPECT_EQ(error_of(verify(rs256(external_claims(), "ec-1"))), TokenErrc::wrong_algorithm);
   // HS256 keyed with the RSA public key's PEM: the algorithm-confusion forgery.
   const std::string& public_pem = keys_.find("rsa-1")->pem;
-  EXPECT_EQ(error_of(verify(forge_hs256(R"({"alg":"HS256","kid":"rsa-1"})", payload,
-                                        public_pem))),
+  EXPECT_EQ(error_of(verify(forge_hs256(R"({"alg":"HS256","kid":"rsa-1"})", payload, public_pem))),
             TokenErrc::wrong_algorithm);
   EXPECT_EQ(error_of(verify(sign_raw(JWT_ALG_HS256, public_pem, "rsa-1", payload))),
             TokenErrc::wrong_algorithm);
   for (std::string_view header :
-       {R"({"alg":"none","kid":"rsa-1"})", R"({"alg":"RS512","kid":"rsa-1"})",
-        R"({"kid":"rsa-1"})", R"({"alg":"rs256","kid":"rsa-1"})"}) {
-    EXPECT_EQ(error_of(verify(forge(header, payload, ""))), TokenErrc::wrong_algorithm)
-        << header;
+       {R"({"alg":"none","kid":"rsa-1"})", R"({"alg":"RS512","kid":"rsa-1"})", R"({"kid":"rsa-1"})",
+        R"({"alg":"rs256","kid":"rsa-1"})"}) {
+    EXPECT_EQ(error_of(verify(forge(header, payload, ""))), TokenErrc::wrong_algorithm) << header;
   }
 }
 
@@ -227,12 +225,12 @@ TEST_F(Federation, KeysOfOtherKindsAreSkipped) {
   no_kid.erase("kid");
   json::object symmetric{{"kty", "oct"}, {"kid", "hmac"}, {"k", "c2VjcmV0"}};
   json::object okp{{"kty", "OKP"}, {"kid", "ed"}, {"crv", "Ed25519"}, {"x", "AAAA"}};
-  std::vector<json::value> skipped = {p384_jwk, encryption, rs512, es_as_rs, no_kid,
-                                      symmetric, okp, rsa_jwk(weak.get(), "weak")};
+  std::vector<json::value> skipped = {p384_jwk, encryption, rs512, es_as_rs,
+                                      no_kid,   symmetric,  okp,   rsa_jwk(weak.get(), "weak")};
 
   auto set = JwkSet::parse(json::serialize(json::object{
-      {"keys", json::array{skipped[0], skipped[1], skipped[2], skipped[3], skipped[4],
-                           skipped[5], skipped[6], skipped[7], ec_jwk(ec_.get(), "good")}}}));
+      {"keys", json::array{skipped[0], skipped[1], skipped[2], skipped[3], skipped[4], skipped[5],
+                           skipped[6], skipped[7], ec_jwk(ec_.get(), "good")}}}));
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->size(), 1u);
   EXPECT_NE(set->find("good"), nullptr);

@@ -47,11 +47,13 @@ TokenResult<UnverifiedJwt> decode_unverified(std::string_view jwt) {
   }
   UnverifiedJwt decoded{std::move(*header), std::move(*payload), {}, {}};
   if (const auto* alg = decoded.header.if_contains("alg")) {
-    if (!alg->is_string()) return token_error(TokenErrc::malformed, "the alg header is not a string");
+    if (!alg->is_string())
+      return token_error(TokenErrc::malformed, "the alg header is not a string");
     decoded.algorithm = std::string(alg->get_string());
   }
   if (const auto* kid = decoded.header.if_contains("kid")) {
-    if (!kid->is_string()) return token_error(TokenErrc::malformed, "the kid header is not a string");
+    if (!kid->is_string())
+      return token_error(TokenErrc::malformed, "the kid header is not a string");
     decoded.kid = std::string(kid->get_string());
   }
   return decoded;
@@ -81,8 +83,8 @@ TokenResult<void> check_time_window(std::optional<std::int64_t> not_before,
                                     std::optional<std::int64_t> expires_at, std::int64_t now,
                                     std::int64_t leeway_seconds) {
   // 128-bit arithmetic: nbf - leeway cannot overflow whatever a token claims.
-  if (not_before && static_cast<__int128>(now) <
-                        static_cast<__int128>(*not_before) - static_cast<__int128>(leeway_seconds)) {
+  if (not_before && static_cast<__int128>(now) < static_cast<__int128>(*not_before) -
+                                                     static_cast<__int128>(leeway_seconds)) {
     return token_error(TokenErrc::not_yet_valid, "the token is not valid yet");
   }
   if (expires_at && now >= *expires_at) {

@@ -44,7 +44,7 @@ inline constexpr std::size_t kMaxTokenSize = 16 * 1024;
 struct UnverifiedJwt {
   boost::json::object header;
   boost::json::object payload;
-  std::string algorithm;          // the header's alg; empty when absent
+  std::string algorithm;           // the header's alg; empty when absent
   std::optional<std::string> kid;  // the header's kid
 };
 

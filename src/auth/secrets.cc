@@ -163,8 +163,8 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-SecretResult<DeploymentKey> DeploymentKey::open(
-    const fs::path& data_dir, std::optional<std::string_view> environment_value) {
+SecretResult<DeploymentKey> DeploymentKey::open(const fs::path& data_dir,
+                                                std::optional<std::string_view> environment_value) {
   detail::ensure_sodium();
   auto key = environment_value && !environment_value->empty()
                  ? key_from_environment(*environment_value)
@@ -182,8 +182,9 @@ DeploymentKey DeploymentKey::from_bytes(const std::array<unsigned char, 32>& byt
 
 std::string DeploymentKey::keyed_hash(std::string_view secret) const {
   std::array<unsigned char, 32> hash{};
-  crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const unsigned char*>(secret.data()),
-                     secret.size(), key_.data(), key_.size());
+  crypto_generichash(hash.data(), hash.size(),
+                     reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                     key_.data(), key_.size());
   std::string stored(kKeyedHashPrefix);
   std::array<char, 2 * 32 + 1> hex{};
   sodium_bin2hex(hex.data(), hex.size(), hash.data(), hash.size());
@@ -192,8 +193,7 @@ std::string DeploymentKey::keyed_hash(std::string_view secret) const {
 }
 
 std::string DeploymentKey::seal(std::string_view plaintext) const {
-  std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(),
-                  '\0');
+  std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(box.data());
   randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
   crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
@@ -249,8 +249,7 @@ bool verify_secret(const DeploymentKey& key, std::string_view secret, std::strin
   }
   if (stored.starts_with(kArgon2idPrefix)) {
     // libsodium reads the stored hash as a C string: refuse one that could not be.
-    if (stored.size() >= crypto_pwhash_STRBYTES ||
-        stored.find('\0') != std::string_view::npos) {
+    if (stored.size() >= crypto_pwhash_STRBYTES || stored.find('\0') != std::string_view::npos) {
       return false;
     }
     std::string terminated(stored);

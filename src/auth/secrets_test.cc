@@ -105,8 +105,8 @@ TEST(DeploymentKey, ConcurrentFirstStartsAgreeOnOneKey) {
 }
 
 TEST(DeploymentKey, WrongSizedKeyFileIsCorrupt) {
-  for (std::string content : {std::string(), std::string(31, 'a'), std::string(33, 'a'),
-                              std::string(4096, 'a')}) {
+  for (std::string content :
+       {std::string(), std::string(31, 'a'), std::string(33, 'a'), std::string(4096, 'a')}) {
     TempDir dir;
     write_file(dir.path() / kDeploymentKeyFile, content);
     auto key = DeploymentKey::open(dir.path(), std::nullopt);
@@ -133,11 +133,11 @@ TEST(DeploymentKey, EnvironmentValueWinsAndIsNotWrittenToDisk) {
 TEST(DeploymentKey, BadEnvironmentValuesAreRefused) {
   TempDir dir;
   for (std::string_view value :
-       {"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ==",      // 31 bytes
-        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB",      // 33 bytes
-        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",       // padding missing
-        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n",    // trailing newline
-        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ-=",      // URL alphabet
+       {"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ==",    // 31 bytes
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB",    // 33 bytes
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",     // padding missing
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n",  // trailing newline
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ-=",    // URL alphabet
         "not base64 at all"}) {
     auto key = DeploymentKey::open(dir.path(), value);
     ASSERT_FALSE(key) << value;
@@ -173,8 +173,8 @@ TEST(KeyedHash, IsHexBlake2bAndDiffersPerKeyAndSecret) {
 TEST(Seal, RoundTripsAnyBytesWithAFreshNonceEachTime) {
   DeploymentKey key = key_of(7);
   std::string binary("\0\x01\xff text \n", 10);
-  for (const std::string& plaintext : {std::string(), std::string("password"), binary,
-                                       std::string(100000, 'x')}) {
+  for (const std::string& plaintext :
+       {std::string(), std::string("password"), binary, std::string(100000, 'x')}) {
     std::string sealed = key.seal(plaintext);
     EXPECT_TRUE(sealed.starts_with("s1$"));
     if (plaintext.size() >= 8) {
@@ -258,8 +258,7 @@ TEST(VerifySecret, UnknownOrDamagedFormsAreFalse) {
   for (const std::string& bad :
        {std::string(), std::string("s"), std::string("k1$"), stored.substr(0, stored.size() - 1),
         upper, capital_prefix, std::string("$argon2i$v=19$m=1,t=1,p=1$x$y"),
-        std::string("$argon2id$"), argon_with_nul, argon_too_long,
-        key.seal("s")}) {
+        std::string("$argon2id$"), argon_with_nul, argon_too_long, key.seal("s")}) {
     EXPECT_FALSE(verify_secret(key, "s", bad)) << bad;
   }
 }

@@ -39,7 +39,8 @@ int no_passphrase(char*, int, int, void*) { return -1; }
 std::optional<std::string> private_key_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") in OpenSSL 3.
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return std::nullopt;
   }
   char* data = nullptr;
@@ -57,8 +58,7 @@ std::optional<std::string> key_id(EVP_PKEY* key) {
   if (i2d_PUBKEY(key, &out) != size) return std::nullopt;
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_size = 0;
-  if (EVP_Digest(der.data(), der.size(), digest.data(), &digest_size, EVP_sha256(), nullptr) !=
-      1) {
+  if (EVP_Digest(der.data(), der.size(), digest.data(), &digest_size, EVP_sha256(), nullptr) != 1) {
     return std::nullopt;
   }
   return detail::base64url_encode(
@@ -82,22 +82,18 @@ json::array access_claim(const std::vector<Scope>& access) {
   for (const Scope& scope : access) {
     json::array actions;
     for (const std::string& action : scope.actions) actions.emplace_back(action);
-    scopes.emplace_back(json::object{
-        {"type", scope.type}, {"name", scope.name}, {"actions", std::move(actions)}});
+    scopes.emplace_back(
+        json::object{{"type", scope.type}, {"name", scope.name}, {"actions", std::move(actions)}});
   }
   return scopes;
 }
 
 std::string claims_json(const TokenClaims& claims) {
   json::object object{
-      {"iss", claims.issuer},
-      {"sub", claims.subject},
-      {"aud", claims.audience},
-      {"iat", claims.issued_at},
-      {"nbf", claims.not_before},
-      {"exp", claims.expires_at},
-      {"jti", claims.id},
-      {"typ", claims.kind == TokenKind::access ? "access" : "refresh"},
+      {"iss", claims.issuer},      {"sub", claims.subject},
+      {"aud", claims.audience},    {"iat", claims.issued_at},
+      {"nbf", claims.not_before},  {"exp", claims.expires_at},
+      {"jti", claims.id},          {"typ", claims.kind == TokenKind::access ? "access" : "refresh"},
       {"rid", claims.registry_id},
   };
   if (claims.kind == TokenKind::access) object["access"] = access_claim(claims.access);
@@ -269,8 +265,7 @@ TokenResult<TokenClaims> verify_token(const KeyRing& ring, std::string_view jwt,
   if (!decoded->kid) return token_error(TokenErrc::unknown_key, "the token names no key");
   const SigningKey* key = ring.find(*decoded->kid);
   if (key == nullptr) return token_error(TokenErrc::unknown_key, "the token's key is unknown");
-  if (auto verified = detail::verify_signature(jwt, key->public_pem(), JWT_ALG_ES256);
-      !verified) {
+  if (auto verified = detail::verify_signature(jwt, key->public_pem(), JWT_ALG_ES256); !verified) {
     return verified.error();
   }
   // The claims are read from the payload decoded above: the very bytes the signature covers.
@@ -279,8 +274,8 @@ TokenResult<TokenClaims> verify_token(const KeyRing& ring, std::string_view jwt,
   if (claims->issuer != issuer) {
     return token_error(TokenErrc::wrong_issuer, "the token is from another issuer");
   }
-  if (auto window = detail::check_time_window(claims->not_before, claims->expires_at, now,
-                                              leeway_seconds);
+  if (auto window =
+          detail::check_time_window(claims->not_before, claims->expires_at, now, leeway_seconds);
       !window) {
     return window.error();
   }

@@ -225,11 +225,9 @@ TEST(Tokens, TamperedSignatureIsRefused) {
   }
   std::string short_signature = jwt->substr(0, jwt->rfind('.') + 1);
   short_signature += b64url(raw.substr(0, 63));
-  EXPECT_EQ(error_of(verify_token(ring, short_signature, kIssuer, kNow)),
-            TokenErrc::bad_signature);
+  EXPECT_EQ(error_of(verify_token(ring, short_signature, kIssuer, kNow)), TokenErrc::bad_signature);
   std::string empty_signature = jwt->substr(0, jwt->rfind('.') + 1);
-  EXPECT_EQ(error_of(verify_token(ring, empty_signature, kIssuer, kNow)),
-            TokenErrc::bad_signature);
+  EXPECT_EQ(error_of(verify_token(ring, empty_signature, kIssuer, kNow)), TokenErrc::bad_signature);
   // Another key's valid signature over the same input.
   SigningKey other = new_key();
   KeyRing impostor({SigningKey::from_private_pem(other.private_pem()).value()});
@@ -246,15 +244,15 @@ TEST(Tokens, TamperedPayloadIsRefused) {
   ASSERT_TRUE(jwt);
   json::object payload = json::parse(payload_of(*jwt)).as_object();
   payload["rid"] = 43;
-  EXPECT_EQ(error_of(verify_token(ring, with_payload(*jwt, json::serialize(payload)), kIssuer,
-                                  kNow)),
-            TokenErrc::bad_signature);
+  EXPECT_EQ(
+      error_of(verify_token(ring, with_payload(*jwt, json::serialize(payload)), kIssuer, kNow)),
+      TokenErrc::bad_signature);
   payload["rid"] = 42;
   payload["access"].as_array().emplace_back(
       json::object{{"type", "repository"}, {"name", "other"}, {"actions", json::array{"push"}}});
-  EXPECT_EQ(error_of(verify_token(ring, with_payload(*jwt, json::serialize(payload)), kIssuer,
-                                  kNow)),
-            TokenErrc::bad_signature);
+  EXPECT_EQ(
+      error_of(verify_token(ring, with_payload(*jwt, json::serialize(payload)), kIssuer, kNow)),
+      TokenErrc::bad_signature);
 }
 
 TEST(Tokens, AlgNoneIsRefusedBeforeAnyKeyIsUsed) {
@@ -301,8 +299,7 @@ TEST(Tokens, UnknownOrMissingKidIsRefused) {
   std::string payload = json::serialize(claims_object());
   std::string no_kid = sign_raw(JWT_ALG_ES256, ring.signing_key().private_pem(), "", payload);
   EXPECT_EQ(error_of(verify_token(ring, no_kid, kIssuer, kNow)), TokenErrc::unknown_key);
-  std::string numeric_kid =
-      forge(R"({"alg":"ES256","kid":7})", payload, std::string(64, '\x01'));
+  std::string numeric_kid = forge(R"({"alg":"ES256","kid":7})", payload, std::string(64, '\x01'));
   EXPECT_EQ(error_of(verify_token(ring, numeric_kid, kIssuer, kNow)), TokenErrc::malformed);
 }
 
@@ -425,9 +422,9 @@ TEST(Tokens, NotAJwtIsMalformed) {
   big_payload += "\"}";
   std::string oversized = forge(header_json("ES256", key.kid()), big_payload, "s");
   for (const std::string& token :
-       {std::string(), std::string("."), std::string(".."), std::string("a.b"),
-        std::string("...."), four_parts, padded, header_not_object, payload_not_json,
-        payload_not_object, too_deep, oversized, std::string("e30.e30.!!!")}) {
+       {std::string(), std::string("."), std::string(".."), std::string("a.b"), std::string("...."),
+        four_parts, padded, header_not_object, payload_not_json, payload_not_object, too_deep,
+        oversized, std::string("e30.e30.!!!")}) {
     EXPECT_EQ(error_of(verify_token(ring, token, kIssuer, kNow)), TokenErrc::malformed) << token;
   }
 }

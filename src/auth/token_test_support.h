@@ -83,10 +83,10 @@ inline std::string private_pem_of(EVP_PKEY* key, const EVP_CIPHER* cipher = null
                                   const char* passphrase = nullptr) {
   BIO* bio = BIO_new(BIO_s_mem());
   int passphrase_size = passphrase ? static_cast<int>(std::string_view(passphrase).size()) : 0;
-  EXPECT_EQ(PEM_write_bio_PrivateKey(bio, key, cipher,
-                                     reinterpret_cast<const unsigned char*>(passphrase),
-                                     passphrase_size, nullptr, nullptr),
-            1);
+  EXPECT_EQ(
+      PEM_write_bio_PrivateKey(bio, key, cipher, reinterpret_cast<const unsigned char*>(passphrase),
+                               passphrase_size, nullptr, nullptr),
+      1);
   char* data = nullptr;
   long size = BIO_get_mem_data(bio, &data);
   std::string pem(data, static_cast<std::size_t>(size));

@@ -91,9 +91,9 @@ bool has_control_character(std::string_view text) {
 // digit (so that no user name can look like a system scope map, "_repositories_pull").
 AccessControlResult<void> validate_resource_name(std::string_view name, std::string_view what) {
   bool ok = name.size() >= kMinResourceNameLength && name.size() <= kMaxResourceNameLength &&
-            is_ascii_alnum(name.front()) &&
-            std::all_of(name.begin(), name.end(),
-                        [](char c) { return is_ascii_alnum(c) || c == '-' || c == '_'; });
+            is_ascii_alnum(name.front()) && std::all_of(name.begin(), name.end(), [](char c) {
+              return is_ascii_alnum(c) || c == '-' || c == '_';
+            });
   if (ok) return {};
   return invalid(fmt::format("{} name '{}' must be {} to {} letters, digits, '-' or '_', "
                              "starting with a letter or a digit",
@@ -144,8 +144,8 @@ std::optional<ScopeMap> system_scope_map(std::string_view name) {
     if (!equal_ignoring_case(system, name)) continue;
     ScopeMap map;
     map.name = std::string(system);
-    map.description = fmt::format("Built-in scope map: {}", system.substr(
-                                                                auth::kSystemScopeMapPrefix.size()));
+    map.description =
+        fmt::format("Built-in scope map: {}", system.substr(auth::kSystemScopeMapPrefix.size()));
     map.system = true;
     for (std::string_view action : auth::system_scope_map_actions(system)) {
       map.actions.emplace_back(action);
@@ -190,9 +190,8 @@ bool is_http_url(std::string_view text) {
     return false;
   }
   if (rest.empty() || rest.front() == '/' || text.size() > kMaxUrlLength) return false;
-  return std::none_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-  });
+  return std::none_of(text.begin(), text.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
 bool is_absolute_file_path(std::string_view text) {
@@ -210,8 +209,7 @@ AccessControlResult<metadata::IdentityKind> parse_identity_kind(std::string_view
 
 AccessControlResult<void> validate_identity_name(std::string_view name) {
   bool ok = name.size() >= kMinIdentityNameLength && name.size() <= kMaxIdentityNameLength &&
-            is_ascii_alnum(name.front()) &&
-            std::all_of(name.begin(), name.end(), [](char c) {
+            is_ascii_alnum(name.front()) && std::all_of(name.begin(), name.end(), [](char c) {
               return is_ascii_alnum(c) || c == '-' || c == '_' || c == '.' || c == '@';
             });
   if (ok) return {};
@@ -226,9 +224,8 @@ AccessControlResult<void> validate_identity_name(std::string_view name) {
 AccessControlResult<void> validate_claim_text(std::string_view value, std::string_view field) {
   if (value.empty()) return invalid(fmt::format("'{}' is required", field), field);
   if (value.size() > kMaxClaimLength || has_control_character(value)) {
-    return invalid(fmt::format("'{}' must be at most {} printable characters", field,
-                               kMaxClaimLength),
-                   field);
+    return invalid(
+        fmt::format("'{}' must be at most {} printable characters", field, kMaxClaimLength), field);
   }
   return {};
 }
@@ -248,9 +245,9 @@ AccessControlResult<void> validate_federation(const NewIdentity& request) {
   for (const auto& [name, value] : request.claims) {
     if (auto valid = validate_claim_text(name, "claims"); !valid) return valid;
     if (value.size() > kMaxClaimLength || has_control_character(value)) {
-      return invalid(fmt::format("claim '{}' must be at most {} printable characters", name,
-                                 kMaxClaimLength),
-                     "claims");
+      return invalid(
+          fmt::format("claim '{}' must be at most {} printable characters", name, kMaxClaimLength),
+          "claims");
     }
   }
   return {};
@@ -341,12 +338,12 @@ class StoreCounter final : public ResourceCounter {
 
 template <class List>
 std::function<metadata::Result<std::uint64_t>(metadata::RegistryId)> size_of(List list) {
-  return [list = std::move(list)](metadata::RegistryId registry)
-             -> metadata::Result<std::uint64_t> {
-    auto items = list(registry);
-    if (!items) return items.error();
-    return static_cast<std::uint64_t>(items->size());
-  };
+  return
+      [list = std::move(list)](metadata::RegistryId registry) -> metadata::Result<std::uint64_t> {
+        auto items = list(registry);
+        if (!items) return items.error();
+        return static_cast<std::uint64_t>(items->size());
+      };
 }
 
 AccessControlError limit_exceeded(const RegistryInfo& registry, CountedResource resource) {
@@ -378,14 +375,14 @@ AccessControl::AccessControl(metadata::MetadataStore& metadata, metadata::Access
   tenants_.set_counter(CountedResource::tokens,
                        std::make_shared<StoreCounter>(size_of(
                            [access](metadata::RegistryId r) { return access->list_tokens(r); })));
-  tenants_.set_counter(
-      CountedResource::scope_maps,
-      std::make_shared<StoreCounter>(
-          size_of([access](metadata::RegistryId r) { return access->list_scope_maps(r); })));
-  tenants_.set_counter(
-      CountedResource::ip_rules,
-      std::make_shared<StoreCounter>(
-          size_of([access](metadata::RegistryId r) { return access->list_network_rules(r); })));
+  tenants_.set_counter(CountedResource::scope_maps,
+                       std::make_shared<StoreCounter>(size_of([access](metadata::RegistryId r) {
+                         return access->list_scope_maps(r);
+                       })));
+  tenants_.set_counter(CountedResource::ip_rules,
+                       std::make_shared<StoreCounter>(size_of([access](metadata::RegistryId r) {
+                         return access->list_network_rules(r);
+                       })));
 }
 
 AccessControlResult<RegistryInfo> AccessControl::registry_info(std::string_view name) {
@@ -459,8 +456,8 @@ AccessControlResult<AdminCredentials> AccessControl::read_admin_credentials(
     if (!value) {
       // The deployment key changed under the stored value; renewing replaces it.
       return error(Errc::internal,
-                   fmt::format("admin password '{}' of registry '{}' cannot be unsealed: {}",
-                               name, registry.record.name, value.error().message));
+                   fmt::format("admin password '{}' of registry '{}' cannot be unsealed: {}", name,
+                               registry.record.name, value.error().message));
     }
     credentials.passwords.push_back({std::string(name), std::move(*value)});
   }
@@ -504,10 +501,10 @@ AccessControlResult<metadata::ScopeMapRecord> AccessControl::stored_scope_map(
   auto found = store_.find_scope_map(registry.record.id, name);
   if (!found) return internal(found.error());
   if (!*found) {
-    return error(Errc::scope_map_not_found,
-                 fmt::format("scope map '{}' does not exist in registry '{}'", name,
-                             registry.record.name),
-                 name);
+    return error(
+        Errc::scope_map_not_found,
+        fmt::format("scope map '{}' does not exist in registry '{}'", name, registry.record.name),
+        name);
   }
   return std::move(**found);
 }
@@ -626,10 +623,10 @@ AccessControlResult<ScopeMap> AccessControl::update_scope_map(std::string_view r
   auto updated = store_.update_scope_map(*stored);
   if (!updated) return internal(updated.error());
   if (!*updated) {
-    return error(Errc::scope_map_not_found,
-                 fmt::format("scope map '{}' does not exist in registry '{}'", name,
-                             info->record.name),
-                 name);
+    return error(
+        Errc::scope_map_not_found,
+        fmt::format("scope map '{}' does not exist in registry '{}'", name, info->record.name),
+        name);
   }
   return scope_map_of(std::move(*stored));
 }
@@ -654,10 +651,10 @@ AccessControlResult<void> AccessControl::delete_scope_map(std::string_view regis
     return internal(removed.error());
   }
   if (!*removed) {
-    return error(Errc::scope_map_not_found,
-                 fmt::format("scope map '{}' does not exist in registry '{}'", name,
-                             info->record.name),
-                 name);
+    return error(
+        Errc::scope_map_not_found,
+        fmt::format("scope map '{}' does not exist in registry '{}'", name, info->record.name),
+        name);
   }
   return {};
 }
@@ -669,10 +666,10 @@ AccessControlResult<metadata::TokenRecord> AccessControl::stored_token(const Reg
   auto found = store_.find_token(registry.record.id, name);
   if (!found) return internal(found.error());
   if (!*found) {
-    return error(Errc::token_not_found,
-                 fmt::format("token '{}' does not exist in registry '{}'", name,
-                             registry.record.name),
-                 name);
+    return error(
+        Errc::token_not_found,
+        fmt::format("token '{}' does not exist in registry '{}'", name, registry.record.name),
+        name);
   }
   return std::move(**found);
 }
@@ -722,16 +719,19 @@ AccessControlResult<Token> AccessControl::create_token(std::string_view registry
   }
 
   std::int64_t now = unix_now();
-  metadata::TokenRecord record{info->record.id, request.name,
+  metadata::TokenRecord record{info->record.id,
+                               request.name,
                                canonical_scope_map_name(request.scope_map, map),
-                               request.enabled.value_or(true), now, {}};
+                               request.enabled.value_or(true),
+                               now,
+                               {}};
   std::vector<std::string> secrets;
   if (!request.no_passwords) {
     for (std::string_view name : kTokenPasswordNames) {
       secrets.push_back(auth::generate_secret());
       record.passwords.push_back({std::string(name),
-                                  auth::hash_generated_secret(key_, secrets.back()),
-                                  request.expiry, now});
+                                  auth::hash_generated_secret(key_, secrets.back()), request.expiry,
+                                  now});
     }
   }
   auto created = store_.create_token(record, limit_of(*info->tier, CountedResource::tokens));
@@ -774,8 +774,7 @@ AccessControlResult<Token> AccessControl::update_token(std::string_view registry
   if (!updated) return internal(updated.error());
   if (!*updated) {
     return error(Errc::token_not_found,
-                 fmt::format("token '{}' does not exist in registry '{}'", name,
-                             info->record.name),
+                 fmt::format("token '{}' does not exist in registry '{}'", name, info->record.name),
                  name);
   }
   return token_of(*stored);
@@ -789,8 +788,7 @@ AccessControlResult<void> AccessControl::delete_token(std::string_view registry,
   if (!removed) return internal(removed.error());
   if (!*removed) {
     return error(Errc::token_not_found,
-                 fmt::format("token '{}' does not exist in registry '{}'", name,
-                             info->record.name),
+                 fmt::format("token '{}' does not exist in registry '{}'", name, info->record.name),
                  name);
   }
   return {};
@@ -831,8 +829,7 @@ AccessControlResult<std::vector<TokenPassword>> AccessControl::generate_token_pa
   if (!updated) return internal(updated.error());
   if (!*updated) {
     return error(Errc::token_not_found,
-                 fmt::format("token '{}' does not exist in registry '{}'", name,
-                             info->record.name),
+                 fmt::format("token '{}' does not exist in registry '{}'", name, info->record.name),
                  name);
   }
   return generated;
@@ -931,15 +928,15 @@ AccessControlResult<RoleAssignment> AccessControl::assignment_of(
     const std::map<std::string, std::string>& identity_names) {
   auto registry = registry_names.find(record.registry);
   auto identity = identity_names.find(record.identity_id);
-  return RoleAssignment{record.id,
-                        record.identity_id,
-                        identity == identity_names.end() ? std::string() : identity->second,
-                        record.role,
-                        scope_text(registry == registry_names.end()
-                                       ? std::to_string(record.registry)
-                                       : registry->second,
-                                   record.repository),
-                        record.created_at};
+  return RoleAssignment{
+      record.id,
+      record.identity_id,
+      identity == identity_names.end() ? std::string() : identity->second,
+      record.role,
+      scope_text(
+          registry == registry_names.end() ? std::to_string(record.registry) : registry->second,
+          record.repository),
+      record.created_at};
 }
 
 AccessControlResult<std::vector<RoleAssignment>> AccessControl::list_role_assignments(
@@ -982,10 +979,10 @@ AccessControlResult<RoleAssignment> AccessControl::create_role_assignment(
       if (!known.empty()) known += ", ";
       known += r.name;
     }
-    return invalid(fmt::format("unknown role '{}'; the roles are {}",
-                               std::string_view(request.role).substr(0, kMaxResourceNameLength),
-                               known),
-                   "role");
+    return invalid(
+        fmt::format("unknown role '{}'; the roles are {}",
+                    std::string_view(request.role).substr(0, kMaxResourceNameLength), known),
+        "role");
   }
   auto scope = parse_assignment_scope(request.scope);
   if (!scope) return scope.error();
@@ -1004,7 +1001,7 @@ AccessControlResult<RoleAssignment> AccessControl::create_role_assignment(
                  fmt::format("identity '{}' does not exist", request.assignee), "assignee");
   }
 
-  metadata::RoleAssignmentRecord record{random_uuid(), (*identity)->id, std::string(role->name),
+  metadata::RoleAssignmentRecord record{random_uuid(),   (*identity)->id,   std::string(role->name),
                                         info->record.id, scope->repository, unix_now()};
   auto created = store_.create_role_assignment(record);
   if (!created) {
@@ -1017,8 +1014,8 @@ AccessControlResult<RoleAssignment> AccessControl::create_role_assignment(
       case metadata::Errc::not_found:
         // The identity or the registry went away between the checks and the insert.
         return error(Errc::identity_not_found,
-                     fmt::format("identity '{}' or registry '{}' does not exist",
-                                 request.assignee, info->record.name),
+                     fmt::format("identity '{}' or registry '{}' does not exist", request.assignee,
+                                 info->record.name),
                      "assignee");
       default:
         return internal(created.error());
@@ -1050,8 +1047,8 @@ AccessControlResult<NetworkRuleSet> AccessControl::network_rules(
   if (!rules) return internal(rules.error());
   NetworkRuleSet set;
   auto action = auth::parse_default_action(registry.default_network_action);
-  set.default_action = std::string(auth::default_action_name(
-      action.value_or(auth::DefaultAction::allow)));
+  set.default_action =
+      std::string(auth::default_action_name(action.value_or(auth::DefaultAction::allow)));
   for (auto& rule : *rules) set.ip_rules.push_back(std::move(rule.address_range));
   return set;
 }
@@ -1088,10 +1085,10 @@ AccessControlResult<NetworkRuleSet> AccessControl::add_network_rule(
   if (!added) {
     switch (added.error().code) {
       case metadata::Errc::conflict:
-        return error(Errc::conflict,
-                     fmt::format("registry '{}' has the rule {} already", info->record.name,
-                                 *range),
-                     "ipAddressOrRange");
+        return error(
+            Errc::conflict,
+            fmt::format("registry '{}' has the rule {} already", info->record.name, *range),
+            "ipAddressOrRange");
       case metadata::Errc::limit_reached:
         return limit_exceeded(*info, CountedResource::ip_rules);
       default:

@@ -38,12 +38,12 @@ enum class AccessControlErrc {
   identity_not_found,
   role_assignment_not_found,
   network_rule_not_found,
-  scope_map_in_use,       // a token uses the scope map
-  scope_map_read_only,    // a system scope map cannot be created, changed or deleted
-  admin_user_disabled,    // the admin user's credentials exist only while it is enabled
-  conflict,               // the name (or range, or assignment) exists already
-  limit_exceeded,         // the registry's tier allows no more of the resource
-  internal,               // a backend failed
+  scope_map_in_use,     // a token uses the scope map
+  scope_map_read_only,  // a system scope map cannot be created, changed or deleted
+  admin_user_disabled,  // the admin user's credentials exist only while it is enabled
+  conflict,             // the name (or range, or assignment) exists already
+  limit_exceeded,       // the registry's tier allows no more of the resource
+  internal,             // a backend failed
 };
 
 // `target` names the input the error is about (a field, a name...).
@@ -65,7 +65,7 @@ struct NamedSecret {
 };
 
 struct AdminCredentials {
-  std::string username;  // the registry's name
+  std::string username;                // the registry's name
   std::vector<NamedSecret> passwords;  // "password", "password2"
 };
 
@@ -138,7 +138,7 @@ struct NewIdentity {
 };
 
 struct Identity {
-  metadata::IdentityRecord record;  // secret_hash is always empty here
+  metadata::IdentityRecord record;            // secret_hash is always empty here
   std::map<std::string, std::string> claims;  // federated: record.claims_json, parsed
 };
 
@@ -193,16 +193,15 @@ class AccessControl {
   // All must outlive the service. `store` is usually the same object as `metadata`. Registers
   // the token, scope-map and IP-rule counters with `tenants`, so that usage, health and tier
   // downgrades see them.
-  AccessControl(metadata::MetadataStore& metadata, metadata::AccessStore& store,
-                Tenants& tenants, const auth::DeploymentKey& key);
+  AccessControl(metadata::MetadataStore& metadata, metadata::AccessStore& store, Tenants& tenants,
+                const auth::DeploymentKey& key);
 
   // --- registries (Tenants, plus what access control adds) ---
   // Tenants::create / update, making the admin user's passwords when it is (or becomes)
   // enabled, before the flag is stored: an enabled admin user always has both passwords.
   // Tenants' errors stay as they are (the registry routes map them).
   TenantResult<RegistryInfo> create_registry(const NewRegistry& request);
-  TenantResult<RegistryInfo> update_registry(std::string_view name,
-                                             const RegistryChanges& changes);
+  TenantResult<RegistryInfo> update_registry(std::string_view name, const RegistryChanges& changes);
   // Creates whichever of the admin user's two passwords are missing (start-up and enable).
   AccessControlResult<void> ensure_admin_passwords(metadata::RegistryId registry);
 

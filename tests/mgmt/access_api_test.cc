@@ -47,8 +47,7 @@ void expect_no_secrets(const std::string& body, const std::vector<std::string>& 
   for (const auto& text : strings) {
     EXPECT_NE(text, "value") << body;
     EXPECT_NE(text, "secret") << body;
-    EXPECT_FALSE(text.starts_with("k1$") || text.starts_with("s1$") ||
-                 text.starts_with("$argon2"))
+    EXPECT_FALSE(text.starts_with("k1$") || text.starts_with("s1$") || text.starts_with("$argon2"))
         << body;
   }
 }
@@ -83,8 +82,8 @@ TEST_F(AccessApiTest, RegistryShowsItsNetworkRuleSetAndTakesDefaultAction) {
                 "defaultAction"),
             "Deny");
 
-  for (std::string_view bad : {R"({"defaultAction":"Block"})", R"({"defaultAction":true})",
-                               R"({"defaultAction":""})"}) {
+  for (std::string_view bad :
+       {R"({"defaultAction":"Block"})", R"({"defaultAction":true})", R"({"defaultAction":""})"}) {
     r = call("PATCH", "/mgmt/v1/registries/alpha01", bad);
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(error_of(r).code, "InvalidRequest");
@@ -128,9 +127,8 @@ TEST_F(AccessApiTest, AdminCredentialsShowTheSameValuesAndRenewChangesOne) {
   // The registry's own answers never show them.
   expect_no_secrets(get("/mgmt/v1/registries/alpha01").body, {one, two});
 
-  for (std::string_view bad : {R"({})", R"({"passwordName":"password1"})",
-                               R"({"passwordName":1})", R"({"passwordName":"password","x":1})",
-                               "[]", "not json"}) {
+  for (std::string_view bad : {R"({})", R"({"passwordName":"password1"})", R"({"passwordName":1})",
+                               R"({"passwordName":"password","x":1})", "[]", "not json"}) {
     r = post("/mgmt/v1/registries/alpha01/credentials/renew", bad);
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(error_of(r).code, "InvalidRequest") << bad;
@@ -238,6 +236,13 @@ TEST_F(AccessApiTest, ScopeMapErrors) {
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(error_of(r).target, "actions");
 
+  // Over the 64 KiB body limit.
+  std::string huge = R"({"name":"huge1","description":")" + std::string(70 * 1024, 'd') +
+                     R"(","actions":["repositories/a/content/read"]})";
+  r = post(path, huge);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(error_of(r).code, "InvalidRequest");
+
   r = post("/mgmt/v1/registries/nosuchregistry/scope-maps",
            R"({"name":"valid1","actions":["repositories/a/content/read"]})");
   EXPECT_EQ(r.status, 404);
@@ -341,13 +346,13 @@ TEST_F(AccessApiTest, TokenUpdateDeleteAndErrors) {
   EXPECT_EQ(r.status, 400);
 
   EXPECT_EQ(call("DELETE", "/mgmt/v1/registries/alpha01/tokens/tok-one").status, 204);
-  for (auto [method, suffix] : {std::pair{"GET", ""}, std::pair{"DELETE", ""},
-                                std::pair{"PATCH", ""}, std::pair{"POST", "/credentials/generate"}}) {
+  for (auto [method, suffix] :
+       {std::pair{"GET", ""}, std::pair{"DELETE", ""}, std::pair{"PATCH", ""},
+        std::pair{"POST", "/credentials/generate"}}) {
     std::string url = "/mgmt/v1/registries/alpha01/tokens/tok-one";
     url += suffix;
-    r = call(method, url, std::string_view(method) == "GET" || std::string_view(method) == "DELETE"
-                              ? ""
-                              : "{}");
+    r = call(method, url,
+             std::string_view(method) == "GET" || std::string_view(method) == "DELETE" ? "" : "{}");
     EXPECT_EQ(r.status, 404) << method << " " << url;
     EXPECT_EQ(error_of(r).code, "TokenNotFound") << method;
   }
@@ -474,8 +479,7 @@ TEST_F(AccessApiTest, RoleAssignmentLifecycle) {
   EXPECT_EQ(r.header("Location"), "/mgmt/v1/role-assignments/" + assignment_id);
 
   r = post("/mgmt/v1/role-assignments",
-           fmt::format(R"({{"assignee":"{}","role":"Reader","scope":"/registries/alpha01"}})",
-                       id));
+           fmt::format(R"({{"assignee":"{}","role":"Reader","scope":"/registries/alpha01"}})", id));
   ASSERT_EQ(r.status, 201) << r.body;
 
   r = get("/mgmt/v1/role-assignments");
@@ -536,7 +540,8 @@ TEST_F(AccessApiTest, RoleAssignmentErrors) {
 
 TEST_F(AccessApiTest, NetworkRulesLifecycleOnPremium) {
   // Standard allows no IP rules.
-  auto r = post("/mgmt/v1/registries/alpha01/network-rules", R"({"ipAddressOrRange":"10.0.0.0/24"})");
+  auto r =
+      post("/mgmt/v1/registries/alpha01/network-rules", R"({"ipAddressOrRange":"10.0.0.0/24"})");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(error_of(r).code, "LimitExceeded");
 
@@ -558,10 +563,9 @@ TEST_F(AccessApiTest, NetworkRulesLifecycleOnPremium) {
   r = post(path, R"({"ipAddressOrRange":"10.0.0.0/24"})");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(error_of(r).code, "Conflict");
-  for (std::string_view bad : {R"({"ipAddressOrRange":"10.0.0.1/24"})",
-                               R"({"ipAddressOrRange":"not an address"})",
-                               R"({"ipAddressOrRange":""})", R"({})",
-                               R"({"ipAddressOrRange":["10.0.0.0/8"]})"}) {
+  for (std::string_view bad :
+       {R"({"ipAddressOrRange":"10.0.0.1/24"})", R"({"ipAddressOrRange":"not an address"})",
+        R"({"ipAddressOrRange":""})", R"({})", R"({"ipAddressOrRange":["10.0.0.0/8"]})"}) {
     r = post(path, bad);
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(error_of(r).code, "InvalidRequest");
@@ -585,12 +589,13 @@ TEST_F(AccessApiTest, LoginAuditValidatesItsFilters) {
   auto r = get("/mgmt/v1/registries/alpha01/audit/logins");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(arr(parse_json(r.body), "events").empty());
-  r = get("/mgmt/v1/registries/alpha01/audit/logins?identity=x&result=failure&"
+  r =
+      get("/mgmt/v1/registries/alpha01/audit/logins?identity=x&result=failure&"
           "since=2026-01-01T00:00:00Z&until=2027-01-01T00:00:00Z&top=5");
   EXPECT_EQ(r.status, 200) << r.body;
-  for (std::string_view query : {"result=maybe", "since=yesterday", "until=2026-13-01T00:00:00Z",
-                                 "top=0", "top=1001", "top=-1", "top=ten", "top=5x",
-                                 "since=2027-01-01T00:00:00Z&until=2026-01-01T00:00:00Z"}) {
+  for (std::string_view query :
+       {"result=maybe", "since=yesterday", "until=2026-13-01T00:00:00Z", "top=0", "top=1001",
+        "top=-1", "top=ten", "top=5x", "since=2027-01-01T00:00:00Z&until=2026-01-01T00:00:00Z"}) {
     r = get(std::string("/mgmt/v1/registries/alpha01/audit/logins?") + std::string(query));
     EXPECT_EQ(r.status, 400) << query;
     EXPECT_EQ(error_of(r).code, "InvalidRequest") << query;

@@ -96,13 +96,26 @@ TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
 }
 
 TEST(Rfc3339, RefusesEverythingElse) {
-  for (std::string_view bad :
-       {"", "2026-12-02", "2026-12-02T06:00:00", "2026-12-02 06:00:00Z", "2026-13-02T06:00:00Z",
-        "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-12-02T24:00:00Z",
-        "2026-12-02T06:60:00Z", "2026-12-02T06:00:60Z", "1969-12-31T23:59:59Z",
-        "2026-12-02T06:00:00.Z", "2026-12-02T06:00:00+0100", "2026-12-02T06:00:00+24:00",
-        "+2026-12-02T06:00:00Z", "2026-12-02T06:00:00ZZ", "2026-1a-02T06:00:00Z",
-        "1970-01-01T00:00:00+00:01", "now", "1796191200"}) {
+  for (std::string_view bad : {"",
+                               "2026-12-02",
+                               "2026-12-02T06:00:00",
+                               "2026-12-02 06:00:00Z",
+                               "2026-13-02T06:00:00Z",
+                               "2026-02-29T00:00:00Z",
+                               "2026-04-31T00:00:00Z",
+                               "2026-12-02T24:00:00Z",
+                               "2026-12-02T06:60:00Z",
+                               "2026-12-02T06:00:60Z",
+                               "1969-12-31T23:59:59Z",
+                               "2026-12-02T06:00:00.Z",
+                               "2026-12-02T06:00:00+0100",
+                               "2026-12-02T06:00:00+24:00",
+                               "+2026-12-02T06:00:00Z",
+                               "2026-12-02T06:00:00ZZ",
+                               "2026-1a-02T06:00:00Z",
+                               "1970-01-01T00:00:00+00:01",
+                               "now",
+                               "1796191200"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
   EXPECT_FALSE(parse_rfc3339(std::string(100, '1')));
@@ -254,7 +267,8 @@ TEST_F(AccessControlTest, ScopeMapsListTheSystemOnesFirst) {
 
 TEST_F(AccessControlTest, ScopeMapCreateShowUpdateDelete) {
   auto created = access_->create_scope_map(
-      "alpha01", {"team-a", "Team A",
+      "alpha01", {"team-a",
+                  "Team A",
                   {"repositories/team-a/*/content/read", "repositories/team-a/*/content/write",
                    "repositories/team-a/*/content/read"}});
   ASSERT_TRUE(created) << created.error().message;
@@ -309,8 +323,7 @@ TEST_F(AccessControlTest, ScopeMapInputIsValidated) {
   for (std::string name : {std::string(""), std::string("abcd"), std::string(51, 'a'),
                            std::string("-abcde"), std::string("_abcde"), std::string("ab cde"),
                            std::string("abc/de"), std::string("abcdé")}) {
-    EXPECT_EQ(code_of(access_->create_scope_map("alpha01", {name, "", ok})),
-              Errc::invalid_argument)
+    EXPECT_EQ(code_of(access_->create_scope_map("alpha01", {name, "", ok})), Errc::invalid_argument)
         << name;
   }
   EXPECT_TRUE(access_->create_scope_map("alpha01", {std::string(50, 'a'), "", ok}));
@@ -354,14 +367,15 @@ TEST_F(AccessControlTest, ScopeMapsHoldAtMost500Actions) {
 TEST_F(AccessControlTest, ScopeMapsAndTokensStopAtTheTierLimit) {
   registry("basic001", "Basic");  // 100 scope maps, 100 tokens
   for (int i = 0; i < 100; ++i) scope_map("basic001", "map" + std::to_string(1000 + i));
-  auto over = access_->create_scope_map("basic001", {"map9999", "", {"repositories/a/content/read"}});
+  auto over =
+      access_->create_scope_map("basic001", {"map9999", "", {"repositories/a/content/read"}});
   EXPECT_EQ(code_of(over), Errc::limit_exceeded);
   EXPECT_NE(over.error().message.find("Basic"), std::string::npos);
 
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(access_->create_token("basic001", {"tok" + std::to_string(1000 + i),
-                                                   "_repositories_pull", std::nullopt, true,
-                                                   std::nullopt}));
+    ASSERT_TRUE(
+        access_->create_token("basic001", {"tok" + std::to_string(1000 + i), "_repositories_pull",
+                                           std::nullopt, true, std::nullopt}));
   }
   EXPECT_EQ(code_of(access_->create_token(
                 "basic001", {"tok9999", "_repositories_pull", std::nullopt, true, std::nullopt})),
@@ -371,12 +385,14 @@ TEST_F(AccessControlTest, ScopeMapsAndTokensStopAtTheTierLimit) {
   auto usage = tenants_->usage("basic001");
   ASSERT_TRUE(usage);
   for (const auto& count : usage->counts) {
-    if (count.resource == CountedResource::tokens || count.resource == CountedResource::scope_maps) {
+    if (count.resource == CountedResource::tokens ||
+        count.resource == CountedResource::scope_maps) {
       EXPECT_EQ(count.current, 100u) << resource_name(count.resource);
     }
   }
   // The other registry's limit is its own.
-  EXPECT_TRUE(access_->create_scope_map("alpha01", {"map9999", "", {"repositories/a/content/read"}}));
+  EXPECT_TRUE(
+      access_->create_scope_map("alpha01", {"map9999", "", {"repositories/a/content/read"}}));
 }
 
 // ------------------------------------------------------------------ tokens
@@ -384,8 +400,8 @@ TEST_F(AccessControlTest, ScopeMapsAndTokensStopAtTheTierLimit) {
 TEST_F(AccessControlTest, TokenCreateShowsValuesOnceAndStoresHashes) {
   scope_map("alpha01", "readers");
   std::int64_t expiry = unix_now() + 30 * kDay;
-  auto created = access_->create_token("alpha01", {"ci-token", "READERS", std::nullopt, false,
-                                                   expiry});
+  auto created =
+      access_->create_token("alpha01", {"ci-token", "READERS", std::nullopt, false, expiry});
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_EQ(created->scope_map, "readers");  // the stored spelling
   EXPECT_TRUE(created->enabled);
@@ -417,8 +433,8 @@ TEST_F(AccessControlTest, TokenCreateShowsValuesOnceAndStoresHashes) {
     EXPECT_FALSE(auth::verify_secret(key_, *created->passwords[1 - i].value, hash));
   }
 
-  EXPECT_EQ(code_of(access_->create_token("alpha01", {"CI-Token", "readers", std::nullopt, false,
-                                                      std::nullopt})),
+  EXPECT_EQ(code_of(access_->create_token(
+                "alpha01", {"CI-Token", "readers", std::nullopt, false, std::nullopt})),
             Errc::conflict);
 }
 
@@ -428,8 +444,7 @@ TEST_F(AccessControlTest, TokenInputIsValidated) {
   };
   EXPECT_EQ(code_of(access_->create_token("alpha01", token("abc", "_repositories_pull"))),
             Errc::invalid_argument);
-  EXPECT_EQ(code_of(access_->create_token("alpha01", token("valid1", ""))),
-            Errc::invalid_argument);
+  EXPECT_EQ(code_of(access_->create_token("alpha01", token("valid1", ""))), Errc::invalid_argument);
   auto missing = access_->create_token("alpha01", token("valid1", "nosuchmap"));
   EXPECT_EQ(code_of(missing), Errc::scope_map_not_found);
   EXPECT_EQ(missing.error().target, "scopeMapName");
@@ -443,8 +458,8 @@ TEST_F(AccessControlTest, TokenInputIsValidated) {
 
 TEST_F(AccessControlTest, TokenWithoutPasswordsAndItsUpdates) {
   scope_map("alpha01", "writers", {"repositories/app/content/write"});
-  auto created = access_->create_token("alpha01", {"bare-token", "_repositories_pull", false,
-                                                   true, std::nullopt});
+  auto created = access_->create_token(
+      "alpha01", {"bare-token", "_repositories_pull", false, true, std::nullopt});
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_TRUE(created->passwords.empty());
   EXPECT_FALSE(created->enabled);
@@ -466,8 +481,8 @@ TEST_F(AccessControlTest, TokenWithoutPasswordsAndItsUpdates) {
 }
 
 TEST_F(AccessControlTest, GenerateReplacesOnlyTheNamedPassword) {
-  auto created = access_->create_token("alpha01", {"gen-token", "_repositories_push",
-                                                   std::nullopt, false, std::nullopt});
+  auto created = access_->create_token(
+      "alpha01", {"gen-token", "_repositories_push", std::nullopt, false, std::nullopt});
   ASSERT_TRUE(created);
   auto id = tenants_->show("alpha01")->record.id;
   auto before = *metadata_->find_token(id, "gen-token");
@@ -484,29 +499,28 @@ TEST_F(AccessControlTest, GenerateReplacesOnlyTheNamedPassword) {
   EXPECT_EQ(after->passwords[0].secret_hash, before->passwords[0].secret_hash);
   EXPECT_NE(after->passwords[1].secret_hash, before->passwords[1].secret_hash);
   EXPECT_TRUE(auth::verify_secret(key_, *(*generated)[0].value, after->passwords[1].secret_hash));
-  EXPECT_FALSE(auth::verify_secret(key_, *created->passwords[1].value,
-                                   after->passwords[1].secret_hash));
+  EXPECT_FALSE(
+      auth::verify_secret(key_, *created->passwords[1].value, after->passwords[1].secret_hash));
 
-  auto both = access_->generate_token_passwords("alpha01", "gen-token", std::nullopt,
-                                                std::nullopt);
+  auto both = access_->generate_token_passwords("alpha01", "gen-token", std::nullopt, std::nullopt);
   ASSERT_TRUE(both);
   EXPECT_EQ(both->size(), 2u);
 
-  EXPECT_EQ(code_of(access_->generate_token_passwords("alpha01", "gen-token", "password",
-                                                      std::nullopt)),
-            Errc::invalid_argument);
+  EXPECT_EQ(
+      code_of(access_->generate_token_passwords("alpha01", "gen-token", "password", std::nullopt)),
+      Errc::invalid_argument);
   EXPECT_EQ(code_of(access_->generate_token_passwords("alpha01", "gen-token", std::nullopt,
                                                       unix_now() - kDay)),
             Errc::invalid_argument);
-  EXPECT_EQ(code_of(access_->generate_token_passwords("alpha01", "no-token", std::nullopt,
-                                                      std::nullopt)),
-            Errc::token_not_found);
+  EXPECT_EQ(
+      code_of(access_->generate_token_passwords("alpha01", "no-token", std::nullopt, std::nullopt)),
+      Errc::token_not_found);
 
   // A token made without passwords gets them.
-  ASSERT_TRUE(access_->create_token("alpha01", {"later-token", "_repositories_pull",
-                                                std::nullopt, true, std::nullopt}));
-  ASSERT_TRUE(access_->generate_token_passwords("alpha01", "later-token", "password1",
-                                                std::nullopt));
+  ASSERT_TRUE(access_->create_token(
+      "alpha01", {"later-token", "_repositories_pull", std::nullopt, true, std::nullopt}));
+  ASSERT_TRUE(
+      access_->generate_token_passwords("alpha01", "later-token", "password1", std::nullopt));
   auto later = access_->show_token("alpha01", "later-token");
   ASSERT_EQ(later->passwords.size(), 1u);
   EXPECT_EQ(later->passwords[0].name, "password1");
@@ -560,9 +574,9 @@ TEST_F(AccessControlTest, IdentityInputIsValidated) {
     request.kind = std::move(kind);
     return request;
   };
-  for (std::string name : {std::string(""), std::string("ab"), std::string(129, 'a'),
-                           std::string("-abc"), std::string("a b c"), std::string("abc/def"),
-                           std::string("abc\x01")}) {
+  for (std::string name :
+       {std::string(""), std::string("ab"), std::string(129, 'a'), std::string("-abc"),
+        std::string("a b c"), std::string("abc/def"), std::string("abc\x01")}) {
     EXPECT_EQ(code_of(access_->create_identity(make(name, "user"))), Errc::invalid_argument)
         << name;
   }
@@ -631,8 +645,7 @@ TEST_F(AccessControlTest, FederatedIdentitiesAreCheckedAndShowTheirClaims) {
   EXPECT_EQ(code_of(with([](NewIdentity& r) { r.jwks = ""; })), Errc::invalid_argument);
   EXPECT_EQ(code_of(with([](NewIdentity& r) { r.password = "a long enough password"; })),
             Errc::invalid_argument);
-  EXPECT_EQ(code_of(with([](NewIdentity& r) { r.claims = {{"", "x"}}; })),
-            Errc::invalid_argument);
+  EXPECT_EQ(code_of(with([](NewIdentity& r) { r.claims = {{"", "x"}}; })), Errc::invalid_argument);
   EXPECT_EQ(code_of(with([](NewIdentity& r) {
               for (int i = 0; i < 40; ++i) r.claims["c" + std::to_string(i)] = "v";
             })),
