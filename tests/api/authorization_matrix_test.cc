@@ -1,0 +1,576 @@
+// The authorization matrix: every route berthd serves (data plane, token service, management,
+// /healthz) against every kind of caller, through the real HTTP stack, with the expected
+// answer: allowed (the handler ran), 401 (authenticate) or 403 (denied). The rows are written
+// out by hand, one per route name; a route without a row, or a row without a route, fails.
+//
+// Then the leaks the matrix cannot see: what the catalog lists, cross-repository mounts, and
+// that a denial reads the same whether the repository exists or not.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/api_test_support.h"
+#include "auth/authenticator.h"
+#include "auth/secrets.h"
+#include "auth/token_signer.h"
+#include "common/clock.h"
+#include "metadata/sqlite_metadata_store.h"
+#include "support/route_tables.h"
+
+namespace berth::testing {
+namespace {
+
+namespace json = boost::json;
+
+// The callers, one column each.
+enum Column {
+  kAnonymous,
+  kAdminToken,     // the deployment administrator token (Bearer)
+  kAdminUser,      // the registry's admin user (Basic)
+  kNarrowToken,    // a token whose scope map reads team/app only (Basic)
+  kDisabledToken,  // a disabled token's right password (Basic)
+  kExpiredToken,   // a token password past its expiry (Basic)
+  kUserPull,       // users with one role on the registry (Basic: id + secret)
+  kUserPush,
+  kUserDelete,
+  kUserReader,
+  kUserContributor,
+  kUserOwner,
+  kNarrowJwt,      // an access token from the token service for the narrow token
+  kForgedJwt,      // that token with its claims changed (the signature no longer fits)
+  kExpiredJwt,     // signed with the registry's key, expired
+  kOtherRegistryJwt,
+  kUnknownKidJwt,  // signed by a key berthd does not know
+  kUserSigner,     // a user with AcrImageSigner
+  kColumns
+};
+
+constexpr const char* kColumnNames[kColumns] = {
+    "anonymous",  "admin-token", "admin-user", "narrow-token", "disabled-token", "expired-token",
+    "AcrPull",    "AcrPush",     "AcrDelete",  "Reader",       "Contributor",    "Owner",
+    "narrow-jwt", "forged-jwt",  "expired-jwt", "other-registry-jwt", "unknown-kid-jwt",
+    "AcrImageSigner"};
+
+// Expected answers, a character per column: A allowed (the handler ran: neither 401 nor 403
+// nor a server error), U 401 with a challenge, D 403.
+constexpr const char* kPull = "UAAAUUAADAAAAUUUUA";
+constexpr const char* kPush = "UAADUUDADDAADUUUUD";
+constexpr const char* kDelete = "UAADUUDDADAADUUUUD";
+constexpr const char* kBase = "UAAAUUAAAAAAAUUUUA";
+constexpr const char* kEveryone = "AAAAAAAAAAAAAAAAAA";
+constexpr const char* kTokenGet = "AUAAUUAAAAAAUUUUUA";  // Basic or nothing; Bearer is refused
+constexpr const char* kAdminOnly = "UAUUUUDDDDDDUUUUUD";
+constexpr const char* kRegistryRead = "UAUUUUDDDAAAUUUUUD";
+constexpr const char* kRegistryWrite = "UAUUUUDDDDAAUUUUUD";
+constexpr const char* kRegistryOwn = "UAUUUUDDDDDAUUUUUD";
+
+const std::map<std::string, std::string> kMatrix = {
+    {"healthz", kEveryone},
+    {"base", kBase},
+    {"catalog.list", kPull},
+    {"tags.list", kPull},
+    {"referrers.list", kPull},
+    {"manifest.get", kPull},
+    {"manifest.head", kPull},
+    {"manifest.put", kPush},
+    {"manifest.delete", kDelete},
+    {"upload.start", kPush},
+    {"upload.status", kPush},
+    {"upload.patch", kPush},
+    {"upload.finish", kPush},
+    {"upload.cancel", kPush},
+    {"blob.get", kPull},
+    {"blob.head", kPull},
+    {"blob.delete", kDelete},
+    {"oauth2.token", kTokenGet},
+    {"oauth2.token.post", kEveryone},  // no form: 400 from the handler, for everyone
+    {"oauth2.exchange", kEveryone},
+    {"mgmt.openapi", kEveryone},
+    {"mgmt.tiers.list", kAdminOnly},
+    {"mgmt.registries.list", kAdminOnly},
+    {"mgmt.registries.create", kAdminOnly},
+    {"mgmt.registries.show", kRegistryRead},
+    {"mgmt.registries.update", kRegistryWrite},
+    {"mgmt.registries.delete", kRegistryOwn},
+    {"mgmt.registries.usage", kRegistryRead},
+    {"mgmt.registries.health", kRegistryRead},
+    {"mgmt.repositories.list", kRegistryRead},
+    {"mgmt.repositories.show", kRegistryRead},
+    {"mgmt.repositories.delete", kRegistryWrite},
+    {"mgmt.tags.list", kRegistryRead},
+    {"mgmt.tags.delete", kRegistryWrite},
+    {"mgmt.manifests.list", kRegistryRead},
+    {"mgmt.manifests.show", kRegistryRead},
+    {"mgmt.manifests.delete", kRegistryWrite},
+    {"mgmt.credentials.show", kRegistryWrite},
+    {"mgmt.credentials.renew", kRegistryWrite},
+    {"mgmt.scopemaps.list", kRegistryRead},
+    {"mgmt.scopemaps.create", kRegistryWrite},
+    {"mgmt.scopemaps.show", kRegistryRead},
+    {"mgmt.scopemaps.update", kRegistryWrite},
+    {"mgmt.scopemaps.delete", kRegistryWrite},
+    {"mgmt.tokens.list", kRegistryRead},
+    {"mgmt.tokens.create", kRegistryWrite},
+    {"mgmt.tokens.credentials.generate", kRegistryWrite},
+    {"mgmt.tokens.show", kRegistryRead},
+    {"mgmt.tokens.update", kRegistryWrite},
+    {"mgmt.tokens.delete", kRegistryWrite},
+    {"mgmt.networkrules.list", kRegistryRead},
+    {"mgmt.networkrules.add", kRegistryWrite},
+    {"mgmt.networkrules.remove", kRegistryWrite},
+    {"mgmt.audit.logins", kRegistryRead},
+    {"mgmt.identities.list", kAdminOnly},
+    {"mgmt.identities.create", kAdminOnly},
+    {"mgmt.identities.show", kAdminOnly},
+    {"mgmt.identities.delete", kAdminOnly},
+    {"mgmt.roleassignments.list", kAdminOnly},
+    {"mgmt.roleassignments.create", kAdminOnly},
+    {"mgmt.roleassignments.delete", kAdminOnly},
+};
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
+  }
+  if (i + 1 == in.size()) {
+    unsigned n = static_cast<unsigned char>(in[i]) << 16;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out += "=";
+  }
+  return out;
+}
+
+std::string basic(std::string_view user, std::string_view password) {
+  std::string pair(user);
+  pair += ':';
+  pair += password;
+  std::string header = "Authorization: Basic ";
+  header += base64(pair);
+  return header;
+}
+
+std::string bearer(std::string_view token) {
+  std::string header = "Authorization: Bearer ";
+  header += token;
+  return header;
+}
+
+json::value parse(const HttpResponse& r) {
+  boost::system::error_code ec;
+  auto value = json::parse(r.body, ec);
+  if (ec) ADD_FAILURE() << "not JSON: " << r.body;
+  return value;
+}
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+const std::string kMissingDigest = "sha256:" + std::string(64, 'e');
+
+class AuthorizationMatrix : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    push_content();
+    make_tokens();
+    make_users();
+    make_jwts();
+  }
+
+  HttpResponse admin(std::string_view method, const std::string& path, std::string_view body = {}) {
+    auto r = client().request(method, path, body, {"Content-Type: application/json"});
+    EXPECT_LT(r.status, 300) << method << ' ' << path << ": " << r.body;
+    return r;
+  }
+
+  void push_content() {
+    for (const std::string repo : {"team/app", "other/app"}) {
+      std::string manifest = make_image(repo, repo);
+      ASSERT_EQ(put_manifest(repo, "v1", manifest).status, 201);
+      manifest_digest_ = sha256(manifest);
+    }
+    config_digest_ = sha256(R"({"architecture":"amd64","os":"linux","seed":"team/app"})");
+    auto credentials = parse(admin("GET", "/mgmt/v1/registries/default/credentials"));
+    admin_password_ = str(credentials.at("passwords").at(0).at("value"));
+  }
+
+  std::string token_password(const std::string& body) {
+    auto token = parse(admin("POST", "/mgmt/v1/registries/default/tokens", body));
+    return str(token.at("credentials").at("passwords").at(0).at("value"));
+  }
+
+  void make_tokens() {
+    admin("POST", "/mgmt/v1/registries/default/scope-maps",
+          R"({"name":"teamread","actions":["repositories/team/app/content/read"]})");
+    admin("POST", "/mgmt/v1/registries/default/scope-maps",
+          R"({"name":"teampush","actions":["repositories/team/*/content/read",
+              "repositories/team/*/content/write"]})");
+    narrow_password_ = token_password(R"({"name":"narrow","scopeMapName":"teamread"})");
+    team_push_password_ = token_password(R"({"name":"teampusher","scopeMapName":"teampush"})");
+    disabled_password_ =
+        token_password(R"({"name":"disabled","scopeMapName":"_repositories_admin","status":"disabled"})");
+    expiring_at_ = unix_now() + 2;
+    admin("POST", "/mgmt/v1/registries/default/tokens",
+          R"({"name":"expiring","scopeMapName":"_repositories_admin","noPasswords":true})");
+    auto generated = parse(admin(
+        "POST", "/mgmt/v1/registries/default/tokens/expiring/credentials/generate",
+        fmt::format(R"({{"passwordName":"password1","expiry":"{}"}})",
+                    format_rfc3339(expiring_at_))));
+    expired_password_ = str(generated.at("passwords").at(0).at("value"));
+  }
+
+  void make_users() {
+    const std::pair<Column, const char*> roles[] = {
+        {kUserPull, "AcrPull"},         {kUserPush, "AcrPush"},
+        {kUserDelete, "AcrDelete"},     {kUserReader, "Reader"},
+        {kUserContributor, "Contributor"}, {kUserOwner, "Owner"},
+        {kUserSigner, "AcrImageSigner"}};
+    for (const auto& [column, role] : roles) {
+      auto identity = parse(admin("POST", "/mgmt/v1/identities",
+                                  fmt::format(R"({{"name":"user-{}","kind":"user"}})", role)));
+      std::string id = str(identity.at("id"));
+      users_[column] = {id, str(identity.at("secret"))};
+      admin("POST", "/mgmt/v1/role-assignments",
+            fmt::format(R"({{"assignee":"{}","role":"{}","scope":"/registries/default"}})", id,
+                        role));
+    }
+  }
+
+  void make_jwts() {
+    auto token = client().get(
+        "/oauth2/token?service=default.registry.local&scope=repository:team/app:pull,push,delete"
+        "&scope=registry:catalog:*",
+        {basic("narrow", narrow_password_)});
+    ASSERT_EQ(token.status, 200) << token.body;
+    narrow_jwt_ = str(parse(token).at("access_token"));
+
+    // The forged one: the narrow token's signature over claims that grant more.
+    auto first = narrow_jwt_.find('.');
+    auto second = narrow_jwt_.find('.', first + 1);
+    std::string claims = decode_base64url(narrow_jwt_.substr(first + 1, second - first - 1));
+    auto at = claims.find(R"("actions":["pull"])");
+    ASSERT_NE(at, std::string::npos) << claims;
+    claims.replace(at, 18, R"("actions":["pull","push","delete"])");
+    forged_jwt_ = narrow_jwt_.substr(0, first + 1) + encode_base64url(claims) +
+                  narrow_jwt_.substr(second);
+
+    // Signed with berthd's own keys (read from its database, as another node would).
+    auto other = parse(admin("POST", "/mgmt/v1/registries", R"({"name":"otherreg","tier":"Basic"})"));
+    (void)other;
+    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "data" / "metadata.db");
+    ASSERT_TRUE(store) << store.error().message;
+    auto key = auth::DeploymentKey::open(dir_.path() / "data", std::nullopt);
+    ASSERT_TRUE(key);
+    auto keys = auth::SigningKeys::open(**store, *key);
+    ASSERT_TRUE(keys);
+    auto other_record = (*store)->find_registry("otherreg");
+    ASSERT_TRUE(other_record && *other_record);
+
+    auth::TokenClaims base;
+    base.issuer = std::string(auth::kTokenIssuer);
+    base.subject = "token:1:narrow";
+    base.audience = "default.registry.local";
+    base.issued_at = unix_now();
+    base.not_before = base.issued_at;
+    base.expires_at = base.issued_at + 300;
+    base.id = "matrix";
+    base.kind = auth::TokenKind::access;
+    base.registry_id = metadata::kDefaultRegistryId;
+    base.access = {{"repository", "team/app", {"pull", "push", "delete"}},
+                   {"registry", "catalog", {"*"}}};
+
+    auth::TokenClaims expired = base;
+    expired.issued_at -= 1000;
+    expired.not_before = expired.issued_at;
+    expired.expires_at = unix_now() - 100;
+    expired_jwt_ = auth::sign_token(*(*keys)->ring(), expired).value();
+
+    auth::TokenClaims elsewhere = base;
+    elsewhere.subject = "admin";
+    elsewhere.audience = "otherreg.registry.local";
+    elsewhere.registry_id = (*other_record)->id;
+    other_registry_jwt_ = auth::sign_token(*(*keys)->ring(), elsewhere).value();
+
+    auto stranger = auth::SigningKey::generate().value();
+    auth::KeyRing stranger_ring({stranger});
+    auth::TokenClaims admin_claims = base;
+    admin_claims.subject = "admin";
+    unknown_kid_jwt_ = auth::sign_token(stranger_ring, admin_claims).value();
+  }
+
+  static std::string decode_base64url(std::string text) {
+    for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (text.size() % 4 != 0) text.push_back('=');
+    static constexpr std::string_view kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+      if (c == '=') break;
+      buffer = (buffer << 6) | static_cast<unsigned>(kAlphabet.find(c));
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+      }
+    }
+    return out;
+  }
+
+  static std::string encode_base64url(std::string_view text) {
+    std::string out = base64(text);
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return out;
+  }
+
+  // The Authorization header of a column ("Authorization:" removes the default one).
+  std::string credentials(Column column) {
+    switch (column) {
+      case kAnonymous: return "Authorization:";
+      case kAdminToken: return bearer(kApiTestAdminToken);
+      case kAdminUser: return basic("default", admin_password_);
+      case kNarrowToken: return basic("narrow", narrow_password_);
+      case kDisabledToken: return basic("disabled", disabled_password_);
+      case kExpiredToken: return basic("expiring", expired_password_);
+      case kNarrowJwt: return bearer(narrow_jwt_);
+      case kForgedJwt: return bearer(forged_jwt_);
+      case kExpiredJwt: return bearer(expired_jwt_);
+      case kOtherRegistryJwt: return bearer(other_registry_jwt_);
+      case kUnknownKidJwt: return bearer(unknown_kid_jwt_);
+      default: {
+        const auto& user = users_.at(column);
+        return basic(user.first, user.second);
+      }
+    }
+  }
+
+  // A request path for a route pattern that names things which exist where reading them is
+  // the point, and things which do not where changing them would alter the other rows.
+  std::string concrete(const http::Route& route) const {
+    bool removes = route.method == "DELETE";
+    const std::pair<std::string, std::string> values[] = {
+        {"{name+}", "team/app"},
+        {"{repository+}", removes ? "team/none" : "team/app"},
+        {"{registry}", "default"},
+        {"{reference}", removes ? kMissingDigest : "v1"},
+        {"{digest}", removes ? kMissingDigest
+                             : (route.name == "blob.get" || route.name == "blob.head"
+                                    ? config_digest_
+                                    : manifest_digest_)},
+        {"{uuid}", "no-such-upload"},
+        {"{tag}", "nosuchtag"},
+        {"{name}", "nosuchname"},
+        {"{id}", "nosuchid"},
+    };
+    std::string path = route.pattern;
+    for (const auto& [param, value] : values) {
+      for (auto at = path.find(param); at != std::string::npos; at = path.find(param)) {
+        path.replace(at, param.size(), value);
+      }
+    }
+    return path;
+  }
+
+  std::string admin_password_, narrow_password_, team_push_password_, disabled_password_,
+      expired_password_;
+  std::map<int, std::pair<std::string, std::string>> users_;  // column -> id, secret
+  std::string narrow_jwt_, forged_jwt_, expired_jwt_, other_registry_jwt_, unknown_kid_jwt_;
+  std::string manifest_digest_, config_digest_;
+  std::int64_t expiring_at_ = 0;
+};
+
+char verdict_of(const HttpResponse& r) {
+  if (r.status == 401) return 'U';
+  if (r.status == 403) return 'D';
+  if (r.status >= 500) return '!';
+  return 'A';
+}
+
+TEST_F(AuthorizationMatrix, EveryRouteHasARowAndEveryRowARoute) {
+  AllRoutes all;
+  std::set<std::string> routed;
+  for (const auto& route : all.router().routes()) {
+    routed.insert(route.name);
+    EXPECT_TRUE(kMatrix.contains(route.name))
+        << "route " << route.name << " (" << route.method << ' ' << route.pattern
+        << ") has no row in the authorization matrix";
+  }
+  routed.insert("healthz");  // served by berthd beside the API route tables
+  for (const auto& [name, expected] : kMatrix) {
+    EXPECT_TRUE(routed.contains(name)) << "matrix row " << name << " names no route";
+    EXPECT_EQ(std::string(expected).size(), static_cast<std::size_t>(kColumns)) << name;
+  }
+}
+
+TEST_F(AuthorizationMatrix, EveryRouteAnswersEachCallerAsTheMatrixSays) {
+  // The expiring token's password is past its expiry by now.
+  while (unix_now() <= expiring_at_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  AllRoutes all;
+  std::vector<http::Route> routes = all.router().routes();
+  routes.push_back(http::Route{"GET", "/healthz", "healthz", "", {}});
+  std::size_t checked = 0;
+  std::size_t expected_checks = 0;
+  for (const auto& route : routes) {
+    auto row = kMatrix.find(route.name);
+    if (row == kMatrix.end()) continue;  // reported by the test above
+    std::string path = concrete(route);
+    expected_checks += kColumns;
+    for (int column = 0; column < kColumns; ++column) {
+      auto r = client().request(route.method, path, {},
+                                {credentials(static_cast<Column>(column))});
+      char expected = row->second[column];
+      EXPECT_EQ(verdict_of(r), expected)
+          << route.name << " (" << route.method << ' ' << path << ") as "
+          << kColumnNames[column] << ": " << r.status << ' ' << r.body;
+      if (r.status == 401 && path.starts_with("/v2/")) {
+        EXPECT_TRUE(r.header("www-authenticate").starts_with("Bearer realm=\""))
+            << route.name << " as " << kColumnNames[column];
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, expected_checks);
+  EXPECT_GE(checked, kMatrix.size() * kColumns);
+}
+
+// ---------------------------------------------------------------- what the matrix cannot see
+
+std::vector<std::string> catalog_of(HttpClient& client, const std::string& credentials) {
+  auto r = client.get("/v2/_catalog", {credentials});
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> names;
+  auto body = parse(r);
+  if (!body.is_object()) return names;
+  for (const auto& name : body.at("repositories").as_array()) {
+    names.push_back(std::string(name.as_string()));
+  }
+  return names;
+}
+
+TEST_F(AuthorizationMatrix, TheCatalogListsOnlyWhatTheCallerMayRead) {
+  EXPECT_EQ(catalog_of(client(), credentials(kNarrowToken)), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(catalog_of(client(), credentials(kNarrowJwt)), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(catalog_of(client(), credentials(kUserPull)),
+            (std::vector<std::string>{"other/app", "team/app"}));
+  EXPECT_EQ(catalog_of(client(), credentials(kAdminUser)),
+            (std::vector<std::string>{"other/app", "team/app"}));
+  // Paging through a filtered catalog: one name a page, no name of other/app.
+  auto r = client().get("/v2/_catalog?n=1", {credentials(kNarrowToken)});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("other"), std::string::npos) << r.body;
+}
+
+TEST_F(AuthorizationMatrix, AMountFromARepositoryTheCallerCannotReadBecomesAnUpload) {
+  std::string pusher = basic("teampusher", team_push_password_);
+  // other/app's config blob, which team/new does not have.
+  std::string other_config = sha256(R"({"architecture":"amd64","os":"linux","seed":"other/app"})");
+  auto r = client().request(
+      "POST", fmt::format("/v2/team/new/blobs/uploads/?mount={}&from=other/app", other_config), {},
+      {pusher});
+  EXPECT_EQ(r.status, 202) << r.body;  // an upload session, not the blob
+  EXPECT_EQ(client().head(fmt::format("/v2/team/new/blobs/{}", other_config)).status, 404);
+  // From a repository it may read, the same mount happens.
+  r = client().request(
+      "POST", fmt::format("/v2/team/new/blobs/uploads/?mount={}&from=team/app", config_digest_),
+      {}, {pusher});
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+TEST_F(AuthorizationMatrix, ADenialReadsTheSameWhetherTheRepositoryExistsOrNot) {
+  std::string narrow = credentials(kNarrowToken);
+  auto existing = client().get("/v2/other/app/tags/list", {narrow});
+  auto missing = client().get("/v2/other/none/tags/list", {narrow});
+  EXPECT_EQ(existing.status, 403);
+  EXPECT_EQ(missing.status, 403);
+  EXPECT_EQ(existing.body, missing.body);
+  EXPECT_EQ(existing.body.find("v1"), std::string::npos) << existing.body;
+  auto manifest = client().get("/v2/other/app/manifests/v1", {narrow});
+  auto no_manifest = client().get("/v2/other/none/manifests/v1", {narrow});
+  EXPECT_EQ(manifest.status, 403);
+  EXPECT_EQ(manifest.body, no_manifest.body);
+}
+
+TEST_F(AuthorizationMatrix, ATokenLackingAScopeItsPrincipalHoldsIsChallengedForIt) {
+  // The admin user may push, but this access token was asked for pull only.
+  auto token = client().get("/oauth2/token?service=default.registry.local"
+                            "&scope=repository:team/app:pull",
+                            {basic("default", admin_password_)});
+  ASSERT_EQ(token.status, 200);
+  std::string jwt = str(parse(token).at("access_token"));
+  auto r = client().request("POST", "/v2/team/app/blobs/uploads/", {}, {bearer(jwt)});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.header("www-authenticate").find(R"(scope="repository:team/app:pull,push")"),
+            std::string::npos)
+      << r.header("www-authenticate");
+  EXPECT_NE(r.header("www-authenticate").find(R"(error="insufficient_scope")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+TEST_F(AuthorizationMatrix, AnonymousPullGivesPullAndNothingElseOnTiersThatHaveIt) {
+  // Basic has no anonymous pull: the switch is refused, nothing changes.
+  ASSERT_EQ(client()
+                .request("PATCH", "/mgmt/v1/registries/default", R"({"tier":"Basic"})",
+                         {"Content-Type: application/json"})
+                .status,
+            200);
+  auto refused = client().request("PATCH", "/mgmt/v1/registries/default",
+                                  R"({"anonymousPullEnabled":true})",
+                                  {"Content-Type: application/json"});
+  EXPECT_GE(refused.status, 400);
+  EXPECT_LT(refused.status, 500);
+  const std::string anonymous = "Authorization:";
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {anonymous}).status, 401);
+
+  auto enabled = client().request("PATCH", "/mgmt/v1/registries/default",
+                                  R"({"tier":"Standard","anonymousPullEnabled":true})",
+                                  {"Content-Type: application/json"});
+  ASSERT_EQ(enabled.status, 200) << enabled.body;
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {anonymous}).status, 200);
+  EXPECT_EQ(client().get("/v2/team/app/tags/list", {anonymous}).status, 200);
+  EXPECT_EQ(client().request("HEAD", "/v2/other/app/manifests/v1", {}, {anonymous}).status, 200);
+  // Nothing else: no push, no delete, and the token service grants only pull.
+  EXPECT_EQ(client().request("POST", "/v2/team/app/blobs/uploads/", {}, {anonymous}).status, 401);
+  EXPECT_EQ(client().request("DELETE", "/v2/team/app/manifests/" + kMissingDigest, {}, {anonymous})
+                .status,
+            401);
+  auto token = client().get("/oauth2/token?service=default.registry.local"
+                            "&scope=repository:team/app:pull,push,delete",
+                            {anonymous});
+  ASSERT_EQ(token.status, 200) << token.body;
+  std::string jwt = str(parse(token).at("access_token"));
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {bearer(jwt)}).status, 200);
+  auto push = client().request("POST", "/v2/team/app/blobs/uploads/", {}, {bearer(jwt)});
+  EXPECT_EQ(push.status, 401);  // anonymous: asked to log in, not denied
+}
+
+}  // namespace
+}  // namespace berth::testing
