@@ -14,6 +14,7 @@
 
 #include "api/blocking_pool.h"
 #include "api/pipeline.h"
+#include "auth/authenticator.h"
 #include "http/router.h"
 #include "registry/access_control.h"
 #include "registry/tenants.h"
@@ -61,6 +62,8 @@ inline constexpr std::string_view kConflict = "Conflict";
 struct ManagementContext {
   registry::Tenants& tenants;
   registry::AccessControl& access;
+  // The token service's keys (rotation); null where no token service runs (route-table tests).
+  auth::SigningKeys* signing_keys = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()

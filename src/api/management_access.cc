@@ -320,7 +320,8 @@ std::variant<registry::NewRoleAssignment, Response> parse_new_role_assignment(
 // to the database, and hashing a chosen password is slow on purpose.
 class AccessHandlers {
  public:
-  explicit AccessHandlers(ManagementContext& context) : access_(context.access) {}
+  explicit AccessHandlers(ManagementContext& context)
+      : access_(context.access), signing_keys_(context.signing_keys) {}
 
   // --- admin user ---
 
@@ -632,8 +633,41 @@ class AccessHandlers {
     co_return json_response(200, json::object{{"events", std::move(items)}});
   }
 
+  // --- the token service's signing keys ---
+
+  asio::awaitable<Response> list_signing_keys(RequestContext& context, Request&) {
+    if (signing_keys_ == nullptr) co_return no_token_service();
+    auto ring = signing_keys_->ring();
+    json::array keys;
+    bool first = true;
+    for (const auto& key : ring->keys()) {
+      keys.push_back(json::object{{"kid", key.kid()}, {"active", first}});
+      first = false;
+    }
+    (void)context;
+    co_return json_response(200, json::object{{"keys", std::move(keys)}});
+  }
+
+  // A new key signs from now on; tokens the older keys signed keep verifying (no one is
+  // logged out). Other nodes pick the new key up when they first meet its kid.
+  asio::awaitable<Response> rotate_signing_key(RequestContext& context, Request&) {
+    if (signing_keys_ == nullptr) co_return no_token_service();
+    auto kid = co_await context.run_blocking([&] { return signing_keys_->rotate(); });
+    if (!kid) {
+      spdlog::error("id={} signing key rotation failed: {}", context.request_id,
+                    kid.error().message);
+      co_return management_error(500, mgmt::code::kInternalError, "internal server error");
+    }
+    co_return json_response(200, json::object{{"kid", *kid}, {"active", true}});
+  }
+
  private:
+  static Response no_token_service() {
+    return management_error(404, mgmt::code::kNotFound, "this server runs no token service");
+  }
+
   registry::AccessControl& access_;
+  auth::SigningKeys* signing_keys_;
 };
 
 using Method = asio::awaitable<Response> (AccessHandlers::*)(RequestContext&, Request&);
@@ -703,6 +737,10 @@ const AccessRow kAccessRoutes[] = {
      &AccessHandlers::create_role_assignment},
     {"DELETE", "/mgmt/v1/role-assignments/{id}", "mgmt.roleassignments.delete", kAdmin,
      &AccessHandlers::delete_role_assignment},
+    {"GET", "/mgmt/v1/signing-keys", "mgmt.signingkeys.list", kAdmin,
+     &AccessHandlers::list_signing_keys},
+    {"POST", "/mgmt/v1/signing-keys/rotate", "mgmt.signingkeys.rotate", kAdmin,
+     &AccessHandlers::rotate_signing_key},
 };
 
 }  // namespace

@@ -299,6 +299,7 @@ void App::set_up_access_control(const Config& config) {
   parts_->authenticator = std::make_unique<auth::Authenticator>(
       *parts_->metadata, *parts_->deployment_key, *parts_->signing_keys, *parts_->admin, settings,
       [] { return unix_now(); });
+  parts_->management->signing_keys = parts_->signing_keys.get();
   parts_->login_audit = std::make_unique<auth::LoginAudit>(*parts_->metadata);
   parts_->rate_limiter = std::make_unique<api::RateLimiter>(config.rate_limit_scale);
   std::vector<auth::IpRange> proxies;

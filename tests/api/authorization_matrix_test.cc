@@ -135,6 +135,8 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.roleassignments.list", kAdminOnly},
     {"mgmt.roleassignments.create", kAdminOnly},
     {"mgmt.roleassignments.delete", kAdminOnly},
+    {"mgmt.signingkeys.list", kAdminOnly},
+    {"mgmt.signingkeys.rotate", kAdminOnly},
 };
 
 std::string base64(std::string_view in) {
@@ -403,6 +405,11 @@ class AuthorizationMatrix : public ApiTest {
   std::int64_t expiring_at_ = 0;
 };
 
+// Reaches the fixture's base64url decoder from free functions.
+struct AuthorizationMatrixKid : AuthorizationMatrix {
+  static std::string decode(const std::string& text) { return decode_base64url(text); }
+};
+
 char verdict_of(const HttpResponse& r) {
   if (r.status == 401) return 'U';
   if (r.status == 403) return 'D';
@@ -570,6 +577,36 @@ TEST_F(AuthorizationMatrix, AnonymousPullGivesPullAndNothingElseOnTiersThatHaveI
   EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {bearer(jwt)}).status, 200);
   auto push = client().request("POST", "/v2/team/app/blobs/uploads/", {}, {bearer(jwt)});
   EXPECT_EQ(push.status, 401);  // anonymous: asked to log in, not denied
+}
+
+std::string kid_of(const std::string& jwt) {
+  auto header = json::parse(
+      AuthorizationMatrixKid::decode(jwt.substr(0, jwt.find('.'))));
+  return std::string(header.at("kid").as_string());
+}
+
+TEST_F(AuthorizationMatrix, RotatingTheSigningKeyLogsNoOneOut) {
+  auto before = client().get("/oauth2/token?service=default.registry.local"
+                             "&scope=repository:team/app:pull",
+                             {basic("default", admin_password_)});
+  ASSERT_EQ(before.status, 200);
+  std::string old_jwt = str(parse(before).at("access_token"));
+  auto rotated = client().request("POST", "/mgmt/v1/signing-keys/rotate");
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  std::string new_kid = str(parse(rotated).at("kid"));
+  EXPECT_NE(kid_of(old_jwt), new_kid);
+  // The old token still works; new ones carry the new kid.
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {bearer(old_jwt)}).status, 200);
+  auto after = client().get("/oauth2/token?service=default.registry.local"
+                            "&scope=repository:team/app:pull",
+                            {basic("default", admin_password_)});
+  std::string new_jwt = str(parse(after).at("access_token"));
+  EXPECT_EQ(kid_of(new_jwt), new_kid);
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {bearer(new_jwt)}).status, 200);
+  auto keys = parse(client().get("/mgmt/v1/signing-keys"));
+  ASSERT_GE(keys.at("keys").as_array().size(), 2u);
+  EXPECT_EQ(str(keys.at("keys").at(0).at("kid")), new_kid);
+  EXPECT_TRUE(keys.at("keys").at(0).at("active").as_bool());
 }
 
 }  // namespace
