@@ -4,6 +4,14 @@
 // BERTH_ALLOW_SKIP=1 lets a developer accept skips, as it does for the integration scripts.
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,10 +24,28 @@ bool skips_allowed() {
   return allow != nullptr && std::string_view(allow) == "1";
 }
 
+// When the suite collects artifacts (BERTH_TEST_ARTIFACTS), every log line the binary writes
+// also goes to <dir>/logs/<binary>-<pid>.log, which the no-secrets-in-logs check greps.
+void copy_logs_to_artifacts(const char* argv0) {
+  const char* dir = std::getenv("BERTH_TEST_ARTIFACTS");
+  if (dir == nullptr || *dir == '\0') return;
+  std::filesystem::path logs = std::filesystem::path(dir) / "logs";
+  std::error_code ec;
+  std::filesystem::create_directories(logs, ec);
+  std::string name = std::filesystem::path(argv0).filename().string() + "-" +
+                     std::to_string(::getpid()) + ".log";
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((logs / name).string());
+  auto console = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("berth", spdlog::sinks_init_list{console, file});
+  logger->set_level(spdlog::get_level());
+  spdlog::set_default_logger(logger);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  copy_logs_to_artifacts(argv[0]);
   const int status = RUN_ALL_TESTS();
   const int skipped = ::testing::UnitTest::GetInstance()->skipped_test_count();
   if (status == 0 && skipped > 0 && !skips_allowed()) {

@@ -1,4 +1,5 @@
 #include "support/http_client.h"
+#include "support/secret_record.h"
 
 #include <curl/curl.h>
 
@@ -48,6 +49,25 @@ HttpClient::HttpClient(std::string base_url)
 
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
+namespace {
+
+// For the no-secrets-in-logs check: the credentials sent, and the secrets answered.
+void note_secrets(const std::vector<std::string>& headers,
+                  const std::vector<std::string>& default_headers, const std::string& body) {
+  if (test_artifacts_dir().empty()) return;
+  for (const auto* list : {&headers, &default_headers}) {
+    for (const auto& header : *list) {
+      constexpr std::string_view kAuthorization = "Authorization: ";
+      if (header.starts_with(kAuthorization)) {
+        record_secrets_of_authorization(std::string_view(header).substr(kAuthorization.size()));
+      }
+    }
+  }
+  record_secrets_of_json(body);
+}
+
+}  // namespace
+
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,
                                  std::string_view body, const std::vector<std::string>& headers) {
   CURL* curl = static_cast<CURL*>(curl_);
@@ -92,6 +112,7 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
     throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(rc));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  note_secrets(headers, default_headers_, response.body);
   return response;
 }
 
