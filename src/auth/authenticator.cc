@@ -3,8 +3,6 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "auth/federation.h"
 #include "common/clock.h"
@@ -40,14 +38,6 @@ Grant everything(ManagementLevel management) {
   grant.add("*", Permissions::all());
   grant.management = management;
   return grant;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The unverified "iss" claim of a JWT: only to pick which issuer's keys to verify it with.
@@ -417,8 +407,9 @@ AccessResult<Principal> Authenticator::verify_federated(std::string_view jwt) {
   if (!candidates) return store_failure(candidates.error());
   for (const auto& identity : *candidates) {
     if (!identity.enabled || expired(identity.expiry, now())) continue;
-    // Only files are read here; fetching a JWKS over the network is planned.
-    auto keys = JwkSet::parse(read_file(identity.jwks));
+    auto document = jwks_.document(identity.jwks);
+    if (!document) continue;
+    auto keys = JwkSet::parse(*document);
     if (!keys) continue;
     auto claims = verify_external_token(*keys, jwt, identity.issuer, identity.audience, now());
     if (!claims) continue;

@@ -17,6 +17,7 @@
 #include "auth/access.h"
 #include "auth/admin_credential.h"
 #include "auth/credentials.h"
+#include "auth/jwks_source.h"
 #include "auth/secrets.h"
 #include "auth/token_signer.h"
 #include "common/result.h"
@@ -157,6 +158,7 @@ class Authenticator {
   const AdminCredential& admin_;
   TokenSettings settings_;
   Clock clock_;
+  JwksSource jwks_;
 };
 
 }  // namespace berth::auth
