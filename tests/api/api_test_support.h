@@ -51,7 +51,7 @@ class ApiTest : public ::testing::Test {
   void start() {
     app_ = std::make_unique<RunningApp>(dir_.path() / "data", std::string(kApiTestAdminToken));
     client_ = std::make_unique<HttpClient>(app_->base_url());
-    client_->set_default_headers({std::string("Authorization: Bearer ") + kApiTestAdminToken});
+    client_->set_default_headers({bearer_header(kApiTestAdminToken)});
   }
   static constexpr const char* kApiTestAdminToken = "api-test-admin-token-0123456789";
   HttpClient& client() { return *client_; }

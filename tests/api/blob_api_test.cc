@@ -295,6 +295,7 @@ TEST_F(BlobApi, ConcurrentPushesOfTheSameBlob) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       HttpClient c(app_->base_url());
+      c.set_default_headers({bearer_header(kApiTestAdminToken)});
       auto r = c.request("POST", "/v2/same/blobs/uploads/?digest=" + digest, content);
       if (r.status == 201) ++created;
     });

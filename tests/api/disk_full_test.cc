@@ -40,8 +40,9 @@ class DiskFull : public ::testing::Test {
              << " (this test needs root or CAP_SYS_ADMIN)";
     }
     mounted_ = true;
-    app_ = std::make_unique<RunningApp>(data_dir());
+    app_ = std::make_unique<RunningApp>(data_dir(), std::string(kAdminToken));
     client_ = std::make_unique<HttpClient>(app_->base_url());
+    client_->set_default_headers({bearer_header(kAdminToken)});
   }
   void TearDown() override {
     client_.reset();
@@ -49,6 +50,7 @@ class DiskFull : public ::testing::Test {
     if (mounted_) ::umount2(mount_point().c_str(), MNT_DETACH);
   }
 
+  static constexpr std::string_view kAdminToken = "disk-full-test-admin-token-0123456789";
   fs::path mount_point() const { return dir_.path() / "small"; }
   fs::path data_dir() const { return mount_point() / "data"; }
   fs::path filler() const { return mount_point() / "filler"; }

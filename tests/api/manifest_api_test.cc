@@ -524,6 +524,7 @@ TEST_F(ManifestApi, ConcurrentPushesOfTheSameManifestAndTag) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       HttpClient c(app_->base_url());
+      c.set_default_headers({bearer_header(kApiTestAdminToken)});
       auto r = c.request("PUT", "/v2/repo/manifests/latest", manifest,
                          {std::string("Content-Type: ") + kOciManifest});
       if (r.status == 201) ++created;

@@ -36,13 +36,22 @@ class UploadIntegrity : public ::testing::Test {
   void start(const std::function<void(server::Config&)>& configure = [](server::Config&) {}) {
     client_.reset();
     app_.reset();
-    app_ = std::make_unique<RunningApp>(data_dir(), configure);
+    app_ = std::make_unique<RunningApp>(data_dir(), configure, std::string(kAdminToken));
     client_ = std::make_unique<HttpClient>(app_->base_url());
+    client_->set_default_headers({bearer_header(kAdminToken)});
   }
   void SetUp() override { start(); }
   void TearDown() override {
     client_.reset();
     app_.reset();
+  }
+
+  static constexpr std::string_view kAdminToken = "upload-integrity-admin-token-0123456789";
+  // The administrator's Authorization header line, for requests written by hand.
+  static std::string authorization_line() {
+    std::string line = bearer_header(kAdminToken);
+    line += "\r\n";
+    return line;
   }
 
   fs::path data_dir() const { return dir_.path() / "data"; }
@@ -114,8 +123,8 @@ TEST_F(UploadIntegrity, ChunkedPatchThatDisagreesWithItsContentRangeStoresNothin
   std::string path = start_session();
   ASSERT_EQ(patch(path, "1234", 0).status, 202);
   RawConnection raw(port(), kRawReadTimeoutSeconds);
-  raw.send("PATCH " + path +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Range: 4-5\r\n"
+  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+           "Content-Range: 4-5\r\n"
            "Transfer-Encoding: chunked\r\n\r\n"
            "5\r\nabcde\r\n0\r\n\r\n");
   EXPECT_EQ(raw.read_status(), 400);
@@ -129,8 +138,8 @@ TEST_F(UploadIntegrity, PatchWhoseConnectionDropsKeepsThePreviousOffset) {
   ASSERT_EQ(patch(path, "1234", 0).status, 202);
   {
     RawConnection raw(port(), kRawReadTimeoutSeconds);
-    raw.send("PATCH " + path +
-             " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+    raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+             "Content-Length: 100000\r\n"
              "Content-Type: application/octet-stream\r\n\r\n");
     raw.send(std::string(50000, 'x'));
   }  // closed midway
@@ -152,8 +161,8 @@ TEST_F(UploadIntegrity, StatusDuringAPatchReportsOnlyCompleteChunks) {
   // Large enough that the server writes part of it (in 512 KiB buffers) before it ends.
   constexpr std::size_t kChunk = 2 * 1024 * 1024;
   RawConnection raw(port(), kRawReadTimeoutSeconds);
-  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-           std::to_string(kChunk) + "\r\nExpect: 100-continue\r\n\r\n");
+  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+           "Content-Length: " + std::to_string(kChunk) + "\r\nExpect: 100-continue\r\n\r\n");
   ASSERT_EQ(raw.read_status(), 100);
   raw.send(std::string(kChunk / 2, 'h'));
   // The half-received chunk may still be refused; the status must not count it, however much
@@ -170,8 +179,8 @@ TEST_F(UploadIntegrity, StatusDuringAPatchReportsOnlyCompleteChunks) {
 TEST_F(UploadIntegrity, DeleteDuringAPatchIsRefusedAndKeepsTheSession) {
   std::string path = start_session();
   RawConnection raw(port(), kRawReadTimeoutSeconds);
-  raw.send("PATCH " + path +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n"
+  raw.send("PATCH " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+           "Content-Length: 8\r\n"
            "Expect: 100-continue\r\n\r\n");
   // 100 Continue comes when the handler holds the session and starts reading the body.
   ASSERT_EQ(raw.read_status(), 100);
@@ -196,7 +205,8 @@ TEST_F(UploadIntegrity, AbortedMonolithicPostLeavesNoBytes) {
   {
     RawConnection raw(port(), kRawReadTimeoutSeconds);
     raw.send("POST /v2/repo/blobs/uploads/?digest=" + sha256("whatever") +
-             " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+             " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+             "Content-Length: 100000\r\n"
              "Expect: 100-continue\r\n\r\n");
     // The handler has created the upload and waits for the body.
     ASSERT_EQ(raw.read_status(), 100);
@@ -209,7 +219,8 @@ TEST_F(UploadIntegrity, AbortedMonolithicPostLeavesNoBytes) {
 TEST_F(UploadIntegrity, MonolithicPostWithBadChunkFramingLeavesNoBytes) {
   RawConnection raw(port(), kRawReadTimeoutSeconds);
   raw.send("POST /v2/repo/blobs/uploads/?digest=" + sha256("whatever") +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+           "Transfer-Encoding: chunked\r\n\r\n"
            "4\r\nabcd\r\nzz-not-a-size\r\n");
   EXPECT_EQ(raw.read_status(), 400);
   EXPECT_TRUE(eventually([&] { return upload_dirs() == 0; })) << upload_dirs() << " left";
@@ -219,7 +230,8 @@ TEST_F(UploadIntegrity, MonolithicPostWhoseBodyStallsLeavesNoBytes) {
   start([](server::Config& config) { config.body_read_timeout = 1s; });
   RawConnection raw(port(), kRawReadTimeoutSeconds);
   raw.send("POST /v2/repo/blobs/uploads/?digest=" + sha256("whatever") +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n");
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization_line() +
+           "Content-Length: 1000\r\n\r\n");
   raw.send("only a little");
   // The server gives up on the body and closes the connection.
   raw.read_response();

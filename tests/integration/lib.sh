@@ -9,6 +9,13 @@
 # temp dir. Run against berthd by exporting BERTHD=/path/to/berthd; without it
 # the reference registry (docker-registry, CNCF distribution) is used.
 #
+# berthd requires credentials on /v2/. start_registry gives it a known deployment administrator
+# token ($ADMIN_TOKEN) and exchanges it for a refresh token ($REFRESH_TOKEN), the password of
+# user $REFRESH_TOKEN_USER. The curl helpers send the administrator token (registry_curl); the
+# clients log in with the refresh token through their own login commands (setup_containers_env,
+# docker_login, ctr_credentials). The reference registry runs without authentication: the
+# helpers send nothing and log nobody in.
+#
 # A failure is final wherever it happens: `fail` (and every assertion) called
 # inside a command substitution, a process substitution or a pipeline stops
 # the whole test, not just that subshell; see it_record_failure.
@@ -64,6 +71,11 @@ REGISTRY_PORT=""
 REGISTRY=""
 REGISTRY_DIR="$IT_TMP/registry"
 REGISTRY_KIND=""
+# Credentials (berthd only; empty for the reference registry), see start_registry.
+readonly REFRESH_TOKEN_USER=00000000-0000-0000-0000-000000000000
+ADMIN_TOKEN=""
+REFRESH_TOKEN=""
+REGISTRY_AUTH=()     # curl arguments that authenticate a request to the registry
 
 if [[ "${IT_VERBOSE:-0}" == 1 ]]; then
     PS4='+ ${EPOCHREALTIME} ${LINENO}: '
@@ -273,7 +285,43 @@ pick_free_port() {
 }
 
 registry_answers() {
-    curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/"
+    curl -sf --max-time 2 -o /dev/null "${REGISTRY_AUTH[@]}" "http://127.0.0.1:$REGISTRY_PORT/v2/"
+}
+
+# registry_curl CURL ARGS...: curl with the registry's credentials (the administrator token).
+registry_curl() {
+    curl "${REGISTRY_AUTH[@]}" "$@"
+}
+
+# admin_token_of_registry: the administrator token berthd starts with. A test may choose it
+# (exporting BERTH_INITIAL_ADMIN_TOKEN before start_registry); otherwise a random one. It is
+# taken on the first start only (the data dir keeps its hash), so restarts keep it.
+admin_token_of_registry() {
+    if [[ -z "${BERTH_INITIAL_ADMIN_TOKEN:-}" ]]; then
+        BERTH_INITIAL_ADMIN_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    fi
+    export BERTH_INITIAL_ADMIN_TOKEN
+    ADMIN_TOKEN=$BERTH_INITIAL_ADMIN_TOKEN
+    export ADMIN_TOKEN
+    REGISTRY_AUTH=(-H "Authorization: Bearer $ADMIN_TOKEN")
+}
+
+# refresh_token_for [LOGIN-SERVER]: a refresh token of the registry that answers LOGIN-SERVER
+# (host:port, resolved to 127.0.0.1; default $REGISTRY), exchanged for the administrator token
+# at POST /oauth2/exchange. A refresh token belongs to one registry.
+refresh_token_for() {
+    local server=${1:-$REGISTRY} out status token
+    out=$(mktemp)
+    status=$(curl -s --max-time 30 -o "$out" -w '%{http_code}' \
+        --resolve "$server:127.0.0.1" -X POST \
+        --data-urlencode grant_type=access_token --data-urlencode "access_token=$ADMIN_TOKEN" \
+        "http://$server/oauth2/exchange") || status=000
+    [[ "$status" == 200 ]] ||
+        fail "POST http://$server/oauth2/exchange answered $status: $(head -c 300 "$out")"
+    token=$(jq -r '.refresh_token // empty' "$out")
+    [[ -n "$token" ]] || fail "POST http://$server/oauth2/exchange gave no refresh_token: $(head -c 300 "$out")"
+    rm -f "$out"
+    echo "$token"
 }
 
 registry_write_reference_config() {
@@ -304,6 +352,7 @@ start_registry() {
     if [[ -n "${BERTHD:-}" ]]; then
         [[ -x "$BERTHD" ]] || fail "BERTHD=$BERTHD is not an executable"
         REGISTRY_KIND=berthd
+        admin_token_of_registry
         local listen="127.0.0.1:${REGISTRY_PORT:-0}"
         rm -f "$REGISTRY_DIR/port"
         "$BERTHD" --listen "$listen" --data-dir "$REGISTRY_DIR/data" \
@@ -350,7 +399,23 @@ start_registry() {
     fi
     REGISTRY="127.0.0.1:$REGISTRY_PORT"
     export REGISTRY REGISTRY_PORT
+    if [[ "$REGISTRY_KIND" == berthd ]]; then
+        check_refresh_token_after_restart
+        [[ -n "$REFRESH_TOKEN" ]] || REFRESH_TOKEN=$(refresh_token_for "$REGISTRY")
+        export REFRESH_TOKEN
+    fi
     log "registry ($REGISTRY_KIND) pid $REGISTRY_PID listening on $REGISTRY"
+}
+
+# check_refresh_token_after_restart: the refresh token the clients logged in with still gets an
+# access token after a restart (refresh tokens outlive berthd's process).
+check_refresh_token_after_restart() {
+    [[ -n "$REFRESH_TOKEN" ]] || return 0
+    local status
+    status=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' \
+        -u "$REFRESH_TOKEN_USER:$REFRESH_TOKEN" \
+        "http://$REGISTRY/oauth2/token?scope=repository:any/repo:pull") || status=000
+    [[ "$status" == 200 ]] || fail "GET /oauth2/token with the refresh token answered $status after a restart"
 }
 
 stop_registry() {
@@ -394,7 +459,7 @@ sha256_file() {
 fetch_manifest() {
     local repo=$1 ref=$2 out=$3 accept=${4:-$ACCEPT_ALL_MANIFESTS}
     local hdr="$out.headers" status ctype dcd
-    status=$(curl -s --max-time 30 -D "$hdr" -o "$out" -w '%{http_code}' \
+    status=$(registry_curl -s --max-time 30 -D "$hdr" -o "$out" -w '%{http_code}' \
         -H "Accept: $accept" "http://$REGISTRY/v2/$repo/manifests/$ref") || status=000
     ctype=$(awk 'tolower($1) == "content-type:" {sub(/\r$/, "", $2); print $2}' "$hdr" 2>/dev/null | tail -n1)
     dcd=$(awk 'tolower($1) == "docker-content-digest:" {sub(/\r$/, "", $2); print $2}' "$hdr" 2>/dev/null | tail -n1)
@@ -421,7 +486,7 @@ registry_manifest_digest() {
 registry_tags() {
     local out status
     out=$(mktemp)
-    status=$(curl -s --max-time 30 -o "$out" -w '%{http_code}' "http://$REGISTRY/v2/$1/tags/list") || status=000
+    status=$(registry_curl -s --max-time 30 -o "$out" -w '%{http_code}' "http://$REGISTRY/v2/$1/tags/list") || status=000
     case "$status" in
         200) jq -r '(.tags // [])[]' "$out" | sort ;;
         404) ;;
@@ -429,21 +494,21 @@ registry_tags() {
     esac
 }
 
-# http_status METHOD URL [CURL ARGS...]
+# http_status METHOD URL [CURL ARGS...]: with the registry's credentials.
 http_status() {
     local m=$1 u=$2
     shift 2
     # Go clients send Content-Length: 0 on an empty POST/PUT; so does this.
     local len=()
     [[ "$m" == POST || "$m" == PUT ]] && len=(-H 'Content-Length: 0')
-    curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X "$m" "${len[@]}" "$@" "$u" || echo 000
+    registry_curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X "$m" "${len[@]}" "$@" "$u" || echo 000
 }
 
 # check_blob REPO DIGEST: GET the blob and verify its content hashes to DIGEST.
 check_blob() {
     local repo=$1 digest=$2 out status
     out=$(mktemp)
-    status=$(curl -sL --max-time 60 -o "$out" -w '%{http_code}' \
+    status=$(registry_curl -sL --max-time 60 -o "$out" -w '%{http_code}' \
         "http://$REGISTRY/v2/$repo/blobs/$digest") || status=000
     [[ "$status" == 200 ]] || fail "GET /v2/$repo/blobs/$digest answered $status"
     assert_eq "$digest" "$(sha256_file "$out")" "content of blob $repo@$digest"
@@ -452,8 +517,10 @@ check_blob() {
 
 # ---------------------------------------------------------------- client state
 
-# setup_containers_env: private storage.conf, containers.conf, registries.conf,
-# policy and auth file for skopeo, podman and buildah.
+# setup_containers_env [CLIENT...]: private storage.conf, containers.conf, registries.conf,
+# policy and auth file for skopeo, podman and buildah; then each CLIENT (podman, skopeo,
+# buildah; default skopeo) logs in to the registry (containers_login). They share the auth file,
+# so any one login serves all three; each logs in so that its own login is exercised.
 setup_containers_env() {
     local d="$IT_TMP/containers"
     mkdir -p "$d/graphroot" "$d/runroot" "$d/tmp" "$d/volumes" "$d/cache"
@@ -502,6 +569,29 @@ EOF
     chmod 700 "$XDG_RUNTIME_DIR"
     # vfs layers are plain files, but make sure nothing stays mounted.
     add_cleanup "umount -R '$d/graphroot' 2>/dev/null; umount -R '$d/runroot' 2>/dev/null; true"
+    local client
+    for client in "${@:-skopeo}"; do
+        case "$client" in
+            podman) containers_login pm ;;
+            skopeo) containers_login sk ;;
+            buildah) containers_login bh ;;
+            *) fail "setup_containers_env: unknown client '$client'" ;;
+        esac
+    done
+}
+
+# containers_login WRAPPER [LOGIN-SERVER [REFRESH-TOKEN]]: `WRAPPER login` (pm, sk, bh or a
+# test's own wrapper of podman, skopeo or buildah) to LOGIN-SERVER (default $REGISTRY) as
+# $REFRESH_TOKEN_USER with a refresh token (default $REFRESH_TOKEN), then checks that the
+# shared auth file holds exactly those credentials. Nothing to do for the reference registry.
+containers_login() {
+    local wrapper=$1 server=${2:-$REGISTRY} token=${3:-$REFRESH_TOKEN} stored
+    [[ "$REGISTRY_KIND" == berthd ]] || return 0
+    run_logged "$IT_TMP/login-$wrapper-${server//[^a-zA-Z0-9.]/_}.log" "$wrapper" login --tls-verify=false \
+        --username "$REFRESH_TOKEN_USER" --password-stdin "$server" <<<"$token"
+    stored=$(jq -r --arg s "$server" '.auths[$s].auth // empty' "$REGISTRY_AUTH_FILE" | base64 -d)
+    [[ "$stored" == "$REFRESH_TOKEN_USER:$token" ]] ||
+        fail "$wrapper login $server: the auth file holds no credentials for $server"
 }
 
 # containers/image keeps root's blob-info cache at the fixed path
@@ -548,10 +638,31 @@ bh() {
     containers_isolated buildah "$@"
 }
 
+# setup_docker_config: a private docker CLI configuration (no credentials yet; docker_login
+# adds them once dockerd runs).
 setup_docker_config() {
     export DOCKER_CONFIG="$IT_TMP/docker-config"
     mkdir -p "$DOCKER_CONFIG"
     echo '{"auths": {}}' >"$DOCKER_CONFIG/config.json"
+}
+
+# docker_login [LOGIN-SERVER]: `docker login --password-stdin` to LOGIN-SERVER (default
+# $REGISTRY) with the refresh token; the daemon (DOCKER_HOST) must be up, it checks the
+# credentials against the registry. Nothing to do for the reference registry.
+docker_login() {
+    local server=${1:-$REGISTRY}
+    [[ "$REGISTRY_KIND" == berthd ]] || return 0
+    run_logged "$IT_TMP/docker-login.log" "$DOCKER_BIN" login --username "$REFRESH_TOKEN_USER" \
+        --password-stdin "$server" <<<"$REFRESH_TOKEN"
+    jq -e --arg s "$server" '.auths[$s] | .auth // .identitytoken' "$DOCKER_CONFIG/config.json" >/dev/null ||
+        fail "docker login $server: $DOCKER_CONFIG/config.json holds no credentials for $server"
+}
+
+# ctr_credentials: the arguments that give `ctr images pull/push` the registry's credentials
+# (none for the reference registry), one per line: read them with mapfile.
+ctr_credentials() {
+    [[ "$REGISTRY_KIND" == berthd ]] || return 0
+    printf '%s\n' --user "$REFRESH_TOKEN_USER:$REFRESH_TOKEN"
 }
 
 # ---------------------------------------------------------------- fixtures

@@ -6,7 +6,7 @@
 
 require_cmd buildah skopeo curl jq
 start_registry
-setup_containers_env
+setup_containers_env buildah skopeo
 
 ROOTFS="$IT_TMP/rootfs"
 fixture_rootfs "$ROOTFS"
@@ -99,7 +99,7 @@ verify_index() {
         assert_eq 200 "$st" "GET $repo child manifest $d ($arch)"
         assert_eq "$d" "$(sha256_file "$m")" "child manifest body digest ($repo, $arch)"
         while read -r b; do check_blob "$repo" "$b"; done < <(jq -r '.config.digest, .layers[].digest' "$m")
-        cfg_arch=$(curl -sfL "http://$REGISTRY/v2/$repo/blobs/$(jq -r .config.digest "$m")" | jq -r .architecture)
+        cfg_arch=$(registry_curl -sfL "http://$REGISTRY/v2/$repo/blobs/$(jq -r .config.digest "$m")" | jq -r .architecture)
         assert_eq "$arch" "$cfg_arch" "architecture in the child's config ($repo)"
         n=$((n + 1))
     done < <(jq -r '.manifests[] | "\(.digest) \(.platform.architecture)"' "$idx")

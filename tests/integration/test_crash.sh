@@ -47,8 +47,6 @@ TAG_DELETES=0
 if [[ -n "${BERTHD:-}" ]]; then
     MANAGEMENT=1
     TAG_DELETES=1
-    export BERTH_INITIAL_ADMIN_TOKEN
-    BERTH_INITIAL_ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 fi
 
 stop_workers() {
@@ -90,14 +88,14 @@ with_query() {
 push_blob() {
     local repo=$1 file=$2 digest=$3 hdr loc st
     hdr="$file.hdr"
-    st=$(curl -s --max-time 20 -X POST -H 'Content-Length: 0' -D "$hdr" -o /dev/null -w '%{http_code}' \
+    st=$(registry_curl -s --max-time 20 -X POST -H 'Content-Length: 0' -D "$hdr" -o /dev/null -w '%{http_code}' \
         "http://$REGISTRY/v2/$repo/blobs/uploads/") || st=000
     if [[ "$st" != 202 ]]; then
         echo "P$st"
         return
     fi
     loc=$(with_query "$(absolute "$(header_of "$hdr" Location)")" "digest=$digest")
-    st=$(curl -s --max-time 60 -X PUT -H 'Content-Type: application/octet-stream' \
+    st=$(registry_curl -s --max-time 60 -X PUT -H 'Content-Type: application/octet-stream' \
         --data-binary "@$file" -o /dev/null -w '%{http_code}' "$loc") || st=000
     echo "$st"
 }
@@ -128,7 +126,7 @@ push_image() {
     printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
         "$MT_OCI_MANIFEST" "$MT_OCI_CONFIG" "$cdig" "$csize" "$ldig" "$size" >"$wd/manifest"
     mdig=$(sha256_file "$wd/manifest")
-    st=$(curl -s --max-time 20 -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
+    st=$(registry_curl -s --max-time 20 -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
         --data-binary "@$wd/manifest" -o /dev/null -w '%{http_code}' \
         "http://$REGISTRY/v2/$repo/manifests/$tag") || st=000
     echo "$st $mdig $cdig $ldig"
@@ -183,11 +181,11 @@ deleter() {
             continue
         fi
         if ((TAG_DELETES && i % 2)); then
-            st=$(curl -s --max-time 20 -X DELETE -o /dev/null -w '%{http_code}' \
+            st=$(registry_curl -s --max-time 20 -X DELETE -o /dev/null -w '%{http_code}' \
                 "http://$REGISTRY/v2/$repo/manifests/$tag") || st=000
             echo "T $st $repo $tag $mdig" >>"$log"
         else
-            st=$(curl -s --max-time 20 -X DELETE -o /dev/null -w '%{http_code}' \
+            st=$(registry_curl -s --max-time 20 -X DELETE -o /dev/null -w '%{http_code}' \
                 "http://$REGISTRY/v2/$repo/manifests/$mdig") || st=000
             echo "G $st $repo $tag $mdig" >>"$log"
         fi
@@ -199,8 +197,7 @@ deleter() {
 mgmt() {
     local output=$1 st
     shift
-    st=$(curl -s --max-time 20 -o "$output" -w '%{http_code}' \
-        -H "Authorization: Bearer $BERTH_INITIAL_ADMIN_TOKEN" "$@") || st=000
+    st=$(registry_curl -s --max-time 20 -o "$output" -w '%{http_code}' "$@") || st=000
     echo "$st"
 }
 
@@ -248,21 +245,21 @@ session() {
     head -c "$FIRST_CHUNK" "$file" >"$file.first"
     tail -c "+$((FIRST_CHUNK + 1))" "$file" >"$file.rest"
     digest=$(sha256_file "$file")
-    st=$(curl -s --max-time 20 -X POST -H 'Content-Length: 0' -D "$hdr" -o /dev/null \
+    st=$(registry_curl -s --max-time 20 -X POST -H 'Content-Length: 0' -D "$hdr" -o /dev/null \
         -w '%{http_code}' "http://$REGISTRY/v2/$repo/blobs/uploads/") || st=000
     if [[ "$st" != 202 ]]; then
         echo "S P$st - $repo - $file $digest 0" >>"$log"
         return
     fi
     loc=$(absolute "$(header_of "$hdr" Location)")
-    st1=$(curl -s --max-time 30 -X PATCH -H 'Content-Type: application/octet-stream' \
+    st1=$(registry_curl -s --max-time 30 -X PATCH -H 'Content-Type: application/octet-stream' \
         -H "Content-Range: 0-$((FIRST_CHUNK - 1))" --data-binary "@$file.first" \
         -D "$hdr" -o /dev/null -w '%{http_code}' "$loc") || st1=000
     if [[ "$st1" == 202 ]]; then
         acked=$FIRST_CHUNK
         loc=$(absolute "$(header_of "$hdr" Location)")
     fi
-    curl -s --limit-rate "${PATCH_RATES[k % ${#PATCH_RATES[@]}]}" --max-time 3600 -X PATCH \
+    curl -s "${REGISTRY_AUTH[@]}" --limit-rate "${PATCH_RATES[k % ${#PATCH_RATES[@]}]}" --max-time 3600 -X PATCH \
         -H 'Content-Type: application/octet-stream' \
         -H "Content-Range: $FIRST_CHUNK-$((size - 1))" --data-binary "@$file.rest" \
         -D "$hdr.2" -o /dev/null -w '%{http_code}' "$loc" >"$file.st2" 2>/dev/null &
@@ -299,7 +296,7 @@ verify_sessions() {
         fi
         [[ "$st1" == 202 ]] || problem "chunked upload to $repo: first PATCH answered $st1 before the kill"
         size=$(stat -c %s "$file")
-        code=$(curl -s --max-time 30 -D "$hdr" -o /dev/null -w '%{http_code}' "$loc") || code=000
+        code=$(registry_curl -s --max-time 30 -D "$hdr" -o /dev/null -w '%{http_code}' "$loc") || code=000
         if [[ "$code" == 404 ]]; then
             unknown=$((unknown + 1))
             continue
@@ -328,7 +325,7 @@ verify_sessions() {
         [[ -z "$next" ]] || loc=$(absolute "$next")
         if ((offset < size)); then
             tail -c "+$((offset + 1))" "$file" >"$out"
-            st=$(curl -s --max-time 120 -X PATCH -H 'Content-Type: application/octet-stream' \
+            st=$(registry_curl -s --max-time 120 -X PATCH -H 'Content-Type: application/octet-stream' \
                 -H "Content-Range: $offset-$((size - 1))" --data-binary "@$out" \
                 -D "$hdr" -o /dev/null -w '%{http_code}' "$loc") || st=000
             if [[ "$st" != 202 ]]; then
@@ -338,13 +335,13 @@ verify_sessions() {
             next=$(header_of "$hdr" Location)
             [[ -z "$next" ]] || loc=$(absolute "$next")
         fi
-        st=$(curl -s --max-time 120 -X PUT -H 'Content-Length: 0' -o "$out" -w '%{http_code}' \
+        st=$(registry_curl -s --max-time 120 -X PUT -H 'Content-Length: 0' -o "$out" -w '%{http_code}' \
             "$(with_query "$loc" "digest=$digest")") || st=000
         if [[ "$st" != 201 ]]; then
             problem "chunked upload to $repo: completing after resuming at offset $offset answered $st: $(head -c 300 "$out")"
             continue
         fi
-        st=$(curl -s --max-time 120 -o "$out" -w '%{http_code}' \
+        st=$(registry_curl -s --max-time 120 -o "$out" -w '%{http_code}' \
             "http://$REGISTRY/v2/$repo/blobs/$digest") || st=000
         if [[ "$st" != 200 || "$(sha256_file "$out")" != "$digest" ]]; then
             problem "chunked upload to $repo: the completed blob $digest answers $st with content hashing to $(sha256_file "$out")"
@@ -529,7 +526,7 @@ verify_all() {
             echo "output = \"$vd/out/$i\""
         done
     } >"$vd/curl.cfg"
-    curl -s --max-time 600 -K "$vd/curl.cfg" -w '%{http_code}\n' >"$vd/codes" || true
+    registry_curl -s --max-time 600 -K "$vd/curl.cfg" -w '%{http_code}\n' >"$vd/codes" || true
     local -a codes=()
     mapfile -t codes <"$vd/codes"
     local -A hashes=()
@@ -577,13 +574,13 @@ verify_all() {
     # tags/list lists every acknowledged tag, and no tag whose deletion was acknowledged
     local w tags
     for ((w = 0; w < WORKERS; w++)); do
-        tags=$(curl -s --max-time 30 "http://$REGISTRY/v2/crash/w$w/tags/list" | jq -r '(.tags // [])[]' 2>/dev/null | sort) || true
+        tags=$(registry_curl -s --max-time 30 "http://$REGISTRY/v2/crash/w$w/tags/list" | jq -r '(.tags // [])[]' 2>/dev/null | sort) || true
         while read -r a; do
             [[ -n "$a" ]] || continue
             grep -qxF "$a" <<<"$tags" || problem "tags/list of crash/w$w lacks acknowledged tag $a"
         done < <({ cat "$LOGS"/c*-w"$w".log 2>/dev/null || true; } | awk '$1 == "M" && $2 == 201 {print $4}')
     done
-    tags=$(curl -s --max-time 30 "http://$REGISTRY/v2/crash/del/tags/list" | jq -r '(.tags // [])[]' 2>/dev/null | sort) || true
+    tags=$(registry_curl -s --max-time 30 "http://$REGISTRY/v2/crash/del/tags/list" | jq -r '(.tags // [])[]' 2>/dev/null | sort) || true
     for key in "${!pushed[@]}"; do
         [[ "${pushed[$key]}" == 201 ]] || continue
         tag=${key#*:}

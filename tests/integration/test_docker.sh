@@ -6,7 +6,7 @@
 
 require_cmd "$DOCKERD_BIN" "$DOCKER_BIN" skopeo curl jq
 start_registry
-setup_containers_env
+setup_containers_env skopeo
 setup_docker_config
 
 FIX="$IT_TMP/fixture"
@@ -48,6 +48,7 @@ if ! wait_for 30 dk version; then
     fail "dockerd did not answer on $DSOCK within 30 s"
 fi
 log "dockerd pid $DOCKERD_PID on $DSOCK"
+docker_login "$REGISTRY"
 
 # docker_repo_digest IMAGE REPO: the digest in IMAGE's RepoDigests for REPO
 docker_repo_digest() {

@@ -5,7 +5,7 @@
 
 require_cmd podman skopeo curl jq
 start_registry
-setup_containers_env
+setup_containers_env podman skopeo
 
 FIX="$IT_TMP/fixture"
 build_fixture_image "$FIX"

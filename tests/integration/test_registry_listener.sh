@@ -9,26 +9,24 @@
 [[ -n "${BERTHD:-}" ]] || skip "registry listeners are a berthd feature (BERTHD unset)"
 require_cmd podman skopeo curl jq
 
-export BERTH_INITIAL_ADMIN_TOKEN
-BERTH_INITIAL_ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # The listener is configured the way an operator may: through the environment (start_registry
 # passes only the main listener's flags).
 TEAM_PORT=$(pick_free_port)
 export BERTH_REGISTRY_LISTENERS="teamreg=127.0.0.1:$TEAM_PORT"
 start_registry
-setup_containers_env
+setup_containers_env skopeo
 TEAM="127.0.0.1:$TEAM_PORT"
 DOMAIN=registry.local   # berthd's default domain
 
 mgmt() { # METHOD PATH [BODY]
-    curl -sf -X "$1" -H "Authorization: Bearer $BERTH_INITIAL_ADMIN_TOKEN" \
+    registry_curl -sf -X "$1" \
         -H 'Content-Type: application/json' ${3:+--data "$3"} "http://$REGISTRY$2"
 }
 # curl through the Host-header route: the login server name on the main port, no DNS.
 curl_named() { # REGISTRY-NAME PATH [CURL ARGS...]
     local name=$1 path=$2
     shift 2
-    curl -sf --resolve "$name.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "$@" \
+    registry_curl -sf --resolve "$name.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "$@" \
         "http://$name.$DOMAIN:$REGISTRY_PORT$path"
 }
 manifest_digest_named() { # REGISTRY-NAME REPO REF: sha256 of the manifest bytes served
@@ -39,7 +37,7 @@ manifest_digest_named() { # REGISTRY-NAME REPO REF: sha256 of the manifest bytes
 
 # 1. the listener answers for teamreg before teamreg exists: a clear NAME_UNKNOWN, never the
 #    default registry
-body=$(curl -s "http://$TEAM/v2/")
+body=$(registry_curl -s "http://$TEAM/v2/")
 assert_match '"NAME_UNKNOWN"' "$body" "listener of a registry not created yet"
 assert_match "teamreg" "$body" "the missing registry is named"
 
@@ -47,6 +45,10 @@ assert_match "teamreg" "$body" "the missing registry is named"
 mgmt POST /mgmt/v1/registries '{"name":"teamreg","tier":"Standard"}' >/dev/null ||
     fail "create teamreg"
 assert_eq 200 "$(http_status GET "http://$TEAM/v2/")" "GET /v2/ through the teamreg listener"
+# podman and skopeo log in to the listener with a refresh token of teamreg, exchanged there.
+TEAM_REFRESH_TOKEN=$(refresh_token_for "$TEAM")
+containers_login pm "$TEAM" "$TEAM_REFRESH_TOKEN"
+containers_login sk "$TEAM" "$TEAM_REFRESH_TOKEN"
 
 FIX="$IT_TMP/fixture"
 build_fixture_image "$FIX"
@@ -68,7 +70,7 @@ run_logged "$IT_TMP/skopeo.log" sk copy --dest-tls-verify=false --preserve-diges
 # 5. through the Host-header route: both images are in teamreg, the default registry is empty
 assert_eq '{"repositories":["team/app","team/tool"]}' "$(curl_named teamreg /v2/_catalog)" \
     "teamreg catalog (Host route)"
-assert_eq '{"repositories":[]}' "$(curl -sf "http://$REGISTRY/v2/_catalog")" \
+assert_eq '{"repositories":[]}' "$(registry_curl -sf "http://$REGISTRY/v2/_catalog")" \
     "default registry catalog"
 assert_eq "$podman_digest" "$(manifest_digest_named teamreg team/app podman)" \
     "podman's manifest in teamreg"
@@ -81,7 +83,7 @@ assert_eq "team/app team/tool" "$repos" "teamreg repositories (management API)"
 
 # 6. the listener wins over the Host header
 assert_eq '{"repositories":["team/app","team/tool"]}' \
-    "$(curl -sf -H "Host: otherreg.$DOMAIN:$TEAM_PORT" "http://$TEAM/v2/_catalog")" \
+    "$(registry_curl -sf -H "Host: otherreg.$DOMAIN:$TEAM_PORT" "http://$TEAM/v2/_catalog")" \
     "catalog through the listener with another registry's Host"
 
 # 7. both clients read back through the listener

@@ -6,7 +6,7 @@
 
 require_cmd skopeo curl jq
 start_registry
-setup_containers_env
+setup_containers_env skopeo
 
 FIX="$IT_TMP/fixture"
 build_fixture_image "$FIX"

@@ -8,14 +8,12 @@
 [[ -n "${BERTH_CLI:-}" && -x "${BERTH_CLI}" ]] || skip "BERTH_CLI (the berth CLI) not given"
 require_cmd skopeo curl jq unshare mount
 
-export BERTH_INITIAL_ADMIN_TOKEN
-BERTH_INITIAL_ADMIN_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 start_registry
-setup_containers_env
+setup_containers_env skopeo
 DOMAIN=registry.local   # berthd's default domain
 
 berth() {
-    "$BERTH_CLI" --server "http://$REGISTRY" --token "$BERTH_INITIAL_ADMIN_TOKEN" "$@"
+    "$BERTH_CLI" --server "http://$REGISTRY" --token "$ADMIN_TOKEN" "$@"
 }
 
 # Login server names resolve to loopback only inside the client's own mount namespace: a
@@ -34,7 +32,7 @@ sk_hosts() {
 mkdir -p "$IT_TMP/containers/cache"
 # curl against a login server name without touching DNS.
 curl_reg() { # REGISTRY-NAME PATH
-    curl -sf --resolve "$1.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "http://$1.$DOMAIN:$REGISTRY_PORT$2"
+    registry_curl -sf --resolve "$1.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "http://$1.$DOMAIN:$REGISTRY_PORT$2"
 }
 
 FIX="$IT_TMP/fixture"
@@ -49,7 +47,12 @@ assert_eq "basicreg default premiumreg standardreg " "$listed" "registries liste
 assert_eq "Premium" "$(berth registry show --name premiumreg --output json | jq -r .tier)" "premium tier"
 assert_eq "premiumreg.$DOMAIN" "$(berth registry show --name premiumreg --output json | jq -r .loginServer)" "login server"
 
-# 2. push with skopeo through each login server name
+# 2. push with skopeo through each login server name, logged in to each (a refresh token
+#    belongs to one registry)
+for r in basicreg standardreg premiumreg; do
+    containers_login sk_hosts "$r.$DOMAIN:$REGISTRY_PORT" \
+        "$(refresh_token_for "$r.$DOMAIN:$REGISTRY_PORT")"
+done
 sk_hosts copy --dest-tls-verify=false --preserve-digests "oci:$FIX:amd64" \
     "docker://basicreg.$DOMAIN:$REGISTRY_PORT/team/app:1.0" >/dev/null || fail "push to basicreg"
 sk_hosts copy --dest-tls-verify=false --preserve-digests "oci:$FIX:arm64" \
@@ -61,21 +64,21 @@ sk_hosts copy --dest-tls-verify=false --preserve-digests "oci:$FIX:amd64" \
 assert_eq '{"repositories":["team/app"]}' "$(curl_reg basicreg /v2/_catalog)" "basicreg catalog"
 assert_eq '{"repositories":["team/app"]}' "$(curl_reg standardreg /v2/_catalog)" "standardreg catalog"
 assert_eq '{"repositories":["other/thing"]}' "$(curl_reg premiumreg /v2/_catalog)" "premiumreg catalog"
-assert_eq '{"repositories":[]}' "$(curl -sf "http://$REGISTRY/v2/_catalog")" "default registry catalog"
+assert_eq '{"repositories":[]}' "$(registry_curl -sf "http://$REGISTRY/v2/_catalog")" "default registry catalog"
 
 # 4. the same repository name in two registries holds different tags and manifests
 assert_eq '{"name":"team/app","tags":["1.0"]}' "$(curl_reg basicreg /v2/team/app/tags/list)" "basicreg tags"
 assert_eq '{"name":"team/app","tags":["2.0"]}' "$(curl_reg standardreg /v2/team/app/tags/list)" "standardreg tags"
-status=$(curl -s -o /dev/null -w '%{http_code}' --resolve "standardreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" \
+status=$(registry_curl -s -o /dev/null -w '%{http_code}' --resolve "standardreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" \
     "http://standardreg.$DOMAIN:$REGISTRY_PORT/v2/team/app/manifests/1.0")
 assert_eq 404 "$status" "basicreg's tag is not visible in standardreg"
 # Identical digests stay apart: premiumreg holds the amd64 layer, standardreg does not link it.
-status=$(curl -s -o /dev/null -w '%{http_code}' --resolve "standardreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" \
+status=$(registry_curl -s -o /dev/null -w '%{http_code}' --resolve "standardreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" \
     "http://standardreg.$DOMAIN:$REGISTRY_PORT/v2/team/app/blobs/$FIXTURE_AMD64_CONFIG")
 assert_eq 404 "$status" "amd64 config blob not visible in standardreg"
 
 # 5. an unknown registry host is a clear 404
-body=$(curl -s --resolve "nosuchreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "http://nosuchreg.$DOMAIN:$REGISTRY_PORT/v2/")
+body=$(registry_curl -s --resolve "nosuchreg.$DOMAIN:$REGISTRY_PORT:127.0.0.1" "http://nosuchreg.$DOMAIN:$REGISTRY_PORT/v2/")
 assert_match "nosuchreg" "$body" "unknown registry named in the error"
 
 # 6. usage is per registry and matches what was pushed (the layer + config of each image)

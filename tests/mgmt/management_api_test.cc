@@ -355,7 +355,7 @@ TEST_F(ManagementApi, DeleteRefusesTheDefaultRegistry) {
   // Still there, content and all, for hosts outside the domain too.
   EXPECT_EQ(get("/mgmt/v1/registries/default").status, 200);
   EXPECT_EQ(v2("default", "GET", "/v2/team/app/manifests/v1").status, 200);
-  EXPECT_EQ(client().request("GET", "/v2/team/app/manifests/v1", {}, {}).status, 200);
+  EXPECT_EQ(client().get("/v2/team/app/manifests/v1", {bearer_header(kAdminToken)}).status, 200);
 }
 
 // ------------------------------------------------------------------ usage and health

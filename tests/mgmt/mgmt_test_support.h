@@ -91,10 +91,12 @@ class MgmtApiTest : public ::testing::Test {
                 fmt::format(R"({{"name":"{}","tier":"{}"{}}})", name, tier, extra));
   }
 
-  // Data-plane requests addressed to `registry` through the Host header.
+  // Data-plane requests addressed to `registry` through the Host header, as the deployment
+  // administrator (who may do everything in every registry).
   HttpResponse v2(std::string_view registry, std::string_view method, std::string_view path,
                   std::string_view body = {}, std::vector<std::string> headers = {}) {
     headers.push_back(fmt::format("Host: {}.{}", registry, kDomain));
+    headers.push_back(bearer_header(kAdminToken));
     return client().request(method, path, body, headers);
   }
 

@@ -259,10 +259,13 @@ class LogCapture {
   std::ostringstream stream_;
 };
 
+constexpr std::string_view kAdminToken = "server-test-admin-token-0123456789";
+
 TEST(Responses, EveryResponseCarriesTheApiVersion) {
   TempDir dir;
-  RunningApp app(dir.path() / "data");
+  RunningApp app(dir.path() / "data", std::string(kAdminToken));
   HttpClient client(app.base_url());
+  const std::string admin = bearer_header(kAdminToken);
   struct Case {
     std::string method, target;
     std::vector<std::string> headers;
@@ -270,17 +273,23 @@ TEST(Responses, EveryResponseCarriesTheApiVersion) {
   };
   for (const Case& c : std::vector<Case>{
            {"GET", "/healthz", {}, 200},
-           {"GET", "/v2/", {}, 200},
+           {"GET", "/v2/", {admin}, 200},
+           {"GET", "/v2/", {}, 401},  // anonymous: the challenge carries it too
            {"GET", "/nowhere", {}, 404},
            {"GET", "/mgmt/v1/registries", {}, 401},
-           {"GET", "/v2/", {"Host: not a host"}, 400},  // refused by the HTTP layer
-           {"POST", "/v2/a/blobs/uploads/", {"Transfer-Encoding: gzip"}, 400},
+           {"GET", "/v2/", {admin, "Host: not a host"}, 400},  // refused by the HTTP layer
+           {"POST", "/v2/a/blobs/uploads/", {admin, "Transfer-Encoding: gzip"}, 400},
        }) {
     auto response = client.request(c.method, c.target, {}, c.headers);
     EXPECT_EQ(response.status, c.status) << c.target;
     EXPECT_EQ(response.header("Docker-Distribution-API-Version"), "registry/2.0") << c.target;
     EXPECT_EQ(response.header("X-Request-Id").size(), 16u) << c.target;
   }
+  // The anonymous caller of /v2/ is told where to log in.
+  std::string challenge = "Bearer realm=\"";
+  challenge += app.base_url();
+  challenge += "/oauth2/token\",service=\"default.registry.local\"";
+  EXPECT_EQ(client.get("/v2/").header("WWW-Authenticate"), challenge);
 }
 
 TEST(AccessLog, NamesTheRegistryThatServed) {
@@ -288,8 +297,9 @@ TEST(AccessLog, NamesTheRegistryThatServed) {
   LogCapture capture;  // outlives the server, so no server thread logs into a dead logger
   std::string served_id, unknown_id, health_id;
   {
-    RunningApp app(dir.path() / "data");
+    RunningApp app(dir.path() / "data", std::string(kAdminToken));
     HttpClient client(app.base_url());
+    client.set_default_headers({bearer_header(kAdminToken)});
     auto served = client.get("/v2/");
     auto unknown = client.get("/v2/", {"Host: nosuch.registry.local"});
     auto health = client.get("/healthz");
@@ -473,6 +483,8 @@ TEST(RegistryListener, RequestsGoToItsRegistryWhateverTheHost) {
   ASSERT_EQ(ports.size(), 2u);
   HttpClient main("http://127.0.0.1:" + std::to_string(ports[0]));
   HttpClient dedicated("http://127.0.0.1:" + std::to_string(ports[1]));
+  main.set_default_headers({bearer_header(kToken)});
+  dedicated.set_default_headers({bearer_header(kToken)});
 
   // Named in the flag but not created yet: a clear NAME_UNKNOWN, not the default registry.
   auto missing = dedicated.get("/v2/");
@@ -482,8 +494,7 @@ TEST(RegistryListener, RequestsGoToItsRegistryWhateverTheHost) {
   // Created later through the management API: reachable at once.
   auto created = main.request("POST", "/mgmt/v1/registries",
                               R"({"name":"teamreg","tier":"Basic"})",
-                              {"Authorization: Bearer " + std::string(kToken),
-                               "Content-Type: application/json"});
+                              {"Content-Type: application/json"});
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(dedicated.get("/v2/").status, 200);
 

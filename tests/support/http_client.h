@@ -8,6 +8,13 @@
 
 namespace berth::testing {
 
+// The header that authenticates a request with a Bearer token: "Authorization: Bearer <token>".
+inline std::string bearer_header(std::string_view token) {
+  std::string header = "Authorization: Bearer ";
+  header += token;
+  return header;
+}
+
 struct HttpResponse {
   long status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
