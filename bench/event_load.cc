@@ -25,6 +25,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 struct Slot {
   int fd = -1;
+  std::vector<std::string> requests;  // the operations' bytes with this connection's headers
   std::string in;
   std::size_t sent = 0;
   std::size_t op = 0;
@@ -33,6 +34,17 @@ struct Slot {
   bool writing = false;
   bool idle = false;
 };
+
+// Appends `request` with the header lines `extra` inserted before its blank line.
+std::string with_headers(const std::string& request, const std::string& extra,
+                         std::vector<std::string>& out) {
+  const auto end_of_head = request.find("\r\n\r\n");
+  if (end_of_head == std::string::npos) return "operation request without a blank line";
+  std::string bytes = request.substr(0, end_of_head + 2);
+  bytes.append(extra).append(request, end_of_head + 2);
+  out.push_back(std::move(bytes));
+  return {};
+}
 
 class Engine {
  public:
@@ -44,7 +56,13 @@ class Engine {
     if (epoll_ >= 0) ::close(epoll_);
   }
 
-  std::string open(const std::string& host, std::uint16_t port, int connections) {
+  std::string open(const std::string& host, std::uint16_t port, int connections,
+                   const std::vector<std::string>& connection_headers) {
+    if (connection_headers.size() > 1 &&
+        connection_headers.size() != static_cast<std::size_t>(connections)) {
+      return "connection headers: " + std::to_string(connection_headers.size()) + " for " +
+             std::to_string(connections) + " connections";
+    }
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) return std::string("epoll_create1: ") + std::strerror(errno);
     sockaddr_in address{};
@@ -56,6 +74,16 @@ class Engine {
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return std::string("socket: ") + std::strerror(errno);
       slots_[i].fd = fd;
+      const std::string none;
+      const std::string& extra = connection_headers.empty()       ? none
+                                 : connection_headers.size() == 1 ? connection_headers.front()
+                                                                  : connection_headers[i];
+      for (const auto& operation : operations_) {
+        if (auto error = with_headers(operation.request, extra, slots_[i].requests);
+            !error.empty()) {
+          return error;
+        }
+      }
       if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         return std::string("connect: ") + std::strerror(errno);
       }
@@ -141,7 +169,7 @@ class Engine {
 
   void write_some(std::size_t index) {
     Slot& slot = slots_[index];
-    const std::string& out = operations_[slot.op].request;
+    const std::string& out = slot.requests[slot.op];
     while (slot.sent < out.size()) {
       ssize_t n = ::send(slot.fd, out.data() + slot.sent, out.size() - slot.sent, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
@@ -257,9 +285,10 @@ std::optional<std::string_view> SmallResponse::header(std::string_view name) con
 EventLoadResult run_event_load(const std::string& host, std::uint16_t port, int connections,
                                const std::vector<Operation>& operations, double warmup_seconds,
                                double duration_seconds,
-                               const std::function<void()>& on_window_start) {
+                               const std::function<void()>& on_window_start,
+                               const std::vector<std::string>& connection_headers) {
   Engine engine(operations);
-  if (auto error = engine.open(host, port, connections); !error.empty()) {
+  if (auto error = engine.open(host, port, connections, connection_headers); !error.empty()) {
     EventLoadResult failed;
     failed.error = error;
     return failed;

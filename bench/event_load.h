@@ -37,9 +37,13 @@ struct EventLoadResult {
 
 // Connections alternate between the operations. Requests are measured inside the window
 // [start + warmup, start + warmup + duration]; the run stops issuing at the window's end.
+// `connection_headers` are header lines ("Name: value\r\n...") added to every request of a
+// connection: none when empty, the same for all with one entry, else one entry per
+// connection (each its own client with its own credentials).
 EventLoadResult run_event_load(const std::string& host, std::uint16_t port, int connections,
                                const std::vector<Operation>& operations, double warmup_seconds,
                                double duration_seconds,
-                               const std::function<void()>& on_window_start = nullptr);
+                               const std::function<void()>& on_window_start = nullptr,
+                               const std::vector<std::string>& connection_headers = {});
 
 }  // namespace berth::bench

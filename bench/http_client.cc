@@ -13,6 +13,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "client_auth.h"
+
 namespace berth::bench {
 namespace {
 
@@ -57,8 +59,8 @@ std::string target_of(std::string_view location) {
   return std::string(location);
 }
 
-Connection::Connection(std::string host, std::uint16_t port)
-    : host_(std::move(host)), port_(port), buffer_(kBufferSize) {}
+Connection::Connection(std::string host, std::uint16_t port, ClientAuth* auth)
+    : host_(std::move(host)), port_(port), auth_(auth), buffer_(kBufferSize) {}
 
 Connection::~Connection() { close(); }
 
@@ -180,7 +182,8 @@ bool Connection::read_line(std::string& line) {
 bool Connection::deliver(const char* data, std::size_t size, Response& response,
                          const BodySink& sink) {
   response.body_bytes += size;
-  if (sink) {
+  // Error bodies are small and explain the status: keep them instead of checking them.
+  if (sink && response.status >= 200 && response.status < 300) {
     if (!sink(data, size)) {
       error_ = "body rejected by the checker";
       return false;
@@ -358,6 +361,31 @@ bool Connection::attempt(const Request& request, Response& response, const BodyS
 }
 
 bool Connection::send(const Request& request, Response& response, const BodySink& sink) {
+  const bool has_authorization =
+      std::any_of(request.headers.begin(), request.headers.end(),
+                  [](const auto& header) { return iequals(header.first, "Authorization"); });
+  if (auth_ == nullptr || has_authorization) return send_unauthenticated(request, response, sink);
+  std::string auth_error;
+  auto authorization = auth_->authorization_for(*this, request, auth_error);
+  if (!authorization) {
+    error_ = "credentials: " + auth_error;
+    return false;
+  }
+  Request with_credentials = request;
+  with_credentials.headers.emplace_back("Authorization", std::move(*authorization));
+  if (!send_unauthenticated(with_credentials, response, sink)) return false;
+  if (response.status != 401) return true;
+  auto renewed = auth_->after_rejection(*this, request, response, auth_error);
+  if (!renewed) {
+    if (!auth_error.empty()) response.body.append(" (renewing the token: " + auth_error + ")");
+    return true;  // the caller sees the 401
+  }
+  with_credentials.headers.back().second = std::move(*renewed);
+  return send_unauthenticated(with_credentials, response, sink);
+}
+
+bool Connection::send_unauthenticated(const Request& request, Response& response,
+                                      const BodySink& sink) {
   for (int tries = 0; tries < 2; ++tries) {
     if (fd_ < 0 && !connect_socket()) return false;
     const bool reused = !fresh_;

@@ -55,9 +55,13 @@ struct Response {
 // Receives the response body piece by piece; returning false aborts the request.
 using BodySink = std::function<bool(const char* data, std::size_t size)>;
 
+class ClientAuth;
+
 class Connection {
  public:
-  Connection(std::string host, std::uint16_t port);
+  // With `auth`, every request without an Authorization header of its own gets the session's
+  // credentials (see client_auth.h); `auth` must outlive the connection.
+  Connection(std::string host, std::uint16_t port, ClientAuth* auth = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -66,7 +70,15 @@ class Connection {
   // transport or framing error; an HTTP error status is not a failure here. A request that
   // fails on a reused connection before any response byte arrived is retried once on a
   // fresh connection (the server may have closed an idle keep-alive socket).
+  // With credentials, a 401 is answered once more after renewing the token (it may have
+  // expired). The sink only sees the body of a 2xx answer; other bodies are collected.
   bool send(const Request& request, Response& response, const BodySink& sink = nullptr);
+  // Sends the request exactly as given, without adding credentials.
+  bool send_unauthenticated(const Request& request, Response& response,
+                            const BodySink& sink = nullptr);
+
+  // Changes the credentials of the following requests (a new client session).
+  void set_auth(ClientAuth* auth) { auth_ = auth; }
 
   const std::string& error() const { return error_; }
   std::string authority() const;
@@ -92,6 +104,7 @@ class Connection {
 
   std::string host_;
   std::uint16_t port_;
+  ClientAuth* auth_ = nullptr;
   int fd_ = -1;
   bool fresh_ = true;
   std::vector<char> buffer_;

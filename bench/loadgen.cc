@@ -1,12 +1,23 @@
 // berth_loadgen: load generator and report tool of the side-by-side registry benchmark.
 //
-//   berth_loadgen suite --target NAME=HOST:PORT:PID ... --workdir DIR --out FILE [--quick]
-//                       [--only WORKLOAD,...]
+//   berth_loadgen suite --target NAME=HOST:PORT:PID ... [--auth-target NAME=HOST:PORT:PID ...]
+//                       [--credentials NAME=bearer:REFRESH_TOKEN_FILE ...]
+//                       [--credentials NAME=basic:USER:PASSWORD_FILE ...]
+//                       --workdir DIR --out FILE [--quick] [--only WORKLOAD,...]
 //   berth_loadgen startup --name NAME --out FILE (--port-file F | --addr HOST:PORT)
-//                         [--log FILE] -- COMMAND ARGS...
-//   berth_loadgen wait (--port-file F | --addr HOST:PORT) [--timeout SECONDS]
+//                         [--bearer-file F] [--log FILE] -- COMMAND ARGS...
+//   berth_loadgen wait (--port-file F | --addr HOST:PORT) [--bearer-file F] [--status CODE]
+//                      [--timeout SECONDS]
+//   berth_loadgen login --addr HOST:PORT --admin-token-file F --out REFRESH_TOKEN_FILE
 //   berth_loadgen freeport
 //   berth_loadgen report --in FILE [--json FILE] [--candidate berth] [--baseline ref]
+//
+// Targets with credentials also run the "-auth" workloads; an --auth-target runs only those.
+// Secrets are read from files (first line), never taken from the command line. `login`
+// exchanges berth's administrator token for a refresh token (POST /oauth2/exchange). The
+// readiness probe of wait and startup is GET /v2/ answering 200 (or --status: 401 for a
+// server that challenges every caller), sent with `Authorization: Bearer <contents of
+// --bearer-file>` when given.
 //
 // Exit status: 0 when every answer was right, 1 when any was wrong, 2 on usage errors.
 
@@ -18,6 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iostream>
@@ -28,6 +42,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "client_auth.h"
 #include "http_client.h"
 #include "recorder.h"
 #include "suite.h"
@@ -60,9 +75,22 @@ struct Readiness {
   std::string port_file;
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  std::string bearer;  // sent with the probe when not empty
+  int status = 200;     // the answer that means ready
 };
 
-// Polls until GET /v2/ answers 200. Returns the port, or 0 on timeout or when `child` exits.
+// The first line of a secret file; throws when it cannot be read or is empty.
+std::string read_secret(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw std::runtime_error("cannot read " + path);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) throw std::runtime_error(path + " is empty");
+  return line;
+}
+
+// Polls until GET /v2/ answers readiness.status. Returns the port, or 0 on timeout or when
+// `child` exits.
 std::uint16_t wait_ready(const Readiness& readiness, double timeout_seconds, pid_t child) {
   const auto start = Clock::now();
   std::uint16_t port = readiness.port;
@@ -83,7 +111,11 @@ std::uint16_t wait_ready(const Readiness& readiness, double timeout_seconds, pid
     if (port != 0) {
       Connection connection(readiness.host, port);
       Response response;
-      if (connection.send({"GET", "/v2/", {}, Body::none()}, response) && response.status == 200) {
+      Request probe{"GET", "/v2/", {}, Body::none()};
+      if (!readiness.bearer.empty()) {
+        probe.headers.emplace_back("Authorization", "Bearer " + readiness.bearer);
+      }
+      if (connection.send(probe, response) && response.status == readiness.status) {
         return port;
       }
     }
@@ -104,7 +136,67 @@ bool parse_readiness(const std::vector<std::string>& args, std::size_t& i, Readi
     readiness.port = address->second;
     return true;
   }
+  if (args[i] == "--status" && i + 1 < args.size()) {
+    auto status = parse_number(args[++i]);
+    if (!status || *status < 200 || *status > 599) return false;
+    readiness.status = static_cast<int>(*status);
+    return true;
+  }
+  if (args[i] == "--bearer-file" && i + 1 < args.size()) {
+    readiness.bearer = read_secret(args[++i]);
+    return true;
+  }
   return false;
+}
+
+// POST /oauth2/exchange with the administrator token; writes the refresh token (mode 0600).
+int command_login(const std::vector<std::string>& args) {
+  std::optional<std::pair<std::string, std::uint16_t>> address;
+  std::string admin_token_file, out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const bool has_value = i + 1 < args.size();
+    if (args[i] == "--addr" && has_value) {
+      address = parse_address(args[++i]);
+      if (!address) return usage("login: bad --addr");
+    } else if (args[i] == "--admin-token-file" && has_value) {
+      admin_token_file = args[++i];
+    } else if (args[i] == "--out" && has_value) {
+      out = args[++i];
+    } else {
+      return usage("login: unknown argument " + args[i]);
+    }
+  }
+  if (!address || admin_token_file.empty() || out.empty()) return usage("login: missing arguments");
+  const std::string form = "grant_type=access_token&access_token=" +
+                           url_encode(read_secret(admin_token_file));
+  Connection connection(address->first, address->second);
+  Response response;
+  if (!connection.send({"POST", "/oauth2/exchange",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}},
+                        Body::from_memory(form)},
+                       response)) {
+    std::cerr << "berth_loadgen login: " << connection.error() << '\n';
+    return 1;
+  }
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(response.body, ec);
+  const boost::json::value* refresh =
+      !ec && parsed.is_object() ? parsed.as_object().if_contains("refresh_token") : nullptr;
+  if (response.status != 200 || refresh == nullptr || !refresh->is_string() ||
+      refresh->as_string().empty()) {
+    std::cerr << "berth_loadgen login: POST /oauth2/exchange answered " << response.status
+              << " without a refresh_token: " << response.body.substr(0, 300) << '\n';
+    return 1;
+  }
+  const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string line = std::string(refresh->as_string().c_str()) + "\n";
+  const bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    std::cerr << "berth_loadgen login: cannot write " << out << '\n';
+    return 1;
+  }
+  return 0;
 }
 
 int command_wait(const std::vector<std::string>& args) {
@@ -213,14 +305,39 @@ int command_startup(const std::vector<std::string>& args) {
   return recorder.failed() ? 1 : 0;
 }
 
+// NAME=bearer:REFRESH_TOKEN_FILE or NAME=basic:USER:PASSWORD_FILE; returns what is wrong.
+std::string apply_credentials(const std::string& spec, std::vector<TargetSpec>& targets) {
+  const auto equals = spec.find('=');
+  if (equals == std::string::npos) return "bad --credentials " + spec;
+  const std::string name = spec.substr(0, equals);
+  const std::string value = spec.substr(equals + 1);
+  auto target = std::find_if(targets.begin(), targets.end(),
+                             [&](const TargetSpec& t) { return t.name == name; });
+  if (target == targets.end()) return "--credentials for unknown target " + name;
+  if (value.rfind("bearer:", 0) == 0) {
+    target->auth.emplace(ClientAuth::bearer(read_secret(value.substr(7))));
+    return {};
+  }
+  if (value.rfind("basic:", 0) == 0) {
+    const auto colon = value.find(':', 6);
+    if (colon == std::string::npos || colon == 6) return "bad --credentials " + spec;
+    target->auth.emplace(
+        ClientAuth::basic(value.substr(6, colon - 6), read_secret(value.substr(colon + 1))));
+    return {};
+  }
+  return "bad --credentials " + spec + " (bearer:FILE or basic:USER:FILE)";
+}
+
 int command_suite(const std::vector<std::string>& args) {
   SuiteOptions options;
+  std::vector<std::string> credentials;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const bool has_value = i + 1 < args.size();
     if (args[i] == "--quick") {
       options.quick = true;
-    } else if (args[i] == "--target" && has_value) {
+    } else if ((args[i] == "--target" || args[i] == "--auth-target") && has_value) {
       // NAME=HOST:PORT:PID
+      const bool auth_only = args[i] == "--auth-target";
       const std::string spec = args[++i];
       auto equals = spec.find('=');
       auto last_colon = spec.rfind(':');
@@ -230,8 +347,12 @@ int command_suite(const std::vector<std::string>& args) {
       auto address = parse_address(spec.substr(equals + 1, last_colon - equals - 1));
       auto pid = parse_number(spec.substr(last_colon + 1));
       if (!address || !pid) return usage("bad --target " + spec);
-      options.targets.push_back(
-          {spec.substr(0, equals), address->first, address->second, static_cast<pid_t>(*pid)});
+      TargetSpec target{spec.substr(0, equals), address->first, address->second,
+                        static_cast<pid_t>(*pid)};
+      target.auth_workloads_only = auth_only;
+      options.targets.push_back(std::move(target));
+    } else if (args[i] == "--credentials" && has_value) {
+      credentials.push_back(args[++i]);
     } else if (args[i] == "--workdir" && has_value) {
       options.workdir = args[++i];
     } else if (args[i] == "--out" && has_value) {
@@ -246,6 +367,14 @@ int command_suite(const std::vector<std::string>& args) {
   }
   if (options.targets.empty() || options.workdir.empty() || options.out.empty()) {
     return usage("suite needs --target, --workdir and --out");
+  }
+  for (const auto& spec : credentials) {
+    if (auto error = apply_credentials(spec, options.targets); !error.empty()) return usage(error);
+  }
+  for (const auto& target : options.targets) {
+    if (target.auth_workloads_only && !target.auth) {
+      return usage("--auth-target " + target.name + " has no --credentials");
+    }
   }
   return run_suite(options);
 }
@@ -285,6 +414,7 @@ int main(int argc, char** argv) {
     if (command == "startup") return command_startup(args);
     if (command == "wait") return command_wait(args);
     if (command == "freeport") return command_freeport();
+    if (command == "login") return command_login(args);
   } catch (const std::exception& e) {
     std::cerr << "berth_loadgen " << command << ": " << e.what() << '\n';
     return 1;

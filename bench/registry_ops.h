@@ -7,12 +7,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include "bench_util.h"
+#include "client_auth.h"
 #include "http_client.h"
 
 namespace berth::bench {
@@ -26,6 +28,11 @@ struct Target {
   std::string host;
   std::uint16_t port = 0;
   pid_t pid = 0;
+  // Credentials (null: none). This session is the load generator acting as one client: every
+  // connection of every workload shares it and its tokens.
+  std::unique_ptr<ClientAuth> auth;
+  // Only for the "-auth" workloads (the reference with htpasswd); the others skip it.
+  bool auth_workloads_only = false;
   // True when POST ?digest= with a body completes an upload in one request (201); otherwise
   // blobs are pushed as POST (202) then PUT ?digest= with the body.
   bool single_post = false;

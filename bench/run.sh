@@ -5,8 +5,10 @@
 #                [--sendfile-ceiling PATH] [--registry PATH] [--only WORKLOAD,...] [--keep]
 #
 # Without --berthd/--loadgen it builds berthd in Release (build/bench) and the benchmark tools
-# (build/bench-tools). Both servers run on 127.0.0.1 with fresh data directories under
-# $TMPDIR. Exits non-zero if any answer of either server was wrong.
+# (build/bench-tools). The servers run on 127.0.0.1 with fresh data directories under
+# $TMPDIR: berthd (authentication always on: Bearer tokens from its token service), the
+# reference without authentication, and the reference with htpasswd (Basic) for the "-auth"
+# workloads. Exits non-zero if any answer of any server was wrong.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --registry) registry=$2; shift ;;
     --only) only=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,9 +54,11 @@ fi
 [[ -n "$ceiling" ]] || ceiling="$(dirname "$loadgen")/berth_sendfile_ceiling"
 [[ -n "$registry" ]] || registry=$(command -v docker-registry || true)
 [[ -n "$json" ]] || { mkdir -p "$root/build/bench"; json="$root/build/bench/bench-results.json"; }
+htpasswd=$(command -v htpasswd || true)  # apache2-utils
 for tool in "$berthd" "$loadgen" "$ceiling" "$registry"; do
   [[ -n "$tool" && -x "$tool" ]] || { echo "run.sh: missing executable '${tool:-docker-registry}'" >&2; exit 2; }
 done
+[[ -n "$htpasswd" ]] || { echo "run.sh: missing executable 'htpasswd' (apache2-utils)" >&2; exit 2; }
 berthd=$(realpath "$berthd"); loadgen=$(realpath "$loadgen"); registry=$(realpath "$registry")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
@@ -62,6 +66,7 @@ results="$work/results.jsonl"
 : >"$results"
 berth_pid=""
 ref_pid=""
+ref_auth_pid=""
 
 stop_server() {  # pid
   local pid=$1 i
@@ -78,6 +83,7 @@ stop_server() {  # pid
 cleanup() {
   stop_server "$berth_pid"
   stop_server "$ref_pid"
+  stop_server "$ref_auth_pid"
   if [[ $keep == 1 ]]; then
     echo "kept $work" >&2
   else
@@ -100,12 +106,33 @@ if [[ -n "$sha_k" ]]; then
 fi
 "$ceiling" --file "$work/sendfile.bin" --size "$ceiling_size" --reps 3 --out "$results" >/dev/null
 
+# Secrets live in files (mode 0600) under $work, never on a command line: berth's
+# administrator token (chosen here, set on the fresh data directory through
+# BERTH_INITIAL_ADMIN_TOKEN), the refresh token it is exchanged for, and the password of the
+# reference's htpasswd user.
+random_secret() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+( umask 077
+  random_secret >"$work/admin-token"
+  random_secret >"$work/ref-password" )
+ref_user=bench
+
 berth_data="$work/berth-data"
 ref_data="$work/ref-data"
-mkdir -p "$berth_data" "$ref_data"
-berth_cmd=("$berthd" --listen 127.0.0.1:0 --port-file "$work/berth.port" --data-dir "$berth_data" --log-level warn)
+ref_auth_data="$work/ref-auth-data"
+mkdir -p "$berth_data" "$ref_data" "$ref_auth_data"
+# --rate-limit-scale 0: the tier table allows 10,000 reads a minute per registry, which
+# small-ops exceeds within a second; the bench measures throughput, not the limiter.
+# --access-token-lifetime 3600: no access token expires during a run (the default is 300 s),
+# so no measurement window includes a renewal that the other server's does not; the load
+# generator renews tokens before they expire anyway.
+berth_cmd=("$berthd" --listen 127.0.0.1:0 --port-file "$work/berth.port" --data-dir "$berth_data"
+  --log-level warn --rate-limit-scale 0 --access-token-lifetime 3600)
 ref_port=$("$loadgen" freeport)
-cat >"$work/ref.yml" <<EOF
+ref_auth_port=$("$loadgen" freeport)
+"$htpasswd" -Bbn "$ref_user" "$(cat "$work/ref-password")" >"$work/ref.htpasswd"
+
+ref_config() {  # DATA_DIR PORT [htpasswd]
+  cat <<EOF
 version: 0.1
 log:
   level: warn
@@ -113,30 +140,52 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: $ref_data
+    rootdirectory: $1
   delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
 http:
-  addr: 127.0.0.1:$ref_port
+  addr: 127.0.0.1:$2
 catalog:
   maxentries: 1000
 EOF
+  if [[ ${3:-} == htpasswd ]]; then
+    cat <<EOF
+auth:
+  htpasswd:
+    realm: berth-bench
+    path: $work/ref.htpasswd
+EOF
+  fi
+}
+ref_config "$ref_data" "$ref_port" >"$work/ref.yml"
+ref_config "$ref_auth_data" "$ref_auth_port" htpasswd >"$work/ref-auth.yml"
 ref_cmd=("$registry" serve "$work/ref.yml")
+ref_auth_cmd=("$registry" serve "$work/ref-auth.yml")
 
-log "starting berthd and docker-registry"
-"${berth_cmd[@]}" >>"$work/berth.log" 2>&1 &
+log "starting berthd and docker-registry (without and with htpasswd)"
+BERTH_INITIAL_ADMIN_TOKEN=$(cat "$work/admin-token") "${berth_cmd[@]}" >>"$work/berth.log" 2>&1 &
 berth_pid=$!
 "${ref_cmd[@]}" >>"$work/ref.log" 2>&1 &
 ref_pid=$!
-berth_port=$("$loadgen" wait --port-file "$work/berth.port" --timeout 60) || { cat "$work/berth.log" >&2; exit 1; }
+"${ref_auth_cmd[@]}" >>"$work/ref-auth.log" 2>&1 &
+ref_auth_pid=$!
+berth_port=$("$loadgen" wait --port-file "$work/berth.port" --bearer-file "$work/admin-token" --timeout 60) ||
+  { cat "$work/berth.log" >&2; exit 1; }
 "$loadgen" wait --addr "127.0.0.1:$ref_port" --timeout 60 >/dev/null || { cat "$work/ref.log" >&2; exit 1; }
-sleep 1  # let both settle before the idle RSS reading
+"$loadgen" wait --addr "127.0.0.1:$ref_auth_port" --status 401 --timeout 60 >/dev/null ||
+  { cat "$work/ref-auth.log" >&2; exit 1; }
+"$loadgen" login --addr "127.0.0.1:$berth_port" --admin-token-file "$work/admin-token" \
+  --out "$work/refresh-token" || { cat "$work/berth.log" >&2; exit 1; }
+sleep 1  # let all settle before the idle RSS reading
 
 status=0
 suite_args=(suite "${mode[@]}" --workdir "$work" --out "$results"
-  --target "berth=127.0.0.1:$berth_port:$berth_pid" --target "ref=127.0.0.1:$ref_port:$ref_pid")
+  --target "berth=127.0.0.1:$berth_port:$berth_pid" --target "ref=127.0.0.1:$ref_port:$ref_pid"
+  --auth-target "ref-auth=127.0.0.1:$ref_auth_port:$ref_auth_pid"
+  --credentials "berth=bearer:$work/refresh-token"
+  --credentials "ref-auth=basic:$ref_user:$work/ref-password")
 [[ -z "$only" ]] || suite_args+=(--only "$only")
 log "workloads"
 "$loadgen" "${suite_args[@]}" || status=1
@@ -144,13 +193,14 @@ log "workloads"
 log "startup on the populated data directories"
 stop_server "$berth_pid"; berth_pid=""
 stop_server "$ref_pid"; ref_pid=""
+stop_server "$ref_auth_pid"; ref_auth_pid=""
 for ((rep = 0; rep < startup_reps; rep++)); do
   order=(berth ref)
   (( rep % 2 == 0 )) || order=(ref berth)
   for name in "${order[@]}"; do
     if [[ $name == berth ]]; then
       "$loadgen" startup --name berth --out "$results" --port-file "$work/berth.port" \
-        --log "$work/berth.log" -- "${berth_cmd[@]}" || status=1
+        --bearer-file "$work/admin-token" --log "$work/berth.log" -- "${berth_cmd[@]}" || status=1
     else
       "$loadgen" startup --name ref --out "$results" --addr "127.0.0.1:$ref_port" \
         --log "$work/ref.log" -- "${ref_cmd[@]}" || status=1
@@ -163,6 +213,6 @@ cp "$results" "${json%.json}.raw.jsonl"
 echo "summary: $json (raw lines: ${json%.json}.raw.jsonl)" >&2
 if [[ $status != 0 ]]; then
   echo "server logs:" >&2
-  tail -n 20 "$work/berth.log" "$work/ref.log" >&2 || true
+  tail -n 20 "$work/berth.log" "$work/ref.log" "$work/ref-auth.log" >&2 || true
 fi
 exit $status

@@ -71,9 +71,17 @@ struct Context {
   std::string large_digest;
 };
 
-std::vector<Target*> order_for(Context& ctx, int rep) {
+// Whether `target` takes part in a workload: the "-auth" workloads run on the targets with
+// credentials, the others on every target but the ones kept for the "-auth" workloads.
+bool takes_part(const Target& target, bool auth_workload) {
+  return auth_workload ? target.auth != nullptr : !target.auth_workloads_only;
+}
+
+std::vector<Target*> order_for(Context& ctx, int rep, bool auth_workload = false) {
   std::vector<Target*> order;
-  for (auto& target : ctx.targets) order.push_back(target.get());
+  for (auto& target : ctx.targets) {
+    if (takes_part(*target, auth_workload)) order.push_back(target.get());
+  }
   if (rep % 2 == 1) std::reverse(order.begin(), order.end());
   return order;
 }
@@ -131,7 +139,7 @@ void run_parallel(const Target& target, int threads, std::size_t count,
     std::vector<std::jthread> workers;
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&] {
-        Connection connection(target.host, target.port);
+        Connection connection(target.host, target.port, target.auth.get());
         while (!stop) {
           const std::size_t item = next++;
           if (item >= count) break;
@@ -151,6 +159,18 @@ void run_parallel(const Target& target, int threads, std::size_t count,
   if (!first_error.empty()) fail(first_error);
 }
 
+// Gets the shared session's token for `target_path` before a timed section: the workloads
+// without "-auth" measure the registry's operations, not the token request (the "-auth"
+// workloads do include it). A no-op once the token is cached, and without credentials.
+void warm_credentials(Target& target, const std::string& target_path) {
+  if (target.auth == nullptr) return;
+  Connection connection(target.host, target.port);
+  std::string error;
+  check(target.auth->authorization_for(connection, {"GET", target_path, {}, Body::none()}, error)
+            .has_value(),
+        "credentials: " + error);
+}
+
 std::string numbered(const char* prefix, std::size_t number) {
   char text[64];
   std::snprintf(text, sizeof text, "%s%05zu", prefix, number);
@@ -166,7 +186,8 @@ void push_large(Context& ctx) {
     MappedFile file(path);
     for (Target* target : order_for(ctx, rep)) {
       measured(ctx, *target, "push-large", [&] {
-        Connection connection(target->host, target->port);
+        Connection connection(target->host, target->port, target->auth.get());
+        warm_credentials(*target, "/v2/" + repo + "/blobs/uploads/");
         const double cpu_before = process_cpu_seconds(target->pid);
         const auto start = Clock::now();
         push_blob(connection, *target, repo, digest, Body::from_file(file.fd(), 0, file.size()));
@@ -198,7 +219,8 @@ void push_chunked(Context& ctx) {
       MappedFile file(path);
       for (Target* target : order_for(ctx, rep)) {
         measured(ctx, *target, "push-chunked", [&] {
-          Connection connection(target->host, target->port);
+          Connection connection(target->host, target->port, target->auth.get());
+          warm_credentials(*target, "/v2/" + repo + "/blobs/uploads/");
           const double cpu_before = process_cpu_seconds(target->pid);
           const auto start = Clock::now();
           push_blob_chunked(connection, repo, digest, file.fd(), file.size(), s.chunk);
@@ -219,7 +241,7 @@ void push_chunked(Context& ctx) {
 void pull_large(Context& ctx) {
   const auto& s = ctx.settings;
   if (ctx.large_path.empty()) {
-    for (auto& target : ctx.targets) ctx.recorder.failure("pull-large", target->name, "no blob");
+    for (Target* target : order_for(ctx, 0)) ctx.recorder.failure("pull-large", target->name, "no blob");
     return;
   }
   MappedFile file(ctx.large_path);
@@ -229,7 +251,7 @@ void pull_large(Context& ctx) {
   for (int rep = 0; rep < s.large_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
       measured(ctx, *target, "pull-large", [&] {
-        Connection connection(target->host, target->port);
+        Connection connection(target->host, target->port, target->auth.get());
         const double cpu_before = process_cpu_seconds(target->pid);
         auto start = Clock::now();
         get_blob_checked(connection, repo, ctx.large_digest, file.data(), file.size());
@@ -258,12 +280,12 @@ void pull_concurrent(Context& ctx) {
   const std::string blob = Random(3000).bytes(s.concurrent_blob);
   const std::string digest = sha256_digest(blob);
   std::vector<Target*> ready;
-  for (auto& target : ctx.targets) {
+  for (Target* target : order_for(ctx, 0)) {
     if (prepared(ctx, *target, "pull-concurrent", [&] {
-          Connection connection(target->host, target->port);
+          Connection connection(target->host, target->port, target->auth.get());
           push_blob(connection, *target, repo, digest, Body::from_memory(blob));
         })) {
-      ready.push_back(target.get());
+      ready.push_back(target);
     }
   }
   for (int rep = 0; rep < s.concurrent_reps; ++rep) {
@@ -280,7 +302,7 @@ void pull_concurrent(Context& ctx) {
           std::vector<std::jthread> workers;
           for (int c = 0; c < clients; ++c) {
             workers.emplace_back([&, c] {
-              Connection connection(target->host, target->port);
+              Connection connection(target->host, target->port, target->auth.get());
               Response response;
               bool ok = connection.send({"GET", "/v2/", {}, Body::none()}, response);
               connected.count_down();
@@ -318,18 +340,54 @@ void pull_concurrent(Context& ctx) {
   }
 }
 
-void small_ops(Context& ctx) {
+// How the small-ops connections present themselves.
+enum class Clients {
+  // The load generator is one client: all connections send its shared session's credentials
+  // (on the reference without authentication, none).
+  one_shared,
+  // Every connection is its own client that did its own challenge and token request before
+  // the window: berth sees as many different access tokens as connections; the reference
+  // with htpasswd checks the password on every request.
+  one_per_connection,
+};
+
+// The header lines each connection sends: empty (none), one entry for all, or one per
+// connection. Fetches the tokens, so it runs outside the measured window.
+std::vector<std::string> small_ops_headers(const Target& target, Clients clients, int connections,
+                                           const Request& sample) {
+  if (target.auth == nullptr) return {};
+  auto header_line = [&](ClientAuth& session, Connection& connection) {
+    std::string error;
+    auto authorization = session.authorization_for(connection, sample, error);
+    check(authorization.has_value(), "credentials: " + error);
+    std::string line = "Authorization: ";
+    line.append(*authorization).append("\r\n");
+    return line;
+  };
+  Connection connection(target.host, target.port);
+  if (clients == Clients::one_shared) return {header_line(*target.auth, connection)};
+  std::vector<std::string> lines;
+  for (int i = 0; i < connections; ++i) {
+    ClientAuth session = target.auth->fresh_session();
+    session.set_repository_actions("pull");  // these clients only read
+    lines.push_back(header_line(session, connection));
+  }
+  return lines;
+}
+
+void run_small_ops(Context& ctx, const std::string& workload, Clients clients) {
   const auto& s = ctx.settings;
+  const bool auth_workload = clients == Clients::one_per_connection;
   const std::string repo = "bench/small";
   const Image image = make_image(4000, 1024, "small-ops");
   std::vector<Target*> ready;
-  for (auto& target : ctx.targets) {
-    if (prepared(ctx, *target, "small-ops", [&] {
-          Connection connection(target->host, target->port);
+  for (Target* target : order_for(ctx, 0, auth_workload)) {
+    if (prepared(ctx, *target, workload, [&] {
+          Connection connection(target->host, target->port, target->auth.get());
           push_image(connection, *target, repo, "v1", image);
           target->remember_repo(repo);
         })) {
-      ready.push_back(target.get());
+      ready.push_back(target);
     }
   }
   auto header_is = [](const SmallResponse& r, std::string_view name, std::string_view expected) {
@@ -339,11 +397,12 @@ void small_ops(Context& ctx) {
   const std::string layer_size = std::to_string(image.layer.size());
   const double warmup = std::min(1.0, s.small_seconds / 4);
   for (int rep = 0; rep < s.small_reps; ++rep) {
-    for (Target* target : order_for(ctx, rep)) {
+    for (Target* target : order_for(ctx, rep, auth_workload)) {
       if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
       const std::string host_line = "Host: " + target->host + ":" + std::to_string(target->port) + "\r\n";
+      const std::string manifest_path = "/v2/" + repo + "/manifests/v1";
       const std::vector<Operation> operations = {
-          {"GET /v2/" + repo + "/manifests/v1 HTTP/1.1\r\n" + host_line +
+          {"GET " + manifest_path + " HTTP/1.1\r\n" + host_line +
                "Accept: " + std::string(kManifestType) + "\r\n\r\n",
            false,
            [&](const SmallResponse& r) -> std::string {
@@ -366,57 +425,89 @@ void small_ops(Context& ctx) {
              return {};
            }},
       };
-      measured(ctx, *target, "small-ops", [&] {
+      measured(ctx, *target, workload, [&] {
+        const auto headers = small_ops_headers(*target, clients, s.small_connections,
+                                               {"GET", manifest_path, {}, Body::none()});
         double cpu_before = 0, self_before = 0;
         auto result = run_event_load(target->host, target->port, s.small_connections, operations,
                                      warmup, s.small_seconds, [&] {
                                        cpu_before = process_cpu_seconds(target->pid);
                                        self_before = self_cpu_seconds();
-                                     });
+                                     }, headers);
         const double server_cpu = process_cpu_seconds(target->pid) - cpu_before;
         const double self_cpu = self_cpu_seconds() - self_before;
         check(result.error.empty(), result.error);
         auto& all = result.latencies_us;
         check(!all.empty(), "no request completed in the measured window");
         const double wall = result.window_seconds;
-        ctx.recorder.value("small-ops", "throughput", target->name, all.size() / wall, "req/s",
+        ctx.recorder.value(workload, "throughput", target->name, all.size() / wall, "req/s",
                            "higher");
-        ctx.recorder.value("small-ops", "p50_latency", target->name, percentile(all, 50) / 1000,
+        ctx.recorder.value(workload, "p50_latency", target->name, percentile(all, 50) / 1000,
                            "ms", "lower");
-        ctx.recorder.value("small-ops", "p99_latency", target->name, percentile(all, 99) / 1000,
+        ctx.recorder.value(workload, "p99_latency", target->name, percentile(all, 99) / 1000,
                            "ms", "lower");
-        ctx.recorder.value("small-ops", "server_cpu", target->name, server_cpu / wall, "cores",
+        ctx.recorder.value(workload, "server_cpu", target->name, server_cpu / wall, "cores",
                            "lower");
-        ctx.recorder.value("small-ops", "loadgen_cpu", target->name, self_cpu / wall, "cores",
+        ctx.recorder.value(workload, "loadgen_cpu", target->name, self_cpu / wall, "cores",
                            "lower");
       });
     }
   }
 }
 
-void push_many(Context& ctx) {
+void small_ops(Context& ctx) { run_small_ops(ctx, "small-ops", Clients::one_shared); }
+
+void small_ops_auth(Context& ctx) {
+  run_small_ops(ctx, "small-ops-auth", Clients::one_per_connection);
+}
+
+// Every image is pushed by its own client session (Clients::one_per_connection) or all by
+// the load generator's shared one.
+void run_push_many(Context& ctx, const std::string& workload, const std::string& repo,
+                   std::uint64_t seed, Clients clients) {
   const auto& s = ctx.settings;
-  const std::string repo = "bench/many";
+  const bool auth_workload = clients == Clients::one_per_connection;
   std::vector<Image> images;
   images.reserve(s.many_images);
   for (int i = 0; i < s.many_images; ++i) {
-    images.push_back(make_image(100000 + i, 1024, numbered("image-", i)));
+    images.push_back(make_image(seed + i, 1024, numbered("image-", i)));
   }
-  for (Target* target : order_for(ctx, 0)) {
-    measured(ctx, *target, "push-many", [&] {
+  for (Target* target : order_for(ctx, 0, auth_workload)) {
+    measured(ctx, *target, workload, [&] {
+      if (!auth_workload) warm_credentials(*target, "/v2/" + repo + "/blobs/uploads/");
+      std::atomic<int> tokens{0};
       const double cpu_before = process_cpu_seconds(target->pid);
       const auto start = Clock::now();
       run_parallel(*target, s.many_clients, images.size(), [&](Connection& connection, std::size_t i) {
-        push_image(connection, *target, repo, numbered("i", i), images[i]);
+        if (!auth_workload) {
+          push_image(connection, *target, repo, numbered("i", i), images[i]);
+          return;
+        }
+        // A new client (one `docker push`): challenge, token request, then the push.
+        ClientAuth session = target->auth->fresh_session();
+        connection.set_auth(&session);
+        try {
+          push_image(connection, *target, repo, numbered("i", i), images[i]);
+        } catch (...) {
+          connection.set_auth(target->auth.get());
+          throw;
+        }
+        connection.set_auth(target->auth.get());
+        tokens += session.tokens_fetched();
       });
       const double elapsed = seconds_since(start);
       const double cpu = process_cpu_seconds(target->pid) - cpu_before;
       target->remember_repo(repo);
-      ctx.recorder.value("push-many", "throughput", target->name, images.size() / elapsed,
+      ctx.recorder.value(workload, "throughput", target->name, images.size() / elapsed,
                          "images/s", "higher");
       // Low server CPU with low throughput means the server waits (fsync, locks), not computes.
-      ctx.recorder.value("push-many", "server_cpu", target->name, cpu / elapsed, "cores", "lower");
-      Connection connection(target->host, target->port);
+      ctx.recorder.value(workload, "server_cpu", target->name, cpu / elapsed, "cores", "lower");
+      if (auth_workload && target->auth->kind() == ClientAuth::Kind::bearer) {
+        check(tokens.load() == static_cast<int>(images.size()),
+              std::to_string(tokens.load()) + " access tokens fetched for " +
+                  std::to_string(images.size()) + " client sessions, expected one each");
+      }
+      Connection connection(target->host, target->port, target->auth.get());
       for (std::size_t i = 0; i < images.size(); i += std::max<std::size_t>(1, images.size() / 25)) {
         get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("i", i),
                              images[i]);
@@ -425,6 +516,13 @@ void push_many(Context& ctx) {
       }
     });
   }
+}
+
+void push_many(Context& ctx) { run_push_many(ctx, "push-many", "bench/many", 100000, Clients::one_shared); }
+
+void push_many_auth(Context& ctx) {
+  // Other images than push-many's, so that berth (which ran push-many) stores new blobs too.
+  run_push_many(ctx, "push-many-auth", "bench/many-auth", 200000, Clients::one_per_connection);
 }
 
 void lists(Context& ctx) {
@@ -440,7 +538,7 @@ void lists(Context& ctx) {
   std::vector<Target*> ready;
   for (Target* target : order_for(ctx, 0)) {
     const bool ok = prepared(ctx, *target, "list-tags", [&] {
-      Connection connection(target->host, target->port);
+      Connection connection(target->host, target->port, target->auth.get());
       push_image(connection, *target, tag_repo, expected_tags.front(), image);
       push_image(connection, *target, source_repo, "v1", image);
       target->remember_repo(tag_repo);
@@ -475,7 +573,7 @@ void lists(Context& ctx) {
     for (Target* target : order_for(ctx, rep)) {
       if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
       measured(ctx, *target, "list-tags", [&] {
-        Connection connection(target->host, target->port);
+        Connection connection(target->host, target->port, target->auth.get());
         int pages = 0;
         const auto start = Clock::now();
         auto tags = list_all(connection, "/v2/" + tag_repo + "/tags/list?n=" + n, "tags", pages);
@@ -488,7 +586,8 @@ void lists(Context& ctx) {
         ctx.recorder.value("list-tags", "pages", target->name, pages, "requests", "lower", "max");
       });
       measured(ctx, *target, "catalog", [&] {
-        Connection connection(target->host, target->port);
+        warm_credentials(*target, "/v2/_catalog");
+        Connection connection(target->host, target->port, target->auth.get());
         int pages = 0;
         const auto start = Clock::now();
         auto repos = list_all(connection, "/v2/_catalog?n=" + n, "repositories", pages);
@@ -516,7 +615,8 @@ const std::vector<std::pair<std::string, void (*)(Context&)>>& workloads() {
   static const std::vector<std::pair<std::string, void (*)(Context&)>> list = {
       {"push-large", push_large},   {"push-chunked", push_chunked},
       {"pull-large", pull_large},   {"pull-concurrent", pull_concurrent},
-      {"small-ops", small_ops},     {"push-many", push_many},
+      {"small-ops", small_ops},     {"small-ops-auth", small_ops_auth},
+      {"push-many", push_many},     {"push-many-auth", push_many_auth},
       {"lists", lists},
   };
   return list;
@@ -533,6 +633,8 @@ int run_suite(const SuiteOptions& options) {
     target->host = spec.host;
     target->port = spec.port;
     target->pid = spec.pid;
+    if (spec.auth) target->auth = std::make_unique<ClientAuth>(*spec.auth);
+    target->auth_workloads_only = spec.auth_workloads_only;
     targets.push_back(std::move(target));
   }
   Context ctx{options.quick ? quick_settings() : full_settings(), options.workdir, recorder, targets,
@@ -546,7 +648,7 @@ int run_suite(const SuiteOptions& options) {
     }
     recorder.value("rss-idle", "rss", target->name, idle, "MiB", "lower", "max");
     try {
-      Connection connection(target->host, target->port);
+      Connection connection(target->host, target->port, target->auth.get());
       probe_blob_push_mode(connection, *target);
       recorder.note("blob-push", target->name,
                     target->single_post ? "monolithic POST ?digest= with body (one request)"

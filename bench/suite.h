@@ -3,8 +3,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "client_auth.h"
 
 namespace berth::bench {
 
@@ -13,6 +16,8 @@ struct TargetSpec {
   std::string host;
   std::uint16_t port = 0;
   pid_t pid = 0;
+  std::optional<ClientAuth> auth;   // credentials; a target with them runs the -auth workloads
+  bool auth_workloads_only = false;  // runs only the -auth workloads
 };
 
 struct SuiteOptions {
