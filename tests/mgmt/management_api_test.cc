@@ -84,7 +84,7 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
       EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"berth-management\"");
     }
   }
-  EXPECT_EQ(protected_routes, 16u + 24u);  // the registries' and access control's
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u);  // registries, access control, signing keys
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {
