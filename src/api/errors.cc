@@ -63,13 +63,15 @@ constexpr std::string_view kStorageFullMessage =
 http::Response error_response(const registry::RegistryError& error) {
   WireError wire = wire_error_of(error.code);
   if (error.code == registry::Errc::storage_full) {
-    spdlog::error("storage full: {}", error.message);
-    return error_response(wire.status, wire.code, kStorageFullMessage);
+    Response response = error_response(wire.status, wire.code, kStorageFullMessage);
+    response.log_detail = "storage full: " + error.message;
+    return response;
   }
   if (wire.status >= 500) {
     // Server faults are logged with their cause; the client gets a generic message.
-    spdlog::error("internal error: {}", error.message);
-    return error_response(wire.status, wire.code, "internal server error");
+    Response response = error_response(wire.status, wire.code, "internal server error");
+    response.log_detail = "internal error: " + error.message;
+    return response;
   }
   return error_response(wire.status, wire.code, error.message);
 }

@@ -70,8 +70,9 @@ Response error_of(const TenantError& error) {
   ManagementWireError wire = management_wire_error_of(error.code);
   if (wire.status >= 500) {
     // Server faults are logged with their cause; the client gets a generic message.
-    spdlog::error("management: internal error: {}", error.message);
-    return management_error(wire.status, wire.code, "internal server error");
+    Response response = management_error(wire.status, wire.code, "internal server error");
+    response.log_detail = "management: internal error: " + error.message;
+    return response;
   }
   return management_error(wire.status, wire.code, error.message, error.target);
 }
@@ -82,8 +83,10 @@ Response error_of(const TenantError& error) {
 Response error_of(const registry::RegistryError& error) {
   unsigned status = wire_error_of(error.code).status;
   if (status >= 500) {
-    spdlog::error("management: internal error: {}", error.message);
-    return management_error(status, mgmt::code::kInternalError, "internal server error");
+    Response response = management_error(status, mgmt::code::kInternalError,
+                                         "internal server error");
+    response.log_detail = "management: internal error: " + error.message;
+    return response;
   }
   std::string_view code = status == 404 ? mgmt::code::kNotFound : mgmt::code::kInvalidRequest;
   return management_error(status, code, error.message);

@@ -78,8 +78,9 @@ Response error_of(const AccessControlError& error) {
   WireError wire = wire_error_of(error.code);
   if (wire.status >= 500) {
     // The cause is logged; the client learns nothing of the server's insides.
-    spdlog::error("management: internal error: {}", error.message);
-    return management_error(wire.status, wire.code, "internal server error");
+    Response response = management_error(wire.status, wire.code, "internal server error");
+    response.log_detail = "management: internal error: " + error.message;
+    return response;
   }
   return management_error(wire.status, wire.code, error.message, error.target);
 }

@@ -279,8 +279,9 @@ class TokenService {
   }
 
   static Response internal(const auth::AccessError& error) {
-    spdlog::error("token service: {}", error.message);
-    return error_response(500, code::kUnknown, "internal server error");
+    Response response = error_response(500, code::kUnknown, "internal server error");
+    response.log_detail = "token service: " + error.message;
+    return response;
   }
 
   const Pipeline& pipeline_;

@@ -98,6 +98,9 @@ struct Response {
   std::uint64_t source_length = 0;
   // For HEAD: the Content-Length to announce without sending a body. Ignored otherwise.
   std::optional<std::uint64_t> head_content_length;
+  // A server-side cause to log (never sent): the server logs it at error level with the
+  // request's id, so a handler's fault is tied to its request.
+  std::string log_detail;
 };
 
 // Reads the whole body, failing with too_large past `limit` bytes.

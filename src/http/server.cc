@@ -329,6 +329,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       failed = true;
     }
     if (failed) response = fault_response();
+    if (!response.log_detail.empty()) {
+      spdlog::error("id={} {} {}: {}", request.request_id, request.method,
+                    LogText(request.path).view, response.log_detail);
+    }
 
     bool keep_alive = !failed && parser_->keep_alive() && !server_.stopping.load();
     if (keep_alive && !body_done()) keep_alive = co_await drain_leftover();
