@@ -235,7 +235,8 @@ for ((i = 1; i <= 100; i++)); do
     fi
     assert_eq 200 "$status" "read #$i before the limit"
 done
-((first_refused > 20 && first_refused <= 40)) ||
+# 30 in the bucket, plus what refills (0.5 a second) while the loop runs on a slow machine.
+((first_refused > 20 && first_refused <= 70)) ||
     fail "the first 429 came at request $first_refused, expected after about 30"
 assert_eq TOOMANYREQUESTS "$(jq -r '.errors[0].code' "$IT_TMP/body")" "code of the 429"
 retry=$(header_value "$IT_TMP/headers" Retry-After)
