@@ -19,6 +19,30 @@ random_hex() {
     od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
 }
 
+# The berthd processes this script started and has not stopped yet; the EXIT trap stops them.
+BD_RUNNING=()
+add_cleanup berthd_stop_all
+
+# berthd_stop PID: stops a berthd this script started (and forgets it, so that the EXIT trap
+# never signals a number the system may since have given to another process).
+berthd_stop() {
+    local pid=$1 i
+    for i in "${!BD_RUNNING[@]}"; do
+        if [[ "${BD_RUNNING[i]}" == "$pid" ]]; then
+            unset "BD_RUNNING[i]"
+            stop_pid "$pid" 15
+        fi
+    done
+}
+
+berthd_stop_all() {
+    local pid
+    for pid in "${BD_RUNNING[@]}"; do
+        stop_pid "$pid" 15
+    done
+    BD_RUNNING=()
+}
+
 # berthd_start DIR [FLAGS...]: starts berthd on 127.0.0.1 (a port of the kernel's choosing)
 # with the data directory DIR/data; its standard output (the first start's admin token and
 # login line) goes to DIR/stdout, its log to DIR/log. Sets BD_PID, BD_PORT and BD_DIR; the
@@ -34,7 +58,7 @@ berthd_start() {
     BD_DIR=$dir
     REGISTRY_DIR=$dir
     REGISTRY_KIND=berthd
-    add_cleanup "stop_pid $BD_PID 15"
+    BD_RUNNING+=("$BD_PID")
     for ((i = 0; i < 200; i++)); do
         kill -0 "$BD_PID" 2>/dev/null || fail "berthd exited during startup (flags: $*)"
         if [[ -s "$dir/port" ]]; then

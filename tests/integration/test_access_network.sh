@@ -219,7 +219,7 @@ pass "login audit: successes and failures with client addresses"
 
 # Basic tier reads: 5,000 a minute per identity; scaled by 0.006 that is 30 a minute (one
 # every 2 s once the bucket is empty), 60 for the whole registry.
-stop_pid "$BD_PID" 15
+berthd_stop "$BD_PID"
 berthd_start "$IT_TMP/rate" --rate-limit-scale 0.006
 PORT=$BD_PORT
 RATE_PASSWORD=$(berthd_login_line "$BD_DIR")
