@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <array>
 #include <mutex>
 #include <unordered_map>
@@ -99,6 +100,30 @@ std::string quoted_header_value(std::string_view text) {
     out.push_back(c);
   }
   return out;
+}
+
+// "pull from repository 'team/app'", "list the catalog", "manage registry 'r'", ...
+std::string what_was_asked(const ActionRule& rule, const RouteRow& row, const Request& request) {
+  auto shown = [](std::string_view name) {
+    return std::string(name.substr(0, std::min<std::size_t>(name.size(), 256)));
+  };
+  switch (rule.kind) {
+    case ActionKind::repository:
+      return fmt::format("{} {} repository '{}'", row.action,
+                         row.action == action::kPull ? "from" : "on", shown(request.param("name")));
+    case ActionKind::catalog:
+      return "list the catalog";
+    case ActionKind::registry_management:
+      return fmt::format("manage registry '{}'", shown(request.param("registry")));
+    case ActionKind::admin:
+      return "administer the deployment";
+    case ActionKind::base:
+      return "use this registry";
+    case ActionKind::open:
+    case ActionKind::token:
+      break;
+  }
+  return fmt::format("call {}", row.name);
 }
 
 RateCategory category_of(const RouteFamily& family, const RouteRow& row,
@@ -229,8 +254,10 @@ asio::awaitable<Response> Pipeline::run(const RouteFamily& family, const RouteRo
     co_return std::move(*refused);
   }
   if (auto refused = rate_limit(family, row, request, context)) co_return std::move(*refused);
+  Response response = co_await row.handler(context, request);
+  // After the handler: the token service learns who is calling only from its own input.
   request.set_log_field("identity", context.caller.principal.display());
-  co_return co_await row.handler(context, request);
+  co_return response;
 }
 
 std::optional<Response> Pipeline::resolve_registry(const RouteFamily& family, Request& request,
@@ -492,17 +519,23 @@ asio::awaitable<std::optional<Response>> Pipeline::check_authorization(
     }
   }
 
+  // Messages name what was asked (clients such as docker retry an error that carries only a
+  // code's stock message), and read the same whether the repository exists or not.
+  std::string what = what_was_asked(*rule, row, request);
   switch (verdict) {
     case Verdict::allowed:
       co_return std::nullopt;
     case Verdict::needs_authentication:
-      co_return family.errors.unauthenticated(
-          challenge_for(row, request, context, "", "authentication required"));
-    case Verdict::insufficient_scope:
       co_return family.errors.unauthenticated(challenge_for(
-          row, request, context, "insufficient_scope", "the token lacks the scope this needs"));
+          row, request, context, "", fmt::format("authentication required to {}", what)));
+    case Verdict::insufficient_scope:
+      co_return family.errors.unauthenticated(
+          challenge_for(row, request, context, "insufficient_scope",
+                        fmt::format("the access token does not allow to {}", what)));
     case Verdict::denied:
-      co_return family.errors.denied("requested access to the resource is denied");
+      co_return family.errors.denied(
+          fmt::format("requested access to the resource is denied: {} is not allowed to {}",
+                      principal.display(), what));
     case Verdict::unknown_action:
       break;
   }

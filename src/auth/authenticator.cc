@@ -1,8 +1,10 @@
 #include "auth/authenticator.h"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "auth/federation.h"
 #include "common/clock.h"
@@ -115,6 +117,19 @@ std::shared_ptr<const KeyRing> SigningKeys::ring() const {
   return ring_;
 }
 
+std::shared_ptr<const KeyRing> SigningKeys::fresh_ring() {
+  auto now = std::chrono::steady_clock::now();
+  bool stale = false;
+  {
+    std::lock_guard lock(mutex_);
+    stale = now - loaded_at_ >= kReloadEvery;
+  }
+  // Another node may have rotated: sign with the key the deployment signs with now, so that
+  // the old key, pruned a few rotations later, does not leave tokens no node can verify.
+  if (stale && !reload()) spdlog::warn("token signing keys could not be reloaded");
+  return ring();
+}
+
 AccessResult<void> SigningKeys::reload() {
   auto stored = store_.list_signing_keys();
   if (!stored) return store_failure(stored.error());
@@ -133,6 +148,7 @@ AccessResult<void> SigningKeys::reload() {
   auto ring = std::make_shared<const KeyRing>(std::move(keys));
   std::lock_guard lock(mutex_);
   ring_ = std::move(ring);
+  loaded_at_ = std::chrono::steady_clock::now();
   return {};
 }
 
@@ -394,7 +410,7 @@ AccessResult<Authenticator::IssuedToken> Authenticator::issue(
   claims.kind = kind;
   claims.registry_id = registry.id;
   claims.access = std::move(access);
-  auto ring = keys_.ring();
+  auto ring = keys_.fresh_ring();
   auto token = sign_token(*ring, claims);
   if (!token) return AccessError{AccessErrc::store_error, token.error().message};
   return IssuedToken{std::move(*token), lifetime, claims.issued_at, std::move(claims.access)};

@@ -5,6 +5,7 @@
 // issues the token service's access and refresh tokens.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,9 @@ class SigningKeys {
   static AccessResult<std::unique_ptr<SigningKeys>> open(metadata::AccessStore& store,
                                                          const DeploymentKey& key);
   std::shared_ptr<const KeyRing> ring() const;
+  // ring(), read again first when it was loaded kReloadEvery ago or more (what signs).
+  std::shared_ptr<const KeyRing> fresh_ring();
+  static constexpr std::chrono::seconds kReloadEvery{60};
   // Makes a new signing key; older keys keep verifying until pruned (the newest kKeptKeys
   // stay). Returns the new kid.
   AccessResult<std::string> rotate();
@@ -66,6 +70,7 @@ class SigningKeys {
   const DeploymentKey& key_;
   mutable std::mutex mutex_;
   std::shared_ptr<const KeyRing> ring_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point loaded_at_;  // guarded by mutex_
 };
 
 // What an authenticated request carries.

@@ -72,6 +72,7 @@ bool is_jwks_url(std::string_view location) {
 }
 
 std::optional<std::string> JwksSource::document(const std::string& location) {
+  if (location.starts_with('{')) return location;  // the document itself
   if (!is_jwks_url(location)) return read_file(location);
   auto now = std::chrono::steady_clock::now();
   {

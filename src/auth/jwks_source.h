@@ -1,5 +1,6 @@
 #pragma once
-// Where a federated issuer's JWKS document comes from: a file path, or an http(s) URL fetched
+// Where a federated issuer's JWKS document comes from: the document itself (stored inline), a
+// file path, or an http(s) URL fetched
 // with a short timeout and a size cap, no redirects, and cached for a few minutes (an issuer's
 // keys change rarely; a new kid is picked up once the cache has expired). Only the deployment
 // administrator sets these locations, so fetching them is not a way for callers to make berthd
@@ -20,8 +21,8 @@ class JwksSource {
   static constexpr std::chrono::seconds kCacheFor{300};
   static constexpr std::chrono::seconds kFetchTimeout{5};
 
-  // The document at `location` (a path, or an http:// or https:// URL); nullopt when it cannot
-  // be read (the reason is logged without the document).
+  // The document at `location` (an inline document starting with '{', a path, or an http:// or
+  // https:// URL); nullopt when it cannot be read (the reason is logged without the document).
   std::optional<std::string> document(const std::string& location);
 
  private:

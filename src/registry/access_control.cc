@@ -1,5 +1,8 @@
 #include "registry/access_control.h"
 
+#include "auth/federation.h"
+#include "auth/jwks_source.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -235,8 +238,16 @@ AccessControlResult<void> validate_federation(const NewIdentity& request) {
     return invalid("'issuer' must be an https:// or http:// URL", "issuer");
   }
   if (auto valid = validate_claim_text(request.audience, "audience"); !valid) return valid;
-  if (!is_http_url(request.jwks) && !is_absolute_file_path(request.jwks)) {
-    return invalid("'jwks' must be an https:// or http:// URL or an absolute file path", "jwks");
+  if (request.jwks.starts_with('{')) {
+    // The document itself (what a CLI on another machine sends): it must hold usable keys.
+    if (request.jwks.size() > auth::JwksSource::kMaxDocumentBytes ||
+        !auth::JwkSet::parse(request.jwks)) {
+      return invalid("'jwks' is not a JWKS document with a usable RSA or P-256 key", "jwks");
+    }
+  } else if (!is_http_url(request.jwks) && !is_absolute_file_path(request.jwks)) {
+    return invalid(
+        "'jwks' must be a JWKS document, an https:// or http:// URL or an absolute file path",
+        "jwks");
   }
   if (auto valid = validate_claim_text(request.subject, "subject"); !valid) return valid;
   if (request.claims.size() > kMaxClaims) {

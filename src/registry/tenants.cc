@@ -233,6 +233,7 @@ TenantResult<RegistryInfo> Tenants::create(const NewRegistry& request) {
   record.anonymous_pull_enabled = request.anonymous_pull_enabled.value_or(false);
   record.public_network_access = request.public_network_access.value_or(true);
   if (auto allowed = check_tier(record, **tier, **tier); !allowed) return allowed.error();
+  if (auto allowed = check_network_action(record, **tier); !allowed) return allowed.error();
 
   auto created = metadata_.create_registry(record);
   if (!created) {
@@ -316,6 +317,7 @@ TenantResult<RegistryInfo> Tenants::update(std::string_view name, const Registry
   }
   record->tier = std::string(to->name);
   if (auto allowed = check_tier(*record, *from, *to); !allowed) return allowed.error();
+  if (auto allowed = check_network_action(*record, *to); !allowed) return allowed.error();
 
   auto updated = metadata_.update_registry(*record);
   if (!updated) return internal(updated.error());
@@ -438,6 +440,28 @@ TenantResult<void> Tenants::check_can_add(const metadata::RegistryRecord& regist
                        std::string(resource_name(resource))};
   }
   return {};
+}
+
+// A firewall that denies by default needs IP rules to let anyone in: on a tier without them it
+// would lock every client out of the data plane.
+TenantResult<void> Tenants::check_network_action(const metadata::RegistryRecord& registry,
+                                                 const Tier& tier) {
+  if (registry.default_network_action != "Deny" ||
+      limit_of(tier, CountedResource::ip_rules) > 0) {
+    return {};
+  }
+  const Tier* needed = nullptr;
+  for (const Tier& candidate : all_tiers()) {
+    if (limit_of(candidate, CountedResource::ip_rules) > 0) {
+      needed = &candidate;
+      break;
+    }
+  }
+  return TenantError{TenantErrc::invalid_argument,
+                     fmt::format("a default network action of Deny needs IP rules, which tier {} "
+                                 "lacks (tier {} has them); registry '{}'",
+                                 tier.name, needed ? needed->name : "(none)", registry.name),
+                     "defaultAction"};
 }
 
 TenantResult<void> Tenants::check_tier(const metadata::RegistryRecord& registry, const Tier& from,

@@ -187,6 +187,8 @@ class Tenants {
   // Whether `registry` (as it would be after a change) may be on tier `to`: downgrade_blocked
   // listing every feature and count `to` lacks when `to` ranks below `from`; invalid_argument
   // when a feature flag is on that `to` lacks.
+  TenantResult<void> check_network_action(const metadata::RegistryRecord& registry,
+                                          const Tier& tier);
   TenantResult<void> check_tier(const metadata::RegistryRecord& registry, const Tier& from,
                                 const Tier& to);
 

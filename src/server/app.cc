@@ -35,6 +35,36 @@
 namespace berth::server {
 namespace {
 
+// The metadata database holds password hashes: readable by its owner only (SQLite gives its
+// journal files the database's mode).
+void restrict_to_owner(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  if (ec) spdlog::warn("cannot make {} readable by its owner only: {}", file.string(), ec.message());
+}
+
+// A data directory is fresh until a start has completed with its administrator token: the
+// first start. A marker file says a first start is under way; when a start fails after making
+// the token (which it never got to show), the next start finds the marker, drops the token and
+// is the first start again, so the operator is never left without a token or a login line.
+constexpr std::string_view kFirstStartMarker = ".first-start";
+
+bool begin_first_start(const std::filesystem::path& data_dir) {
+  auto token_file = data_dir / auth::kAdminTokenFile;
+  auto marker = data_dir / kFirstStartMarker;
+  if (std::filesystem::exists(token_file) && !std::filesystem::exists(marker)) return false;
+  std::ofstream(marker).put('\n');
+  std::error_code ignored;
+  std::filesystem::remove(token_file, ignored);
+  return true;
+}
+
+void finish_first_start(const std::filesystem::path& data_dir) {
+  std::error_code ignored;
+  std::filesystem::remove(data_dir / kFirstStartMarker, ignored);
+}
+
 // The host clients use in the first-login line: the first plain listener's, "localhost" for
 // a wildcard or loopback name.
 std::string login_host(const Config& config) {
@@ -50,11 +80,13 @@ std::string login_host(const Config& config) {
 // directory stops start-up with one clear line instead of failing on the first push.
 void prepare_data_dir(const std::filesystem::path& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  bool created = std::filesystem::create_directories(dir, ec);
   if (ec) {
     throw std::runtime_error(
         fmt::format("cannot create data directory {}: {}", dir.string(), ec.message()));
   }
+  // It holds password hashes, sealed secrets and the deployment key: its owner's alone.
+  if (created) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
   auto probe = dir / ".write-test";
   {
     std::ofstream out(probe);
@@ -230,6 +262,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->storage = std::move(*storage);
   auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
   if (!metadata) throw std::runtime_error(metadata.error().message);
+  restrict_to_owner(config.data_dir / "metadata.db");
   parts_->metadata = std::move(*metadata);
   parts_->tenant_service = std::make_unique<registry::Tenants>(
       *parts_->metadata, *parts_->storage,
@@ -247,8 +280,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       *parts_->storage, *parts_->metadata, *parts_->uploads);
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
-  // A data directory is fresh until its administrator token exists: the first start.
-  bool first_start = !std::filesystem::exists(config.data_dir / auth::kAdminTokenFile);
+  bool first_start = begin_first_start(config.data_dir);
   auto admin = auth::AdminCredential::open(config.data_dir,
                                            auth::initial_admin_token_from_environment());
   if (!admin) throw std::runtime_error(admin.error().message);
@@ -286,6 +318,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
     parts_->first_login->port = ports.front();
   }
   report_registry_listeners(config, ports, *parts_->metadata);
+  if (first_start) finish_first_start(config.data_dir);
 }
 
 // The token service's signing keys, the authenticator, the login audit and

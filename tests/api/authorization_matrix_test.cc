@@ -511,14 +511,21 @@ TEST_F(AuthorizationMatrix, ADenialReadsTheSameWhetherTheRepositoryExistsOrNot) 
   std::string narrow = credentials(kNarrowToken);
   auto existing = client().get("/v2/other/app/tags/list", {narrow});
   auto missing = client().get("/v2/other/none/tags/list", {narrow});
+  // The answers differ only in the name asked for.
+  auto without_name = [](std::string body, std::string_view name) {
+    for (auto at = body.find(name); at != std::string::npos; at = body.find(name)) {
+      body.replace(at, name.size(), "NAME");
+    }
+    return body;
+  };
   EXPECT_EQ(existing.status, 403);
   EXPECT_EQ(missing.status, 403);
-  EXPECT_EQ(existing.body, missing.body);
+  EXPECT_EQ(without_name(existing.body, "other/app"), without_name(missing.body, "other/none"));
   EXPECT_EQ(existing.body.find("v1"), std::string::npos) << existing.body;
   auto manifest = client().get("/v2/other/app/manifests/v1", {narrow});
   auto no_manifest = client().get("/v2/other/none/manifests/v1", {narrow});
   EXPECT_EQ(manifest.status, 403);
-  EXPECT_EQ(manifest.body, no_manifest.body);
+  EXPECT_EQ(without_name(manifest.body, "other/app"), without_name(no_manifest.body, "other/none"));
 }
 
 TEST_F(AuthorizationMatrix, ATokenLackingAScopeItsPrincipalHoldsIsChallengedForIt) {

@@ -73,7 +73,11 @@ TEST_F(AccessApiTest, RegistryShowsItsNetworkRuleSetAndTakesDefaultAction) {
   EXPECT_EQ(str(rules, "defaultAction"), "Allow");
   EXPECT_TRUE(arr(rules, "ipRules").empty());
 
+  // Deny needs a tier with IP rules (Premium); on Standard it would lock everyone out.
   r = call("PATCH", "/mgmt/v1/registries/alpha01", R"({"defaultAction":"deny"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(error_of(r).target, "defaultAction");
+  r = call("PATCH", "/mgmt/v1/registries/alpha01", R"({"defaultAction":"deny","tier":"Premium"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(str(parse_json(r.body).as_object().at("networkRuleSet"), "defaultAction"), "Deny");
   r = get("/mgmt/v1/registries");

@@ -226,6 +226,13 @@ TEST_F(AccessControlTest, PasswordsSealedWithAnotherKeyAreAServerFaultNotALeak) 
 TEST_F(AccessControlTest, DefaultActionIsStoredCanonicallyAndValidated) {
   RegistryChanges deny;
   deny.default_network_action = "deny";
+  // Without IP rules (Standard has none), Deny would lock every client out: refused.
+  auto locked_out = access_->update_registry("alpha01", deny);
+  ASSERT_FALSE(locked_out);
+  EXPECT_EQ(locked_out.error().code, TenantErrc::invalid_argument);
+  EXPECT_EQ(locked_out.error().target, "defaultAction");
+  EXPECT_EQ(access_->network_rules("alpha01")->default_action, "Allow");
+  deny.tier = "Premium";
   auto updated = access_->update_registry("alpha01", deny);
   ASSERT_TRUE(updated) << updated.error().message;
   EXPECT_EQ(updated->record.default_network_action, "Deny");
