@@ -25,15 +25,19 @@ if ((secret_count == 0)); then
     exit 1
 fi
 
+# A first start prints the administrator token and the admin user's login line once, on
+# purpose, on berthd's standard output: those two lines are the one place a secret belongs.
+shown_once='^(berthd: deployment administrator token: |  podman login )'
+
 status=0
 # Every noted secret, as a fixed string.
-if matches=$(grep -rlFf "$secrets_file" "${logs[@]}"); then
-    while read -r file; do
-        count=$(grep -cFf "$secrets_file" "$file")
+for file in "${logs[@]}"; do
+    count=$(grep -vE "$shown_once" "$file" | grep -cFf "$secrets_file" || true)
+    if ((count > 0)); then
         echo "FAIL: $file holds $count line(s) with a secret a test used"
-    done <<<"$matches"
-    status=1
-fi
+        status=1
+    fi
+done
 # Anything that looks like a JWT (header.payload.signature, base64url JSON).
 if matches=$(grep -rlE 'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}' "${logs[@]}"); then
     while read -r file; do echo "FAIL: $file holds a JWT"; done <<<"$matches"

@@ -11,8 +11,7 @@
 [[ -x "$BERTH_CLI" ]] || fail "BERTH_CLI=$BERTH_CLI is not an executable"
 require_cmd openssl base64 od
 
-# The user name a refresh token logs in with (docs/management-api.md).
-readonly REFRESH_TOKEN_USER=00000000-0000-0000-0000-000000000000
+# The user name a refresh token logs in with is lib.sh's REFRESH_TOKEN_USER.
 
 # random_hex BYTES
 random_hex() {

@@ -185,6 +185,31 @@ require_cmd() {
 
 # ---------------------------------------------------------------- cleanup
 
+# For the no-secrets-in-logs check (tests/check_no_secrets.sh), when the suite collects
+# artifacts: every log the script's servers and clients wrote goes to
+# $BERTH_TEST_ARTIFACTS/logs/<script>/, and every secret it handled (the shell's *TOKEN*,
+# *PASSWORD* and *SECRET* variables, and the secret members of the JSON answers it kept) to
+# $BERTH_TEST_ARTIFACTS/secrets/.
+collect_artifacts() {
+    [[ -n "${BERTH_TEST_ARTIFACTS:-}" && -d "${IT_TMP:-}" ]] || return 0
+    local script=${0##*/} logs secrets name file
+    logs="$BERTH_TEST_ARTIFACTS/logs/${script%.sh}"
+    secrets="$BERTH_TEST_ARTIFACTS/secrets/${script%.sh}-$$.txt"
+    mkdir -p "$logs" "$BERTH_TEST_ARTIFACTS/secrets"
+    while IFS= read -r -d '' file; do
+        name=${file#"$IT_TMP"/}
+        cp "$file" "$logs/${name//\//_}"
+    done < <(find "$IT_TMP" -type f \( -name log -o -name stdout -o -name '*.log' \) -print0)
+    for name in $(compgen -v | grep -E 'TOKEN|PASSWORD|SECRET|PASS$' | grep -v '_USER$'); do
+        [[ ${#name} -gt 0 && -n "${!name:-}" ]] && printf '%s\n' "${!name}"
+    done >>"$secrets"
+    find "$IT_TMP" -type f -name '*.json' -size -1M -print0 |
+        xargs -0 -r jq -r '.. | objects | to_entries[]
+            | select(.key | IN("value","secret","password","token","access_token",
+                               "refresh_token","accessToken"))
+            | .value | strings' 2>/dev/null >>"$secrets"
+}
+
 on_exit() {
     local rc=$?
     set +e
@@ -198,6 +223,7 @@ on_exit() {
         eval "${IT_CLEANUP[i]}" >/dev/null 2>&1
     done
     stop_registry >/dev/null 2>&1
+    collect_artifacts >/dev/null 2>&1
     if [[ "${IT_KEEP_TMP:-0}" == 1 ]]; then
         log "temp dir kept: $IT_TMP"
     else
@@ -356,7 +382,7 @@ start_registry() {
         local listen="127.0.0.1:${REGISTRY_PORT:-0}"
         rm -f "$REGISTRY_DIR/port"
         "$BERTHD" --listen "$listen" --data-dir "$REGISTRY_DIR/data" \
-            --port-file "$REGISTRY_DIR/port" --log-level warn \
+            --port-file "$REGISTRY_DIR/port" --log-level info \
             >>"$REGISTRY_DIR/log" 2>&1 &
         REGISTRY_PID=$!
         local i
@@ -517,7 +543,7 @@ check_blob() {
 
 # ---------------------------------------------------------------- client state
 
-# setup_containers_env [CLIENT...]: private storage.conf, containers.conf, registries.conf,
+# setup_containers_env [--no-login | CLIENT...]: private storage.conf, containers.conf, registries.conf,
 # policy and auth file for skopeo, podman and buildah; then each CLIENT (podman, skopeo,
 # buildah; default skopeo) logs in to the registry (containers_login). They share the auth file,
 # so any one login serves all three; each logs in so that its own login is exercised.
@@ -569,6 +595,8 @@ EOF
     chmod 700 "$XDG_RUNTIME_DIR"
     # vfs layers are plain files, but make sure nothing stays mounted.
     add_cleanup "umount -R '$d/graphroot' 2>/dev/null; umount -R '$d/runroot' 2>/dev/null; true"
+    # --no-login: the script logs its clients in itself (the access-control scripts).
+    [[ "${1:-}" == --no-login ]] && return 0
     local client
     for client in "${@:-skopeo}"; do
         case "$client" in

@@ -23,7 +23,7 @@ export REGISTRY REGISTRY_PORT
 export BERTH_SERVER="http://$REGISTRY" BERTH_TOKEN="$ADMIN_TOKEN"
 EXCHANGE_URL="http://$REGISTRY"
 SERVICE=default.registry.local   # the default registry's login server (berthd's default domain)
-setup_containers_env
+setup_containers_env --no-login
 
 FIX="$IT_TMP/fixture"
 build_fixture_image "$FIX"

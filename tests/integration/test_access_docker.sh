@@ -17,7 +17,7 @@ REGISTRY="127.0.0.1:$BD_PORT"
 REGISTRY_PORT=$BD_PORT
 export REGISTRY REGISTRY_PORT
 export BERTH_SERVER="http://$REGISTRY" BERTH_TOKEN="$ADMIN_TOKEN"
-setup_containers_env
+setup_containers_env --no-login
 setup_docker_config
 
 FIX="$IT_TMP/fixture"
