@@ -673,6 +673,25 @@ TEST(BerthdExitStatus, HelpAndVersionExitZero) {
 }
 
 // A berthd on 127.0.0.1:0 over `data`, running until stop().
+std::string base64_of(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(buffer >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63]);
+  while (out.size() % 4 != 0) out.push_back('=');
+  return out;
+}
+
 class RunningBerthd {
  public:
   RunningBerthd(const std::filesystem::path& dir, const std::filesystem::path& data,
@@ -702,6 +721,7 @@ class RunningBerthd {
     return out.substr(at + kPrefix.size(), end - at - kPrefix.size());
   }
   int stop() { return process_.stop(); }
+  std::string out() const { return process_.out(); }
 
  private:
   // The port file of an earlier run must not pass for this one's.
@@ -719,6 +739,53 @@ class RunningBerthd {
 long registries_status(const std::string& url, const std::string& token) {
   HttpClient client(url);
   return client.get("/mgmt/v1/registries", {"Authorization: Bearer " + token}).status;
+}
+
+// The first start of a data directory prints the administrator token and a ready login line
+// for the default registry's admin user; a start that failed before printing them is followed
+// by a first start again, never by a data directory nobody can log in to.
+TEST(FirstStart, PrintsTheTokenAndALoginLineAndSurvivesAFailedFirstStart) {
+  TempDir dir;
+  auto data = dir.path() / "data";
+  {
+    // A malformed deployment key stops start-up after the token file is made.
+    RunningBerthd broken(dir.path(), data, {"BERTH_DEPLOYMENT_KEY=not-base64-of-32-bytes"});
+    EXPECT_FALSE(broken.started());
+    broken.stop();
+  }
+  ASSERT_TRUE(std::filesystem::exists(data / ".first-start"));
+  RunningBerthd berthd(dir.path(), data);
+  ASSERT_TRUE(berthd.started());
+  std::string token = berthd.printed_token();
+  ASSERT_EQ(token.size(), 64u);
+  std::string out = berthd.out();
+  auto at = out.find("  podman login --tls-verify=false 127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::string line = out.substr(at, out.find('\n', at) - at);
+  auto password_at = line.rfind(" -p ");
+  ASSERT_NE(password_at, std::string::npos) << line;
+  std::string password = line.substr(password_at + 4);
+  EXPECT_NE(line.find(" -u default "), std::string::npos) << line;
+  EXPECT_FALSE(std::filesystem::exists(data / ".first-start"));
+  // The line's credentials are the admin user's, and they work on /v2/.
+  HttpClient client(berthd.url());
+  std::string pair = "default:" + password;
+  auto r = client.get("/v2/", {"Authorization: Basic " + base64_of(pair)});
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The data directory and its database are the owner's alone.
+  auto mode = [](const std::filesystem::path& path) {
+    return std::filesystem::status(path).permissions() & std::filesystem::perms::all;
+  };
+  EXPECT_EQ(mode(data), std::filesystem::perms::owner_all);
+  EXPECT_EQ(mode(data / "metadata.db"),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(berthd.stop(), 0);
+  // A later start prints neither.
+  RunningBerthd again(dir.path(), data);
+  ASSERT_TRUE(again.started());
+  EXPECT_EQ(again.printed_token(), "");
+  EXPECT_EQ(again.out().find("podman login"), std::string::npos);
+  EXPECT_EQ(again.stop(), 0);
 }
 
 TEST(AdminTokenRecovery, DeletingTheHashFileWithBerthdStoppedMakesANewToken) {
