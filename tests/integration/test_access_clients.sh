@@ -325,4 +325,31 @@ assert_eq federated "$(jq -r .kind "$IT_TMP/identity-cli.json")" "kind of the CL
 read -r status body < <(exchange_jwt "$(jwt_for trusted-key trusted-key ".aud = \"$AUDIENCE-cli\"")")
 assert_eq 200 "$status" "exchange for the identity the CLI made: $(head -c 300 "$body")"
 
+# ------------------------------------------------------------------ 6. a JWKS served over HTTP
+
+# The issuer's keys at an http:// URL (busybox httpd on loopback), fetched by berthd.
+require_cmd busybox
+mkdir -p "$IT_TMP/jwks-site"
+cp "$IT_TMP/issuer/trusted-key.jwks.json" "$IT_TMP/jwks-site/keys.json"
+JWKS_PORT=$(pick_free_port)
+busybox httpd -f -p "127.0.0.1:$JWKS_PORT" -h "$IT_TMP/jwks-site" &
+JWKS_PID=$!
+add_cleanup "kill $JWKS_PID 2>/dev/null"
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$JWKS_PORT/keys.json" || fail "the JWKS server did not start"
+berth identity create --name ci-federated-url --kind federated --issuer "$ISSUER" \
+    --audience "$AUDIENCE-url" --jwks "http://127.0.0.1:$JWKS_PORT/keys.json" \
+    --subject "$SUBJECT" -o json >"$IT_TMP/identity-url.json" 2>"$IT_TMP/identity-url.err" ||
+    fail "berth identity create --jwks URL: $(cat "$IT_TMP/identity-url.err")"
+read -r status body < <(exchange_jwt "$(jwt_for trusted-key trusted-key ".aud = \"$AUDIENCE-url\"")")
+assert_eq 200 "$status" "exchange for the identity whose JWKS is a URL: $(head -c 300 "$body")"
+check_refused_jwt "a JWT the URL's keys do not verify" \
+    "$(jwt_for other-key trusted-key ".aud = \"$AUDIENCE-url\"")"
+# An address that answers nothing: the JWT is refused, berthd stays up.
+berth identity create --name ci-federated-down --kind federated --issuer "$ISSUER" \
+    --audience "$AUDIENCE-down" --jwks "http://127.0.0.1:$(pick_free_port)/keys.json" \
+    --subject "$SUBJECT" -o json >/dev/null 2>&1 || fail "identity with an unreachable JWKS URL"
+check_refused_jwt "a JWT whose issuer's JWKS cannot be fetched" \
+    "$(jwt_for trusted-key trusted-key ".aud = \"$AUDIENCE-down\"")"
+pass "federated identity with its JWKS fetched from an http:// URL"
+
 pass "admin user, scoped token and federated identity with podman, skopeo and buildah"
