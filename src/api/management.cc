@@ -68,13 +68,7 @@ ManagementWireError management_wire_error_of(TenantErrc errc) {
 
 Response error_of(const TenantError& error) {
   ManagementWireError wire = management_wire_error_of(error.code);
-  if (wire.status >= 500) {
-    // Server faults are logged with their cause; the client gets a generic message.
-    Response response = management_error(wire.status, wire.code, "internal server error");
-    response.log_detail = "management: internal error: " + error.message;
-    return response;
-  }
-  return management_error(wire.status, wire.code, error.message, error.target);
+  return domain_error(wire.status, wire.code, error.message, error.target);
 }
 
 // A registry error in the management envelope: the status is the one the data plane gives the
@@ -563,6 +557,14 @@ Response no_content() {
   Response response;
   response.status = 204;
   response.headers.set("Cache-Control", "no-store");
+  return response;
+}
+
+Response domain_error(unsigned status, std::string_view code, const std::string& message,
+                      std::string_view target) {
+  if (status < 500) return management_error(status, code, message, target);
+  Response response = management_error(status, code, "internal server error");
+  response.log_detail = "management: internal error: " + message;
   return response;
 }
 

@@ -76,13 +76,7 @@ WireError wire_error_of(AccessControlErrc errc) {
 
 Response error_of(const AccessControlError& error) {
   WireError wire = wire_error_of(error.code);
-  if (wire.status >= 500) {
-    // The cause is logged; the client learns nothing of the server's insides.
-    Response response = management_error(wire.status, wire.code, "internal server error");
-    response.log_detail = "management: internal error: " + error.message;
-    return response;
-  }
-  return management_error(wire.status, wire.code, error.message, error.target);
+  return domain_error(wire.status, wire.code, error.message, error.target);
 }
 
 // ------------------------------------------------------------------ resources as JSON

@@ -24,6 +24,10 @@ http::Response json_response(unsigned status, const boost::json::value& value);
 http::Response no_content();
 // 400 InvalidRequest.
 http::Response invalid_request(std::string message, std::string_view target = {});
+// A domain error in the management envelope: its message and target for a client's mistake;
+// for a server fault (5xx) a generic message, the cause going to the log with the request id.
+http::Response domain_error(unsigned status, std::string_view code, const std::string& message,
+                            std::string_view target);
 
 // RFC 3339 UTC.
 std::string time_of(std::int64_t unix_seconds);

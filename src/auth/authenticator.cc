@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "auth/encoding.h"
 #include "auth/federation.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -48,33 +49,10 @@ std::optional<std::string> unverified_issuer(std::string_view jwt) {
   if (first == std::string_view::npos) return std::nullopt;
   auto second = jwt.find('.', first + 1);
   if (second == std::string_view::npos) return std::nullopt;
-  std::string_view payload = jwt.substr(first + 1, second - first - 1);
-  std::string padded(payload);
-  std::replace(padded.begin(), padded.end(), '-', '+');
-  std::replace(padded.begin(), padded.end(), '_', '/');
-  while (padded.size() % 4 != 0) padded.push_back('=');
-  std::string decoded;
-  decoded.resize(padded.size());
-  // Minimal base64 decoding; a malformed payload simply yields no issuer.
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t out = 0;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : padded) {
-    if (c == '=') break;
-    auto index = kAlphabet.find(c);
-    if (index == std::string_view::npos) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(index);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      decoded[out++] = static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  decoded.resize(out);
+  auto decoded = detail::base64url_decode(jwt.substr(first + 1, second - first - 1));
+  if (!decoded) return std::nullopt;
   boost::system::error_code ec;
-  auto value = boost::json::parse(decoded, ec);
+  auto value = boost::json::parse(*decoded, ec);
   if (ec || !value.is_object()) return std::nullopt;
   const auto* iss = value.as_object().if_contains("iss");
   if (iss == nullptr || !iss->is_string()) return std::nullopt;

@@ -20,6 +20,7 @@
 
 #include "api/api_test_support.h"
 #include "auth/authenticator.h"
+#include "auth/encoding.h"
 #include "auth/secrets.h"
 #include "auth/token_signer.h"
 #include "common/clock.h"
@@ -139,31 +140,7 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.signingkeys.rotate", kAdminOnly},
 };
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    unsigned n = static_cast<unsigned char>(in[i]) << 16;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out += "=";
-  }
-  return out;
-}
+std::string base64(std::string_view in) { return auth::detail::base64_encode(in); }
 
 std::string basic(std::string_view user, std::string_view password) {
   std::string pair(user);
@@ -322,31 +299,12 @@ class AuthorizationMatrix : public ApiTest {
     unknown_kid_jwt_ = auth::sign_token(stranger_ring, admin_claims).value();
   }
 
-  static std::string decode_base64url(std::string text) {
-    for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
-    while (text.size() % 4 != 0) text.push_back('=');
-    static constexpr std::string_view kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-      if (c == '=') break;
-      buffer = (buffer << 6) | static_cast<unsigned>(kAlphabet.find(c));
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-      }
-    }
-    return out;
+  static std::string decode_base64url(const std::string& text) {
+    return auth::detail::base64url_decode(text).value_or("");
   }
 
   static std::string encode_base64url(std::string_view text) {
-    std::string out = base64(text);
-    while (!out.empty() && out.back() == '=') out.pop_back();
-    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-    return out;
+    return auth::detail::base64url_encode(text);
   }
 
   // The Authorization header of a column ("Authorization:" removes the default one).

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/encoding.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "support/app_fixture.h"
@@ -673,24 +674,7 @@ TEST(BerthdExitStatus, HelpAndVersionExitZero) {
 }
 
 // A berthd on 127.0.0.1:0 over `data`, running until stop().
-std::string base64_of(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63]);
-  while (out.size() % 4 != 0) out.push_back('=');
-  return out;
-}
+std::string base64_of(std::string_view in) { return auth::detail::base64_encode(in); }
 
 class RunningBerthd {
  public:
