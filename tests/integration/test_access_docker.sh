@@ -2,7 +2,8 @@
 # docker login against berthd's access control, with a private dockerd (everything in the temp
 # dir): the default registry's admin user (the password berthd prints on its first start) and
 # a token scoped to samples/* each log in, push and pull within their scope; the token's pushes
-# and pulls elsewhere are denied and store nothing; a wrong password fails docker login.
+# and pulls elsewhere are denied and store nothing; a wrong password fails docker login; a
+# federated identity's JWT, exchanged for a refresh token, logs docker in for fed/*.
 # Needs berthd and the berth CLI.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/access_lib.sh"
@@ -160,7 +161,30 @@ run_logged "$IT_TMP/rmi-admin.log" dk rmi "$REGISTRY/admin/docker:1"
 pull_refused admin/docker:1
 pass "token on samples/*: docker push and pull within scope, refused outside"
 
-# 3. without login docker cannot push
+# 3. a federated identity: a JWT of a test issuer exchanged for a refresh token
+ISSUER=http://127.0.0.1/berth-docker-issuer   # a name in the token; never contacted
+make_rsa_issuer "$IT_TMP/issuer" ci-key
+berth identity create --name docker-ci --kind federated --issuer "$ISSUER" --audience berth-ci \
+    --jwks "$IT_TMP/issuer/ci-key.jwks.json" --subject "ci:docker" -o json >"$IT_TMP/fed.json" ||
+    fail "berth identity create --kind federated"
+run_logged "$IT_TMP/fed-role.log" berth role assignment create \
+    --assignee "$(jq -r .id "$IT_TMP/fed.json")" --role AcrPush --registry default \
+    --repository 'fed/*'
+now=$(date +%s)
+JWT=$(sign_rs256_jwt "$IT_TMP/issuer/ci-key.pem" ci-key \
+    "{\"iss\":\"$ISSUER\",\"aud\":\"berth-ci\",\"sub\":\"ci:docker\",\"iat\":$now,\"nbf\":$now,\"exp\":$((now + 300))}")
+EXCHANGE_URL="http://$REGISTRY"
+read -r status body < <(exchange --data-urlencode grant_type=access_token \
+    --data-urlencode "access_token=$JWT")
+assert_eq 200 "$status" "exchange of the federated JWT: $(head -c 300 "$body")"
+FED_REFRESH_TOKEN=$(jq -r .refresh_token "$body")
+docker_login "$REFRESH_TOKEN_USER" "$FED_REFRESH_TOKEN" "$IT_TMP/login-fed.log" ||
+    { cat "$IT_TMP/login-fed.log" >&2; fail "docker login with the federated refresh token"; }
+push_pull fed/docker:federated
+push_refused samples/docker-fed:1 denied
+pass "federated identity: docker login with the exchanged token, push and pull on fed/*"
+
+# 4. without login docker cannot push
 run_logged "$IT_TMP/logout2.log" dk logout "$REGISTRY"
 push_refused anonymous/x:1 'unauthorized|authentication required'
 ((${#SLOW_REFUSALS[@]} == 0)) || fail "docker retried refused pushes for more than \
