@@ -325,7 +325,10 @@ class SqliteConnection {
   }
 
   ~SqliteConnection() {
+    // Every cached statement of both tables: close_v2 keeps a connection with an unfinalized
+    // statement alive (a zombie), so one left out would leak the whole connection.
     for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : access_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
