@@ -674,6 +674,48 @@ setup_docker_config() {
     echo '{"auths": {}}' >"$DOCKER_CONFIG/config.json"
 }
 
+# start_private_dockerd: a dockerd of the test's own (data, sockets and pid under
+# $IT_TMP/dockerd, no networking of its own, vfs storage) that treats $REGISTRY as insecure;
+# sets DOCKER_HOST and DOCKERD_PID, defines dk, and stops it at exit. dockerd would join a
+# system containerd at /run/containerd if one ran; it starts its own (under exec-root)
+# otherwise.
+start_private_dockerd() {
+    DD="$IT_TMP/dockerd"
+    mkdir -p "$DD/data" "$DD/exec"
+    DSOCK="$DD/docker.sock"
+    jq -n --arg d "$DD" --arg reg "$REGISTRY" --arg sock "unix://$DSOCK" '{
+      "data-root": ($d + "/data"),
+      "exec-root": ($d + "/exec"),
+      "pidfile": ($d + "/docker.pid"),
+      "hosts": [$sock],
+      "iptables": false,
+      "ip6tables": false,
+      "ip-forward": false,
+      "ip-masq": false,
+      "bridge": "none",
+      "storage-driver": "vfs",
+      "exec-opts": ["native.cgroupdriver=cgroupfs"],
+      "insecure-registries": [$reg],
+      "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 20000, "Soft": 20000}},
+      "log-level": "warn",
+      "features": {"buildkit": false}
+    }' >"$DD/daemon.json"
+    "$DOCKERD_BIN" --config-file "$DD/daemon.json" >"$DD/log" 2>&1 &
+    DOCKERD_PID=$!
+    add_cleanup "stop_pid $DOCKERD_PID 20; umount -R '$DD/exec' 2>/dev/null; umount -R '$DD/data' 2>/dev/null"
+    export DOCKER_HOST="unix://$DSOCK"
+    if ! wait_for 30 dk version; then
+        tail -n 30 "$DD/log" >&2
+        kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited during startup (log above)"
+        fail "dockerd did not answer on $DSOCK within 30 s"
+    fi
+    log "dockerd pid $DOCKERD_PID on $DSOCK"
+}
+
+dk() {
+    "$DOCKER_BIN" "$@"
+}
+
 # docker_login [LOGIN-SERVER]: `docker login --password-stdin` to LOGIN-SERVER (default
 # $REGISTRY) with the refresh token; the daemon (DOCKER_HOST) must be up, it checks the
 # credentials against the registry. Nothing to do for the reference registry.

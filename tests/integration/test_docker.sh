@@ -12,42 +12,7 @@ setup_docker_config
 FIX="$IT_TMP/fixture"
 build_fixture_image "$FIX"
 
-# a private dockerd
-DD="$IT_TMP/dockerd"
-mkdir -p "$DD/data" "$DD/exec"
-DSOCK="$DD/docker.sock"
-jq -n --arg d "$DD" --arg reg "$REGISTRY" --arg sock "unix://$DSOCK" '{
-  "data-root": ($d + "/data"),
-  "exec-root": ($d + "/exec"),
-  "pidfile": ($d + "/docker.pid"),
-  "hosts": [$sock],
-  "iptables": false,
-  "ip6tables": false,
-  "ip-forward": false,
-  "ip-masq": false,
-  "bridge": "none",
-  "storage-driver": "vfs",
-  "exec-opts": ["native.cgroupdriver=cgroupfs"],
-  "insecure-registries": [$reg],
-  "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 20000, "Soft": 20000}},
-  "log-level": "warn",
-  "features": {"buildkit": false}
-}' >"$DD/daemon.json"
-# dockerd would join a system containerd at /run/containerd if one ran;
-# it starts its own (under exec-root) otherwise.
-"$DOCKERD_BIN" --config-file "$DD/daemon.json" >"$DD/log" 2>&1 &
-DOCKERD_PID=$!
-add_cleanup "stop_pid $DOCKERD_PID 20; umount -R '$DD/exec' 2>/dev/null; umount -R '$DD/data' 2>/dev/null"
-export DOCKER_HOST="unix://$DSOCK"
-dk() {
-    "$DOCKER_BIN" "$@"
-}
-if ! wait_for 30 dk version; then
-    tail -n 30 "$DD/log" >&2
-    kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited during startup (log above)"
-    fail "dockerd did not answer on $DSOCK within 30 s"
-fi
-log "dockerd pid $DOCKERD_PID on $DSOCK"
+start_private_dockerd
 docker_login "$REGISTRY"
 
 # docker_repo_digest IMAGE REPO: the digest in IMAGE's RepoDigests for REPO
