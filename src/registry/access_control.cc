@@ -365,6 +365,21 @@ AccessControlError limit_exceeded(const RegistryInfo& registry, CountedResource 
                resource_name(resource));
 }
 
+// Why the store refused to add a tier-counted resource: it exists already (`duplicate`, about
+// `target`), the tier's limit is reached, or the store failed.
+AccessControlError creation_error(const metadata::MetadataError& failure,
+                                  const RegistryInfo& registry, CountedResource resource,
+                                  std::string duplicate, std::string_view target) {
+  switch (failure.code) {
+    case metadata::Errc::conflict:
+      return error(Errc::conflict, std::move(duplicate), target);
+    case metadata::Errc::limit_reached:
+      return limit_exceeded(registry, resource);
+    default:
+      return internal(failure);
+  }
+}
+
 }  // namespace
 
 std::string_view identity_kind_name(metadata::IdentityKind kind) {
@@ -575,17 +590,10 @@ AccessControlResult<ScopeMap> AccessControl::create_scope_map(std::string_view r
   auto created =
       store_.create_scope_map(record, limit_of(*info->tier, CountedResource::scope_maps));
   if (!created) {
-    switch (created.error().code) {
-      case metadata::Errc::conflict:
-        return error(Errc::conflict,
-                     fmt::format("scope map '{}' exists already in registry '{}'", request.name,
-                                 info->record.name),
-                     "name");
-      case metadata::Errc::limit_reached:
-        return limit_exceeded(*info, CountedResource::scope_maps);
-      default:
-        return internal(created.error());
-    }
+    return creation_error(created.error(), *info, CountedResource::scope_maps,
+                          fmt::format("scope map '{}' exists already in registry '{}'",
+                                      request.name, info->record.name),
+                          "name");
   }
   return scope_map_of(std::move(record));
 }
@@ -747,17 +755,10 @@ AccessControlResult<Token> AccessControl::create_token(std::string_view registry
   }
   auto created = store_.create_token(record, limit_of(*info->tier, CountedResource::tokens));
   if (!created) {
-    switch (created.error().code) {
-      case metadata::Errc::conflict:
-        return error(Errc::conflict,
-                     fmt::format("token '{}' exists already in registry '{}'", request.name,
-                                 info->record.name),
-                     "name");
-      case metadata::Errc::limit_reached:
-        return limit_exceeded(*info, CountedResource::tokens);
-      default:
-        return internal(created.error());
-    }
+    return creation_error(created.error(), *info, CountedResource::tokens,
+                          fmt::format("token '{}' exists already in registry '{}'", request.name,
+                                      info->record.name),
+                          "name");
   }
   Token token = token_of(record);
   for (std::size_t i = 0; i < secrets.size(); ++i) token.passwords[i].value = secrets[i];
@@ -1094,17 +1095,10 @@ AccessControlResult<NetworkRuleSet> AccessControl::add_network_rule(
   metadata::NetworkRuleRecord record{info->record.id, *range, unix_now()};
   auto added = store_.add_network_rule(record, limit_of(*info->tier, CountedResource::ip_rules));
   if (!added) {
-    switch (added.error().code) {
-      case metadata::Errc::conflict:
-        return error(
-            Errc::conflict,
-            fmt::format("registry '{}' has the rule {} already", info->record.name, *range),
-            "ipAddressOrRange");
-      case metadata::Errc::limit_reached:
-        return limit_exceeded(*info, CountedResource::ip_rules);
-      default:
-        return internal(added.error());
-    }
+    return creation_error(added.error(), *info, CountedResource::ip_rules,
+                          fmt::format("registry '{}' has the rule {} already", info->record.name,
+                                      *range),
+                          "ipAddressOrRange");
   }
   return network_rules(info->record);
 }

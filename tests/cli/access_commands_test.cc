@@ -21,25 +21,14 @@ namespace json = boost::json;
 using testing::CliTest;
 using testing::FakeTransport;
 using testing::kToken;
+using testing::mode_of;
+using testing::slurp;
 
 const std::string kMgmt = "http://srv:5000/mgmt/v1";
 const std::string kReg = kMgmt + "/registries/abcde";
 
 bool contains(const std::string& text, std::string_view fragment) {
   return text.find(fragment) != std::string::npos;
-}
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 0777;
 }
 
 std::size_t code_points(std::string_view text) {

@@ -20,19 +20,8 @@ namespace json = boost::json;
 using testing::FakeTransport;
 using testing::map_env;
 using testing::ScratchDir;
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 0777;
-}
+using testing::mode_of;
+using testing::slurp;
 
 TEST(Base64, MatchesRfc4648Vectors) {
   EXPECT_EQ(base64_encode(""), "");

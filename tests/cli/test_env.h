@@ -1,11 +1,15 @@
 #pragma once
 // A scratch directory per test and an Environment made of a map.
 
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "cli/config_store.h"
@@ -36,6 +40,21 @@ inline Environment map_env(std::map<std::string, std::string> vars) {
     if (it == vars.end() || it->second.empty()) return std::nullopt;
     return it->second;
   }};
+}
+
+// The whole content of `file` ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The permission bits of `path` (fails the test when it cannot be read).
+inline unsigned mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 0777;
 }
 
 }  // namespace berth::cli::testing
