@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <vector>
 
 #include "http_client.h"
@@ -359,6 +360,28 @@ std::optional<std::string> ClientAuth::authorization_for(Connection& connection,
   ++fetched_;
   tokens_[scope] = *token;
   return token->authorization;
+}
+
+bool ClientAuth::prime(Connection& connection, const std::vector<std::string>& keys,
+                       std::string& error) {
+  if (!learn_challenge(connection, error)) return false;
+  if (kind_ == Kind::basic || keys.empty()) return true;
+  std::set<std::string_view> pieces;
+  for (std::string_view key : keys) {
+    while (!key.empty()) {
+      const auto space = key.find(' ');
+      pieces.insert(key.substr(0, space));
+      key.remove_prefix(space == std::string_view::npos ? key.size() : space + 1);
+    }
+  }
+  std::string scope;
+  for (auto piece : pieces) scope.append(scope.empty() ? "" : " ").append(piece);
+  auto token = fetch_token(connection, scope, error);
+  if (!token) return false;
+  std::lock_guard lock(mutex_);
+  ++fetched_;
+  for (const auto& key : keys) tokens_[key] = *token;
+  return true;
 }
 
 std::optional<std::string> ClientAuth::after_rejection(Connection& connection,

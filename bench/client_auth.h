@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace berth::bench {
 
@@ -65,6 +66,12 @@ class ClientAuth {
   // `connection` when needed. nullopt with `error` set when that fails.
   std::optional<std::string> authorization_for(Connection& connection, const Request& request,
                                                std::string& error);
+
+  // Fetches one access token covering the scopes of all `keys` (scope_for() values of the
+  // requests to come) and caches it under each key, so that many repositories cost one token
+  // request instead of one each. The keys' scopes go out as separate scope parameters, each
+  // once. Returns false with `error` set when the token request fails.
+  bool prime(Connection& connection, const std::vector<std::string>& keys, std::string& error);
 
   // After a 401 to a request sent with credentials: forgets the cached token and, for a
   // Bearer challenge, fetches one for the challenged scope. Returns the Authorization value

@@ -11,6 +11,7 @@
 //   berth_loadgen login --addr HOST:PORT --admin-token-file F --out REFRESH_TOKEN_FILE
 //   berth_loadgen freeport
 //   berth_loadgen report --in FILE [--json FILE] [--candidate berth] [--baseline ref]
+//   berth_loadgen scale (populate|measure|connections|report) ...   (see scale.h)
 //
 // Targets with credentials also run the "-auth" workloads; an --auth-target runs only those.
 // Secrets are read from files (first line), never taken from the command line. `login`
@@ -45,6 +46,7 @@
 #include "client_auth.h"
 #include "http_client.h"
 #include "recorder.h"
+#include "scale.h"
 #include "suite.h"
 
 namespace berth::bench {
@@ -415,6 +417,7 @@ int main(int argc, char** argv) {
     if (command == "wait") return command_wait(args);
     if (command == "freeport") return command_freeport();
     if (command == "login") return command_login(args);
+    if (command == "scale") return run_scale(args);
   } catch (const std::exception& e) {
     std::cerr << "berth_loadgen " << command << ": " << e.what() << '\n';
     return 1;
