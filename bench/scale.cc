@@ -3,10 +3,9 @@
 
 #include "scale.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -60,12 +59,14 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
   return options;
 }
 
-std::string option(const Options& options, const std::string& name, const std::string& fallback = {}) {
+std::string option(const Options& options, const std::string& name,
+                   const std::string& fallback = {}) {
   auto found = options.find(name);
   return found == options.end() ? fallback : found->second.back();
 }
 
-std::uint64_t number_option(const Options& options, const std::string& name, std::uint64_t fallback) {
+std::uint64_t number_option(const Options& options, const std::string& name,
+                            std::uint64_t fallback) {
   const std::string text = option(options, name);
   if (text.empty()) return fallback;
   std::uint64_t value = 0;
@@ -85,7 +86,8 @@ double seconds_option(const Options& options, const std::string& name, double fa
 std::string read_secret(const std::string& path) {
   std::ifstream in(path);
   std::string line;
-  if (!in || !std::getline(in, line) || line.empty()) throw std::runtime_error("cannot read " + path);
+  if (!in || !std::getline(in, line) || line.empty())
+    throw std::runtime_error("cannot read " + path);
   return line;
 }
 
@@ -93,15 +95,16 @@ std::string read_secret(const std::string& path) {
 std::unique_ptr<Target> parse_target(const std::string& spec) {
   const auto equals = spec.find('=');
   const auto last_colon = spec.rfind(':');
-  const auto port_colon = last_colon == std::string::npos ? std::string::npos
-                                                          : spec.rfind(':', last_colon - 1);
+  const auto port_colon =
+      last_colon == std::string::npos ? std::string::npos : spec.rfind(':', last_colon - 1);
   if (equals == std::string::npos || port_colon == std::string::npos || port_colon < equals) {
     throw std::invalid_argument("bad --target " + spec + " (NAME=HOST:PORT:PID)");
   }
   auto target = std::make_unique<Target>();
   target->name = spec.substr(0, equals);
   target->host = spec.substr(equals + 1, port_colon - equals - 1);
-  target->port = static_cast<std::uint16_t>(std::stoul(spec.substr(port_colon + 1, last_colon - port_colon - 1)));
+  target->port = static_cast<std::uint16_t>(
+      std::stoul(spec.substr(port_colon + 1, last_colon - port_colon - 1)));
   target->pid = static_cast<pid_t>(std::stol(spec.substr(last_colon + 1)));
   if (target->port == 0 || target->pid <= 0) throw std::invalid_argument("bad --target " + spec);
   return target;
@@ -109,7 +112,8 @@ std::unique_ptr<Target> parse_target(const std::string& spec) {
 
 std::string numbered(std::string_view prefix, std::uint64_t number) {
   char digits[32];
-  std::snprintf(digits, sizeof digits, "%0*llu", kNameDigits, static_cast<unsigned long long>(number));
+  std::snprintf(digits, sizeof digits, "%0*llu", kNameDigits,
+                static_cast<unsigned long long>(number));
   return std::string(prefix) + digits;
 }
 
@@ -133,7 +137,8 @@ Shape shape_of(const Options& options) {
   shape.big_tags = number_option(options, "big-tags", 0);
   shape.tags_per_repo = number_option(options, "tags-per-repo", 1);
   if (shape.repos > 0 && (shape.big_tags == 0 || shape.tags_per_repo == 0)) {
-    throw std::invalid_argument("a registry with repositories needs --big-tags and --tags-per-repo >= 1");
+    throw std::invalid_argument(
+        "a registry with repositories needs --big-tags and --tags-per-repo >= 1");
   }
   return shape;
 }
@@ -183,15 +188,16 @@ ClientAuth bearer_session(const Target& target, const std::string& refresh_token
 void prime_for(ClientAuth& session, Connection& connection, const std::vector<Request>& requests,
                const std::string& actions) {
   std::vector<std::string> keys;
-  for (const auto& request : requests) keys.push_back(scope_for(request.method, request.target, actions));
+  for (const auto& request : requests)
+    keys.push_back(scope_for(request.method, request.target, actions));
   std::string error;
   check(session.prime(connection, keys, error), "credentials: " + error);
 }
 
 // ---- populate ----------------------------------------------------------------------------
 
-void populate_big(const Target& target, ClientAuth& session, const Image& image,
-                  std::uint64_t from, std::uint64_t to, int connections) {
+void populate_big(const Target& target, ClientAuth& session, const Image& image, std::uint64_t from,
+                  std::uint64_t to, int connections) {
   Connection connection(target.host, target.port, &session);
   const std::string repo(kBigRepo);
   if (from == 0) {
@@ -208,8 +214,9 @@ void populate_big(const Target& target, ClientAuth& session, const Image& image,
 // blobs by cross-repository mounts from scale/big and its tags by manifest PUTs. Returns the
 // number of batches (= token requests).
 std::uint64_t populate_small(const Target& target, const ClientAuth& session, const Image& image,
-                    std::uint64_t from, std::uint64_t to, std::uint64_t tags_per_repo,
-                    int connections, std::uint64_t scopes_per_token, std::atomic<int>& declined) {
+                             std::uint64_t from, std::uint64_t to, std::uint64_t tags_per_repo,
+                             int connections, std::uint64_t scopes_per_token,
+                             std::atomic<int>& declined) {
   const std::uint64_t count = to - from;
   const std::uint64_t spread = (count + connections - 1) / connections;
   const std::uint64_t batch = std::clamp<std::uint64_t>(spread, 1, scopes_per_token);
@@ -225,8 +232,11 @@ std::uint64_t populate_small(const Target& target, const ClientAuth& session, co
     std::vector<Request> requests;
     for (std::uint64_t r = first; r < last; ++r) {
       const std::string repo = small_repo(r);
-      requests.push_back({"POST", "/v2/" + repo + "/blobs/uploads/?mount=" + image.layer_digest +
-                                      "&from=" + from_repo, {}, Body::none()});
+      requests.push_back(
+          {"POST",
+           "/v2/" + repo + "/blobs/uploads/?mount=" + image.layer_digest + "&from=" + from_repo,
+           {},
+           Body::none()});
       requests.push_back({"PUT", "/v2/" + repo + "/manifests/v0", {}, Body::none()});
     }
     c.set_auth(&batch_session);
@@ -236,7 +246,8 @@ std::uint64_t populate_small(const Target& target, const ClientAuth& session, co
         const std::string repo = small_repo(r);
         if (!mount_blob(c, repo, from_repo, image.config_digest, image.config)) ++declined;
         if (!mount_blob(c, repo, from_repo, image.layer_digest, image.layer)) ++declined;
-        for (std::uint64_t t = 0; t < tags_per_repo; ++t) put_manifest(c, repo, small_tag(t), image);
+        for (std::uint64_t t = 0; t < tags_per_repo; ++t)
+          put_manifest(c, repo, small_tag(t), image);
       }
     } catch (...) {
       c.set_auth(nullptr);
@@ -258,11 +269,13 @@ int command_populate(const Options& options) {
   Shape before = shape;
   before.repos = number_option(options, "from-repos", 0);
   before.big_tags = number_option(options, "from-big-tags", 0);
-  const int connections = static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 32), 1));
+  const int connections =
+      static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 32), 1));
   // Ten repositories per token: a tenth of the token requests of one per repository, while
   // the token, which every request carries and berth handles per request, stays small (with
   // 100 repositories per token berth took about a third fewer requests per second).
-  const std::uint64_t scopes_per_token = std::max<std::uint64_t>(number_option(options, "scopes-per-token", 10), 1);
+  const std::uint64_t scopes_per_token =
+      std::max<std::uint64_t>(number_option(options, "scopes-per-token", 10), 1);
   const std::string workload = "populate";
   const std::string& name = target->name;
   recorder.value("size", "repositories", name, shape.repos, "repos", "higher", "max");
@@ -279,25 +292,29 @@ int command_populate(const Options& options) {
     const double big_seconds = seconds_since(start);
     std::atomic<int> declined{0};
     const auto small_start = Clock::now();
-    const std::uint64_t batches = populate_small(*target, session, image, before.small_repos(), shape.small_repos(),
-                   shape.tags_per_repo, connections, scopes_per_token, declined);
+    const std::uint64_t batches =
+        populate_small(*target, session, image, before.small_repos(), shape.small_repos(),
+                       shape.tags_per_repo, connections, scopes_per_token, declined);
     const double small_seconds = seconds_since(small_start);
     const double seconds = seconds_since(start);
     const std::uint64_t new_repos = shape.small_repos() - before.small_repos();
     const std::uint64_t new_tags = shape.tags() - before.tags();
     recorder.value(workload, "seconds", name, seconds, "s", "lower");
     recorder.value(workload, "tags_per_s", name, new_tags / seconds, "tags/s", "higher");
-    recorder.value(workload, "big_tags_per_s", name, (shape.big_tags - before.big_tags) / big_seconds,
-                   "tags/s", "higher");
+    recorder.value(workload, "big_tags_per_s", name,
+                   (shape.big_tags - before.big_tags) / big_seconds, "tags/s", "higher");
     recorder.value(workload, "repos_per_s", name, new_repos / small_seconds, "repos/s", "higher");
     // Per repository: two mounts and its tags' manifest PUTs (the tokens come on top).
-    recorder.value(workload, "requests_per_s", name,
-                   ((shape.big_tags - before.big_tags) + new_repos * (2 + shape.tags_per_repo)) / seconds,
-                   "req/s", "higher");
+    recorder.value(
+        workload, "requests_per_s", name,
+        ((shape.big_tags - before.big_tags) + new_repos * (2 + shape.tags_per_repo)) / seconds,
+        "req/s", "higher");
     recorder.value(workload, "token_requests", name,
-                   static_cast<double>(session.tokens_fetched() + batches), "requests", "lower", "max");
+                   static_cast<double>(session.tokens_fetched() + batches), "requests", "lower",
+                   "max");
     if (declined > 0) {
-      recorder.note(workload, name, std::to_string(declined.load()) + " cross-repository mounts declined");
+      recorder.note(workload, name,
+                    std::to_string(declined.load()) + " cross-repository mounts declined");
     }
   } catch (const std::exception& e) {
     recorder.failure(workload, name, e.what());
@@ -356,8 +373,10 @@ void measure_operation(Recorder& recorder, const Target& target, ClientAuth& ses
   const double window = window_open ? seconds_since(window_start) : 0;
   check(latencies.size() == samples, workload + ": " + std::to_string(latencies.size()) +
                                          " samples, expected " + std::to_string(samples));
-  recorder.value(workload, "p50_latency", target.name, percentile(latencies, 50) / 1000, "ms", "lower");
-  recorder.value(workload, "p99_latency", target.name, percentile(latencies, 99) / 1000, "ms", "lower");
+  recorder.value(workload, "p50_latency", target.name, percentile(latencies, 50) / 1000, "ms",
+                 "lower");
+  recorder.value(workload, "p99_latency", target.name, percentile(latencies, 99) / 1000, "ms",
+                 "lower");
   recorder.value(workload, "throughput", target.name, samples / window, "req/s", "higher");
 }
 
@@ -384,7 +403,8 @@ void check_page(const Response& response, const std::string& target_path, const 
     same = array[i].is_string() && array[i].as_string() == expected[i];
   }
   check(same, "list GET " + target_path + ": " + std::to_string(array.size()) +
-                  " entries, not the expected " + std::to_string(expected.size()) + " names in order");
+                  " entries, not the expected " + std::to_string(expected.size()) +
+                  " names in order");
   check(response.header("Link").has_value() == more,
         "list GET " + target_path + (more ? ": no Link header" : ": Link header on the last page"));
 }
@@ -399,7 +419,8 @@ double list_page(Connection& connection, const std::string& path_and_n, const ch
     send_checked(connection, {"GET", target_path, {}, Body::none()}, response, "list GET");
   });
   std::vector<std::string> expected;
-  for (std::uint64_t i = last_index + 1; i < end && expected.size() < page; ++i) expected.push_back(names(i));
+  for (std::uint64_t i = last_index + 1; i < end && expected.size() < page; ++i)
+    expected.push_back(names(i));
   check_page(response, target_path, key, expected, last_index + page + 1 < end);
   return latency;
 }
@@ -424,12 +445,15 @@ void full_listing(Recorder& recorder, const Target& target, Connection& connecti
   recorder.value(workload, "pages", target.name, pages, "requests", "lower", "max");
 }
 
-void measure_all(Recorder& recorder, const Target& target, const Options& options, const Shape& shape) {
-  const int connections = static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 4), 1));
+void measure_all(Recorder& recorder, const Target& target, const Options& options,
+                 const Shape& shape) {
+  const int connections =
+      static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 4), 1));
   const std::uint64_t samples = std::max<std::uint64_t>(number_option(options, "samples", 2000), 1);
   // One scope per token by default, as registry clients ask: a token's size is part of every
   // request's cost, so it must not change from step to step.
-  const std::uint64_t scopes_per_token = std::max<std::uint64_t>(number_option(options, "scopes-per-token", 1), 1);
+  const std::uint64_t scopes_per_token =
+      std::max<std::uint64_t>(number_option(options, "scopes-per-token", 1), 1);
   const Image image = make_image(kImageSeed, 1024, "scale");
   ClientAuth session = bearer_session(target, option(options, "credentials"), "pull");
 
@@ -444,7 +468,8 @@ void measure_all(Recorder& recorder, const Target& target, const Options& option
   if (sample_repos.empty()) sample_repos.push_back(std::string(kBigRepo));
   // The warm-up visits every sampled repository (and uses every token) once, so that no timed
   // request is the first to its repository or the first with its token.
-  const std::uint64_t warmup = std::max<std::uint64_t>(number_option(options, "warmup", 200), sample_repos.size());
+  const std::uint64_t warmup =
+      std::max<std::uint64_t>(number_option(options, "warmup", 200), sample_repos.size());
   {
     Connection connection(target.host, target.port, &session);
     std::vector<Request> requests;
@@ -465,24 +490,29 @@ void measure_all(Recorder& recorder, const Target& target, const Options& option
   };
   const bool big_only = small == 0;
 
-  measure_operation(recorder, target, session, "manifest-get", connections, warmup, samples,
-                    [&](Connection& c, std::mt19937_64& random, std::uint64_t ticket) {
-                      const std::string& repo = random_repo(random, ticket);
-                      const std::string tag = big_only ? big_tag(random() % shape.big_tags)
-                                                       : small_tag(random() % shape.tags_per_repo);
-                      return timed([&] { get_manifest_checked(c, "/v2/" + repo + "/manifests/" + tag, image); });
-                    });
-  measure_operation(recorder, target, session, "blob-head", connections, warmup, samples,
-                    [&](Connection& c, std::mt19937_64& random, std::uint64_t ticket) {
-                      const std::string path = "/v2/" + random_repo(random, ticket) + "/blobs/" + image.layer_digest;
-                      return timed([&] { head_blob_checked(c, path, image.layer_digest, image.layer.size()); });
-                    });
+  measure_operation(
+      recorder, target, session, "manifest-get", connections, warmup, samples,
+      [&](Connection& c, std::mt19937_64& random, std::uint64_t ticket) {
+        const std::string& repo = random_repo(random, ticket);
+        const std::string tag = big_only ? big_tag(random() % shape.big_tags)
+                                         : small_tag(random() % shape.tags_per_repo);
+        return timed([&] { get_manifest_checked(c, "/v2/" + repo + "/manifests/" + tag, image); });
+      });
+  measure_operation(
+      recorder, target, session, "blob-head", connections, warmup, samples,
+      [&](Connection& c, std::mt19937_64& random, std::uint64_t ticket) {
+        const std::string path =
+            "/v2/" + random_repo(random, ticket) + "/blobs/" + image.layer_digest;
+        return timed([&] { head_blob_checked(c, path, image.layer_digest, image.layer.size()); });
+      });
   const std::uint64_t page = 100;
-  const std::string tags_path = "/v2/" + std::string(kBigRepo) + "/tags/list?n=" + std::to_string(page);
+  const std::string tags_path =
+      "/v2/" + std::string(kBigRepo) + "/tags/list?n=" + std::to_string(page);
   measure_operation(recorder, target, session, "tags-page", connections, warmup, samples,
                     [&](Connection& c, std::mt19937_64& random, std::uint64_t) {
                       const std::uint64_t last = middle_index(random, shape.big_tags);
-                      return list_page(c, tags_path, "tags", big_tag(last), last, shape.big_tags, page, big_tag);
+                      return list_page(c, tags_path, "tags", big_tag(last), last, shape.big_tags,
+                                       page, big_tag);
                     });
   if (!big_only) {
     // scale/big sorts before every scale/r..., so the page after scale/r<i> holds r<i+1>...
@@ -500,11 +530,12 @@ void measure_all(Recorder& recorder, const Target& target, const Options& option
   Connection connection(target.host, target.port, &session);
   std::vector<std::string> expected;
   for (std::uint64_t i = 0; i < shape.big_tags; ++i) expected.push_back(big_tag(i));
-  full_listing(recorder, target, connection, "tags-full", tags_path.substr(0, tags_path.find('?')) + "?n=1000",
-               "tags", expected);
+  full_listing(recorder, target, connection, "tags-full",
+               tags_path.substr(0, tags_path.find('?')) + "?n=1000", "tags", expected);
   expected.assign(1, std::string(kBigRepo));
   for (std::uint64_t i = 0; i < small; ++i) expected.push_back(small_repo(i));
-  full_listing(recorder, target, connection, "catalog-full", "/v2/_catalog?n=1000", "repositories", expected);
+  full_listing(recorder, target, connection, "catalog-full", "/v2/_catalog?n=1000", "repositories",
+               expected);
 }
 
 int command_measure(const Options& options) {
@@ -530,11 +561,13 @@ struct SmallBlob {
 
 void run_connections(Recorder& recorder, std::vector<std::unique_ptr<Target>>& targets,
                      const Options& options) {
-  const int connections = static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 1000), 1));
+  const int connections =
+      static_cast<int>(std::max<std::uint64_t>(number_option(options, "connections", 1000), 1));
   const double seconds = seconds_option(options, "seconds", 5);
   const double warmup = seconds_option(options, "warmup", 1);
   const std::uint64_t reps = std::max<std::uint64_t>(number_option(options, "reps", 2), 1);
-  const std::uint64_t blob_size = std::max<std::uint64_t>(number_option(options, "blob-size", 4096), 1);
+  const std::uint64_t blob_size =
+      std::max<std::uint64_t>(number_option(options, "blob-size", 4096), 1);
   const std::uint64_t blob_count = std::max<std::uint64_t>(number_option(options, "blobs", 16), 1);
   const std::string repo(kConnectionsRepo);
   const std::string workload = "connections";
@@ -547,11 +580,14 @@ void run_connections(Recorder& recorder, std::vector<std::unique_ptr<Target>>& t
   }
   std::vector<Operation> operations;
   for (const auto& blob : blobs) {
-    operations.push_back({"GET /v2/" + repo + "/blobs/" + blob.digest + " HTTP/1.1\r\n\r\n", false, [&blob](const SmallResponse& r) -> std::string {
-                            if (r.status != 200) return "blob GET: status " + std::to_string(r.status);
+    operations.push_back({"GET /v2/" + repo + "/blobs/" + blob.digest + " HTTP/1.1\r\n\r\n", false,
+                          [&blob](const SmallResponse& r) -> std::string {
+                            if (r.status != 200)
+                              return "blob GET: status " + std::to_string(r.status);
                             if (r.body != blob.bytes) return "blob GET: body differs from the blob";
                             auto digest = r.header("Docker-Content-Digest");
-                            if (digest && *digest != blob.digest) return "blob GET: wrong Docker-Content-Digest";
+                            if (digest && *digest != blob.digest)
+                              return "blob GET: wrong Docker-Content-Digest";
                             return {};
                           }});
   }
@@ -569,7 +605,8 @@ void run_connections(Recorder& recorder, std::vector<std::unique_ptr<Target>>& t
       if (target.auth) {
         std::string error;
         auto authorization = target.auth->authorization_for(
-            connection, {"GET", "/v2/" + repo + "/blobs/" + blobs.front().digest, {}, Body::none()}, error);
+            connection, {"GET", "/v2/" + repo + "/blobs/" + blobs.front().digest, {}, Body::none()},
+            error);
         check(authorization.has_value(), "credentials: " + error);
         lines += "Authorization: " + *authorization + "\r\n";
       }
@@ -584,15 +621,18 @@ void run_connections(Recorder& recorder, std::vector<std::unique_ptr<Target>>& t
       const std::size_t t = rep % 2 == 0 ? k : targets.size() - 1 - k;  // alternate the order
       if (!ready[t]) continue;
       Target& target = *targets[t];
-      std::cerr << "[" << workload << "] " << target.name << ": " << connections << " connections\n";
+      std::cerr << "[" << workload << "] " << target.name << ": " << connections
+                << " connections\n";
       try {
         check(reset_peak_rss(target.pid), "cannot reset peak RSS (server gone?)");
         double cpu_before = 0, self_before = 0;
-        auto result = run_event_load(target.host, target.port, connections, operations, warmup, seconds,
-                                     [&] {
-                                       cpu_before = process_cpu_seconds(target.pid);
-                                       self_before = self_cpu_seconds();
-                                     }, headers[t]);
+        auto result = run_event_load(
+            target.host, target.port, connections, operations, warmup, seconds,
+            [&] {
+              cpu_before = process_cpu_seconds(target.pid);
+              self_before = self_cpu_seconds();
+            },
+            headers[t]);
         const double server_cpu = process_cpu_seconds(target.pid) - cpu_before;
         const double self_cpu = self_cpu_seconds() - self_before;
         const double peak = process_status_mib(target.pid, "VmHWM");
@@ -601,8 +641,10 @@ void run_connections(Recorder& recorder, std::vector<std::unique_ptr<Target>>& t
         check(!all.empty(), "no request completed in the measured window");
         const double wall = result.window_seconds;
         recorder.value(workload, "throughput", target.name, all.size() / wall, "req/s", "higher");
-        recorder.value(workload, "p50_latency", target.name, percentile(all, 50) / 1000, "ms", "lower");
-        recorder.value(workload, "p99_latency", target.name, percentile(all, 99) / 1000, "ms", "lower");
+        recorder.value(workload, "p50_latency", target.name, percentile(all, 50) / 1000, "ms",
+                       "lower");
+        recorder.value(workload, "p99_latency", target.name, percentile(all, 99) / 1000, "ms",
+                       "lower");
         // The load stops at the first wrong answer (recorded as a failure), so a finished
         // window had none.
         recorder.value(workload, "errors", target.name, 0, "errors", "lower", "max");
@@ -630,7 +672,8 @@ int command_connections(const Options& options) {
         return equals != std::string::npos && t->name == spec.substr(0, equals);
       });
       if (target == targets.end()) return usage("--credentials for no --target: " + spec);
-      (*target)->auth = std::make_unique<ClientAuth>(ClientAuth::bearer(read_secret(spec.substr(equals + 1))));
+      (*target)->auth =
+          std::make_unique<ClientAuth>(ClientAuth::bearer(read_secret(spec.substr(equals + 1))));
       (*target)->auth->set_repository_actions("pull,push");
     }
   }
@@ -732,7 +775,11 @@ std::string format_value(std::optional<double> value) {
   if (!value) return "-";
   char text[32];
   const double v = *value;
-  std::snprintf(text, sizeof text, std::fabs(v) >= 100 ? "%.0f" : std::fabs(v) >= 10 ? "%.1f" : "%.3f", v);
+  std::snprintf(text, sizeof text,
+                std::fabs(v) >= 100  ? "%.0f"
+                : std::fabs(v) >= 10 ? "%.1f"
+                                     : "%.3f",
+                v);
   return text;
 }
 
@@ -746,14 +793,16 @@ int command_report(const Options& options) {
     }
   }
   std::optional<Results> connections;
-  if (const auto path = option(options, "connections-in"); !path.empty()) connections = read_results(path);
+  if (const auto path = option(options, "connections-in"); !path.empty())
+    connections = read_results(path);
   const std::string target = option(options, "target", "berth");
 
   boost::json::object summary;
   boost::json::array step_array;
   std::vector<std::string> failures, notes;
-  std::printf("\nScale profile of %s (figures per step; growth = last step / first step with data)\n\n",
-              target.c_str());
+  std::printf(
+      "\nScale profile of %s (figures per step; growth = last step / first step with data)\n\n",
+      target.c_str());
   std::printf("%-28s", "");
   for (const auto& [name, results] : steps) std::printf(" %12s", name.c_str());
   std::printf(" %8s\n", "growth");
@@ -791,10 +840,12 @@ int command_report(const Options& options) {
     std::set<std::string> names;
     for (const auto& [key, figure] : connections->figures) names.insert(std::get<2>(key));
     static const std::vector<std::pair<std::string, std::string>> metrics = {
-        {"throughput", "req/s"},        {"p50_latency", "p50 (ms)"}, {"p99_latency", "p99 (ms)"},
-        {"errors", "errors"},           {"peak_rss", "peak RSS (MiB)"},
-        {"server_cpu", "server cores"}, {"loadgen_cpu", "loadgen cores"}};
-    std::printf("\nConcurrent connections pulling small blobs (median of repetitions, max for RSS)\n\n");
+        {"throughput", "req/s"},         {"p50_latency", "p50 (ms)"},
+        {"p99_latency", "p99 (ms)"},     {"errors", "errors"},
+        {"peak_rss", "peak RSS (MiB)"},  {"server_cpu", "server cores"},
+        {"loadgen_cpu", "loadgen cores"}};
+    std::printf(
+        "\nConcurrent connections pulling small blobs (median of repetitions, max for RSS)\n\n");
     std::printf("%-16s", "");
     for (const auto& name : names) std::printf(" %12s", name.c_str());
     std::printf("\n");
