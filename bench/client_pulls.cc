@@ -198,8 +198,8 @@ class SecretFile {
 
 struct CurlTransfer {
   int http_code = 0;
-  double seconds = 0;             // curl's time_total
-  std::uint64_t size = 0;         // size_download
+  double seconds = 0;      // curl's time_total
+  std::uint64_t size = 0;  // size_download
   std::string content_range;
 };
 
@@ -231,7 +231,14 @@ std::vector<std::string> curl_command(const std::string& curl, const std::string
                                       const SecretFile& auth, int transfers,
                                       const std::string& range = "") {
   std::vector<std::string> command = {
-      curl, "-q", "--silent", "--show-error", "--noproxy", "*", "--max-time", "900",
+      curl,
+      "-q",
+      "--silent",
+      "--show-error",
+      "--noproxy",
+      "*",
+      "--max-time",
+      "900",
       "--write-out",
       "%{stderr}" + std::string(kCurlReportMarker) +
           " %{http_code} %{time_total} %{size_download} %header{content-range}\\n"};
@@ -293,9 +300,9 @@ std::vector<CurlTransfer> run_curl(Context& ctx, const std::vector<std::string>&
                                                 std::to_string(expected.size()));
   }
   check(mismatch.empty(), "curl GET: " + mismatch);
-  check(received == expected.size() * transfers,
-        "curl GET: " + std::to_string(received) + " bytes on stdout, expected " +
-            std::to_string(expected.size() * transfers));
+  check(received == expected.size() * transfers, "curl GET: " + std::to_string(received) +
+                                                     " bytes on stdout, expected " +
+                                                     std::to_string(expected.size() * transfers));
   ::unlink(log.c_str());
   return report;
 }
@@ -323,8 +330,8 @@ void timed_curl_get(Context& ctx, Target& target, const std::string& workload,
   ctx.recorder.value(workload, "throughput", target.name, bytes.size() / 1e6 / report[0].seconds,
                      "MB/s", "higher");
   if (server_cpu) {
-    ctx.recorder.value(workload, "server_cpu", target.name, cpu / (bytes.size() / 1e9),
-                       "CPU-s/GB", "lower");
+    ctx.recorder.value(workload, "server_cpu", target.name, cpu / (bytes.size() / 1e9), "CPU-s/GB",
+                       "lower");
   }
 }
 
@@ -345,8 +352,8 @@ Image client_image(const std::string& layer_digest, std::uint64_t layer_size) {
                    R"(","config":{"mediaType":")" + std::string(kConfigType) + R"(","digest":")" +
                    image.config_digest + R"(","size":)" + std::to_string(image.config.size()) +
                    R"(},"layers":[{"mediaType":")" + std::string(kUncompressedLayerType) +
-                   R"(","digest":")" + layer_digest + R"(","size":)" +
-                   std::to_string(layer_size) + "}]}";
+                   R"(","digest":")" + layer_digest + R"(","size":)" + std::to_string(layer_size) +
+                   "}]}";
   image.manifest_digest = sha256_digest(image.manifest);
   return image;
 }
@@ -475,8 +482,8 @@ bool ctr_has_content(Context& ctx, const std::string& ctr, const std::string& di
   const std::string log = ctx.workdir + "/ctr-ls.log";
   ::unlink(log.c_str());
   Pipe out = make_pipe();
-  const pid_t pid = spawn(ctr_command(ctx, ctr, {"content", "ls", "--quiet"}), -1,
-                          out.write.get(), log);
+  const pid_t pid =
+      spawn(ctr_command(ctx, ctr, {"content", "ls", "--quiet"}), -1, out.write.get(), log);
   out.write.reset();
   std::string listing;
   char buffer[4096];
@@ -516,8 +523,8 @@ void ctr_check_content(Context& ctx, const std::string& ctr, const std::string& 
   const std::string log = ctx.workdir + "/ctr-get.log";
   ::unlink(log.c_str());
   Pipe out = make_pipe();
-  const pid_t pid = spawn(ctr_command(ctx, ctr, {"content", "get", digest}), -1,
-                          out.write.get(), log);
+  const pid_t pid =
+      spawn(ctr_command(ctx, ctr, {"content", "get", digest}), -1, out.write.get(), log);
   out.write.reset();
   std::string mismatch;
   const std::uint64_t received = compare_stream(out.read.get(), expected, mismatch);
@@ -536,8 +543,8 @@ void curl_pull(Context& ctx) {
   for (int rep = 0; rep < ctx.settings.client_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
       measured(ctx, *target, "curl-pull", [&] {
-        timed_curl_get(ctx, *target, "curl-pull", kClientImageRepo, ctx.large_digest,
-                       view_of(file), true);
+        timed_curl_get(ctx, *target, "curl-pull", kClientImageRepo, ctx.large_digest, view_of(file),
+                       true);
       });
     }
   }
@@ -550,24 +557,24 @@ void curl_range(Context& ctx) {
   const std::uint64_t size = std::min(ctx.settings.range_size, file.size() / 2);
   const std::uint64_t first = file.size() / 3 + 12345;
   const std::uint64_t last = first + size - 1;
-  const std::string expected_range = "bytes " + std::to_string(first) + "-" +
-                                     std::to_string(last) + "/" + std::to_string(file.size());
+  const std::string expected_range = "bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                                     "/" + std::to_string(file.size());
   for (int rep = 0; rep < ctx.settings.client_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
       measured(ctx, *target, "curl-range", [&] {
         const std::string curl = find_client("curl");
         const std::string path = blob_path(kClientImageRepo, ctx.large_digest);
         const SecretFile auth = curl_credentials(ctx, *target, path, target->name);
-        auto report = run_curl(
-            ctx,
-            curl_command(curl, url_of(*target, path), auth, 1,
-                         std::to_string(first) + "-" + std::to_string(last)),
-            std::string_view(file.data() + first, size), 1, 206, "range-" + target->name);
-        check(report[0].content_range == expected_range,
-              "curl Range GET: Content-Range '" + report[0].content_range + "', expected " +
-                  expected_range);
-        ctx.recorder.value("curl-range", "throughput", target->name,
-                           size / 1e6 / report[0].seconds, "MB/s", "higher");
+        auto report =
+            run_curl(ctx,
+                     curl_command(curl, url_of(*target, path), auth, 1,
+                                  std::to_string(first) + "-" + std::to_string(last)),
+                     std::string_view(file.data() + first, size), 1, 206, "range-" + target->name);
+        check(report[0].content_range == expected_range, "curl Range GET: Content-Range '" +
+                                                             report[0].content_range +
+                                                             "', expected " + expected_range);
+        ctx.recorder.value("curl-range", "throughput", target->name, size / 1e6 / report[0].seconds,
+                           "MB/s", "higher");
       });
     }
   }
@@ -686,10 +693,10 @@ void skopeo_pull(Context& ctx) {
         // (an empty one for a registry without authentication).
         std::string auths = "{}";
         if (target->auth != nullptr) {
-          const std::string basic = basic_authorization(target->auth->login_user(),
-                                                        target->auth->login_password());
-          auths = R"({")" + authority + R"(":{"auth":")" + basic.substr(basic.find(' ') + 1) +
-                  R"("}})";
+          const std::string basic =
+              basic_authorization(target->auth->login_user(), target->auth->login_password());
+          auths =
+              R"({")" + authority + R"(":{"auth":")" + basic.substr(basic.find(' ') + 1) + R"("}})";
         }
         const SecretFile authfile(ctx.workdir + "/skopeo-auth-" + target->name + ".json",
                                   R"({"auths":)" + auths + "}\n");
@@ -698,16 +705,15 @@ void skopeo_pull(Context& ctx) {
         const std::string log = ctx.workdir + "/skopeo.log";
         ::unlink(log.c_str());
         const auto start = Clock::now();
-        const std::string ended = wait_exit(spawn(
-            {skopeo, "--policy", policy, "copy", "--quiet", "--src-tls-verify=false",
-             "--src-authfile", authfile.path(), "docker://" + image_reference(*target),
-             "dir:" + directory},
-            -1, -1, log));
+        const std::string ended =
+            wait_exit(spawn({skopeo, "--policy", policy, "copy", "--quiet",
+                             "--src-tls-verify=false", "--src-authfile", authfile.path(),
+                             "docker://" + image_reference(*target), "dir:" + directory},
+                            -1, -1, log));
         const double elapsed = seconds_since(start);
         try {
           check(ended.empty(), "skopeo copy: " + ended + ": " + tail_of(log));
-          check_file(directory + "/" + hex_of(image.layer_digest), view_of(file),
-                     "skopeo's layer");
+          check_file(directory + "/" + hex_of(image.layer_digest), view_of(file), "skopeo's layer");
           check_file(directory + "/" + hex_of(image.config_digest), image.config,
                      "skopeo's config");
           check_file(directory + "/manifest.json", image.manifest, "skopeo's manifest");

@@ -63,8 +63,10 @@ done
 [[ -n "$htpasswd" ]] || { echo "run.sh: missing executable 'htpasswd' (apache2-utils)" >&2; exit 2; }
 # The clients of the client-pull workloads: a missing one fails the run, it is never skipped.
 for client in curl skopeo ctr containerd; do
-  command -v "$client" >/dev/null ||
-    { echo "run.sh: missing executable '$client' (needed by the client-pull workloads)" >&2; exit 2; }
+  command -v "$client" >/dev/null || {
+    echo "run.sh: missing executable '$client' (needed by the client-pull workloads)" >&2
+    exit 2
+  }
 done
 berthd=$(realpath "$berthd"); loadgen=$(realpath "$loadgen"); registry=$(realpath "$registry")
 
@@ -226,8 +228,11 @@ for ((i = 0; i < 200; i++)); do
   kill -0 "$containerd_pid" 2>/dev/null || break
   sleep 0.1
 done
-ctr --address "$containerd_socket" version >/dev/null 2>&1 ||
-  { echo "run.sh: containerd did not come up on $containerd_socket" >&2; cat "$work/containerd.log" >&2; exit 1; }
+ctr --address "$containerd_socket" version >/dev/null 2>&1 || {
+  echo "run.sh: containerd did not come up on $containerd_socket" >&2
+  cat "$work/containerd.log" >&2
+  exit 1
+}
 
 sleep 1  # let all settle before the idle RSS reading
 
@@ -266,6 +271,7 @@ cp "$results" "${json%.json}.raw.jsonl"
 echo "summary: $json (raw lines: ${json%.json}.raw.jsonl)" >&2
 if [[ $status != 0 ]]; then
   echo "server logs:" >&2
-  tail -n 20 "$work/berth.log" "$work/ref.log" "$work/ref-auth.log" "$work/containerd.log" >&2 || true
+  tail -n 20 "$work/berth.log" "$work/ref.log" "$work/ref-auth.log" "$work/containerd.log" \
+    >&2 || true
 fi
 exit $status

@@ -42,7 +42,7 @@ struct Settings {
   int page_size;
   int list_reps;
   int populate_clients;
-  int client_reps;               // repetitions of the workloads with external clients
+  int client_reps;                // repetitions of the workloads with external clients
   std::uint64_t first_pull_size;  // the fresh blob of first-pull
 };
 
