@@ -1,7 +1,9 @@
 #include "client_pulls.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pty.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -34,6 +36,8 @@ constexpr std::string_view kUncompressedLayerType = "application/vnd.oci.image.l
 constexpr std::string_view kCtrNamespace = "berth-bench";
 // curl's -w line for every transfer, on stderr: a marker, then the figures.
 constexpr std::string_view kCurlReportMarker = "berth-bench-transfer";
+// Upper bound of one client run: a client that hangs fails the workload, not the whole run.
+constexpr int kClientTimeLimitSeconds = 900;
 
 // ---------------------------------------------------------------- processes
 
@@ -238,7 +242,7 @@ std::vector<std::string> curl_command(const std::string& curl, const std::string
       "--noproxy",
       "*",
       "--max-time",
-      "900",
+      std::to_string(kClientTimeLimitSeconds),
       "--write-out",
       "%{stderr}" + std::string(kCurlReportMarker) +
           " %{http_code} %{time_total} %{size_download} %header{content-range}\\n"};
@@ -456,8 +460,17 @@ std::string run_on_terminal(std::vector<std::string> command, const std::string&
   slave_fd.reset();
   std::string output;
   bool answered = password.empty();
+  bool timed_out = false;
   char buffer[4096];
+  const auto start = Clock::now();
   for (;;) {
+    pollfd ready{master, POLLIN, 0};
+    if (::poll(&ready, 1, 1000) == 0) {
+      if (seconds_since(start) < kClientTimeLimitSeconds) continue;
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
     const ssize_t n = ::read(master, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EIO once the terminal's last user has closed it
@@ -469,6 +482,7 @@ std::string run_on_terminal(std::vector<std::string> command, const std::string&
     if (output.size() > 64 * 1024) output.erase(0, output.size() - 4096);
   }
   std::string ended = wait_exit(pid);
+  if (timed_out) ended = "no end after " + std::to_string(kClientTimeLimitSeconds) + " s, killed";
   if (ended.empty() && !answered) ended = "never asked for the password";
   if (ended.empty()) return "";
   if (output.size() > 1500) output = "..." + output.substr(output.size() - 1500);
@@ -706,7 +720,8 @@ void skopeo_pull(Context& ctx) {
         ::unlink(log.c_str());
         const auto start = Clock::now();
         const std::string ended =
-            wait_exit(spawn({skopeo, "--policy", policy, "copy", "--quiet",
+            wait_exit(spawn({skopeo, "--policy", policy, "--command-timeout",
+                             std::to_string(kClientTimeLimitSeconds) + "s", "copy", "--quiet",
                              "--src-tls-verify=false", "--src-authfile", authfile.path(),
                              "docker://" + image_reference(*target), "dir:" + directory},
                             -1, -1, log));

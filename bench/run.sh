@@ -108,6 +108,10 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# Interrupted (Ctrl-C, timeout): still stop the servers and containerd and remove the
+# temporary directories (the one under /dev/shm holds up to a GiB of memory).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [[ $quick == 1 ]]; then
   ceiling_size=$((256 << 20)); startup_reps=2; mode=(--quick)
