@@ -62,6 +62,11 @@ class ClientAuth {
 
   Kind kind() const { return kind_; }
 
+  // The user name and password a registry client logs in with (for Bearer: the all-zero user
+  // and the refresh token), for clients that run their own token requests.
+  const std::string& login_user() const { return user_; }
+  const std::string& login_password() const { return password_; }
+
   // The Authorization value for `request`, pinging /v2/ and fetching a token over
   // `connection` when needed. nullopt with `error` set when that fails.
   std::optional<std::string> authorization_for(Connection& connection, const Request& request,

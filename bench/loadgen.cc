@@ -4,6 +4,7 @@
 //                       [--credentials NAME=bearer:REFRESH_TOKEN_FILE ...]
 //                       [--credentials NAME=basic:USER:PASSWORD_FILE ...]
 //                       --workdir DIR --out FILE [--quick] [--only WORKLOAD,...]
+//                       [--containerd-socket SOCKET] [--client-dir DIR]
 //   berth_loadgen startup --name NAME --out FILE (--port-file F | --addr HOST:PORT)
 //                         [--bearer-file F] [--log FILE] -- COMMAND ARGS...
 //   berth_loadgen wait (--port-file F | --addr HOST:PORT) [--bearer-file F] [--status CODE]
@@ -18,7 +19,9 @@
 // exchanges berth's administrator token for a refresh token (POST /oauth2/exchange). The
 // readiness probe of wait and startup is GET /v2/ answering 200 (or --status: 401 for a
 // server that challenges every caller), sent with `Authorization: Bearer <contents of
-// --bearer-file>` when given.
+// --bearer-file>` when given. ctr-pull fetches into the containerd listening on
+// --containerd-socket; skopeo-pull writes its image directory under --client-dir (RAM-backed in
+// run.sh, so that the client's disk is not what is measured).
 //
 // Exit status: 0 when every answer was right, 1 when any was wrong, 2 on usage errors.
 
@@ -357,6 +360,10 @@ int command_suite(const std::vector<std::string>& args) {
       credentials.push_back(args[++i]);
     } else if (args[i] == "--workdir" && has_value) {
       options.workdir = args[++i];
+    } else if (args[i] == "--containerd-socket" && has_value) {
+      options.containerd_socket = args[++i];
+    } else if (args[i] == "--client-dir" && has_value) {
+      options.client_dir = args[++i];
     } else if (args[i] == "--out" && has_value) {
       options.out = args[++i];
     } else if (args[i] == "--only" && has_value) {

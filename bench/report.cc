@@ -41,16 +41,26 @@ struct Goal {
 
 std::optional<Goal> goal_for(const std::string& workload, const std::string& metric) {
   if (metric == "peak_rss") {
-    return Goal{false, workload == "pull-concurrent" ? 0.25 : 0.5};
+    const bool concurrent = workload == "pull-concurrent" || workload == "curl-concurrent";
+    return Goal{false, concurrent ? 0.25 : 0.5};
   }
   static const std::map<std::pair<std::string, std::string>, Goal> goals = {
       {{"push-large", "throughput"}, {true, 3.0}},
       {{"push-large", "server_cpu"}, {false, 0.35}},
       {{"push-chunked", "throughput"}, {true, 3.0}},
       {{"push-chunked", "server_cpu"}, {false, 0.35}},
-      {{"pull-large", "throughput"}, {true, 1.1}},
+      // Pulls: the same bounds whichever client pulls.
+      {{"pull-large", "throughput"}, {true, 1.2}},
+      {{"curl-pull", "throughput"}, {true, 1.2}},
+      {{"skopeo-pull", "throughput"}, {true, 1.2}},
+      {{"ctr-pull", "throughput"}, {true, 1.2}},
+      {{"pull-range", "throughput"}, {true, 1.2}},
+      {{"curl-range", "throughput"}, {true, 1.2}},
       {{"pull-concurrent", "throughput"}, {true, 1.3}},
       {{"pull-concurrent", "p99_latency"}, {false, 0.8}},
+      {{"curl-concurrent", "throughput"}, {true, 1.3}},
+      {{"curl-concurrent", "p99_latency"}, {false, 0.8}},
+      {{"first-pull", "throughput"}, {true, 1.0}},
       {{"small-ops", "throughput"}, {true, 5.0}},
       {{"small-ops", "p99_latency"}, {false, 0.25}},
       {{"small-ops-auth", "throughput"}, {true, 5.0}},

@@ -8,7 +8,9 @@
 # (build/bench-tools). The servers run on 127.0.0.1 with fresh data directories under
 # $TMPDIR: berthd (authentication always on: Bearer tokens from its token service), the
 # reference without authentication, and the reference with htpasswd (Basic) for the "-auth"
-# workloads. Exits non-zero if any answer of any server was wrong.
+# workloads. The client pulls need curl, skopeo, ctr and containerd: run.sh starts a private
+# containerd whose root, state and socket live under /dev/shm. Exits non-zero if any answer of
+# any server was wrong.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --registry) registry=$2; shift ;;
     --only) only=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,6 +61,13 @@ for tool in "$berthd" "$loadgen" "$ceiling" "$registry"; do
   [[ -n "$tool" && -x "$tool" ]] || { echo "run.sh: missing executable '${tool:-docker-registry}'" >&2; exit 2; }
 done
 [[ -n "$htpasswd" ]] || { echo "run.sh: missing executable 'htpasswd' (apache2-utils)" >&2; exit 2; }
+# The clients of the client-pull workloads: a missing one fails the run, it is never skipped.
+for client in curl skopeo ctr containerd; do
+  command -v "$client" >/dev/null || {
+    echo "run.sh: missing executable '$client' (needed by the client-pull workloads)" >&2
+    exit 2
+  }
+done
 berthd=$(realpath "$berthd"); loadgen=$(realpath "$loadgen"); registry=$(realpath "$registry")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
@@ -67,6 +76,10 @@ results="$work/results.jsonl"
 berth_pid=""
 ref_pid=""
 ref_auth_pid=""
+containerd_pid=""
+# RAM-backed scratch for the clients (containerd's content store, skopeo's image directory),
+# so that the client's disk is not what the pull figures measure.
+client_dir=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
 
 stop_server() {  # pid
   local pid=$1 i
@@ -84,6 +97,10 @@ cleanup() {
   stop_server "$berth_pid"
   stop_server "$ref_pid"
   stop_server "$ref_auth_pid"
+  stop_server "$containerd_pid"
+  umount -R "$client_dir/containerd/state" 2>/dev/null || true
+  umount -R "$client_dir/containerd/root" 2>/dev/null || true
+  rm -rf "$client_dir"
   if [[ $keep == 1 ]]; then
     echo "kept $work" >&2
   else
@@ -91,6 +108,10 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# Interrupted (Ctrl-C, timeout): still stop the servers and containerd and remove the
+# temporary directories (the one under /dev/shm holds up to a GiB of memory).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [[ $quick == 1 ]]; then
   ceiling_size=$((256 << 20)); startup_reps=2; mode=(--quick)
@@ -178,6 +199,45 @@ berth_port=$("$loadgen" wait --port-file "$work/berth.port" --bearer-file "$work
   { cat "$work/ref-auth.log" >&2; exit 1; }
 "$loadgen" login --addr "127.0.0.1:$berth_port" --admin-token-file "$work/admin-token" \
   --out "$work/refresh-token" || { cat "$work/berth.log" >&2; exit 1; }
+
+# containerd for ctr-pull, all of it under $client_dir (the CRI plugin off: nothing but the
+# content store and images are used).
+containerd_dir="$client_dir/containerd"
+containerd_socket="$containerd_dir/containerd.sock"
+mkdir -p "$containerd_dir/root" "$containerd_dir/state"
+cat >"$containerd_dir/config.toml" <<EOF
+version = 2
+root = "$containerd_dir/root"
+state = "$containerd_dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "$containerd_socket"
+
+[ttrpc]
+  address = "$containerd_socket.ttrpc"
+
+[debug]
+  address = ""
+  level = "warn"
+
+[metrics]
+  address = ""
+EOF
+log "starting containerd (for ctr-pull)"
+containerd --config "$containerd_dir/config.toml" >>"$work/containerd.log" 2>&1 &
+containerd_pid=$!
+for ((i = 0; i < 200; i++)); do
+  ctr --address "$containerd_socket" version >/dev/null 2>&1 && break
+  kill -0 "$containerd_pid" 2>/dev/null || break
+  sleep 0.1
+done
+ctr --address "$containerd_socket" version >/dev/null 2>&1 || {
+  echo "run.sh: containerd did not come up on $containerd_socket" >&2
+  cat "$work/containerd.log" >&2
+  exit 1
+}
+
 sleep 1  # let all settle before the idle RSS reading
 
 status=0
@@ -185,7 +245,8 @@ suite_args=(suite "${mode[@]}" --workdir "$work" --out "$results"
   --target "berth=127.0.0.1:$berth_port:$berth_pid" --target "ref=127.0.0.1:$ref_port:$ref_pid"
   --auth-target "ref-auth=127.0.0.1:$ref_auth_port:$ref_auth_pid"
   --credentials "berth=bearer:$work/refresh-token"
-  --credentials "ref-auth=basic:$ref_user:$work/ref-password")
+  --credentials "ref-auth=basic:$ref_user:$work/ref-password"
+  --containerd-socket "$containerd_socket" --client-dir "$client_dir")
 [[ -z "$only" ]] || suite_args+=(--only "$only")
 log "workloads"
 "$loadgen" "${suite_args[@]}" || status=1
@@ -194,6 +255,7 @@ log "startup on the populated data directories"
 stop_server "$berth_pid"; berth_pid=""
 stop_server "$ref_pid"; ref_pid=""
 stop_server "$ref_auth_pid"; ref_auth_pid=""
+stop_server "$containerd_pid"; containerd_pid=""
 for ((rep = 0; rep < startup_reps; rep++)); do
   order=(berth ref)
   (( rep % 2 == 0 )) || order=(ref berth)
@@ -213,6 +275,7 @@ cp "$results" "${json%.json}.raw.jsonl"
 echo "summary: $json (raw lines: ${json%.json}.raw.jsonl)" >&2
 if [[ $status != 0 ]]; then
   echo "server logs:" >&2
-  tail -n 20 "$work/berth.log" "$work/ref.log" "$work/ref-auth.log" >&2 || true
+  tail -n 20 "$work/berth.log" "$work/ref.log" "$work/ref-auth.log" "$work/containerd.log" \
+    >&2 || true
 fi
 exit $status

@@ -1,6 +1,7 @@
 // The workloads of the side-by-side benchmark. Each workload runs against every target in
 // alternation (the order flips every repetition), resets the server's peak RSS before and
-// reads it after, and records its figures through the Recorder.
+// reads it after, and records its figures through the Recorder. The pulls with external
+// clients (curl, skopeo, ctr) are in client_pulls.cc; their place in the order is here.
 
 #include "suite.h"
 
@@ -17,59 +18,28 @@
 #include <thread>
 
 #include "bench_util.h"
+#include "client_pulls.h"
 #include "event_load.h"
 #include "http_client.h"
 #include "recorder.h"
 #include "registry_ops.h"
+#include "workload.h"
 
 namespace berth::bench {
 namespace {
 
-constexpr std::uint64_t kMiB = 1ull << 20;
-
-struct Settings {
-  std::uint64_t large_size;
-  int large_reps;
-  std::uint64_t chunk;
-  std::uint64_t range_size;
-  int concurrent_clients;
-  std::uint64_t concurrent_blob;
-  int concurrent_rounds;
-  int concurrent_reps;
-  int small_connections;
-  double small_seconds;
-  int small_reps;
-  int many_images;
-  int many_clients;
-  int tags;
-  int repos;
-  int page_size;
-  int list_reps;
-  int populate_clients;
-};
-
 Settings full_settings() {
   return {1024 * kMiB, 3, 16 * kMiB, 100 * kMiB, 32, 16 * kMiB, 2, 3, 64, 5.0, 3,
-          2000,        16, 10000,    5000,       1000, 3,       16};
+          2000,        16, 10000,    5000,       1000, 3,       16, 3, 1024 * kMiB};
 }
 
 Settings quick_settings() {
   return {64 * kMiB, 2, 16 * kMiB, 16 * kMiB, 32, 16 * kMiB, 1, 1, 64, 2.0, 1,
-          200,       16, 1000,     500,       100, 2,        16};
+          200,       16, 1000,     500,       100, 2,        16, 1, 64 * kMiB};
 }
 
 // Upper bound of any single parallel phase.
 constexpr double kPhaseTimeLimitSeconds = 900;
-
-struct Context {
-  Settings settings;
-  std::string workdir;
-  Recorder& recorder;
-  std::vector<std::unique_ptr<Target>>& targets;
-  // The last push-large blob, kept for pull-large.
-  std::string large_path;
-  std::string large_digest;
-};
 
 // Whether `target` takes part in a workload: the "-auth" workloads run on the targets with
 // credentials, the others on every target but the ones kept for the "-auth" workloads.
@@ -77,7 +47,9 @@ bool takes_part(const Target& target, bool auth_workload) {
   return auth_workload ? target.auth != nullptr : !target.auth_workloads_only;
 }
 
-std::vector<Target*> order_for(Context& ctx, int rep, bool auth_workload = false) {
+}  // namespace
+
+std::vector<Target*> order_for(Context& ctx, int rep, bool auth_workload) {
   std::vector<Target*> order;
   for (auto& target : ctx.targets) {
     if (takes_part(*target, auth_workload)) order.push_back(target.get());
@@ -86,8 +58,6 @@ std::vector<Target*> order_for(Context& ctx, int rep, bool auth_workload = false
   return order;
 }
 
-// Runs `body` against `target` between a peak-RSS reset and a VmHWM read; a failed check is
-// recorded, not thrown.
 void measured(Context& ctx, Target& target, const std::string& workload,
               const std::function<void()>& body) {
   std::cerr << "[" << workload << "] " << target.name << '\n';
@@ -108,7 +78,6 @@ void measured(Context& ctx, Target& target, const std::string& workload,
   ctx.recorder.value(workload, "peak_rss", target.name, peak, "MiB", "lower", "max");
 }
 
-// Untimed preparation against one target; a failure is recorded under `workload`.
 bool prepared(Context& ctx, Target& target, const std::string& workload,
               const std::function<void()>& body) {
   try {
@@ -119,6 +88,19 @@ bool prepared(Context& ctx, Target& target, const std::string& workload,
     return false;
   }
 }
+
+// The workloads without "-auth" measure the registry's operations, not the token request
+// (the "-auth" workloads do include it).
+void warm_credentials(Target& target, const std::string& target_path) {
+  if (target.auth == nullptr) return;
+  Connection connection(target.host, target.port);
+  std::string error;
+  check(target.auth->authorization_for(connection, {"GET", target_path, {}, Body::none()}, error)
+            .has_value(),
+        "credentials: " + error);
+}
+
+namespace {
 
 // Runs fn(connection, item) for items [0, count) on `threads` threads, each with its own
 // keep-alive connection. Throws the first failure.
@@ -157,18 +139,6 @@ void run_parallel(const Target& target, int threads, std::size_t count,
     }
   }
   if (!first_error.empty()) fail(first_error);
-}
-
-// Gets the shared session's token for `target_path` before a timed section: the workloads
-// without "-auth" measure the registry's operations, not the token request (the "-auth"
-// workloads do include it). A no-op once the token is cached, and without credentials.
-void warm_credentials(Target& target, const std::string& target_path) {
-  if (target.auth == nullptr) return;
-  Connection connection(target.host, target.port);
-  std::string error;
-  check(target.auth->authorization_for(connection, {"GET", target_path, {}, Body::none()}, error)
-            .has_value(),
-        "credentials: " + error);
 }
 
 std::string numbered(const char* prefix, std::size_t number) {
@@ -270,14 +240,12 @@ void pull_large(Context& ctx) {
       });
     }
   }
-  ::unlink(ctx.large_path.c_str());
-  ctx.large_path.clear();
 }
 
 void pull_concurrent(Context& ctx) {
   const auto& s = ctx.settings;
-  const std::string repo = "bench/concurrent";
-  const std::string blob = Random(3000).bytes(s.concurrent_blob);
+  const std::string repo(kConcurrentRepo);
+  const std::string blob = Random(kConcurrentBlobSeed).bytes(s.concurrent_blob);
   const std::string digest = sha256_digest(blob);
   std::vector<Target*> ready;
   for (Target* target : order_for(ctx, 0)) {
@@ -611,15 +579,48 @@ void lists(Context& ctx) {
   }
 }
 
-const std::vector<std::pair<std::string, void (*)(Context&)>>& workloads() {
-  static const std::vector<std::pair<std::string, void (*)(Context&)>> list = {
-      {"push-large", push_large},   {"push-chunked", push_chunked},
-      {"pull-large", pull_large},   {"pull-concurrent", pull_concurrent},
-      {"small-ops", small_ops},     {"small-ops-auth", small_ops_auth},
-      {"push-many", push_many},     {"push-many-auth", push_many_auth},
-      {"lists", lists},
+struct Workload {
+  std::string name;
+  void (*run)(Context&);
+  bool pulls_large_blob;  // needs push-large's blob, which is deleted after the last of these
+};
+
+// The client pulls run right after the load generator's own, on the same blobs.
+const std::vector<Workload>& workloads() {
+  static const std::vector<Workload> list = {
+      {"push-large", push_large, true},
+      {"push-chunked", push_chunked, false},
+      {"pull-large", pull_large, true},
+      {"pull-concurrent", pull_concurrent, false},
+      {"curl-pull", curl_pull, true},
+      {"curl-range", curl_range, true},
+      {"curl-concurrent", curl_concurrent, false},
+      {"skopeo-pull", skopeo_pull, true},
+      {"ctr-pull", ctr_pull, true},
+      {"first-pull", first_pull, false},
+      {"small-ops", small_ops, false},
+      {"small-ops-auth", small_ops_auth, false},
+      {"push-many", push_many, false},
+      {"push-many-auth", push_many_auth, false},
+      {"lists", lists, false},
   };
   return list;
+}
+
+bool selected(const SuiteOptions& options, const std::string& name) {
+  return options.only.empty() ||
+         std::find(options.only.begin(), options.only.end(), name) != options.only.end();
+}
+
+// Deletes push-large's blob once no selected workload after `done` pulls it.
+void release_large_blob(Context& ctx, const SuiteOptions& options, std::size_t done) {
+  if (ctx.large_path.empty()) return;
+  const auto& list = workloads();
+  for (std::size_t i = done + 1; i < list.size(); ++i) {
+    if (list[i].pulls_large_blob && selected(options, list[i].name)) return;
+  }
+  ::unlink(ctx.large_path.c_str());
+  ctx.large_path.clear();
 }
 
 }  // namespace
@@ -637,8 +638,14 @@ int run_suite(const SuiteOptions& options) {
     target->auth_workloads_only = spec.auth_workloads_only;
     targets.push_back(std::move(target));
   }
-  Context ctx{options.quick ? quick_settings() : full_settings(), options.workdir, recorder, targets,
-              {}, {}};
+  Context ctx{options.quick ? quick_settings() : full_settings(),
+              options.workdir,
+              recorder,
+              targets,
+              {},
+              {},
+              options.containerd_socket,
+              options.client_dir.empty() ? options.workdir : options.client_dir};
 
   for (auto& target : targets) {
     const double idle = process_status_mib(target->pid, "VmRSS");
@@ -657,19 +664,20 @@ int run_suite(const SuiteOptions& options) {
       recorder.failure("blob-push", target->name, e.what());
     }
   }
-  for (const auto& [name, run] : workloads()) {
-    if (!options.only.empty() &&
-        std::find(options.only.begin(), options.only.end(), name) == options.only.end()) {
-      continue;
-    }
+  const auto& list = workloads();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& workload = list[i];
+    if (!selected(options, workload.name)) continue;
     const auto start = Clock::now();
     try {
-      run(ctx);
+      workload.run(ctx);
     } catch (const std::exception& e) {
-      recorder.failure(name, "all", e.what());
+      recorder.failure(workload.name, "all", e.what());
     }
-    std::cerr << "[" << name << "] done in " << seconds_since(start) << " s\n";
+    release_large_blob(ctx, options, i);
+    std::cerr << "[" << workload.name << "] done in " << seconds_since(start) << " s\n";
   }
+  release_large_blob(ctx, options, list.size());
   return recorder.failed() ? 1 : 0;
 }
 

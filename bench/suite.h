@@ -26,6 +26,8 @@ struct SuiteOptions {
   std::string workdir;             // scratch space for blob files
   std::string out;                 // JSON-lines results, appended
   std::vector<std::string> only;   // workload names; empty = all
+  std::string containerd_socket;   // for ctr-pull
+  std::string client_dir;          // RAM-backed scratch for the clients' output (default: workdir)
 };
 
 // Runs every workload against every target; returns non-zero if any answer was wrong.
