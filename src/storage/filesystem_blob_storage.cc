@@ -21,11 +21,9 @@
 // reader never sees a partial blob and a crash leaves at most an orphan in uploads/ or tmp/.
 //
 // Upload bytes in whole aligned blocks bypass the page cache (O_DIRECT) where the filesystem
-// allows it: copying each pushed byte into newly allocated cache pages cost more CPU than
-// hashing it. Small and unaligned pieces (the tail of a body, odd-sized chunks) take the
-// ordinary buffered path. A push is often pulled again at once (CI builds, then tests), so the
-// directly written bytes are read back into the page cache behind the writer, by the disk's DMA
-// (readahead) instead of a CPU copy: the first pull is then served from memory.
+// allows it: a registry receives far more bytes than it serves again at once, and copying each
+// pushed byte into newly allocated cache pages cost more CPU than hashing it. Small and
+// unaligned pieces (the tail of a body, odd-sized chunks) take the ordinary buffered path.
 
 #include "storage/filesystem_blob_storage.h"
 
@@ -71,9 +69,8 @@ using State = FilesystemBlobStorage::State;
 
 // Large enough that rehashing a multi-GiB file is a few thousand syscalls.
 constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
-// Start kernel writeback (and the read-back of direct writes into the page cache) every this
-// many appended bytes, so that commit's fdatasync finds most of a large upload already on disk
-// instead of flushing it all at once.
+// Start kernel writeback every this many appended bytes, so that commit's fdatasync finds most
+// of a large upload already on disk instead of flushing it all at once.
 constexpr std::uint64_t kWritebackChunk = std::uint64_t{8} << 20;
 // Offset, length and memory alignment of a direct write: the page size covers the logical
 // block size of every common device.
@@ -381,7 +378,13 @@ class FilesystemUploadWriter final : public UploadWriter {
       return io_error("append to", data_path_, err);
     }
     size_ += data.size();
-    if (size_ - writeback_from_ >= kWritebackChunk) start_writeback_and_cache();
+    if (size_ - writeback_from_ >= kWritebackChunk) {
+      // Only buffered writes leave dirty pages; over direct writes this finds nothing to do.
+      // Advisory (and unsupported on some filesystems), so its result does not matter.
+      ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_),
+                        static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+      writeback_from_ = size_;
+    }
     return {};
   }
 
@@ -407,7 +410,6 @@ class FilesystemUploadWriter final : public UploadWriter {
 
   Result<void> flush() override {
     if (auto r = usable(); !r) return r;
-    start_writeback_and_cache();
     if (int err = sync_data(fd_.get())) return io_error("sync", data_path_, err);
     if (!dirs_synced_) {
       // The upload's directory entries must be durable too, or a crash could lose the file.
@@ -440,7 +442,6 @@ class FilesystemUploadWriter final : public UploadWriter {
     }
     // An existing copy was verified when it was written; this one only needs to go away.
     if (!file_exists(blob_path(state, expected))) {
-      start_writeback_and_cache();
       if (int err = sync_data(fd_.get())) return io_error("sync", data_path_, err);
       if (auto r = install_blob(state, expected, data_path_); !r) return r.error();
     }
@@ -474,19 +475,6 @@ class FilesystemUploadWriter final : public UploadWriter {
     }
     if (err != 0) return err;
     return write_all(fd_.get(), data.subspan(bulk), size_ + bulk);
-  }
-
-  // For the bytes appended since the last call: starts the writeback of what was written
-  // buffered (so commit's fdatasync finds most of it on disk already) and asks the kernel to
-  // read what was written directly back into the page cache (asynchronous readahead; pages
-  // that are cached already are skipped). Both are advisory, so their results do not matter.
-  void start_writeback_and_cache() {
-    if (size_ == writeback_from_) return;
-    const auto from = static_cast<off_t>(writeback_from_);
-    const auto length = static_cast<off_t>(size_ - writeback_from_);
-    ::sync_file_range(fd_.get(), from, length, SYNC_FILE_RANGE_WRITE);
-    if (direct_fd_) ::posix_fadvise(fd_.get(), from, length, POSIX_FADV_WILLNEED);
-    writeback_from_ = size_;
   }
 
   // The data file opened for direct writes, on first use; false where the filesystem refuses.

@@ -3,11 +3,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -201,52 +199,6 @@ TEST_F(FilesystemTest, DirectAndBufferedAppendsInterleaveAcrossAResume) {
   auto info = (*w)->commit(digest);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->size, content.size());
-  EXPECT_EQ(read_all(*storage, digest), content);
-}
-
-// The share of `path`'s pages that are in the page cache (mincore over a read-only map).
-double cached_fraction(const fs::path& path) {
-  const auto size = static_cast<std::size_t>(fs::file_size(path));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || size == 0) return -1;
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return -1;
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((size + page - 1) / page);
-  const bool ok = ::mincore(map, size, resident.data()) == 0;
-  ::munmap(map, size);
-  if (!ok) return -1;
-  std::size_t cached = 0;
-  for (unsigned char flags : resident) cached += flags & 1;
-  return static_cast<double>(cached) / static_cast<double>(resident.size());
-}
-
-TEST_F(FilesystemTest, DirectlyWrittenBlobIsInThePageCacheAfterCommit) {
-  // Bytes written around the page cache are read back into it while the upload goes on and at
-  // commit (readahead), so a pull right after the push is served from memory.
-  const std::size_t mib = 1 << 20;
-  std::string content = random_content(24 * mib + 4'321, 12);
-  AlignedBytes aligned(content);
-  auto digest = sha256_of(content);
-  auto storage = open_storage();
-  ASSERT_TRUE(storage);
-  auto w = storage->create_upload("read-back");
-  ASSERT_TRUE(w);
-  for (std::size_t offset = 0; offset < content.size(); offset += mib / 2) {
-    ASSERT_TRUE((*w)->append(aligned.range(offset, std::min(mib / 2, content.size() - offset))));
-  }
-  ASSERT_TRUE((*w)->commit(digest));
-  const fs::path blob = root_ / "blobs" / "sha256" / digest.hex().substr(0, 2) / digest.hex();
-  ASSERT_TRUE(fs::exists(blob));
-  // Readahead is asynchronous: the pages are in the cache (perhaps still being read) once the
-  // request is queued, so this is not a race, but allow the disk a moment anyway.
-  double fraction = 0;
-  for (int attempt = 0; attempt < 50 && fraction < 1.0; ++attempt) {
-    fraction = cached_fraction(blob);
-    if (fraction < 1.0) ::usleep(20'000);
-  }
-  EXPECT_DOUBLE_EQ(fraction, 1.0);
   EXPECT_EQ(read_all(*storage, digest), content);
 }
 
