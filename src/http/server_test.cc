@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -639,6 +640,62 @@ TEST_F(ServerTest, FileBodyViaSendfile) {
   ASSERT_EQ(head.code, CURLE_OK);
   EXPECT_EQ(head.header("Content-Length"), std::to_string(kFileSize));
   EXPECT_EQ(head.body, "");
+}
+
+// The share of the pages of `path` in [offset, offset + length) that are in the page cache.
+double cached_fraction(const fs::path& path, std::size_t offset, std::size_t length) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(offset));
+  ::close(fd);
+  if (map == MAP_FAILED) return -1;
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((length + page - 1) / page);
+  const bool ok = ::mincore(map, length, resident.data()) == 0;
+  ::munmap(map, length);
+  if (!ok) return -1;
+  std::size_t cached = 0;
+  for (unsigned char flags : resident) cached += flags & 1;
+  return static_cast<double>(cached) / static_cast<double>(resident.size());
+}
+
+TEST_F(ServerTest, FileBodyIsReadAheadOfWhatWasSent) {
+  // A blob that is not in the page cache (written around it, or reclaimed since) is read ahead
+  // in large steps while it is sent, not at the kernel's default 128 KiB, and only a bounded
+  // distance ahead of what the client has taken.
+  constexpr std::size_t kMiB = 1024 * 1024;
+  constexpr std::size_t kSize = 96 * kMiB;
+  {
+    std::ofstream out(file_path_, std::ios::binary | std::ios::trunc);
+    out << pattern_string(kSize);
+  }
+  const int fd = ::open(file_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fsync(fd), 0);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  const double before = cached_fraction(file_path_, 16 * kMiB, 8 * kMiB);
+  ASSERT_GE(before, 0);
+  start();
+  // The client reads the head and stops: the server has sent at most what the socket buffers
+  // hold (a few MiB on loopback).
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.send("GET /file?offset=0&length=" + std::to_string(kSize) +
+                        " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(conn.read_until("\r\n\r\n"));
+  if (before > 0.5) {
+    // The filesystem keeps every page cached (tmpfs): there is nothing to read ahead.
+    RecordProperty("readahead", "not observable: the file stays cached");
+    return;
+  }
+  double ahead = 0;
+  for (int attempt = 0; attempt < 100 && ahead < 1.0; ++attempt) {
+    ahead = cached_fraction(file_path_, 16 * kMiB, 8 * kMiB);
+    if (ahead < 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_DOUBLE_EQ(ahead, 1.0) << "16-24 MiB of the file should have been read ahead";
+  EXPECT_LT(cached_fraction(file_path_, 88 * kMiB, 8 * kMiB), 0.5)
+      << "the end of the file is far beyond the window";
 }
 
 TEST_F(ServerTest, SourceWithoutDescriptorIsCopied) {
