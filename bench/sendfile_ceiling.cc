@@ -1,6 +1,8 @@
 // berth_sendfile_ceiling: the loopback ceiling for serving a file. A server thread sendfile()s a
-// page-cached file to a client over 127.0.0.1, which reads and discards it. Prints MB/s
-// (best of the repetitions, after a warm-up copy) and, with --out, appends a result line for the report.
+// page-cached file to a client over 127.0.0.1, which compares every byte with the file's
+// mapping as the load generator's client does (pull-large is held against this ceiling, so it
+// is the ceiling for that client). Prints MB/s (best of the repetitions, after a warm-up copy)
+// and, with --out, appends a result line for the report.
 //
 //   berth_sendfile_ceiling --file PATH --size BYTES [--reps 3] [--out FILE]
 
@@ -26,7 +28,7 @@ namespace berth::bench {
 namespace {
 
 // One transfer of the whole file; returns MB/s or a negative value on error.
-double transfer_once(int file_fd, std::uint64_t size) {
+double transfer_once(int file_fd, const char* expected, std::uint64_t size) {
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -71,6 +73,11 @@ double transfer_once(int file_fd, std::uint64_t size) {
     ssize_t n = ::recv(client, buffer.data(), buffer.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
+    if (received + static_cast<std::uint64_t>(n) > size ||
+        std::memcmp(buffer.data(), expected + received, static_cast<std::size_t>(n)) != 0) {
+      std::cerr << "bytes differ from the file at offset " << received << '\n';
+      break;
+    }
     received += static_cast<std::uint64_t>(n);
   }
   const double elapsed = seconds_since(start);
@@ -115,10 +122,10 @@ int main(int argc, char** argv) {
   MappedFile mapped(file);
   // Flush the fresh file so that writeback does not run during the timed copies, then warm up.
   ::fdatasync(mapped.fd());
-  if (transfer_once(mapped.fd(), mapped.size()) < 0) return 1;
+  if (transfer_once(mapped.fd(), mapped.data(), mapped.size()) < 0) return 1;
   std::vector<double> rates;
   for (int rep = 0; rep < reps; ++rep) {
-    const double rate = transfer_once(mapped.fd(), mapped.size());
+    const double rate = transfer_once(mapped.fd(), mapped.data(), mapped.size());
     if (rate < 0) return 1;
     rates.push_back(rate);
   }
