@@ -113,7 +113,11 @@ std::string write_random_file(const std::string& path, std::uint64_t size, std::
     }
     left -= step;
   }
+  // On disk before it is used: otherwise the kernel writes the file back while a push or a
+  // pull is being timed, and the load generator's own writes share the disk with the server's.
+  const int sync_error = ::fdatasync(fd) == 0 ? 0 : errno;
   ::close(fd);
+  if (sync_error != 0) throw std::runtime_error("sync " + path + ": " + std::strerror(sync_error));
   return hash.digest();
 }
 
