@@ -382,10 +382,6 @@ std::vector<Target*> push_client_image(Context& ctx, const std::string& workload
   return ready;
 }
 
-bool is_ready(const std::vector<Target*>& ready, const Target* target) {
-  return std::find(ready.begin(), ready.end(), target) != ready.end();
-}
-
 std::string image_reference(const Target& target) {
   return target.host + ":" + std::to_string(target.port) + "/" + std::string(kClientImageRepo) +
          ":" + std::string(kClientImageTag);
@@ -599,15 +595,7 @@ void curl_concurrent(Context& ctx) {
   const std::string repo(kConcurrentRepo);
   const std::string blob = Random(kConcurrentBlobSeed).bytes(s.concurrent_blob);
   const std::string digest = sha256_digest(blob);
-  std::vector<Target*> ready;
-  for (Target* target : order_for(ctx, 0)) {
-    if (prepared(ctx, *target, "curl-concurrent", [&] {
-          Connection connection(target->host, target->port, target->auth.get());
-          push_blob(connection, *target, repo, digest, Body::from_memory(blob));
-        })) {
-      ready.push_back(target);
-    }
-  }
+  const std::vector<Target*> ready = push_to_each(ctx, "curl-concurrent", repo, blob, digest);
   for (int rep = 0; rep < s.concurrent_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
       if (!is_ready(ready, target)) continue;

@@ -14,6 +14,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/servers.sh"
 quick=0
 json=""
 berthd=""
@@ -81,18 +82,6 @@ containerd_pid=""
 # so that the client's disk is not what the pull figures measure.
 client_dir=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
 
-stop_server() {  # pid
-  local pid=$1 i
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   stop_server "$berth_pid"
   stop_server "$ref_pid"
@@ -152,36 +141,8 @@ ref_port=$("$loadgen" freeport)
 ref_auth_port=$("$loadgen" freeport)
 "$htpasswd" -Bbn "$ref_user" "$(cat "$work/ref-password")" >"$work/ref.htpasswd"
 
-ref_config() {  # DATA_DIR PORT [htpasswd]
-  cat <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $1
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: 127.0.0.1:$2
-catalog:
-  maxentries: 1000
-EOF
-  if [[ ${3:-} == htpasswd ]]; then
-    cat <<EOF
-auth:
-  htpasswd:
-    realm: berth-bench
-    path: $work/ref.htpasswd
-EOF
-  fi
-}
 ref_config "$ref_data" "$ref_port" >"$work/ref.yml"
-ref_config "$ref_auth_data" "$ref_auth_port" htpasswd >"$work/ref-auth.yml"
+ref_config "$ref_auth_data" "$ref_auth_port" "$work/ref.htpasswd" >"$work/ref-auth.yml"
 ref_cmd=("$registry" serve "$work/ref.yml")
 ref_auth_cmd=("$registry" serve "$work/ref-auth.yml")
 

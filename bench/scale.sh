@@ -14,6 +14,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bench/servers.sh"
 max_repos=100000
 max_tags=1000000
 steps=3
@@ -99,18 +100,6 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-scale.XXXXXX")
 berth_pid=""
 ref_pid=""
-
-stop_server() {  # pid
-  local pid=$1 i
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   stop_server "$berth_pid"
@@ -230,20 +219,7 @@ connections_out="$work/connections.jsonl"
 if [[ $run_connections == 1 ]]; then
   ref_port=$("$loadgen" freeport)
   mkdir -p "$work/ref-data"
-  cat >"$work/ref.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/ref-data
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: 127.0.0.1:$ref_port
-EOF
+  ref_config "$work/ref-data" "$ref_port" >"$work/ref.yml"
   log "starting docker-registry for $connections connections"
   "$registry" serve "$work/ref.yml" >>"$work/ref.log" 2>&1 &
   ref_pid=$!

@@ -89,6 +89,25 @@ bool prepared(Context& ctx, Target& target, const std::string& workload,
   }
 }
 
+std::vector<Target*> push_to_each(Context& ctx, const std::string& workload,
+                                  const std::string& repo, const std::string& blob,
+                                  const std::string& digest) {
+  std::vector<Target*> ready;
+  for (Target* target : order_for(ctx, 0)) {
+    if (prepared(ctx, *target, workload, [&] {
+          Connection connection(target->host, target->port, target->auth.get());
+          push_blob(connection, *target, repo, digest, Body::from_memory(blob));
+        })) {
+      ready.push_back(target);
+    }
+  }
+  return ready;
+}
+
+bool is_ready(const std::vector<Target*>& ready, const Target* target) {
+  return std::find(ready.begin(), ready.end(), target) != ready.end();
+}
+
 // The workloads without "-auth" measure the registry's operations, not the token request
 // (the "-auth" workloads do include it).
 void warm_credentials(Target& target, const std::string& target_path) {
@@ -247,18 +266,10 @@ void pull_concurrent(Context& ctx) {
   const std::string repo(kConcurrentRepo);
   const std::string blob = Random(kConcurrentBlobSeed).bytes(s.concurrent_blob);
   const std::string digest = sha256_digest(blob);
-  std::vector<Target*> ready;
-  for (Target* target : order_for(ctx, 0)) {
-    if (prepared(ctx, *target, "pull-concurrent", [&] {
-          Connection connection(target->host, target->port, target->auth.get());
-          push_blob(connection, *target, repo, digest, Body::from_memory(blob));
-        })) {
-      ready.push_back(target);
-    }
-  }
+  const std::vector<Target*> ready = push_to_each(ctx, "pull-concurrent", repo, blob, digest);
   for (int rep = 0; rep < s.concurrent_reps; ++rep) {
     for (Target* target : order_for(ctx, rep)) {
-      if (std::find(ready.begin(), ready.end(), target) == ready.end()) continue;
+      if (!is_ready(ready, target)) continue;
       measured(ctx, *target, "pull-concurrent", [&] {
         const int clients = s.concurrent_clients;
         std::vector<std::vector<double>> latencies(clients);

@@ -74,6 +74,15 @@ void measured(Context& ctx, Target& target, const std::string& workload,
 bool prepared(Context& ctx, Target& target, const std::string& workload,
               const std::function<void()>& body);
 
+// Pushes `blob` (whose digest is `digest`) to `repo` on every target of the workload, untimed;
+// returns the targets that have it (a failure is recorded under `workload`).
+std::vector<Target*> push_to_each(Context& ctx, const std::string& workload,
+                                  const std::string& repo, const std::string& blob,
+                                  const std::string& digest);
+
+// Whether `target` is among `ready`.
+bool is_ready(const std::vector<Target*>& ready, const Target* target);
+
 // Gets the shared session's token for `target_path` before a timed section. A no-op once the
 // token is cached, and without credentials.
 void warm_credentials(Target& target, const std::string& target_path);
