@@ -898,7 +898,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     std::uint64_t remaining = length;
     std::uint64_t since_yield = 0;
     const std::uint64_t end = offset + length;
-    std::uint64_t read_ahead_to = offset;
+    // A body of one sendfile call is left to the kernel's readahead: no extra syscall for the
+    // many small blobs and manifests.
+    std::uint64_t read_ahead_to = length > kSendfileCallBytes ? offset : end;
     while (remaining > 0) {
       read_ahead(file, static_cast<std::uint64_t>(file_offset), end, read_ahead_to);
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kSendfileCallBytes));
