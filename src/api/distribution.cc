@@ -509,7 +509,7 @@ asio::awaitable<Response> get_manifest(Registry& registry, Request& request, boo
   Response error;
   auto reference = parse_reference_to_find(request.param("reference"), error);
   if (!reference) co_return error;
-  auto manifest = registry.get_manifest(target.name, *reference);
+  auto manifest = registry.get_manifest(target.name, *reference, /*pull=*/!head);
   if (!manifest) co_return error_response(manifest.error());
   Response response = empty_response(200);
   set(response, header::kContentType, manifest->media_type);
@@ -698,11 +698,14 @@ namespace {
 
 // Runs `handler` on the content of the registry the pipeline resolved: with the Scope when the
 // handler blocks (and so needs to know where that work runs), else with the registry alone.
+// `records_events`: the route changes content or pulls a manifest, so the registry gets the
+// request as the origin of its events (other routes skip building it).
 template <class Handler>
 asio::awaitable<Response> in_registry(const DataPlane& plane, RequestContext& context,
-                                      Request& request, Handler handler) {
+                                      Request& request, bool records_events, Handler handler) {
   // The distribution family resolves the registry before any handler runs.
   Registry registry = plane.registries.for_registry(context.registry->id);
+  if (records_events) registry.set_origin(event_origin(context, request));
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {
     Scope scope{registry, context};
     co_return co_await handler(scope, request);
@@ -718,9 +721,11 @@ std::vector<RouteRow> distribution_routes(DataPlane& plane) {
   const DataPlane* p = &plane;
   auto route = [&rows, p](std::string method, std::string pattern, std::string name,
                           std::string_view action, auto handler) {
+    bool records_events = name == "manifest.get" || name == "manifest.put" ||
+                          name == "manifest.delete";
     rows.push_back({std::move(method), std::move(pattern), std::move(name), std::string(action),
-                    [p, handler](RequestContext& context, Request& request) {
-                      return in_registry(*p, context, request, handler);
+                    [p, handler, records_events](RequestContext& context, Request& request) {
+                      return in_registry(*p, context, request, records_events, handler);
                     }});
   };
   using namespace action;

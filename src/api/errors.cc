@@ -21,6 +21,7 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::blob_upload_invalid: return {400, code::kBlobUploadInvalid};
     case Errc::digest_invalid: return {400, code::kDigestInvalid};
     case Errc::manifest_unknown: return {404, code::kManifestUnknown};
+    case Errc::tag_unknown: return {404, code::kManifestUnknown};
     case Errc::manifest_invalid: return {400, code::kManifestInvalid};
     case Errc::manifest_blob_unknown: return {400, code::kManifestBlobUnknown};
     case Errc::manifest_too_large: return {413, code::kManifestInvalid};

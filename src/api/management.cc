@@ -10,10 +10,13 @@
 #include <boost/json/serialize.hpp>
 #include <optional>
 #include <utility>
+#include <variant>
 
 #include "api/errors.h"
 #include "api/management_json.h"
 #include "common/clock.h"
+#include "oci/digest.h"
+#include "oci/reference.h"
 
 namespace berth::api {
 namespace {
@@ -46,12 +49,6 @@ ManagementWireError management_wire_error_of(TenantErrc errc) {
       return {400, code::kInvalidRequest};
     case TenantErrc::registry_not_found:
       return {404, code::kRegistryNotFound};
-    case TenantErrc::repository_not_found:
-      return {404, code::kRepositoryNotFound};
-    case TenantErrc::tag_not_found:
-      return {404, code::kTagNotFound};
-    case TenantErrc::manifest_not_found:
-      return {404, code::kManifestNotFound};
     case TenantErrc::registry_name_taken:
       return {409, code::kRegistryNameTaken};
     case TenantErrc::downgrade_blocked:
@@ -172,7 +169,7 @@ json::object manifest_json(const metadata::ManifestSummary& m) {
 class Handlers {
  public:
   explicit Handlers(ManagementContext& context)
-      : tenants_(context.tenants), access_(context.access) {}
+      : tenants_(context.tenants), access_(context.access), registries_(context.registries) {}
 
   asio::awaitable<Response> openapi(RequestContext&, Request&) {
     Response response;
@@ -330,78 +327,178 @@ class Handlers {
   }
 
   asio::awaitable<Response> list_repositories(RequestContext& context, Request& request) {
-    auto repositories = co_await context.run_blocking(
-        [&] { return tenants_.repositories(request.param("registry")); });
-    if (!repositories) co_return error_of(repositories.error());
+    auto repositories = co_await in_content(context, request, [](Content& content) {
+      return content.registry.repository_summaries();
+    });
+    if (repositories.error) co_return std::move(*repositories.error);
     json::array items;
-    for (const auto& repository : *repositories) items.push_back(repository_json(repository));
+    for (const auto& repository : *repositories.value) items.push_back(repository_json(repository));
     co_return json_response(200, json::object{{"repositories", std::move(items)}});
   }
 
   asio::awaitable<Response> show_repository(RequestContext& context, Request& request) {
-    auto repository = co_await context.run_blocking([&] {
-      return tenants_.repository(request.param("registry"), request.param("repository"));
+    auto repository = co_await in_content(context, request, [](Content& content) {
+      return content.registry.repository_summary(content.repository);
     });
-    if (!repository) co_return error_of(repository.error());
-    co_return json_response(200, repository_json(*repository));
+    if (repository.error) co_return std::move(*repository.error);
+    co_return json_response(200, repository_json(*repository.value));
   }
 
   asio::awaitable<Response> delete_repository(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] {
-      return tenants_.delete_repository(request.param("registry"), request.param("repository"));
+    auto removed = co_await in_content(context, request, [](Content& content) {
+      return content.registry.delete_repository(content.repository);
     });
-    if (!removed) co_return error_of(removed.error());
+    if (removed.error) co_return std::move(*removed.error);
     co_return no_content();
   }
 
   asio::awaitable<Response> list_tags(RequestContext& context, Request& request) {
-    auto tags = co_await context.run_blocking(
-        [&] { return tenants_.tags(request.param("registry"), request.param("repository")); });
-    if (!tags) co_return error_of(tags.error());
+    auto tags = co_await in_content(context, request, [](Content& content) {
+      return content.registry.tag_records(content.repository);
+    });
+    if (tags.error) co_return std::move(*tags.error);
     json::array items;
-    for (const auto& tag : *tags) items.push_back(tag_json(tag));
+    for (const auto& tag : *tags.value) items.push_back(tag_json(tag));
     co_return json_response(200, json::object{{"tags", std::move(items)}});
   }
 
   asio::awaitable<Response> delete_tag(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] {
-      return tenants_.untag(request.param("registry"), request.param("repository"),
-                            request.param("tag"));
+    std::string_view tag = request.param("tag");
+    if (!oci::is_valid_tag(tag)) {
+      co_return management_error(400, mgmt::code::kInvalidRequest,
+                                 fmt::format("'{}' is not a valid tag", tag), tag);
+    }
+    auto removed = co_await in_content(context, request, [tag](Content& content) {
+      return content.registry.untag(content.repository, tag);
     });
-    if (!removed) co_return error_of(removed.error());
+    if (removed.error) co_return std::move(*removed.error);
     co_return no_content();
   }
 
   asio::awaitable<Response> list_manifests(RequestContext& context, Request& request) {
-    auto manifests = co_await context.run_blocking(
-        [&] { return tenants_.manifests(request.param("registry"), request.param("repository")); });
-    if (!manifests) co_return error_of(manifests.error());
+    auto manifests = co_await in_content(context, request, [](Content& content) {
+      return content.registry.manifest_summaries(content.repository);
+    });
+    if (manifests.error) co_return std::move(*manifests.error);
     json::array items;
-    for (const auto& manifest : *manifests) items.push_back(manifest_json(manifest));
+    for (const auto& manifest : *manifests.value) items.push_back(manifest_json(manifest));
     co_return json_response(200, json::object{{"manifests", std::move(items)}});
   }
 
   asio::awaitable<Response> show_manifest(RequestContext& context, Request& request) {
-    auto manifest = co_await context.run_blocking([&] {
-      return tenants_.manifest(request.param("registry"), request.param("repository"),
-                               request.param("digest"));
+    auto digest = digest_param(request);
+    if (!digest) co_return invalid_digest(request);
+    auto manifest = co_await in_content(context, request, [&digest](Content& content) {
+      return content.registry.manifest_detail(content.repository, *digest);
     });
-    if (!manifest) co_return error_of(manifest.error());
-    json::object item = manifest_json(manifest->summary);
-    item["content"] = manifest->content;
+    if (manifest.error) co_return std::move(*manifest.error);
+    json::object item = manifest_json(manifest.value->summary);
+    item["content"] = manifest.value->content;
     co_return json_response(200, item);
   }
 
   asio::awaitable<Response> delete_manifest(RequestContext& context, Request& request) {
-    auto removed = co_await context.run_blocking([&] {
-      return tenants_.delete_manifest(request.param("registry"), request.param("repository"),
-                                      request.param("digest"));
+    auto digest = digest_param(request);
+    if (!digest) co_return invalid_digest(request);
+    auto removed = co_await in_content(context, request, [&digest](Content& content) {
+      if (auto exists = content.registry.require_repository(content.repository); !exists) {
+        return exists;
+      }
+      return content.registry.delete_manifest(content.repository, *digest);
     });
-    if (!removed) co_return error_of(removed.error());
+    if (removed.error) co_return std::move(*removed.error);
     co_return no_content();
   }
 
  private:
+  // What a content route works on: the registry's content service, with the request as the
+  // origin of the events its changes append, and the route's repository (when it has one).
+  struct Content {
+    registry::Registry registry;
+    std::string_view repository;
+  };
+
+  // Runs `work(Content&)` on the blocking pool for the route's registry, after checking the
+  // route's repository name; maps every failure to the management envelope.
+  // The value a content route's work produced (std::monostate for none), or the error
+  // response to send instead.
+  template <class Value>
+  struct Answer {
+    std::optional<Response> error;
+    std::optional<Value> value;
+  };
+  template <class Work>
+  using AnswerOf = Answer<std::conditional_t<
+      std::is_void_v<typename std::invoke_result_t<Work&, Content&>::value_type>, std::monostate,
+      typename std::invoke_result_t<Work&, Content&>::value_type>>;
+
+  template <class Work>
+  asio::awaitable<AnswerOf<Work>> in_content(RequestContext& context, Request& request,
+                                             Work work) {
+    AnswerOf<Work> answer;
+    std::string_view repository = request.param("repository");
+    if (!repository.empty() && !oci::is_valid_repository_name(repository)) {
+      answer.error = management_error(
+          400, mgmt::code::kInvalidRequest,
+          fmt::format("'{}' is not a valid repository name", repository), repository);
+      co_return answer;
+    }
+    metadata::EventOrigin origin = event_origin(context, request);
+    co_await context.run_blocking([&] {
+      auto info = tenants_.show(request.param("registry"));
+      if (!info) {
+        answer.error = error_of(info.error());
+        return;
+      }
+      Content content{registries_.for_registry(info->record.id, std::move(origin)), repository};
+      auto done = work(content);
+      if (!done) {
+        answer.error = content_error_of(done.error(), info->record.name, request);
+      } else if constexpr (!std::is_void_v<typename decltype(done)::value_type>) {
+        answer.value.emplace(std::move(*done));
+      }
+    });
+    co_return answer;
+  }
+
+  // A content failure in the management envelope: not-found errors name what is missing.
+  static Response content_error_of(const registry::RegistryError& error,
+                                   std::string_view registry, const Request& request) {
+    std::string_view repository = request.param("repository");
+    switch (error.code) {
+      case registry::Errc::name_unknown:
+        return management_error(404, mgmt::code::kRepositoryNotFound,
+                                fmt::format("repository '{}' does not exist in registry '{}'",
+                                            repository, registry),
+                                repository);
+      case registry::Errc::tag_unknown:
+        return management_error(404, mgmt::code::kTagNotFound,
+                                fmt::format("tag '{}' does not exist in repository '{}'",
+                                            request.param("tag"), repository),
+                                request.param("tag"));
+      case registry::Errc::manifest_unknown:
+        return management_error(404, mgmt::code::kManifestNotFound,
+                                fmt::format("manifest '{}' does not exist in repository '{}'",
+                                            request.param("digest"), repository),
+                                request.param("digest"));
+      default:
+        return error_of(error);
+    }
+  }
+
+  static std::optional<oci::Digest> digest_param(const Request& request) {
+    auto digest = oci::Digest::parse(request.param("digest"));
+    if (!digest) return std::nullopt;
+    return std::move(*digest);
+  }
+
+  static Response invalid_digest(const Request& request) {
+    std::string_view text = request.param("digest");
+    return management_error(400, mgmt::code::kInvalidRequest,
+                            fmt::format("'{}' is not a valid sha256 or sha512 digest", text),
+                            text);
+  }
+
   // A registry as the API shows it, with its network rule set (blocking: reads the store).
   TenantResult<json::object> view(const registry::RegistryInfo& info) {
     auto rules = access_.network_rules(info.record);
@@ -411,6 +508,7 @@ class Handlers {
 
   registry::Tenants& tenants_;
   registry::AccessControl& access_;
+  const registry::RegistryServices& registries_;
 };
 
 using Method = asio::awaitable<Response> (Handlers::*)(RequestContext&, Request&);

@@ -17,6 +17,7 @@
 #include "auth/authenticator.h"
 #include "http/router.h"
 #include "registry/access_control.h"
+#include "registry/registry_services.h"
 #include "registry/tenants.h"
 
 namespace berth::api {
@@ -62,6 +63,8 @@ inline constexpr std::string_view kConflict = "Conflict";
 struct ManagementContext {
   registry::Tenants& tenants;
   registry::AccessControl& access;
+  // Registries' content: the management API's content routes take the same path as /v2/.
+  const registry::RegistryServices& registries;
   // The token service's keys (rotation); null where no token service runs (route-table tests).
   auth::SigningKeys* signing_keys = nullptr;
 };

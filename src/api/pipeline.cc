@@ -555,4 +555,16 @@ std::optional<Response> Pipeline::rate_limit(const RouteFamily& family, const Ro
   return family.errors.too_many_requests(decision.retry_after);
 }
 
+metadata::EventOrigin event_origin(const RequestContext& context, const http::Request& request) {
+  return metadata::EventOrigin{
+      .identity = context.caller.principal.display(),
+      .identity_kind = context.caller.principal.kind_name(),
+      .client_address = context.client_address,
+      .request_id = context.request_id,
+      .host = std::string(request.header("Host").value_or("")),
+      .method = request.method,
+      .user_agent = std::string(request.header("User-Agent").value_or("")),
+  };
+}
+
 }  // namespace berth::api

@@ -65,6 +65,10 @@ struct RequestContext {
   }
 };
 
+// The request as the origin of the events its content changes append: who, from where, and
+// the request's id, host, method and user agent (for webhook payloads and the audit).
+metadata::EventOrigin event_origin(const RequestContext& context, const http::Request& request);
+
 using ContextHandler =
     std::function<boost::asio::awaitable<http::Response>(RequestContext&, http::Request&)>;
 

@@ -1,17 +1,14 @@
 #pragma once
 // The login audit: every authentication success and failure, kept in the access store.
 //
-// Recording never blocks a request on the database: events queue in memory and a background
-// thread appends them in batches (one transaction each) at least every second. The queue is
+// Recording never blocks a request on the database: events queue in memory and are appended
+// in batches (one transaction each) at least every second (common/batch_writer.h). The queue is
 // bounded; when the store falls behind, the oldest queued events are dropped and the drop is
 // logged. Destruction writes what is queued.
 
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
-#include <thread>
-#include <vector>
 
+#include "common/batch_writer.h"
 #include "metadata/access_store.h"
 
 namespace berth::auth {
@@ -19,28 +16,15 @@ namespace berth::auth {
 class LoginAudit {
  public:
   explicit LoginAudit(metadata::AccessStore& store);
-  ~LoginAudit();
-  LoginAudit(const LoginAudit&) = delete;
-  LoginAudit& operator=(const LoginAudit&) = delete;
 
-  void record(metadata::LoginEventRecord event);
+  void record(metadata::LoginEventRecord event) { batches_.record(std::move(event)); }
   // Writes everything queued so far (tests, shutdown).
-  void flush();
+  void flush() { batches_.flush(); }
 
   static constexpr std::size_t kMaxQueued = 10'000;
 
  private:
-  void run();
-  void write(std::vector<metadata::LoginEventRecord> events);
-
-  metadata::AccessStore& store_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<metadata::LoginEventRecord> queued_;  // guarded by mutex_
-  std::size_t dropped_ = 0;                         // guarded by mutex_
-  bool stopping_ = false;                           // guarded by mutex_
-  std::mutex write_mutex_;                          // one batch at a time, in order
-  std::thread worker_;
+  BatchWriter<metadata::LoginEventRecord> batches_;
 };
 
 }  // namespace berth::auth

@@ -15,11 +15,13 @@ template <class T, class E>
 using Result = boost::system::result<T, E>;
 
 // A layer's error: a machine-readable code from the layer's own enum and a message for
-// people. The message never contains secrets.
+// people. The message never contains secrets. `target` names the input the error is about (a
+// registry name, a field, a digest) for APIs that report it; it may be empty.
 template <class Code>
 struct Error {
   Code code;
   std::string message;
+  std::string target = {};
 };
 
 // Found by ADL when Result::value() is called on a failure: a programming error at the call

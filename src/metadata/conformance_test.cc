@@ -22,60 +22,8 @@ namespace berth::metadata {
 namespace {
 
 using oci::Digest;
-
-constexpr char kImageManifest[] = "application/vnd.oci.image.manifest.v1+json";
+using namespace conformance;
 constexpr char kImageIndex[] = "application/vnd.oci.image.index.v1+json";
-
-// Unwraps a successful result; otherwise records a failure at the caller's line with the
-// store's message and returns an empty value so the test can go on reporting.
-template <class T>
-T must(Result<T> result, const char* file, int line) {
-  if (!result) {
-    ADD_FAILURE_AT(file, line) << "store call failed: " << result.error().message;
-    return T();
-  }
-  return std::move(*result);
-}
-
-inline void must(Result<void> result, const char* file, int line) {
-  if (!result) ADD_FAILURE_AT(file, line) << "store call failed: " << result.error().message;
-}
-
-#define MUST(expr) must((expr), __FILE__, __LINE__)
-
-// A repository of the default registry unless another is named.
-RepositoryRef repo(std::string_view name, RegistryId registry = kDefaultRegistryId) {
-  return RepositoryRef{.registry = registry, .name = name};
-}
-
-RegistryRecord registry_named(std::string name) {
-  return RegistryRecord{.name = std::move(name), .tier = "Standard", .region = "westeurope"};
-}
-
-// Creates a registry and returns its id (0 after a recorded failure).
-#define NEW_REGISTRY(name) MUST(store().create_registry(registry_named(name))).id
-
-// The error code of a call expected to fail.
-template <class T>
-std::optional<Errc> error_of(const Result<T>& result) {
-  if (result) return std::nullopt;
-  return result.error().code;
-}
-
-std::string manifest_json(std::string_view seed) {
-  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","seed":")" +
-         std::string(seed) + R"("})";
-}
-
-ManifestRecord manifest_of(std::string content, std::string media_type = kImageManifest) {
-  Digest digest = oci::digest_of(content);
-  return ManifestRecord{
-      .digest = std::move(digest),
-      .media_type = std::move(media_type),
-      .content = std::move(content),
-      .created_at = 1'700'000'000,
-  };
-}
 
 ManifestRecord referrer_of(const Digest& subject, std::string seed, std::string artifact_type) {
   ManifestRecord record = manifest_of(manifest_json(seed + "/" + subject.str()));

@@ -15,10 +15,13 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <optional>
 #include <string_view>
 
 #include "metadata/access_store.h"
+#include "metadata/event_store.h"
 #include "metadata/metadata_store.h"
+#include "oci/digest.h"
 
 namespace berth::metadata {
 
@@ -31,10 +34,71 @@ class StoreHarness {
   // The same store's access part: one database, so registries created through store() are
   // the ones access() knows.
   virtual AccessStore& access() = 0;
+  // The same store's event part.
+  virtual EventStore& events() = 0;
   // Closes the store and opens it again on the same data, as a restart does; store() and
   // access() then return the new one. False (with a recorded failure) when that fails.
   virtual bool reopen() = 0;
 };
+
+
+// Helpers the suites share (conformance_test.cc, event_conformance_test.cc).
+namespace conformance {
+
+inline constexpr char kImageManifest[] = "application/vnd.oci.image.manifest.v1+json";
+
+// Unwraps a successful result; otherwise records a failure at the caller's line with the
+// store's message and returns an empty value so the test can go on reporting.
+template <class T>
+T must(Result<T> result, const char* file, int line) {
+  if (!result) {
+    ADD_FAILURE_AT(file, line) << "store call failed: " << result.error().message;
+    return T();
+  }
+  return std::move(*result);
+}
+
+inline void must(Result<void> result, const char* file, int line) {
+  if (!result) ADD_FAILURE_AT(file, line) << "store call failed: " << result.error().message;
+}
+
+#define MUST(expr) must((expr), __FILE__, __LINE__)
+
+// A repository of the default registry unless another is named.
+inline RepositoryRef repo(std::string_view name, RegistryId registry = kDefaultRegistryId) {
+  return RepositoryRef{.registry = registry, .name = name};
+}
+
+inline RegistryRecord registry_named(std::string name) {
+  return RegistryRecord{.name = std::move(name), .tier = "Standard", .region = "westeurope"};
+}
+
+// Creates a registry and returns its id (0 after a recorded failure).
+#define NEW_REGISTRY(name) MUST(store().create_registry(registry_named(name))).id
+
+// The error code of a call expected to fail.
+template <class T>
+std::optional<Errc> error_of(const Result<T>& result) {
+  if (result) return std::nullopt;
+  return result.error().code;
+}
+
+inline std::string manifest_json(std::string_view seed) {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","seed":")" +
+         std::string(seed) + R"("})";
+}
+
+inline ManifestRecord manifest_of(std::string content, std::string media_type = kImageManifest) {
+  oci::Digest digest = oci::digest_of(content);
+  return ManifestRecord{
+      .digest = std::move(digest),
+      .media_type = std::move(media_type),
+      .content = std::move(content),
+      .created_at = 1'700'000'000,
+  };
+}
+
+}  // namespace conformance
 
 struct ConformanceBackend {
   std::string name;
@@ -86,6 +150,28 @@ class AccessStoreConformance : public ::testing::TestWithParam<ConformanceBacken
 
   MetadataStore& store() { return harness_->store(); }
   AccessStore& access() { return harness_->access(); }
+  bool reopen() { return harness_->reopen(); }
+
+ private:
+  std::unique_ptr<StoreHarness> harness_;
+};
+
+}  // namespace berth::metadata
+
+namespace berth::metadata {
+
+// The EventStore part of the suite (event_conformance_test.cc): the outbox (appends in the
+// change's transaction, claims, leases, ordering), webhooks and the audit listing.
+class EventStoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
+ protected:
+  void SetUp() override {
+    harness_ = GetParam().make_harness();
+    ASSERT_NE(harness_, nullptr) << "backend " << GetParam().name << " failed to set up";
+  }
+  void TearDown() override { harness_.reset(); }
+
+  MetadataStore& store() { return harness_->store(); }
+  EventStore& events() { return harness_->events(); }
   bool reopen() { return harness_->reopen(); }
 
  private:

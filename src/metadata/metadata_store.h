@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,6 +117,60 @@ struct ManifestSummary {
   std::vector<std::string> tags;  // sorted
 };
 
+// --- events (the EventStore keeps and delivers them; content changes append theirs) ---
+
+// Who made a change and how: the request that caused an event.
+struct EventOrigin {
+  std::string identity;       // the caller as the audit names it; never a secret
+  std::string identity_kind;  // "adminUser", "token", "identity", "deploymentAdmin", ...
+  std::string client_address;
+  std::string request_id;
+  std::string host;
+  std::string method;
+  std::string user_agent;
+};
+
+// The actions of events. Webhooks deliver push, delete, chart_push, chart_delete, quarantine
+// and ping (the hosted service's set: a tag delete is an untag, not a delete); the audit keeps
+// every one.
+namespace event_action {
+inline constexpr std::string_view kPush = "push";
+inline constexpr std::string_view kDelete = "delete";
+inline constexpr std::string_view kChartPush = "chart_push";
+inline constexpr std::string_view kChartDelete = "chart_delete";
+inline constexpr std::string_view kQuarantine = "quarantine";
+inline constexpr std::string_view kPing = "ping";
+inline constexpr std::string_view kUntag = "untag";
+inline constexpr std::string_view kPull = "pull";
+inline constexpr std::string_view kPurge = "purge";
+// Whether webhooks deliver events of `action`.
+inline bool is_deliverable(std::string_view action) {
+  return action == kPush || action == kDelete || action == kChartPush || action == kChartDelete ||
+         action == kQuarantine || action == kPing;
+}
+}  // namespace event_action
+
+struct EventRecord {
+  std::int64_t sequence = 0;  // assigned by the store: the order of events (deployment-wide)
+  std::string id;             // the event's id in payloads (a UUID)
+  RegistryId registry = kDefaultRegistryId;
+  std::string action;  // see events::action
+  std::string repository;
+  std::string tag;            // may be empty
+  std::string digest;         // may be empty (repository deletes, pings)
+  std::string media_type;     // the manifest's
+  std::string artifact_type;  // the manifest's effective artifact type (a Helm chart's config)
+  std::uint64_t size = 0;     // the manifest's size in bytes
+  EventOrigin origin;
+  std::int64_t created_at = 0;  // ms; filled in by the store when 0
+  // Whether webhooks deliver it (the audit keeps every event).
+  bool deliverable = false;
+  // Only for this webhook (a ping or a redelivery); none: every webhook of the registry.
+  std::optional<std::int64_t> webhook;
+  // A redelivery's original event (its sequence).
+  std::optional<std::int64_t> redelivery_of;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -140,7 +195,9 @@ class MetadataStore {
   virtual Result<std::vector<RepositorySummary>> list_repository_summaries(RegistryId registry) = 0;
   virtual Result<std::optional<RepositorySummary>> repository_summary(RepositoryRef repository) = 0;
   // Removes the repository with its manifests, tags, blob links and uploads; false when absent.
-  virtual Result<bool> delete_repository(RepositoryRef repository) = 0;
+  // `events` are appended in the same transaction when it was there.
+  virtual Result<bool> delete_repository(RepositoryRef repository,
+                                         std::span<const EventRecord> events = {}) = 0;
   // Sorted by name.
   virtual Result<std::vector<TagRecord>> list_tag_records(RepositoryRef repository) = 0;
   // Sorted by created_at descending, then digest.
@@ -182,10 +239,12 @@ class MetadataStore {
 
   // --- manifests and tags ---
   // In one transaction: stores the manifest (no-op if the same digest is already there), its
-  // references, and points `tag` at it when given (moving the tag if it existed).
+  // references, points `tag` at it when given (moving the tag if it existed), and appends
+  // `events`.
   virtual Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,
                                     const std::vector<ManifestReference>& references,
-                                    const std::optional<std::string>& tag) = 0;
+                                    const std::optional<std::string>& tag,
+                                    std::span<const EventRecord> events = {}) = 0;
   virtual Result<std::optional<ManifestRecord>> get_manifest(RepositoryRef repository,
                                                              const oci::Digest& digest) = 0;
   // Whether the manifest is stored, without reading its content.
@@ -196,9 +255,12 @@ class MetadataStore {
   virtual Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                          std::string_view tag) = 0;
   // Removes the manifest, every tag pointing at it and its references; false when absent.
-  virtual Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest) = 0;
-  // Removes only the tag; false when absent.
-  virtual Result<bool> delete_tag(RepositoryRef repository, std::string_view tag) = 0;
+  // `events` are appended in the same transaction when something was removed.
+  virtual Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest,
+                                       std::span<const EventRecord> events = {}) = 0;
+  // Removes only the tag; false when absent. `events` as for delete_manifest.
+  virtual Result<bool> delete_tag(RepositoryRef repository, std::string_view tag,
+                                  std::span<const EventRecord> events = {}) = 0;
   // Tag names sorted ascending (byte order), strictly after `last`, at most `limit`.
   virtual Result<std::vector<std::string>> list_tags(RepositoryRef repository,
                                                      std::string_view last, std::size_t limit) = 0;

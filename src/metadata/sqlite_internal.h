@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -144,12 +145,37 @@ enum class AccessSql : std::size_t {
   count,
 };
 
+// Every statement of the EventStore part; their text is in sqlite_event_store.cc.
+enum class EventSql : std::size_t {
+  insert_event,
+  list_events,
+  find_event,
+  prune_events,
+  prune_deliveries,
+  count_webhooks,
+  insert_webhook,
+  find_webhook,
+  list_webhooks,
+  update_webhook,
+  delete_webhook,
+  claim_due_webhooks,
+  pending_events,
+  finish_attempt,
+  insert_delivery,
+  release_webhook,
+  list_deliveries,
+  outbox_stats,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
+inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
 const StatementSpec<AccessSql>& spec_of(AccessSql id);
+const StatementSpec<EventSql>& spec_of(EventSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {
@@ -329,6 +355,7 @@ class SqliteConnection {
     // statement alive (a zombie), so one left out would leak the whole connection.
     for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : access_statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : event_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
@@ -341,6 +368,9 @@ class SqliteConnection {
   }
   Result<Statement> statement(AccessSql id) {
     return cached(access_statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(EventSql id) {
+    return cached(event_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -422,6 +452,7 @@ class SqliteConnection {
   sqlite3* db_;
   std::array<sqlite3_stmt*, kStatementCount> statements_{};
   std::array<sqlite3_stmt*, kAccessStatementCount> access_statements_{};
+  std::array<sqlite3_stmt*, kEventStatementCount> event_statements_{};
 };
 
 // A reader connection on loan from the pool; returns it when destroyed.
@@ -456,6 +487,10 @@ Result<void> delete_by_key(SqliteConnection& connection, Id id, const Key& key, 
   removed = sqlite3_changes(connection.db()) > 0;
   return {};
 }
+
+// Appends `events` on `connection` inside the caller's transaction (sqlite_event_store.cc): how
+// a content change writes its events atomically with itself.
+Result<void> insert_events(SqliteConnection& connection, std::span<const EventRecord> events);
 
 // One write call waiting for its commit. Lives on the caller's stack; the caller blocks until
 // `done`, so the leader may use it (and whatever `body` refers to) until then.

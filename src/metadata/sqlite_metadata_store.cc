@@ -72,7 +72,7 @@ constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -285,6 +285,77 @@ CREATE TABLE login_events (
 CREATE INDEX login_events_by_registry ON login_events (registry_id, id);
 CREATE INDEX login_events_by_identity ON login_events (identity, id);
 CREATE INDEX login_events_by_time ON login_events (time);
+)sql",
+    // 4 -> 5: repository events (the outbox and the audit log), webhooks and their deliveries
+    // (the EventStore part, sqlite_event_store.cc).
+    R"sql(
+CREATE TABLE events (
+  sequence       INTEGER PRIMARY KEY AUTOINCREMENT,
+  id             TEXT NOT NULL,
+  registry_id    INTEGER NOT NULL,
+  action         TEXT NOT NULL,
+  repository     TEXT NOT NULL DEFAULT '',
+  tag            TEXT NOT NULL DEFAULT '',
+  digest         TEXT NOT NULL DEFAULT '',
+  media_type     TEXT NOT NULL DEFAULT '',
+  artifact_type  TEXT NOT NULL DEFAULT '',
+  size           INTEGER NOT NULL DEFAULT 0,
+  identity       TEXT NOT NULL DEFAULT '',
+  identity_kind  TEXT NOT NULL DEFAULT '',
+  client_address TEXT NOT NULL DEFAULT '',
+  request_id     TEXT NOT NULL DEFAULT '',
+  host           TEXT NOT NULL DEFAULT '',
+  method         TEXT NOT NULL DEFAULT '',
+  user_agent     TEXT NOT NULL DEFAULT '',
+  created_at     INTEGER NOT NULL,
+  deliverable    INTEGER NOT NULL CHECK (deliverable IN (0, 1)),
+  webhook_id     INTEGER,
+  redelivery_of  INTEGER
+);
+CREATE INDEX events_by_registry ON events (registry_id, sequence);
+CREATE INDEX events_to_deliver ON events (registry_id, sequence) WHERE deliverable = 1;
+CREATE INDEX events_by_id ON events (id);
+CREATE INDEX events_by_time ON events (created_at);
+
+CREATE TABLE webhooks (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id     INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name            TEXT NOT NULL COLLATE NOCASE,
+  service_uri     TEXT NOT NULL,
+  sealed_headers  TEXT NOT NULL DEFAULT '',
+  sealed_secret   TEXT NOT NULL DEFAULT '',
+  actions         TEXT NOT NULL,
+  scope           TEXT NOT NULL DEFAULT '',
+  enabled         INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  format          TEXT NOT NULL DEFAULT 'default',
+  created_at      INTEGER NOT NULL,
+  cursor          INTEGER NOT NULL DEFAULT 0,
+  attempt         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  lease_owner     TEXT NOT NULL DEFAULT '',
+  lease_until     INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (registry_id, name)
+);
+
+CREATE TABLE webhook_deliveries (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id       INTEGER NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+  event_sequence   INTEGER NOT NULL,
+  event_id         TEXT NOT NULL,
+  action           TEXT NOT NULL,
+  attempt          INTEGER NOT NULL,
+  started_at       INTEGER NOT NULL,
+  latency_ms       INTEGER NOT NULL,
+  request_headers  TEXT NOT NULL,
+  request_body     TEXT NOT NULL,
+  status           INTEGER NOT NULL,
+  response_headers TEXT NOT NULL,
+  response_excerpt TEXT NOT NULL,
+  error            TEXT NOT NULL,
+  result           TEXT NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (started_at);
 )sql",
 };
 
@@ -917,13 +988,16 @@ Result<std::optional<RepositorySummary>> SqliteMetadataStore::repository_summary
   return std::optional<RepositorySummary>(summary_of(*stmt));
 }
 
-Result<bool> SqliteMetadataStore::delete_repository(RepositoryRef repository) {
+Result<bool> SqliteMetadataStore::delete_repository(RepositoryRef repository,
+                                                    std::span<const EventRecord> events) {
   if (auto bad = check_repository(repository)) return *bad;
   // The cascades take its manifests (with their references and tags), links and uploads.
   bool removed = false;
-  auto written = write([&](SqliteConnection& connection) {
-    return delete_in_repository(connection, Sql::delete_repository, repository, std::nullopt,
-                                removed);
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto deleted = delete_in_repository(connection, Sql::delete_repository, repository,
+                                        std::nullopt, removed);
+    if (!deleted || !removed) return deleted;
+    return insert_events(connection, events);
   });
   if (!written) return written.error();
   return removed;
@@ -1171,10 +1245,12 @@ Result<void> SqliteMetadataStore::delete_upload(std::string_view id) {
 Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
                                                const ManifestRecord& manifest,
                                                const std::vector<ManifestReference>& references,
-                                               const std::optional<std::string>& tag) {
+                                               const std::optional<std::string>& tag,
+                                               std::span<const EventRecord> events) {
   if (auto bad = check_repository(repository)) return *bad;
   if (tag && tag->empty()) return invalid_argument("tag is empty");
   return write([&](SqliteConnection& connection) -> Result<void> {
+    if (auto appended = insert_events(connection, events); !appended) return appended;
     const std::int64_t now = unix_now();
     auto repository_id = ensure_repository(connection, repository, now);
     if (!repository_id) return repository_id.error();
@@ -1303,25 +1379,31 @@ Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(RepositoryRe
 }
 
 Result<bool> SqliteMetadataStore::delete_manifest(RepositoryRef repository,
-                                                  const oci::Digest& digest) {
+                                                  const oci::Digest& digest,
+                                                  std::span<const EventRecord> events) {
   if (auto bad = check_repository(repository)) return *bad;
   // The foreign-key cascades remove the manifest's tags and references in the same statement;
   // only the manifest row itself counts as removed.
   bool removed = false;
-  auto written = write([&](SqliteConnection& connection) {
-    return delete_in_repository(connection, Sql::delete_manifest, repository, digest.str(),
-                                removed);
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto deleted = delete_in_repository(connection, Sql::delete_manifest, repository,
+                                        digest.str(), removed);
+    if (!deleted || !removed) return deleted;
+    return insert_events(connection, events);
   });
   if (!written) return written.error();
   return removed;
 }
 
-Result<bool> SqliteMetadataStore::delete_tag(RepositoryRef repository, std::string_view tag) {
+Result<bool> SqliteMetadataStore::delete_tag(RepositoryRef repository, std::string_view tag,
+                                             std::span<const EventRecord> events) {
   if (auto bad = check_repository(repository)) return *bad;
   if (tag.empty()) return invalid_argument("tag is empty");
   bool removed = false;
-  auto written = write([&](SqliteConnection& connection) {
-    return delete_in_repository(connection, Sql::delete_tag, repository, tag, removed);
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto deleted = delete_in_repository(connection, Sql::delete_tag, repository, tag, removed);
+    if (!deleted || !removed) return deleted;
+    return insert_events(connection, events);
   });
   if (!written) return written.error();
   return removed;

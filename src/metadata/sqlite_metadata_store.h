@@ -1,7 +1,8 @@
 #pragma once
-// SqliteMetadataStore: the embedded MetadataStore and AccessStore, one SQLite database file in
-// WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
-// sqlite_access_store.cc; both share one writer, one reader pool and one schema.
+// SqliteMetadataStore: the embedded MetadataStore, AccessStore and EventStore, one SQLite
+// database file in WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
+// sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc; all share one writer,
+// one reader pool and one schema.
 //
 // Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
 // in-process is cheaper than spinning on SQLITE_BUSY) with group commit, plus a pool of reader
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "metadata/access_store.h"
+#include "metadata/event_store.h"
 #include "metadata/metadata_store.h"
 
 namespace berth::metadata {
@@ -31,7 +33,7 @@ namespace berth::metadata {
 // One SQLite connection with its prepared-statement cache; defined in the .cc.
 class SqliteConnection;
 
-class SqliteMetadataStore final : public MetadataStore, public AccessStore {
+class SqliteMetadataStore final : public MetadataStore, public AccessStore, public EventStore {
  public:
   // Opens (creating it if absent) the database at `database_file` and brings its schema up to
   // date. Errors: database_error when the file cannot be opened or created or is not a SQLite
@@ -57,7 +59,8 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore {
 
   Result<std::vector<RepositorySummary>> list_repository_summaries(RegistryId registry) override;
   Result<std::optional<RepositorySummary>> repository_summary(RepositoryRef repository) override;
-  Result<bool> delete_repository(RepositoryRef repository) override;
+  Result<bool> delete_repository(RepositoryRef repository,
+                                 std::span<const EventRecord> events = {}) override;
   Result<std::vector<TagRecord>> list_tag_records(RepositoryRef repository) override;
   Result<std::vector<ManifestSummary>> list_manifest_summaries(RepositoryRef repository) override;
 
@@ -82,7 +85,8 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore {
 
   Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,
                             const std::vector<ManifestReference>& references,
-                            const std::optional<std::string>& tag) override;
+                            const std::optional<std::string>& tag,
+                            std::span<const EventRecord> events = {}) override;
   Result<std::optional<ManifestRecord>> get_manifest(RepositoryRef repository,
                                                      const oci::Digest& digest) override;
   Result<bool> manifest_exists(RepositoryRef repository, const oci::Digest& digest) override;
@@ -90,8 +94,10 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore {
                                                      const oci::Digest& digest) override;
   Result<std::optional<oci::Digest>> resolve_tag(RepositoryRef repository,
                                                  std::string_view tag) override;
-  Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest) override;
-  Result<bool> delete_tag(RepositoryRef repository, std::string_view tag) override;
+  Result<bool> delete_manifest(RepositoryRef repository, const oci::Digest& digest,
+                               std::span<const EventRecord> events = {}) override;
+  Result<bool> delete_tag(RepositoryRef repository, std::string_view tag,
+                          std::span<const EventRecord> events = {}) override;
   Result<std::vector<std::string>> list_tags(RepositoryRef repository, std::string_view last,
                                              std::size_t limit) override;
   Result<std::vector<Referrer>> list_referrers(
@@ -141,6 +147,33 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore {
   Result<void> append_login_events(const std::vector<LoginEventRecord>& events) override;
   Result<std::vector<LoginEventRecord>> list_login_events(const LoginEventFilter& filter) override;
   Result<std::uint64_t> prune_login_events(std::int64_t before) override;
+
+  // --- EventStore (sqlite_event_store.cc) ---
+  Result<void> append_events(std::span<const EventRecord> events) override;
+  Result<std::vector<EventRecord>> list_events(const EventFilter& filter) override;
+  Result<std::optional<EventRecord>> find_event(RegistryId registry, std::string_view id) override;
+  Result<std::uint64_t> prune_events(std::int64_t before) override;
+  Result<WebhookRecord> create_webhook(const WebhookRecord& webhook,
+                                       std::uint64_t max_in_registry) override;
+  Result<std::optional<WebhookRecord>> find_webhook(RegistryId registry,
+                                                    std::string_view name) override;
+  Result<std::vector<WebhookRecord>> list_webhooks(RegistryId registry) override;
+  Result<std::uint64_t> count_webhooks(RegistryId registry) override;
+  Result<bool> update_webhook(RegistryId registry, std::string_view name,
+                              const WebhookChanges& changes) override;
+  Result<bool> delete_webhook(RegistryId registry, std::string_view name) override;
+  Result<std::vector<WebhookRecord>> claim_due_webhooks(std::string_view owner, std::int64_t now,
+                                                        std::int64_t lease_until,
+                                                        std::size_t limit) override;
+  Result<std::vector<EventRecord>> pending_events(std::int64_t webhook,
+                                                  std::size_t limit) override;
+  Result<bool> finish_attempt(std::int64_t webhook, std::string_view owner,
+                              const std::optional<DeliveryRecord>& attempt,
+                              const DeliveryOutcome& outcome) override;
+  Result<void> release_webhook(std::int64_t webhook, std::string_view owner) override;
+  Result<std::vector<DeliveryRecord>> list_deliveries(std::int64_t webhook, std::int64_t before,
+                                                      std::size_t limit) override;
+  Result<OutboxStats> outbox_stats() override;
 
  private:
   class ReaderLease;

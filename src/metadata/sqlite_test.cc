@@ -33,6 +33,7 @@ class SqliteHarness : public StoreHarness {
   bool ok() const { return store_ != nullptr; }
   MetadataStore& store() override { return *store_; }
   AccessStore& access() override { return *store_; }
+  EventStore& events() override { return *store_; }
   bool reopen() override {
     store_.reset();  // closed first, as a stopped process would be
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
@@ -59,6 +60,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformance,
                          testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, AccessStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, EventStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -553,7 +557,7 @@ struct V3Database {
   V1Fixture v1;
 };
 
-TEST(SqliteMetadataStore, MigratesVersion3ToAccessControlKeepingData) {
+TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   const V3Database old;
   const fs::path& file = old.file;
   const V1Fixture& v1 = old.v1;
@@ -564,13 +568,14 @@ TEST(SqliteMetadataStore, MigratesVersion3ToAccessControlKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "4");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 4);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "5");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 5);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
        {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "token_passwords",
-        "identities", "role_assignments", "network_rules", "signing_keys", "login_events"}) {
+        "identities", "role_assignments", "network_rules", "signing_keys", "login_events",
+        "events", "webhooks", "webhook_deliveries"}) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
                                           "'table' AND name = '") +
                                   table + "'"),

@@ -31,6 +31,8 @@ inline constexpr std::string_view kDockerSchema1 =
 inline constexpr std::string_view kDockerSchema1Signed =
     "application/vnd.docker.distribution.manifest.v1+prettyjws";
 inline constexpr std::string_view kDockerConfig = "application/vnd.docker.container.image.v1+json";
+// The config of a Helm chart pushed as an OCI artifact (helm push ... oci://).
+inline constexpr std::string_view kHelmChartConfig = "application/vnd.cncf.helm.config.v1+json";
 inline constexpr std::string_view kDockerLayerGzip =
     "application/vnd.docker.image.rootfs.diff.tar.gzip";
 inline constexpr std::string_view kDockerForeignLayerGzip =

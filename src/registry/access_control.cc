@@ -65,9 +65,6 @@ AccessControlError of_tenant_error(const TenantError& failure) {
     case TenantErrc::downgrade_blocked:
     case TenantErrc::registry_protected:
       return error(Errc::conflict, failure.message, failure.target);
-    case TenantErrc::repository_not_found:
-    case TenantErrc::tag_not_found:
-    case TenantErrc::manifest_not_found:
     case TenantErrc::internal:
       break;
   }

@@ -46,12 +46,7 @@ enum class AccessControlErrc {
   internal,             // a backend failed
 };
 
-// `target` names the input the error is about (a field, a name...).
-struct AccessControlError {
-  AccessControlErrc code;
-  std::string message;
-  std::string target;
-};
+using AccessControlError = Error<AccessControlErrc>;
 
 template <class T>
 using AccessControlResult = berth::Result<T, AccessControlError>;

@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "oci/manifest.h"
+#include "oci/media_types.h"
 
 namespace berth::registry {
 namespace {
@@ -54,6 +55,20 @@ RegistryError from_manifest_parse(const oci::ManifestError& error) {
     return {Errc::manifest_too_large, error.message};
   }
   return {Errc::manifest_invalid, error.message};
+}
+
+// A Helm chart pushed as an OCI artifact: its events are chart_push and chart_delete.
+bool is_helm_chart(std::string_view artifact_type) {
+  return artifact_type == oci::media_type::kHelmChartConfig;
+}
+
+void describe_manifest(metadata::EventRecord& event, const oci::Digest& digest,
+                       std::string_view media_type, std::string_view artifact_type,
+                       std::size_t size) {
+  event.digest = digest.str();
+  event.media_type = std::string(media_type);
+  event.artifact_type = std::string(artifact_type);
+  event.size = size;
 }
 
 }  // namespace
@@ -174,8 +189,25 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
 // ---------------------------------------------------------------- registry
 
 Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                   UploadSessions& uploads, metadata::RegistryId registry)
-    : storage_(storage), metadata_(metadata), uploads_(uploads), registry_(registry) {}
+                   UploadSessions& uploads, metadata::RegistryId registry,
+                   PullRecorder* pulls)
+    : storage_(storage),
+      metadata_(metadata),
+      uploads_(uploads),
+      registry_(registry),
+      pulls_(pulls) {}
+
+metadata::EventRecord Registry::event(std::string_view action,
+                                      std::string_view repository) const {
+  metadata::EventRecord event;
+  event.id = random_uuid();
+  event.registry = registry_;
+  event.action = std::string(action);
+  event.repository = std::string(repository);
+  event.origin = origin_;
+  event.deliverable = metadata::event_action::is_deliverable(action);
+  return event;
+}
 
 Result<BlobInfo> Registry::stat_blob(std::string_view repository, const oci::Digest& digest) {
   auto size = metadata_.linked_blob_size(ref(repository), digest);
@@ -442,32 +474,97 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
   };
   std::optional<std::string> tag;
   if (const auto* name = std::get_if<std::string>(&reference)) tag = *name;
-  if (auto stored = metadata_.put_manifest(ref(repository), record, *references, tag); !stored) {
+  metadata::EventRecord pushed =
+      event(is_helm_chart(record.artifact_type) ? metadata::event_action::kChartPush
+                                                : metadata::event_action::kPush,
+            repository);
+  describe_manifest(pushed, record.digest, record.media_type, record.artifact_type,
+                    record.content.size());
+  if (tag) pushed.tag = *tag;
+  if (auto stored = metadata_.put_manifest(ref(repository), record, *references, tag,
+                                           std::span(&pushed, 1));
+      !stored) {
     return from_metadata(stored.error());
   }
   return PutManifestResult{digest, record.subject};
 }
 
 Result<StoredManifest> Registry::get_manifest(std::string_view repository,
-                                              const oci::Reference& reference) {
+                                              const oci::Reference& reference, bool pull) {
   auto digest = resolve(repository, reference);
   if (!digest) return digest.error();
   if (!*digest) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
   auto record = metadata_.get_manifest(ref(repository), **digest);
   if (!record) return from_metadata(record.error());
   if (!*record) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  if (pull && pulls_ != nullptr) {
+    metadata::EventRecord pulled = event(metadata::event_action::kPull, repository);
+    describe_manifest(pulled, (*record)->digest, (*record)->media_type,
+                      (*record)->artifact_type, (*record)->content.size());
+    if (const auto* tag = std::get_if<std::string>(&reference)) pulled.tag = *tag;
+    pulls_->record(std::move(pulled));
+  }
   return StoredManifest{(*record)->digest, std::move((*record)->media_type),
                         std::move((*record)->content)};
 }
 
 Result<void> Registry::delete_manifest(std::string_view repository,
                                        const oci::Reference& reference) {
-  metadata::Result<bool> removed =
-      std::holds_alternative<oci::Digest>(reference)
-          ? metadata_.delete_manifest(ref(repository), std::get<oci::Digest>(reference))
-          : metadata_.delete_tag(ref(repository), std::get<std::string>(reference));
+  if (const auto* tag = std::get_if<std::string>(&reference)) {
+    auto untagged = untag(repository, *tag);
+    if (!untagged && untagged.error().code != Errc::internal &&
+        untagged.error().code != Errc::storage_full) {
+      return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+    }
+    return untagged;
+  }
+  const auto& digest = std::get<oci::Digest>(reference);
+  // The stored manifest says what the delete event describes (and whether it is a chart's).
+  auto stored = metadata_.get_manifest(ref(repository), digest);
+  if (!stored) return from_metadata(stored.error());
+  if (!*stored) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  metadata::EventRecord deleted =
+      event(is_helm_chart((*stored)->artifact_type) ? metadata::event_action::kChartDelete
+                                                    : metadata::event_action::kDelete,
+            repository);
+  describe_manifest(deleted, digest, (*stored)->media_type, (*stored)->artifact_type,
+                    (*stored)->content.size());
+  auto removed = metadata_.delete_manifest(ref(repository), digest, std::span(&deleted, 1));
   if (!removed) return from_metadata(removed.error());
   if (!*removed) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  return {};
+}
+
+Result<void> Registry::untag(std::string_view repository, std::string_view tag) {
+  auto digest = metadata_.resolve_tag(ref(repository), tag);
+  if (!digest) return from_metadata(digest.error());
+  if (!*digest) {
+    if (auto exists = require_repository(repository); !exists) return exists;
+    return RegistryError{Errc::tag_unknown, "tag unknown to the repository"};
+  }
+  metadata::EventRecord untagged = event(metadata::event_action::kUntag, repository);
+  untagged.tag = std::string(tag);
+  untagged.digest = (*digest)->str();
+  auto removed = metadata_.delete_tag(ref(repository), tag, std::span(&untagged, 1));
+  if (!removed) return from_metadata(removed.error());
+  if (!*removed) return RegistryError{Errc::tag_unknown, "tag unknown to the repository"};
+  return {};
+}
+
+Result<void> Registry::delete_repository(std::string_view repository) {
+  metadata::EventRecord deleted = event(metadata::event_action::kDelete, repository);
+  auto removed = metadata_.delete_repository(ref(repository), std::span(&deleted, 1));
+  if (!removed) return from_metadata(removed.error());
+  if (!*removed) {
+    return RegistryError{Errc::name_unknown, "repository name not known to registry"};
+  }
+  return {};
+}
+
+Result<void> Registry::require_repository(std::string_view repository) {
+  auto exists = metadata_.repository_exists(ref(repository));
+  if (!exists) return from_metadata(exists.error());
+  if (!*exists) return RegistryError{Errc::name_unknown, "repository name not known to registry"};
   return {};
 }
 

@@ -40,6 +40,7 @@ enum class Errc {
   unsupported,
   upload_in_use,     // another request is using the upload session right now
   too_many_uploads,  // the registry has as many open upload sessions as it may
+  tag_unknown,       // untag of a tag the repository does not have
   storage_full,      // no space left for the bytes or the metadata
   internal,          // storage or database failure: not the client's fault
 };
@@ -159,13 +160,26 @@ struct PutManifestResult {
   std::optional<oci::Digest> subject;
 };
 
-// The content of one registry (tenant). Cheap to construct: the API builds one per request for
-// the registry the request's Host selects.
+// Records pulls for the audit without a write per pull: implementations queue them and append
+// them in batches (registry/pull_log.h).
+class PullRecorder {
+ public:
+  virtual ~PullRecorder() = default;
+  virtual void record(metadata::EventRecord pull) = 0;
+};
+
+// The content of one registry (tenant): the one path every content change takes, whether it
+// comes over /v2/ or the management API. Cheap to construct: the API builds one per request for
+// the registry the request addresses, with the request as the origin of the events its changes
+// append (in the change's own transaction).
 class Registry {
  public:
   Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-           UploadSessions& uploads, metadata::RegistryId registry);
+           UploadSessions& uploads, metadata::RegistryId registry,
+           PullRecorder* pulls = nullptr);
   metadata::RegistryId id() const { return registry_; }
+  // Who is asking: recorded in the events of the changes made through this object.
+  void set_origin(metadata::EventOrigin origin) { origin_ = std::move(origin); }
 
   // --- blobs ---
   Result<BlobInfo> stat_blob(std::string_view repository, const oci::Digest& digest);
@@ -197,10 +211,33 @@ class Registry {
   Result<PutManifestResult> put_manifest(std::string_view repository,
                                          const oci::Reference& reference, std::string_view bytes,
                                          std::string_view content_type);
+  // `pull`: the client fetches the content (a GET, recorded in the audit); a HEAD is not a pull.
   Result<StoredManifest> get_manifest(std::string_view repository,
-                                      const oci::Reference& reference);
-  // By digest: removes the manifest and every tag on it. By tag: removes only the tag.
+                                      const oci::Reference& reference, bool pull = false);
+  // By digest: removes the manifest and every tag on it (a delete event). By tag: removes only
+  // the tag (an untag).
   Result<void> delete_manifest(std::string_view repository, const oci::Reference& reference);
+  // Removes the tag; tag_unknown when the repository has no such tag, name_unknown when there
+  // is no such repository.
+  Result<void> untag(std::string_view repository, std::string_view tag);
+  // Removes the repository with its manifests, tags, links and uploads; name_unknown when
+  // absent. The bytes stay until garbage collection.
+  Result<void> delete_repository(std::string_view repository);
+
+  // name_unknown unless the repository exists.
+  Result<void> require_repository(std::string_view repository);
+
+  // --- management views (name_unknown for a repository that does not exist) ---
+  Result<std::vector<metadata::RepositorySummary>> repository_summaries();
+  Result<metadata::RepositorySummary> repository_summary(std::string_view repository);
+  Result<std::vector<metadata::TagRecord>> tag_records(std::string_view repository);
+  Result<std::vector<metadata::ManifestSummary>> manifest_summaries(std::string_view repository);
+  struct ManifestDetail {
+    metadata::ManifestSummary summary;
+    std::string content;
+  };
+  // manifest_unknown when the repository does not hold it.
+  Result<ManifestDetail> manifest_detail(std::string_view repository, const oci::Digest& digest);
 
   // --- listings: `limit` + 1 items are read to tell whether more follow ---
   struct Page {
@@ -228,10 +265,15 @@ class Registry {
   // been idle past the timeout.
   Result<metadata::UploadRecord> live_upload(std::string_view repository, std::string_view id);
 
+  // An event of this registry, from this object's origin.
+  metadata::EventRecord event(std::string_view action, std::string_view repository) const;
+
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
   UploadSessions& uploads_;
   metadata::RegistryId registry_;
+  PullRecorder* pulls_;
+  metadata::EventOrigin origin_;
 };
 
 // Maps failures of the backends to registry errors (shared with the upload sweeper).

@@ -2,6 +2,8 @@
 // Builds the registry::Registry service for one registry (tenant) over the shared backends, so
 // that request handlers reach content through the service and never see storage or metadata.
 
+#include <utility>
+
 #include "metadata/metadata_store.h"
 #include "registry/registry.h"
 #include "storage/blob_storage.h"
@@ -11,19 +13,27 @@ namespace berth::registry {
 class RegistryServices {
  public:
   // All three must outlive the factory and every Registry it builds.
+  // `pulls` (optional) records pulls for the audit.
   RegistryServices(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                   UploadSessions& uploads)
-      : storage_(storage), metadata_(metadata), uploads_(uploads) {}
+                   UploadSessions& uploads, PullRecorder* pulls = nullptr)
+      : storage_(storage), metadata_(metadata), uploads_(uploads), pulls_(pulls) {}
 
   // The content of registry `id`. Cheap: a Registry is references and the id.
   Registry for_registry(metadata::RegistryId id) const {
-    return Registry(storage_, metadata_, uploads_, id);
+    return Registry(storage_, metadata_, uploads_, id, pulls_);
+  }
+  // The same, with the request that asks as the origin of its events.
+  Registry for_registry(metadata::RegistryId id, metadata::EventOrigin origin) const {
+    Registry registry(storage_, metadata_, uploads_, id, pulls_);
+    registry.set_origin(std::move(origin));
+    return registry;
   }
 
  private:
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;
   UploadSessions& uploads_;
+  PullRecorder* pulls_;
 };
 
 }  // namespace berth::registry

@@ -1,7 +1,8 @@
 #pragma once
 // Tenants: the registries themselves as resources (create, list, show, update, delete), their
-// usage against the tier, their health, and the management views of their content
-// (repositories, tags, manifests). Knows nothing of HTTP; api/management.cc maps its errors.
+// usage against the tier and their health. Their content (repositories, tags, manifests) is
+// the Registry service's (registry.h): the one path for every content change. Knows nothing of
+// HTTP; api/management.cc maps its errors.
 //
 // Registry names are 5 to 50 ASCII letters and digits, unique ignoring case; lookups ignore
 // case too. A registry answers at its login server `<name>.<domain>` (lower-cased). The rules
@@ -35,26 +36,13 @@ enum class TenantErrc {
   invalid_argument,  // another malformed input, or a feature the tier lacks
   registry_not_found,
   registry_name_taken,  // the name is used already (ignoring case)
-  repository_not_found,
-  tag_not_found,
-  manifest_not_found,
   downgrade_blocked,   // the registry uses a feature or count the lower tier lacks
   limit_exceeded,      // adding one more would pass the tier's count limit
   registry_protected,  // the deployment's default registry, which cannot be deleted
   internal,            // a backend failed
 };
 
-// `target` names the input the error is about (a registry name, a field, a digest...).
-struct TenantError {
-  TenantErrc code;
-  std::string message;
-  std::string target;
-};
-
-[[noreturn]] inline void throw_exception_from_error(const TenantError& error,
-                                                    const boost::source_location&) {
-  throw std::runtime_error(error.message);
-}
+using TenantError = Error<TenantErrc>;
 
 template <class T>
 using TenantResult = berth::Result<T, TenantError>;
@@ -136,11 +124,6 @@ struct Health {
   std::vector<HealthCheck> checks;
 };
 
-struct ManifestDetail {
-  metadata::ManifestSummary summary;
-  std::string content;
-};
-
 class Tenants {
  public:
   // `metadata` and `storage` must outlive the service.
@@ -192,29 +175,10 @@ class Tenants {
   TenantResult<void> check_tier(const metadata::RegistryRecord& registry, const Tier& from,
                                 const Tier& to);
 
-  // --- content (management views) ---
-  TenantResult<std::vector<metadata::RepositorySummary>> repositories(std::string_view registry);
-  TenantResult<metadata::RepositorySummary> repository(std::string_view registry,
-                                                       std::string_view repository);
-  TenantResult<void> delete_repository(std::string_view registry, std::string_view repository);
-  TenantResult<std::vector<metadata::TagRecord>> tags(std::string_view registry,
-                                                      std::string_view repository);
-  TenantResult<void> untag(std::string_view registry, std::string_view repository,
-                           std::string_view tag);
-  TenantResult<std::vector<metadata::ManifestSummary>> manifests(std::string_view registry,
-                                                                 std::string_view repository);
-  TenantResult<ManifestDetail> manifest(std::string_view registry, std::string_view repository,
-                                        std::string_view digest);
-  TenantResult<void> delete_manifest(std::string_view registry, std::string_view repository,
-                                     std::string_view digest);
-
  private:
   TenantResult<RegistryInfo> info(metadata::RegistryRecord record) const;
   TenantResult<metadata::RegistryRecord> find(std::string_view name);
   TenantResult<std::uint64_t> count(metadata::RegistryId registry, CountedResource resource);
-  // The registry's record, after checking the repository name is well-formed and exists.
-  TenantResult<metadata::RegistryRecord> find_repository(std::string_view registry,
-                                                         std::string_view repository);
 
   metadata::MetadataStore& metadata_;
   storage::BlobStorage& storage_;

@@ -292,7 +292,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
   if (first_start) enable_first_login(config.default_registry);
   parts_->management = std::make_unique<api::ManagementContext>(
-      api::ManagementContext{*parts_->tenant_service, *parts_->access_control});
+      api::ManagementContext{*parts_->tenant_service, *parts_->access_control,
+                             *parts_->registries});
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;

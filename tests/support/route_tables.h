@@ -39,7 +39,7 @@ class AllRoutes {
     access_control_ = std::make_unique<registry::AccessControl>(*metadata_, *metadata_, *tenants_,
                                                                 access_->key());
     management_ = std::make_unique<api::ManagementContext>(
-        api::ManagementContext{*tenants_, *access_control_});
+        api::ManagementContext{*tenants_, *access_control_, *registries_});
     pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
         *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {}});
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));

@@ -1,0 +1,62 @@
+// Registry: the management views of a registry's content (repositories with their sizes and
+// counts, tag records, manifest summaries). Reads only; the changes are in registry.cc.
+
+#include <algorithm>
+#include <utility>
+
+#include "registry/registry.h"
+
+namespace berth::registry {
+
+Result<std::vector<metadata::RepositorySummary>> Registry::repository_summaries() {
+  auto summaries = metadata_.list_repository_summaries(registry_);
+  if (!summaries) return from_metadata(summaries.error());
+  return std::move(*summaries);
+}
+
+Result<metadata::RepositorySummary> Registry::repository_summary(std::string_view repository) {
+  auto summary = metadata_.repository_summary(ref(repository));
+  if (!summary) return from_metadata(summary.error());
+  if (!*summary) return RegistryError{Errc::name_unknown, "repository name not known to registry"};
+  return std::move(**summary);
+}
+
+Result<std::vector<metadata::TagRecord>> Registry::tag_records(std::string_view repository) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto tags = metadata_.list_tag_records(ref(repository));
+  if (!tags) return from_metadata(tags.error());
+  return std::move(*tags);
+}
+
+Result<std::vector<metadata::ManifestSummary>> Registry::manifest_summaries(
+    std::string_view repository) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto manifests = metadata_.list_manifest_summaries(ref(repository));
+  if (!manifests) return from_metadata(manifests.error());
+  return std::move(*manifests);
+}
+
+Result<Registry::ManifestDetail> Registry::manifest_detail(std::string_view repository,
+                                                           const oci::Digest& digest) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto stored = metadata_.get_manifest(ref(repository), digest);
+  if (!stored) return from_metadata(stored.error());
+  if (!*stored) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  metadata::ManifestRecord& record = **stored;
+  ManifestDetail detail{metadata::ManifestSummary{record.digest,
+                                                  record.media_type,
+                                                  record.artifact_type,
+                                                  record.content.size(),
+                                                  record.created_at,
+                                                  {}},
+                        std::move(record.content)};
+  auto tags = metadata_.list_tag_records(ref(repository));
+  if (!tags) return from_metadata(tags.error());
+  for (auto& tag : *tags) {
+    if (tag.digest == digest) detail.summary.tags.push_back(std::move(tag.name));
+  }
+  std::sort(detail.summary.tags.begin(), detail.summary.tags.end());
+  return detail;
+}
+
+}  // namespace berth::registry
