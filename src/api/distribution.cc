@@ -733,11 +733,12 @@ std::vector<RouteRow> distribution_routes(DataPlane& plane) {
   route("GET", "/v2/_catalog", "catalog.list", kCatalog, list_catalog);
   route("GET", "/v2/{name+}/tags/list", "tags.list", kPull, list_tags);
   route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", kPull, list_referrers);
-  route("GET", "/v2/{name+}/manifests/{reference}", "manifest.get", kPull,
+  route("GET", "/v2/{name+}/manifests/{reference}", std::string(route_name::kManifestGet), kPull,
         [](Registry& r, Request& q) { return get_manifest(r, q, false); });
   route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", kPull,
         [](Registry& r, Request& q) { return get_manifest(r, q, true); });
-  route("PUT", "/v2/{name+}/manifests/{reference}", "manifest.put", kPush, put_manifest);
+  route("PUT", "/v2/{name+}/manifests/{reference}", std::string(route_name::kManifestPut), kPush,
+        put_manifest);
   route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", kDelete,
         delete_manifest);
   for (std::string pattern : {"/v2/{name+}/blobs/uploads/", "/v2/{name+}/blobs/uploads"}) {

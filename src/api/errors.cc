@@ -78,8 +78,9 @@ http::Response error_response(const registry::RegistryError& error) {
 }
 
 std::string bearer_challenge(const Challenge& challenge) {
-  std::string value = fmt::format(R"(Bearer realm="{}",service="{}")", challenge.realm,
-                                  challenge.service);
+  std::string value = fmt::format(R"(Bearer realm="{}")", challenge.realm);
+  // Every data-plane challenge names its service; /metrics' has none.
+  if (!challenge.service.empty()) value += fmt::format(R"(,service="{}")", challenge.service);
   if (!challenge.scope.empty()) value += fmt::format(R"(,scope="{}")", challenge.scope);
   if (!challenge.error.empty()) value += fmt::format(R"(,error="{}")", challenge.error);
   return value;

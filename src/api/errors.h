@@ -26,7 +26,8 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
 http::Response error_response(const registry::RegistryError& error);
 
 // The WWW-Authenticate value of a 401 on the data plane:
-// Bearer realm="...",service="..."[,scope="..."][,error="..."].
+// Bearer realm="...",service="..."[,scope="..."][,error="..."] (no service when it is empty:
+// /metrics).
 std::string bearer_challenge(const Challenge& challenge);
 
 // The error answers of the OCI route families (/v2/, /healthz) for the pipeline's stages.

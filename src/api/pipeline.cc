@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "api/rate_limiter.h"
+#include "api/wire.h"
 #include "oci/reference.h"
 #include "registry/tiers.h"
 
@@ -29,7 +30,19 @@ using auth::Principal;
 using http::Request;
 using http::Response;
 
-enum class ActionKind { open, token, base, repository, catalog, admin, registry_management };
+// The realm of /metrics' challenge: its token is configured, not fetched from the token service.
+constexpr std::string_view kMetricsRealm = "berth-metrics";
+
+enum class ActionKind {
+  open,
+  token,
+  base,
+  repository,
+  catalog,
+  admin,
+  registry_management,
+  metrics
+};
 
 struct ActionRule {
   std::string_view action;
@@ -52,6 +65,7 @@ constexpr std::array kActionRules{
     ActionRule{action::kRegistryWrite, ActionKind::registry_management, {},
                ManagementLevel::contributor},
     ActionRule{action::kRegistryOwn, ActionKind::registry_management, {}, ManagementLevel::owner},
+    ActionRule{action::kMetrics, ActionKind::metrics, {}},
 };
 
 const ActionRule* rule_of(std::string_view action) {
@@ -119,11 +133,54 @@ std::string what_was_asked(const ActionRule& rule, const RouteRow& row, const Re
       return "administer the deployment";
     case ActionKind::base:
       return "use this registry";
+    case ActionKind::metrics:
+      return "read the metrics";
     case ActionKind::open:
     case ActionKind::token:
       break;
   }
   return fmt::format("call {}", row.name);
+}
+
+// What the metrics count a route as: the hosted service's pushes and pulls are manifest PUTs and
+// GETs of the data plane.
+metrics::Transfer transfer_of(const RouteFamily& family, const RouteRow& row) {
+  if (!family.resolves_registry) return metrics::Transfer::none;
+  if (row.name == route_name::kManifestPut) return metrics::Transfer::push;
+  if (row.name == route_name::kManifestGet) return metrics::Transfer::pull;
+  return metrics::Transfer::none;
+}
+
+// Counts the request body bytes the handler reads, in place of the server's reader for the
+// duration of the request (and puts that one back when it goes).
+class CountingBody final : public http::BodyReader {
+ public:
+  explicit CountingBody(Request& request) : request_(request), inner_(request.body) {
+    if (inner_ != nullptr) request_.body = this;
+  }
+  ~CountingBody() override { request_.body = inner_; }
+  CountingBody(const CountingBody&) = delete;
+  CountingBody& operator=(const CountingBody&) = delete;
+
+  asio::awaitable<Result<std::size_t, http::HttpError>> read_some(
+      std::span<std::byte> buffer) override {
+    auto read = co_await inner_->read_some(buffer);
+    if (read) bytes_ += *read;
+    co_return read;
+  }
+  std::optional<std::uint64_t> content_length() const override { return inner_->content_length(); }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  Request& request_;
+  http::BodyReader* inner_;
+  std::uint64_t bytes_ = 0;
+};
+
+// The body bytes `response` answers with (none for HEAD, whatever it announces).
+std::uint64_t body_bytes(const Request& request, const Response& response) {
+  if (request.method == "HEAD") return 0;
+  return response.source ? response.source_length : response.body.size();
 }
 
 RateCategory category_of(const RouteFamily& family, const RouteRow& row,
@@ -163,9 +220,11 @@ class Pipeline::TokenCache {
 
 // Whether the route takes the caller's credentials as its identity: the token service verifies
 // the credentials it is given itself (they are its input), and open routes take none.
+// /metrics takes none either: its only credential is the metrics token, which is no identity.
 bool needs_identity(const RouteRow& row) {
   const ActionRule* rule = rule_of(row.action);
-  return rule == nullptr || (rule->kind != ActionKind::token && rule->kind != ActionKind::open);
+  return rule == nullptr || (rule->kind != ActionKind::token && rule->kind != ActionKind::open &&
+                             rule->kind != ActionKind::metrics);
 }
 
 bool known_action(std::string_view action) { return rule_of(action) != nullptr; }
@@ -199,6 +258,10 @@ Verdict authorize(const AuthorizationInput& input) {
       if (is_deployment_admin(caller)) return Verdict::allowed;
       if (is_anonymous(caller)) return Verdict::needs_authentication;
       return input.registry_level >= rule->level ? Verdict::allowed : Verdict::denied;
+    case ActionKind::metrics:
+      if (input.loopback_client || input.metrics_token_presented) return Verdict::allowed;
+      // Without a token there is nothing to authenticate with: a plain refusal.
+      return input.metrics_token_configured ? Verdict::needs_authentication : Verdict::denied;
   }
   return Verdict::unknown_action;
 }
@@ -210,8 +273,13 @@ Pipeline::~Pipeline() = default;
 
 http::Route Pipeline::wrap(const RouteFamily& family, RouteRow row) const {
   http::Route route{row.method, row.pattern, row.name, row.action, {}};
-  route.handler = [this, family, row = std::move(row)](Request& request) {
-    return run(family, row, request);
+  // Looked up once here, so recording a request finds its instruments without a lookup.
+  metrics::Metrics::Route* instruments = nullptr;
+  if (services_.metrics != nullptr) {
+    instruments = &services_.metrics->route(row.name, transfer_of(family, row));
+  }
+  route.handler = [this, family, row = std::move(row), instruments](Request& request) {
+    return run(family, row, instruments, request);
   };
   return route;
 }
@@ -228,8 +296,42 @@ std::string Pipeline::realm_of(const Request& request) {
 }
 
 asio::awaitable<Response> Pipeline::run(const RouteFamily& family, const RouteRow& row,
+                                        metrics::Metrics::Route* instruments,
                                         Request& request) const {
   RequestContext context;
+  if (instruments == nullptr) co_return co_await stages(family, row, request, context);
+  const auto started = std::chrono::steady_clock::now();
+  CountingBody counted(request);
+  Response response;
+  try {
+    response = co_await stages(family, row, request, context);
+  } catch (...) {
+    // The server answers a handler that threw with its last-resort 500.
+    record(*instruments, context, 500, started, counted.bytes(), 0);
+    throw;
+  }
+  record(*instruments, context, response.status, started, counted.bytes(),
+         body_bytes(request, response));
+  co_return response;
+}
+
+void Pipeline::record(metrics::Metrics::Route& instruments, const RequestContext& context,
+                      unsigned status, std::chrono::steady_clock::time_point started,
+                      std::uint64_t received, std::uint64_t sent) const {
+  metrics::Metrics::Request answered;
+  // Only a registry the pipeline resolved (one that exists) labels the request: names a client
+  // makes up must not make series.
+  if (context.registry) answered.registry = context.registry->name;
+  answered.status = status;
+  answered.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  answered.received_bytes = received;
+  answered.sent_bytes = sent;
+  services_.metrics->record(instruments, answered);
+}
+
+asio::awaitable<Response> Pipeline::stages(const RouteFamily& family, const RouteRow& row,
+                                           Request& request, RequestContext& context) const {
   context.request_id = request.request_id;
   context.route_name = row.name;
   std::vector<std::string_view> forwarded;
@@ -315,9 +417,12 @@ Challenge Pipeline::challenge_for(const RouteRow& row, const Request& request,
                                   const RequestContext& context, std::string error,
                                   std::string message) const {
   Challenge challenge;
-  challenge.realm = realm_of(request);
-  if (context.registry) challenge.service = context.registry->service;
   const ActionRule* rule = rule_of(row.action);
+  // The metrics token comes from the configuration, not from the token service.
+  challenge.realm = rule != nullptr && rule->kind == ActionKind::metrics
+                        ? std::string(kMetricsRealm)
+                        : realm_of(request);
+  if (context.registry) challenge.service = context.registry->service;
   if (rule != nullptr && rule->kind == ActionKind::repository) {
     std::string_view name = request.param("name");
     if (oci::is_valid_repository_name(name)) {
@@ -482,6 +587,15 @@ asio::awaitable<std::optional<Response>> Pipeline::check_authorization(
   auto& authenticator = services_.authenticator;
   AuthorizationInput input{row.action, request.param("name"), context.caller};
   const Principal& principal = context.caller.principal;
+
+  if (rule->kind == ActionKind::metrics) {
+    auto client = auth::IpAddress::parse(context.client_address);
+    input.loopback_client = client && auth::is_loopback(*client);
+    input.metrics_token_configured = services_.metrics_token.has_value();
+    input.metrics_token_presented =
+        services_.metrics_token &&
+        services_.metrics_token->verify_authorization(request.header("Authorization"));
+  }
 
   if (rule->kind == ActionKind::registry_management &&
       principal.kind == Principal::Kind::identity) {

@@ -7,6 +7,9 @@
 //   resolve the registry (data plane) -> network rules -> authenticate -> authorize the row's
 //   action -> rate limit -> the row's handler, with the RequestContext the stages built.
 //
+// Around them, the pipeline records each answered request in the metrics (when it has some):
+// latency by route and status class, body bytes, pushes and pulls.
+//
 // Authorization reads only the row's action: no handler checks permissions itself. Each route
 // family says where its errors are written (OCI envelope or management envelope) and where its
 // blocking work runs (the blocking pool or the event loop).
@@ -22,6 +25,7 @@
 
 #include "api/blocking_pool.h"
 #include "auth/access.h"
+#include "auth/admin_credential.h"
 #include "auth/authenticator.h"
 #include "auth/login_audit.h"
 #include "auth/network_policy.h"
@@ -29,6 +33,7 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "metadata/metadata_store.h"
+#include "metrics/metrics.h"
 #include "registry/registry.h"
 #include "registry/tenant_resolver.h"
 
@@ -99,6 +104,8 @@ inline constexpr std::string_view kRegistryWrite = "registry.write";
 inline constexpr std::string_view kRegistryOwn = "registry.own";
 // The token service: anyone may ask; the handler verifies the credentials it is given.
 inline constexpr std::string_view kToken = "token";
+// GET /metrics: clients on a loopback address, and others with the metrics token (Bearer).
+inline constexpr std::string_view kMetrics = "metrics";
 }  // namespace action
 
 // How authorize() answers.
@@ -124,6 +131,11 @@ struct AuthorizationInput {
   // For a token caller lacking a permission: whether its principal holds it (so a new token
   // would carry it).
   bool principal_has_it = false;
+  // For kMetrics: whether the client address is a loopback one, whether a metrics token is
+  // configured, and whether the request presented it.
+  bool loopback_client = false;
+  bool metrics_token_configured = false;
+  bool metrics_token_presented = false;
 };
 
 // The one authorization decision: reads only the route's action and what the caller may do.
@@ -169,6 +181,11 @@ struct PipelineServices {
   auth::LoginAudit* audit = nullptr;    // null: logins are not recorded (unit tests)
   RateLimiter* limiter = nullptr;       // null: no rate limits
   auth::TrustedProxies proxies;
+  metrics::Metrics* metrics = nullptr;  // null: nothing recorded (unit tests)
+  // The token non-loopback clients scrape /metrics with (Bearer), held as its hash and compared
+  // in constant time (the administrator credential's class serves any such token). None: only
+  // loopback clients may scrape.
+  std::optional<auth::AdminCredential> metrics_token;
 };
 
 class Pipeline {
@@ -200,8 +217,16 @@ class Pipeline {
  private:
   class TokenCache;
 
+  // The stages and the handler, then the metrics of the answer.
   boost::asio::awaitable<http::Response> run(const RouteFamily& family, const RouteRow& row,
+                                             metrics::Metrics::Route* instruments,
                                              http::Request& request) const;
+  boost::asio::awaitable<http::Response> stages(const RouteFamily& family, const RouteRow& row,
+                                                http::Request& request,
+                                                RequestContext& context) const;
+  void record(metrics::Metrics::Route& instruments, const RequestContext& context, unsigned status,
+              std::chrono::steady_clock::time_point started, std::uint64_t received,
+              std::uint64_t sent) const;
   std::optional<http::Response> resolve_registry(const RouteFamily& family, http::Request& request,
                                                  RequestContext& context) const;
   std::optional<http::Response> network_rules(const RouteFamily& family,

@@ -21,6 +21,13 @@ inline constexpr std::string_view kLink = "Link";
 
 inline constexpr std::string_view kApiVersionValue = "registry/2.0";
 
+// Route names that other code keys on (the metrics count a manifest PUT as a push and a
+// manifest GET as a pull).
+namespace route_name {
+inline constexpr std::string_view kManifestGet = "manifest.get";
+inline constexpr std::string_view kManifestPut = "manifest.put";
+}  // namespace route_name
+
 // The error codes of the OCI distribution spec, plus the few the reference registry adds that
 // clients know (TAG_INVALID, RANGE_INVALID, PAGINATION_NUMBER_INVALID).
 namespace code {

@@ -146,14 +146,6 @@ bool host_bits_are_zero(const IpAddress& address, int prefix) {
   return true;
 }
 
-bool is_loopback(const IpAddress& address) {
-  if (!address.v6) return address.bytes[0] == 127;
-  for (int i = 0; i < 15; ++i) {
-    if (address.bytes[i] != 0) return false;
-  }
-  return address.bytes[15] == 1;
-}
-
 std::string_view trim(std::string_view text) {
   auto is_space = [](char c) { return c == ' ' || c == '\t'; };
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
@@ -240,6 +232,14 @@ std::optional<DefaultAction> parse_default_action(std::string_view text) {
 
 std::string_view default_action_name(DefaultAction action) {
   return action == DefaultAction::allow ? "Allow" : "Deny";
+}
+
+bool is_loopback(const IpAddress& address) {
+  if (!address.v6) return address.bytes[0] == 127;
+  for (int i = 0; i < 15; ++i) {
+    if (address.bytes[i] != 0) return false;
+  }
+  return address.bytes[15] == 1;
 }
 
 bool network_allows(const NetworkPolicy& policy, std::string_view client_address) {

@@ -23,6 +23,9 @@ struct IpAddress {
   std::string str() const;  // canonical: dotted quad, or RFC 5952 IPv6
 };
 
+// 127.0.0.0/8 and ::1 (an IPv4-mapped loopback address parses as IPv4, so it counts too).
+bool is_loopback(const IpAddress& address);
+
 class IpRange {
  public:
   // "192.0.2.1" (/32), "10.0.0.0/8", "2001:db8::/32", "::1" (/128). Host bits below the prefix

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -24,6 +26,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "metrics/metrics.h"
 #include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
@@ -176,6 +179,9 @@ struct App::Parts {
   std::unique_ptr<registry::UploadSweeper> upload_sweeper;
   // Declared before the server so it outlives the requests that use it.
   std::unique_ptr<api::BlockingPool> blocking;
+  // Declared before the pipeline, which records into it, and the server, which scrapes it.
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::optional<auth::AdminCredential> metrics_token;  // its hash, for the pipeline
   std::unique_ptr<registry::RegistryServices> registries;
   std::unique_ptr<api::DataPlane> data_plane;
   std::optional<auth::AdminCredential> admin;
@@ -252,10 +258,56 @@ api::RouteRow health_route(const registry::RegistryServices& registries) {
           }};
 }
 
+// /metrics: the Prometheus exposition (docs/metrics.md). Who may scrape is the route's action;
+// the metadata reads run on the blocking pool, the text is written on the event loop.
+api::RouteRow metrics_route(const metrics::Metrics& metrics) {
+  return {"GET", "/metrics", "metrics", std::string(api::action::kMetrics),
+          [&metrics](api::RequestContext& context,
+                     http::Request&) -> boost::asio::awaitable<http::Response> {
+            auto snapshot =
+                co_await context.run_blocking([&metrics] { return metrics.read_sources(); });
+            http::Response response;
+            response.headers.set("Content-Type", std::string(metrics::kContentType));
+            response.body = metrics.render(snapshot);
+            co_return response;
+          }};
+}
+
+// The metrics token in `file`, held as its hash; none without a file. Trailing whitespace (the
+// newline an editor or `echo` adds) is not part of it. Throws with a one-line reason, which
+// never shows the token.
+std::optional<auth::AdminCredential> read_metrics_token(const std::string& file) {
+  if (file.empty()) return std::nullopt;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot read the metrics token file {}", file));
+  // Bounded, so that a path such as /dev/zero stops the start instead of filling memory.
+  constexpr std::size_t kMaxTokenFile = 4096;
+  std::string token(kMaxTokenFile + 1, '\0');
+  in.read(token.data(), static_cast<std::streamsize>(token.size()));
+  token.resize(static_cast<std::size_t>(in.gcount()));
+  if (token.size() > kMaxTokenFile) {
+    throw std::runtime_error(
+        fmt::format("the metrics token file {} is over {} bytes", file, kMaxTokenFile));
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.pop_back();
+  }
+  bool printable =
+      std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < 127; });
+  if (token.size() < auth::kMinTokenLength || !printable) {
+    throw std::runtime_error(fmt::format(
+        "the metrics token in {} must be at least {} printable ASCII characters without spaces",
+        file, auth::kMinTokenLength));
+  }
+  return auth::AdminCredential::for_token(token);
+}
+
 }  // namespace
 
 App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   validate(config);
+  // Before anything is created: a bad token file stops the start with nothing touched.
+  parts_->metrics_token = read_metrics_token(config.metrics_token_file);
   prepare_data_dir(config.data_dir);
   auto storage = storage::FilesystemBlobStorage::open(config.data_dir);
   if (!storage) throw std::runtime_error(storage.error().message);
@@ -276,6 +328,11 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->upload_sweeper = start_upload_sweeper(*parts_->storage, *parts_->metadata,
                                                 *parts_->uploads, config.upload_sweep_interval);
   parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
+  parts_->metrics = std::make_unique<metrics::Metrics>(parts_->metadata.get());
+  parts_->metrics->set_pool_source([pool = parts_->blocking.get()] {
+    auto load = pool->load();
+    return metrics::PoolLoad{load.queued, load.running};
+  });
   parts_->registries = std::make_unique<registry::RegistryServices>(
       *parts_->storage, *parts_->metadata, *parts_->uploads);
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
@@ -298,6 +355,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
 
   const api::Pipeline& pipeline = *parts_->pipeline;
   pipeline.add(parts_->router, api::service_family(), {health_route(*parts_->registries)});
+  api::RouteFamily scrape_family = api::service_family();
+  scrape_family.blocking = parts_->blocking.get();
+  pipeline.add(parts_->router, scrape_family, {metrics_route(*parts_->metrics)});
   pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
                api::distribution_routes(*parts_->data_plane));
   pipeline.add(parts_->router, api::oauth2_family(parts_->blocking.get()),
@@ -323,7 +383,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
 }
 
 // The token service's signing keys, the authenticator, the login audit and
-// the rate limiter, and the pipeline that uses them.
+// the rate limiter, and the pipeline that uses them (with the metrics and their token).
 void App::set_up_access_control(const Config& config) {
   auto keys = auth::SigningKeys::open(*parts_->metadata, *parts_->deployment_key);
   if (!keys) throw std::runtime_error("token signing keys: " + keys.error().message);
@@ -341,7 +401,7 @@ void App::set_up_access_control(const Config& config) {
   parts_->pipeline = std::make_unique<api::Pipeline>(api::PipelineServices{
       *parts_->tenants, *parts_->metadata, *parts_->metadata, *parts_->authenticator,
       parts_->login_audit.get(), parts_->rate_limiter.get(),
-      auth::TrustedProxies(std::move(proxies))});
+      auth::TrustedProxies(std::move(proxies)), parts_->metrics.get(), parts_->metrics_token});
 }
 
 // The first start of a data directory makes the default registry usable at once: its admin

@@ -207,6 +207,7 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_list(root["auth"], "trusted_proxies", config.trusted_proxies);
     read_seconds(root["auth"], "access_token_lifetime_seconds", config.access_token_lifetime);
     read_key(root["rate_limits"], "scale", config.rate_limit_scale);
+    read_key(root, "metrics_token_file", config.metrics_token_file);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -247,6 +248,7 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_RATE_LIMIT_SCALE")) {
     config.rate_limit_scale = parse_double(*v, "BERTH_RATE_LIMIT_SCALE");
   }
+  if (auto v = value("BERTH_METRICS_TOKEN_FILE")) config.metrics_token_file = *v;
   if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
     config.max_open_uploads_per_registry =
         parse_unsigned(*v, "BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY");
@@ -285,9 +287,9 @@ constexpr std::string_view kHelpFooter = R"(
 Each flag except --port-file has an environment variable (BERTH_LISTEN, BERTH_TLS_LISTEN,
 BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
 BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
-BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE; lists
-comma-separated) and a YAML key (docs/configuration.md). Flags win over variables, variables
-over the YAML file.
+BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE,
+BERTH_METRICS_TOKEN_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
+win over variables, variables over the YAML file.
 
 Administrator token: the first start of a data directory creates the token of the management
 API (/mgmt/v1/) and prints it ONCE on standard output; only its hash is kept, in
@@ -308,6 +310,7 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::string config_file;
   std::vector<std::string> listen, tls_listen, registry_listener;
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
+  std::string metrics_token_file;
   std::optional<std::string> domain, default_registry;
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
@@ -350,6 +353,9 @@ ConfigOutcome load_config(int argc, char** argv) {
                  "seconds the token service's access tokens last, 60-86400 (default 300)");
   app.add_option("--rate-limit-scale", rate_limit_scale,
                  "factor on every tier's request rate limits; 0 turns them off (default 1)");
+  app.add_option("--metrics-token-file", metrics_token_file,
+                 "file holding the token (Bearer) that clients other than loopback ones scrape "
+                 "/metrics with (default: none, loopback clients only)");
 
   try {
     app.parse(argc, argv);
@@ -386,6 +392,7 @@ ConfigOutcome load_config(int argc, char** argv) {
       config.access_token_lifetime = std::chrono::seconds(*access_token_lifetime);
     }
     if (rate_limit_scale) config.rate_limit_scale = *rate_limit_scale;
+    if (!metrics_token_file.empty()) config.metrics_token_file = metrics_token_file;
     validate(config);
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';

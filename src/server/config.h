@@ -51,6 +51,9 @@ struct Config {
   std::vector<std::string> trusted_proxies;
   std::chrono::seconds access_token_lifetime{300};
   double rate_limit_scale = 1.0;
+  // A file holding the token that clients other than loopback ones scrape GET /metrics with
+  // (Bearer). Empty: only loopback clients may scrape.
+  std::string metrics_token_file;
 };
 
 // The outcome of reading the command line: run with `config`, or exit with `exit_code` (after

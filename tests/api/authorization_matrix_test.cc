@@ -1,5 +1,5 @@
 // The authorization matrix: every route berthd serves (data plane, token service, management,
-// /healthz) against every kind of caller, through the real HTTP stack, with the expected
+// /healthz, /metrics) against every kind of caller, through the real HTTP stack, with the expected
 // answer: allowed (the handler ran), 401 (authenticate) or 403 (denied). The rows are written
 // out by hand, one per route name; a route without a row, or a row without a route, fails.
 //
@@ -76,6 +76,7 @@ constexpr const char* kRegistryOwn = "UAUUUUDDDDDAUUUUUD";
 
 const std::map<std::string, std::string> kMatrix = {
     {"healthz", kEveryone},
+    {"metrics", kEveryone},  // the test's client is on loopback (metrics_api_test: the others)
     {"base", kBase},
     {"catalog.list", kPull},
     {"tags.list", kPull},
@@ -385,6 +386,7 @@ TEST_F(AuthorizationMatrix, EveryRouteHasARowAndEveryRowARoute) {
         << ") has no row in the authorization matrix";
   }
   routed.insert("healthz");  // served by berthd beside the API route tables
+  routed.insert("metrics");
   for (const auto& [name, expected] : kMatrix) {
     EXPECT_TRUE(routed.contains(name)) << "matrix row " << name << " names no route";
     EXPECT_EQ(std::string(expected).size(), static_cast<std::size_t>(kColumns)) << name;
@@ -397,6 +399,7 @@ TEST_F(AuthorizationMatrix, EveryRouteAnswersEachCallerAsTheMatrixSays) {
   AllRoutes all;
   std::vector<http::Route> routes = all.router().routes();
   routes.push_back(http::Route{"GET", "/healthz", "healthz", "", {}});
+  routes.push_back(http::Route{"GET", "/metrics", "metrics", "metrics", {}});
   std::size_t checked = 0;
   std::size_t expected_checks = 0;
   for (const auto& route : routes) {

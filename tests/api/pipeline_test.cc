@@ -9,7 +9,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +23,7 @@
 #include "auth/admin_credential.h"
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "metrics/metrics.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
@@ -110,6 +114,23 @@ TEST(Authorizer, ManagementNeedsTheRoleOrTheDeploymentAdministrator) {
             Verdict::allowed);
 }
 
+TEST(Authorizer, MetricsAreForLoopbackClientsAndTheHoldersOfTheMetricsToken) {
+  using api::Verdict;
+  // Whoever the caller is: the deployment administrator gets no exception.
+  for (auto kind : {auth::Principal::Kind::anonymous, auth::Principal::Kind::deployment_admin}) {
+    auto caller = caller_of(kind);
+    api::AuthorizationInput input{api::action::kMetrics, "", caller};
+    EXPECT_EQ(api::authorize(input), Verdict::denied);  // no token configured: nothing to try
+    input.loopback_client = true;
+    EXPECT_EQ(api::authorize(input), Verdict::allowed);
+    input.loopback_client = false;
+    input.metrics_token_configured = true;
+    EXPECT_EQ(api::authorize(input), Verdict::needs_authentication);
+    input.metrics_token_presented = true;
+    EXPECT_EQ(api::authorize(input), Verdict::allowed);
+  }
+}
+
 TEST(Authorizer, AnUnknownActionIsRefusedWhoeverAsks) {
   EXPECT_FALSE(api::known_action("frobnicate"));
   auto admin = caller_of(auth::Principal::Kind::deployment_admin);
@@ -177,6 +198,75 @@ TEST(Pipeline, TheHandlerSeesTheContextTheStagesBuilt) {
   ASSERT_TRUE(seen.registry.has_value());
   EXPECT_EQ(seen.registry->id, metadata::kDefaultRegistryId);
   EXPECT_EQ(seen.registry->name, std::string(metadata::kDefaultRegistryName));
+}
+
+// A request body of `remaining` bytes, handed out in small reads.
+class FixedBody final : public http::BodyReader {
+ public:
+  explicit FixedBody(std::size_t size) : remaining_(size), size_(size) {}
+  asio::awaitable<Result<std::size_t, http::HttpError>> read_some(
+      std::span<std::byte> buffer) override {
+    std::size_t n = std::min({remaining_, buffer.size(), std::size_t{1000}});
+    remaining_ -= n;
+    co_return n;
+  }
+  std::optional<std::uint64_t> content_length() const override { return size_; }
+
+ private:
+  std::size_t remaining_;
+  std::size_t size_;
+};
+
+double sample_of(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(Pipeline, RecordsTheBodyTheHandlerReadAndAThrowAsA500) {
+  metrics::Metrics metrics;
+  AllRoutes all(&metrics);
+  api::RouteRow row{
+      "PUT", "/v2/", "test.throws", std::string(api::action::kPush),
+      [](api::RequestContext&, http::Request& request) -> asio::awaitable<http::Response> {
+        auto body = co_await http::read_body(*request.body, 1 << 20);
+        if (!body || body->size() != 4500) throw std::logic_error("the body did not arrive whole");
+        throw std::runtime_error("the handler failed");
+      }};
+  http::Route route = all.pipeline().wrap(api::distribution_family(nullptr), row);
+  FixedBody body(4500);
+  http::Request request;
+  request.method = "PUT";
+  request.path = "/v2/";
+  request.remote_address = "192.0.2.7";
+  request.body = &body;
+  request.headers.add("Authorization", "Bearer pipeline-test-token-0123");
+  EXPECT_THROW(call(route, request), std::runtime_error);
+  EXPECT_EQ(request.body, &body);  // the server's reader is back in place
+  std::string text = metrics.scrape();
+  const std::string count = "berth_http_request_duration_seconds_count";
+  EXPECT_EQ(sample_of(text, count + R"({route="test.throws",status_class="5xx"})"), 1) << text;
+  EXPECT_EQ(sample_of(text, R"(berth_http_received_bytes_total{registry="default"})"), 4500);
+  EXPECT_EQ(sample_of(text, R"(berth_http_sent_bytes_total{registry="default"})"), 0);
+}
+
+TEST(Pipeline, ARefusedManifestPutCountsAsAPushThatFailed) {
+  metrics::Metrics metrics;
+  AllRoutes all(&metrics);
+  for (const auto& route : all.router().routes()) {
+    if (route.name != "manifest.put") continue;
+    http::Request request;
+    request.method = "PUT";
+    request.path = "/v2/team/app/manifests/v1";
+    request.params = {{"name", "team/app"}, {"reference", "v1"}};
+    http::Response response = call(route, request);  // anonymous: the challenge
+    EXPECT_EQ(response.status, 401u);
+  }
+  std::string text = metrics.scrape();
+  EXPECT_EQ(sample_of(text, R"(berth_pushes_total{registry="default"})"), 1) << text;
+  EXPECT_EQ(sample_of(text, R"(berth_successful_pushes_total{registry="default"})"), 0);
+  const std::string count = "berth_http_request_duration_seconds_count";
+  EXPECT_EQ(sample_of(text, count + R"({route="manifest.put",status_class="4xx"})"), 1);
 }
 
 TEST(Pipeline, EveryManagementRouteRefusesAnonymousCallersBeforeItsHandler) {

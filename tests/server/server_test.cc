@@ -419,6 +419,19 @@ registry_listeners: ["teamreg=127.0.0.1:6001"]
             (std::vector<std::string>{"teamreg=6001", "otherreg=6002"}));
 }
 
+TEST(Config, TheMetricsTokenFileComesFromEveryLayer) {
+  EXPECT_EQ(Config{}.metrics_token_file, "");  // none: loopback scrapers only
+  TempDir dir;
+  write_file(dir.path() / "berth.yml", "metrics_token_file: /etc/berth/metrics-token\n");
+  Config config;
+  server::apply_yaml_file(config, dir.path() / "berth.yml");
+  EXPECT_EQ(config.metrics_token_file, "/etc/berth/metrics-token");
+  server::apply_environment(config, [](const char* name) -> const char* {
+    return std::string_view(name) == "BERTH_METRICS_TOKEN_FILE" ? "/run/secrets/metrics" : nullptr;
+  });
+  EXPECT_EQ(config.metrics_token_file, "/run/secrets/metrics");
+}
+
 // App refuses what load_config would, for callers that build a Config themselves.
 TEST(Startup, AppRefusesAnInvalidDefaultRegistry) {
   TempDir dir;

@@ -14,6 +14,7 @@
 #include "auth/admin_credential.h"
 #include "http/router.h"
 #include "metadata/sqlite_metadata_store.h"
+#include "metrics/metrics.h"
 #include "auth/secrets.h"
 #include "registry/access_control.h"
 #include "registry/registry.h"
@@ -27,7 +28,8 @@ namespace berth::testing {
 
 class AllRoutes {
  public:
-  AllRoutes() {
+  // `metrics`, when given, is where the pipeline records the requests.
+  explicit AllRoutes(metrics::Metrics* metrics = nullptr) {
     auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
     if (!store) throw std::runtime_error(store.error().message);
     metadata_ = std::move(*store);
@@ -41,7 +43,8 @@ class AllRoutes {
     management_ = std::make_unique<api::ManagementContext>(
         api::ManagementContext{*tenants_, *access_control_, *registries_});
     pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
-        *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {}});
+        *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {},
+        metrics});
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
     pipeline_->add(router_, api::oauth2_family(nullptr), api::oauth2_routes(*pipeline_));
     pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
