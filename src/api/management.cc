@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -583,6 +584,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
                     }});
   }
   for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
+  for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   return rows;
 }
 
@@ -671,6 +673,30 @@ Response invalid_request(std::string message, std::string_view target) {
 }
 
 std::string time_of(std::int64_t unix_seconds) { return format_rfc3339(unix_seconds); }
+
+ParsedTime parse_time(std::optional<std::string_view> text, std::string_view name) {
+  ParsedTime parsed;
+  if (!text) return parsed;
+  parsed.value = parse_rfc3339(*text);
+  if (!parsed.value) {
+    parsed.error = invalid_request(
+        fmt::format("'{}' must be an RFC 3339 time such as 2026-12-02T06:00:00Z", name), name);
+  }
+  return parsed;
+}
+
+ParsedCount parse_count(std::optional<std::string_view> text, std::string_view name,
+                        std::size_t min, std::size_t max, std::size_t fallback) {
+  ParsedCount parsed{fallback, std::nullopt};
+  if (!text) return parsed;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), parsed.value);
+  if (ec != std::errc() || end != text->data() + text->size() || parsed.value < min ||
+      parsed.value > max) {
+    parsed.error =
+        invalid_request(fmt::format("'{}' must be a number from {} to {}", name, min, max), name);
+  }
+  return parsed;
+}
 
 asio::awaitable<JsonBody> read_json_object(Request& request) {
   JsonBody result;

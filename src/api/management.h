@@ -16,6 +16,7 @@
 #include "api/pipeline.h"
 #include "auth/authenticator.h"
 #include "http/router.h"
+#include "events/event_service.h"
 #include "registry/access_control.h"
 #include "registry/registry_services.h"
 #include "registry/tenants.h"
@@ -56,6 +57,9 @@ inline constexpr std::string_view kScopeMapInUse = "ScopeMapInUse";
 inline constexpr std::string_view kScopeMapReadOnly = "ScopeMapReadOnly";
 inline constexpr std::string_view kAdminUserDisabled = "AdminUserDisabled";
 inline constexpr std::string_view kConflict = "Conflict";
+// Events (management_events.cc).
+inline constexpr std::string_view kWebhookNotFound = "WebhookNotFound";
+inline constexpr std::string_view kEventNotFound = "EventNotFound";
 }  // namespace code
 }  // namespace mgmt
 
@@ -65,6 +69,8 @@ struct ManagementContext {
   registry::AccessControl& access;
   // Registries' content: the management API's content routes take the same path as /v2/.
   const registry::RegistryServices& registries;
+  // Webhooks and the audit log of repository events (management_events.cc).
+  events::EventService& events;
   // The token service's keys (rotation); null where no token service runs (route-table tests).
   auth::SigningKeys* signing_keys = nullptr;
 };
@@ -72,6 +78,10 @@ struct ManagementContext {
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
 // included. `context` must outlive the routes.
 std::vector<RouteRow> management_routes(ManagementContext& context);
+
+// The events part of /mgmt/v1 (webhooks, the audit log of repository events); defined in
+// management_events.cc.
+std::vector<RouteRow> event_management_routes(ManagementContext& context);
 
 // The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
 // assignments, network rules, login audit); defined in management_access.cc.

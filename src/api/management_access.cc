@@ -185,23 +185,6 @@ json::object login_event_json(const registry::LoginEvent& event) {
 
 // ------------------------------------------------------------------ inputs
 
-// A time field or query parameter, or the 400 to answer.
-struct ParsedTime {
-  std::optional<std::int64_t> value;
-  std::optional<Response> error;
-};
-
-ParsedTime parse_time(std::optional<std::string_view> text, std::string_view name) {
-  ParsedTime parsed;
-  if (!text) return parsed;
-  parsed.value = parse_rfc3339(*text);
-  if (!parsed.value) {
-    parsed.error = invalid_request(
-        fmt::format("'{}' must be an RFC 3339 time such as 2026-12-02T06:00:00Z", name), name);
-  }
-  return parsed;
-}
-
 std::optional<std::string_view> as_view(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
   return std::string_view(*text);

@@ -32,6 +32,21 @@ http::Response domain_error(unsigned status, std::string_view code, const std::s
 // RFC 3339 UTC.
 std::string time_of(std::int64_t unix_seconds);
 
+// A time field or query parameter (RFC 3339), or the 400 to answer.
+struct ParsedTime {
+  std::optional<std::int64_t> value;  // Unix seconds; none when the text was absent
+  std::optional<http::Response> error;
+};
+ParsedTime parse_time(std::optional<std::string_view> text, std::string_view name);
+
+// A count query parameter from `min` to `max`, `fallback` when absent, or the 400 to answer.
+struct ParsedCount {
+  std::size_t value = 0;
+  std::optional<http::Response> error;
+};
+ParsedCount parse_count(std::optional<std::string_view> text, std::string_view name,
+                        std::size_t min, std::size_t max, std::size_t fallback);
+
 // A JSON object body, or the error response to send instead.
 struct JsonBody {
   boost::json::object object;

@@ -148,8 +148,24 @@ void Dispatcher::schedule_loop() {
         if (!claimed->empty()) work_.notify_all();
       }
     }
+    lock.unlock();
+    prune_if_due();
+    lock.lock();
     wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_ || woken_; });
     woken_ = false;
+  }
+}
+
+void Dispatcher::prune_if_due() {
+  if (options_.retention.count() <= 0) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_prune_) return;
+  next_prune_ = now + std::chrono::hours(1);
+  auto pruned = events_.prune_events(now_ms() - options_.retention.count());
+  if (!pruned) {
+    spdlog::warn("event retention: pruning failed: {}", pruned.error().message);
+  } else if (*pruned > 0) {
+    spdlog::info("event retention: removed {} events older than the retention", *pruned);
   }
 }
 

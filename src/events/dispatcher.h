@@ -43,6 +43,8 @@ struct DispatcherOptions {
   std::chrono::milliseconds backoff_min{1'000};         // first retry delay
   std::chrono::milliseconds backoff_max{300'000};       // longest retry delay
   std::size_t batch = 50;                               // events read per turn
+  // Events older than this are pruned (hourly) once no webhook waits for them; 0: never.
+  std::chrono::milliseconds retention{0};
   std::string node;  // lease owner name; empty: a random one per process
 };
 
@@ -77,6 +79,7 @@ class Dispatcher {
 
  private:
   void schedule_loop();
+  void prune_if_due();
   void worker_loop();
   void deliver(const metadata::WebhookRecord& webhook);
   // One attempt at one event; returns whether the webhook may go on with its next event.
@@ -101,6 +104,7 @@ class Dispatcher {
   std::atomic<bool> cancel_{false};
   std::vector<std::thread> workers_;
   std::thread scheduler_;
+  std::chrono::steady_clock::time_point next_prune_{};  // used by the scheduler thread only
 };
 
 }  // namespace berth::events

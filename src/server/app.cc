@@ -22,6 +22,9 @@
 #include "auth/login_audit.h"
 #include "auth/network_policy.h"
 #include "auth/secrets.h"
+#include "events/dispatcher.h"
+#include "events/event_service.h"
+#include "events/transport.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -33,6 +36,7 @@
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
 #include "registry/upload_sweeper.h"
+#include "registry/pull_log.h"
 #include "storage/filesystem_blob_storage.h"
 
 namespace berth::server {
@@ -182,6 +186,8 @@ struct App::Parts {
   // Declared before the pipeline, which records into it, and the server, which scrapes it.
   std::unique_ptr<metrics::Metrics> metrics;
   std::optional<auth::AdminCredential> metrics_token;  // its hash, for the pipeline
+  // Pulls for the audit, written in batches; flushed when destroyed, after the requests.
+  std::unique_ptr<registry::PullLog> pull_log;
   std::unique_ptr<registry::RegistryServices> registries;
   std::unique_ptr<api::DataPlane> data_plane;
   std::optional<auth::AdminCredential> admin;
@@ -193,7 +199,13 @@ struct App::Parts {
   std::unique_ptr<api::Pipeline> pipeline;
   std::unique_ptr<registry::Tenants> tenant_service;
   std::unique_ptr<registry::AccessControl> access_control;
+  std::unique_ptr<events::CurlTransport> webhook_transport;
+  // Stopped within the shutdown deadline once the server has stopped (run()), and before the
+  // stores it reads go away.
+  std::unique_ptr<events::Dispatcher> dispatcher;
+  std::unique_ptr<events::EventService> event_service;
   std::unique_ptr<api::ManagementContext> management;
+  std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
   std::optional<App::FirstLogin> first_login;
   http::Router router;
@@ -333,8 +345,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
     auto load = pool->load();
     return metrics::PoolLoad{load.queued, load.running};
   });
+  parts_->pull_log = std::make_unique<registry::PullLog>(*parts_->metadata);
   parts_->registries = std::make_unique<registry::RegistryServices>(
-      *parts_->storage, *parts_->metadata, *parts_->uploads);
+      *parts_->storage, *parts_->metadata, *parts_->uploads, parts_->pull_log.get());
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
   bool first_start = begin_first_start(config.data_dir);
@@ -348,9 +361,10 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
   ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
   if (first_start) enable_first_login(config.default_registry);
+  start_events(config);
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service, *parts_->access_control,
-                             *parts_->registries});
+                             *parts_->registries, *parts_->event_service});
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
@@ -380,6 +394,45 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   }
   report_registry_listeners(config, ports, *parts_->metadata);
   if (first_start) finish_first_start(config.data_dir);
+}
+
+// Webhooks: the event service the management API uses, and the dispatcher that delivers the
+// outbox's events in the background (reported to the metrics).
+void App::start_events(const Config& config) {
+  events::DestinationPolicy destinations{config.webhook_allow_link_local};
+  parts_->webhook_transport = std::make_unique<events::CurlTransport>(destinations);
+  events::DispatcherOptions options;
+  options.workers = config.webhook_workers;
+  options.poll_interval = config.webhook_poll_interval;
+  options.timeout = config.webhook_timeout;
+  options.retry_for = config.webhook_retry_for;
+  options.backoff_min = config.webhook_backoff_min;
+  options.backoff_max = config.webhook_backoff_max;
+  options.retention = config.event_retention;
+  options.lease = config.webhook_lease;
+  metrics::Metrics* metrics = parts_->metrics.get();
+  parts_->dispatcher = std::make_unique<events::Dispatcher>(
+      *parts_->metadata, *parts_->metadata, *parts_->deployment_key, *parts_->webhook_transport,
+      options,
+      [metrics](std::string_view registry, std::string_view webhook, std::string_view result) {
+        metrics->webhook_delivery(registry, webhook, result);
+      });
+  events::Dispatcher* dispatcher = parts_->dispatcher.get();
+  parts_->event_service = std::make_unique<events::EventService>(
+      *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key, destinations,
+      [dispatcher] { dispatcher->wake(); });
+  metadata::EventStore* store = parts_->metadata.get();
+  metrics->set_outbox_source([store] {
+    auto stats = store->outbox_stats();
+    if (!stats || stats->undelivered == 0) return metrics::OutboxStats{};
+    double age_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count() -
+                                        stats->oldest_created_at);
+    return metrics::OutboxStats{stats->undelivered, std::max(0.0, age_ms / 1000.0)};
+  });
+  parts_->shutdown_deadline = config.shutdown_deadline;
+  parts_->dispatcher->start();
 }
 
 // The token service's signing keys, the authenticator, the login audit and
@@ -428,7 +481,13 @@ App::~App() = default;
 
 std::vector<std::uint16_t> App::bound_ports() const { return parts_->server->bound_ports(); }
 
-void App::run(bool handle_signals) { parts_->server->run(handle_signals); }
+void App::run(bool handle_signals) {
+  parts_->server->run(handle_signals);
+  // The server has drained its requests; what the dispatcher has not delivered by the deadline
+  // is delivered after the next start.
+  parts_->dispatcher->stop(parts_->shutdown_deadline);
+  parts_->pull_log->flush();
+}
 
 void App::stop() { parts_->server->stop(); }
 

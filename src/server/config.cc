@@ -91,6 +91,10 @@ void read_seconds(const YAML::Node& node, const char* key, std::chrono::seconds&
   if (node && node[key]) out = std::chrono::seconds(node[key].as<unsigned>());
 }
 
+void read_milliseconds(const YAML::Node& node, const char* key, std::chrono::milliseconds& out) {
+  if (node && node[key]) out = std::chrono::milliseconds(node[key].as<unsigned>());
+}
+
 void read_list(const YAML::Node& node, const char* key, std::vector<std::string>& out) {
   if (!node || !node[key]) return;
   const YAML::Node& value = node[key];
@@ -170,6 +174,31 @@ void validate(const Config& config) {
   if (!(config.rate_limit_scale >= 0) || config.rate_limit_scale > 1e6) {
     throw std::runtime_error("the rate limit scale must be a number from 0 to 1000000");
   }
+  if (config.webhook_workers == 0 || config.webhook_workers > 256) {
+    throw std::runtime_error("webhook workers must be 1 to 256");
+  }
+  if (config.webhook_timeout.count() < 1 || config.webhook_timeout.count() > 300) {
+    throw std::runtime_error("the webhook timeout must be 1 to 300 seconds");
+  }
+  if (config.webhook_retry_for.count() < 0) {
+    throw std::runtime_error("the webhook retry time cannot be negative");
+  }
+  if (config.webhook_backoff_min.count() < 1 ||
+      config.webhook_backoff_max < config.webhook_backoff_min) {
+    throw std::runtime_error(
+        "webhook backoff: the minimum must be at least 1 ms and not above the maximum");
+  }
+  if (config.webhook_poll_interval.count() < 1 || config.webhook_poll_interval.count() > 60'000) {
+    throw std::runtime_error("the webhook poll interval must be 1 to 60000 ms");
+  }
+  if (config.webhook_lease.count() < 2 || config.webhook_lease.count() > 3600 ||
+      config.webhook_lease <= config.webhook_timeout) {
+    throw std::runtime_error(
+        "the webhook lease must be 2 to 3600 seconds and longer than the webhook timeout");
+  }
+  if (config.event_retention.count() < 3600) {
+    throw std::runtime_error("events must be kept at least one hour");
+  }
   server_options(config);  // every listen address well-formed, TLS files named
 }
 
@@ -208,6 +237,15 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["auth"], "access_token_lifetime_seconds", config.access_token_lifetime);
     read_key(root["rate_limits"], "scale", config.rate_limit_scale);
     read_key(root, "metrics_token_file", config.metrics_token_file);
+    read_key(root["webhooks"], "workers", config.webhook_workers);
+    read_seconds(root["webhooks"], "timeout_seconds", config.webhook_timeout);
+    read_seconds(root["webhooks"], "retry_for_seconds", config.webhook_retry_for);
+    read_milliseconds(root["webhooks"], "backoff_min_ms", config.webhook_backoff_min);
+    read_milliseconds(root["webhooks"], "backoff_max_ms", config.webhook_backoff_max);
+    read_milliseconds(root["webhooks"], "poll_interval_ms", config.webhook_poll_interval);
+    read_key(root["webhooks"], "allow_link_local", config.webhook_allow_link_local);
+    read_seconds(root["webhooks"], "lease_seconds", config.webhook_lease);
+    read_seconds(root["events"], "retention_seconds", config.event_retention);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -249,6 +287,42 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
     config.rate_limit_scale = parse_double(*v, "BERTH_RATE_LIMIT_SCALE");
   }
   if (auto v = value("BERTH_METRICS_TOKEN_FILE")) config.metrics_token_file = *v;
+  if (auto v = value("BERTH_WEBHOOK_WORKERS")) {
+    config.webhook_workers = parse_unsigned(*v, "BERTH_WEBHOOK_WORKERS");
+  }
+  if (auto v = value("BERTH_WEBHOOK_TIMEOUT_SECONDS")) {
+    config.webhook_timeout =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_WEBHOOK_TIMEOUT_SECONDS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_RETRY_FOR_SECONDS")) {
+    config.webhook_retry_for =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_WEBHOOK_RETRY_FOR_SECONDS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_BACKOFF_MIN_MS")) {
+    config.webhook_backoff_min =
+        std::chrono::milliseconds(parse_unsigned(*v, "BERTH_WEBHOOK_BACKOFF_MIN_MS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_BACKOFF_MAX_MS")) {
+    config.webhook_backoff_max =
+        std::chrono::milliseconds(parse_unsigned(*v, "BERTH_WEBHOOK_BACKOFF_MAX_MS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_POLL_INTERVAL_MS")) {
+    config.webhook_poll_interval =
+        std::chrono::milliseconds(parse_unsigned(*v, "BERTH_WEBHOOK_POLL_INTERVAL_MS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_LEASE_SECONDS")) {
+    config.webhook_lease = std::chrono::seconds(parse_unsigned(*v, "BERTH_WEBHOOK_LEASE_SECONDS"));
+  }
+  if (auto v = value("BERTH_WEBHOOK_ALLOW_LINK_LOCAL")) {
+    if (*v != "true" && *v != "false") {
+      throw std::runtime_error("BERTH_WEBHOOK_ALLOW_LINK_LOCAL must be true or false");
+    }
+    config.webhook_allow_link_local = *v == "true";
+  }
+  if (auto v = value("BERTH_EVENT_RETENTION_SECONDS")) {
+    config.event_retention =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_EVENT_RETENTION_SECONDS"));
+  }
   if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
     config.max_open_uploads_per_registry =
         parse_unsigned(*v, "BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY");
@@ -289,7 +363,11 @@ BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAUL
 BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
 BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE,
 BERTH_METRICS_TOKEN_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
-win over variables, variables over the YAML file.
+win over variables, variables over the YAML file. Webhook delivery and event retention are set
+by variables and YAML keys only (BERTH_WEBHOOK_WORKERS, BERTH_WEBHOOK_TIMEOUT_SECONDS,
+BERTH_WEBHOOK_RETRY_FOR_SECONDS, BERTH_WEBHOOK_BACKOFF_MIN_MS, BERTH_WEBHOOK_BACKOFF_MAX_MS,
+BERTH_WEBHOOK_POLL_INTERVAL_MS, BERTH_WEBHOOK_LEASE_SECONDS, BERTH_WEBHOOK_ALLOW_LINK_LOCAL,
+BERTH_EVENT_RETENTION_SECONDS).
 
 Administrator token: the first start of a data directory creates the token of the management
 API (/mgmt/v1/) and prints it ONCE on standard output; only its hash is kept, in

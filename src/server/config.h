@@ -51,6 +51,22 @@ struct Config {
   std::vector<std::string> trusted_proxies;
   std::chrono::seconds access_token_lifetime{300};
   double rate_limit_scale = 1.0;
+  // Webhook delivery (docs/events.md): deliveries at once, one attempt's timeout, how long an
+  // event is retried, the retry delays, how often due webhooks are looked for, and whether
+  // service URIs may point at link-local (cloud metadata) addresses.
+  unsigned webhook_workers = 8;
+  std::chrono::seconds webhook_timeout{10};
+  std::chrono::seconds webhook_retry_for{24 * 60 * 60};
+  std::chrono::milliseconds webhook_backoff_min{1000};
+  std::chrono::milliseconds webhook_backoff_max{300'000};
+  std::chrono::milliseconds webhook_poll_interval{250};
+  // How long a node's claim on a webhook lasts without renewal: after a crash, another node (or
+  // the restarted one) carries on once it has expired.
+  std::chrono::seconds webhook_lease{60};
+  bool webhook_allow_link_local = false;
+  // Repository events (the audit log) are kept this long; events a webhook still waits for are
+  // kept until it has handled them.
+  std::chrono::seconds event_retention{90 * 24 * 60 * 60};
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

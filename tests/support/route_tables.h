@@ -16,6 +16,7 @@
 #include "metadata/sqlite_metadata_store.h"
 #include "metrics/metrics.h"
 #include "auth/secrets.h"
+#include "events/event_service.h"
 #include "registry/access_control.h"
 #include "registry/registry.h"
 #include "registry/registry_services.h"
@@ -40,8 +41,10 @@ class AllRoutes {
     access_ = std::make_unique<AccessStack>(*metadata_);
     access_control_ = std::make_unique<registry::AccessControl>(*metadata_, *metadata_, *tenants_,
                                                                 access_->key());
+    events_ = std::make_unique<events::EventService>(*metadata_, *tenants_, access_->key(),
+                                                     events::DestinationPolicy{});
     management_ = std::make_unique<api::ManagementContext>(
-        api::ManagementContext{*tenants_, *access_control_, *registries_});
+        api::ManagementContext{*tenants_, *access_control_, *registries_, *events_});
     pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
         *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {},
         metrics});
@@ -65,6 +68,7 @@ class AllRoutes {
   std::unique_ptr<registry::Tenants> tenants_;
   std::unique_ptr<AccessStack> access_;
   std::unique_ptr<registry::AccessControl> access_control_;
+  std::unique_ptr<events::EventService> events_;
   std::unique_ptr<api::ManagementContext> management_;
   std::unique_ptr<api::Pipeline> pipeline_;
   http::Router router_;
