@@ -105,25 +105,6 @@ json::object delivery_json(const metadata::DeliveryRecord& d) {
   };
 }
 
-json::object audit_json(const metadata::EventRecord& e) {
-  return json::object{
-      {"sequence", e.sequence},
-      {"id", e.id},
-      {"time", time_ms_of(e.created_at)},
-      {"action", e.action},
-      {"repository", e.repository},
-      {"tag", e.tag},
-      {"digest", e.digest},
-      {"mediaType", e.media_type},
-      {"size", e.size},
-      {"identity", e.origin.identity},
-      {"identityKind", e.origin.identity_kind},
-      {"clientAddress", e.origin.client_address},
-      {"requestId", e.origin.request_id},
-      {"userAgent", e.origin.user_agent},
-  };
-}
-
 events::Headers headers_of(const std::map<std::string, std::string>& map) {
   return events::Headers(map.begin(), map.end());
 }
@@ -290,7 +271,7 @@ class EventHandlers {
   asio::awaitable<Response> redeliver(RequestContext& context, Request& request) {
     auto again = co_await context.run_blocking([&] {
       return service_.redeliver(request.param("registry"), request.param("name"),
-                                request.param("event"));
+                                request.param("eventId"));
     });
     if (!again) co_return error_of(again.error());
     co_return json_response(202, json::object{{"id", *again}});
@@ -332,7 +313,7 @@ class EventHandlers {
         [&] { return service_.audit(request.param("registry"), query); });
     if (!listed) co_return error_of(listed.error());
     json::array items;
-    for (const auto& event : *listed) items.push_back(audit_json(event));
+    for (const auto& event : *listed) items.push_back(events::audit_entry(event));
     co_return page_response("events", std::move(items), top.value,
                             listed->empty() ? 0 : listed->back().sequence);
   }
@@ -373,7 +354,7 @@ constexpr EventRow kEventRoutes[] = {
      kWrite, &EventHandlers::config},
     {"GET", "/mgmt/v1/registries/{registry}/webhooks/{name}/events", "mgmt.webhooks.events",
      kRead, &EventHandlers::deliveries},
-    {"POST", "/mgmt/v1/registries/{registry}/webhooks/{name}/events/{event}/redeliver",
+    {"POST", "/mgmt/v1/registries/{registry}/webhooks/{name}/events/{eventId}/redeliver",
      "mgmt.webhooks.redeliver", kWrite, &EventHandlers::redeliver},
     {"GET", "/mgmt/v1/registries/{registry}/audit/events", "mgmt.audit.events", kRead,
      &EventHandlers::audit},

@@ -82,6 +82,25 @@ std::string format_timestamp_ms(std::int64_t unix_ms) {
   return fmt::format("{}.{:03}Z", text, millis);
 }
 
+boost::json::object audit_entry(const metadata::EventRecord& e) {
+  return json::object{
+      {"sequence", e.sequence},
+      {"id", e.id},
+      {"time", format_timestamp_ms(e.created_at)},
+      {"action", e.action},
+      {"repository", e.repository},
+      {"tag", e.tag},
+      {"digest", e.digest},
+      {"mediaType", e.media_type},
+      {"size", e.size},
+      {"identity", e.origin.identity},
+      {"identityKind", e.origin.identity_kind},
+      {"clientAddress", e.origin.client_address},
+      {"requestId", e.origin.request_id},
+      {"userAgent", e.origin.user_agent},
+  };
+}
+
 std::string service_payload(const metadata::EventRecord& event) {
   return json::serialize(service_object(event));
 }

@@ -4,6 +4,7 @@
 // every form with examples.
 
 #include <cstdint>
+#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,11 @@ Payload payload_for(const metadata::EventRecord& event, std::string_view format,
 // with the secret>". Signing the time with the body lets receivers refuse replays of old
 // deliveries.
 std::string signature(std::string_view secret, std::int64_t unix_seconds, std::string_view body);
+
+// An audit entry: sequence, id, time, action, repository, tag, digest, mediaType, size,
+// identity, identityKind, clientAddress, requestId, userAgent (the management API's and the
+// audit file's shape).
+boost::json::object audit_entry(const metadata::EventRecord& event);
 
 // RFC 3339 UTC with milliseconds: "2026-12-02T15:04:05.123Z".
 std::string format_timestamp_ms(std::int64_t unix_ms);

@@ -386,6 +386,19 @@ TEST_P(EventStoreConformance, AuditListingFiltersAndPagesNewestFirst) {
   EXPECT_FALSE(MUST(events().find_event(kDefaultRegistryId, "no-such-event")));
 }
 
+TEST_P(EventStoreConformance, EventsAfterFollowTheLogOfEveryRegistryInOrder) {
+  RegistryId other = NEW_REGISTRY("other");
+  std::vector<EventRecord> appended = {event_of("push", "a", "1"), event_of("pull", "b", "2", other),
+                                       event_of("untag", "a", "1")};
+  MUST(events().append_events(appended));
+  auto all = MUST(events().events_after(0, 10));
+  EXPECT_EQ(ids_of(all), (std::vector<std::string>{appended[0].id, appended[1].id,
+                                                    appended[2].id}));
+  auto rest = MUST(events().events_after(all[0].sequence, 1));
+  EXPECT_EQ(ids_of(rest), (std::vector<std::string>{appended[1].id}));
+  EXPECT_TRUE(MUST(events().events_after(all[2].sequence, 10)).empty());
+}
+
 TEST_P(EventStoreConformance, PruneKeepsWhatAWebhookStillWaitsFor) {
   std::vector<EventRecord> old = {event_of("pull", "a", "1"), event_of("push", "a", "2")};
   MUST(events().append_events(old));

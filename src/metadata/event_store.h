@@ -115,6 +115,10 @@ class EventStore {
   virtual Result<void> append_events(std::span<const EventRecord> events) = 0;
   // Audit listing; see EventFilter.
   virtual Result<std::vector<EventRecord>> list_events(const EventFilter& filter) = 0;
+  // Every registry's events with a sequence above `sequence`, oldest first, at most `limit`:
+  // for readers that follow the log (the audit file).
+  virtual Result<std::vector<EventRecord>> events_after(std::int64_t sequence,
+                                                        std::size_t limit) = 0;
   // The event with `id` (its payload id) in `registry`.
   virtual Result<std::optional<EventRecord>> find_event(RegistryId registry,
                                                         std::string_view id) = 0;

@@ -86,6 +86,9 @@ constexpr StatementSpec<EventSql> kEventStatements[] = {
      " AND (?3 = 0 OR e.created_at >= ?3) AND (?4 = 0 OR e.created_at < ?4)"
      " AND (?5 = '' OR e.identity = ?5) AND (?6 = '' OR e.repository = ?6)"
      " AND (?7 = '' OR e.action = ?7) ORDER BY e.sequence DESC LIMIT ?8"},
+    {EventSql::events_after, "events after",
+     "SELECT " BERTH_EVENT_COLUMNS " FROM events e WHERE e.sequence > ?1 ORDER BY e.sequence"
+     " LIMIT ?2"},
     {EventSql::find_event, "find event",
      "SELECT " BERTH_EVENT_COLUMNS " FROM events e WHERE e.id = ?2 AND e.registry_id = ?1 ORDER BY e.sequence LIMIT 1"},
     {EventSql::prune_events, "prune events",
@@ -340,6 +343,18 @@ Result<std::vector<EventRecord>> SqliteMetadataStore::list_events(const EventFil
       .bind_text(6, filter.repository)
       .bind_text(7, filter.action)
       .bind_int(8, sql_limit(limit));
+  return read_rows<EventRecord>(*stmt, event_of);
+}
+
+Result<std::vector<EventRecord>> SqliteMetadataStore::events_after(std::int64_t sequence,
+                                                                   std::size_t limit) {
+  limit = std::min(limit, kMaxEventsPerPage);
+  if (limit == 0) return std::vector<EventRecord>();
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(EventSql::events_after);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, sequence).bind_int(2, sql_limit(limit));
   return read_rows<EventRecord>(*stmt, event_of);
 }
 

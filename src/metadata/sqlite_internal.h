@@ -149,6 +149,7 @@ enum class AccessSql : std::size_t {
 enum class EventSql : std::size_t {
   insert_event,
   list_events,
+  events_after,
   find_event,
   prune_events,
   prune_deliveries,

@@ -151,6 +151,8 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore, publ
   // --- EventStore (sqlite_event_store.cc) ---
   Result<void> append_events(std::span<const EventRecord> events) override;
   Result<std::vector<EventRecord>> list_events(const EventFilter& filter) override;
+  Result<std::vector<EventRecord>> events_after(std::int64_t sequence,
+                                                std::size_t limit) override;
   Result<std::optional<EventRecord>> find_event(RegistryId registry, std::string_view id) override;
   Result<std::uint64_t> prune_events(std::int64_t before) override;
   Result<WebhookRecord> create_webhook(const WebhookRecord& webhook,

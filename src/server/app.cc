@@ -22,6 +22,7 @@
 #include "auth/login_audit.h"
 #include "auth/network_policy.h"
 #include "auth/secrets.h"
+#include "events/audit_file.h"
 #include "events/dispatcher.h"
 #include "events/event_service.h"
 #include "events/transport.h"
@@ -204,6 +205,7 @@ struct App::Parts {
   // stores it reads go away.
   std::unique_ptr<events::Dispatcher> dispatcher;
   std::unique_ptr<events::EventService> event_service;
+  std::unique_ptr<events::AuditFile> audit_file;  // none unless configured
   std::unique_ptr<api::ManagementContext> management;
   std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
@@ -433,6 +435,19 @@ void App::start_events(const Config& config) {
   });
   parts_->shutdown_deadline = config.shutdown_deadline;
   parts_->dispatcher->start();
+  if (!config.audit_log_file.empty()) {
+    metadata::MetadataStore* names = parts_->metadata.get();
+    parts_->audit_file = std::make_unique<events::AuditFile>(
+        *parts_->metadata, config.audit_log_file, [names](metadata::RegistryId id) {
+          auto registries = names->list_registries();
+          if (registries) {
+            for (const auto& record : *registries) {
+              if (record.id == id) return record.name;
+            }
+          }
+          return std::to_string(id);
+        });
+  }
 }
 
 // The token service's signing keys, the authenticator, the login audit and
@@ -487,6 +502,7 @@ void App::run(bool handle_signals) {
   // is delivered after the next start.
   parts_->dispatcher->stop(parts_->shutdown_deadline);
   parts_->pull_log->flush();
+  if (parts_->audit_file) parts_->audit_file->catch_up();
 }
 
 void App::stop() { parts_->server->stop(); }

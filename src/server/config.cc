@@ -246,6 +246,7 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_key(root["webhooks"], "allow_link_local", config.webhook_allow_link_local);
     read_seconds(root["webhooks"], "lease_seconds", config.webhook_lease);
     read_seconds(root["events"], "retention_seconds", config.event_retention);
+    read_key(root["events"], "audit_log_file", config.audit_log_file);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -319,6 +320,7 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
     }
     config.webhook_allow_link_local = *v == "true";
   }
+  if (auto v = value("BERTH_AUDIT_LOG_FILE")) config.audit_log_file = *v;
   if (auto v = value("BERTH_EVENT_RETENTION_SECONDS")) {
     config.event_retention =
         std::chrono::seconds(parse_unsigned(*v, "BERTH_EVENT_RETENTION_SECONDS"));
@@ -362,7 +364,7 @@ Each flag except --port-file has an environment variable (BERTH_LISTEN, BERTH_TL
 BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
 BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
 BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE,
-BERTH_METRICS_TOKEN_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
+BERTH_METRICS_TOKEN_FILE, BERTH_AUDIT_LOG_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
 win over variables, variables over the YAML file. Webhook delivery and event retention are set
 by variables and YAML keys only (BERTH_WEBHOOK_WORKERS, BERTH_WEBHOOK_TIMEOUT_SECONDS,
 BERTH_WEBHOOK_RETRY_FOR_SECONDS, BERTH_WEBHOOK_BACKOFF_MIN_MS, BERTH_WEBHOOK_BACKOFF_MAX_MS,
@@ -388,7 +390,7 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::string config_file;
   std::vector<std::string> listen, tls_listen, registry_listener;
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
-  std::string metrics_token_file;
+  std::string metrics_token_file, audit_log_file;
   std::optional<std::string> domain, default_registry;
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
@@ -471,6 +473,7 @@ ConfigOutcome load_config(int argc, char** argv) {
     }
     if (rate_limit_scale) config.rate_limit_scale = *rate_limit_scale;
     if (!metrics_token_file.empty()) config.metrics_token_file = metrics_token_file;
+    if (!audit_log_file.empty()) config.audit_log_file = audit_log_file;
     validate(config);
   } catch (const std::exception& e) {
     std::cerr << "berthd: " << e.what() << '\n';

@@ -67,6 +67,8 @@ struct Config {
   // Repository events (the audit log) are kept this long; events a webhook still waits for are
   // kept until it has handled them.
   std::chrono::seconds event_retention{90 * 24 * 60 * 60};
+  // Every repository event as a JSON line appended here, for log shippers; empty: none.
+  std::string audit_log_file;
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

@@ -130,6 +130,16 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.networkrules.add", kRegistryWrite},
     {"mgmt.networkrules.remove", kRegistryWrite},
     {"mgmt.audit.logins", kRegistryRead},
+    {"mgmt.audit.events", kRegistryRead},
+    {"mgmt.webhooks.list", kRegistryRead},
+    {"mgmt.webhooks.create", kRegistryWrite},
+    {"mgmt.webhooks.show", kRegistryRead},
+    {"mgmt.webhooks.update", kRegistryWrite},
+    {"mgmt.webhooks.delete", kRegistryWrite},
+    {"mgmt.webhooks.ping", kRegistryWrite},
+    {"mgmt.webhooks.config", kRegistryWrite},
+    {"mgmt.webhooks.events", kRegistryRead},
+    {"mgmt.webhooks.redeliver", kRegistryWrite},
     {"mgmt.identities.list", kAdminOnly},
     {"mgmt.identities.create", kAdminOnly},
     {"mgmt.identities.show", kAdminOnly},
@@ -346,6 +356,7 @@ class AuthorizationMatrix : public ApiTest {
         {"{tag}", "nosuchtag"},
         {"{name}", "nosuchname"},
         {"{id}", "nosuchid"},
+        {"{eventId}", "nosuchevent"},
     };
     std::string path = route.pattern;
     for (const auto& [param, value] : values) {

@@ -44,6 +44,7 @@ std::string concrete(std::string pattern) {
       {"{digest}", "sha256:" + std::string(64, 'a')},
       {"{name}", "somename"},
       {"{id}", "00000000-0000-4000-8000-000000000000"},
+      {"{eventId}", "00000000-0000-4000-8000-000000000001"},
   };
   for (const auto& [param, value] : values) {
     for (auto at = pattern.find(param); at != std::string::npos; at = pattern.find(param)) {
@@ -84,7 +85,8 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
       EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"berth-management\"");
     }
   }
-  EXPECT_EQ(protected_routes, 16u + 24u + 2u);  // registries, access control, signing keys
+  // registries, access control, signing keys, events
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u);
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {
