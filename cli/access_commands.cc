@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "cli/command.h"
@@ -37,22 +36,11 @@ std::int64_t now_seconds() {
       .count();
 }
 
-// A whole number in [min, max] written as plain digits.
-std::optional<int> bounded_number(std::string_view text, int min, int max) {
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  int value = std::stoi(std::string(text));
-  if (value < min || value > max) return std::nullopt;
-  return value;
-}
-
 // The expiry --expiration-in-days or --expiration asks for (the parser lets only one through),
 // in the future; "" when neither was given.
 Result<std::string> expiry_from_flags(const Options& o) {
   if (!o.expiration_in_days.empty()) {
-    auto days = bounded_number(o.expiration_in_days, 1, kMaxExpirationDays);
+    auto days = parse_bounded_number(o.expiration_in_days, 1, kMaxExpirationDays);
     if (!days) {
       return usage_error(fmt::format("--expiration-in-days: '{}' is not a number of days from 1 to {}",
                                      o.expiration_in_days, kMaxExpirationDays));
@@ -386,28 +374,11 @@ Result<View> identity_delete(Context& ctx) {
 
 Result<View> audit_logins(Context& ctx) {
   const Options& o = ctx.options();
-  std::vector<std::pair<std::string, std::string>> query;
+  Query query;
   if (!o.identity.empty()) query.emplace_back("identity", o.identity);
   if (!o.result.empty()) query.emplace_back("result", o.result);
-  std::optional<std::int64_t> since, until;
-  for (auto [flag, text, into] : {std::tuple{"--since", &o.since, &since},
-                                  std::tuple{"--until", &o.until, &until}}) {
-    if (text->empty()) continue;
-    auto seconds = parse_rfc3339(*text);
-    if (!seconds) return usage_error(fmt::format("{}: {}", flag, seconds.error().message));
-    *into = *seconds;
-    query.emplace_back(std::string(flag).substr(2), format_rfc3339(*seconds));
-  }
-  if (since && until && *since > *until) {
-    return usage_error(fmt::format("--since '{}' is after --until '{}'", o.since, o.until));
-  }
-  if (!o.top.empty()) {
-    if (!bounded_number(o.top, 1, kMaxAuditTop)) {
-      return usage_error(
-          fmt::format("--top: '{}' is not a number from 1 to {}", o.top, kMaxAuditTop));
-    }
-    query.emplace_back("top", o.top);
-  }
+  if (auto problem = add_time_range(o, query)) return *problem;
+  if (auto problem = add_top(o, kMaxAuditTop, query)) return *problem;
   return with_client(ctx, [&](ManagementClient& c) {
     return show(c.login_audit(o.registry, query), login_audit_view);
   });
@@ -816,15 +787,7 @@ void declare_audit(Verbs& v) {
   auto* logins = v.verb(audit, "logins", "list logins to a registry, newest first", audit_logins);
   v.registry_flag(logins);
   logins->add_option("--identity", o.identity, "only this identity's logins")
-      ->check(checked([](std::string_view identity) -> std::optional<std::string> {
-        bool printable = std::all_of(identity.begin(), identity.end(), [](char c) {
-          return static_cast<unsigned char>(c) > ' ' && c != 0x7f;
-        });
-        if (identity.empty() || identity.size() > 128 || !printable) {
-          return fmt::format("identity '{}' must be 1-128 printable characters", identity);
-        }
-        return std::nullopt;
-      }))
+      ->check(checked(check_identity_filter))
       ->type_name("IDENTITY");
   logins->add_option("--result", o.result, "only successful or only failed logins")
       ->transform(choice_transform({"success", "failure"}))

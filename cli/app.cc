@@ -440,10 +440,10 @@ int run(const std::vector<std::string>& args, const Environment& env,
   app.require_subcommand(1);
   app.footer(
       fmt::format("Verbs name their registry with -r/--registry (alias -n/--name, except\n"
-                  "where -n/--name names a token, scope map or identity, as in az acr), a\n"
-                  "repository with --repository and an image with --image repository:tag or\n"
-                  "repository@digest. Settings: flags, then BERTH_SERVER / BERTH_TOKEN, then\n"
-                  "the file 'berth configure' writes.\n\n{}",
+                  "where -n/--name names a token, scope map, webhook or identity, as in az\n"
+                  "acr), a repository with --repository and an image with --image\n"
+                  "repository:tag or repository@digest. Settings: flags, then BERTH_SERVER /\n"
+                  "BERTH_TOKEN, then the file 'berth configure' writes.\n\n{}",
                   exit_codes_help()));
 
   Options options;
@@ -452,6 +452,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   Verbs verbs{app, options, selected};
   declare(verbs);
   declare_access_commands(verbs);
+  declare_event_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());

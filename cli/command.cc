@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "cli/validate.h"
 #include "cli/views.h"
 
@@ -104,6 +106,9 @@ void add_common_options(CLI::App* app, Options& options) {
 
 CLI::App* Verbs::group(CLI::App* parent, const std::string& name,
                        const std::string& description) {
+  for (CLI::App* existing : parent->get_subcommands([](CLI::App*) { return true; })) {
+    if (existing->get_name() == name) return existing;
+  }
   CLI::App* sub = parent->add_subcommand(name, description);
   sub->require_subcommand(1);
   return sub;
@@ -168,6 +173,31 @@ Result<View> refuse_without_yes(std::string_view what) {
 Result<View> deleted(Result<boost::json::value> answer, std::string message) {
   if (!answer) return answer.error();
   return message_view(std::move(message));
+}
+
+std::optional<Error> add_time_range(const Options& o, Query& query) {
+  std::optional<std::int64_t> since, until;
+  for (auto [flag, text, into] : {std::tuple{"--since", &o.since, &since},
+                                  std::tuple{"--until", &o.until, &until}}) {
+    if (text->empty()) continue;
+    auto seconds = parse_rfc3339(*text);
+    if (!seconds) return usage_error(fmt::format("{}: {}", flag, seconds.error().message));
+    *into = *seconds;
+    query.emplace_back(std::string(flag).substr(2), format_rfc3339(*seconds));
+  }
+  if (since && until && *since > *until) {
+    return usage_error(fmt::format("--since '{}' is after --until '{}'", o.since, o.until));
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> add_top(const Options& o, std::int64_t max_top, Query& query) {
+  if (o.top.empty()) return std::nullopt;
+  if (!parse_bounded_number(o.top, 1, max_top)) {
+    return usage_error(fmt::format("--top: '{}' is not a number from 1 to {}", o.top, max_top));
+  }
+  query.emplace_back("top", o.top);
+  return std::nullopt;
 }
 
 void set_flag(boost::json::object& body, const char* key, const std::string& value) {

@@ -1,15 +1,19 @@
 #pragma once
 // What every verb shares: the parsed flags, the run's context (settings, transport, standard
 // input) and the helpers that declare flags and turn API answers into views. app.cc declares
-// the registry and content verbs, access_commands.cc the access-control ones.
+// the registry and content verbs, access_commands.cc the access-control ones, event_commands.cc
+// the webhook verbs and `audit list`.
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <cstdint>
 #include <functional>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/app.h"
@@ -70,6 +74,22 @@ struct Options {
   bool password_stdin = false;
   bool expose_token = false;
   std::string login_server;
+
+  // Webhooks and the audit log of repository events (event_commands.cc); `name` is the
+  // webhook's, `scope` its scope, `status` its status. The *_given flags tell "--scope ''"
+  // (clear it) from no --scope on update.
+  std::string uri;
+  std::vector<std::string> actions;
+  std::vector<std::string> headers;  // NAME=VALUE each
+  bool headers_given = false;
+  bool scope_given = false;
+  std::string secret;
+  bool secret_given = false;
+  std::string secret_file;
+  std::string format;
+  std::string event_id;
+  std::string before;
+  std::string action;
 };
 
 class Context;
@@ -135,6 +155,7 @@ struct Verbs {
   Options& options;
   Handler& selected;
 
+  // A group of verbs; declared again (by another file), the same group.
   CLI::App* group(CLI::App* parent, const std::string& name, const std::string& description);
   CLI::App* group(const std::string& name, const std::string& description) {
     return group(&app, name, description);
@@ -160,6 +181,9 @@ struct Verbs {
 
 // The access-control verbs (access_commands.cc).
 void declare_access_commands(Verbs& verbs);
+// The webhook verbs and `audit list` (event_commands.cc); after declare_access_commands, whose
+// `audit` group it adds to.
+void declare_event_commands(Verbs& verbs);
 
 // ------------------------------------------------------------------ handler helpers
 
@@ -179,6 +203,14 @@ Result<View> show(Result<boost::json::value> answer, MakeView make_view) {
 }
 
 Result<View> deleted(Result<boost::json::value> answer, std::string message);
+
+// Query parameters, in order: (name, value) pairs whose empty values are left out.
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+// --since and --until, checked (RFC 3339, --since not after --until) and added to `query` as
+// UTC whole seconds; --top checked to be a number from 1 to `max_top` and added.
+std::optional<Error> add_time_range(const Options& o, Query& query);
+std::optional<Error> add_top(const Options& o, std::int64_t max_top, Query& query);
 
 // body[key] = true/false from a "true"/"false" flag; nothing for "".
 void set_flag(boost::json::object& body, const char* key, const std::string& value);

@@ -27,7 +27,7 @@ std::string_view exit_codes_help() {
          "     request the server rejected as invalid (400)\n"
          "  3  authentication failure: no token, or the server refused it (401, 403)\n"
          "  4  not found (404): no such registry, repository, tag, manifest, token, scope\n"
-         "     map, identity or role assignment\n"
+         "     map, identity, role assignment, webhook or webhook event\n"
          "  5  conflict (409): name taken, tier downgrade blocked, limit exceeded, deleting\n"
          "     the default registry, admin user disabled, scope map in use\n"
          "Errors are one line on standard error, \"berth: <message>\"; nothing goes to standard\n"

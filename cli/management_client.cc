@@ -334,4 +334,59 @@ Result<json::value> ManagementClient::login_audit(
   return call("GET", child_path(registry, "audit/logins") + query_string(query));
 }
 
+Result<json::value> ManagementClient::list_webhooks(std::string_view registry) {
+  return call("GET", child_path(registry, "webhooks"));
+}
+
+Result<json::value> ManagementClient::get_webhook(std::string_view registry,
+                                                  std::string_view name) {
+  return call("GET", child_path(registry, "webhooks", name));
+}
+
+Result<json::value> ManagementClient::create_webhook(std::string_view registry,
+                                                     const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "webhooks"), &value);
+}
+
+Result<json::value> ManagementClient::update_webhook(std::string_view registry,
+                                                     std::string_view name,
+                                                     const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "webhooks", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_webhook(std::string_view registry,
+                                                     std::string_view name) {
+  return call("DELETE", child_path(registry, "webhooks", name));
+}
+
+Result<json::value> ManagementClient::ping_webhook(std::string_view registry,
+                                                   std::string_view name) {
+  return call("POST", child_path(registry, "webhooks", name) + "/ping");
+}
+
+Result<json::value> ManagementClient::webhook_config(std::string_view registry,
+                                                     std::string_view name) {
+  return call("GET", child_path(registry, "webhooks", name) + "/config");
+}
+
+Result<json::value> ManagementClient::webhook_deliveries(
+    std::string_view registry, std::string_view name,
+    const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "webhooks", name) + "/events" + query_string(query));
+}
+
+Result<json::value> ManagementClient::redeliver_event(std::string_view registry,
+                                                      std::string_view name,
+                                                      std::string_view event_id) {
+  return call("POST", child_path(registry, "webhooks", name) + "/events/" +
+                          percent_encode(event_id) + "/redeliver");
+}
+
+Result<json::value> ManagementClient::event_audit(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "audit/events") + query_string(query));
+}
+
 }  // namespace berth::cli

@@ -95,6 +95,25 @@ class ManagementClient {
       std::string_view registry,
       const std::vector<std::pair<std::string, std::string>>& query);
 
+  // Webhooks and the audit log of repository events (docs/management-api.md). `query` holds
+  // (name, value) pairs; empty values are left out.
+  Result<boost::json::value> list_webhooks(std::string_view registry);
+  Result<boost::json::value> get_webhook(std::string_view registry, std::string_view name);
+  Result<boost::json::value> create_webhook(std::string_view registry,
+                                            const boost::json::object& body);
+  Result<boost::json::value> update_webhook(std::string_view registry, std::string_view name,
+                                            const boost::json::object& body);
+  Result<boost::json::value> delete_webhook(std::string_view registry, std::string_view name);
+  Result<boost::json::value> ping_webhook(std::string_view registry, std::string_view name);
+  Result<boost::json::value> webhook_config(std::string_view registry, std::string_view name);
+  Result<boost::json::value> webhook_deliveries(
+      std::string_view registry, std::string_view name,
+      const std::vector<std::pair<std::string, std::string>>& query);
+  Result<boost::json::value> redeliver_event(std::string_view registry, std::string_view name,
+                                             std::string_view event_id);
+  Result<boost::json::value> event_audit(
+      std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);

@@ -328,4 +328,80 @@ std::optional<std::string> check_http_url(std::string_view what, std::string_vie
   return std::nullopt;
 }
 
+std::optional<std::int64_t> parse_bounded_number(std::string_view text, std::int64_t min,
+                                                 std::int64_t max) {
+  if (!all_digits(text) || text.size() > 18) return std::nullopt;
+  std::int64_t value = 0;
+  for (char c : text) value = value * 10 + (c - '0');
+  if (value < min || value > max) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> check_identity_filter(std::string_view identity) {
+  bool printable = std::all_of(identity.begin(), identity.end(), [](char c) {
+    return static_cast<unsigned char>(c) > ' ' && c != 0x7f;
+  });
+  if (identity.empty() || identity.size() > 128 || !printable) {
+    return fmt::format("identity '{}' must be 1-128 printable characters", identity);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_webhook_name(std::string_view name) {
+  if (name.size() < 5 || name.size() > 50 || !std::all_of(name.begin(), name.end(), is_alnum)) {
+    return fmt::format("webhook name '{}' must be 5-50 letters or digits", name);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_webhook_scope(std::string_view scope) {
+  if (scope.empty()) return std::nullopt;
+  // The tag follows the last ':' (repository names have none); "repo" alone means repo:latest.
+  auto colon = scope.rfind(':');
+  std::string_view repository = scope.substr(0, colon);
+  std::string_view tag = colon == std::string_view::npos ? "latest" : scope.substr(colon + 1);
+  bool ok = scope.size() <= 512 && !repository.empty() && !tag.empty() &&
+            all_of_chars(repository, "._-/*") && all_of_chars(tag, "._-*");
+  if (!ok) {
+    return fmt::format(
+        "scope '{}' must be REPOSITORY or REPOSITORY:TAG (letters, digits, '.', '_', '-', '/' "
+        "in the repository, '*' wildcards), e.g. team/app:* or *:v1",
+        scope);
+  }
+  return std::nullopt;
+}
+
+Result<HeaderAssignment> parse_header_assignment(std::string_view text) {
+  // Messages name only the leading token characters: whatever follows may be a credential
+  // ("Authorization: Bearer …" typed with a colon).
+  constexpr std::string_view kTokenExtras = "!#$%&'*+-.^_`|~";
+  auto token_end = std::find_if(text.begin(), text.end(), [&](char c) {
+    return !is_alnum(c) && kTokenExtras.find(c) == std::string_view::npos;
+  });
+  std::string shown(text.begin(), token_end);
+  if (shown.size() > 64) shown = shown.substr(0, 64) + "…";
+  auto equals = text.find('=');
+  if (equals == std::string_view::npos || equals == 0) {
+    return usage_error(fmt::format("header '{}' must be NAME=VALUE", shown));
+  }
+  if (static_cast<std::size_t>(token_end - text.begin()) < equals || equals > 256) {
+    return usage_error(fmt::format(
+        "header name '{}' has a character header names cannot hold, or is longer than 256 "
+        "(letters, digits and {} only)",
+        shown, kTokenExtras));
+  }
+  HeaderAssignment header{std::string(text.substr(0, equals)),
+                          std::string(text.substr(equals + 1))};
+  bool visible = std::all_of(header.value.begin(), header.value.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u == ' ' || u == '\t' || (u > 0x20 && u < 0x7f);
+  });
+  if (!visible || header.value.size() > 4096) {
+    return usage_error(fmt::format(
+        "the value of header '{}' must be at most 4096 visible ASCII characters or spaces",
+        header.name));
+  }
+  return header;
+}
+
 }  // namespace berth::cli

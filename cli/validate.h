@@ -70,4 +70,33 @@ std::string format_rfc3339(std::int64_t seconds);
 // An http:// or https:// URL with a host and no spaces.
 std::optional<std::string> check_http_url(std::string_view what, std::string_view url);
 
+// A whole number in [min, max] written as plain digits (no sign, no exponent, at most 18 of
+// them); nothing otherwise.
+std::optional<std::int64_t> parse_bounded_number(std::string_view text, std::int64_t min,
+                                                 std::int64_t max);
+
+// An identity filter of the audit listings: 1-128 printable characters without spaces.
+std::optional<std::string> check_identity_filter(std::string_view identity);
+
+// Webhook names: 5-50 ASCII letters or digits (the server's rule, ignoring case).
+std::optional<std::string> check_webhook_name(std::string_view name);
+
+// The actions a webhook can subscribe to, in their API spelling.
+inline constexpr std::string_view kWebhookActions[] = {"push", "delete", "quarantine",
+                                                       "chart_push", "chart_delete"};
+
+// A webhook's scope: "" (every repository), "repository" (its tag latest) or
+// "repository:tag", each part letters, digits, '.', '_', '-' and '*' wildcards, the repository
+// also '/'.
+std::optional<std::string> check_webhook_scope(std::string_view scope);
+
+// A custom header given as NAME=VALUE: NAME an HTTP token (RFC 9110), VALUE visible ASCII,
+// spaces and tabs (no CR or LF, so no header can be injected); VALUE may be empty. A refusal
+// names only the leading name characters, never the value (it may be a credential).
+struct HeaderAssignment {
+  std::string name;
+  std::string value;
+};
+Result<HeaderAssignment> parse_header_assignment(std::string_view text);
+
 }  // namespace berth::cli

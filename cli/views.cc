@@ -434,6 +434,128 @@ View login_audit_view(const json::value& answer) {
   return view;
 }
 
+// ------------------------------------------------------------------ webhooks and events
+
+namespace {
+
+const std::vector<std::string> kWebhookColumns = {"Name",   "Status", "Actions", "Scope",
+                                                  "Format", "Signed", "Created"};
+const std::vector<std::size_t> kWebhookTruncatable = {2, 3};
+
+std::vector<Cell> webhook_row(const json::value& w) {
+  return {text(w, "name"),   text(w, "status"), joined(w, "actions"), text(w, "scope"),
+          text(w, "format"), flag(w, "signed"), text(w, "createdTime")};
+}
+
+// A time as the tables show it: to the second ("2026-12-02T15:04:05Z" for
+// "2026-12-02T15:04:05.123Z"), so that a row fits; tsv keeps the milliseconds.
+Cell time_to_second(const json::value& object, std::string_view key) {
+  Cell cell = text(object, key);
+  constexpr std::size_t kFraction = 19;  // after "YYYY-MM-DDTHH:MM:SS"
+  if (cell.raw.size() > kFraction && cell.raw[kFraction] == '.') {
+    std::size_t zone = cell.raw.find_first_not_of("0123456789", kFraction + 1);
+    if (zone != std::string::npos) {
+      cell.human = cell.raw.substr(0, kFraction) + cell.raw.substr(zone);
+    }
+  }
+  return cell;
+}
+
+// A digest as the tables show it: the algorithm and 12 digits, as `docker images` does.
+Cell short_digest(const json::value& object, std::string_view key) {
+  Cell cell = text(object, key);
+  constexpr std::size_t kDigits = 12;
+  auto colon = cell.raw.find(':');
+  if (colon != std::string::npos && cell.raw.size() > colon + 1 + kDigits) {
+    cell.human = cell.raw.substr(0, colon + 1 + kDigits);
+  }
+  return cell;
+}
+
+// The HTTP status a delivery got; "" when none came back (connection refused, timeout).
+Cell response_status(const json::value& delivery) {
+  const json::value* response = field(delivery, "eventResponseMessage");
+  if (response == nullptr) return text_cell("");
+  auto status = unsigned_number(field(*response, "statusCode"));
+  return status && *status > 0 ? text_cell(std::to_string(*status)) : text_cell("");
+}
+
+// What the table says after a page that has a next one.
+std::string next_page_message(const json::value& answer) {
+  std::string next = string_field(answer, "next");
+  if (next.empty()) {
+    if (const json::value* v = field(answer, "next"); v != nullptr && !v->is_null()) {
+      if (auto n = unsigned_number(v)) next = std::to_string(*n);
+    }
+  }
+  if (next.empty()) return {};
+  return fmt::format("More events follow: add --before {} for the next page.", next);
+}
+
+}  // namespace
+
+View webhook_view(const json::value& webhook) {
+  return {webhook, {kWebhookColumns, {webhook_row(webhook)}, kWebhookTruncatable}, {}};
+}
+
+View webhook_list_view(const json::value& answer) {
+  View view = list_view(answer, "webhooks", kWebhookColumns, webhook_row);
+  view.table.truncatable = kWebhookTruncatable;
+  return view;
+}
+
+View webhook_config_view(const json::value& config) {
+  // One row per custom header, the service URI on each, as the scope map view has one row per
+  // action; values are never cut: they are what the receiver gets.
+  View view{config, {{"Service URI", "Header", "Value"}, {}, {}}, {}};
+  const json::value* headers = field(config, "customHeaders");
+  if (headers != nullptr && headers->is_object()) {
+    for (const auto& header : headers->as_object()) {
+      view.table.rows.push_back({text(config, "serviceUri"), text_cell(std::string(header.key())),
+                                 header.value().is_string()
+                                     ? text_cell(std::string(header.value().as_string()))
+                                     : text_cell(json::serialize(header.value()))});
+    }
+  }
+  if (view.table.rows.empty()) {
+    view.table.rows.push_back({text(config, "serviceUri"), text_cell(""), text_cell("")});
+  }
+  return view;
+}
+
+View delivery_list_view(const json::value& answer) {
+  // Event ids are what redeliver takes: never cut. The error gives way.
+  View view = list_view(answer, "events",
+                        {"Id", "Time", "Action", "Event id", "Attempt", "Result", "Status", "Error"},
+                        [](const json::value& d) -> std::vector<Cell> {
+                          return {number(d, "deliveryId"), time_to_second(d, "timestamp"),
+                                  text(d, "action"),       text(d, "id"),
+                                  number(d, "attempt"),    text(d, "result"),
+                                  response_status(d),      text(d, "error")};
+                        });
+  view.table.truncatable = {7};
+  view.message = next_page_message(answer);
+  return view;
+}
+
+View audit_event_list_view(const json::value& answer) {
+  View view = list_view(answer, "events",
+                        {"Sequence", "Time", "Action", "Repository", "Tag", "Digest", "Identity"},
+                        [](const json::value& e) -> std::vector<Cell> {
+                          return {number(e, "sequence"),       time_to_second(e, "time"),
+                                  text(e, "action"),           text(e, "repository"),
+                                  text(e, "tag"),              short_digest(e, "digest"),
+                                  text(e, "identity")};
+                        });
+  view.table.truncatable = {3, 4, 6};
+  view.message = next_page_message(answer);
+  return view;
+}
+
+View queued_event_view(const json::value& answer, std::string message) {
+  return {answer, {{"Event id"}, {{text(answer, "id")}}, {}}, std::move(message)};
+}
+
 View message_view(std::string message) { return {json::value(), {}, std::move(message)}; }
 
 }  // namespace berth::cli

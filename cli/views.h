@@ -40,6 +40,18 @@ View role_assignment_list_view(const boost::json::value& answer);  // {"roleAssi
 View network_rules_view(const boost::json::value& rules);  // {"defaultAction","ipRules"}
 View login_audit_view(const boost::json::value& answer);   // {"events":[...]}
 
+// Webhooks and the audit log of repository events. No view shows a webhook's secret (the API
+// never sends it back); the configuration view shows the service URI and custom header values
+// in full, as the API answers them only to those who may change them. The delivery and audit
+// listings print, in table format, how to get the next page when the server says one follows.
+View webhook_view(const boost::json::value& webhook);        // Webhook
+View webhook_list_view(const boost::json::value& answer);    // {"webhooks":[...]}
+View webhook_config_view(const boost::json::value& config);  // {"serviceUri","customHeaders"}
+View delivery_list_view(const boost::json::value& answer);   // {"events":[...],"next"?}
+View audit_event_list_view(const boost::json::value& answer);  // {"events":[...],"next"?}
+// A queued event ({"id"}: ping, redeliver), with `message` after the table.
+View queued_event_view(const boost::json::value& answer, std::string message);
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

@@ -52,11 +52,12 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
   const Case cases[] = {
       {{},
        "missing command; valid commands: configure, registry, repository, manifest, login, "
-       "credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')"},
+       "credential, token, scope-map, role, identity, network-rule, audit, webhook (see 'berth "
+       "--help')"},
       {{"frobnicate"},
        "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
-       "manifest, login, credential, token, scope-map, role, identity, network-rule, audit "
-       "(see 'berth --help')"},
+       "manifest, login, credential, token, scope-map, role, identity, network-rule, audit, "
+       "webhook (see 'berth --help')"},
       {{"token", "credential"},
        "missing command for 'berth token credential'; valid commands: generate (see 'berth "
        "token credential --help')"},

@@ -156,8 +156,8 @@ bad 3 "no token" registry list --server "$SERVER"
 
 # ------------------------------------------------------------------ parse errors: one line each
 
-bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')" foo
-bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit (see 'berth --help')"
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook (see 'berth --help')"
 bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
 bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
     registry list x --repository app
@@ -178,6 +178,19 @@ bad_line 2 "berth: --repository: action 'content/all' must be content/read, cont
     scope-map create -n mymap1 -r clitest09 --repository app content/all
 bad_line 2 "berth: --role: 'Admin' is not one of AcrPull, AcrPush, AcrDelete, AcrImageSigner, Owner, Contributor, Reader (see 'berth role assignment create --help')" \
     role assignment create --assignee id-1 --role Admin --registry clitest09
+# So do the webhook verbs and audit list; a header's value is never repeated.
+bad_line 2 "berth: --name: webhook name 'hook-1' must be 5-50 letters or digits (see 'berth webhook create --help')" \
+    webhook create --name hook-1 --registry clitest09 --uri http://127.0.0.1:1/ --actions push
+bad_line 2 "berth: --actions: 'build' is not one of push, delete, quarantine, chart_push, chart_delete (see 'berth webhook create --help')" \
+    webhook create --name hook1 --registry clitest09 --uri http://127.0.0.1:1/ --actions push,build
+bad_line 2 "berth: --headers: header 'Authorization' must be NAME=VALUE" \
+    webhook create --name hook1 --registry clitest09 --uri http://127.0.0.1:1/ --actions push \
+    --headers "Authorization: Bearer $TOKEN"
+bad_line 2 "berth: nothing to update: give --uri, --actions, --headers, --scope, --status, --secret, --secret-file or --format" \
+    webhook update --name hook1 --registry clitest09
+bad_line 2 "berth: missing command for 'berth audit'; valid commands: logins, list (see 'berth audit --help')" audit
+bad_line 2 "berth: --action: 'build' is not one of push, delete, untag, pull, chart_push, chart_delete, ping (see 'berth audit list --help')" \
+    audit list --registry clitest09 --action build
 # https:// to berthd's plain-HTTP port: the scheme is named, not the TLS library's error.
 bad_line 1 "berth: cannot reach the server: 127.0.0.1:$PORT does not speak TLS (a plain HTTP port?); use http://127.0.0.1:$PORT" \
     registry list --server "https://127.0.0.1:$PORT" --token "$TOKEN"

@@ -138,6 +138,27 @@ TEST_F(ManagementClientTest, EveryAccessControlRouteHasItsMethodPathAndBody) {
        r + "/network-rules?ipAddressOrRange=10.0.0.0%2F24", ""},
       {[&] { return client.login_audit("abcde", {{"identity", ""}, {"result", "failure"}}); },
        "GET", r + "/audit/logins?result=failure", ""},
+      {[&] { return client.list_webhooks("abcde"); }, "GET", r + "/webhooks", ""},
+      {[&] { return client.get_webhook("abcde", "hook1"); }, "GET", r + "/webhooks/hook1", ""},
+      {[&] { return client.create_webhook("abcde", {{"name", "hook1"}}); }, "POST",
+       r + "/webhooks", R"({"name":"hook1"})"},
+      {[&] { return client.update_webhook("abcde", "hook1", patch); }, "PATCH",
+       r + "/webhooks/hook1", R"({"status":"disabled"})"},
+      {[&] { return client.delete_webhook("abcde", "hook1"); }, "DELETE", r + "/webhooks/hook1",
+       ""},
+      {[&] { return client.ping_webhook("abcde", "hook1"); }, "POST", r + "/webhooks/hook1/ping",
+       ""},
+      {[&] { return client.webhook_config("abcde", "hook1"); }, "GET",
+       r + "/webhooks/hook1/config", ""},
+      {[&] { return client.webhook_deliveries("abcde", "hook1", {{"top", "5"}, {"before", ""}}); },
+       "GET", r + "/webhooks/hook1/events?top=5", ""},
+      {[&] { return client.redeliver_event("abcde", "hook1", "ev 1"); }, "POST",
+       r + "/webhooks/hook1/events/ev%201/redeliver", ""},
+      {[&] {
+         return client.event_audit("abcde", {{"since", "2026-12-02T06:00:00Z"},
+                                             {"repository", "team/app"}});
+       },
+       "GET", r + "/audit/events?since=2026-12-02T06%3A00%3A00Z&repository=team%2Fapp", ""},
   };
   for (const auto& c : cases) {
     transport.answer(200, "{}");

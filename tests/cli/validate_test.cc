@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace berth::cli {
 namespace {
@@ -196,6 +197,85 @@ TEST(HttpUrls, NeedSchemeAndHost) {
     auto problem = check_http_url("--issuer", bad);
     ASSERT_TRUE(problem) << bad;
     EXPECT_TRUE(problem->starts_with("--issuer '")) << *problem;
+  }
+}
+
+TEST(BoundedNumber, PlainDigitsInRange) {
+  EXPECT_EQ(parse_bounded_number("1", 1, 100), 1);
+  EXPECT_EQ(parse_bounded_number("100", 1, 100), 100);
+  EXPECT_EQ(parse_bounded_number("007", 1, 100), 7);
+  EXPECT_EQ(parse_bounded_number("999999999999999999", 1, 999'999'999'999'999'999),
+            999'999'999'999'999'999);
+  for (const char* bad : {"", "0", "101", "-1", "+5", "1e2", "5 ", " 5", "0x10",
+                          "9999999999999999999", "99999999999999999999"}) {
+    EXPECT_FALSE(parse_bounded_number(bad, 1, 100)) << bad;
+  }
+}
+
+TEST(IdentityFilter, PrintableWithoutSpaces) {
+  EXPECT_FALSE(check_identity_filter("adminuser:myreg"));
+  EXPECT_FALSE(check_identity_filter("5f0c-01@example.com"));
+  EXPECT_FALSE(check_identity_filter(std::string(128, 'x')));
+  for (const std::string& bad : {std::string(), std::string(129, 'x'), std::string("a b"),
+                                 std::string("a\tb"), std::string("a\x7f")}) {
+    EXPECT_TRUE(check_identity_filter(bad)) << bad;
+  }
+}
+
+TEST(WebhookName, FiveToFiftyAlphanumerics) {
+  EXPECT_FALSE(check_webhook_name("hook1"));
+  EXPECT_FALSE(check_webhook_name("MyHook01"));
+  EXPECT_FALSE(check_webhook_name(std::string(50, 'w')));
+  for (const std::string& bad : {std::string("hook"), std::string(51, 'w'), std::string("my-hook"),
+                                 std::string("my_hook"), std::string("hook 1"), std::string()}) {
+    EXPECT_TRUE(check_webhook_name(bad)) << bad;
+  }
+  EXPECT_EQ(*check_webhook_name("hk"), "webhook name 'hk' must be 5-50 letters or digits");
+}
+
+TEST(WebhookScope, RepositoryAndTagWithWildcards) {
+  for (const char* ok : {"", "app", "team/app", "team/app:v1", "app:*", "*:v1", "*", "team/*:*",
+                         "a.b_c-d/e:1.0-rc_1", "App:Latest"}) {
+    EXPECT_FALSE(check_webhook_scope(ok)) << ok;
+  }
+  for (const std::string& bad :
+       {std::string(":v1"), std::string("app:"), std::string("app:v/1"), std::string("a b"),
+        std::string("app@sha256:abc"), std::string("app:v1?"), std::string(513, 'a')}) {
+    EXPECT_TRUE(check_webhook_scope(bad)) << bad;
+  }
+}
+
+TEST(HeaderAssignment, NameEqualsValue) {
+  auto header = parse_header_assignment("Authorization=Bearer abc=def");
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->name, "Authorization");
+  EXPECT_EQ(header->value, "Bearer abc=def");  // the value runs to the end, '=' included
+  auto empty = parse_header_assignment("X-Empty=");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->value, "");
+  EXPECT_TRUE(parse_header_assignment("X-Tab=a\tb"));
+}
+
+TEST(HeaderAssignment, RefusalsNeverRepeatTheValue) {
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  for (const auto& [text, message] : std::vector<Case>{
+           {"Authorization: Bearer s3cr3t", "header 'Authorization' must be NAME=VALUE"},
+           {"=s3cr3t", "header '' must be NAME=VALUE"},
+           {"Bad Name=s3cr3t", "header name 'Bad' has a character header names cannot hold"},
+           {"X-Token=s3cr3t\r\nInjected: 1",
+            "the value of header 'X-Token' must be at most 4096 visible ASCII characters or "
+            "spaces"},
+           {"X-Token=" + std::string(4097, 'a'),
+            "the value of header 'X-Token' must be at most 4096 visible ASCII characters or "
+            "spaces"}}) {
+    auto header = parse_header_assignment(text);
+    ASSERT_FALSE(header) << text;
+    EXPECT_EQ(header.error().code, ExitCode::kUsage);
+    EXPECT_TRUE(header.error().message.starts_with(message)) << header.error().message;
+    EXPECT_EQ(header.error().message.find("s3cr3t"), std::string::npos) << header.error().message;
   }
 }
 
