@@ -263,7 +263,7 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
   }
 
   bool delivered = succeeded(response.status);
-  bool give_up = !delivered && now_ms() - event.created_at >= options_.retry_for.count();
+  bool give_up = !delivered && now_ms() - event.queued_at >= options_.retry_for.count();
   if (delivered || give_up) {
     record.result = delivered ? "delivered" : "gave_up";
     outcome.advance_to = event.sequence;

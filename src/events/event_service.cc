@@ -324,8 +324,7 @@ EventResult<std::string> EventService::redeliver(std::string_view registry,
   }
   metadata::EventRecord again = std::move(**found);
   again.redelivery_of = again.sequence;
-  again.sequence = 0;
-  again.created_at = 0;  // a new delivery: its retry window starts now
+  again.sequence = 0;  // the same id, time and content; its retry window starts when queued
   again.webhook = record->id;
   if (auto appended = store_.append_events(std::span(&again, 1)); !appended) {
     return internal(appended.error());

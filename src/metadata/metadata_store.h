@@ -169,6 +169,9 @@ struct EventRecord {
   std::optional<std::int64_t> webhook;
   // A redelivery's original event (its sequence).
   std::optional<std::int64_t> redelivery_of;
+  // When the store appended it (ms): created_at for a new event, later for a redelivery, which
+  // keeps the original's time and content but gets a retry window of its own.
+  std::int64_t queued_at = 0;
 };
 
 class MetadataStore {

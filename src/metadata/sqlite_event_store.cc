@@ -6,7 +6,7 @@
 //   events (sequence INTEGER PK AUTOINCREMENT; id, registry_id, action, repository, tag,
 //           digest, media_type, artifact_type, size, identity, identity_kind, client_address,
 //           request_id, host, method, user_agent, created_at, deliverable, webhook_id,
-//           redelivery_of)
+//           redelivery_of, queued_at)
 //          indexes (registry_id, sequence), (registry_id, sequence) WHERE deliverable = 1,
 //                  (id), (created_at)
 //   registries
@@ -58,7 +58,7 @@ constexpr std::size_t kMaxEventsPerPage = 1000;
   "e.sequence, e.id, e.registry_id, e.action, e.repository, e.tag, e.digest, e.media_type, " \
   "e.artifact_type, e.size, e.identity, e.identity_kind, e.client_address, e.request_id, "   \
   "e.host, e.method, e.user_agent, e.created_at, e.deliverable, e.webhook_id, "              \
-  "e.redelivery_of"
+  "e.redelivery_of, e.queued_at"
 
 #define BERTH_WEBHOOK_COLUMNS                                                               \
   "id, registry_id, name, service_uri, sealed_headers, sealed_secret, actions, scope, "   \
@@ -77,9 +77,9 @@ constexpr StatementSpec<EventSql> kEventStatements[] = {
     {EventSql::insert_event, "insert event",
      "INSERT INTO events (id, registry_id, action, repository, tag, digest, media_type, "
      "artifact_type, size, identity, identity_kind, client_address, request_id, host, method, "
-     "user_agent, created_at, deliverable, webhook_id, redelivery_of) "
+     "user_agent, created_at, deliverable, webhook_id, redelivery_of, queued_at) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-     "?19, ?20)"},
+     "?19, ?20, ?21)"},
     {EventSql::list_events, "list events",
      "SELECT " BERTH_EVENT_COLUMNS
      " FROM events e WHERE e.registry_id = ?1 AND (?2 = 0 OR e.sequence < ?2)"
@@ -198,6 +198,7 @@ EventRecord event_of(const Statement& stmt) {
       .deliverable = stmt.integer(18) != 0,
       .webhook = optional_int(stmt, 19),
       .redelivery_of = optional_int(stmt, 20),
+      .queued_at = stmt.integer(21),
   };
 }
 
@@ -317,6 +318,7 @@ Result<void> insert_events(SqliteConnection& connection, std::span<const EventRe
         .bind_int(18, event.deliverable ? 1 : 0);
     bind_optional_int(*insert, 19, event.webhook);
     bind_optional_int(*insert, 20, event.redelivery_of);
+    insert->bind_int(21, now);
     if (auto done = insert->run(); !done) return done;
     insert->reset();
   }

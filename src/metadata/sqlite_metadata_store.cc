@@ -310,7 +310,8 @@ CREATE TABLE events (
   created_at     INTEGER NOT NULL,
   deliverable    INTEGER NOT NULL CHECK (deliverable IN (0, 1)),
   webhook_id     INTEGER,
-  redelivery_of  INTEGER
+  redelivery_of  INTEGER,
+  queued_at      INTEGER NOT NULL
 );
 CREATE INDEX events_by_registry ON events (registry_id, sequence);
 CREATE INDEX events_to_deliver ON events (registry_id, sequence) WHERE deliverable = 1;
