@@ -3,6 +3,7 @@
 //   berth_loadgen suite --target NAME=HOST:PORT:PID ... [--auth-target NAME=HOST:PORT:PID ...]
 //                       [--credentials NAME=bearer:REFRESH_TOKEN_FILE ...]
 //                       [--credentials NAME=basic:USER:PASSWORD_FILE ...]
+//                       [--admin-token-file NAME=ADMIN_TOKEN_FILE]
 //                       --workdir DIR --out FILE [--quick] [--only WORKLOAD,...]
 //                       [--containerd-socket SOCKET] [--client-dir DIR]
 //   berth_loadgen startup --name NAME --out FILE (--port-file F | --addr HOST:PORT)
@@ -15,6 +16,8 @@
 //   berth_loadgen scale (populate|measure|connections|report) ...   (see scale.h)
 //
 // Targets with credentials also run the "-auth" workloads; an --auth-target runs only those.
+// A target with an administrator token (berth's, for its management API) also runs
+// push-many-webhooks.
 // Secrets are read from files (first line), never taken from the command line. `login`
 // exchanges berth's administrator token for a refresh token (POST /oauth2/exchange). The
 // readiness probe of wait and startup is GET /v2/ answering 200 (or --status: 401 for a
@@ -333,9 +336,23 @@ std::string apply_credentials(const std::string& spec, std::vector<TargetSpec>& 
   return "bad --credentials " + spec + " (bearer:FILE or basic:USER:FILE)";
 }
 
+// NAME=ADMIN_TOKEN_FILE; returns what is wrong.
+std::string apply_admin_token(const std::string& spec, std::vector<TargetSpec>& targets) {
+  const auto equals = spec.find('=');
+  if (equals == std::string::npos || equals + 1 == spec.size()) {
+    return "bad --admin-token-file " + spec;
+  }
+  const std::string name = spec.substr(0, equals);
+  auto target = std::find_if(targets.begin(), targets.end(),
+                             [&](const TargetSpec& t) { return t.name == name; });
+  if (target == targets.end()) return "--admin-token-file for unknown target " + name;
+  target->admin_token = read_secret(spec.substr(equals + 1));
+  return {};
+}
+
 int command_suite(const std::vector<std::string>& args) {
   SuiteOptions options;
-  std::vector<std::string> credentials;
+  std::vector<std::string> credentials, admin_tokens;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const bool has_value = i + 1 < args.size();
     if (args[i] == "--quick") {
@@ -358,6 +375,8 @@ int command_suite(const std::vector<std::string>& args) {
       options.targets.push_back(std::move(target));
     } else if (args[i] == "--credentials" && has_value) {
       credentials.push_back(args[++i]);
+    } else if (args[i] == "--admin-token-file" && has_value) {
+      admin_tokens.push_back(args[++i]);
     } else if (args[i] == "--workdir" && has_value) {
       options.workdir = args[++i];
     } else if (args[i] == "--containerd-socket" && has_value) {
@@ -379,6 +398,9 @@ int command_suite(const std::vector<std::string>& args) {
   }
   for (const auto& spec : credentials) {
     if (auto error = apply_credentials(spec, options.targets); !error.empty()) return usage(error);
+  }
+  for (const auto& spec : admin_tokens) {
+    if (auto error = apply_admin_token(spec, options.targets); !error.empty()) return usage(error);
   }
   for (const auto& target : options.targets) {
     if (target.auth_workloads_only && !target.auth) {

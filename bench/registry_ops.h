@@ -33,6 +33,9 @@ struct Target {
   std::unique_ptr<ClientAuth> auth;
   // Only for the "-auth" workloads (the reference with htpasswd); the others skip it.
   bool auth_workloads_only = false;
+  // berth's administrator token, for its management API (empty: none). The workloads that
+  // need that API (push-many-webhooks) run on the targets that have one.
+  std::string admin_token;
   // True when POST ?digest= with a body completes an upload in one request (201); otherwise
   // blobs are pushed as POST (202) then PUT ?digest= with the body.
   bool single_post = false;

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -23,6 +25,7 @@
 #include "http_client.h"
 #include "recorder.h"
 #include "registry_ops.h"
+#include "webhooks.h"
 #include "workload.h"
 
 namespace berth::bench {
@@ -440,60 +443,73 @@ void small_ops_auth(Context& ctx) {
   run_small_ops(ctx, "small-ops-auth", Clients::one_per_connection);
 }
 
-// Every image is pushed by its own client session (Clients::one_per_connection) or all by
-// the load generator's shared one.
-void run_push_many(Context& ctx, const std::string& workload, const std::string& repo,
-                   std::uint64_t seed, Clients clients) {
-  const auto& s = ctx.settings;
-  const bool auth_workload = clients == Clients::one_per_connection;
+std::vector<Image> many_images(const Settings& s, std::uint64_t seed) {
   std::vector<Image> images;
   images.reserve(s.many_images);
   for (int i = 0; i < s.many_images; ++i) {
     images.push_back(make_image(seed + i, 1024, numbered("image-", i)));
   }
-  for (Target* target : order_for(ctx, 0, auth_workload)) {
-    measured(ctx, *target, workload, [&] {
-      if (!auth_workload) warm_credentials(*target, "/v2/" + repo + "/blobs/uploads/");
-      std::atomic<int> tokens{0};
-      const double cpu_before = process_cpu_seconds(target->pid);
-      const auto start = Clock::now();
-      run_parallel(*target, s.many_clients, images.size(), [&](Connection& connection, std::size_t i) {
-        if (!auth_workload) {
-          push_image(connection, *target, repo, numbered("i", i), images[i]);
-          return;
-        }
-        // A new client (one `docker push`): challenge, token request, then the push.
-        ClientAuth session = target->auth->fresh_session();
-        connection.set_auth(&session);
-        try {
-          push_image(connection, *target, repo, numbered("i", i), images[i]);
-        } catch (...) {
-          connection.set_auth(target->auth.get());
-          throw;
-        }
-        connection.set_auth(target->auth.get());
-        tokens += session.tokens_fetched();
-      });
-      const double elapsed = seconds_since(start);
-      const double cpu = process_cpu_seconds(target->pid) - cpu_before;
-      target->remember_repo(repo);
-      ctx.recorder.value(workload, "throughput", target->name, images.size() / elapsed,
-                         "images/s", "higher");
-      // Low server CPU with low throughput means the server waits (fsync, locks), not computes.
-      ctx.recorder.value(workload, "server_cpu", target->name, cpu / elapsed, "cores", "lower");
-      if (auth_workload && target->auth->kind() == ClientAuth::Kind::bearer) {
-        check(tokens.load() == static_cast<int>(images.size()),
-              std::to_string(tokens.load()) + " access tokens fetched for " +
-                  std::to_string(images.size()) + " client sessions, expected one each");
-      }
-      Connection connection(target->host, target->port, target->auth.get());
-      for (std::size_t i = 0; i < images.size(); i += std::max<std::size_t>(1, images.size() / 25)) {
-        get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("i", i),
-                             images[i]);
-        head_blob_checked(connection, "/v2/" + repo + "/blobs/" + images[i].layer_digest,
-                          images[i].layer_digest, images[i].layer.size());
-      }
-    });
+  return images;
+}
+
+// Pushes `images` to `repo` (tags i00000, i00001, ...) from many_clients connections and
+// records images/s and server CPU; then reads a sample back. Every image is pushed by its own
+// client session (Clients::one_per_connection) or all by the load generator's shared one.
+// Returns when the timed part ended (the last push was answered).
+Clock::time_point push_many_measured(Context& ctx, Target& target, const std::string& workload,
+                                     const std::string& repo, const std::vector<Image>& images,
+                                     Clients clients) {
+  const auto& s = ctx.settings;
+  const bool auth_workload = clients == Clients::one_per_connection;
+  if (!auth_workload) warm_credentials(target, "/v2/" + repo + "/blobs/uploads/");
+  std::atomic<int> tokens{0};
+  const double cpu_before = process_cpu_seconds(target.pid);
+  const auto start = Clock::now();
+  run_parallel(target, s.many_clients, images.size(), [&](Connection& connection, std::size_t i) {
+    if (!auth_workload) {
+      push_image(connection, target, repo, numbered("i", i), images[i]);
+      return;
+    }
+    // A new client (one `docker push`): challenge, token request, then the push.
+    ClientAuth session = target.auth->fresh_session();
+    connection.set_auth(&session);
+    try {
+      push_image(connection, target, repo, numbered("i", i), images[i]);
+    } catch (...) {
+      connection.set_auth(target.auth.get());
+      throw;
+    }
+    connection.set_auth(target.auth.get());
+    tokens += session.tokens_fetched();
+  });
+  const auto end = Clock::now();
+  const double elapsed = std::chrono::duration<double>(end - start).count();
+  const double cpu = process_cpu_seconds(target.pid) - cpu_before;
+  target.remember_repo(repo);
+  ctx.recorder.value(workload, "throughput", target.name, images.size() / elapsed, "images/s",
+                     "higher");
+  // Low server CPU with low throughput means the server waits (fsync, locks), not computes.
+  ctx.recorder.value(workload, "server_cpu", target.name, cpu / elapsed, "cores", "lower");
+  if (auth_workload && target.auth->kind() == ClientAuth::Kind::bearer) {
+    check(tokens.load() == static_cast<int>(images.size()),
+          std::to_string(tokens.load()) + " access tokens fetched for " +
+              std::to_string(images.size()) + " client sessions, expected one each");
+  }
+  Connection connection(target.host, target.port, target.auth.get());
+  for (std::size_t i = 0; i < images.size(); i += std::max<std::size_t>(1, images.size() / 25)) {
+    get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("i", i), images[i]);
+    head_blob_checked(connection, "/v2/" + repo + "/blobs/" + images[i].layer_digest,
+                      images[i].layer_digest, images[i].layer.size());
+  }
+  return end;
+}
+
+void run_push_many(Context& ctx, const std::string& workload, const std::string& repo,
+                   std::uint64_t seed, Clients clients) {
+  const std::vector<Image> images = many_images(ctx.settings, seed);
+  for (Target* target : order_for(ctx, 0, clients == Clients::one_per_connection)) {
+    measured(ctx, *target, workload,
+             [&] { push_many_measured(ctx, *target, workload, repo, images, clients); });
   }
 }
 
@@ -502,6 +518,163 @@ void push_many(Context& ctx) { run_push_many(ctx, "push-many", "bench/many", 100
 void push_many_auth(Context& ctx) {
   // Other images than push-many's, so that berth (which ran push-many) stores new blobs too.
   run_push_many(ctx, "push-many-auth", "bench/many-auth", 200000, Clients::one_per_connection);
+}
+
+// push-many-webhooks: the webhooks live on berth's default registry.
+constexpr std::string_view kWebhookRegistry = "default";
+// How long after the last push the fast receiver may take to have every delivery; the
+// dispatcher delivers one webhook's events one at a time, each with a recorded attempt.
+constexpr double kCatchUpLimitSeconds = 120;
+// How long the slow receiver's first attempt may take to be recorded as failed: berthd's
+// delivery timeout (2 s in run.sh, 10 s by default) plus its polls.
+constexpr double kAttemptLimitSeconds = 60;
+
+// Polls `done` every 100 ms for at most `limit_seconds`; returns whether it became true.
+bool poll_until(double limit_seconds, const std::function<bool()>& done) {
+  const auto start = Clock::now();
+  for (;;) {
+    if (done()) return true;
+    if (seconds_since(start) > limit_seconds) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// Checks that `bodies` are exactly one push event of `repo` per tag i00000 .. i<count-1>.
+void check_push_deliveries(const std::vector<std::string>& bodies, const std::string& repo,
+                           std::size_t count) {
+  check(bodies.size() == count, "fast receiver: " + std::to_string(bodies.size()) +
+                                    " deliveries for " + std::to_string(count) +
+                                    " pushed images, expected one each");
+  std::set<std::string> tags;
+  for (const auto& body : bodies) {
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(body, ec);
+    const auto* object = !ec ? parsed.if_object() : nullptr;
+    const auto* action = object ? object->if_contains("action") : nullptr;
+    const auto* target = object ? object->if_contains("target") : nullptr;
+    const auto* target_object = target ? target->if_object() : nullptr;
+    const auto* repository = target_object ? target_object->if_contains("repository") : nullptr;
+    const auto* tag = target_object ? target_object->if_contains("tag") : nullptr;
+    check(action && action->is_string() && action->as_string() == "push" && repository &&
+              repository->is_string() && repository->as_string() == repo && tag &&
+              tag->is_string(),
+          "fast receiver: not a push event of " + repo + ": " + body.substr(0, 300));
+    check(tags.insert(std::string(tag->as_string())).second,
+          "fast receiver: tag " + std::string(tag->as_string()) + " delivered twice");
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    check(tags.count(numbered("i", i)) == 1,
+          "fast receiver: no delivery for tag " + numbered("i", i));
+  }
+}
+
+// One push-many-webhooks run against a target with berth's management API: two receivers, two
+// webhooks on the workload's repository, the timed pushes, then the deliveries checked.
+void push_with_webhooks(Context& ctx, Target& target, const std::string& workload,
+                        const std::string& repo, const std::vector<Image>& images) {
+  const std::string registry(kWebhookRegistry);
+  WebhookReceiver fast(WebhookReceiver::Answer::at_once);
+  WebhookReceiver slow(WebhookReceiver::Answer::never);
+  const WebhookSpec fast_hook{"benchfast", fast.uri("/fast"), repo + ":*"};
+  const WebhookSpec slow_hook{"benchslow", slow.uri("/slow"), repo + ":*"};
+  Connection management(target.host, target.port);
+  std::vector<std::string> created;
+  // Deletes the webhooks created, last first; each name is forgotten once deleted.
+  auto delete_created = [&] {
+    while (!created.empty()) {
+      delete_webhook(management, target.admin_token, registry, created.back());
+      created.pop_back();
+    }
+  };
+  try {
+    for (const WebhookSpec* hook : {&fast_hook, &slow_hook}) {
+      create_webhook(management, target.admin_token, registry, *hook);
+      created.push_back(hook->name);
+    }
+    const auto pushed =
+        push_many_measured(ctx, target, workload, repo, images, Clients::one_shared);
+
+    const auto caught_up = fast.wait_for_requests(images.size(), kCatchUpLimitSeconds);
+    check(caught_up.has_value(),
+          "fast receiver: " + std::to_string(fast.requests()) + " of " +
+              std::to_string(images.size()) + " deliveries within " +
+              std::to_string(static_cast<int>(kCatchUpLimitSeconds)) + " s of the last push");
+    const double lag = std::max(0.0, std::chrono::duration<double>(*caught_up - pushed).count());
+    ctx.recorder.value(workload, "fast_webhook_lag", target.name, lag, "s", "lower");
+
+    check(slow.wait_for_requests(1, kAttemptLimitSeconds).has_value(),
+          "slow receiver: no delivery attempt within " +
+              std::to_string(static_cast<int>(kAttemptLimitSeconds)) + " s");
+    // berth records the slow receiver's attempts as failed (timed out) and retries them later.
+    std::vector<DeliveryAttempt> slow_attempts;
+    const bool slow_failed = poll_until(kAttemptLimitSeconds, [&] {
+      slow_attempts =
+          webhook_deliveries(management, target.admin_token, registry, slow_hook.name, 100);
+      return std::any_of(slow_attempts.begin(), slow_attempts.end(), [](const DeliveryAttempt& a) {
+        return a.action == "push" && a.result == "failed";
+      });
+    });
+    check(slow_failed, "webhook " + slow_hook.name + ": no failed attempt recorded (" +
+                           std::to_string(slow_attempts.size()) + " attempts recorded)");
+    check(std::none_of(slow_attempts.begin(), slow_attempts.end(),
+                       [](const DeliveryAttempt& a) { return a.result == "delivered"; }),
+          "webhook " + slow_hook.name + ": an attempt recorded as delivered, though unanswered");
+    // The fast receiver's newest attempts are recorded as delivered (the record of the last
+    // one is written just after its answer).
+    const std::size_t newest = std::min<std::size_t>(100, images.size());
+    std::vector<DeliveryAttempt> fast_attempts;
+    const bool fast_recorded = poll_until(kAttemptLimitSeconds, [&] {
+      fast_attempts = webhook_deliveries(management, target.admin_token, registry, fast_hook.name,
+                                         static_cast<int>(newest));
+      return fast_attempts.size() == newest &&
+             std::all_of(fast_attempts.begin(), fast_attempts.end(), [](const DeliveryAttempt& a) {
+               return a.action == "push" && a.result == "delivered";
+             });
+    });
+    check(fast_recorded, "webhook " + fast_hook.name + ": the newest " + std::to_string(newest) +
+                             " attempts are not all delivered pushes");
+    delete_created();
+    check(fast.error().empty(), fast.error());
+    check(slow.error().empty(), slow.error());
+    // Checked last, so that a delivery repeated in the meantime is seen too.
+    check_push_deliveries(fast.bodies(), repo, images.size());
+    ctx.recorder.note(workload, target.name,
+                      "slow webhook: delivery attempts received " +
+                          std::to_string(slow.requests()) +
+                          ", none answered; fast webhook: deliveries received " +
+                          std::to_string(fast.requests()));
+  } catch (...) {
+    // Later workloads must not deliver to receivers that are gone: delete what was created,
+    // and report the first failure.
+    for (const auto& name : created) {
+      try {
+        delete_webhook(management, target.admin_token, registry, name);
+      } catch (const std::exception& e) {
+        ctx.recorder.note(workload, target.name, e.what());
+      }
+    }
+    throw;
+  }
+}
+
+// push-many with a fast and a slow webhook on the pushed repository (berth only: the
+// reference has no webhooks). Deliveries never run on a push's path, so the figure to compare
+// is this throughput against push-many's of the same run.
+void push_many_webhooks(Context& ctx) {
+  const std::string workload = "push-many-webhooks";
+  // Other images than push-many's and push-many-auth's.
+  const std::vector<Image> images = many_images(ctx.settings, 300000);
+  bool ran = false;
+  for (Target* target : order_for(ctx, 0)) {
+    if (target->admin_token.empty()) continue;
+    ran = true;
+    measured(ctx, *target, workload,
+             [&] { push_with_webhooks(ctx, *target, workload, "bench/many-hooks", images); });
+  }
+  if (!ran) {
+    ctx.recorder.failure(workload, "all",
+                         "no target with an administrator token (--admin-token-file)");
+  }
 }
 
 void lists(Context& ctx) {
@@ -612,6 +785,7 @@ const std::vector<Workload>& workloads() {
       {"small-ops", small_ops, false},
       {"small-ops-auth", small_ops_auth, false},
       {"push-many", push_many, false},
+      {"push-many-webhooks", push_many_webhooks, false},
       {"push-many-auth", push_many_auth, false},
       {"lists", lists, false},
   };
@@ -647,6 +821,7 @@ int run_suite(const SuiteOptions& options) {
     target->pid = spec.pid;
     if (spec.auth) target->auth = std::make_unique<ClientAuth>(*spec.auth);
     target->auth_workloads_only = spec.auth_workloads_only;
+    target->admin_token = spec.admin_token;
     targets.push_back(std::move(target));
   }
   Context ctx{options.quick ? quick_settings() : full_settings(),

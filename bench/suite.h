@@ -18,6 +18,7 @@ struct TargetSpec {
   pid_t pid = 0;
   std::optional<ClientAuth> auth;   // credentials; a target with them runs the -auth workloads
   bool auth_workloads_only = false;  // runs only the -auth workloads
+  std::string admin_token;           // berth's administrator token (management API); may be empty
 };
 
 struct SuiteOptions {
