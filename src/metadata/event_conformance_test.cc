@@ -309,7 +309,15 @@ TEST_P(EventStoreConformance, DisabledWebhooksAreNotClaimed) {
   MUST(events().append_events(std::span(&pushed, 1)));
   EXPECT_TRUE(MUST(events().claim_due_webhooks("a", kNow, kNow + kLease, 10)).empty());
   EXPECT_EQ(MUST(events().outbox_stats()).undelivered, 0u);
-  (void)webhook;
+  // Enabled again: what happened meanwhile is not delivered, what happens next is.
+  WebhookChanges on;
+  on.enabled = true;
+  MUST(events().update_webhook(kDefaultRegistryId, "alpha1", on));
+  EXPECT_TRUE(MUST(events().pending_events(webhook.id, 10)).empty());
+  EventRecord later = event_of("push", "app", "v2");
+  MUST(events().append_events(std::span(&later, 1)));
+  EXPECT_EQ(ids_of(MUST(events().pending_events(webhook.id, 10))),
+            (std::vector<std::string>{later.id}));
 }
 
 TEST_P(EventStoreConformance, OutboxStatsCountWhatEnabledWebhooksHaveNotHandled) {

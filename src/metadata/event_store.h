@@ -137,7 +137,8 @@ class EventStore {
   // Sorted by name.
   virtual Result<std::vector<WebhookRecord>> list_webhooks(RegistryId registry) = 0;
   virtual Result<std::uint64_t> count_webhooks(RegistryId registry) = 0;
-  // False when there is no such webhook.
+  // False when there is no such webhook. Enabling a disabled webhook moves its cursor to the
+  // newest event: what happened while it was disabled is not delivered.
   virtual Result<bool> update_webhook(RegistryId registry, std::string_view name,
                                       const WebhookChanges& changes) = 0;
   // Removes it with its delivery records; false when absent.

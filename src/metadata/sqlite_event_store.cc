@@ -112,7 +112,11 @@ constexpr StatementSpec<EventSql> kEventStatements[] = {
      "UPDATE webhooks SET service_uri = COALESCE(?3, service_uri),"
      " sealed_headers = COALESCE(?4, sealed_headers), sealed_secret = COALESCE(?5, sealed_secret),"
      " actions = COALESCE(?6, actions), scope = COALESCE(?7, scope),"
-     " enabled = COALESCE(?8, enabled), format = COALESCE(?9, format)"
+     " enabled = COALESCE(?8, enabled), format = COALESCE(?9, format),"
+     " cursor = CASE WHEN ?8 = 1 AND enabled = 0"
+     " THEN (SELECT COALESCE(MAX(sequence), 0) FROM events) ELSE cursor END,"
+     " attempt = CASE WHEN ?8 = 1 AND enabled = 0 THEN 0 ELSE attempt END,"
+     " next_attempt_at = CASE WHEN ?8 = 1 AND enabled = 0 THEN 0 ELSE next_attempt_at END"
      " WHERE registry_id = ?1 AND name = ?2"},
     {EventSql::delete_webhook, "delete webhook",
      "DELETE FROM webhooks WHERE registry_id = ?1 AND name = ?2"},
