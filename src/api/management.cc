@@ -512,15 +512,7 @@ class Handlers {
   const registry::RegistryServices& registries_;
 };
 
-using Method = asio::awaitable<Response> (Handlers::*)(RequestContext&, Request&);
-
-struct ManagementRow {
-  std::string_view method;
-  std::string_view pattern;
-  std::string_view name;
-  std::string_view action;
-  Method handler;
-};
+using ManagementRow = HandlerRow<Handlers>;
 
 constexpr std::string_view kAdmin = action::kAdmin;
 constexpr std::string_view kRead = action::kRegistryRead;
@@ -573,16 +565,7 @@ Response unauthorized(const Challenge&) {
 }  // namespace
 
 std::vector<RouteRow> management_routes(ManagementContext& context) {
-  auto handlers = std::make_shared<Handlers>(context);
-  std::vector<RouteRow> rows;
-  for (const ManagementRow& row : kRoutes) {
-    Method method = row.handler;
-    rows.push_back({std::string(row.method), std::string(row.pattern), std::string(row.name),
-                    std::string(row.action),
-                    [handlers, method](RequestContext& context, Request& request) {
-                      return ((*handlers).*method)(context, request);
-                    }});
-  }
+  std::vector<RouteRow> rows = rows_of(std::make_shared<Handlers>(context), kRoutes);
   for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   return rows;

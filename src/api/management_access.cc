@@ -648,15 +648,7 @@ class AccessHandlers {
   auth::SigningKeys* signing_keys_;
 };
 
-using Method = asio::awaitable<Response> (AccessHandlers::*)(RequestContext&, Request&);
-
-struct AccessRow {
-  std::string_view method;
-  std::string_view pattern;
-  std::string_view name;
-  std::string_view action;
-  Method handler;
-};
+using AccessRow = HandlerRow<AccessHandlers>;
 
 constexpr std::string_view kAdmin = action::kAdmin;
 constexpr std::string_view kRead = action::kRegistryRead;
@@ -724,17 +716,7 @@ const AccessRow kAccessRoutes[] = {
 }  // namespace
 
 std::vector<RouteRow> access_management_routes(ManagementContext& context) {
-  auto handlers = std::make_shared<AccessHandlers>(context);
-  std::vector<RouteRow> rows;
-  for (const AccessRow& row : kAccessRoutes) {
-    Method method = row.handler;
-    rows.push_back({std::string(row.method), std::string(row.pattern), std::string(row.name),
-                    std::string(row.action),
-                    [handlers, method](RequestContext& context, Request& request) {
-                      return ((*handlers).*method)(context, request);
-                    }});
-  }
-  return rows;
+  return rows_of(std::make_shared<AccessHandlers>(context), kAccessRoutes);
 }
 
 }  // namespace berth::api

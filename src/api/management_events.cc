@@ -322,15 +322,7 @@ class EventHandlers {
   events::EventService& service_;
 };
 
-using Method = asio::awaitable<Response> (EventHandlers::*)(RequestContext&, Request&);
-
-struct EventRow {
-  std::string_view method;
-  std::string_view pattern;
-  std::string_view name;
-  std::string_view action;
-  Method handler;
-};
+using EventRow = HandlerRow<EventHandlers>;
 
 constexpr std::string_view kRead = action::kRegistryRead;
 constexpr std::string_view kWrite = action::kRegistryWrite;
@@ -363,17 +355,7 @@ constexpr EventRow kEventRoutes[] = {
 }  // namespace
 
 std::vector<RouteRow> event_management_routes(ManagementContext& context) {
-  std::vector<RouteRow> rows;
-  auto handlers = std::make_shared<EventHandlers>(context.events);
-  for (const EventRow& row : kEventRoutes) {
-    Method method = row.handler;
-    rows.push_back({std::string(row.method), std::string(row.pattern), std::string(row.name),
-                    std::string(row.action),
-                    [handlers, method](RequestContext& context, Request& request) {
-                      return ((*handlers).*method)(context, request);
-                    }});
-  }
-  return rows;
+  return rows_of(std::make_shared<EventHandlers>(context.events), kEventRoutes);
 }
 
 }  // namespace berth::api

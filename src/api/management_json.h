@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/pipeline.h"
 #include "http/message.h"
 
 namespace berth::api::mgmt_json {
@@ -78,5 +80,33 @@ std::vector<std::string> string_array_field(const boost::json::object& object,
                                             std::string_view name);
 std::map<std::string, std::string> string_map_field(const boost::json::object& object,
                                                     std::string_view name);
+
+// A route table row over a member function of a handler class: the management route tables
+// (management.cc, management_access.cc, management_events.cc) are arrays of these.
+template <class Handlers>
+struct HandlerRow {
+  std::string_view method;
+  std::string_view pattern;
+  std::string_view name;
+  std::string_view action;
+  boost::asio::awaitable<http::Response> (Handlers::*handler)(RequestContext&, http::Request&);
+};
+
+// The pipeline's rows for `table`, every handler calling into the one shared `handlers`.
+template <class Handlers, std::size_t N>
+std::vector<RouteRow> rows_of(std::shared_ptr<Handlers> handlers,
+                              const HandlerRow<Handlers> (&table)[N]) {
+  std::vector<RouteRow> rows;
+  rows.reserve(N);
+  for (const HandlerRow<Handlers>& row : table) {
+    auto method = row.handler;
+    rows.push_back({std::string(row.method), std::string(row.pattern), std::string(row.name),
+                    std::string(row.action),
+                    [handlers, method](RequestContext& context, http::Request& request) {
+                      return ((*handlers).*method)(context, request);
+                    }});
+  }
+  return rows;
+}
 
 }  // namespace berth::api::mgmt_json

@@ -125,7 +125,9 @@ struct ConformanceBackendName {
   }
 };
 
-class MetadataStoreConformance : public testing::TestWithParam<ConformanceBackend> {
+// One fresh store per test, from the backend's factory; the suites below see the parts of it
+// they test.
+class StoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
  protected:
   void SetUp() override {
     harness_ = GetParam().make_harness();
@@ -134,48 +136,26 @@ class MetadataStoreConformance : public testing::TestWithParam<ConformanceBacken
   void TearDown() override { harness_.reset(); }
 
   MetadataStore& store() { return harness_->store(); }
+  bool reopen() { return harness_->reopen(); }
+  StoreHarness& harness() { return *harness_; }
 
  private:
   std::unique_ptr<StoreHarness> harness_;
 };
+
+class MetadataStoreConformance : public StoreConformance {};
 
 // The AccessStore part of the suite; registries come from the MetadataStore of the same store.
-class AccessStoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
+class AccessStoreConformance : public StoreConformance {
  protected:
-  void SetUp() override {
-    harness_ = GetParam().make_harness();
-    ASSERT_NE(harness_, nullptr) << "backend " << GetParam().name << " failed to set up";
-  }
-  void TearDown() override { harness_.reset(); }
-
-  MetadataStore& store() { return harness_->store(); }
-  AccessStore& access() { return harness_->access(); }
-  bool reopen() { return harness_->reopen(); }
-
- private:
-  std::unique_ptr<StoreHarness> harness_;
+  AccessStore& access() { return harness().access(); }
 };
-
-}  // namespace berth::metadata
-
-namespace berth::metadata {
 
 // The EventStore part of the suite (event_conformance_test.cc): the outbox (appends in the
 // change's transaction, claims, leases, ordering), webhooks and the audit listing.
-class EventStoreConformance : public ::testing::TestWithParam<ConformanceBackend> {
+class EventStoreConformance : public StoreConformance {
  protected:
-  void SetUp() override {
-    harness_ = GetParam().make_harness();
-    ASSERT_NE(harness_, nullptr) << "backend " << GetParam().name << " failed to set up";
-  }
-  void TearDown() override { harness_.reset(); }
-
-  MetadataStore& store() { return harness_->store(); }
-  EventStore& events() { return harness_->events(); }
-  bool reopen() { return harness_->reopen(); }
-
- private:
-  std::unique_ptr<StoreHarness> harness_;
+  EventStore& events() { return harness().events(); }
 };
 
 }  // namespace berth::metadata
