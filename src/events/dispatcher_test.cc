@@ -24,6 +24,13 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
+// "<prefix><n>", built by appending (GCC 12 -O3 reports a false -Wrestrict on "lit" + string).
+std::string numbered(std::string_view prefix, int n) {
+  std::string text(prefix);
+  text += std::to_string(n);
+  return text;
+}
+
 std::array<unsigned char, 32> key_bytes() {
   std::array<unsigned char, 32> bytes{};
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i + 3);
@@ -146,14 +153,14 @@ TEST(RetryDelay, DoublesUpToTheCapWithJitter) {
 
 TEST_F(DispatcherTest, DeliversInOrderWithTheWebhooksHeaders) {
   create("hookone");
-  for (int i = 0; i < 5; ++i) append("push", "app", "v" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) append("push", "app", numbered("v", i));
   Dispatcher dispatcher(*store_, *store_, key_, transport_, fast());
   dispatcher.start();
   ASSERT_TRUE(eventually([&] { return transport_.posts().size() >= 5; }));
   dispatcher.stop();
   auto posts = transport_.posts();
   ASSERT_EQ(posts.size(), 5u);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(tag_of(posts[i]), "v" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(tag_of(posts[i]), numbered("v", i));
   EXPECT_EQ(posts[0].uri, "http://127.0.0.1:9/hookone");
   EXPECT_EQ(header(posts[0], "Authorization"), "Bearer s3cr3t-header");
   EXPECT_EQ(header(posts[0], "Content-Type"), "application/json");
@@ -304,7 +311,7 @@ TEST_F(DispatcherTest, ASlowReceiverHoldsUpOnlyItsOwnWebhook) {
     }
     return DeliveryResponse{.status = 200};
   };
-  for (int i = 0; i < 3; ++i) append("push", "app", "v" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) append("push", "app", numbered("v", i));
   Dispatcher dispatcher(*store_, *store_, key_, transport_, fast());
   dispatcher.start();
   ASSERT_TRUE(eventually([&] { return deliveries("fasthook").size() == 3; }));
@@ -315,8 +322,8 @@ TEST_F(DispatcherTest, ASlowReceiverHoldsUpOnlyItsOwnWebhook) {
 }
 
 TEST_F(DispatcherTest, TwoDispatchersOnOneDatabaseDeliverEachEventOnce) {
-  for (int i = 0; i < 4; ++i) create("hooknumber" + std::to_string(i));
-  for (int i = 0; i < 20; ++i) append("push", "app", "v" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) create(numbered("hooknumber", i));
+  for (int i = 0; i < 20; ++i) append("push", "app", numbered("v", i));
   auto other_store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
   ASSERT_TRUE(other_store);
   ScriptedTransport other_transport;

@@ -99,7 +99,8 @@ TEST_F(EventsApi, HelmChartsRaiseChartEvents) {
 
 TEST_F(EventsApi, AuditQueriesFilterAndPage) {
   for (int i = 0; i < 3; ++i) {
-    std::string tag = "t" + std::to_string(i);
+    std::string tag("t");
+    tag += std::to_string(i);
     ASSERT_EQ(put_manifest("app", tag, make_image("app", tag)).status, 201);
   }
   ASSERT_EQ(put_manifest("other", "x", make_image("other", "x")).status, 201);
