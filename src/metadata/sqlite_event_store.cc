@@ -411,12 +411,14 @@ Result<WebhookRecord> SqliteMetadataStore::create_webhook(const WebhookRecord& w
     }
     auto insert = connection.statement(EventSql::insert_webhook);
     if (!insert) return insert.error();
+    // Bound without copying (Statement::bind_text): it must live until the statement has run.
+    const std::string actions = join_actions(webhook.actions);
     insert->bind_int(1, webhook.registry)
         .bind_text(2, webhook.name)
         .bind_text(3, webhook.service_uri)
         .bind_text(4, webhook.sealed_headers)
         .bind_text(5, webhook.sealed_secret)
-        .bind_text(6, join_actions(webhook.actions))
+        .bind_text(6, actions)
         .bind_text(7, webhook.scope)
         .bind_int(8, webhook.enabled ? 1 : 0)
         .bind_text(9, webhook.format.empty() ? std::string_view("default") : webhook.format)
