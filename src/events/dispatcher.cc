@@ -102,6 +102,17 @@ void Dispatcher::stop(std::chrono::milliseconds deadline) {
   wake_.notify_all();
   work_.notify_all();
   scheduler_.join();
+  // Webhooks claimed but not started go back at once; the workers take no new ones.
+  std::vector<std::int64_t> unstarted;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& webhook : queue_) {
+      unstarted.push_back(webhook.id);
+      busy_.erase(webhook.id);
+    }
+    queue_.clear();
+  }
+  for (std::int64_t id : unstarted) (void)events_.release_webhook(id, options_.node);
   // Attempts in flight get until the deadline to finish, then are cancelled.
   {
     std::unique_lock lock(mutex_);
@@ -110,14 +121,8 @@ void Dispatcher::stop(std::chrono::milliseconds deadline) {
   cancel_ = true;
   for (auto& worker : workers_) worker.join();
   workers_.clear();
-  std::vector<std::int64_t> unstarted;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& webhook : queue_) unstarted.push_back(webhook.id);
-    queue_.clear();
-    busy_.clear();
-  }
-  for (std::int64_t id : unstarted) (void)events_.release_webhook(id, options_.node);
+  std::lock_guard lock(mutex_);
+  busy_.clear();
 }
 
 void Dispatcher::wake() {
