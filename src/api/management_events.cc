@@ -56,7 +56,6 @@ Response error_of(const EventError& error) {
   return domain_error(500, mgmt::code::kInternalError, error.message, "");
 }
 
-std::string time_ms_of(std::int64_t unix_ms) { return events::format_timestamp_ms(unix_ms); }
 
 json::object webhook_json(const events::WebhookView& view) {
   json::array actions;
@@ -91,7 +90,7 @@ json::object delivery_json(const metadata::DeliveryRecord& d) {
       {"action", d.action},
       {"attempt", d.attempt},
       {"result", d.result},
-      {"timestamp", time_ms_of(d.started_at)},
+      {"timestamp", events::format_timestamp_ms(d.started_at)},
       {"latencyMs", d.latency_ms},
       {"eventRequestMessage",
        json::object{{"method", "POST"},

@@ -15,6 +15,13 @@ inline std::int64_t unix_now() {
       .count();
 }
 
+// Milliseconds since the Unix epoch: events and webhook deliveries are timed to the millisecond.
+inline std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // RFC 3339 UTC form ("2026-11-23T08:46:11Z") of a Unix timestamp.
 std::string format_rfc3339(std::int64_t unix_seconds);
 

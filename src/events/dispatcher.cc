@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <random>
 
+#include "common/clock.h"
 #include "common/ids.h"
 #include "events/payload.h"
 #include "events/webhook_rules.h"
@@ -19,12 +20,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kMasked = "*****";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 double unit_random() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -139,7 +134,7 @@ void Dispatcher::schedule_loop() {
     std::size_t free = options_.workers > busy_.size() ? options_.workers - busy_.size() : 0;
     if (free > 0) {
       lock.unlock();
-      std::int64_t now = now_ms();
+      std::int64_t now = unix_now_ms();
       auto claimed =
           events_.claim_due_webhooks(options_.node, now, now + options_.lease.count(), free);
       lock.lock();
@@ -166,7 +161,7 @@ void Dispatcher::prune_if_due() {
   auto now = std::chrono::steady_clock::now();
   if (now < next_prune_) return;
   next_prune_ = now + std::chrono::hours(1);
-  auto pruned = events_.prune_events(now_ms() - options_.retention.count());
+  auto pruned = events_.prune_events(unix_now_ms() - options_.retention.count());
   if (!pruned) {
     spdlog::warn("event retention: pruning failed: {}", pruned.error().message);
   } else if (*pruned > 0) {
@@ -192,7 +187,7 @@ void Dispatcher::worker_loop() {
 }
 
 void Dispatcher::deliver(const metadata::WebhookRecord& webhook) {
-  std::string registry = registry_name(webhook.registry);
+  std::string registry = registry_name_of(metadata_, webhook.registry);
   std::uint32_t failures = webhook.attempt;
   for (;;) {
     auto pending = events_.pending_events(webhook.id, options_.batch);
@@ -211,7 +206,7 @@ void Dispatcher::deliver(const metadata::WebhookRecord& webhook) {
 bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& failures,
                          const metadata::EventRecord& event, std::string_view registry) {
   metadata::DeliveryOutcome outcome;
-  outcome.lease_until = now_ms() + options_.lease.count();
+  outcome.lease_until = unix_now_ms() + options_.lease.count();
   bool wanted = wants_action(webhook.actions, event.action) &&
                 (event.webhook.has_value() ||
                  scope_matches(webhook.scope, event.repository, event.tag));
@@ -238,13 +233,13 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
     auto secret = key_.unseal(webhook.sealed_secret);
     if (secret) {
       add("X-Berth-Signature",
-          signature(*secret, now_ms() / 1000, payload.body));
+          signature(*secret, unix_now_ms() / 1000, payload.body));
     } else {
       spdlog::error("webhook {}: signing secret cannot be unsealed", webhook.name);
     }
   }
 
-  std::int64_t started = now_ms();
+  std::int64_t started = unix_now_ms();
   DeliveryResponse response = transport_.post(
       Delivery{webhook.service_uri, std::move(headers), payload.body, options_.timeout}, cancel_);
   if (cancel_ && response.status == 0) return false;  // shutting down: tried again after restart
@@ -268,7 +263,7 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
   }
 
   bool delivered = succeeded(response.status);
-  bool give_up = !delivered && now_ms() - event.queued_at >= options_.retry_for.count();
+  bool give_up = !delivered && unix_now_ms() - event.queued_at >= options_.retry_for.count();
   if (delivered || give_up) {
     record.result = delivered ? "delivered" : "gave_up";
     outcome.advance_to = event.sequence;
@@ -278,7 +273,7 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
     record.result = "failed";
     outcome.attempt = failures + 1;
     outcome.next_attempt_at =
-        now_ms() + retry_delay(options_, failures + 1, unit_random()).count();
+        unix_now_ms() + retry_delay(options_, failures + 1, unit_random()).count();
   }
   auto held = events_.finish_attempt(webhook.id, options_.node, record, outcome);
   if (observer_) observer_(registry, webhook.name, record.result);
@@ -292,7 +287,7 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
   }
   if (!delivered && !give_up) {
     spdlog::info("webhook {}: delivery of event {} failed ({}); attempt {} in {} ms", webhook.name,
-                 event.id, record.error, failures + 2, outcome.next_attempt_at - now_ms());
+                 event.id, record.error, failures + 2, outcome.next_attempt_at - unix_now_ms());
     return false;
   }
   if (give_up) {
@@ -303,8 +298,8 @@ bool Dispatcher::attempt(const metadata::WebhookRecord& webhook, std::uint32_t& 
   return true;
 }
 
-std::string Dispatcher::registry_name(metadata::RegistryId id) {
-  auto registries = metadata_.list_registries();
+std::string registry_name_of(metadata::MetadataStore& metadata, metadata::RegistryId id) {
+  auto registries = metadata.list_registries();
   if (registries) {
     for (const auto& record : *registries) {
       if (record.id == id) return record.name;

@@ -58,6 +58,10 @@ using DeliveryObserver =
 std::chrono::milliseconds retry_delay(const DispatcherOptions& options, std::uint32_t attempt,
                                       double unit_random);
 
+// The name of registry `id` (its number when it is gone or the store fails): payloads and the
+// audit file name registries, events store their ids.
+std::string registry_name_of(metadata::MetadataStore& metadata, metadata::RegistryId id);
+
 class Dispatcher {
  public:
   // Everything must outlive the dispatcher.
@@ -85,7 +89,6 @@ class Dispatcher {
   // One attempt at one event; returns whether the webhook may go on with its next event.
   bool attempt(const metadata::WebhookRecord& webhook, std::uint32_t& failures,
                const metadata::EventRecord& event, std::string_view registry);
-  std::string registry_name(metadata::RegistryId id);
 
   metadata::EventStore& events_;
   metadata::MetadataStore& metadata_;

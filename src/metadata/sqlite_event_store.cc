@@ -148,12 +148,6 @@ constexpr StatementSpec<EventSql> kEventStatements[] = {
 };
 static_assert(statements_in_enum_order(kEventStatements));
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void bind_optional_int(Statement& stmt, int index, std::optional<std::int64_t> value) {
   if (value) {
     stmt.bind_int(index, *value);
@@ -298,7 +292,7 @@ Result<void> insert_events(SqliteConnection& connection, std::span<const EventRe
   if (events.empty()) return {};
   auto insert = connection.statement(EventSql::insert_event);
   if (!insert) return insert.error();
-  const std::int64_t now = now_ms();
+  const std::int64_t now = unix_now_ms();
   for (const EventRecord& event : events) {
     if (event.action.empty()) return invalid_argument("event without an action");
     std::string id = event.id.empty() ? random_uuid() : event.id;
@@ -581,7 +575,7 @@ Result<bool> SqliteMetadataStore::finish_attempt(std::int64_t webhook, std::stri
         .bind_text(3, a.event_id)
         .bind_text(4, a.action)
         .bind_int(5, a.attempt)
-        .bind_int(6, a.started_at != 0 ? a.started_at : now_ms())
+        .bind_int(6, a.started_at != 0 ? a.started_at : unix_now_ms())
         .bind_int(7, a.latency_ms)
         .bind_text(8, a.request_headers_json)
         .bind_text(9, a.request_body)

@@ -427,10 +427,7 @@ void App::start_events(const Config& config) {
   metrics->set_outbox_source([store] {
     auto stats = store->outbox_stats();
     if (!stats || stats->undelivered == 0) return metrics::OutboxStats{};
-    double age_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count() -
-                                        stats->oldest_created_at);
+    double age_ms = static_cast<double>(unix_now_ms() - stats->oldest_created_at);
     return metrics::OutboxStats{stats->undelivered, std::max(0.0, age_ms / 1000.0)};
   });
   parts_->shutdown_deadline = config.shutdown_deadline;
@@ -438,15 +435,8 @@ void App::start_events(const Config& config) {
   if (!config.audit_log_file.empty()) {
     metadata::MetadataStore* names = parts_->metadata.get();
     parts_->audit_file = std::make_unique<events::AuditFile>(
-        *parts_->metadata, config.audit_log_file, [names](metadata::RegistryId id) {
-          auto registries = names->list_registries();
-          if (registries) {
-            for (const auto& record : *registries) {
-              if (record.id == id) return record.name;
-            }
-          }
-          return std::to_string(id);
-        });
+        *parts_->metadata, config.audit_log_file,
+        [names](metadata::RegistryId id) { return events::registry_name_of(*names, id); });
   }
 }
 
