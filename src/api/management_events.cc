@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <variant>
 
 #include "api/management.h"
 #include "api/management_json.h"
@@ -137,6 +138,31 @@ Response page_response(std::string_view key, json::array items, std::size_t limi
   return json_response(200, page);
 }
 
+// The webhook settings create and update both take, absent ones unset; or the 400 for a field
+// that is unknown or of the wrong type.
+std::variant<events::WebhookUpdate, Response> webhook_fields(const json::object& body) {
+  if (auto bad = check_fields(body, {{"serviceUri", FieldType::string},
+                                     {"actions", FieldType::string_array},
+                                     {"customHeaders", FieldType::string_map},
+                                     {"scope", FieldType::string},
+                                     {"status", FieldType::string},
+                                     {"secret", FieldType::string},
+                                     {"format", FieldType::string}})) {
+    return std::move(*bad);
+  }
+  events::WebhookUpdate fields;
+  fields.service_uri = string_field(body, "serviceUri");
+  if (body.contains("actions")) fields.actions = string_array_field(body, "actions");
+  if (body.contains("customHeaders")) {
+    fields.headers = headers_of(string_map_field(body, "customHeaders"));
+  }
+  fields.scope = string_field(body, "scope");
+  fields.status = string_field(body, "status");
+  fields.secret = string_field(body, "secret");
+  fields.format = string_field(body, "format");
+  return fields;
+}
+
 class EventHandlers {
  public:
   explicit EventHandlers(events::EventService& service) : service_(service) {}
@@ -153,32 +179,32 @@ class EventHandlers {
   asio::awaitable<Response> create(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"name", FieldType::string},
-                                              {"serviceUri", FieldType::string},
-                                              {"actions", FieldType::string_array},
-                                              {"customHeaders", FieldType::string_map},
-                                              {"scope", FieldType::string},
-                                              {"status", FieldType::string},
-                                              {"secret", FieldType::string},
-                                              {"format", FieldType::string}})) {
-      co_return std::move(*bad);
+    // The name is create's own field; the others are the settings update takes too.
+    json::object settings = std::move(body.object);
+    json::object named;
+    if (auto name = settings.find("name"); name != settings.end()) {
+      named.emplace("name", name->value());
+      settings.erase(name);
     }
-    events::NewWebhook webhook;
-    auto name = string_field(body.object, "name");
+    if (auto bad = check_fields(named, {{"name", FieldType::string}})) co_return std::move(*bad);
+    auto fields = webhook_fields(settings);
+    if (auto* bad = std::get_if<Response>(&fields)) co_return std::move(*bad);
+    auto& given = std::get<events::WebhookUpdate>(fields);
+    auto name = string_field(named, "name");
     if (!name) co_return invalid_request("the field 'name' is required", "name");
-    auto uri = string_field(body.object, "serviceUri");
-    if (!uri) co_return invalid_request("the field 'serviceUri' is required", "serviceUri");
-    if (!body.object.contains("actions")) {
-      co_return invalid_request("the field 'actions' is required", "actions");
+    if (!given.service_uri) {
+      co_return invalid_request("the field 'serviceUri' is required", "serviceUri");
     }
+    if (!given.actions) co_return invalid_request("the field 'actions' is required", "actions");
+    events::NewWebhook webhook;
     webhook.name = *name;
-    webhook.service_uri = *uri;
-    webhook.actions = string_array_field(body.object, "actions");
-    webhook.headers = headers_of(string_map_field(body.object, "customHeaders"));
-    webhook.scope = string_field(body.object, "scope").value_or("");
-    webhook.status = string_field(body.object, "status").value_or("enabled");
-    webhook.secret = string_field(body.object, "secret").value_or("");
-    webhook.format = string_field(body.object, "format").value_or(std::string(events::kFormatDefault));
+    webhook.service_uri = std::move(*given.service_uri);
+    webhook.actions = std::move(*given.actions);
+    webhook.headers = std::move(given.headers).value_or(events::Headers{});
+    webhook.scope = std::move(given.scope).value_or("");
+    webhook.status = std::move(given.status).value_or("enabled");
+    webhook.secret = std::move(given.secret).value_or("");
+    webhook.format = std::move(given.format).value_or(std::string(events::kFormatDefault));
     auto created = co_await context.run_blocking(
         [&] { return service_.create(request.param("registry"), webhook); });
     if (!created) co_return error_of(created.error());
@@ -198,25 +224,9 @@ class EventHandlers {
   asio::awaitable<Response> update(RequestContext& context, Request& request) {
     auto body = co_await read_json_object(request);
     if (body.error) co_return std::move(*body.error);
-    if (auto bad = check_fields(body.object, {{"serviceUri", FieldType::string},
-                                              {"actions", FieldType::string_array},
-                                              {"customHeaders", FieldType::string_map},
-                                              {"scope", FieldType::string},
-                                              {"status", FieldType::string},
-                                              {"secret", FieldType::string},
-                                              {"format", FieldType::string}})) {
-      co_return std::move(*bad);
-    }
-    events::WebhookUpdate update;
-    update.service_uri = string_field(body.object, "serviceUri");
-    if (body.object.contains("actions")) update.actions = string_array_field(body.object, "actions");
-    if (body.object.contains("customHeaders")) {
-      update.headers = headers_of(string_map_field(body.object, "customHeaders"));
-    }
-    update.scope = string_field(body.object, "scope");
-    update.status = string_field(body.object, "status");
-    update.secret = string_field(body.object, "secret");
-    update.format = string_field(body.object, "format");
+    auto fields = webhook_fields(body.object);
+    if (auto* bad = std::get_if<Response>(&fields)) co_return std::move(*bad);
+    auto& update = std::get<events::WebhookUpdate>(fields);
     auto updated = co_await context.run_blocking([&] {
       return service_.update(request.param("registry"), request.param("name"), update);
     });
