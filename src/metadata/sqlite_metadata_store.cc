@@ -72,7 +72,7 @@ constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -358,6 +358,72 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (started_at);
 )sql",
+    // 5 -> 6: content lifecycle. Changeable attributes (locks) on repositories, manifests and
+    // tags; storage quotas; and what online garbage collection needs: a blob's last use
+    // (touched_at, the grace period runs from it) and its deletion claim (deleting: the bytes
+    // may be removed only while it is set, and nothing links a blob that has it), plus the runs
+    // of the collector. Blobs known before this step count as just used, so the first
+    // collection after the upgrade waits a full grace period before it frees any.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (write_enabled IN (0, 1));
+ALTER TABLE repositories ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (delete_enabled IN (0, 1));
+ALTER TABLE repositories ADD COLUMN read_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (read_enabled IN (0, 1));
+ALTER TABLE repositories ADD COLUMN list_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (list_enabled IN (0, 1));
+ALTER TABLE repositories ADD COLUMN storage_quota_bytes INTEGER CHECK (storage_quota_bytes >= 0);
+
+ALTER TABLE manifests ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (write_enabled IN (0, 1));
+ALTER TABLE manifests ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (delete_enabled IN (0, 1));
+ALTER TABLE manifests ADD COLUMN read_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (read_enabled IN (0, 1));
+ALTER TABLE manifests ADD COLUMN list_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (list_enabled IN (0, 1));
+ALTER TABLE manifests ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE tags ADD COLUMN write_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (write_enabled IN (0, 1));
+ALTER TABLE tags ADD COLUMN delete_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (delete_enabled IN (0, 1));
+ALTER TABLE tags ADD COLUMN read_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (read_enabled IN (0, 1));
+ALTER TABLE tags ADD COLUMN list_enabled INTEGER NOT NULL DEFAULT 1
+  CHECK (list_enabled IN (0, 1));
+
+ALTER TABLE registries ADD COLUMN storage_quota_bytes INTEGER CHECK (storage_quota_bytes >= 0);
+
+ALTER TABLE blobs ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1));
+UPDATE blobs SET touched_at = CAST(strftime('%s', 'now') AS INTEGER);
+CREATE INDEX blobs_deleting ON blobs (digest) WHERE deleting = 1;
+CREATE INDEX repository_blobs_by_age ON repository_blobs (created_at);
+
+CREATE TABLE gc_runs (
+  id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id          INTEGER REFERENCES registries (id) ON DELETE CASCADE,
+  started_by           TEXT NOT NULL,
+  dry_run              INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+  state                TEXT NOT NULL,
+  phase                TEXT NOT NULL DEFAULT '',
+  cursor               TEXT NOT NULL DEFAULT '',
+  cutoff               INTEGER NOT NULL,
+  started_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  finished_at          INTEGER NOT NULL DEFAULT 0,
+  links_examined       INTEGER NOT NULL DEFAULT 0,
+  links_removed        INTEGER NOT NULL DEFAULT 0,
+  repositories_removed INTEGER NOT NULL DEFAULT 0,
+  blobs_examined       INTEGER NOT NULL DEFAULT 0,
+  blobs_deleted        INTEGER NOT NULL DEFAULT 0,
+  bytes_reclaimed      INTEGER NOT NULL DEFAULT 0,
+  error                TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX gc_runs_by_registry ON gc_runs (registry_id, id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -437,7 +503,7 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name "
      "LIMIT ?3"},
     {Sql::insert_blob, "insert blob",
-     "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) "
+     "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?1, ?2, ?3, ?3) "
      "ON CONFLICT (digest) DO NOTHING"},
     {Sql::blob_size, "read blob size", "SELECT size FROM blobs WHERE digest = ?1"},
     {Sql::link_blob, "link blob",
