@@ -453,6 +453,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   declare(verbs);
   declare_access_commands(verbs);
   declare_event_commands(verbs);
+  declare_gc_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());

@@ -90,6 +90,10 @@ struct Options {
   std::string event_id;
   std::string before;
   std::string action;
+
+  // Garbage collection (gc_commands.cc); `id` is the run's.
+  bool dry_run = false;
+  bool wait = false;
 };
 
 class Context;
@@ -184,6 +188,8 @@ void declare_access_commands(Verbs& verbs);
 // The webhook verbs and `audit list` (event_commands.cc); after declare_access_commands, whose
 // `audit` group it adds to.
 void declare_event_commands(Verbs& verbs);
+// `gc run|status|show|list` (gc_commands.cc).
+void declare_gc_commands(Verbs& verbs);
 
 // ------------------------------------------------------------------ handler helpers
 

@@ -389,4 +389,34 @@ Result<json::value> ManagementClient::event_audit(
   return call("GET", child_path(registry, "audit/events") + query_string(query));
 }
 
+namespace {
+
+// "/mgmt/v1/gc" or ".../registries/{r}/gc", with `rest` after it.
+std::string gc_path(const std::string& registry_path, std::string_view registry,
+                    std::string_view rest) {
+  std::string path = registry.empty() ? std::string("/mgmt/v1/gc") : registry_path + "/gc";
+  path += rest;
+  return path;
+}
+
+}  // namespace
+
+Result<json::value> ManagementClient::start_gc(std::string_view registry, bool dry_run) {
+  json::value body = json::object{{"dryRun", dry_run}};
+  return call("POST", gc_path(registry.empty() ? "" : registry_path(registry), registry, ""),
+              &body);
+}
+
+Result<json::value> ManagementClient::list_gc_runs(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", gc_path(registry.empty() ? "" : registry_path(registry), registry, "/runs") +
+                         query_string(query));
+}
+
+Result<json::value> ManagementClient::get_gc_run(std::string_view registry, std::string_view id) {
+  std::string rest = "/runs/";
+  rest += percent_encode(id);
+  return call("GET", gc_path(registry.empty() ? "" : registry_path(registry), registry, rest));
+}
+
 }  // namespace berth::cli

@@ -114,6 +114,12 @@ class ManagementClient {
   Result<boost::json::value> event_audit(
       std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
 
+  // Garbage collection: a registry's runs (registry given) or the deployment's (empty).
+  Result<boost::json::value> start_gc(std::string_view registry, bool dry_run);
+  Result<boost::json::value> list_gc_runs(
+      std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
+  Result<boost::json::value> get_gc_run(std::string_view registry, std::string_view id);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);

@@ -461,6 +461,28 @@ Cell time_to_second(const json::value& object, std::string_view key) {
   return cell;
 }
 
+const std::vector<std::string> kGcRunColumns = {
+    "Id",            "Registry",      "Status",        "Phase",     "Dry run",
+    "Started",       "Finished",      "Links removed", "Blobs examined", "Blobs deleted",
+    "Reclaimed",     "Blobs/s"};
+
+Cell rate(const json::value& object, std::string_view key) {
+  const json::value* v = field(object, key);
+  if (v == nullptr || !v->is_number()) return text_cell("");
+  return text_cell(fmt::format("{:.0f}", v->to_number<double>()));
+}
+
+std::vector<Cell> gc_run_row(const json::value& r) {
+  Cell registry = text(r, "registry");
+  if (registry.raw.empty()) registry = text_cell("(all)");
+  return {number(r, "id"),           registry,
+          text(r, "status"),         text(r, "phase"),
+          flag(r, "dryRun"),         time_to_second(r, "startTime"),
+          time_to_second(r, "finishTime"), number(r, "linksRemoved"),
+          number(r, "blobsExamined"), number(r, "blobsDeleted"),
+          bytes(r, "bytesReclaimed"), rate(r, "blobsExaminedPerSecond")};
+}
+
 // A digest as the tables show it: the algorithm and 12 digits, as `docker images` does.
 Cell short_digest(const json::value& object, std::string_view key) {
   Cell cell = text(object, key);
@@ -519,6 +541,24 @@ View webhook_config_view(const json::value& config) {
   }
   if (view.table.rows.empty()) {
     view.table.rows.push_back({text(config, "serviceUri"), text_cell(""), text_cell("")});
+  }
+  return view;
+}
+
+View gc_run_view(const json::value& run) {
+  View view{run, {kGcRunColumns, {gc_run_row(run)}, {}}, {}};
+  const json::value* error = field(run, "error");
+  if (error != nullptr && error->is_string() && !error->as_string().empty()) {
+    view.message = fmt::format("error: {}", std::string(error->as_string()));
+  }
+  return view;
+}
+
+View gc_run_list_view(const json::value& answer) {
+  View view = list_view(answer, "runs", kGcRunColumns, gc_run_row);
+  if (const json::value* next = field(answer, "next"); next != nullptr && next->is_string()) {
+    view.message = fmt::format("More runs follow: add --before {} for the next page.",
+                               std::string(next->as_string()));
   }
   return view;
 }

@@ -52,6 +52,10 @@ View audit_event_list_view(const boost::json::value& answer);  // {"events":[...
 // A queued event ({"id"}: ping, redeliver), with `message` after the table.
 View queued_event_view(const boost::json::value& answer, std::string message);
 
+// Garbage collection runs: progress counters, the rate, and the reclaimed bytes.
+View gc_run_view(const boost::json::value& run);         // GcRun
+View gc_run_list_view(const boost::json::value& answer);  // {"runs":[...],"next"?}
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

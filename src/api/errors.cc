@@ -32,6 +32,8 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::too_many_uploads: return {429, code::kTooManyRequests};
     // RFC 4918's status for "cannot store the representation"; no OCI code names it.
     case Errc::storage_full: return {507, code::kUnknown};
+    // Transient: the same content is being removed by garbage collection this instant.
+    case Errc::busy: return {503, code::kUnknown};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};
@@ -66,6 +68,11 @@ http::Response error_response(const registry::RegistryError& error) {
   if (error.code == registry::Errc::storage_full) {
     Response response = error_response(wire.status, wire.code, kStorageFullMessage);
     response.log_detail = "storage full: " + error.message;
+    return response;
+  }
+  if (error.code == registry::Errc::busy) {
+    Response response = error_response(wire.status, wire.code, error.message);
+    response.headers.set("Retry-After", "1");
     return response;
   }
   if (wire.status >= 500) {

@@ -568,6 +568,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
   std::vector<RouteRow> rows = rows_of(std::make_shared<Handlers>(context), kRoutes);
   for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
+  for (RouteRow& row : gc_management_routes(context)) rows.push_back(std::move(row));
   return rows;
 }
 

@@ -18,6 +18,7 @@
 #include "http/router.h"
 #include "events/event_service.h"
 #include "registry/access_control.h"
+#include "registry/garbage_collector.h"
 #include "registry/registry_services.h"
 #include "registry/tenants.h"
 
@@ -73,6 +74,8 @@ struct ManagementContext {
   events::EventService& events;
   // The token service's keys (rotation); null where no token service runs (route-table tests).
   auth::SigningKeys* signing_keys = nullptr;
+  // Garbage collection (management_gc.cc); null where none runs: its routes answer 503.
+  registry::GarbageCollector* gc = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
@@ -82,6 +85,9 @@ std::vector<RouteRow> management_routes(ManagementContext& context);
 // The events part of /mgmt/v1 (webhooks, the audit log of repository events); defined in
 // management_events.cc.
 std::vector<RouteRow> event_management_routes(ManagementContext& context);
+
+// The garbage-collection part of /mgmt/v1 (runs, progress); defined in management_gc.cc.
+std::vector<RouteRow> gc_management_routes(ManagementContext& context);
 
 // The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
 // assignments, network rules, login audit); defined in management_access.cc.

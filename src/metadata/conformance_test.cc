@@ -323,6 +323,7 @@ TEST_P(MetadataStoreConformance, PuttingSameDigestAgainIsNoOpButTags) {
   ManifestRecord first = manifest_of(manifest_json("same"));
   first.created_at = 1000;
   first.annotations_json = R"({"first":"yes"})";
+  MUST(store().link_blob(repo("r"), blob_digest("l1"), 1));
   MUST(store().put_manifest(repo("r"), first, {{blob_digest("l1"), ReferenceKind::blob}},
                             std::string("v1")));
 
@@ -345,6 +346,7 @@ TEST_P(MetadataStoreConformance, ReferencesMayRepeatAndMixKinds) {
   const Digest layer = blob_digest("layer");
   const Digest child = oci::digest_of(manifest_json("child"));
   ManifestRecord index = manifest_of(manifest_json("index"), kImageIndex);
+  MUST(store().link_blob(repo("r"), layer, 1));
   std::vector<ManifestReference> references = {
       {layer, ReferenceKind::blob},
       {layer, ReferenceKind::blob},  // the same layer twice in one image is legal
@@ -353,6 +355,23 @@ TEST_P(MetadataStoreConformance, ReferencesMayRepeatAndMixKinds) {
   };
   MUST(store().put_manifest(repo("r"), index, references, std::string("idx")));
   EXPECT_TRUE(MUST(store().manifest_exists(repo("r"), index.digest)));
+}
+
+TEST_P(MetadataStoreConformance, AManifestNeedsItsBlobsLinkedInTheRepository) {
+  const Digest layer = blob_digest("unlinked-layer");
+  ManifestRecord image = manifest_of(manifest_json("needs-layer"));
+  EXPECT_EQ(error_of(store().put_manifest(repo("r"), image, {{layer, ReferenceKind::blob}},
+                                          std::string("v1"))),
+            Errc::reference_missing);
+  EXPECT_FALSE(MUST(store().manifest_exists(repo("r"), image.digest)));
+  // Linked in another repository is not enough.
+  MUST(store().link_blob(repo("other"), layer, 1));
+  EXPECT_EQ(error_of(store().put_manifest(repo("r"), image, {{layer, ReferenceKind::blob}},
+                                          std::nullopt)),
+            Errc::reference_missing);
+  MUST(store().link_blob(repo("r"), layer, 1));
+  MUST(store().put_manifest(repo("r"), image, {{layer, ReferenceKind::blob}}, std::string("v1")));
+  EXPECT_EQ(MUST(store().resolve_tag(repo("r"), "v1")), std::optional<Digest>(image.digest));
 }
 
 // --- tags ---
@@ -391,6 +410,7 @@ TEST_P(MetadataStoreConformance, DeleteTagKeepsManifest) {
 TEST_P(MetadataStoreConformance, DeleteManifestTakesItsTags) {
   ManifestRecord doomed = manifest_of(manifest_json("doomed"));
   ManifestRecord kept = manifest_of(manifest_json("kept"));
+  MUST(store().link_blob(repo("r"), blob_digest("l"), 1));
   MUST(store().put_manifest(repo("r"), doomed, {{blob_digest("l"), ReferenceKind::blob}},
                             std::string("one")));
   MUST(store().put_manifest(repo("r"), doomed, {}, std::string("two")));

@@ -20,6 +20,7 @@
 
 #include "metadata/access_store.h"
 #include "metadata/event_store.h"
+#include "metadata/gc_store.h"
 #include "metadata/metadata_store.h"
 #include "oci/digest.h"
 
@@ -36,6 +37,8 @@ class StoreHarness {
   virtual AccessStore& access() = 0;
   // The same store's event part.
   virtual EventStore& events() = 0;
+  // The same store's garbage-collection part.
+  virtual GcStore& gc() = 0;
   // Closes the store and opens it again on the same data, as a restart does; store() and
   // access() then return the new one. False (with a recorded failure) when that fails.
   virtual bool reopen() = 0;
@@ -156,6 +159,13 @@ class AccessStoreConformance : public StoreConformance {
 class EventStoreConformance : public StoreConformance {
  protected:
   EventStore& events() { return harness().events(); }
+};
+
+// The GcStore part of the suite (gc_conformance_test.cc): sweeps, claims and the re-checks
+// that keep collection safe next to writers.
+class GcStoreConformance : public StoreConformance {
+ protected:
+  GcStore& gc() { return harness().gc(); }
 };
 
 }  // namespace berth::metadata

@@ -27,6 +27,8 @@ enum class Errc {
   limit_reached,   // a bounded resource (e.g. open upload sessions) is at its limit
   storage_full,    // the database's disk has no space left
   database_error,  // the backend failed (I/O, corruption, busy past the timeout)
+  being_deleted,   // garbage collection has claimed the blob: its bytes are going away
+  reference_missing,  // a manifest names a blob the repository does not link (any more)
 };
 using MetadataError = Error<Errc>;
 template <class T>
@@ -214,12 +216,20 @@ class MetadataStore {
                                                              std::size_t limit) = 0;
 
   // --- blobs ---
-  // Records that `repository` holds blob `digest` of `size` bytes. Idempotent.
+  // Records that `repository` holds blob `digest` of `size` bytes, and that the blob and the
+  // link were used now (renewing both against garbage collection). Idempotent.
+  // being_deleted when a collection has claimed the blob (its bytes are going away).
   virtual Result<void> link_blob(RepositoryRef repository, const oci::Digest& digest,
                                  std::uint64_t size) = 0;
   // The blob's size if `repository` holds it, else nullopt.
   virtual Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                                 const oci::Digest& digest) = 0;
+  // Announces that the caller is about to rely on the bytes of `digest` (an upload about to
+  // commit them): records the blob as just used, so garbage collection leaves it alone for its
+  // grace period. being_deleted while a collection has claimed it; the caller waits for the
+  // claim to end (the row and the bytes gone) and tries again. The size is what the caller
+  // expects; link_blob records the verified one.
+  virtual Result<void> reserve_blob(const oci::Digest& digest, std::uint64_t size) = 0;
   // Removes the link; false when there was none.
   virtual Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) = 0;
 
@@ -243,7 +253,9 @@ class MetadataStore {
   // --- manifests and tags ---
   // In one transaction: stores the manifest (no-op if the same digest is already there), its
   // references, points `tag` at it when given (moving the tag if it existed), and appends
-  // `events`.
+  // `events`. Re-checks in that transaction that the repository links every blob reference
+  // (reference_missing otherwise), so a collection that removed a link after the caller's
+  // checks can never leave the manifest pointing at bytes it is about to delete.
   virtual Result<void> put_manifest(RepositoryRef repository, const ManifestRecord& manifest,
                                     const std::vector<ManifestReference>& references,
                                     const std::optional<std::string>& tag,

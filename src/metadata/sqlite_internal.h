@@ -169,14 +169,40 @@ enum class EventSql : std::size_t {
   count,
 };
 
+// Every statement of the GcStore part (and reserve_blob); their text is in sqlite_gc_store.cc.
+enum class GcSql : std::size_t {
+  reserve_blob,
+  insert_run,
+  save_run,
+  find_run,
+  list_runs,
+  running_runs,
+  find_repository,
+  link_page,
+  remove_link,
+  empty_repository,
+  remove_repository,
+  blob_page,
+  claim_blob,
+  claim_orphan,
+  claimed_blobs,
+  forget_blob,
+  blob_known,
+  linked_live_blob,
+  list_repositories,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
 inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
+inline constexpr std::size_t kGcStatementCount = static_cast<std::size_t>(GcSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
 const StatementSpec<AccessSql>& spec_of(AccessSql id);
 const StatementSpec<EventSql>& spec_of(EventSql id);
+const StatementSpec<GcSql>& spec_of(GcSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {
@@ -357,6 +383,7 @@ class SqliteConnection {
     for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : access_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : event_statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : gc_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
@@ -372,6 +399,9 @@ class SqliteConnection {
   }
   Result<Statement> statement(EventSql id) {
     return cached(event_statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(GcSql id) {
+    return cached(gc_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -454,6 +484,7 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kStatementCount> statements_{};
   std::array<sqlite3_stmt*, kAccessStatementCount> access_statements_{};
   std::array<sqlite3_stmt*, kEventStatementCount> event_statements_{};
+  std::array<sqlite3_stmt*, kGcStatementCount> gc_statements_{};
 };
 
 // A reader connection on loan from the pool; returns it when destroyed.

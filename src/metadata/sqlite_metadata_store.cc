@@ -400,7 +400,6 @@ ALTER TABLE blobs ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1));
 UPDATE blobs SET touched_at = CAST(strftime('%s', 'now') AS INTEGER);
 CREATE INDEX blobs_deleting ON blobs (digest) WHERE deleting = 1;
-CREATE INDEX repository_blobs_by_age ON repository_blobs (created_at);
 
 CREATE TABLE gc_runs (
   id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -418,6 +417,7 @@ CREATE TABLE gc_runs (
   links_removed        INTEGER NOT NULL DEFAULT 0,
   repositories_removed INTEGER NOT NULL DEFAULT 0,
   blobs_examined       INTEGER NOT NULL DEFAULT 0,
+  objects_examined     INTEGER NOT NULL DEFAULT 0,
   blobs_deleted        INTEGER NOT NULL DEFAULT 0,
   bytes_reclaimed      INTEGER NOT NULL DEFAULT 0,
   error                TEXT NOT NULL DEFAULT ''
@@ -504,11 +504,13 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "LIMIT ?3"},
     {Sql::insert_blob, "insert blob",
      "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?1, ?2, ?3, ?3) "
-     "ON CONFLICT (digest) DO NOTHING"},
+     "ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at, size = CASE WHEN "
+     "EXISTS (SELECT 1 FROM repository_blobs WHERE digest = excluded.digest) THEN blobs.size "
+     "ELSE excluded.size END WHERE blobs.deleting = 0"},
     {Sql::blob_size, "read blob size", "SELECT size FROM blobs WHERE digest = ?1"},
     {Sql::link_blob, "link blob",
      "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) "
-     "ON CONFLICT (repository_id, digest) DO NOTHING"},
+     "ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = excluded.created_at"},
     {Sql::linked_blob_size, "read linked blob size",
      "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
      "WHERE rb.repository_id = " BERTH_REPOSITORY_ID " AND rb.digest = ?3"},
@@ -1161,13 +1163,19 @@ Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci:
     auto repository_id = ensure_repository(connection, repository, now);
     if (!repository_id) return repository_id.error();
     {
+      // A new row, or a known one renewed against garbage collection; the size a reservation
+      // recorded is replaced by the verified one while nothing links the blob yet.
       auto insert = connection.statement(Sql::insert_blob);
       if (!insert) return insert.error();
       insert->bind_text(1, digest.str()).bind_int(2, signed_size).bind_int(3, now);
       if (auto done = insert->run(); !done) return done.error();
     }
     if (sqlite3_changes(connection.db()) == 0) {
-      // Already known: the same digest must mean the same bytes, hence the same size.
+      return MetadataError{Errc::being_deleted,
+                           "blob " + digest.str() + " is being removed by garbage collection"};
+    }
+    {
+      // Linked elsewhere already: the same digest must mean the same bytes, hence the same size.
       auto known = connection.statement(Sql::blob_size);
       if (!known) return known.error();
       known->bind_text(1, digest.str());
@@ -1309,6 +1317,32 @@ Result<void> SqliteMetadataStore::delete_upload(std::string_view id) {
 
 // --- manifests and tags ---
 
+namespace {
+
+// The re-check that makes a manifest and garbage collection safe together: inside the
+// manifest's transaction, every blob it references must still be linked to the repository and
+// not claimed by a collection.
+Result<void> require_blob_links(SqliteConnection& connection, std::int64_t repository_id,
+                                const std::vector<ManifestReference>& references) {
+  auto check = connection.statement(GcSql::linked_live_blob);
+  if (!check) return check.error();
+  for (const ManifestReference& reference : references) {
+    if (reference.kind != ReferenceKind::blob) continue;
+    const std::string digest = reference.digest.str();
+    check->bind_int(1, repository_id).bind_text(2, digest);
+    auto row = check->step();
+    if (!row) return row.error();
+    check->reset();
+    if (!*row) {
+      return MetadataError{Errc::reference_missing,
+                           "blob " + digest + " is not in the repository any more"};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
                                                const ManifestRecord& manifest,
                                                const std::vector<ManifestReference>& references,
@@ -1346,7 +1380,11 @@ Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
     }
 
     if (inserted) {
-      // Same digest means same content, so an existing manifest already has these references.
+      // Same digest means same content, so an existing manifest already has these references
+      // (and they keep its blobs' links from being collected).
+      if (auto linked = require_blob_links(connection, *repository_id, references); !linked) {
+        return linked;
+      }
       auto insert = connection.statement(Sql::insert_reference);
       if (!insert) return insert.error();
       for (const ManifestReference& reference : references) {

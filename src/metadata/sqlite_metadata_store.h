@@ -26,6 +26,7 @@
 
 #include "metadata/access_store.h"
 #include "metadata/event_store.h"
+#include "metadata/gc_store.h"
 #include "metadata/metadata_store.h"
 
 namespace berth::metadata {
@@ -33,7 +34,10 @@ namespace berth::metadata {
 // One SQLite connection with its prepared-statement cache; defined in the .cc.
 class SqliteConnection;
 
-class SqliteMetadataStore final : public MetadataStore, public AccessStore, public EventStore {
+class SqliteMetadataStore final : public MetadataStore,
+                                  public AccessStore,
+                                  public EventStore,
+                                  public GcStore {
  public:
   // Opens (creating it if absent) the database at `database_file` and brings its schema up to
   // date. Errors: database_error when the file cannot be opened or created or is not a SQLite
@@ -72,6 +76,8 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore, publ
                          std::uint64_t size) override;
   Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                         const oci::Digest& digest) override;
+  // In sqlite_gc_store.cc.
+  Result<void> reserve_blob(const oci::Digest& digest, std::uint64_t size) override;
   Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) override;
 
   Result<void> create_upload(const UploadRecord& upload) override;
@@ -176,6 +182,31 @@ class SqliteMetadataStore final : public MetadataStore, public AccessStore, publ
   Result<std::vector<DeliveryRecord>> list_deliveries(std::int64_t webhook, std::int64_t before,
                                                       std::size_t limit) override;
   Result<OutboxStats> outbox_stats() override;
+
+  // --- GcStore (sqlite_gc_store.cc) ---
+  Result<GcRun> create_gc_run(const GcRun& run) override;
+  Result<void> save_gc_run(const GcRun& run) override;
+  Result<std::optional<GcRun>> find_gc_run(std::int64_t id) override;
+  Result<std::vector<GcRun>> list_gc_runs(std::optional<RegistryId> registry,
+                                          std::int64_t before, std::size_t limit) override;
+  Result<std::vector<GcRun>> running_gc_runs() override;
+  Result<std::vector<std::string>> gc_repositories(RegistryId registry, std::string_view after,
+                                                   std::size_t limit) override;
+  Result<LinkSweepPage> sweep_links(RepositoryRef repository, std::string_view after,
+                                    std::int64_t cutoff, std::size_t limit,
+                                    bool dry_run) override;
+  Result<bool> remove_empty_repository(RepositoryRef repository, std::int64_t cutoff) override;
+  Result<std::optional<std::uint64_t>> removable_repository_links(RepositoryRef repository,
+                                                                  std::int64_t cutoff) override;
+  Result<BlobScanPage> scan_blobs(std::string_view after, std::int64_t cutoff,
+                                  std::size_t limit) override;
+  Result<std::vector<GarbageBlob>> claim_blobs(std::span<const GarbageBlob> candidates,
+                                               std::int64_t cutoff) override;
+  Result<bool> claim_orphan(const GarbageBlob& blob) override;
+  Result<std::vector<GarbageBlob>> claimed_blobs(std::string_view after,
+                                                 std::size_t limit) override;
+  Result<void> forget_blobs(std::span<const oci::Digest> digests) override;
+  Result<std::vector<bool>> blobs_known(std::span<const oci::Digest> digests) override;
 
  private:
   class ReaderLease;

@@ -34,6 +34,7 @@ class SqliteHarness : public StoreHarness {
   MetadataStore& store() override { return *store_; }
   AccessStore& access() override { return *store_; }
   EventStore& events() override { return *store_; }
+  GcStore& gc() override { return *store_; }
   bool reopen() override {
     store_.reset();  // closed first, as a stopped process would be
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
@@ -63,6 +64,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, AccessStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, EventStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -568,8 +572,8 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "5");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 5);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "6");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 6);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :

@@ -152,6 +152,7 @@ struct Metrics::State {
   mutable std::mutex sources_mutex;
   std::function<OutboxStats()> outbox_source;
   std::function<PoolLoad()> pool_source;
+  std::function<GcStats()> gc_source;
 
   RegistryCounters& counters_of(std::string_view name) {
     {
@@ -230,6 +231,11 @@ void Metrics::set_outbox_source(std::function<OutboxStats()> source) {
   state_->outbox_source = std::move(source);
 }
 
+void Metrics::set_gc_source(std::function<GcStats()> source) {
+  std::lock_guard lock(state_->sources_mutex);
+  state_->gc_source = std::move(source);
+}
+
 void Metrics::set_pool_source(std::function<PoolLoad()> source) {
   std::lock_guard lock(state_->sources_mutex);
   state_->pool_source = std::move(source);
@@ -287,6 +293,47 @@ Metrics::Snapshot Metrics::read_sources() const {
   return snapshot;
 }
 
+void Metrics::add_gc_families(prometheus::Registry& now) const {
+  std::function<GcStats()> source;
+  {
+    std::lock_guard lock(state_->sources_mutex);
+    source = state_->gc_source;
+  }
+  if (!source) return;
+  const GcStats gc = source();
+  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    prometheus::BuildCounter().Name(name).Help(help).Register(now).Add({}).Increment(
+        static_cast<double>(value));
+  };
+  auto& runs = prometheus::BuildCounter()
+                   .Name("berth_gc_runs_total")
+                   .Help("Garbage collection runs finished, by result")
+                   .Register(now);
+  runs.Add({{"result", "succeeded"}}).Increment(static_cast<double>(gc.runs_succeeded));
+  runs.Add({{"result", "failed"}}).Increment(static_cast<double>(gc.runs_failed));
+  counter("berth_gc_blobs_examined_total", "Blob records garbage collection looked at",
+          gc.blobs_examined);
+  counter("berth_gc_blobs_deleted_total", "Blobs garbage collection removed (bytes and record)",
+          gc.blobs_deleted);
+  counter("berth_gc_reclaimed_bytes_total", "Bytes of the blobs garbage collection removed",
+          gc.bytes_reclaimed);
+  counter("berth_gc_links_removed_total",
+          "Repository links to blobs no manifest of the repository references, removed",
+          gc.links_removed);
+  prometheus::BuildGauge()
+      .Name("berth_gc_running")
+      .Help("1 while a garbage collection run is in progress")
+      .Register(now)
+      .Add({})
+      .Set(gc.running ? 1 : 0);
+  prometheus::BuildGauge()
+      .Name("berth_gc_last_finished_timestamp_seconds")
+      .Help("When the last garbage collection run ended (Unix seconds); 0 before the first")
+      .Register(now)
+      .Add({})
+      .Set(static_cast<double>(gc.last_finished_at));
+}
+
 std::string Metrics::render(const Snapshot& snapshot) const {
   PoolLoad pool;
   {
@@ -332,6 +379,8 @@ std::string Metrics::render(const Snapshot& snapshot) const {
                     .Register(now);
   tasks.Add({{"state", "queued"}}).Set(static_cast<double>(pool.queued));
   tasks.Add({{"state", "running"}}).Set(static_cast<double>(pool.running));
+
+  add_gc_families(now);
 
   std::vector<prometheus::MetricFamily> families = state_->registry.Collect();
   auto read_now = now.Collect();

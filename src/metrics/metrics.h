@@ -24,6 +24,10 @@
 
 #include "metadata/metadata_store.h"
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace berth::metrics {
 
 // The Content-Type of the exposition: Prometheus text format 0.0.4.
@@ -39,6 +43,18 @@ struct OutboxStats {
 struct PoolLoad {
   std::uint64_t queued = 0;
   std::uint64_t running = 0;
+};
+
+// Garbage collection since the process started (read at scrape time, without blocking).
+struct GcStats {
+  std::uint64_t runs_succeeded = 0;
+  std::uint64_t runs_failed = 0;
+  std::uint64_t blobs_examined = 0;
+  std::uint64_t blobs_deleted = 0;
+  std::uint64_t bytes_reclaimed = 0;
+  std::uint64_t links_removed = 0;
+  bool running = false;
+  std::int64_t last_finished_at = 0;  // Unix seconds; 0 before the first run ends
 };
 
 // What a route counts as, beside its latency: the hosted service's pushes (manifest PUTs) and
@@ -78,6 +94,9 @@ class Metrics {
   // Where scrapes read the outbox from (called on the blocking pool, once per scrape). Until
   // one is set, the outbox gauges are 0.
   void set_outbox_source(std::function<OutboxStats()> source);
+  // Where scrapes read garbage collection's totals from (called on the event loop: must not
+  // block). Until one is set, the collection metrics are left out.
+  void set_gc_source(std::function<GcStats()> source);
   // Where scrapes read the blocking pool's load from (called on the event loop: must not
   // block). Until one is set, the pool gauges are 0.
   void set_pool_source(std::function<PoolLoad()> source);
@@ -101,6 +120,9 @@ class Metrics {
   std::string scrape() const { return render(read_sources()); }
 
  private:
+  // The garbage collection families, from the gc source, into the scrape-time registry.
+  void add_gc_families(prometheus::Registry& now) const;
+
   struct State;
   std::unique_ptr<State> state_;
 };

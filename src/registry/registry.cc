@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -79,6 +81,10 @@ RegistryError from_metadata(const metadata::MetadataError& error) {
       return storage_full("metadata store", error.message);
     case metadata::Errc::limit_reached:
       return {Errc::too_many_uploads, error.message};
+    case metadata::Errc::being_deleted:
+      return {Errc::busy, error.message + "; retry shortly"};
+    case metadata::Errc::reference_missing:
+      return {Errc::manifest_blob_unknown, error.message + "; push it before the manifest"};
     default:
       return internal("metadata store", error.message);
   }
@@ -165,7 +171,36 @@ void UploadSession::abandon() {
   if (has_record_) (void)metadata_.delete_upload(id());
 }
 
+namespace {
+
+// How long a commit waits for a garbage collection that has claimed the same digest to finish
+// removing it (a claim normally ends within milliseconds: one file's removal).
+constexpr auto kClaimWait = std::chrono::seconds(10);
+constexpr auto kClaimPoll = std::chrono::milliseconds(20);
+
+// Marks the digest as in use before its bytes are committed, so that a collection cannot
+// remove them between the commit and the link. A digest a collection is removing right now is
+// waited for: once its old copy is gone, the commit stores the new one.
+Result<void> reserve_for_commit(metadata::MetadataStore& metadata, const oci::Digest& digest,
+                                std::uint64_t size) {
+  const auto deadline = std::chrono::steady_clock::now() + kClaimWait;
+  while (true) {
+    auto reserved = metadata.reserve_blob(digest, size);
+    if (reserved) return {};
+    if (reserved.error().code != metadata::Errc::being_deleted ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return from_metadata(reserved.error());
+    }
+    std::this_thread::sleep_for(kClaimPoll);
+  }
+}
+
+}  // namespace
+
 Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
+  if (auto reserved = reserve_for_commit(metadata_, digest, writer_->size()); !reserved) {
+    return reserved.error();
+  }
   auto committed = writer_->commit(digest);
   if (!committed) {
     if (committed.error().code == storage::Errc::digest_mismatch && has_record_) {
@@ -244,6 +279,9 @@ Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_v
     return from_storage(stored.error(), Errc::blob_unknown, "blob unknown to the registry");
   }
   if (auto linked = metadata_.link_blob(ref(repository), digest, source->size); !linked) {
+    if (linked.error().code == metadata::Errc::being_deleted) {
+      return RegistryError{Errc::blob_unknown, "blob unknown to the registry"};
+    }
     return from_metadata(linked.error());
   }
   return *source;

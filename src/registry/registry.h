@@ -41,6 +41,7 @@ enum class Errc {
   upload_in_use,     // another request is using the upload session right now
   too_many_uploads,  // the registry has as many open upload sessions as it may
   tag_unknown,       // untag of a tag the repository does not have
+  busy,              // garbage collection is removing the same content: retry shortly
   storage_full,      // no space left for the bytes or the metadata
   internal,          // storage or database failure: not the client's fault
 };

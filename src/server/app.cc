@@ -36,6 +36,7 @@
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
+#include "registry/garbage_collector.h"
 #include "registry/upload_sweeper.h"
 #include "registry/pull_log.h"
 #include "storage/filesystem_blob_storage.h"
@@ -206,6 +207,8 @@ struct App::Parts {
   std::unique_ptr<events::Dispatcher> dispatcher;
   std::unique_ptr<events::EventService> event_service;
   std::unique_ptr<events::AuditFile> audit_file;  // none unless configured
+  // Stopped after the server (run()): a run in progress pauses and resumes at the next start.
+  std::unique_ptr<registry::GarbageCollector> gc;
   std::unique_ptr<api::ManagementContext> management;
   std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
@@ -364,9 +367,11 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
   if (first_start) enable_first_login(config.default_registry);
   start_events(config);
+  start_gc(config);
   parts_->management = std::make_unique<api::ManagementContext>(
       api::ManagementContext{*parts_->tenant_service, *parts_->access_control,
                              *parts_->registries, *parts_->event_service});
+  parts_->management->gc = parts_->gc.get();
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
@@ -440,6 +445,26 @@ void App::start_events(const Config& config) {
   }
 }
 
+// Online garbage collection: resumes a run a crash interrupted, then runs on the schedule and
+// on demand (the management API), reporting to the metrics.
+void App::start_gc(const Config& config) {
+  registry::GcOptions options;
+  options.interval = config.gc_interval;
+  options.grace_period = config.gc_grace_period;
+  options.page_size = static_cast<std::size_t>(config.gc_page_size);
+  options.page_pause = config.gc_page_pause;
+  parts_->gc = std::make_unique<registry::GarbageCollector>(*parts_->storage, *parts_->metadata,
+                                                            *parts_->metadata, options);
+  registry::GarbageCollector* gc = parts_->gc.get();
+  parts_->metrics->set_gc_source([gc] {
+    registry::GcTotals totals = gc->totals();
+    return metrics::GcStats{totals.runs_succeeded, totals.runs_failed,   totals.blobs_examined,
+                            totals.blobs_deleted,  totals.bytes_reclaimed, totals.links_removed,
+                            totals.running,        totals.last_finished_at};
+  });
+  parts_->gc->start_worker();
+}
+
 // The token service's signing keys, the authenticator, the login audit and
 // the rate limiter, and the pipeline that uses them (with the metrics and their token).
 void App::set_up_access_control(const Config& config) {
@@ -491,6 +516,7 @@ void App::run(bool handle_signals) {
   // The server has drained its requests; what the dispatcher has not delivered by the deadline
   // is delivered after the next start.
   parts_->dispatcher->stop(parts_->shutdown_deadline);
+  parts_->gc->stop();
   parts_->pull_log->flush();
   if (parts_->audit_file) parts_->audit_file->catch_up();
 }

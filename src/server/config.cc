@@ -199,6 +199,20 @@ void validate(const Config& config) {
   if (config.event_retention.count() < 3600) {
     throw std::runtime_error("events must be kept at least one hour");
   }
+  if (config.gc_interval.count() < 0) {
+    throw std::runtime_error("the garbage collection interval cannot be negative");
+  }
+  // A client's push (layers, then the manifest) must fit in the grace period; a second is the
+  // floor for tests, minutes are what production wants.
+  if (config.gc_grace_period.count() < 1) {
+    throw std::runtime_error("the garbage collection grace period must be at least 1 second");
+  }
+  if (config.gc_page_size < 1 || config.gc_page_size > 100'000) {
+    throw std::runtime_error("the garbage collection page size must be 1 to 100000");
+  }
+  if (config.gc_page_pause.count() < 0 || config.gc_page_pause.count() > 60'000) {
+    throw std::runtime_error("the garbage collection page pause must be 0 to 60000 ms");
+  }
   server_options(config);  // every listen address well-formed, TLS files named
 }
 
@@ -247,6 +261,10 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["webhooks"], "lease_seconds", config.webhook_lease);
     read_seconds(root["events"], "retention_seconds", config.event_retention);
     read_key(root["events"], "audit_log_file", config.audit_log_file);
+    read_seconds(root["gc"], "interval_seconds", config.gc_interval);
+    read_seconds(root["gc"], "grace_period_seconds", config.gc_grace_period);
+    read_key(root["gc"], "page_size", config.gc_page_size);
+    read_milliseconds(root["gc"], "page_pause_ms", config.gc_page_pause);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -324,6 +342,19 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_EVENT_RETENTION_SECONDS")) {
     config.event_retention =
         std::chrono::seconds(parse_unsigned(*v, "BERTH_EVENT_RETENTION_SECONDS"));
+  }
+  if (auto v = value("BERTH_GC_INTERVAL_SECONDS")) {
+    config.gc_interval = std::chrono::seconds(parse_unsigned(*v, "BERTH_GC_INTERVAL_SECONDS"));
+  }
+  if (auto v = value("BERTH_GC_PAGE_SIZE")) {
+    config.gc_page_size = parse_unsigned(*v, "BERTH_GC_PAGE_SIZE");
+  }
+  if (auto v = value("BERTH_GC_PAGE_PAUSE_MS")) {
+    config.gc_page_pause = std::chrono::milliseconds(parse_unsigned(*v, "BERTH_GC_PAGE_PAUSE_MS"));
+  }
+  if (auto v = value("BERTH_GC_GRACE_PERIOD_SECONDS")) {
+    config.gc_grace_period =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_GC_GRACE_PERIOD_SECONDS"));
   }
   if (auto v = value("BERTH_MAX_OPEN_UPLOADS_PER_REGISTRY")) {
     config.max_open_uploads_per_registry =

@@ -69,6 +69,13 @@ struct Config {
   std::chrono::seconds event_retention{90 * 24 * 60 * 60};
   // Every repository event as a JSON line appended here, for log shippers; empty: none.
   std::string audit_log_file;
+  // Garbage collection (docs/garbage-collection.md): deployment-wide runs this often (0: only
+  // on demand), and how long anything a client used stays safe from collection.
+  std::chrono::seconds gc_interval{24 * 60 * 60};
+  std::chrono::seconds gc_grace_period{60 * 60};
+  // Items per page (one short transaction each), and a pause after each page (0: none).
+  std::uint64_t gc_page_size = 1000;
+  std::chrono::milliseconds gc_page_pause{0};
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

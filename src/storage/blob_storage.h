@@ -42,6 +42,20 @@ struct BlobInfo {
   std::uint64_t size = 0;
 };
 
+// A committed blob as a listing sees it.
+struct StoredBlob {
+  oci::Digest digest;
+  std::uint64_t size = 0;
+  std::int64_t modified_at = 0;  // when it was stored (Unix seconds)
+};
+
+// One page of a walk over the committed blobs; `next` is where the next page starts after
+// (empty when the walk is complete).
+struct BlobListing {
+  std::vector<StoredBlob> blobs;
+  std::string next;
+};
+
 // Random-access reader of one committed blob.
 class BlobReader {
  public:
@@ -90,6 +104,11 @@ class BlobStorage {
   virtual Result<std::unique_ptr<BlobReader>> open(const oci::Digest& digest) = 0;
   // Removes the bytes of a blob. not_found when absent.
   virtual Result<void> remove(const oci::Digest& digest) = 0;
+  // Committed blobs whose digest text ("algorithm:hex") sorts after `after` (empty: from the
+  // start), in that order, at most `limit`: the keyset walk garbage collection uses to find
+  // bytes the metadata does not know. Ordering by digest text is ordering by object name in a
+  // content-addressed layout, so an object store serves a page with one listing request.
+  virtual Result<BlobListing> list_blobs(std::string_view after, std::size_t limit) = 0;
 
   // Stores a small blob in one step (used for manifests-as-blobs and tests). Verifies and
   // commits like an upload.

@@ -521,6 +521,65 @@ TEST_P(ConformanceTest, CheckWritableSucceedsOnAHealthyDriver) {
   EXPECT_TRUE(storage_->list_uploads()->empty());
 }
 
+// Listing is a keyset walk in digest-text order: every committed blob exactly once, across
+// algorithms and prefix directories, whatever the page size; uploads never appear.
+TEST_P(ConformanceTest, ListBlobsWalksEveryCommittedBlobInDigestOrder) {
+  std::vector<std::string> expected;
+  for (int i = 0; i < 40; ++i) {
+    std::string content = "blob number " + std::to_string(i);
+    auto digest = i % 5 == 0 ? sha512_of(content) : sha256_of(content);
+    ASSERT_TRUE(storage_->put(digest, as_bytes(content)));
+    expected.push_back(digest.str());
+  }
+  auto open_upload = storage_->create_upload("in-progress");
+  ASSERT_TRUE(open_upload);
+  ASSERT_TRUE((*open_upload)->append(as_bytes("not a blob yet")));
+  std::sort(expected.begin(), expected.end());
+
+  for (std::size_t page : {std::size_t{1}, std::size_t{7}, std::size_t{40}, std::size_t{1000}}) {
+    std::vector<std::string> seen;
+    std::string after;
+    for (int guard = 0; guard < 100; ++guard) {
+      auto listing = storage_->list_blobs(after, page);
+      ASSERT_TRUE(listing) << listing.error().message;
+      ASSERT_LE(listing->blobs.size(), page);
+      for (const StoredBlob& blob : listing->blobs) {
+        seen.push_back(blob.digest.str());
+        auto info = storage_->stat(blob.digest);
+        ASSERT_TRUE(info);
+        EXPECT_EQ(blob.size, info->size);
+        EXPECT_GT(blob.modified_at, 0);
+      }
+      if (listing->next.empty()) break;
+      EXPECT_EQ(listing->next, listing->blobs.back().digest.str());
+      after = listing->next;
+    }
+    EXPECT_EQ(seen, expected) << "page size " << page;
+  }
+}
+
+TEST_P(ConformanceTest, ListBlobsAfterARemovedOrUnknownDigestContinuesInOrder) {
+  std::vector<oci::Digest> digests;
+  for (int i = 0; i < 10; ++i) {
+    std::string content = "walk " + std::to_string(i);
+    digests.push_back(sha256_of(content));
+    ASSERT_TRUE(storage_->put(digests.back(), as_bytes(content)));
+  }
+  std::sort(digests.begin(), digests.end(),
+            [](const oci::Digest& a, const oci::Digest& b) { return a.str() < b.str(); });
+  // A cursor whose blob was removed meanwhile still resumes right after it.
+  ASSERT_TRUE(storage_->remove(digests[4]));
+  auto listing = storage_->list_blobs(digests[4].str(), 3);
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->blobs.size(), 3u);
+  EXPECT_EQ(listing->blobs[0].digest, digests[5]);
+  EXPECT_EQ(listing->blobs[2].digest, digests[7]);
+  auto empty = storage_->list_blobs("sha512:", 10);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->blobs.empty());
+  EXPECT_TRUE(empty->next.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, ConformanceTest, ::testing::ValuesIn(kDrivers),
                          [](const ::testing::TestParamInfo<Driver>& info) {
                            return info.param.name;

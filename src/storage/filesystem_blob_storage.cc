@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -642,6 +643,84 @@ Result<void> FilesystemBlobStorage::remove(const oci::Digest& digest) {
     return io_error("remove", path, errno);
   }
   return {};
+}
+
+namespace {
+
+// The entries of `dir` with names above `after`, sorted; a missing directory has none.
+Result<std::vector<std::string>> sorted_names_after(const fs::path& dir, std::string_view after) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name > after) names.push_back(std::move(name));
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return io_error("list", dir, ec.value());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The blob named `hex` in `dir` when it is a regular file with a well-formed name.
+std::optional<StoredBlob> stored_blob(const fs::path& dir, oci::DigestAlgorithm algorithm,
+                                      const std::string& hex) {
+  std::string text(oci::algorithm_name(algorithm));
+  text += ':';
+  text += hex;
+  auto digest = oci::Digest::parse(text);
+  if (!digest) return std::nullopt;
+  struct ::stat st;
+  if (::lstat((dir / hex).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return StoredBlob{std::move(*digest), static_cast<std::uint64_t>(st.st_size),
+                    static_cast<std::int64_t>(st.st_mtime)};
+}
+
+}  // namespace
+
+// Walks blobs/<algorithm>/<xx>/<hex> in name order, which is digest-text order: algorithms
+// sort by name, and a hex's directory is its first two digits.
+Result<BlobListing> FilesystemBlobStorage::list_blobs(std::string_view after, std::size_t limit) {
+  BlobListing listing;
+  if (limit == 0) return listing;
+  const std::size_t colon = after.find(':');
+  const std::string_view after_algorithm = after.substr(0, colon);
+  const std::string_view after_hex =
+      colon == std::string_view::npos ? std::string_view() : after.substr(colon + 1);
+  for (oci::DigestAlgorithm algorithm : {oci::DigestAlgorithm::sha256,
+                                         oci::DigestAlgorithm::sha512}) {
+    const std::string_view name = oci::algorithm_name(algorithm);
+    if (name < after_algorithm) continue;
+    const bool resuming = name == after_algorithm;
+    const fs::path root = state_->blobs / name;
+    // The directory holding `after` itself may have more names after it, so it is listed
+    // again: start just before its prefix.
+    std::string prefix_floor;
+    if (resuming && after_hex.size() >= 2) {
+      prefix_floor = std::string(after_hex.substr(0, 2));
+      prefix_floor.back() = static_cast<char>(prefix_floor.back() - 1);
+    }
+    auto prefixes = sorted_names_after(root, prefix_floor);
+    if (!prefixes) return prefixes.error();
+    for (const std::string& prefix : *prefixes) {
+      if (prefix.size() != 2) continue;
+      const fs::path dir = root / prefix;
+      auto names = sorted_names_after(dir, resuming ? after_hex : std::string_view());
+      if (!names) return names.error();
+      for (const std::string& hex : *names) {
+        if (hex.substr(0, 2) != prefix) continue;
+        auto blob = stored_blob(dir, algorithm, hex);
+        if (!blob) continue;
+        listing.blobs.push_back(std::move(*blob));
+        if (listing.blobs.size() == limit) {
+          listing.next = listing.blobs.back().digest.str();
+          return listing;
+        }
+      }
+    }
+  }
+  return listing;
 }
 
 Result<BlobInfo> FilesystemBlobStorage::put(const oci::Digest& expected,

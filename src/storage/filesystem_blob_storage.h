@@ -29,6 +29,7 @@ class FilesystemBlobStorage final : public BlobStorage {
   // The reader's native_handle() is the blob's file descriptor (for sendfile).
   Result<std::unique_ptr<BlobReader>> open(const oci::Digest& digest) override;
   Result<void> remove(const oci::Digest& digest) override;
+  Result<BlobListing> list_blobs(std::string_view after, std::size_t limit) override;
   Result<BlobInfo> put(const oci::Digest& expected, std::span<const std::byte> bytes) override;
 
   Result<std::unique_ptr<UploadWriter>> create_upload(std::string_view id) override;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/clock.h"
+
 namespace berth::storage {
 
 using Bytes = std::vector<std::byte>;
@@ -19,11 +21,13 @@ struct MemoryBlobStorage::State {
   // an open reader.
   std::map<std::string, std::shared_ptr<const Bytes>, std::less<>> blobs;
   std::map<std::string, Upload, std::less<>> uploads;
+  std::map<std::string, std::int64_t, std::less<>> stored_at;  // Unix seconds, per blob
 
   // Stores `bytes` under `digest` unless a copy exists. Caller holds the mutex.
   void store_locked(const oci::Digest& digest, Bytes bytes) {
     if (blobs.find(digest.str()) != blobs.end()) return;
     blobs.emplace(digest.str(), std::make_shared<const Bytes>(std::move(bytes)));
+    stored_at[digest.str()] = unix_now();
   }
 };
 
@@ -176,7 +180,21 @@ Result<void> MemoryBlobStorage::remove(const oci::Digest& digest) {
   if (state_->blobs.erase(digest.str()) == 0) {
     return StorageError{Errc::not_found, "blob " + digest.str() + " not found"};
   }
+  state_->stored_at.erase(digest.str());
   return {};
+}
+
+Result<BlobListing> MemoryBlobStorage::list_blobs(std::string_view after, std::size_t limit) {
+  std::lock_guard lock(state_->mutex);
+  BlobListing listing;
+  for (auto it = state_->blobs.upper_bound(after);
+       it != state_->blobs.end() && listing.blobs.size() < limit; ++it) {
+    auto digest = oci::Digest::parse(it->first);
+    if (!digest) continue;
+    listing.blobs.push_back({*digest, it->second->size(), state_->stored_at[it->first]});
+  }
+  if (listing.blobs.size() == limit && limit > 0) listing.next = listing.blobs.back().digest.str();
+  return listing;
 }
 
 Result<BlobInfo> MemoryBlobStorage::put(const oci::Digest& expected,

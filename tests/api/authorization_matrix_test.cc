@@ -149,6 +149,12 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.roleassignments.delete", kAdminOnly},
     {"mgmt.signingkeys.list", kAdminOnly},
     {"mgmt.signingkeys.rotate", kAdminOnly},
+    {"mgmt.gc.start", kAdminOnly},
+    {"mgmt.gc.runs.list", kAdminOnly},
+    {"mgmt.gc.runs.show", kAdminOnly},
+    {"mgmt.registries.gc.start", kRegistryWrite},
+    {"mgmt.registries.gc.runs.list", kRegistryRead},
+    {"mgmt.registries.gc.runs.show", kRegistryRead},
 };
 
 std::string base64(std::string_view in) { return auth::detail::base64_encode(in); }

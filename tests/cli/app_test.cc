@@ -52,12 +52,12 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
   const Case cases[] = {
       {{},
        "missing command; valid commands: configure, registry, repository, manifest, login, "
-       "credential, token, scope-map, role, identity, network-rule, audit, webhook (see 'berth "
+       "credential, token, scope-map, role, identity, network-rule, audit, webhook, gc (see 'berth "
        "--help')"},
       {{"frobnicate"},
        "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
        "manifest, login, credential, token, scope-map, role, identity, network-rule, audit, "
-       "webhook (see 'berth --help')"},
+       "webhook, gc (see 'berth --help')"},
       {{"token", "credential"},
        "missing command for 'berth token credential'; valid commands: generate (see 'berth "
        "token credential --help')"},
