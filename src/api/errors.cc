@@ -32,6 +32,9 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::too_many_uploads: return {429, code::kTooManyRequests};
     // RFC 4918's status for "cannot store the representation"; no OCI code names it.
     case Errc::storage_full: return {507, code::kUnknown};
+    // The spec's code for "the requested access to the resource is denied": the item's lock
+    // forbids it whoever asks; the message names the lock.
+    case Errc::locked: return {403, code::kDenied};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};

@@ -568,8 +568,8 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "5");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 5);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "6");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 6);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
