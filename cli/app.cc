@@ -122,6 +122,41 @@ Result<View> repository_untag(Context& ctx) {
   });
 }
 
+// `az acr repository update`: the changeable attributes of a repository (--repository), a tag
+// (--image repo:tag) or a manifest (--image repo@digest).
+Result<View> repository_update(Context& ctx) {
+  const Options& o = ctx.options();
+  json::object body;
+  set_flag(body, "writeEnabled", o.write_enabled);
+  set_flag(body, "deleteEnabled", o.delete_enabled);
+  set_flag(body, "readEnabled", o.read_enabled);
+  set_flag(body, "listEnabled", o.list_enabled);
+  if (body.empty()) {
+    return usage_error(
+        "nothing to update: give --write-enabled, --delete-enabled, --read-enabled or "
+        "--list-enabled");
+  }
+  if (o.image.empty() == o.repository.empty()) {
+    return usage_error("name what to update with exactly one of --image and --repository");
+  }
+  if (!o.repository.empty()) {
+    return with_client(ctx, [&](ManagementClient& c) {
+      return show(c.update_repository(o.registry, o.repository, body),
+                  changeable_attributes_view);
+    });
+  }
+  auto image = parse_image_reference(o.image);
+  if (!image) return image.error();
+  return with_client(ctx, [&](ManagementClient& c) {
+    if (!image->digest.empty()) {
+      return show(c.update_manifest(o.registry, image->repository, image->digest, body),
+                  changeable_attributes_view);
+    }
+    return show(c.update_tag(o.registry, image->repository, image->tag, body),
+                changeable_attributes_view);
+  });
+}
+
 // The digest a tag points at, from the repository's tag listing.
 Result<std::string> resolve_tag(ManagementClient& client, std::string_view registry,
                                 const ImageReference& image) {
@@ -256,7 +291,7 @@ void declare(Verbs& v) {
     v.registry_flag(health);
   }
 
-  CLI::App* repository = v.group("repository", "inspect and delete repositories");
+  CLI::App* repository = v.group("repository", "inspect, lock and delete repositories");
   {
     auto* list = v.verb(repository, "list", "list a registry's repositories", [](Context& ctx) {
       return with_client(ctx, [&](ManagementClient& c) {
@@ -288,6 +323,22 @@ void declare(Verbs& v) {
     v.registry_flag(del);
     v.repository_flag(del);
     v.yes_flag(del);
+
+    auto* update = v.verb(repository, "update",
+                          "change the locks (changeable attributes) of a repository, a tag or a "
+                          "manifest",
+                          repository_update);
+    v.registry_flag(update);
+    update->add_option("--image", o.image, "a tag (repository:tag) or a manifest (repository@digest)")
+        ->type_name("IMAGE");
+    update->add_option("--repository", o.repository, "a whole repository, e.g. team/app")
+        ->check(checked(check_repository_name))
+        ->type_name("REPO");
+    v.bool_option(update, "--write-enabled", o.write_enabled,
+                  "whether it may be written: pushed to, a tag moved");
+    v.bool_option(update, "--delete-enabled", o.delete_enabled, "whether it may be deleted");
+    v.bool_option(update, "--read-enabled", o.read_enabled, "whether it may be pulled");
+    v.bool_option(update, "--list-enabled", o.list_enabled, "whether listings show it");
 
     auto* untag = v.verb(repository, "untag",
                          "remove a tag; the manifest stays, reachable by digest", repository_untag);

@@ -36,6 +36,11 @@ struct Options {
   std::string anonymous_pull_enabled;  // idem
   std::string public_network_enabled;  // idem
   std::string default_action;          // "", "Allow" or "Deny"
+  // repository update: "", "true" or "false" each.
+  std::string write_enabled;
+  std::string delete_enabled;
+  std::string read_enabled;
+  std::string list_enabled;
   bool yes = false;
 
   // Access control.

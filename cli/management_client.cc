@@ -144,6 +144,29 @@ Result<json::value> ManagementClient::delete_repository(std::string_view registr
   return call("DELETE", repository_path(registry, repo));
 }
 
+Result<json::value> ManagementClient::update_repository(std::string_view registry,
+                                                        std::string_view repo,
+                                                        const json::object& body) {
+  json::value value(body);
+  return call("PATCH", repository_path(registry, repo), &value);
+}
+
+Result<json::value> ManagementClient::update_tag(std::string_view registry, std::string_view repo,
+                                                 std::string_view tag, const json::object& body) {
+  json::value value(body);
+  return call("PATCH", repository_path(registry, repo) + "/tags/" + percent_encode(tag), &value);
+}
+
+Result<json::value> ManagementClient::update_manifest(std::string_view registry,
+                                                      std::string_view repo,
+                                                      std::string_view digest,
+                                                      const json::object& body) {
+  json::value value(body);
+  return call("PATCH", repository_path(registry, repo) + "/manifests/" +
+                           percent_encode(digest, ":"),
+              &value);
+}
+
 Result<json::value> ManagementClient::list_tags(std::string_view registry, std::string_view repo) {
   return call("GET", repository_path(registry, repo) + "/tags");
 }

@@ -38,6 +38,15 @@ class ManagementClient {
   Result<boost::json::value> list_repositories(std::string_view registry);
   Result<boost::json::value> get_repository(std::string_view registry, std::string_view repo);
   Result<boost::json::value> delete_repository(std::string_view registry, std::string_view repo);
+  // Changes the changeable attributes (locks) of a repository, a tag or a manifest; `body` holds
+  // any of writeEnabled, deleteEnabled, readEnabled, listEnabled.
+  Result<boost::json::value> update_repository(std::string_view registry, std::string_view repo,
+                                               const boost::json::object& body);
+  Result<boost::json::value> update_tag(std::string_view registry, std::string_view repo,
+                                        std::string_view tag, const boost::json::object& body);
+  Result<boost::json::value> update_manifest(std::string_view registry, std::string_view repo,
+                                             std::string_view digest,
+                                             const boost::json::object& body);
   Result<boost::json::value> list_tags(std::string_view registry, std::string_view repo);
   Result<boost::json::value> delete_tag(std::string_view registry, std::string_view repo,
                                         std::string_view tag);

@@ -218,6 +218,20 @@ View tag_list_view(const json::value& answer) {
                    });
 }
 
+View changeable_attributes_view(const json::value& item) {
+  static const json::value kNone;
+  const json::value* attributes = field(item, "changeableAttributes");
+  const json::value& locks = attributes != nullptr ? *attributes : kNone;
+  const bool manifest = field(item, "name") == nullptr;
+  return {item,
+          {{manifest ? "Digest" : "Name", "WriteEnabled", "DeleteEnabled", "ReadEnabled",
+            "ListEnabled"},
+           {{text(item, manifest ? "digest" : "name"), flag(locks, "writeEnabled"),
+             flag(locks, "deleteEnabled"), flag(locks, "readEnabled"),
+             flag(locks, "listEnabled")}}},
+          {}};
+}
+
 View manifest_view(const json::value& manifest) {
   return {manifest, {kManifestColumns, {manifest_row(manifest)}, kManifestTruncatable}, {}};
 }

@@ -22,6 +22,9 @@ View repository_list_view(const boost::json::value& answer);  // {"repositories"
 View tag_list_view(const boost::json::value& answer);         // {"tags":[...]}
 View manifest_view(const boost::json::value& manifest);       // Manifest
 View manifest_list_view(const boost::json::value& answer);    // {"manifests":[...]}
+// A repository, tag or manifest as `repository update` changed it: what it is (its name, or its
+// digest for a manifest) and its changeableAttributes.
+View changeable_attributes_view(const boost::json::value& item);
 
 // Access control. Secrets (password values, generated identity secrets) appear only in the
 // views of the answers that carry them: admin credentials, token create, token credential

@@ -34,6 +34,9 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::storage_full: return {507, code::kUnknown};
     // Transient: the same content is being removed by garbage collection this instant.
     case Errc::busy: return {503, code::kUnknown};
+    // The spec's code for "the requested access to the resource is denied": the item's lock
+    // forbids it whoever asks; the message names the lock.
+    case Errc::locked: return {403, code::kDenied};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};

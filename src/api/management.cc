@@ -129,6 +129,44 @@ json::object registry_json(const registry::RegistryInfo& info,
   };
 }
 
+}  // namespace
+
+namespace mgmt_json {
+
+json::object changeable_attributes_json(const metadata::ChangeableAttributes& attributes) {
+  return json::object{
+      {"deleteEnabled", attributes.delete_enabled},
+      {"writeEnabled", attributes.write_enabled},
+      {"readEnabled", attributes.read_enabled},
+      {"listEnabled", attributes.list_enabled},
+  };
+}
+
+AttributeChangesBody attribute_changes_of(const json::object& body) {
+  AttributeChangesBody parsed;
+  if (auto bad = check_fields(body, {{"writeEnabled", FieldType::boolean},
+                                     {"deleteEnabled", FieldType::boolean},
+                                     {"readEnabled", FieldType::boolean},
+                                     {"listEnabled", FieldType::boolean}})) {
+    parsed.error = std::move(*bad);
+    return parsed;
+  }
+  if (body.empty()) {
+    parsed.error = invalid_request(
+        "give at least one of writeEnabled, deleteEnabled, readEnabled and listEnabled");
+    return parsed;
+  }
+  parsed.changes.write_enabled = bool_field(body, "writeEnabled");
+  parsed.changes.delete_enabled = bool_field(body, "deleteEnabled");
+  parsed.changes.read_enabled = bool_field(body, "readEnabled");
+  parsed.changes.list_enabled = bool_field(body, "listEnabled");
+  return parsed;
+}
+
+}  // namespace mgmt_json
+
+namespace {
+
 json::object repository_json(const metadata::RepositorySummary& r) {
   return json::object{
       {"name", r.name},
@@ -137,6 +175,7 @@ json::object repository_json(const metadata::RepositorySummary& r) {
       {"manifestCount", r.manifest_count},
       {"tagCount", r.tag_count},
       {"usedBytes", r.storage_bytes},
+      {"changeableAttributes", changeable_attributes_json(r.attributes)},
   };
 }
 
@@ -146,6 +185,7 @@ json::object tag_json(const metadata::TagRecord& t) {
       {"digest", t.digest.str()},
       {"createdTime", time_of(t.created_at)},
       {"lastUpdateTime", time_of(t.updated_at)},
+      {"changeableAttributes", changeable_attributes_json(t.attributes)},
   };
 }
 
@@ -158,7 +198,9 @@ json::object manifest_json(const metadata::ManifestSummary& m) {
       {"artifactType", m.artifact_type},
       {"size", m.size},
       {"createdTime", time_of(m.created_at)},
+      {"lastUpdateTime", time_of(m.updated_at != 0 ? m.updated_at : m.created_at)},
       {"tags", std::move(tags)},
+      {"changeableAttributes", changeable_attributes_json(m.attributes)},
   };
 }
 
@@ -353,6 +395,18 @@ class Handlers {
     co_return no_content();
   }
 
+  asio::awaitable<Response> update_repository(RequestContext& context, Request& request) {
+    auto body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    AttributeChangesBody parsed = attribute_changes_of(body.object);
+    if (parsed.error) co_return std::move(*parsed.error);
+    auto updated = co_await in_content(context, request, [&parsed](Content& content) {
+      return content.registry.update_repository_attributes(content.repository, parsed.changes);
+    });
+    if (updated.error) co_return std::move(*updated.error);
+    co_return json_response(200, repository_json(*updated.value));
+  }
+
   asio::awaitable<Response> list_tags(RequestContext& context, Request& request) {
     auto tags = co_await in_content(context, request, [](Content& content) {
       return content.registry.tag_records(content.repository);
@@ -376,6 +430,23 @@ class Handlers {
     co_return no_content();
   }
 
+  asio::awaitable<Response> update_tag(RequestContext& context, Request& request) {
+    std::string_view tag = request.param("tag");
+    if (!oci::is_valid_tag(tag)) {
+      co_return management_error(400, mgmt::code::kInvalidRequest,
+                                 fmt::format("'{}' is not a valid tag", tag), tag);
+    }
+    auto body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    AttributeChangesBody parsed = attribute_changes_of(body.object);
+    if (parsed.error) co_return std::move(*parsed.error);
+    auto updated = co_await in_content(context, request, [&parsed, tag](Content& content) {
+      return content.registry.update_tag_attributes(content.repository, tag, parsed.changes);
+    });
+    if (updated.error) co_return std::move(*updated.error);
+    co_return json_response(200, tag_json(*updated.value));
+  }
+
   asio::awaitable<Response> list_manifests(RequestContext& context, Request& request) {
     auto manifests = co_await in_content(context, request, [](Content& content) {
       return content.registry.manifest_summaries(content.repository);
@@ -396,6 +467,21 @@ class Handlers {
     json::object item = manifest_json(manifest.value->summary);
     item["content"] = manifest.value->content;
     co_return json_response(200, item);
+  }
+
+  asio::awaitable<Response> update_manifest(RequestContext& context, Request& request) {
+    auto digest = digest_param(request);
+    if (!digest) co_return invalid_digest(request);
+    auto body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    AttributeChangesBody parsed = attribute_changes_of(body.object);
+    if (parsed.error) co_return std::move(*parsed.error);
+    auto updated = co_await in_content(context, request, [&parsed, &digest](Content& content) {
+      return content.registry.update_manifest_attributes(content.repository, *digest,
+                                                         parsed.changes);
+    });
+    if (updated.error) co_return std::move(*updated.error);
+    co_return json_response(200, manifest_json(updated.value->summary));
   }
 
   asio::awaitable<Response> delete_manifest(RequestContext& context, Request& request) {
@@ -482,6 +568,8 @@ class Handlers {
                                 fmt::format("manifest '{}' does not exist in repository '{}'",
                                             request.param("digest"), repository),
                                 request.param("digest"));
+      case registry::Errc::locked:
+        return management_error(403, mgmt::code::kLocked, error.message);
       default:
         return error_of(error);
     }
@@ -542,16 +630,22 @@ const ManagementRow kRoutes[] = {
      kRead, &Handlers::list_tags},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags/{tag}",
      "mgmt.tags.delete", kWrite, &Handlers::delete_tag},
+    {"PATCH", "/mgmt/v1/registries/{registry}/repositories/{repository+}/tags/{tag}",
+     "mgmt.tags.update", kWrite, &Handlers::update_tag},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests",
      "mgmt.manifests.list", kRead, &Handlers::list_manifests},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
      "mgmt.manifests.show", kRead, &Handlers::show_manifest},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
      "mgmt.manifests.delete", kWrite, &Handlers::delete_manifest},
+    {"PATCH", "/mgmt/v1/registries/{registry}/repositories/{repository+}/manifests/{digest}",
+     "mgmt.manifests.update", kWrite, &Handlers::update_manifest},
     {"GET", "/mgmt/v1/registries/{registry}/repositories/{repository+}", "mgmt.repositories.show",
      kRead, &Handlers::show_repository},
     {"DELETE", "/mgmt/v1/registries/{registry}/repositories/{repository+}",
      "mgmt.repositories.delete", kWrite, &Handlers::delete_repository},
+    {"PATCH", "/mgmt/v1/registries/{registry}/repositories/{repository+}",
+     "mgmt.repositories.update", kWrite, &Handlers::update_repository},
 };
 
 Response unauthorized(const Challenge&) {

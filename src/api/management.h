@@ -48,6 +48,8 @@ inline constexpr std::string_view kTierDowngradeBlocked = "TierDowngradeBlocked"
 inline constexpr std::string_view kLimitExceeded = "LimitExceeded";
 inline constexpr std::string_view kRegistryProtected = "RegistryProtected";
 inline constexpr std::string_view kInternalError = "InternalError";
+// A changeable attribute (lock) of the item forbids the operation; the message names it.
+inline constexpr std::string_view kLocked = "Locked";
 // Access control (management_access.cc).
 inline constexpr std::string_view kScopeMapNotFound = "ScopeMapNotFound";
 inline constexpr std::string_view kTokenNotFound = "TokenNotFound";

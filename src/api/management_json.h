@@ -16,6 +16,7 @@
 
 #include "api/pipeline.h"
 #include "http/message.h"
+#include "metadata/metadata_store.h"
 
 namespace berth::api::mgmt_json {
 
@@ -76,6 +77,18 @@ std::optional<http::Response> check_fields(const boost::json::object& object,
 // The field's value (after check_fields accepted its type); nullopt / empty when absent.
 std::optional<std::string> string_field(const boost::json::object& object, std::string_view name);
 std::optional<bool> bool_field(const boost::json::object& object, std::string_view name);
+
+// {"deleteEnabled","writeEnabled","readEnabled","listEnabled"}: the hosted service's
+// changeableAttributes object (the management API and /acr/v1 show the same one).
+boost::json::object changeable_attributes_json(const metadata::ChangeableAttributes& attributes);
+
+// A body that changes changeable attributes: any of the four booleans, at least one, nothing
+// else; or the 400 to answer.
+struct AttributeChangesBody {
+  metadata::AttributeChanges changes;
+  std::optional<http::Response> error;
+};
+AttributeChangesBody attribute_changes_of(const boost::json::object& body);
 std::vector<std::string> string_array_field(const boost::json::object& object,
                                             std::string_view name);
 std::map<std::string, std::string> string_map_field(const boost::json::object& object,

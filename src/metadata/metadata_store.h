@@ -67,6 +67,39 @@ struct UploadRecord {
   std::int64_t updated_at = 0;  // last request on the session (Unix seconds); 0: created_at
 };
 
+// The changeable attributes (locks) of a repository, a manifest or a tag, as the hosted service
+// names them. Every one is true unless changed; docs/locks.md says what each refuses.
+struct ChangeableAttributes {
+  bool write_enabled = true;
+  bool delete_enabled = true;
+  bool read_enabled = true;
+  bool list_enabled = true;
+  bool operator==(const ChangeableAttributes&) const = default;
+};
+
+// A partial update of ChangeableAttributes: only the attributes given change.
+struct AttributeChanges {
+  std::optional<bool> write_enabled;
+  std::optional<bool> delete_enabled;
+  std::optional<bool> read_enabled;
+  std::optional<bool> list_enabled;
+  // `attributes` with these changes applied.
+  ChangeableAttributes applied_to(ChangeableAttributes attributes) const {
+    if (write_enabled) attributes.write_enabled = *write_enabled;
+    if (delete_enabled) attributes.delete_enabled = *delete_enabled;
+    if (read_enabled) attributes.read_enabled = *read_enabled;
+    if (list_enabled) attributes.list_enabled = *list_enabled;
+    return attributes;
+  }
+};
+
+// What blocks deleting a repository or a manifest: the first delete-locked item found.
+struct DeleteLock {
+  enum class Kind { repository, manifest, tag };
+  Kind kind = Kind::repository;
+  std::string name;  // the repository's name, the manifest's digest or the tag's name
+};
+
 struct ManifestRecord {
   oci::Digest digest;
   std::string media_type;
@@ -75,6 +108,10 @@ struct ManifestRecord {
   std::string annotations_json;        // compact JSON object or empty
   std::string content;                 // the exact bytes pushed
   std::int64_t created_at = 0;         // Unix seconds
+  // Read back by get_manifest; put_manifest ignores them (a new manifest has the defaults, and
+  // pushing a stored one again changes neither).
+  ChangeableAttributes attributes;
+  std::int64_t updated_at = 0;  // last change of its attributes; 0: never (use created_at)
 };
 
 enum class ReferenceKind { blob, manifest };
@@ -101,13 +138,15 @@ struct RepositorySummary {
   std::uint64_t storage_bytes = 0;   // sizes of the distinct blobs the repository links
   std::uint64_t manifest_count = 0;
   std::uint64_t tag_count = 0;
+  ChangeableAttributes attributes;
 };
 
 struct TagRecord {
   std::string name;
   oci::Digest digest;
   std::int64_t created_at = 0;
-  std::int64_t updated_at = 0;
+  std::int64_t updated_at = 0;  // last move or attribute change
+  ChangeableAttributes attributes;
 };
 
 struct ManifestSummary {
@@ -117,6 +156,8 @@ struct ManifestSummary {
   std::uint64_t size = 0;
   std::int64_t created_at = 0;
   std::vector<std::string> tags;  // sorted
+  std::int64_t updated_at = 0;    // last attribute change; 0: never (use created_at)
+  ChangeableAttributes attributes;
 };
 
 // --- events (the EventStore keeps and delivers them; content changes append theirs) ---
@@ -284,6 +325,36 @@ class MetadataStore {
   virtual Result<std::vector<Referrer>> list_referrers(
       RepositoryRef repository, const oci::Digest& subject,
       const std::optional<std::string>& artifact_type) = 0;
+
+  // --- changeable attributes (locks) ---
+  // Listings for clients (list_repositories, list_tags) leave out list-disabled items; the
+  // management views (list_*_summaries, list_tag_records) return every item with its
+  // attributes, and the registry decides what to show.
+  // nullopt when the repository does not exist.
+  virtual Result<std::optional<ChangeableAttributes>> repository_attributes(
+      RepositoryRef repository) = 0;
+  // The tag with its digest and attributes; nullopt when absent.
+  virtual Result<std::optional<TagRecord>> find_tag(RepositoryRef repository,
+                                                    std::string_view tag) = 0;
+  // Without reading the manifest's content; nullopt when absent.
+  virtual Result<std::optional<ChangeableAttributes>> manifest_attributes(
+      RepositoryRef repository, const oci::Digest& digest) = 0;
+  // Apply `changes` and return the attributes now in force; nullopt when the item is absent.
+  // A manifest's or tag's updated_at becomes `now` (Unix seconds); repositories keep no such
+  // time.
+  virtual Result<std::optional<ChangeableAttributes>> update_repository_attributes(
+      RepositoryRef repository, const AttributeChanges& changes) = 0;
+  virtual Result<std::optional<ChangeableAttributes>> update_tag_attributes(
+      RepositoryRef repository, std::string_view tag, const AttributeChanges& changes,
+      std::int64_t now) = 0;
+  virtual Result<std::optional<ChangeableAttributes>> update_manifest_attributes(
+      RepositoryRef repository, const oci::Digest& digest, const AttributeChanges& changes,
+      std::int64_t now) = 0;
+  // What forbids deleting the manifest `digest` (when given: the manifest or one of its tags is
+  // delete-locked) or else the whole repository (the repository, any manifest or any tag);
+  // nullopt when nothing does.
+  virtual Result<std::optional<DeleteLock>> find_delete_lock(
+      RepositoryRef repository, const std::optional<oci::Digest>& digest) = 0;
 };
 
 }  // namespace berth::metadata

@@ -82,6 +82,16 @@ enum class Sql : std::size_t {
   delete_tag,
   list_tags,
   list_referrers,
+  // Changeable attributes (locks); their text is with the others in sqlite_metadata_store.cc,
+  // their code in sqlite_attributes.cc.
+  repository_attributes,
+  find_tag,
+  manifest_attributes,
+  update_repository_attributes,
+  update_tag_attributes,
+  update_manifest_attributes,
+  find_manifest_delete_lock,
+  find_repository_delete_lock,
   count,
 };
 
@@ -328,6 +338,16 @@ class Statement {
   const char* name_;
   int bind_rc_ = SQLITE_OK;
 };
+
+// The four changeable attributes from `first` on (write, delete, read, list).
+inline ChangeableAttributes attributes_of(const Statement& stmt, int first) {
+  return ChangeableAttributes{
+      .write_enabled = stmt.integer(first) != 0,
+      .delete_enabled = stmt.integer(first + 1) != 0,
+      .read_enabled = stmt.integer(first + 2) != 0,
+      .list_enabled = stmt.integer(first + 3) != 0,
+  };
+}
 
 // One SQLite connection and its statement cache. Used by one thread at a time (the writer
 // by the group-commit leader, a reader while leased), so it is opened without SQLite's own mutex.

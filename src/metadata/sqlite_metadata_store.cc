@@ -436,14 +436,17 @@ constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
   "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
   "public_network_access, default_network_action"
 
+// The four changeable attributes, in the order attributes_of() reads them.
+#define BERTH_ATTRIBUTE_COLUMNS "write_enabled, delete_enabled, read_enabled, list_enabled"
+
 // One row per repository of `r`: name, created_at, updated_at, storage_bytes, manifest_count,
-// tag_count. updated_at is the latest manifest push or tag change, else the repository's
+// tag_count, the attributes. updated_at is the latest manifest push or tag change, else the repository's
 // creation; the multi-argument max() is NULL if any argument is, hence the coalesces.
 #define BERTH_REPOSITORY_SUMMARY                                                              \
   "SELECT name, created_at, "                                                                 \
   "COALESCE(max(COALESCE(manifest_at, tag_at), COALESCE(tag_at, manifest_at)), created_at), " \
-  "storage_bytes, manifest_count, tag_count FROM ("                                           \
-  "SELECT r.name AS name, r.created_at AS created_at, "                                       \
+  "storage_bytes, manifest_count, tag_count, " BERTH_ATTRIBUTE_COLUMNS " FROM ("              \
+  "SELECT r.name AS name, r.created_at AS created_at, " BERTH_ATTRIBUTE_COLUMNS ", "          \
   "(SELECT max(created_at) FROM manifests WHERE repository_id = r.id) AS manifest_at, "       \
   "(SELECT max(updated_at) FROM tags WHERE repository_id = r.id) AS tag_at, "                 \
   "(SELECT COALESCE(sum(b.size), 0) FROM repository_blobs rb JOIN blobs b "                   \
@@ -485,13 +488,15 @@ constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::delete_repository, "delete repository",
      "DELETE FROM repositories WHERE registry_id = ?1 AND name = ?2"},
     {Sql::list_tag_records, "list tag records",
-     "SELECT t.name, m.digest, t.created_at, t.updated_at FROM tags t "
+     "SELECT t.name, m.digest, t.created_at, t.updated_at, t.write_enabled, t.delete_enabled, "
+     "t.read_enabled, t.list_enabled FROM tags t "
      "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = " BERTH_REPOSITORY_ID
      " ORDER BY t.name"},
     // One row per (manifest, tag), untagged manifests once with a NULL tag; rows of a manifest
     // are adjacent and its tags come in order.
     {Sql::list_manifest_summaries, "list manifest summaries",
-     "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, t.name "
+     "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, t.name, "
+     "m.updated_at, m.write_enabled, m.delete_enabled, m.read_enabled, m.list_enabled "
      "FROM manifests m LEFT JOIN tags t ON t.manifest_id = m.id "
      "WHERE m.repository_id = " BERTH_REPOSITORY_ID
      " ORDER BY m.created_at DESC, m.digest, t.name"},
@@ -500,8 +505,8 @@ constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::insert_repository, "insert repository",
      "INSERT INTO repositories (registry_id, name, created_at) VALUES (?1, ?2, ?3)"},
     {Sql::list_repositories, "list repositories",
-     "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name "
-     "LIMIT ?3"},
+     "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 AND list_enabled = 1 "
+     "ORDER BY name LIMIT ?3"},
     {Sql::insert_blob, "insert blob",
      "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?1, ?2, ?3, ?3) "
      "ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at, size = CASE WHEN "
@@ -545,8 +550,9 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, "
      "updated_at = excluded.updated_at WHERE tags.manifest_id IS NOT excluded.manifest_id"},
     {Sql::get_manifest, "read manifest",
-     "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content "
-     "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
+     "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content, "
+     BERTH_ATTRIBUTE_COLUMNS ", updated_at FROM manifests WHERE repository_id = "
+     BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_exists, "check manifest",
      "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_size, "read manifest size",
@@ -560,16 +566,60 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "DELETE FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID " AND name = ?3"},
     {Sql::list_tags, "list tags",
      "SELECT name FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID
-     " AND name > ?3 ORDER BY name LIMIT ?4"},
+     " AND name > ?3 AND list_enabled = 1 ORDER BY name LIMIT ?4"},
     {Sql::list_referrers, "list referrers",
      "SELECT digest, media_type, artifact_type, size, annotations FROM manifests "
      "WHERE repository_id = " BERTH_REPOSITORY_ID " AND subject_digest = ?3 "
      "AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest"},
+    // --- changeable attributes (sqlite_attributes.cc) ---
+    {Sql::repository_attributes, "read repository attributes",
+     "SELECT " BERTH_ATTRIBUTE_COLUMNS " FROM repositories WHERE registry_id = ?1 AND name = ?2"},
+    {Sql::find_tag, "find tag",
+     "SELECT m.digest, t.created_at, t.updated_at, t.write_enabled, t.delete_enabled, "
+     "t.read_enabled, t.list_enabled FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+     "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.name = ?3"},
+    {Sql::manifest_attributes, "read manifest attributes",
+     "SELECT " BERTH_ATTRIBUTE_COLUMNS " FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID
+     " AND digest = ?3"},
+    // NULL for an attribute leaves it as it is.
+    {Sql::update_repository_attributes, "update repository attributes",
+     "UPDATE repositories SET write_enabled = COALESCE(?3, write_enabled), "
+     "delete_enabled = COALESCE(?4, delete_enabled), read_enabled = COALESCE(?5, read_enabled), "
+     "list_enabled = COALESCE(?6, list_enabled) WHERE registry_id = ?1 AND name = ?2 "
+     "RETURNING " BERTH_ATTRIBUTE_COLUMNS},
+    {Sql::update_tag_attributes, "update tag attributes",
+     "UPDATE tags SET write_enabled = COALESCE(?4, write_enabled), "
+     "delete_enabled = COALESCE(?5, delete_enabled), read_enabled = COALESCE(?6, read_enabled), "
+     "list_enabled = COALESCE(?7, list_enabled), updated_at = ?8 "
+     "WHERE repository_id = " BERTH_REPOSITORY_ID " AND name = ?3 "
+     "RETURNING " BERTH_ATTRIBUTE_COLUMNS},
+    {Sql::update_manifest_attributes, "update manifest attributes",
+     "UPDATE manifests SET write_enabled = COALESCE(?4, write_enabled), "
+     "delete_enabled = COALESCE(?5, delete_enabled), read_enabled = COALESCE(?6, read_enabled), "
+     "list_enabled = COALESCE(?7, list_enabled), updated_at = ?8 "
+     "WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3 "
+     "RETURNING " BERTH_ATTRIBUTE_COLUMNS},
+    // Rows (rank, kind, name): the manifest before its tags, tags by name.
+    {Sql::find_manifest_delete_lock, "find a delete lock on a manifest",
+     "SELECT 0, 'manifest', digest FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID
+     " AND digest = ?3 AND delete_enabled = 0 "
+     "UNION ALL SELECT 1, 'tag', t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+     "WHERE m.repository_id = " BERTH_REPOSITORY_ID " AND m.digest = ?3 AND t.delete_enabled = 0 "
+     "ORDER BY 1, 3 LIMIT 1"},
+    // The repository, then its manifests by digest, then its tags by name.
+    {Sql::find_repository_delete_lock, "find a delete lock in a repository",
+     "SELECT 0, 'repository', name FROM repositories WHERE registry_id = ?1 AND name = ?2 "
+     "AND delete_enabled = 0 "
+     "UNION ALL SELECT 1, 'manifest', digest FROM manifests WHERE repository_id = "
+     BERTH_REPOSITORY_ID " AND delete_enabled = 0 "
+     "UNION ALL SELECT 2, 'tag', name FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID
+     " AND delete_enabled = 0 ORDER BY 1, 3 LIMIT 1"},
 };
 
 #undef BERTH_REPOSITORY_ID
 #undef BERTH_REGISTRY_COLUMNS
 #undef BERTH_REPOSITORY_SUMMARY
+#undef BERTH_ATTRIBUTE_COLUMNS
 
 static_assert(statements_in_enum_order(kStatements), "kStatements is indexed by Sql");
 
@@ -900,6 +950,7 @@ std::optional<MetadataError> check_default_network_action(const RegistryRecord& 
 }
 
 // A row of BERTH_REPOSITORY_SUMMARY.
+// (attributes_of, for BERTH_ATTRIBUTE_COLUMNS, is in sqlite_internal.h.)
 RepositorySummary summary_of(const Statement& stmt) {
   return RepositorySummary{
       .name = std::string(stmt.text(0)),
@@ -908,6 +959,7 @@ RepositorySummary summary_of(const Statement& stmt) {
       .storage_bytes = static_cast<std::uint64_t>(stmt.integer(3)),
       .manifest_count = static_cast<std::uint64_t>(stmt.integer(4)),
       .tag_count = static_cast<std::uint64_t>(stmt.integer(5)),
+      .attributes = attributes_of(stmt, 6),
   };
 }
 
@@ -1091,6 +1143,7 @@ Result<std::vector<TagRecord>> SqliteMetadataStore::list_tag_records(RepositoryR
         .digest = std::move(*digest),
         .created_at = stmt->integer(2),
         .updated_at = stmt->integer(3),
+        .attributes = attributes_of(*stmt, 4),
     });
   }
 }
@@ -1119,6 +1172,8 @@ Result<std::vector<ManifestSummary>> SqliteMetadataStore::list_manifest_summarie
           .artifact_type = std::string(stmt->text(2)),
           .size = static_cast<std::uint64_t>(stmt->integer(3)),
           .created_at = stmt->integer(4),
+          .updated_at = stmt->integer(6),
+          .attributes = attributes_of(*stmt, 7),
       });
     }
     if (!stmt->is_null(5)) manifests.back().tags.emplace_back(stmt->text(5));
@@ -1444,6 +1499,8 @@ Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(Reposito
       .annotations_json = std::string(stmt->text(3)),
       .content = std::string(stmt->blob(5)),
       .created_at = stmt->integer(4),
+      .attributes = attributes_of(*stmt, 6),
+      .updated_at = stmt->integer(10),
   });
 }
 

@@ -110,6 +110,24 @@ class SqliteMetadataStore final : public MetadataStore,
       RepositoryRef repository, const oci::Digest& subject,
       const std::optional<std::string>& artifact_type) override;
 
+  // Changeable attributes (sqlite_attributes.cc).
+  Result<std::optional<ChangeableAttributes>> repository_attributes(
+      RepositoryRef repository) override;
+  Result<std::optional<TagRecord>> find_tag(RepositoryRef repository,
+                                            std::string_view tag) override;
+  Result<std::optional<ChangeableAttributes>> manifest_attributes(
+      RepositoryRef repository, const oci::Digest& digest) override;
+  Result<std::optional<ChangeableAttributes>> update_repository_attributes(
+      RepositoryRef repository, const AttributeChanges& changes) override;
+  Result<std::optional<ChangeableAttributes>> update_tag_attributes(
+      RepositoryRef repository, std::string_view tag, const AttributeChanges& changes,
+      std::int64_t now) override;
+  Result<std::optional<ChangeableAttributes>> update_manifest_attributes(
+      RepositoryRef repository, const oci::Digest& digest, const AttributeChanges& changes,
+      std::int64_t now) override;
+  Result<std::optional<DeleteLock>> find_delete_lock(
+      RepositoryRef repository, const std::optional<oci::Digest>& digest) override;
+
   // --- AccessStore (sqlite_access_store.cc) ---
   Result<void> put_admin_password(RegistryId registry, const AdminPasswordRecord& record) override;
   Result<std::vector<AdminPasswordRecord>> admin_passwords(RegistryId registry) override;

@@ -198,6 +198,13 @@ Result<void> reserve_for_commit(metadata::MetadataStore& metadata, const oci::Di
 }  // namespace
 
 Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
+  // A repository write-locked since the upload started takes no more blobs; the session stays
+  // (resumable if the lock is lifted, or swept when idle).
+  auto attributes = metadata_.repository_attributes(metadata::RepositoryRef{registry_, repository_});
+  if (!attributes) return from_metadata(attributes.error());
+  if (*attributes && !(*attributes)->write_enabled) {
+    return locked_error(fmt::format("repository {}", repository_), "writeEnabled");
+  }
   if (auto reserved = reserve_for_commit(metadata_, digest, writer_->size()); !reserved) {
     return reserved.error();
   }
@@ -245,6 +252,7 @@ metadata::EventRecord Registry::event(std::string_view action,
 }
 
 Result<BlobInfo> Registry::stat_blob(std::string_view repository, const oci::Digest& digest) {
+  if (auto readable = check_repository_readable(repository); !readable) return readable.error();
   auto size = metadata_.linked_blob_size(ref(repository), digest);
   if (!size) return from_metadata(size.error());
   if (!*size) return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
@@ -272,7 +280,12 @@ Result<void> Registry::delete_blob(std::string_view repository, const oci::Diges
 
 Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_view from,
                                       const oci::Digest& digest) {
+  if (auto writable = check_repository_writable(repository); !writable) return writable.error();
+  // A read-locked source holds nothing a mount may take: the client uploads the blob instead.
   auto source = stat_blob(from, digest);
+  if (!source && source.error().code == Errc::locked) {
+    return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
+  }
   if (!source) return source.error();
   // The source's link says the bytes exist; check anyway so a mount never links missing bytes.
   if (auto stored = storage_.stat(digest); !stored) {
@@ -288,6 +301,7 @@ Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_v
 }
 
 Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view repository) {
+  if (auto writable = check_repository_writable(repository); !writable) return writable.error();
   std::string id = random_uuid();
   auto hold = uploads_.try_hold(id);
   if (!hold) return internal("upload sessions", "a fresh upload id is already in use");
@@ -315,6 +329,7 @@ Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view r
 
 Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
     std::string_view repository) {
+  if (auto writable = check_repository_writable(repository); !writable) return writable.error();
   std::string id = random_uuid();
   auto hold = uploads_.try_hold(id);
   if (!hold) return internal("upload sessions", "a fresh upload id is already in use");
@@ -379,16 +394,6 @@ Result<void> Registry::cancel_upload(std::string_view repository, std::string_vi
     return from_storage(removed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
   return {};
-}
-
-Result<std::optional<oci::Digest>> Registry::resolve(std::string_view repository,
-                                                     const oci::Reference& reference) {
-  if (const auto* digest = std::get_if<oci::Digest>(&reference)) {
-    return std::optional<oci::Digest>(*digest);
-  }
-  auto resolved = metadata_.resolve_tag(ref(repository), std::get<std::string>(reference));
-  if (!resolved) return from_metadata(resolved.error());
-  return *resolved;
 }
 
 namespace {
@@ -497,6 +502,13 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
                                      digest_reference->str())};
   }
 
+  if (auto writable = check_repository_writable(repository); !writable) return writable.error();
+  if (const auto* name = std::get_if<std::string>(&reference)) {
+    if (auto movable = check_tag_movable(repository, *name, digest); !movable) {
+      return movable.error();
+    }
+  }
+
   auto references = check_references(metadata_, ref(repository), *parsed);
   if (!references) return references.error();
 
@@ -529,12 +541,28 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
 
 Result<StoredManifest> Registry::get_manifest(std::string_view repository,
                                               const oci::Reference& reference, bool pull) {
-  auto digest = resolve(repository, reference);
-  if (!digest) return digest.error();
-  if (!*digest) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
-  auto record = metadata_.get_manifest(ref(repository), **digest);
+  if (auto readable = check_repository_readable(repository); !readable) return readable.error();
+  std::optional<oci::Digest> digest;
+  if (const auto* tag = std::get_if<std::string>(&reference)) {
+    auto tagged = metadata_.find_tag(ref(repository), *tag);
+    if (!tagged) return from_metadata(tagged.error());
+    if (!*tagged) {
+      return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+    }
+    if (!(*tagged)->attributes.read_enabled) {
+      return locked_error(fmt::format("tag {} of repository {}", *tag, repository), "readEnabled");
+    }
+    digest = std::move((*tagged)->digest);
+  } else {
+    digest = std::get<oci::Digest>(reference);
+  }
+  auto record = metadata_.get_manifest(ref(repository), *digest);
   if (!record) return from_metadata(record.error());
   if (!*record) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  if (!(*record)->attributes.read_enabled) {
+    return locked_error(fmt::format("manifest {} of repository {}", digest->str(), repository),
+                        "readEnabled");
+  }
   if (pull && pulls_ != nullptr) {
     metadata::EventRecord pulled = event(metadata::event_action::kPull, repository);
     describe_manifest(pulled, (*record)->digest, (*record)->media_type,
@@ -551,7 +579,7 @@ Result<void> Registry::delete_manifest(std::string_view repository,
   if (const auto* tag = std::get_if<std::string>(&reference)) {
     auto untagged = untag(repository, *tag);
     if (!untagged && untagged.error().code != Errc::internal &&
-        untagged.error().code != Errc::storage_full) {
+        untagged.error().code != Errc::storage_full && untagged.error().code != Errc::locked) {
       return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
     }
     return untagged;
@@ -561,6 +589,7 @@ Result<void> Registry::delete_manifest(std::string_view repository,
   auto stored = metadata_.get_manifest(ref(repository), digest);
   if (!stored) return from_metadata(stored.error());
   if (!*stored) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  if (auto deletable = check_deletable(repository, digest); !deletable) return deletable.error();
   metadata::EventRecord deleted =
       event(is_helm_chart((*stored)->artifact_type) ? metadata::event_action::kChartDelete
                                                     : metadata::event_action::kDelete,
@@ -574,15 +603,14 @@ Result<void> Registry::delete_manifest(std::string_view repository,
 }
 
 Result<void> Registry::untag(std::string_view repository, std::string_view tag) {
-  auto digest = metadata_.resolve_tag(ref(repository), tag);
-  if (!digest) return from_metadata(digest.error());
-  if (!*digest) {
-    if (auto exists = require_repository(repository); !exists) return exists;
-    return RegistryError{Errc::tag_unknown, "tag unknown to the repository"};
+  auto found = tag_record(repository, tag);
+  if (!found) return found.error();
+  if (!found->attributes.delete_enabled) {
+    return locked_error(fmt::format("tag {} of repository {}", tag, repository), "deleteEnabled");
   }
   metadata::EventRecord untagged = event(metadata::event_action::kUntag, repository);
   untagged.tag = std::string(tag);
-  untagged.digest = (*digest)->str();
+  untagged.digest = found->digest.str();
   auto removed = metadata_.delete_tag(ref(repository), tag, std::span(&untagged, 1));
   if (!removed) return from_metadata(removed.error());
   if (!*removed) return RegistryError{Errc::tag_unknown, "tag unknown to the repository"};
@@ -590,6 +618,9 @@ Result<void> Registry::untag(std::string_view repository, std::string_view tag) 
 }
 
 Result<void> Registry::delete_repository(std::string_view repository) {
+  if (auto deletable = check_deletable(repository, std::nullopt); !deletable) {
+    return deletable.error();
+  }
   metadata::EventRecord deleted = event(metadata::event_action::kDelete, repository);
   auto removed = metadata_.delete_repository(ref(repository), std::span(&deleted, 1));
   if (!removed) return from_metadata(removed.error());

@@ -43,6 +43,7 @@ enum class Errc {
   tag_unknown,       // untag of a tag the repository does not have
   busy,              // garbage collection is removing the same content: retry shortly
   storage_full,      // no space left for the bytes or the metadata
+  locked,            // a changeable attribute (lock) of the item forbids the operation
   internal,          // storage or database failure: not the client's fault
 };
 using RegistryError = Error<Errc>;
@@ -254,9 +255,34 @@ class Registry {
   // Cheap end-to-end check of both backends, for /healthz.
   Result<void> check_health();
 
+  // --- changeable attributes (locks; registry_locks.cc, docs/locks.md) ---
+  // The tag with its digest and attributes; name_unknown / tag_unknown when absent.
+  Result<metadata::TagRecord> tag_record(std::string_view repository, std::string_view tag);
+  // Each applies `changes` and returns the item as it now is; name_unknown, tag_unknown or
+  // manifest_unknown when absent.
+  Result<metadata::RepositorySummary> update_repository_attributes(
+      std::string_view repository, const metadata::AttributeChanges& changes);
+  Result<metadata::TagRecord> update_tag_attributes(std::string_view repository,
+                                                    std::string_view tag,
+                                                    const metadata::AttributeChanges& changes);
+  Result<ManifestDetail> update_manifest_attributes(std::string_view repository,
+                                                    const oci::Digest& digest,
+                                                    const metadata::AttributeChanges& changes);
+
  private:
-  Result<std::optional<oci::Digest>> resolve(std::string_view repository,
-                                             const oci::Reference& reference);
+  // locked unless the repository (when it exists) allows writes: manifest pushes, uploads and
+  // mounts into it.
+  Result<void> check_repository_writable(std::string_view repository);
+  // locked unless the repository (when it exists) allows reads: pulls of manifests and blobs.
+  Result<void> check_repository_readable(std::string_view repository);
+  // Before `tag` moves to `digest`: locked when the tag or the manifest it points at now is
+  // write-locked (pointing it at the manifest it already names is no change and allowed).
+  Result<void> check_tag_movable(std::string_view repository, std::string_view tag,
+                                 const oci::Digest& digest);
+  // locked when the manifest or one of its tags is delete-locked (digest given), or when the
+  // repository or anything in it is (none).
+  Result<void> check_deletable(std::string_view repository,
+                               const std::optional<oci::Digest>& digest);
 
   metadata::RepositoryRef ref(std::string_view repository) const {
     return {registry_, repository};
@@ -279,5 +305,9 @@ class Registry {
 
 // Maps failures of the backends to registry errors (shared with the upload sweeper).
 RegistryError from_metadata(const metadata::MetadataError& error);
+
+// The refusal of an operation that a lock forbids: `item` names what is locked ("tag v1 of
+// repository app"), `attribute` which attribute is false ("writeEnabled").
+RegistryError locked_error(std::string_view item, std::string_view attribute);
 
 }  // namespace berth::registry

@@ -1,5 +1,7 @@
 // Registry: the management views of a registry's content (repositories with their sizes and
 // counts, tag records, manifest summaries). Reads only; the changes are in registry.cc.
+// Listings leave out list-disabled items (listEnabled false), as the hosted service's do; a
+// single item is shown whatever its attributes.
 
 #include <algorithm>
 #include <utility>
@@ -7,10 +9,19 @@
 #include "registry/registry.h"
 
 namespace berth::registry {
+namespace {
+
+template <class Item>
+void drop_unlisted(std::vector<Item>& items) {
+  std::erase_if(items, [](const Item& item) { return !item.attributes.list_enabled; });
+}
+
+}  // namespace
 
 Result<std::vector<metadata::RepositorySummary>> Registry::repository_summaries() {
   auto summaries = metadata_.list_repository_summaries(registry_);
   if (!summaries) return from_metadata(summaries.error());
+  drop_unlisted(*summaries);
   return std::move(*summaries);
 }
 
@@ -25,6 +36,7 @@ Result<std::vector<metadata::TagRecord>> Registry::tag_records(std::string_view 
   if (auto exists = require_repository(repository); !exists) return exists.error();
   auto tags = metadata_.list_tag_records(ref(repository));
   if (!tags) return from_metadata(tags.error());
+  drop_unlisted(*tags);
   return std::move(*tags);
 }
 
@@ -33,6 +45,7 @@ Result<std::vector<metadata::ManifestSummary>> Registry::manifest_summaries(
   if (auto exists = require_repository(repository); !exists) return exists.error();
   auto manifests = metadata_.list_manifest_summaries(ref(repository));
   if (!manifests) return from_metadata(manifests.error());
+  drop_unlisted(*manifests);
   return std::move(*manifests);
 }
 
@@ -48,7 +61,9 @@ Result<Registry::ManifestDetail> Registry::manifest_detail(std::string_view repo
                                                   record.artifact_type,
                                                   record.content.size(),
                                                   record.created_at,
-                                                  {}},
+                                                  {},
+                                                  record.updated_at,
+                                                  record.attributes},
                         std::move(record.content)};
   auto tags = metadata_.list_tag_records(ref(repository));
   if (!tags) return from_metadata(tags.error());

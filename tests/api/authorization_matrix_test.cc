@@ -113,6 +113,9 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.manifests.list", kRegistryRead},
     {"mgmt.manifests.show", kRegistryRead},
     {"mgmt.manifests.delete", kRegistryWrite},
+    {"mgmt.repositories.update", kRegistryWrite},  // the empty body: 400 from the handler
+    {"mgmt.tags.update", kRegistryWrite},
+    {"mgmt.manifests.update", kRegistryWrite},
     {"mgmt.credentials.show", kRegistryWrite},
     {"mgmt.credentials.renew", kRegistryWrite},
     {"mgmt.scopemaps.list", kRegistryRead},

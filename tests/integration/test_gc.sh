@@ -200,6 +200,12 @@ usage=$(registry_curl -s -H "Authorization: Bearer $ADMIN_TOKEN" \
     "http://$REGISTRY/mgmt/v1/registries/default/usage" | jq '.storage.usedBytes')
 assert_eq 0 "$usage" "usage after deleting everything"
 
+# The other verbs against the real server: the latest run, and a page of two.
+assert_eq "$(jq -r .id <<<"$last")" "$(berth gc status -o json | jq -r .id)" "gc status: the latest run"
+assert_eq 2 "$(berth gc list --top 2 -o json | jq length)" "gc list --top 2"
+assert_eq "$(jq -r .id <<<"$last")" "$(berth gc list --name default --top 1 -o json | jq -r '.[0].id')" \
+    "gc list --name: the registry's runs include the deployment-wide ones"
+
 metrics=$(curl -s "http://$REGISTRY/metrics")
 grep -q '^berth_gc_runs_total{result="succeeded"} [1-9]' <<<"$metrics" ||
     fail "berth_gc_runs_total does not count the runs: $(grep berth_gc_runs <<<"$metrics")"

@@ -85,8 +85,8 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
       EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"berth-management\"");
     }
   }
-  // registries, access control, signing keys, events, garbage collection
-  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 6u);
+  // registries and content, access control, signing keys, events, garbage collection
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u);
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {
