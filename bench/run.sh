@@ -150,7 +150,10 @@ log "starting berthd and docker-registry (without and with htpasswd)"
 # A 2 s webhook delivery timeout (default 10 s): push-many-webhooks' slow receiver never
 # answers, so its attempts fail (and are recorded) within the workload. Only webhook
 # deliveries use it, and only push-many-webhooks creates webhooks.
+# A 1 s garbage collection grace period and no schedule: gc deletes images and collects them two
+# seconds later, and no run starts but the ones the workloads ask for.
 BERTH_INITIAL_ADMIN_TOKEN=$(cat "$work/admin-token") BERTH_WEBHOOK_TIMEOUT_SECONDS=2 \
+  BERTH_GC_GRACE_PERIOD_SECONDS=1 BERTH_GC_INTERVAL_SECONDS=0 \
   "${berth_cmd[@]}" >>"$work/berth.log" 2>&1 &
 berth_pid=$!
 "${ref_cmd[@]}" >>"$work/ref.log" 2>&1 &

@@ -17,11 +17,13 @@
 #include <iostream>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "bench_util.h"
 #include "client_pulls.h"
 #include "event_load.h"
+#include "gc_load.h"
 #include "http_client.h"
 #include "recorder.h"
 #include "registry_ops.h"
@@ -33,12 +35,12 @@ namespace {
 
 Settings full_settings() {
   return {1024 * kMiB, 3, 16 * kMiB, 100 * kMiB, 32, 16 * kMiB, 2, 3, 64, 5.0, 3,
-          2000,        16, 10000,    5000,       1000, 3,       16, 3, 1024 * kMiB};
+          2000,        16, 10000,    5000,       1000, 3,       16, 3, 1024 * kMiB, 50000};
 }
 
 Settings quick_settings() {
   return {64 * kMiB, 2, 16 * kMiB, 16 * kMiB, 32, 16 * kMiB, 1, 1, 64, 2.0, 1,
-          200,       16, 1000,     500,       100, 2,        16, 1, 64 * kMiB};
+          200,       16, 1000,     500,       100, 2,        16, 1, 64 * kMiB, 1000};
 }
 
 // Upper bound of any single parallel phase.
@@ -677,6 +679,177 @@ void push_many_webhooks(Context& ctx) {
   }
 }
 
+// gc and push-many-gc run on berth only: the reference collects offline (`registry
+// garbage-collect` with the registry stopped or read-only), so there is nothing to run next to
+// pushes. run.sh starts berthd with a 1 s grace period, so what the workload deletes is
+// collectable two seconds later.
+constexpr double kGcLimitSeconds = 600;
+constexpr int kGcPollMs = 20;
+
+// Deletes the manifest of every tenth image of `repo` (tags g00000, ...): two blobs each (a
+// unique config and layer) become garbage. Returns how many blobs that makes.
+std::uint64_t delete_every_tenth(Target& target, const std::string& repo,
+                                 const std::vector<Image>& images) {
+  // A client session of its own whose tokens also carry the delete action.
+  std::optional<ClientAuth> deleter;
+  if (target.auth) {
+    deleter.emplace(target.auth->fresh_session());
+    deleter->set_repository_actions("pull,push,delete");
+  }
+  Connection connection(target.host, target.port, deleter ? &*deleter : nullptr);
+  std::uint64_t garbage = 0;
+  for (std::size_t i = 0; i < images.size(); i += 10) {
+    Response response;
+    send_checked(connection,
+                 {"DELETE", "/v2/" + repo + "/manifests/" + images[i].manifest_digest, {},
+                  Body::none()},
+                 response, "delete a manifest");
+    expect_status(response, 202, "delete a manifest");
+    garbage += 2;
+  }
+  return garbage;
+}
+
+// The timed sweep of a registry with `garbage` collectable blobs among its images, then the
+// images checked: a sample of the kept ones pulls, the deleted ones' blobs are gone.
+void timed_sweep(Context& ctx, Target& target, const std::string& workload,
+                 const std::string& repo, const std::vector<Image>& images,
+                 std::uint64_t garbage) {
+  Connection management(target.host, target.port);
+  const auto start = Clock::now();
+  auto started = start_gc(management, target.admin_token);
+  check(started.has_value(), "a garbage collection was already running");
+  const GcRunState run =
+      wait_for_gc(management, target.admin_token, started->id, kGcPollMs, kGcLimitSeconds);
+  const double elapsed = seconds_since(start);
+  check(run.status == "succeeded", "garbage collection run " + std::to_string(run.id) + " " +
+                                       run.status + ": " + run.error);
+  // At least the deleted images' blobs; the run also takes what earlier workloads left
+  // unreferenced (the blob-push probe, for one).
+  check(run.blobs_deleted >= garbage, "garbage collection deleted " +
+                                          std::to_string(run.blobs_deleted) +
+                                          " blobs, expected at least " + std::to_string(garbage));
+  ctx.recorder.value(workload, "sweep_time", target.name, elapsed, "s", "lower");
+  ctx.recorder.value(workload, "examined_rate", target.name, run.blobs_examined / elapsed,
+                     "blobs/s", "higher");
+  ctx.recorder.note(workload, target.name,
+                    "run " + std::to_string(run.id) + ": " + std::to_string(run.blobs_examined) +
+                        " blob records and " + std::to_string(run.stored_blobs_examined) +
+                        " stored blobs examined, " + std::to_string(run.links_removed) +
+                        " links and " + std::to_string(run.blobs_deleted) + " blobs (" +
+                        std::to_string(run.bytes_reclaimed) + " bytes) removed");
+  Connection connection(target.host, target.port, target.auth.get());
+  const std::size_t step = std::max<std::size_t>(1, images.size() / 50);
+  for (std::size_t i = 0; i < images.size(); i += step) {
+    if (i % 10 == 0) {
+      Response response;
+      send_checked(connection,
+                   {"HEAD", "/v2/" + repo + "/blobs/" + images[i].layer_digest, {}, Body::none()},
+                   response, "HEAD a collected blob");
+      expect_status(response, 404, "HEAD a blob of a deleted image after collection");
+      continue;
+    }
+    get_manifest_checked(connection, "/v2/" + repo + "/manifests/" + numbered("g", i), images[i]);
+    head_blob_checked(connection, "/v2/" + repo + "/blobs/" + images[i].layer_digest,
+                      images[i].layer_digest, images[i].layer.size());
+  }
+}
+
+// gc: a registry of gc_images images (two blobs each), a tenth of them deleted; one run of the
+// collector over it, timed, with its examination rate.
+void gc(Context& ctx) {
+  const std::string workload = "gc";
+  const std::string repo = "bench/gc";
+  std::vector<Image> images;
+  images.reserve(ctx.settings.gc_images);
+  for (int i = 0; i < ctx.settings.gc_images; ++i) {
+    images.push_back(make_image(400000 + i, 512, numbered("gc-", i)));
+  }
+  bool ran = false;
+  for (Target* target : order_for(ctx, 0)) {
+    if (target->admin_token.empty()) continue;
+    ran = true;
+    std::uint64_t garbage = 0;
+    const bool ready = prepared(ctx, *target, workload, [&] {
+      run_parallel(*target, ctx.settings.many_clients, images.size(),
+                   [&](Connection& connection, std::size_t i) {
+                     push_image(connection, *target, repo, numbered("g", i), images[i]);
+                   });
+      target->remember_repo(repo);
+      garbage = delete_every_tenth(*target, repo, images);
+      // Past the grace period run.sh gives berthd.
+      std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+    });
+    if (!ready) continue;
+    measured(ctx, *target, workload,
+             [&] { timed_sweep(ctx, *target, workload, repo, images, garbage); });
+  }
+  if (!ran) {
+    ctx.recorder.failure(workload, "all", "no target with an administrator token (--admin-token-file)");
+  }
+}
+
+// push-many-gc: push-many's load while collections run back to back over the whole registry
+// (after gc, a hundred thousand blobs and more), right after the same load without collection
+// (push-many-gc-off) on the same registry, to compare the two.
+void push_many_gc(Context& ctx) {
+  const std::string workload = "push-many-gc";
+  const std::string quiet = "push-many-gc-off";
+  const std::vector<Image> quiet_images = many_images(ctx.settings, 600000);
+  const std::vector<Image> images = many_images(ctx.settings, 700000);
+  bool ran = false;
+  for (Target* target : order_for(ctx, 0)) {
+    if (target->admin_token.empty()) continue;
+    ran = true;
+    measured(ctx, *target, quiet, [&] {
+      push_many_measured(ctx, *target, quiet, "bench/many-gc-off", quiet_images,
+                         Clients::one_shared);
+    });
+    measured(ctx, *target, workload, [&] {
+      std::atomic<bool> stop{false};
+      std::atomic<int> runs{0};
+      std::string collector_error;
+      std::thread collector([&] {
+        try {
+          Connection management(target->host, target->port);
+          while (!stop) {
+            auto started = start_gc(management, target->admin_token);
+            if (!started) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(kGcPollMs));
+              continue;
+            }
+            const GcRunState run = wait_for_gc(management, target->admin_token, started->id,
+                                               kGcPollMs, kGcLimitSeconds);
+            if (run.status != "succeeded") {
+              collector_error = "run " + std::to_string(run.id) + " " + run.status + ": " + run.error;
+              return;
+            }
+            ++runs;
+          }
+        } catch (const std::exception& e) {
+          collector_error = e.what();
+        }
+      });
+      try {
+        push_many_measured(ctx, *target, workload, "bench/many-gc", images, Clients::one_shared);
+      } catch (...) {
+        stop = true;
+        collector.join();
+        throw;
+      }
+      stop = true;
+      collector.join();
+      check(collector_error.empty(), "the collector beside the pushes: " + collector_error);
+      check(runs.load() > 0, "no collection finished while the images were pushed");
+      ctx.recorder.note(workload, target->name,
+                        std::to_string(runs.load()) + " collection runs finished during the pushes");
+    });
+  }
+  if (!ran) {
+    ctx.recorder.failure(workload, "all", "no target with an administrator token (--admin-token-file)");
+  }
+}
+
 void lists(Context& ctx) {
   const auto& s = ctx.settings;
   const std::string tag_repo = "bench/tags";
@@ -788,6 +961,8 @@ const std::vector<Workload>& workloads() {
       {"push-many-webhooks", push_many_webhooks, false},
       {"push-many-auth", push_many_auth, false},
       {"lists", lists, false},
+      {"gc", gc, false},
+      {"push-many-gc", push_many_gc, false},
   };
   return list;
 }

@@ -44,6 +44,7 @@ struct Settings {
   int populate_clients;
   int client_reps;                // repetitions of the workloads with external clients
   std::uint64_t first_pull_size;  // the fresh blob of first-pull
+  int gc_images;                  // gc's registry: two blobs an image, a tenth deleted
 };
 
 struct Context {

@@ -1,7 +1,7 @@
 // The GcStore conformance suite: every backend runs it (see conformance_test.h). It covers what
 // online garbage collection relies on: what counts as garbage (unlinked, unreferenced, untouched
 // since the cutoff), the claim that re-checks that rule in its own statement, the writers' side
-// (a claimed blob cannot be reserved or linked), the per-repository link sweep, and the record
+// (a claimed blob cannot be linked), the per-repository link sweep, and the record
 // of runs.
 
 #include <gtest/gtest.h>
@@ -124,14 +124,13 @@ TEST_P(GcStoreConformance, ClaimRechecksTheRuleInItsOwnTransaction) {
   EXPECT_TRUE(MUST(gc().claim_blobs(garbage, after_everything())).empty());
 }
 
-TEST_P(GcStoreConformance, AClaimedBlobCannotBeReservedOrLinkedUntilForgotten) {
+TEST_P(GcStoreConformance, AClaimedBlobCannotBeLinkedUntilForgotten) {
   const auto digest = blob_digest("claimed");
   MUST(store().link_blob(repo("app"), digest, 7));
   MUST(store().unlink_blob(repo("app"), digest));
   auto claimed = MUST(gc().claim_blobs(scan_all(gc(), after_everything()), after_everything()));
   ASSERT_EQ(claimed.size(), 1u);
 
-  EXPECT_EQ(error_of(store().reserve_blob(digest, 7)), Errc::being_deleted);
   EXPECT_EQ(error_of(store().link_blob(repo("app"), digest, 7)), Errc::being_deleted);
   EXPECT_FALSE(MUST(store().linked_blob_size(repo("app"), digest)).has_value());
   // Claimed blobs are not garbage again (the claim owns them) but are listed as claimed.
@@ -142,7 +141,6 @@ TEST_P(GcStoreConformance, AClaimedBlobCannotBeReservedOrLinkedUntilForgotten) {
   MUST(gc().forget_blobs(digests));
   EXPECT_TRUE(MUST(gc().claimed_blobs("", 10)).empty());
   EXPECT_EQ(MUST(gc().blobs_known(digests)), std::vector<bool>{false});
-  MUST(store().reserve_blob(digest, 7));
   MUST(store().link_blob(repo("app"), digest, 7));
   EXPECT_EQ(MUST(store().linked_blob_size(repo("app"), digest)), std::optional<std::uint64_t>(7));
 }
@@ -156,26 +154,19 @@ TEST_P(GcStoreConformance, ForgetLeavesUnclaimedRowsAlone) {
   EXPECT_EQ(MUST(store().linked_blob_size(repo("app"), digest)), std::optional<std::uint64_t>(3));
 }
 
-TEST_P(GcStoreConformance, AReservationKeepsABlobFromCollectionForTheGracePeriod) {
-  const auto digest = blob_digest("reserved");
-  // An upload about to commit: the row exists, nothing links it yet.
-  MUST(store().reserve_blob(digest, 9));
-  const std::int64_t cutoff_before_reservation = unix_now() - 1;
-  EXPECT_TRUE(scan_all(gc(), cutoff_before_reservation).empty());
+TEST_P(GcStoreConformance, LinkingRenewsABlobAgainstTheCutoff) {
+  const auto digest = blob_digest("renewed-blob");
+  MUST(store().link_blob(repo("app"), digest, 9));
+  MUST(store().unlink_blob(repo("app"), digest));
+  const std::int64_t cutoff = unix_now() + 1;
+  // Uploaded again (its link removed again by hand) after the cutoff was taken: used since.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  MUST(store().link_blob(repo("app"), digest, 9));
+  MUST(store().unlink_blob(repo("app"), digest));
+  EXPECT_TRUE(scan_all(gc(), cutoff).empty());
   const GarbageBlob candidate{digest, 9};
-  EXPECT_TRUE(MUST(gc().claim_blobs(std::span(&candidate, 1), cutoff_before_reservation)).empty());
-  // A reservation whose upload never linked it is collected once old enough.
+  EXPECT_TRUE(MUST(gc().claim_blobs(std::span(&candidate, 1), cutoff)).empty());
   EXPECT_EQ(scan_all(gc(), after_everything()).size(), 1u);
-}
-
-TEST_P(GcStoreConformance, LinkRecordsTheVerifiedSizeOverAReservation) {
-  const auto digest = blob_digest("mis-sized");
-  // A reservation carries the size the client announced; a failed commit can leave it wrong.
-  MUST(store().reserve_blob(digest, 999));
-  MUST(store().link_blob(repo("app"), digest, 12));
-  EXPECT_EQ(MUST(store().linked_blob_size(repo("app"), digest)), std::optional<std::uint64_t>(12));
-  // Once linked, the size is the verified one and a different size is a conflict.
-  EXPECT_EQ(error_of(store().link_blob(repo("other"), digest, 13)), Errc::conflict);
 }
 
 TEST_P(GcStoreConformance, PutManifestRefusesABlobWhoseLinkWasSweptMeanwhile) {
@@ -295,7 +286,7 @@ TEST_P(GcStoreConformance, OrphanClaimsOnlyBytesWithoutARow) {
   EXPECT_FALSE(MUST(gc().claim_orphan({known, 1})));
   EXPECT_TRUE(MUST(gc().claim_orphan({orphan, 5})));
   // The claim blocks writers until the collector forgets it.
-  EXPECT_EQ(error_of(store().reserve_blob(orphan, 5)), Errc::being_deleted);
+  EXPECT_EQ(error_of(store().link_blob(repo("app"), orphan, 5)), Errc::being_deleted);
   EXPECT_EQ(digests_of(MUST(gc().claimed_blobs("", 10))), std::vector<std::string>{orphan.str()});
   EXPECT_FALSE(MUST(gc().claim_orphan({orphan, 5})));
 }

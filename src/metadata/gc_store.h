@@ -4,15 +4,15 @@
 // covers the sweeps, the claims and the re-checks against concurrent writers.
 //
 // The protocol that lets collection run while clients push (docs/garbage-collection.md):
-// - Every writer that is about to rely on a blob's bytes first touches the blob's row
-//   (MetadataStore::reserve_blob before an upload's commit, link_blob for a mount or a commit,
-//   put_manifest for the blobs a manifest references). Touching sets touched_at to now.
+// - Every writer that relies on a blob touches its row in the transaction that makes it rely on
+//   it: link_blob (an upload's commit, a mount) sets touched_at to now and renews the link,
+//   put_manifest re-checks that the repository links every blob the manifest references.
 // - The collector removes bytes only while it holds a claim on the blob's row (deleting = 1).
 //   It takes the claim in one statement that re-checks, in the same transaction, that the blob
 //   is still unreferenced and was last touched before the run's cutoff (the run's start minus
-//   the grace period). A writer never touches a claimed blob: reserve_blob and link_blob answer
-//   being_deleted, and the writer waits for the claim to end (the bytes are gone, the row too)
-//   or, for a mount, falls back to an upload.
+//   the grace period). A writer never links a claimed blob: link_blob answers being_deleted and
+//   the client's upload or mount is refused (not acknowledged); once the claim has ended (the
+//   bytes and the row gone), a retry stores the content again.
 // - Claims outlive a crash: the next run removes the bytes of every claimed blob and then its
 //   row, so a collection interrupted by kill -9 is finished by the next one.
 //
@@ -145,7 +145,7 @@ class GcStore {
                                                        std::int64_t cutoff) = 0;
   // Claims bytes the metadata has no row for (an orphan of a crash between an upload's commit
   // and its metadata): records the row already claimed; false when a row exists (a writer
-  // reserved the digest meanwhile, so the bytes are not an orphan any more).
+  // linked the digest meanwhile, so the bytes are not an orphan any more).
   virtual Result<bool> claim_orphan(const GarbageBlob& blob) = 0;
   // Claimed blobs, in digest order after `after`, at most `limit`: what a run removes first.
   virtual Result<std::vector<GarbageBlob>> claimed_blobs(std::string_view after,

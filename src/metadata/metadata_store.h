@@ -265,12 +265,6 @@ class MetadataStore {
   // The blob's size if `repository` holds it, else nullopt.
   virtual Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                                 const oci::Digest& digest) = 0;
-  // Announces that the caller is about to rely on the bytes of `digest` (an upload about to
-  // commit them): records the blob as just used, so garbage collection leaves it alone for its
-  // grace period. being_deleted while a collection has claimed it; the caller waits for the
-  // claim to end (the row and the bytes gone) and tries again. The size is what the caller
-  // expects; link_blob records the verified one.
-  virtual Result<void> reserve_blob(const oci::Digest& digest, std::uint64_t size) = 0;
   // Removes the link; false when there was none.
   virtual Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) = 0;
 

@@ -1,6 +1,6 @@
-// SqliteMetadataStore: the GcStore part and the writers' side of the collection protocol
-// (reserve_blob), on the same database, writer and reader pool as the content metadata
-// (sqlite_metadata_store.cc holds the schema migrations).
+// SqliteMetadataStore: the GcStore part, on the same database, writer and reader pool as the
+// content metadata (sqlite_metadata_store.cc holds the schema migrations; link_blob and
+// put_manifest there are the writers' side of the collection protocol).
 //
 // Tables (schema version 6) this part uses beyond the content tables:
 //
@@ -49,10 +49,6 @@ namespace {
   "WHERE mr.child_digest = rb.digest AND m.repository_id = rb.repository_id)"
 
 constexpr StatementSpec<GcSql> kGcStatements[] = {
-    {GcSql::reserve_blob, "reserve blob",
-     "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?1, ?2, ?3, ?3) "
-     "ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at "
-     "WHERE blobs.deleting = 0"},
     {GcSql::insert_run, "insert collection run",
      "INSERT INTO gc_runs (registry_id, started_by, dry_run, state, phase, cursor, cutoff, "
      "started_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"},
@@ -122,13 +118,6 @@ constexpr StatementSpec<GcSql> kGcStatements[] = {
 #undef BERTH_LINK_UNREFERENCED
 
 static_assert(statements_in_enum_order(kGcStatements), "kGcStatements is indexed by GcSql");
-
-MetadataError being_deleted(const oci::Digest& digest) {
-  std::string message = "blob ";
-  message += digest.str();
-  message += " is being removed by garbage collection";
-  return {Errc::being_deleted, std::move(message)};
-}
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 std::uint64_t as_count(std::int64_t value) {
@@ -221,24 +210,6 @@ Result<LinkSweepPage> read_link_page(SqliteConnection& connection, std::int64_t 
 
 const StatementSpec<GcSql>& spec_of(GcSql id) {
   return kGcStatements[static_cast<std::size_t>(id)];
-}
-
-// --- the writers' side ---
-
-Result<void> SqliteMetadataStore::reserve_blob(const oci::Digest& digest, std::uint64_t size) {
-  bool reserved = false;
-  auto written = write([&](SqliteConnection& connection) -> Result<void> {
-    auto stmt = connection.statement(GcSql::reserve_blob);
-    if (!stmt) return stmt.error();
-    const std::string text = digest.str();
-    stmt->bind_text(1, text).bind_int(2, as_int(size)).bind_int(3, unix_now());
-    if (auto done = stmt->run(); !done) return done.error();
-    reserved = sqlite3_changes(connection.db()) > 0;
-    return {};
-  });
-  if (!written) return written.error();
-  if (!reserved) return being_deleted(digest);
-  return {};
 }
 
 // --- runs ---
@@ -352,32 +323,33 @@ Result<LinkSweepPage> SqliteMetadataStore::sweep_links(RepositoryRef repository,
                                                        bool dry_run) {
   if (repository.name.empty()) return invalid_argument("repository name is empty");
   if (limit == 0) return invalid_argument("a sweep page needs a limit above 0");
-  if (dry_run) {
+  // The page is read without the writer, so a page with nothing to remove costs pushes nothing;
+  // the removal re-checks every link in its own DELETE.
+  std::int64_t id = 0;
+  LinkSweepPage page;
+  {
     auto reader = acquire_reader();
     if (!reader) return reader.error();
-    auto id = repository_id(reader->connection(), repository);
-    if (!id) return id.error();
-    if (!*id) return LinkSweepPage{};
-    return read_link_page(reader->connection(), **id, after, cutoff, limit);
+    auto found = repository_id(reader->connection(), repository);
+    if (!found) return found.error();
+    if (!*found) return LinkSweepPage{};
+    id = **found;
+    auto read = read_link_page(reader->connection(), id, after, cutoff, limit);
+    if (!read) return read.error();
+    page = std::move(*read);
   }
-  LinkSweepPage page;
+  if (dry_run || page.removed.empty()) return page;
+  std::vector<GarbageBlob> candidates = std::move(page.removed);
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
-    page = {};
-    auto id = repository_id(connection, repository);
-    if (!id) return id.error();
-    if (!*id) return {};
-    auto candidates = read_link_page(connection, **id, after, cutoff, limit);
-    if (!candidates) return candidates.error();
-    page.examined = candidates->examined;
-    page.next = std::move(candidates->next);
+    page.removed.clear();
     auto remove = connection.statement(GcSql::remove_link);
     if (!remove) return remove.error();
-    for (GarbageBlob& blob : candidates->removed) {
+    for (const GarbageBlob& blob : candidates) {
       const std::string text = blob.digest.str();
-      remove->bind_int(1, **id).bind_text(2, text).bind_int(3, cutoff);
+      remove->bind_int(1, id).bind_text(2, text).bind_int(3, cutoff);
       if (auto done = remove->run(); !done) return done.error();
       remove->reset();
-      if (sqlite3_changes(connection.db()) > 0) page.removed.push_back(std::move(blob));
+      if (sqlite3_changes(connection.db()) > 0) page.removed.push_back(blob);
     }
     return {};
   });
@@ -421,7 +393,10 @@ Result<std::optional<std::uint64_t>> SqliteMetadataStore::removable_repository_l
 
 Result<bool> SqliteMetadataStore::remove_empty_repository(RepositoryRef repository,
                                                           std::int64_t cutoff) {
-  if (repository.name.empty()) return invalid_argument("repository name is empty");
+  // Most repositories hold something: found out without the writer.
+  auto links = removable_repository_links(repository, cutoff);
+  if (!links) return links.error();
+  if (!*links || **links > 0) return false;
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
     removed = false;

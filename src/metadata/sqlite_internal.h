@@ -179,9 +179,8 @@ enum class EventSql : std::size_t {
   count,
 };
 
-// Every statement of the GcStore part (and reserve_blob); their text is in sqlite_gc_store.cc.
+// Every statement of the GcStore part; their text is in sqlite_gc_store.cc.
 enum class GcSql : std::size_t {
-  reserve_blob,
   insert_run,
   save_run,
   find_run,

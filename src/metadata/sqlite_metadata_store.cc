@@ -509,9 +509,8 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "ORDER BY name LIMIT ?3"},
     {Sql::insert_blob, "insert blob",
      "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?1, ?2, ?3, ?3) "
-     "ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at, size = CASE WHEN "
-     "EXISTS (SELECT 1 FROM repository_blobs WHERE digest = excluded.digest) THEN blobs.size "
-     "ELSE excluded.size END WHERE blobs.deleting = 0"},
+     "ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at "
+     "WHERE blobs.deleting = 0"},
     {Sql::blob_size, "read blob size", "SELECT size FROM blobs WHERE digest = ?1"},
     {Sql::link_blob, "link blob",
      "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) "
@@ -1218,8 +1217,7 @@ Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci:
     auto repository_id = ensure_repository(connection, repository, now);
     if (!repository_id) return repository_id.error();
     {
-      // A new row, or a known one renewed against garbage collection; the size a reservation
-      // recorded is replaced by the verified one while nothing links the blob yet.
+      // A new row, or a known one renewed against garbage collection.
       auto insert = connection.statement(Sql::insert_blob);
       if (!insert) return insert.error();
       insert->bind_text(1, digest.str()).bind_int(2, signed_size).bind_int(3, now);
@@ -1230,7 +1228,7 @@ Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci:
                            "blob " + digest.str() + " is being removed by garbage collection"};
     }
     {
-      // Linked elsewhere already: the same digest must mean the same bytes, hence the same size.
+      // Known already: the same digest must mean the same bytes, hence the same size.
       auto known = connection.statement(Sql::blob_size);
       if (!known) return known.error();
       known->bind_text(1, digest.str());

@@ -76,8 +76,6 @@ class SqliteMetadataStore final : public MetadataStore,
                          std::uint64_t size) override;
   Result<std::optional<std::uint64_t>> linked_blob_size(RepositoryRef repository,
                                                         const oci::Digest& digest) override;
-  // In sqlite_gc_store.cc.
-  Result<void> reserve_blob(const oci::Digest& digest, std::uint64_t size) override;
   Result<bool> unlink_blob(RepositoryRef repository, const oci::Digest& digest) override;
 
   Result<void> create_upload(const UploadRecord& upload) override;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <unordered_map>
 #include <utility>
 
@@ -95,11 +96,17 @@ class GarbageCollector::Execution {
  private:
   std::size_t page() const { return gc_.options_.page_size; }
 
-  // Saves progress; an error when the store refuses it.
+  // Publishes progress after a page, and saves it at most once a second: each save is a
+  // durable write that pushes would queue behind, and resuming from a slightly older cursor
+  // only examines a few pages again. An error when the store refuses it.
   std::optional<std::string> checkpoint() {
     run_.updated_at = unix_now();
-    if (auto saved = gc_.runs_.save_gc_run(run_); !saved) {
-      return "saving progress: " + saved.error().message;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_saved_ >= kSaveInterval) {
+      if (auto saved = gc_.runs_.save_gc_run(run_); !saved) {
+        return "saving progress: " + saved.error().message;
+      }
+      last_saved_ = now;
     }
     gc_.note_progress(run_);
     if (gc_.page_hook_) gc_.page_hook_(run_);
@@ -254,7 +261,7 @@ class GarbageCollector::Execution {
         }
         auto claimed = gc_.runs_.claim_orphan(orphan);
         if (!claimed) return "claiming orphaned bytes: " + claimed.error().message;
-        if (!*claimed) continue;  // a writer reserved it meanwhile: not an orphan any more
+        if (!*claimed) continue;  // a writer linked it meanwhile: not an orphan any more
         if (auto error = remove_claimed({orphan})) return error;
       }
       run_.cursor = listed->next;
@@ -264,8 +271,11 @@ class GarbageCollector::Execution {
     return std::nullopt;
   }
 
+  static constexpr auto kSaveInterval = std::chrono::seconds(1);
+
   GarbageCollector& gc_;
   GcRun& run_;
+  std::chrono::steady_clock::time_point last_saved_ = std::chrono::steady_clock::now();
   // In a dry run: per digest, the links the links phase would have removed.
   std::unordered_map<std::string, std::uint64_t> would_unlink_;
 };

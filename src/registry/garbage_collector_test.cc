@@ -346,7 +346,7 @@ TEST_F(GarbageCollectorTest, OneRunAtATime) {
   EXPECT_TRUE(checked);
 }
 
-TEST_F(GarbageCollectorTest, AnUploadOfADigestBeingCollectedWaitsAndThenStoresItAgain) {
+TEST_F(GarbageCollectorTest, AnUploadOfADigestBeingCollectedIsRefusedUntilTheClaimEnds) {
   Registry r = registry();
   const std::string content = random_bytes(rng_, 4096);
   const auto digest = oci::digest_of(content);
@@ -358,15 +358,17 @@ TEST_F(GarbageCollectorTest, AnUploadOfADigestBeingCollectedWaitsAndThenStoresIt
   ASSERT_TRUE(scanned);
   ASSERT_EQ(metadata_->claim_blobs(scanned->garbage, cutoff)->size(), 1u);
 
-  std::thread finisher([&] {
-    std::this_thread::sleep_for(200ms);
-    ASSERT_TRUE(storage_->remove(digest));
-    const oci::Digest gone[] = {digest};
-    ASSERT_TRUE(metadata_->forget_blobs(gone));
-  });
-  // The new upload's commit waits for the claim to end, then stores its own copy.
+  // An upload of the same content now is not acknowledged: its bytes may be the ones going away.
+  auto refused = upload(r, "app", content);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::busy) << refused.error().message;
+  EXPECT_FALSE(r.stat_blob("app", digest));
+
+  ASSERT_TRUE(storage_->remove(digest));
+  const oci::Digest gone[] = {digest};
+  ASSERT_TRUE(metadata_->forget_blobs(gone));
+  // Once the claim has ended, the client's retry stores the content again.
   ASSERT_TRUE(upload(r, "app", content));
-  finisher.join();
   auto opened = r.open_blob("app", digest);
   ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_EQ(opened->info.size, content.size());

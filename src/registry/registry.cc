@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -171,32 +169,6 @@ void UploadSession::abandon() {
   if (has_record_) (void)metadata_.delete_upload(id());
 }
 
-namespace {
-
-// How long a commit waits for a garbage collection that has claimed the same digest to finish
-// removing it (a claim normally ends within milliseconds: one file's removal).
-constexpr auto kClaimWait = std::chrono::seconds(10);
-constexpr auto kClaimPoll = std::chrono::milliseconds(20);
-
-// Marks the digest as in use before its bytes are committed, so that a collection cannot
-// remove them between the commit and the link. A digest a collection is removing right now is
-// waited for: once its old copy is gone, the commit stores the new one.
-Result<void> reserve_for_commit(metadata::MetadataStore& metadata, const oci::Digest& digest,
-                                std::uint64_t size) {
-  const auto deadline = std::chrono::steady_clock::now() + kClaimWait;
-  while (true) {
-    auto reserved = metadata.reserve_blob(digest, size);
-    if (reserved) return {};
-    if (reserved.error().code != metadata::Errc::being_deleted ||
-        std::chrono::steady_clock::now() >= deadline) {
-      return from_metadata(reserved.error());
-    }
-    std::this_thread::sleep_for(kClaimPoll);
-  }
-}
-
-}  // namespace
-
 Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
   // A repository write-locked since the upload started takes no more blobs; the session stays
   // (resumable if the lock is lifted, or swept when idle).
@@ -204,9 +176,6 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
   if (!attributes) return from_metadata(attributes.error());
   if (*attributes && !(*attributes)->write_enabled) {
     return locked_error(fmt::format("repository {}", repository_), "writeEnabled");
-  }
-  if (auto reserved = reserve_for_commit(metadata_, digest, writer_->size()); !reserved) {
-    return reserved.error();
   }
   auto committed = writer_->commit(digest);
   if (!committed) {

@@ -177,7 +177,11 @@ for ((i = 0; i < 600; i++)); do
     sleep 0.1
 done
 assert_eq succeeded "$(jq -r .status <<<"$shown")" "the interrupted run, resumed after the restart"
-assert_eq 400 "$(jq -r .blobsDeleted <<<"$shown")" "blobs the resumed run deleted in all"
+# Progress is saved about once a second, so the counters after a crash may miss the last
+# second's removals (those blobs are gone all the same): at least what was saved at the kill.
+total=$(jq -r .blobsDeleted <<<"$shown")
+((total >= deleted && total <= 400)) ||
+    fail "the resumed run counts $total blobs deleted; expected $deleted to 400"
 assert_eq "$(referenced_blobs gc/app:keep gc/other:v1)" "$(stored_blobs)" \
     "after the crash and the resumed run, the blob files are exactly the referenced ones"
 pull_and_check gc/app:keep "$KEEP_DIGEST"
