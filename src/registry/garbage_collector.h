@@ -13,8 +13,9 @@
 // The cutoff is the run's start minus the grace period: anything a client used after it (an
 // upload, a mount, a link renewed by a push) is left for a later run.
 //
-// Progress is saved after every page, so a run interrupted by a crash resumes where it was
-// when berthd starts again. One run at a time per process.
+// Progress is published after every page (totals(), for /metrics) and saved at most once a
+// second, so a run interrupted by a crash resumes about where it was when berthd starts again.
+// One run at a time per process.
 
 #include <chrono>
 #include <condition_variable>
