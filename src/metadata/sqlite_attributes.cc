@@ -106,16 +106,14 @@ Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_reposito
   return updated;
 }
 
-Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_tag_attributes(
-    RepositoryRef repository, std::string_view tag, const AttributeChanges& changes,
-    std::int64_t now) {
-  if (auto bad = check_repository(repository)) return *bad;
-  if (tag.empty()) return invalid_argument("tag is empty");
+Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_item_attributes(
+    Sql statement, RepositoryRef repository, std::string_view key,
+    const AttributeChanges& changes, std::int64_t now) {
   std::optional<ChangeableAttributes> updated;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
-    auto stmt = connection.statement(Sql::update_tag_attributes);
+    auto stmt = connection.statement(statement);
     if (!stmt) return stmt.error();
-    stmt->bind_repository(repository).bind_text(3, tag).bind_int(8, now);
+    stmt->bind_repository(repository).bind_text(3, key).bind_int(8, now);
     bind_changes(*stmt, 4, changes);
     auto read = read_attributes(*stmt);
     if (!read) return read.error();
@@ -126,24 +124,21 @@ Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_tag_attr
   return updated;
 }
 
+Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_tag_attributes(
+    RepositoryRef repository, std::string_view tag, const AttributeChanges& changes,
+    std::int64_t now) {
+  if (auto bad = check_repository(repository)) return *bad;
+  if (tag.empty()) return invalid_argument("tag is empty");
+  return update_item_attributes(Sql::update_tag_attributes, repository, tag, changes, now);
+}
+
 Result<std::optional<ChangeableAttributes>> SqliteMetadataStore::update_manifest_attributes(
     RepositoryRef repository, const oci::Digest& digest, const AttributeChanges& changes,
     std::int64_t now) {
   if (auto bad = check_repository(repository)) return *bad;
   const std::string digest_text = digest.str();
-  std::optional<ChangeableAttributes> updated;
-  auto written = write([&](SqliteConnection& connection) -> Result<void> {
-    auto stmt = connection.statement(Sql::update_manifest_attributes);
-    if (!stmt) return stmt.error();
-    stmt->bind_repository(repository).bind_text(3, digest_text).bind_int(8, now);
-    bind_changes(*stmt, 4, changes);
-    auto read = read_attributes(*stmt);
-    if (!read) return read.error();
-    updated = *read;
-    return {};
-  });
-  if (!written) return written.error();
-  return updated;
+  return update_item_attributes(Sql::update_manifest_attributes, repository, digest_text,
+                                changes, now);
 }
 
 Result<std::optional<DeleteLock>> SqliteMetadataStore::find_delete_lock(

@@ -43,10 +43,14 @@ namespace {
   "NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = " digest ") "     \
   "AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest ")"
 
-// No manifest of the link's repository references the link's blob.
-#define BERTH_LINK_UNREFERENCED                                                            \
-  "NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id " \
-  "WHERE mr.child_digest = rb.digest AND m.repository_id = rb.repository_id)"
+// No manifest of the link's repository references the link's blob. CROSS JOIN fixes the join
+// order: the references of this one digest first (an index probe), then their manifests by id.
+// Left to itself, the planner walks every manifest of the repository for each link instead,
+// which made a sweep of 100,000 links in a repository of 45,000 manifests take many minutes.
+#define BERTH_LINK_UNREFERENCED                                                     \
+  "NOT EXISTS (SELECT 1 FROM manifest_references mr CROSS JOIN manifests m "        \
+  "ON m.id = mr.manifest_id WHERE mr.child_digest = rb.digest AND "                 \
+  "m.repository_id = rb.repository_id)"
 
 constexpr StatementSpec<GcSql> kGcStatements[] = {
     {GcSql::insert_run, "insert collection run",

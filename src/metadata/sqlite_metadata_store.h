@@ -33,6 +33,8 @@ namespace berth::metadata {
 
 // One SQLite connection with its prepared-statement cache; defined in the .cc.
 class SqliteConnection;
+// The content part's statements (sqlite_internal.h).
+enum class Sql : std::size_t;
 
 class SqliteMetadataStore final : public MetadataStore,
                                   public AccessStore,
@@ -233,6 +235,13 @@ class SqliteMetadataStore final : public MetadataStore,
 
   Result<ReaderLease> acquire_reader();
   void release_reader(std::unique_ptr<SqliteConnection> connection);
+
+  // Applies `changes` with `statement` (an UPDATE ... RETURNING of a tag's or a manifest's
+  // attributes, keyed by the repository and ?3) and returns the attributes it left; nullopt
+  // when there is no such item. In sqlite_attributes.cc.
+  Result<std::optional<ChangeableAttributes>> update_item_attributes(
+      Sql statement, RepositoryRef repository, std::string_view key,
+      const AttributeChanges& changes, std::int64_t now);
 
   // Runs `body(SqliteConnection&) -> Result<void>` atomically and durably on the writer
   // connection and returns once it is committed. Defined in sqlite_internal.h.
