@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/api_test_support.h"
+#include "auth/encoding.h"
 
 namespace berth::testing {
 namespace {
@@ -241,6 +242,59 @@ TEST_F(AcrApi, AnIndexOrAnArtifactHasNoPlatform) {
   EXPECT_EQ(str(manifest.at("manifest").at("architecture")), "");
   EXPECT_EQ(manifest.at("manifest").at("imageSize").as_int64(),
             static_cast<std::int64_t>(index.size()));
+}
+
+TEST_F(AcrApi, AConfigOverTheLimitIsNotReadForItsPlatform) {
+  // An image config of 1 MiB and a byte: valid JSON naming a platform, but too large to read.
+  std::string config = R"({"architecture":"amd64","os":"linux","padding":")";
+  config += std::string(1024 * 1024 + 1 - config.size() - 2, 'x');
+  config += "\"}";
+  ASSERT_EQ(config.size(), 1024u * 1024u + 1u);
+  std::string config_digest = push_blob("team/big", config);
+  std::string image = fmt::format(
+      R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}})",
+      descriptor_json({"application/vnd.oci.image.config.v1+json", config_digest, config.size()}));
+  ASSERT_EQ(put_manifest("team/big", "v1", image).status, 201);
+  auto manifest = parse(client().get("/acr/v1/team/big/_manifests/" + sha256(image)));
+  EXPECT_EQ(str(manifest.at("manifest").at("architecture")), "");
+  EXPECT_EQ(manifest.at("manifest").at("imageSize").as_int64(),
+            static_cast<std::int64_t>(image.size() + config.size()));
+}
+
+TEST_F(AcrApi, ClientsGetAMetadataScopeFromTheTokenService) {
+  push_fixture();
+  // Anonymous: the challenge names the scope the route needs.
+  auto r = client().get("/acr/v1/team/app/_tags", {"Authorization:"});
+  ASSERT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(r.header("www-authenticate").find(R"(scope="repository:team/app:metadata_read")"),
+            std::string::npos)
+      << r.header("www-authenticate");
+  r = client().request("PATCH", "/acr/v1/team/app", R"({"writeEnabled":false})",
+                       {"Authorization:"});
+  EXPECT_NE(r.header("www-authenticate").find(R"(scope="repository:team/app:metadata_write")"),
+            std::string::npos)
+      << r.header("www-authenticate");
+
+  // The admin user asks for that scope and calls with the access token, as the tooling does.
+  auto credentials = parse(client().get("/mgmt/v1/registries/default/credentials"));
+  std::string password = str(credentials.at("passwords").at(0).at("value"));
+  std::string pair = "default:";
+  pair += password;
+  std::string basic = "Authorization: Basic ";
+  basic += auth::detail::base64_encode(pair);
+  r = client().get(
+      "/oauth2/token?service=default.registry.local&scope=repository:team/app:metadata_read",
+      {basic});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string bearer = "Authorization: Bearer ";
+  bearer += str(parse(r).at("access_token"));
+  r = client().get("/acr/v1/team/app/_tags", {bearer});
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The token carries metadata_read only: a change needs a token with metadata_write.
+  r = client().request("PATCH", "/acr/v1/team/app", R"({"writeEnabled":false})", {bearer});
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(r.header("www-authenticate").find("insufficient_scope"), std::string::npos)
+      << r.header("www-authenticate");
 }
 
 TEST_F(AcrApi, TagOrdersPageThroughEveryTagOnceInOrder) {
