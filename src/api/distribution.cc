@@ -623,30 +623,6 @@ asio::awaitable<Response> list_tags(Registry& registry, Request& request) {
   co_return response;
 }
 
-// The repositories the caller may read, a page at a time: pages of the registry's listing are
-// filtered until `limit` readable names are found or the listing ends.
-registry::Result<Registry::Page> readable_repositories(Registry& registry, const RequestContext& context,
-                                             std::string last, std::size_t limit) {
-  Registry::Page readable;
-  while (true) {
-    auto page = registry.list_repositories(last, limit);
-    if (!page) return page.error();
-    for (auto& name : page->items) {
-      if (readable.items.size() == limit) {
-        readable.more = true;
-        return readable;
-      }
-      if (context.may_read(name)) readable.items.push_back(std::move(name));
-    }
-    if (!page->more || page->items.empty()) return readable;
-    last = page->items.empty() ? last : std::string(page->items.back());
-    if (readable.items.size() == limit) {
-      readable.more = true;
-      return readable;
-    }
-  }
-}
-
 asio::awaitable<Response> list_catalog(Scope& scope, Request& request) {
   auto pagination = parse_pagination(request);
   if (!pagination) co_return pagination_invalid();
@@ -715,6 +691,29 @@ asio::awaitable<Response> in_registry(const DataPlane& plane, RequestContext& co
 }
 
 }  // namespace
+
+registry::Result<Registry::Page> readable_repositories(Registry& registry,
+                                                       const RequestContext& context,
+                                                       std::string last, std::size_t limit) {
+  Registry::Page readable;
+  while (true) {
+    auto page = registry.list_repositories(last, limit);
+    if (!page) return page.error();
+    for (auto& name : page->items) {
+      if (readable.items.size() == limit) {
+        readable.more = true;
+        return readable;
+      }
+      if (context.may_read(name)) readable.items.push_back(std::move(name));
+    }
+    if (!page->more || page->items.empty()) return readable;
+    last = page->items.empty() ? last : std::string(page->items.back());
+    if (readable.items.size() == limit) {
+      readable.more = true;
+      return readable;
+    }
+  }
+}
 
 std::vector<RouteRow> distribution_routes(DataPlane& plane) {
   std::vector<RouteRow> rows;

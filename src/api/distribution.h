@@ -1,6 +1,7 @@
 #pragma once
 // The OCI distribution API (/v2/) as a route table over registry::Registry.
 
+#include <string>
 #include <vector>
 
 #include "api/blocking_pool.h"
@@ -23,6 +24,14 @@ std::vector<RouteRow> distribution_routes(DataPlane& plane);
 // /v2/: the registry comes from the listener or the Host, errors are OCI envelopes, and the
 // handlers' disk and database work runs on `blocking` (null: inline, for tests without threads).
 RouteFamily distribution_family(BlockingPool* blocking);
+
+// The repositories the caller may read (catalog listings of /v2/ and /acr/v1), a page at a
+// time: pages of the registry's listing are filtered until `limit` readable names are found or
+// the listing ends.
+registry::Result<registry::Registry::Page> readable_repositories(registry::Registry& registry,
+                                                                 const RequestContext& context,
+                                                                 std::string last,
+                                                                 std::size_t limit);
 
 // Routes outside both APIs (/healthz): no registry, OCI envelopes, work on the event loop.
 RouteFamily service_family();

@@ -59,6 +59,8 @@ constexpr std::array kActionRules{
     ActionRule{action::kPull, ActionKind::repository, Permission::pull},
     ActionRule{action::kPush, ActionKind::repository, Permission::push},
     ActionRule{action::kDelete, ActionKind::repository, Permission::delete_},
+    ActionRule{action::kMetadataRead, ActionKind::repository, Permission::metadata_read},
+    ActionRule{action::kMetadataWrite, ActionKind::repository, Permission::metadata_write},
     ActionRule{action::kCatalog, ActionKind::catalog, {}},
     ActionRule{action::kAdmin, ActionKind::admin, {}},
     ActionRule{action::kRegistryRead, ActionKind::registry_management, {}, ManagementLevel::reader},
@@ -104,6 +106,8 @@ Caller everything_caller(Principal principal) {
 std::string_view challenge_actions(std::string_view action) {
   if (action == action::kPush) return "pull,push";
   if (action == action::kDelete) return "delete";
+  if (action == action::kMetadataRead) return "metadata_read";
+  if (action == action::kMetadataWrite) return "metadata_write";
   return "pull";
 }
 

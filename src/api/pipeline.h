@@ -95,6 +95,11 @@ inline constexpr std::string_view kBase = "base";
 inline constexpr std::string_view kPull = "pull";
 inline constexpr std::string_view kPush = "push";
 inline constexpr std::string_view kDelete = "delete";
+// The repository's metadata (/acr/v1): reading its attributes and listings, changing its
+// changeable attributes. Token scopes name them metadata_read and metadata_write; scope maps
+// metadata/read and metadata/write.
+inline constexpr std::string_view kMetadataRead = "metadata_read";
+inline constexpr std::string_view kMetadataWrite = "metadata_write";
 inline constexpr std::string_view kCatalog = "catalog";
 inline constexpr std::string_view kAdmin = "admin";  // the deployment administrator only
 // Management of the registry named by the route's {registry}: the caller's management role

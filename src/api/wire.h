@@ -46,6 +46,9 @@ inline constexpr std::string_view kDenied = "DENIED";
 inline constexpr std::string_view kUnsupported = "UNSUPPORTED";
 inline constexpr std::string_view kTooManyRequests = "TOOMANYREQUESTS";
 inline constexpr std::string_view kTagInvalid = "TAG_INVALID";
+// /acr/v1 names an unknown tag this way, as the hosted service does (/v2/ says
+// MANIFEST_UNKNOWN, as the spec does).
+inline constexpr std::string_view kTagUnknown = "TAG_UNKNOWN";
 inline constexpr std::string_view kRangeInvalid = "RANGE_INVALID";
 inline constexpr std::string_view kPaginationNumberInvalid = "PAGINATION_NUMBER_INVALID";
 inline constexpr std::string_view kNotFound = "NOT_FOUND";

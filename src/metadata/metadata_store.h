@@ -112,6 +112,10 @@ struct ManifestRecord {
   // pushing a stored one again changes neither).
   ChangeableAttributes attributes;
   std::int64_t updated_at = 0;  // last change of its attributes; 0: never (use created_at)
+  // The platform an image's config names (empty for indexes, artifacts and configs that name
+  // none). put_manifest records them with a new manifest; get_manifest reads them back.
+  std::string architecture;
+  std::string os;
 };
 
 enum class ReferenceKind { blob, manifest };
@@ -158,6 +162,34 @@ struct ManifestSummary {
   std::vector<std::string> tags;  // sorted
   std::int64_t updated_at = 0;    // last attribute change; 0: never (use created_at)
   ChangeableAttributes attributes;
+  // Filled by the paged listing and manifest_summary only (the management views leave them):
+  // the platform its image config names, and its size with the blobs it references directly
+  // (config and layers of an image; an index's own bytes).
+  std::string architecture;
+  std::string os;
+  std::uint64_t image_size = 0;
+};
+
+// The orders of the paged listings of tags and manifests (list_tag_page, list_manifest_page).
+// "Time" is the item's last update: a tag's updated_at, a manifest's updated_at or, when it
+// has none, its created_at. Ties in time go by the key, in the same direction as the time.
+enum class ListingOrder {
+  by_key,     // tags by name, manifests by digest (ascending, byte order)
+  time_desc,  // latest update first
+  time_asc,   // earliest update first
+};
+
+// The last item of the previous page: the next page starts strictly after it in the order.
+// `time` is ignored for ListingOrder::by_key.
+struct ListingPosition {
+  std::int64_t time = 0;  // the item's last update (Unix seconds)
+  std::string key;        // the tag's name or the manifest's digest
+};
+
+struct PageQuery {
+  ListingOrder order = ListingOrder::by_key;
+  std::optional<ListingPosition> after;  // none: from the start
+  std::size_t limit = 0;
 };
 
 // --- events (the EventStore keeps and delivers them; content changes append theirs) ---
@@ -349,6 +381,20 @@ class MetadataStore {
   // nullopt when nothing does.
   virtual Result<std::optional<DeleteLock>> find_delete_lock(
       RepositoryRef repository, const std::optional<oci::Digest>& digest) = 0;
+
+  // --- paged listings in an order (/acr/v1; index scans with keyset pagination) ---
+  // The repository's listed tags (list-disabled ones left out) in `query.order`, strictly
+  // after `query.after`, at most `query.limit`. Empty for an unknown repository.
+  virtual Result<std::vector<TagRecord>> list_tag_page(RepositoryRef repository,
+                                                       const PageQuery& query) = 0;
+  // Likewise for manifests: summaries with every tag on each (sorted), the platform and the
+  // image size.
+  virtual Result<std::vector<ManifestSummary>> list_manifest_page(RepositoryRef repository,
+                                                                  const PageQuery& query) = 0;
+  // One manifest's summary as list_manifest_page gives it, whatever its attributes; nullopt
+  // when absent.
+  virtual Result<std::optional<ManifestSummary>> manifest_summary(RepositoryRef repository,
+                                                                  const oci::Digest& digest) = 0;
 };
 
 }  // namespace berth::metadata

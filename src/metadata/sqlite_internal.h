@@ -1,7 +1,7 @@
 #pragma once
 // Internal to the SQLite backend: what sqlite_metadata_store.cc (content metadata, schema,
 // migrations, the writer and the reader pool) and sqlite_access_store.cc (the AccessStore
-// part) share. Include it from nowhere else.
+// part) share. Include it from nowhere else (but the backend's own tests).
 
 #include <sqlite3.h>
 
@@ -92,6 +92,15 @@ enum class Sql : std::size_t {
   update_manifest_attributes,
   find_manifest_delete_lock,
   find_repository_delete_lock,
+  // Paged listings in an order and the platform of image manifests (sqlite_listings.cc).
+  insert_manifest_platform,
+  tag_page_by_name,
+  tag_page_time_asc,
+  tag_page_time_desc,
+  manifest_page_by_digest,
+  manifest_page_time_asc,
+  manifest_page_time_desc,
+  manifest_summary,
   count,
 };
 

@@ -20,9 +20,16 @@
 //         |     ^x  manifest_references (PK manifest_id, child_digest, kind 'blob'|'manifest')
 //         |           index (child_digest): who needs a blob or child manifest (GC)
 //         |     ^x  tags.manifest_id   index (manifest_id)
+//         |     ^x  manifest_platforms (PK manifest_id; architecture, os)   images only (v7)
+//         |     index (repository_id, <last update: updated_at, else created_at>, digest) (v7)
+//         |       -> /acr/v1's manifest listing by time is a range of it (keyset pagination)
 //         ^x  tags (PK repository_id, name; manifest_id, created_at, updated_at)
+//               index (repository_id, updated_at, name) (v7): the tag listing by time
 //
 // Why this shape:
+// - A manifest's platform lives beside it in manifest_platforms rather than in columns added
+//   to manifests: added columns come after content, and reading them would walk its overflow
+//   pages.
 // - manifests keeps a rowid because its rows carry up to 4 MiB of content (WITHOUT ROWID is
 //   meant for small rows); content is the last column so reading the descriptor columns never
 //   touches its overflow pages. Tags and references point at that integer id, and the cascades
@@ -72,7 +79,7 @@ constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -424,6 +431,20 @@ CREATE TABLE gc_runs (
 );
 CREATE INDEX gc_runs_by_registry ON gc_runs (registry_id, id);
 )sql",
+    // 6 -> 7: what /acr/v1 lists. The platform (architecture, os) an image manifest's config
+    // names, recorded when the manifest is pushed (manifests pushed before have none), and the
+    // indexes its listings by last update scan. The expression of manifests_by_time is the one
+    // the listing statements order by (BERTH_MANIFEST_TIME), so they can use it.
+    R"sql(
+CREATE TABLE manifest_platforms (
+  manifest_id  INTEGER PRIMARY KEY REFERENCES manifests (id) ON DELETE CASCADE,
+  architecture TEXT NOT NULL,
+  os           TEXT NOT NULL
+);
+CREATE INDEX tags_by_time ON tags (repository_id, updated_at, name);
+CREATE INDEX manifests_by_time ON manifests
+  (repository_id, (CASE WHEN updated_at != 0 THEN updated_at ELSE created_at END), digest);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -454,6 +475,30 @@ constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
   "(SELECT count(*) FROM manifests WHERE repository_id = r.id) AS manifest_count, "           \
   "(SELECT count(*) FROM tags WHERE repository_id = r.id) AS tag_count "                      \
   "FROM repositories r "
+
+// The tag listing's rows: name, digest, created_at, updated_at, the attributes.
+#define BERTH_TAG_PAGE                                                                       \
+  "SELECT t.name, m.digest, t.created_at, t.updated_at, t.write_enabled, t.delete_enabled, " \
+  "t.read_enabled, t.list_enabled FROM tags t JOIN manifests m ON m.id = t.manifest_id "     \
+  "WHERE t.repository_id = " BERTH_REPOSITORY_ID " AND t.list_enabled = 1"
+
+// A manifest's last update, exactly as manifests_by_time indexes it (no table alias, so the
+// planner recognises the expression).
+#define BERTH_MANIFEST_TIME "(CASE WHEN updated_at != 0 THEN updated_at ELSE created_at END)"
+
+// The manifest listing's rows: digest, media_type, artifact_type, size, created_at,
+// updated_at, the attributes, architecture, os, image size (its bytes and those of the blobs
+// it references) and its tags joined by newlines (which no tag name contains).
+#define BERTH_MANIFEST_PAGE                                                                    \
+  "SELECT digest, media_type, artifact_type, size, created_at, updated_at, "                   \
+  BERTH_ATTRIBUTE_COLUMNS ", "                                                                 \
+  "COALESCE((SELECT architecture FROM manifest_platforms WHERE manifest_id = manifests.id), "  \
+  "''), "                                                                                      \
+  "COALESCE((SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id), ''), "       \
+  "size + (SELECT COALESCE(sum(b.size), 0) FROM manifest_references r JOIN blobs b "           \
+  "ON b.digest = r.child_digest WHERE r.manifest_id = manifests.id AND r.kind = 'blob'), "     \
+  "(SELECT group_concat(name, char(10)) FROM tags WHERE manifest_id = manifests.id) "          \
+  "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID
 
 constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::begin_immediate, "begin transaction", "BEGIN IMMEDIATE"},
@@ -550,8 +595,10 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "updated_at = excluded.updated_at WHERE tags.manifest_id IS NOT excluded.manifest_id"},
     {Sql::get_manifest, "read manifest",
      "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content, "
-     BERTH_ATTRIBUTE_COLUMNS ", updated_at FROM manifests WHERE repository_id = "
-     BERTH_REPOSITORY_ID " AND digest = ?3"},
+     BERTH_ATTRIBUTE_COLUMNS ", updated_at, "
+     "(SELECT architecture FROM manifest_platforms WHERE manifest_id = manifests.id), "
+     "(SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id) "
+     "FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_exists, "check manifest",
      "SELECT 1 FROM manifests WHERE repository_id = " BERTH_REPOSITORY_ID " AND digest = ?3"},
     {Sql::manifest_size, "read manifest size",
@@ -613,12 +660,38 @@ constexpr StatementSpec<Sql> kStatements[] = {
      BERTH_REPOSITORY_ID " AND delete_enabled = 0 "
      "UNION ALL SELECT 2, 'tag', name FROM tags WHERE repository_id = " BERTH_REPOSITORY_ID
      " AND delete_enabled = 0 ORDER BY 1, 3 LIMIT 1"},
+    // --- paged listings in an order (sqlite_listings.cc) ---
+    {Sql::insert_manifest_platform, "record manifest platform",
+     "INSERT INTO manifest_platforms (manifest_id, architecture, os) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT (manifest_id) DO NOTHING"},
+    // ?3 the last key seen, ?4 the limit, ?5 the last time seen. Row values compare like the
+    // ORDER BY, so "after the last item" is one range of the index.
+    {Sql::tag_page_by_name, "list a page of tags by name",
+     BERTH_TAG_PAGE " AND t.name > ?3 ORDER BY t.name LIMIT ?4"},
+    {Sql::tag_page_time_asc, "list a page of tags by time",
+     BERTH_TAG_PAGE " AND (t.updated_at, t.name) > (?5, ?3) "
+     "ORDER BY t.updated_at, t.name LIMIT ?4"},
+    {Sql::tag_page_time_desc, "list a page of tags by time, latest first",
+     BERTH_TAG_PAGE " AND (t.updated_at, t.name) < (?5, ?3) "
+     "ORDER BY t.updated_at DESC, t.name DESC LIMIT ?4"},
+    {Sql::manifest_page_by_digest, "list a page of manifests by digest",
+     BERTH_MANIFEST_PAGE " AND list_enabled = 1 AND digest > ?3 ORDER BY digest LIMIT ?4"},
+    {Sql::manifest_page_time_asc, "list a page of manifests by time",
+     BERTH_MANIFEST_PAGE " AND list_enabled = 1 AND (" BERTH_MANIFEST_TIME ", digest) > (?5, ?3) "
+     "ORDER BY " BERTH_MANIFEST_TIME ", digest LIMIT ?4"},
+    {Sql::manifest_page_time_desc, "list a page of manifests by time, latest first",
+     BERTH_MANIFEST_PAGE " AND list_enabled = 1 AND (" BERTH_MANIFEST_TIME ", digest) < (?5, ?3) "
+     "ORDER BY " BERTH_MANIFEST_TIME " DESC, digest DESC LIMIT ?4"},
+    {Sql::manifest_summary, "read manifest summary", BERTH_MANIFEST_PAGE " AND digest = ?3"},
 };
 
 #undef BERTH_REPOSITORY_ID
 #undef BERTH_REGISTRY_COLUMNS
 #undef BERTH_REPOSITORY_SUMMARY
 #undef BERTH_ATTRIBUTE_COLUMNS
+#undef BERTH_TAG_PAGE
+#undef BERTH_MANIFEST_TIME
+#undef BERTH_MANIFEST_PAGE
 
 static_assert(statements_in_enum_order(kStatements), "kStatements is indexed by Sql");
 
@@ -1447,6 +1520,14 @@ Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
         if (auto done = insert->run(); !done) return done.error();
         insert->reset();
       }
+      if (!manifest.architecture.empty() || !manifest.os.empty()) {
+        auto platform = connection.statement(Sql::insert_manifest_platform);
+        if (!platform) return platform.error();
+        platform->bind_int(1, manifest_id)
+            .bind_text(2, manifest.architecture)
+            .bind_text(3, manifest.os);
+        if (auto done = platform->run(); !done) return done.error();
+      }
     } else {
       auto find = connection.statement(Sql::find_manifest_id);
       if (!find) return find.error();
@@ -1499,6 +1580,8 @@ Result<std::optional<ManifestRecord>> SqliteMetadataStore::get_manifest(Reposito
       .created_at = stmt->integer(4),
       .attributes = attributes_of(*stmt, 6),
       .updated_at = stmt->integer(10),
+      .architecture = std::string(stmt->text(11)),
+      .os = std::string(stmt->text(12)),
   });
 }
 

@@ -128,6 +128,14 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<std::optional<DeleteLock>> find_delete_lock(
       RepositoryRef repository, const std::optional<oci::Digest>& digest) override;
 
+  // Paged listings in an order (sqlite_listings.cc).
+  Result<std::vector<TagRecord>> list_tag_page(RepositoryRef repository,
+                                               const PageQuery& query) override;
+  Result<std::vector<ManifestSummary>> list_manifest_page(RepositoryRef repository,
+                                                          const PageQuery& query) override;
+  Result<std::optional<ManifestSummary>> manifest_summary(RepositoryRef repository,
+                                                          const oci::Digest& digest) override;
+
   // --- AccessStore (sqlite_access_store.cc) ---
   Result<void> put_admin_password(RegistryId registry, const AdminPasswordRecord& record) override;
   Result<std::vector<AdminPasswordRecord>> admin_passwords(RegistryId registry) override;

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/temp_dir.h"
 #include "metadata/conformance_test.h"
+#include "metadata/sqlite_internal.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
 #include "support/unprivileged.h"
@@ -80,6 +81,26 @@ void exec_raw(const fs::path& file, const std::string& sql) {
   sqlite3_free(error);
   sqlite3_close(db);
   ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// The query plan of `sql` (every step's detail, one a line), from a connection of its own.
+std::string query_plan(const fs::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string plan;
+  if (sqlite3_open(file.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string explain = "EXPLAIN QUERY PLAN " + sql;
+    if (sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+        if (text != nullptr) plan += text;
+        plan += '\n';
+      }
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return plan;
 }
 
 std::string query_raw(const fs::path& file, const std::string& sql) {
@@ -572,8 +593,8 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "6");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 6);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "7");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 7);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
@@ -617,6 +638,21 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   EXPECT_EQ(upload->repository, "team/api");
   EXPECT_EQ(upload->updated_at, 1600001300);
   EXPECT_EQ(s.get_upload("upload-1").value()->updated_at, 1600000300);
+  // Manifests pushed before version 7 have no platform; the listings by time see them.
+  std::optional<ManifestSummary> image = s.manifest_summary(repo("team/app"), v1.image).value();
+  ASSERT_TRUE(image.has_value());
+  EXPECT_EQ(image->architecture, "");
+  EXPECT_EQ(image->os, "");
+  EXPECT_EQ(s.list_manifest_page(repo("team/app"), {.order = ListingOrder::time_desc, .limit = 9})
+                .value()
+                .front()
+                .digest.str()
+                .empty(),
+            false);
+  EXPECT_EQ(s.list_tag_page(repo("team/app"), {.order = ListingOrder::time_asc, .limit = 9})
+                .value()
+                .size(),
+            s.list_tags(repo("team/app"), "", 9).value().size());
 
   // The access part works on the migrated registries, cascades included.
   AccessStore& access = s;
@@ -639,6 +675,28 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), expected) << table;
   }
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// The /acr/v1 listings are ranges of an index in every order: no full scan of the repository's
+// tags or manifests, no sort.
+TEST(SqliteMetadataStore, OrderedListingsAreIndexRanges) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  ASSERT_TRUE(SqliteMetadataStore::open(file));
+  const std::pair<Sql, const char*> listings[] = {
+      {Sql::tag_page_by_name, "t USING PRIMARY KEY (repository_id=? AND name>?)"},
+      {Sql::tag_page_time_asc, "tags_by_time"},
+      {Sql::tag_page_time_desc, "tags_by_time"},
+      {Sql::manifest_page_by_digest, "sqlite_autoindex_manifests_1"},
+      {Sql::manifest_page_time_asc, "manifests_by_time"},
+      {Sql::manifest_page_time_desc, "manifests_by_time"},
+  };
+  for (const auto& [id, index] : listings) {
+    std::string plan = query_plan(file, spec_of(id).text);
+    EXPECT_NE(plan, "") << spec_of(id).name;
+    EXPECT_NE(plan.find(index), std::string::npos) << spec_of(id).name << ":\n" << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << spec_of(id).name << ":\n" << plan;
+  }
 }
 
 // A crash between the steps leaves version 3; the next start adds version 4 only once.

@@ -1,5 +1,7 @@
 #include "registry/registry.h"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -453,6 +455,47 @@ Result<std::vector<metadata::ManifestReference>> check_references(
   return references;
 }
 
+// Image configs are small JSON documents; one larger than this is not read for its platform.
+constexpr std::uint64_t kMaxConfigBytes = 1024 * 1024;
+
+struct ImagePlatform {
+  std::string architecture;
+  std::string os;
+};
+
+std::string string_member(const boost::json::object& object, std::string_view name) {
+  const boost::json::value* value = object.if_contains(name);
+  if (value == nullptr || !value->is_string()) return {};
+  return std::string(value->get_string());
+}
+
+// The architecture and os an image's config names, for listings (/acr/v1). Best effort: a
+// config that is not an image config, too large, unreadable or not JSON names none, and the
+// push goes on (the platform is descriptive; the push's checks are elsewhere).
+ImagePlatform image_platform(storage::BlobStorage& storage, const oci::Manifest& manifest) {
+  if (!manifest.config) return {};
+  const oci::Descriptor& config = *manifest.config;
+  if (config.media_type != oci::media_type::kOciConfig &&
+      config.media_type != oci::media_type::kDockerConfig) {
+    return {};
+  }
+  if (config.size <= 0 || static_cast<std::uint64_t>(config.size) > kMaxConfigBytes) return {};
+  auto reader = storage.open(config.digest);
+  if (!reader) return {};
+  std::string bytes(static_cast<std::size_t>(config.size), '\0');
+  std::size_t filled = 0;
+  while (filled < bytes.size()) {
+    auto read = (*reader)->read(filled, std::as_writable_bytes(std::span(bytes).subspan(filled)));
+    if (!read || *read == 0) return {};
+    filled += *read;
+  }
+  boost::system::error_code ec;
+  boost::json::value document = boost::json::parse(bytes, ec);
+  if (ec || !document.is_object()) return {};
+  return {string_member(document.get_object(), "architecture"),
+          string_member(document.get_object(), "os")};
+}
+
 }  // namespace
 
 Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
@@ -491,6 +534,9 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
       .content = std::string(bytes),
       .created_at = unix_now(),
   };
+  ImagePlatform platform = image_platform(storage_, *parsed);
+  record.architecture = std::move(platform.architecture);
+  record.os = std::move(platform.os);
   std::optional<std::string> tag;
   if (const auto* name = std::get_if<std::string>(&reference)) tag = *name;
   metadata::EventRecord pushed =

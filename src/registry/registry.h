@@ -255,6 +255,29 @@ class Registry {
   // Cheap end-to-end check of both backends, for /healthz.
   Result<void> check_health();
 
+  // --- /acr/v1 listings in an order (registry_views.cc) ---
+  // A page of a repository's listed tags or manifests; `more` when items follow it.
+  // name_unknown for a repository that does not exist.
+  template <class Item>
+  struct ItemPage {
+    std::vector<Item> items;
+    bool more = false;
+  };
+  Result<ItemPage<metadata::TagRecord>> tag_page(std::string_view repository,
+                                                 const metadata::PageQuery& query);
+  Result<ItemPage<metadata::ManifestSummary>> manifest_page(std::string_view repository,
+                                                            const metadata::PageQuery& query);
+  // With tags, platform and image size; manifest_unknown when the repository does not hold it.
+  Result<metadata::ManifestSummary> manifest_summary(std::string_view repository,
+                                                     const oci::Digest& digest);
+  // What delete_repository_listing removed.
+  struct RemovedContent {
+    std::vector<std::string> manifests;  // digests
+    std::vector<std::string> tags;
+  };
+  // delete_repository, answering with the manifests and tags the repository held just before.
+  Result<RemovedContent> delete_repository_listing(std::string_view repository);
+
   // --- changeable attributes (locks; registry_locks.cc, docs/locks.md) ---
   // The tag with its digest and attributes; name_unknown / tag_unknown when absent.
   Result<metadata::TagRecord> tag_record(std::string_view repository, std::string_view tag);

@@ -74,4 +74,64 @@ Result<Registry::ManifestDetail> Registry::manifest_detail(std::string_view repo
   return detail;
 }
 
+namespace {
+
+// Reads one item beyond the page so the caller knows whether more follow.
+template <class Item>
+Registry::ItemPage<Item> page_of(std::vector<Item> items, std::size_t limit) {
+  Registry::ItemPage<Item> page{std::move(items), false};
+  if (page.items.size() > limit) {
+    page.items.erase(page.items.begin() + static_cast<std::ptrdiff_t>(limit), page.items.end());
+    page.more = true;
+  }
+  return page;
+}
+
+metadata::PageQuery one_more(metadata::PageQuery query) {
+  query.limit = query.limit + 1;
+  return query;
+}
+
+}  // namespace
+
+Result<Registry::ItemPage<metadata::TagRecord>> Registry::tag_page(
+    std::string_view repository, const metadata::PageQuery& query) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto tags = metadata_.list_tag_page(ref(repository), one_more(query));
+  if (!tags) return from_metadata(tags.error());
+  return page_of(std::move(*tags), query.limit);
+}
+
+Result<Registry::ItemPage<metadata::ManifestSummary>> Registry::manifest_page(
+    std::string_view repository, const metadata::PageQuery& query) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto manifests = metadata_.list_manifest_page(ref(repository), one_more(query));
+  if (!manifests) return from_metadata(manifests.error());
+  return page_of(std::move(*manifests), query.limit);
+}
+
+Result<metadata::ManifestSummary> Registry::manifest_summary(std::string_view repository,
+                                                             const oci::Digest& digest) {
+  if (auto exists = require_repository(repository); !exists) return exists.error();
+  auto summary = metadata_.manifest_summary(ref(repository), digest);
+  if (!summary) return from_metadata(summary.error());
+  if (!*summary) return RegistryError{Errc::manifest_unknown, "manifest unknown to the repository"};
+  return std::move(**summary);
+}
+
+Result<Registry::RemovedContent> Registry::delete_repository_listing(
+    std::string_view repository) {
+  // Read before the delete: a push landing between the two is removed but not named.
+  auto manifests = metadata_.list_manifest_summaries(ref(repository));
+  if (!manifests) return from_metadata(manifests.error());
+  auto tags = metadata_.list_tag_records(ref(repository));
+  if (!tags) return from_metadata(tags.error());
+  if (auto deleted = delete_repository(repository); !deleted) return deleted.error();
+  RemovedContent removed;
+  for (const auto& manifest : *manifests) removed.manifests.push_back(manifest.digest.str());
+  for (auto& tag : *tags) removed.tags.push_back(std::move(tag.name));
+  std::sort(removed.manifests.begin(), removed.manifests.end());
+  return removed;
+}
+
 }  // namespace berth::registry

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "api/acr.h"
 #include "api/distribution.h"
 #include "api/errors.h"
 #include "api/management.h"
@@ -381,6 +382,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   pipeline.add(parts_->router, scrape_family, {metrics_route(*parts_->metrics)});
   pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
                api::distribution_routes(*parts_->data_plane));
+  pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
+               api::acr_routes(*parts_->data_plane));
   pipeline.add(parts_->router, api::oauth2_family(parts_->blocking.get()),
                api::oauth2_routes(pipeline));
   pipeline.add(parts_->router, api::management_family(parts_->blocking.get()),

@@ -67,6 +67,10 @@ constexpr const char* kPull = "UAAAUUAADAAAAUUUUA";
 constexpr const char* kPush = "UAADUUDADDAADUUUUD";
 constexpr const char* kDelete = "UAADUUDDADAADUUUUD";
 constexpr const char* kBase = "UAAAUUAAAAAAAUUUUA";
+// metadata_read: every role that pulls has it (AcrDelete too); the narrow scope map reads
+// content only.
+constexpr const char* kMetadataRead = "UAADUUAAAAAADUUUUA";
+constexpr const char* kMetadataWrite = "UAADUUDADDAADUUUUD";
 constexpr const char* kEveryone = "AAAAAAAAAAAAAAAAAA";
 constexpr const char* kTokenGet = "AUAAUUAAAAAAUUUUUA";  // Basic or nothing; Bearer is refused
 constexpr const char* kAdminOnly = "UAUUUUDDDDDDUUUUUD";
@@ -93,6 +97,17 @@ const std::map<std::string, std::string> kMatrix = {
     {"blob.get", kPull},
     {"blob.head", kPull},
     {"blob.delete", kDelete},
+    {"acr.catalog.list", kPull},
+    {"acr.repository.show", kMetadataRead},
+    {"acr.repository.update", kMetadataWrite},  // the empty body: 400 from the handler
+    {"acr.repository.delete", kDelete},         // of team/none: 404 from the handler
+    {"acr.tags.list", kMetadataRead},
+    {"acr.tag.show", kMetadataRead},
+    {"acr.tag.update", kMetadataWrite},
+    {"acr.tag.delete", kDelete},  // a digest names no tag: 404 from the handler
+    {"acr.manifests.list", kMetadataRead},
+    {"acr.manifest.show", kMetadataRead},
+    {"acr.manifest.update", kMetadataWrite},
     {"oauth2.token", kTokenGet},
     {"oauth2.token.post", kEveryone},  // no form: 400 from the handler, for everyone
     {"oauth2.exchange", kEveryone},
@@ -353,7 +368,7 @@ class AuthorizationMatrix : public ApiTest {
   std::string concrete(const http::Route& route) const {
     bool removes = route.method == "DELETE";
     const std::pair<std::string, std::string> values[] = {
-        {"{name+}", "team/app"},
+        {"{name+}", route.name == "acr.repository.delete" ? "team/none" : "team/app"},
         {"{repository+}", removes ? "team/none" : "team/app"},
         {"{registry}", "default"},
         {"{reference}", removes ? kMissingDigest : "v1"},
@@ -470,6 +485,23 @@ TEST_F(AuthorizationMatrix, TheCatalogListsOnlyWhatTheCallerMayRead) {
   auto r = client().get("/v2/_catalog?n=1", {credentials(kNarrowToken)});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.find("other"), std::string::npos) << r.body;
+}
+
+TEST_F(AuthorizationMatrix, TheAcrCatalogListsOnlyWhatTheCallerMayRead) {
+  auto names_of = [&](Column column, const std::string& query) {
+    auto r = client().get("/acr/v1/_catalog" + query, {credentials(column)});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> names;
+    auto body = parse(r);
+    if (!body.is_object()) return names;
+    for (const auto& name : body.at("repositories").as_array()) names.push_back(str(name));
+    return names;
+  };
+  EXPECT_EQ(names_of(kNarrowToken, ""), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(names_of(kNarrowJwt, ""), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(names_of(kUserPull, ""), (std::vector<std::string>{"other/app", "team/app"}));
+  EXPECT_EQ(names_of(kUserPull, "?n=1"), std::vector<std::string>{"other/app"});
+  EXPECT_EQ(names_of(kUserPull, "?n=1&last=other/app"), std::vector<std::string>{"team/app"});
 }
 
 TEST_F(AuthorizationMatrix, AMountFromARepositoryTheCallerCannotReadBecomesAnUpload) {

@@ -3,8 +3,9 @@
 # podman pushes an image to locks/app:v1, the tag is write-locked through the management API,
 # and a push of a new image (the same content as Docker v2s2: another manifest) to the tag fails
 # with the lock named in podman's error while the tag still points at the first digest; the same
-# image may be pushed again, and once unlocked the tag moves. berthd only: the reference
-# registry has no locks.
+# image may be pushed again, and once unlocked the tag moves. Then /acr/v1 describes the
+# pushed image and write-locks the repository, which podman's next push runs into. berthd
+# only: the reference registry has no locks.
 . "$(dirname "$0")/lib.sh"
 
 require_cmd podman skopeo curl jq
@@ -62,4 +63,23 @@ second=$(cat "$IT_TMP/second.digest")
 assert_ne "$first" "$second" "the v2s2 manifest and the OCI one"
 assert_eq "$second" "$(registry_manifest_digest locks/app v1)" "locks/app:v1 after unlocking"
 
-pass "a write-locked tag keeps its image; podman names the lock"
+# 6. the repository API (/acr/v1) describes what podman pushed, the platform read from the
+# image's config (Docker v2s2: a Docker config), and locks the repository the hosted way
+ACR="http://$REGISTRY/acr/v1/locks/app"
+acr=$(registry_curl -s "$ACR/_manifests/$second")
+assert_eq amd64 "$(jq -r .manifest.architecture <<<"$acr")" "architecture of $second ($acr)"
+assert_eq linux "$(jq -r .manifest.os <<<"$acr")" "os of $second"
+assert_eq v1 "$(jq -r '.manifest.tags | join(",")' <<<"$acr")" "tags of $second"
+acr=$(registry_curl -s "$ACR/_tags?orderby=timedesc&n=1")
+assert_eq "$second" "$(jq -r '.tags[0].digest' <<<"$acr")" "the latest tag's digest ($acr)"
+status=$(registry_curl -s -o "$IT_TMP/acr-patch.json" -w '%{http_code}' -X PATCH \
+    -H 'Content-Type: application/json' --data '{"writeEnabled":false}' "$ACR")
+assert_eq 200 "$status" "PATCH $ACR ($(cat "$IT_TMP/acr-patch.json"))"
+rc=0
+pm push --tls-verify=false --format oci "$REGISTRY/locks/app:v1" "docker://$REGISTRY/locks/app:v2" \
+    >"$IT_TMP/push-5.log" 2>&1 || rc=$?
+assert_ne 0 "$rc" "exit code of podman push to a write-locked repository"
+grep -q "repository locks/app is locked: writeEnabled is false" "$IT_TMP/push-5.log" ||
+    fail "podman's error does not name the repository lock: $(cat "$IT_TMP/push-5.log")"
+
+pass "a write-locked tag keeps its image; podman names the lock; /acr/v1 describes and locks"

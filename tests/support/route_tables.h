@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "api/acr.h"
 #include "api/distribution.h"
 #include "api/management.h"
 #include "api/oauth2.h"
@@ -49,6 +50,7 @@ class AllRoutes {
         *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {},
         metrics});
     pipeline_->add(router_, api::distribution_family(nullptr), api::distribution_routes(*plane_));
+    pipeline_->add(router_, api::distribution_family(nullptr), api::acr_routes(*plane_));
     pipeline_->add(router_, api::oauth2_family(nullptr), api::oauth2_routes(*pipeline_));
     pipeline_->add(router_, api::management_family(nullptr), api::management_routes(*management_));
   }

@@ -1,0 +1,165 @@
+// SqliteMetadataStore: the paged listings of tags and manifests in an order (/acr/v1), and the
+// single manifest summary they share a shape with. Each page is one range of an index:
+//   tags by name        the primary key (repository_id, name)
+//   tags by time        tags_by_time (repository_id, updated_at, name)
+//   manifests by digest the unique key (repository_id, digest)
+//   manifests by time   manifests_by_time (repository_id, <last update>, digest)
+// and "after the last item" is a row-value comparison on the index's columns (keyset
+// pagination), so a page costs the same however deep into the listing it is. The statements'
+// text is in sqlite_metadata_store.cc with the others.
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metadata/sqlite_internal.h"
+
+namespace berth::metadata {
+namespace {
+
+std::optional<MetadataError> check_repository(RepositoryRef repository) {
+  if (repository.name.empty()) return invalid_argument("repository name is empty");
+  return std::nullopt;
+}
+
+Result<oci::Digest> stored_digest(std::string_view text) {
+  auto digest = oci::Digest::parse(text);
+  if (!digest) {
+    return MetadataError{Errc::database_error,
+                         "metadata database: stored digest is malformed: " + std::string(text)};
+  }
+  return std::move(*digest);
+}
+
+// Binds where the page starts (?3 key, ?5 time) and its size (?4). Without a position, the
+// start is a bound no item passes: before every key, or beyond every time in the order's
+// direction.
+void bind_page(Statement& stmt, const PageQuery& query) {
+  std::int64_t time = query.order == ListingOrder::time_desc
+                          ? std::numeric_limits<std::int64_t>::max()
+                          : std::numeric_limits<std::int64_t>::min();
+  std::string_view key;
+  if (query.after) {
+    time = query.after->time;
+    key = query.after->key;
+  }
+  stmt.bind_text(3, key).bind_int(4, sql_limit(query.limit));
+  if (query.order != ListingOrder::by_key) stmt.bind_int(5, time);
+}
+
+// A row of BERTH_MANIFEST_PAGE.
+Result<ManifestSummary> manifest_summary_of(const Statement& stmt) {
+  auto digest = stored_digest(stmt.text(0));
+  if (!digest) return digest.error();
+  ManifestSummary summary{
+      .digest = std::move(*digest),
+      .media_type = std::string(stmt.text(1)),
+      .artifact_type = std::string(stmt.text(2)),
+      .size = static_cast<std::uint64_t>(stmt.integer(3)),
+      .created_at = stmt.integer(4),
+      .tags = {},
+      .updated_at = stmt.integer(5),
+      .attributes = attributes_of(stmt, 6),
+      .architecture = std::string(stmt.text(10)),
+      .os = std::string(stmt.text(11)),
+      .image_size = static_cast<std::uint64_t>(stmt.integer(12)),
+  };
+  std::string_view tags = stmt.text(13);
+  while (!tags.empty()) {
+    auto end = tags.find('\n');
+    summary.tags.emplace_back(tags.substr(0, end));
+    tags = end == std::string_view::npos ? std::string_view() : tags.substr(end + 1);
+  }
+  std::sort(summary.tags.begin(), summary.tags.end());
+  return summary;
+}
+
+Sql tag_statement(ListingOrder order) {
+  switch (order) {
+    case ListingOrder::time_asc: return Sql::tag_page_time_asc;
+    case ListingOrder::time_desc: return Sql::tag_page_time_desc;
+    case ListingOrder::by_key: break;
+  }
+  return Sql::tag_page_by_name;
+}
+
+Sql manifest_statement(ListingOrder order) {
+  switch (order) {
+    case ListingOrder::time_asc: return Sql::manifest_page_time_asc;
+    case ListingOrder::time_desc: return Sql::manifest_page_time_desc;
+    case ListingOrder::by_key: break;
+  }
+  return Sql::manifest_page_by_digest;
+}
+
+}  // namespace
+
+Result<std::vector<TagRecord>> SqliteMetadataStore::list_tag_page(RepositoryRef repository,
+                                                                  const PageQuery& query) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(tag_statement(query.order));
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository);
+  bind_page(*stmt, query);
+  std::vector<TagRecord> tags;
+  tags.reserve(initial_capacity(query.limit));
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return tags;
+    auto digest = stored_digest(stmt->text(1));
+    if (!digest) return digest.error();
+    tags.push_back(TagRecord{
+        .name = std::string(stmt->text(0)),
+        .digest = std::move(*digest),
+        .created_at = stmt->integer(2),
+        .updated_at = stmt->integer(3),
+        .attributes = attributes_of(*stmt, 4),
+    });
+  }
+}
+
+Result<std::vector<ManifestSummary>> SqliteMetadataStore::list_manifest_page(
+    RepositoryRef repository, const PageQuery& query) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(manifest_statement(query.order));
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository);
+  bind_page(*stmt, query);
+  std::vector<ManifestSummary> manifests;
+  manifests.reserve(initial_capacity(query.limit));
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return manifests;
+    auto summary = manifest_summary_of(*stmt);
+    if (!summary) return summary.error();
+    manifests.push_back(std::move(*summary));
+  }
+}
+
+Result<std::optional<ManifestSummary>> SqliteMetadataStore::manifest_summary(
+    RepositoryRef repository, const oci::Digest& digest) {
+  if (auto bad = check_repository(repository)) return *bad;
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(Sql::manifest_summary);
+  if (!stmt) return stmt.error();
+  const std::string text = digest.str();
+  stmt->bind_repository(repository).bind_text(3, text);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<ManifestSummary>();
+  auto summary = manifest_summary_of(*stmt);
+  if (!summary) return summary.error();
+  return std::optional<ManifestSummary>(std::move(*summary));
+}
+
+}  // namespace berth::metadata
