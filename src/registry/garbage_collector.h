@@ -56,6 +56,10 @@ struct GcOptions {
   std::chrono::seconds interval{24 * 60 * 60};
   // Unix seconds now; tests move it forward to make everything old enough to collect.
   std::function<std::int64_t()> clock;
+  // Whether clients are being served right now (must not block). While they are, a run yields:
+  // after each page it pauses three times as long as the page took, so it takes at most a
+  // quarter of a core from them; with no clients it runs at full speed. None: never yields.
+  std::function<bool()> clients_busy;
 };
 
 struct GcRequest {
@@ -121,8 +125,9 @@ class GarbageCollector {
   void worker_loop();
   void resume_interrupted();
   bool stopping() const;
-  // Sleeps the page pause, or less when a stop comes.
-  void pause_between_pages();
+  // Sleeps the page pause (longer while clients are busy: see GcOptions::clients_busy), or
+  // less when a stop comes. `page_time`: how long the page took.
+  void pause_between_pages(std::chrono::steady_clock::duration page_time);
   void note_progress(const metadata::GcRun& run);
   void account(const metadata::GcRun& finished);
 

@@ -456,6 +456,12 @@ void App::start_gc(const Config& config) {
   options.grace_period = config.gc_grace_period;
   options.page_size = static_cast<std::size_t>(config.gc_page_size);
   options.page_pause = config.gc_page_pause;
+  // Pushes and pulls do their disk and database work on the blocking pool: work there means
+  // clients are being served, and collection yields to them.
+  options.clients_busy = [pool = parts_->blocking.get()] {
+    auto load = pool->load();
+    return load.queued + load.running > 0;
+  };
   parts_->gc = std::make_unique<registry::GarbageCollector>(*parts_->storage, *parts_->metadata,
                                                             *parts_->metadata, options);
   registry::GarbageCollector* gc = parts_->gc.get();
