@@ -11,11 +11,6 @@
 namespace berth::metadata {
 namespace {
 
-std::optional<MetadataError> check_repository(RepositoryRef repository) {
-  if (repository.name.empty()) return invalid_argument("repository name is empty");
-  return std::nullopt;
-}
-
 // Binds the four optional changes from `first` on: NULL leaves the attribute as it is.
 void bind_changes(Statement& stmt, int first, const AttributeChanges& changes) {
   const std::optional<bool>* values[] = {&changes.write_enabled, &changes.delete_enabled,

@@ -129,14 +129,7 @@ std::uint64_t as_count(std::int64_t value) {
 }
 
 Result<oci::Digest> digest_column(const Statement& stmt, int column) {
-  auto digest = oci::Digest::parse(stmt.text(column));
-  if (!digest) {
-    std::string message = "metadata database: malformed stored digest '";
-    message += stmt.text(column);
-    message += "'";
-    return MetadataError{Errc::database_error, std::move(message)};
-  }
-  return *digest;
+  return stored_digest(stmt.text(column));
 }
 
 GcRun read_run(const Statement& stmt) {

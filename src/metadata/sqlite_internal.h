@@ -357,6 +357,16 @@ inline ChangeableAttributes attributes_of(const Statement& stmt, int first) {
   };
 }
 
+// A digest column read back; database_error when what is stored does not parse.
+Result<oci::Digest> stored_digest(std::string_view text);
+
+// Repository-scoped checks every store method makes first.
+std::optional<MetadataError> check_repository(RepositoryRef repository);
+
+// The rows of a tag listing (name, digest, created_at, updated_at, then the four attributes),
+// until the statement is done.
+Result<std::vector<TagRecord>> collect_tag_records(Statement& stmt, std::size_t capacity);
+
 // One SQLite connection and its statement cache. Used by one thread at a time (the writer
 // by the group-commit leader, a reader while leased), so it is opened without SQLite's own mutex.
 class SqliteConnection {

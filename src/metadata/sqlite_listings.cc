@@ -20,20 +20,6 @@
 namespace berth::metadata {
 namespace {
 
-std::optional<MetadataError> check_repository(RepositoryRef repository) {
-  if (repository.name.empty()) return invalid_argument("repository name is empty");
-  return std::nullopt;
-}
-
-Result<oci::Digest> stored_digest(std::string_view text) {
-  auto digest = oci::Digest::parse(text);
-  if (!digest) {
-    return MetadataError{Errc::database_error,
-                         "metadata database: stored digest is malformed: " + std::string(text)};
-  }
-  return std::move(*digest);
-}
-
 // Binds where the page starts (?3 key, ?5 time) and its size (?4). Without a position, the
 // start is a bound no item passes: before every key, or beyond every time in the order's
 // direction.
@@ -106,22 +92,7 @@ Result<std::vector<TagRecord>> SqliteMetadataStore::list_tag_page(RepositoryRef 
   if (!stmt) return stmt.error();
   stmt->bind_repository(repository);
   bind_page(*stmt, query);
-  std::vector<TagRecord> tags;
-  tags.reserve(initial_capacity(query.limit));
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return tags;
-    auto digest = stored_digest(stmt->text(1));
-    if (!digest) return digest.error();
-    tags.push_back(TagRecord{
-        .name = std::string(stmt->text(0)),
-        .digest = std::move(*digest),
-        .created_at = stmt->integer(2),
-        .updated_at = stmt->integer(3),
-        .attributes = attributes_of(*stmt, 4),
-    });
-  }
+  return collect_tag_records(*stmt, initial_capacity(query.limit));
 }
 
 Result<std::vector<ManifestSummary>> SqliteMetadataStore::list_manifest_page(

@@ -699,12 +699,6 @@ static_assert(statements_in_enum_order(kStatements), "kStatements is indexed by 
 
 const StatementSpec<Sql>& spec_of(Sql id) { return kStatements[static_cast<std::size_t>(id)]; }
 
-namespace {
-
-const char* kind_name(ReferenceKind kind) {
-  return kind == ReferenceKind::manifest ? "manifest" : "blob";
-}
-
 Result<oci::Digest> stored_digest(std::string_view text) {
   auto digest = oci::Digest::parse(text);
   if (!digest) {
@@ -717,6 +711,31 @@ Result<oci::Digest> stored_digest(std::string_view text) {
 std::optional<MetadataError> check_repository(RepositoryRef repository) {
   if (repository.name.empty()) return invalid_argument("repository name is empty");
   return std::nullopt;
+}
+
+Result<std::vector<TagRecord>> collect_tag_records(Statement& stmt, std::size_t capacity) {
+  std::vector<TagRecord> tags;
+  tags.reserve(capacity);
+  for (;;) {
+    auto row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) return tags;
+    auto digest = stored_digest(stmt.text(1));
+    if (!digest) return digest.error();
+    tags.push_back(TagRecord{
+        .name = std::string(stmt.text(0)),
+        .digest = std::move(*digest),
+        .created_at = stmt.integer(2),
+        .updated_at = stmt.integer(3),
+        .attributes = attributes_of(stmt, 4),
+    });
+  }
+}
+
+namespace {
+
+const char* kind_name(ReferenceKind kind) {
+  return kind == ReferenceKind::manifest ? "manifest" : "blob";
 }
 
 using Role = SqliteConnection::Role;
@@ -1203,21 +1222,7 @@ Result<std::vector<TagRecord>> SqliteMetadataStore::list_tag_records(RepositoryR
   auto stmt = reader->connection().statement(Sql::list_tag_records);
   if (!stmt) return stmt.error();
   stmt->bind_repository(repository);
-  std::vector<TagRecord> tags;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return tags;
-    auto digest = stored_digest(stmt->text(1));
-    if (!digest) return digest.error();
-    tags.push_back(TagRecord{
-        .name = std::string(stmt->text(0)),
-        .digest = std::move(*digest),
-        .created_at = stmt->integer(2),
-        .updated_at = stmt->integer(3),
-        .attributes = attributes_of(*stmt, 4),
-    });
-  }
+  return collect_tag_records(*stmt, 0);
 }
 
 Result<std::vector<ManifestSummary>> SqliteMetadataStore::list_manifest_summaries(
