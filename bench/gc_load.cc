@@ -41,7 +41,8 @@ GcRunState parse_run(const Response& response, const std::string& what) {
   state.bytes_reclaimed = count_field(run, "bytesReclaimed");
   state.links_removed = count_field(run, "linksRemoved");
   state.error = text_field(run, "error");
-  check(state.id > 0 && !state.status.empty(), what + ": no id or status: " + response.body.substr(0, 300));
+  check(state.id > 0 && !state.status.empty(),
+        what + ": no id or status: " + response.body.substr(0, 300));
   return state;
 }
 
@@ -56,18 +57,18 @@ std::optional<GcRunState> start_gc(Connection& connection, const std::string& ad
     fail(what + ": " + connection.error());
   }
   if (response.status == 409) return std::nullopt;
-  check(response.status == 202, what + ": status " + std::to_string(response.status) + ": " +
-                                    response.body.substr(0, 300));
+  check(response.status == 202,
+        what + ": status " + std::to_string(response.status) + ": " + response.body.substr(0, 300));
   return parse_run(response, what);
 }
 
 GcRunState wait_for_gc(Connection& connection, const std::string& admin_token, std::int64_t id,
                        int poll_ms, double limit_seconds) {
-  const std::string what = "garbage collection run " + std::to_string(id);
+  const std::string what = std::string("garbage collection run ") + std::to_string(id);
   const auto start = Clock::now();
   for (;;) {
     Response response;
-    if (!connection.send({"GET", "/mgmt/v1/gc/runs/" + std::to_string(id),
+    if (!connection.send({"GET", std::string("/mgmt/v1/gc/runs/") + std::to_string(id),
                           admin_headers(admin_token), Body::none()},
                          response)) {
       fail(what + ": " + connection.error());

@@ -722,18 +722,18 @@ void timed_sweep(Context& ctx, Target& target, const std::string& workload,
   const GcRunState run =
       wait_for_gc(management, target.admin_token, started->id, kGcPollMs, kGcLimitSeconds);
   const double elapsed = seconds_since(start);
-  check(run.status == "succeeded", "garbage collection run " + std::to_string(run.id) + " " +
-                                       run.status + ": " + run.error);
+  const std::string run_name = numbered("run ", static_cast<std::size_t>(run.id));
+  check(run.status == "succeeded",
+        "garbage collection " + run_name + " " + run.status + ": " + run.error);
   // At least the deleted images' blobs; the run also takes what earlier workloads left
   // unreferenced (the blob-push probe, for one).
-  check(run.blobs_deleted >= garbage, "garbage collection deleted " +
-                                          std::to_string(run.blobs_deleted) +
+  check(run.blobs_deleted >= garbage, numbered("garbage collection deleted ", run.blobs_deleted) +
                                           " blobs, expected at least " + std::to_string(garbage));
   ctx.recorder.value(workload, "sweep_time", target.name, elapsed, "s", "lower");
   ctx.recorder.value(workload, "examined_rate", target.name, run.blobs_examined / elapsed,
                      "blobs/s", "higher");
   ctx.recorder.note(workload, target.name,
-                    "run " + std::to_string(run.id) + ": " + std::to_string(run.blobs_examined) +
+                    run_name + ": " + std::to_string(run.blobs_examined) +
                         " blob records and " + std::to_string(run.stored_blobs_examined) +
                         " stored blobs examined, " + std::to_string(run.links_removed) +
                         " links and " + std::to_string(run.blobs_deleted) + " blobs (" +
@@ -821,7 +821,8 @@ void push_many_gc(Context& ctx) {
             const GcRunState run = wait_for_gc(management, target->admin_token, started->id,
                                                kGcPollMs, kGcLimitSeconds);
             if (run.status != "succeeded") {
-              collector_error = "run " + std::to_string(run.id) + " " + run.status + ": " + run.error;
+              collector_error = numbered("run ", static_cast<std::size_t>(run.id)) + " " +
+                                run.status + ": " + run.error;
               return;
             }
             ++runs;

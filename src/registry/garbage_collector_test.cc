@@ -40,15 +40,16 @@ struct Image {
   std::vector<std::string> layers;
 
   std::string manifest() const {
-    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)";
+    std::string json =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)";
     json += R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
             oci::digest_of(config).str() + R"(","size":)" + std::to_string(config.size()) + "},";
     json += R"("layers":[)";
     for (std::size_t i = 0; i < layers.size(); ++i) {
       if (i > 0) json += ",";
       json += R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
-              oci::digest_of(layers[i]).str() + R"(","size":)" +
-              std::to_string(layers[i].size()) + "}";
+              oci::digest_of(layers[i]).str() + R"(","size":)" + std::to_string(layers[i].size()) +
+              "}";
     }
     json += "]}";
     return json;
@@ -160,8 +161,8 @@ class GarbageCollectorTest : public ::testing::Test {
       std::string read(opened->info.size, '\0');
       std::size_t at = 0;
       while (at < read.size()) {
-        auto n = opened->reader->read(at, std::as_writable_bytes(std::span(read.data() + at,
-                                                                            read.size() - at)));
+        auto n = opened->reader->read(
+            at, std::as_writable_bytes(std::span(read.data() + at, read.size() - at)));
         ASSERT_TRUE(n);
         ASSERT_GT(*n, 0u);
         at += *n;
@@ -217,8 +218,10 @@ TEST_F(GarbageCollectorTest, DeletingEveryRepositoryReturnsTheBlobBytesToZero) {
   Registry r = registry();
   const std::string shared = random_bytes(rng_, 64 * 1024);
   for (int i = 0; i < 6; ++i) {
-    Image image{"{\"n\":" + std::to_string(i) + "}", {shared, random_bytes(rng_, 10'000 + i)}};
-    ASSERT_TRUE(push(r, "repo" + std::to_string(i % 3), "t" + std::to_string(i), image));
+    Image image{std::string("{\"n\":") + std::to_string(i) + "}",
+                {shared, random_bytes(rng_, 10'000 + i)}};
+    ASSERT_TRUE(push(r, std::string("repo") + std::to_string(i % 3),
+                     std::string("t") + std::to_string(i), image));
   }
   auto gc = collector();
   auto usage = [&] { return *metadata_->registry_storage_bytes(metadata::kDefaultRegistryId); };
@@ -227,7 +230,7 @@ TEST_F(GarbageCollectorTest, DeletingEveryRepositoryReturnsTheBlobBytesToZero) {
   const std::uint64_t before = stored_bytes();
   EXPECT_EQ(usage(), before);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(r.delete_repository("repo" + std::to_string(i)));
+    ASSERT_TRUE(r.delete_repository(std::string("repo") + std::to_string(i)));
     collect(*gc);
     EXPECT_EQ(usage(), stored_bytes()) << "after deleting repo" << i;
   }
@@ -252,8 +255,9 @@ TEST_F(GarbageCollectorTest, EmptyRepositoriesLeaveTheCatalog) {
 TEST_F(GarbageCollectorTest, ADryRunReportsExactlyWhatTheRealRunRemoves) {
   Registry r = registry();
   for (int i = 0; i < 5; ++i) {
-    auto digest = push(r, "app", "t" + std::to_string(i),
-                       Image{"{\"i\":" + std::to_string(i) + "}", {random_bytes(rng_, 100 + i)}});
+    auto digest = push(
+        r, "app", std::string("t") + std::to_string(i),
+        Image{std::string("{\"i\":") + std::to_string(i) + "}", {random_bytes(rng_, 100 + i)}});
     ASSERT_TRUE(digest);
     if (i % 2 == 0) {
       ASSERT_TRUE(r.delete_manifest("app", oci::Reference(*digest)));
@@ -421,14 +425,16 @@ TEST_F(GarbageCollectorTest, CollectionInALoopNeverLosesAnAcknowledgedImage) {
     for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
       // Repositories and layers are shared by all clients; each client moves its own tags, so
       // what a tag should point at is known.
-      const std::string repository = "repo" + std::to_string(rng() % 3);
-      const std::string tag = "c" + std::to_string(id) + "-t" + std::to_string(rng() % 4);
-      Image image{"{\"client\":" + std::to_string(id) + ",\"i\":" + std::to_string(i) + "}",
-                  {layer_pool[rng() % layer_pool.size()], layer_pool[rng() % layer_pool.size()]}};
+      const std::string repository = std::string("repo") + std::to_string(rng() % 3);
+      const std::string tag =
+          std::string("c") + std::to_string(id) + "-t" + std::to_string(rng() % 4);
+      Image image{
+          std::string("{\"client\":") + std::to_string(id) + ",\"i\":" + std::to_string(i) + "}",
+          {layer_pool[rng() % layer_pool.size()], layer_pool[rng() % layer_pool.size()]}};
       if (image.layers[0] == image.layers[1]) image.layers.pop_back();
       // Sometimes a layer is mounted from another repository instead of uploaded.
       if (rng() % 3 == 0) {
-        (void)r.mount_blob(repository, "repo" + std::to_string(rng() % 3),
+        (void)r.mount_blob(repository, std::string("repo") + std::to_string(rng() % 3),
                            oci::digest_of(image.layers[0]));
       }
       auto digest = push(r, repository, tag, image);
@@ -488,10 +494,11 @@ TEST_F(GarbageCollectorTest, CollectionInALoopNeverLosesAnAcknowledgedImage) {
     }
   }
   EXPECT_EQ(stored_blobs(), referenced);
-  std::printf("[ concurrency ] %d pushes acknowledged, %d refused, %d collections removed %llu "
-              "blobs during the load\n",
-              acknowledged.load(), refused.load(), runs.load(),
-              static_cast<unsigned long long>(deleted_during_load.load()));
+  std::printf(
+      "[ concurrency ] %d pushes acknowledged, %d refused, %d collections removed %llu "
+      "blobs during the load\n",
+      acknowledged.load(), refused.load(), runs.load(),
+      static_cast<unsigned long long>(deleted_during_load.load()));
 }
 
 }  // namespace

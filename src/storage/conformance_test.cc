@@ -526,7 +526,7 @@ TEST_P(ConformanceTest, CheckWritableSucceedsOnAHealthyDriver) {
 TEST_P(ConformanceTest, ListBlobsWalksEveryCommittedBlobInDigestOrder) {
   std::vector<std::string> expected;
   for (int i = 0; i < 40; ++i) {
-    std::string content = "blob number " + std::to_string(i);
+    std::string content = std::string("blob number ") + std::to_string(i);
     auto digest = i % 5 == 0 ? sha512_of(content) : sha256_of(content);
     ASSERT_TRUE(storage_->put(digest, as_bytes(content)));
     expected.push_back(digest.str());
@@ -561,7 +561,7 @@ TEST_P(ConformanceTest, ListBlobsWalksEveryCommittedBlobInDigestOrder) {
 TEST_P(ConformanceTest, ListBlobsAfterARemovedOrUnknownDigestContinuesInOrder) {
   std::vector<oci::Digest> digests;
   for (int i = 0; i < 10; ++i) {
-    std::string content = "walk " + std::to_string(i);
+    std::string content = std::string("walk ") + std::to_string(i);
     digests.push_back(sha256_of(content));
     ASSERT_TRUE(storage_->put(digests.back(), as_bytes(content)));
   }
