@@ -101,8 +101,9 @@ std::string next_target(const HttpResponse& r) {
 
 class AcrApi : public ApiTest {
  protected:
-  // team/app: tags a, b, c on three images pushed in one second; then, a second later, a moved
-  // to a fourth image. So by time, a is the latest tag and the fourth image the latest manifest.
+  // team/app: tags a, b, c on three images; then, more than a second later, a moved to a fourth
+  // image. Times have second resolution, so the first three may or may not share a second; but
+  // by time, a is the latest tag and the fourth image the latest manifest.
   void push_fixture() {
     for (const std::string tag : {"a", "b", "c"}) {
       std::string manifest = make_image("team/app", tag);
@@ -113,6 +114,25 @@ class AcrApi : public ApiTest {
     std::string moved = make_image("team/app", "a-moved");
     ASSERT_EQ(put_manifest("team/app", "a", moved).status, 201);
     moved_digest_ = sha256(moved);
+  }
+
+  // The keys of a listing ordered oldest first by (lastUpdateTime, key), the order timeasc
+  // promises; timedesc is its reverse. Built from the times the API reports, so the test does
+  // not depend on which pushes happened to fall in the same second.
+  std::vector<std::string> by_time(const std::string& path, std::string_view items,
+                                   std::string_view key) {
+    auto r = client().get(path + "?n=100");
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::pair<std::string, std::string>> timed;
+    json::value body = parse(r);
+    for (const auto& item : body.at(items).as_array()) {
+      EXPECT_TRUE(is_acr_time(item.at("lastUpdateTime"))) << json::serialize(item);
+      timed.emplace_back(str(item.at("lastUpdateTime")), str(item.at(key)));
+    }
+    std::sort(timed.begin(), timed.end());
+    std::vector<std::string> keys;
+    for (auto& [time, name] : timed) keys.push_back(name);
+    return keys;
   }
 
   HttpResponse patch(const std::string& path, std::string_view body) {
@@ -300,9 +320,12 @@ TEST_F(AcrApi, ClientsGetAMetadataScopeFromTheTokenService) {
 TEST_F(AcrApi, TagOrdersPageThroughEveryTagOnceInOrder) {
   push_fixture();
   const std::vector<std::string> by_name = {"a", "b", "c"};
-  // b and c were last updated in the same second: ties go by name, in the time's direction.
-  const std::vector<std::string> latest_first = {"a", "c", "b"};
-  const std::vector<std::string> earliest_first = {"b", "c", "a"};
+  // Ties in time go by name, in the time's direction.
+  const std::vector<std::string> earliest_first =
+      by_time("/acr/v1/team/app/_tags", "tags", "name");
+  ASSERT_EQ(earliest_first.size(), 3u);
+  EXPECT_EQ(earliest_first.back(), "a");
+  const std::vector<std::string> latest_first(earliest_first.rbegin(), earliest_first.rend());
   for (int n : {1, 2, 100}) {
     std::string size = fmt::format("n={}", n);
     EXPECT_EQ(read_all("/acr/v1/team/app/_tags", size, "tags", "name"), by_name) << n;
@@ -323,11 +346,11 @@ TEST_F(AcrApi, ManifestOrdersPageThroughEveryManifestOnceInOrder) {
   std::vector<std::string> by_digest = first_digests_;
   by_digest.push_back(moved_digest_);
   std::sort(by_digest.begin(), by_digest.end());
-  // The first three were pushed in the same second, the moved one a second later.
-  std::vector<std::string> same_second = first_digests_;
-  std::sort(same_second.begin(), same_second.end());
-  std::vector<std::string> earliest_first = same_second;
-  earliest_first.push_back(moved_digest_);
+  // The moved one was pushed more than a second after the others; ties go by digest.
+  std::vector<std::string> earliest_first =
+      by_time("/acr/v1/team/app/_manifests", "manifests", "digest");
+  ASSERT_EQ(earliest_first.size(), 4u);
+  EXPECT_EQ(earliest_first.back(), moved_digest_);
   std::vector<std::string> latest_first(earliest_first.rbegin(), earliest_first.rend());
   for (int n : {1, 2, 100}) {
     std::string size = fmt::format("n={}", n);
