@@ -21,6 +21,7 @@
 #include "metadata/access_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
+#include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "oci/digest.h"
 
@@ -39,6 +40,8 @@ class StoreHarness {
   virtual EventStore& events() = 0;
   // The same store's garbage-collection part.
   virtual GcStore& gc() = 0;
+  // The same store's lifecycle part (soft delete, retention, quotas).
+  virtual LifecycleStore& lifecycle() = 0;
   // Closes the store and opens it again on the same data, as a restart does; store() and
   // access() then return the new one. False (with a recorded failure) when that fails.
   virtual bool reopen() = 0;
@@ -165,6 +168,14 @@ class EventStoreConformance : public StoreConformance {
 // that keep collection safe next to writers.
 class GcStoreConformance : public StoreConformance {
  protected:
+  GcStore& gc() { return harness().gc(); }
+};
+
+// The LifecycleStore part of the suite (lifecycle_conformance_test.cc): soft delete and
+// restore, expiry, retention candidates, quotas and the usage counters.
+class LifecycleStoreConformance : public StoreConformance {
+ protected:
+  LifecycleStore& lifecycle() { return harness().lifecycle(); }
   GcStore& gc() { return harness().gc(); }
 };
 

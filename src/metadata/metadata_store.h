@@ -29,6 +29,7 @@ enum class Errc {
   database_error,  // the backend failed (I/O, corruption, busy past the timeout)
   being_deleted,   // garbage collection has claimed the blob: its bytes are going away
   reference_missing,  // a manifest names a blob the repository does not link (any more)
+  quota_exceeded,     // the change would take a repository or registry beyond its quota
 };
 using MetadataError = Error<Errc>;
 template <class T>

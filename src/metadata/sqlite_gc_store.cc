@@ -38,10 +38,16 @@ namespace {
   "updated_at, finished_at, links_examined, links_removed, repositories_removed, "             \
   "blobs_examined, blobs_deleted, bytes_reclaimed, error, objects_examined"
 
-// No repository links the blob in ?1 and no manifest anywhere references it.
+// No repository links the blob in ?1 and no manifest anywhere references it, stored or
+// soft-deleted (a restore needs its blobs).
 #define BERTH_BLOB_UNREFERENCED(digest)                                              \
   "NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = " digest ") "     \
-  "AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest ")"
+  "AND " BERTH_BLOB_NOT_IN_MANIFESTS(digest)
+
+#define BERTH_BLOB_NOT_IN_MANIFESTS(digest)                                                \
+  "NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest ") "  \
+  "AND NOT EXISTS (SELECT 1 FROM deleted_manifest_references dr "                         \
+  "WHERE dr.child_digest = " digest ")"
 
 // No manifest of the link's repository references the link's blob. CROSS JOIN fixes the join
 // order: the references of this one digest first (an index probe), then their manifests by id.
@@ -94,7 +100,7 @@ constexpr StatementSpec<GcSql> kGcStatements[] = {
      "SELECT digest, size, eligible, CASE WHEN eligible THEN (SELECT count(*) FROM "
      "repository_blobs rb WHERE rb.digest = page.digest) ELSE 0 END FROM ("
      "SELECT b.digest AS digest, b.size AS size, (b.deleting = 0 AND b.touched_at < ?2 AND "
-     "NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = b.digest)) "
+     BERTH_BLOB_NOT_IN_MANIFESTS("b.digest") ") "
      "AS eligible FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?3) AS page "
      "ORDER BY digest"},
     {GcSql::claim_blob, "claim blob",
@@ -119,6 +125,7 @@ constexpr StatementSpec<GcSql> kGcStatements[] = {
 
 #undef BERTH_GC_RUN_COLUMNS
 #undef BERTH_BLOB_UNREFERENCED
+#undef BERTH_BLOB_NOT_IN_MANIFESTS
 #undef BERTH_LINK_UNREFERENCED
 
 static_assert(statements_in_enum_order(kGcStatements), "kGcStatements is indexed by GcSql");

@@ -211,16 +211,54 @@ enum class GcSql : std::size_t {
   count,
 };
 
+// Every statement of the LifecycleStore part; their text is in sqlite_lifecycle.cc.
+enum class LifecycleSql : std::size_t {
+  keep_manifests,
+  keep_references,
+  keep_tags,
+  soft_delete_policy,
+  set_soft_delete_policy,
+  retention_policy,
+  set_retention_policy,
+  registries_with_retention,
+  list_deleted_repositories,
+  list_deleted_manifests,
+  list_deleted_tags,
+  deleted_tag_digest,
+  find_deleted_manifest,
+  deleted_references,
+  forget_deleted_manifest,
+  deleted_tag_names,
+  forget_deleted_tag,
+  restore_link,
+  restore_manifest,
+  restore_platform,
+  expire_manifests,
+  expire_tags,
+  soft_deleted_bytes,
+  retention_candidates,
+  untagged_manifests,
+  storage_state,
+  set_registry_quota,
+  set_repository_quota,
+  quota_probe,
+  recount_registry_bytes,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
 inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
 inline constexpr std::size_t kGcStatementCount = static_cast<std::size_t>(GcSql::count);
+inline constexpr std::size_t kLifecycleStatementCount =
+    static_cast<std::size_t>(LifecycleSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
 const StatementSpec<AccessSql>& spec_of(AccessSql id);
 const StatementSpec<EventSql>& spec_of(EventSql id);
 const StatementSpec<GcSql>& spec_of(GcSql id);
+const StatementSpec<LifecycleSql>& spec_of(LifecycleSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {
@@ -422,6 +460,7 @@ class SqliteConnection {
     for (sqlite3_stmt* stmt : access_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : event_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : gc_statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : lifecycle_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
@@ -440,6 +479,9 @@ class SqliteConnection {
   }
   Result<Statement> statement(GcSql id) {
     return cached(gc_statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(LifecycleSql id) {
+    return cached(lifecycle_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -523,6 +565,7 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kAccessStatementCount> access_statements_{};
   std::array<sqlite3_stmt*, kEventStatementCount> event_statements_{};
   std::array<sqlite3_stmt*, kGcStatementCount> gc_statements_{};
+  std::array<sqlite3_stmt*, kLifecycleStatementCount> lifecycle_statements_{};
 };
 
 // A reader connection on loan from the pool; returns it when destroyed.
@@ -557,6 +600,24 @@ Result<void> delete_by_key(SqliteConnection& connection, Id id, const Key& key, 
   removed = sqlite3_changes(connection.db()) > 0;
   return {};
 }
+
+// The id of `repository`, creating it if needed. Must run inside a write transaction.
+// not_found when its registry does not exist.
+Result<std::int64_t> ensure_repository(SqliteConnection& connection, RepositoryRef repository,
+                                       std::int64_t now);
+
+// Inside a delete's transaction, before it (sqlite_lifecycle.cc): when the registry keeps
+// deleted content, keeps the manifest `digest` (none: every manifest of the repository) with its
+// references and tags, or only the tag `tag` when given.
+Result<void> keep_deleted(SqliteConnection& connection, RepositoryRef repository,
+                          std::optional<std::string_view> digest,
+                          std::optional<std::string_view> tag, std::int64_t now);
+
+// Refuses (quota_exceeded) a link of `digest` of `size` bytes to the repository with id
+// `repository_id` that would take it or its registry beyond `limits` (sqlite_lifecycle.cc).
+Result<void> check_link_within(SqliteConnection& connection, std::int64_t repository_id,
+                               const std::string& digest, std::int64_t size,
+                               const StorageLimits& limits);
 
 // Appends `events` on `connection` inside the caller's transaction (sqlite_event_store.cc): how
 // a content change writes its events atomically with itself.

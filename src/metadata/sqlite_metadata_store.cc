@@ -79,7 +79,7 @@ constexpr std::size_t kMaxIdleReaders = 32;
 constexpr std::size_t kInitialWriteQueue = 64;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -445,6 +445,118 @@ CREATE INDEX tags_by_time ON tags (repository_id, updated_at, name);
 CREATE INDEX manifests_by_time ON manifests
   (repository_id, (CASE WHEN updated_at != 0 THEN updated_at ELSE created_at END), digest);
 )sql",
+    // 7 -> 8: soft delete, retention and exact usage counters (lifecycle_store.h).
+    // - Soft-deleted manifests and tags are kept by the repository's name, so they outlive it.
+    // - manifests.untagged_at: when the manifest lost its last tag (or was pushed without one);
+    //   NULL while tagged. The tag triggers keep it, whatever path changes tags.
+    // - linked_bytes on repositories and registries: the link triggers keep them exact in the
+    //   transaction of every link change (a blob linked twice in a registry counts once there).
+    //   A repository's links go before the repository itself, so the link trigger still finds
+    //   its registry when a repository or registry delete cascades.
+    R"sql(
+ALTER TABLE registries ADD COLUMN soft_delete_enabled INTEGER NOT NULL DEFAULT 0
+  CHECK (soft_delete_enabled IN (0, 1));
+ALTER TABLE registries ADD COLUMN soft_delete_days INTEGER NOT NULL DEFAULT 7
+  CHECK (soft_delete_days BETWEEN 1 AND 90);
+ALTER TABLE registries ADD COLUMN soft_delete_updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE registries ADD COLUMN retention_enabled INTEGER NOT NULL DEFAULT 0
+  CHECK (retention_enabled IN (0, 1));
+ALTER TABLE registries ADD COLUMN retention_days INTEGER NOT NULL DEFAULT 7
+  CHECK (retention_days BETWEEN 0 AND 365);
+ALTER TABLE registries ADD COLUMN retention_updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE registries ADD COLUMN retention_enabled_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE registries ADD COLUMN linked_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN linked_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN untagged_at INTEGER;
+
+UPDATE repositories SET linked_bytes = (SELECT COALESCE(sum(b.size), 0) FROM repository_blobs rb
+  JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = repositories.id);
+UPDATE registries SET linked_bytes = (SELECT COALESCE(sum(size), 0) FROM blobs WHERE digest IN (
+  SELECT rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id
+  WHERE r.registry_id = registries.id));
+UPDATE manifests SET untagged_at = created_at
+  WHERE NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = manifests.id);
+CREATE INDEX manifests_untagged ON manifests (untagged_at) WHERE untagged_at IS NOT NULL;
+
+CREATE TRIGGER tag_added AFTER INSERT ON tags BEGIN
+  UPDATE manifests SET untagged_at = NULL WHERE id = NEW.manifest_id;
+END;
+CREATE TRIGGER tag_moved AFTER UPDATE OF manifest_id ON tags BEGIN
+  UPDATE manifests SET untagged_at = CAST(strftime('%s', 'now') AS INTEGER)
+    WHERE id = OLD.manifest_id AND NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = OLD.manifest_id);
+  UPDATE manifests SET untagged_at = NULL WHERE id = NEW.manifest_id;
+END;
+CREATE TRIGGER tag_removed AFTER DELETE ON tags BEGIN
+  UPDATE manifests SET untagged_at = CAST(strftime('%s', 'now') AS INTEGER)
+    WHERE id = OLD.manifest_id AND NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = OLD.manifest_id);
+END;
+
+CREATE TRIGGER link_added AFTER INSERT ON repository_blobs BEGIN
+  UPDATE repositories SET linked_bytes = linked_bytes +
+    (SELECT size FROM blobs WHERE digest = NEW.digest) WHERE id = NEW.repository_id;
+  UPDATE registries SET linked_bytes = linked_bytes + (SELECT size FROM blobs WHERE digest = NEW.digest)
+    WHERE id = (SELECT registry_id FROM repositories WHERE id = NEW.repository_id)
+    AND NOT EXISTS (SELECT 1 FROM repository_blobs rb CROSS JOIN repositories r ON r.id = rb.repository_id
+      WHERE rb.digest = NEW.digest AND rb.repository_id != NEW.repository_id
+      AND r.registry_id = registries.id);
+END;
+CREATE TRIGGER link_removed AFTER DELETE ON repository_blobs BEGIN
+  UPDATE repositories SET linked_bytes = linked_bytes -
+    (SELECT size FROM blobs WHERE digest = OLD.digest) WHERE id = OLD.repository_id;
+  UPDATE registries SET linked_bytes = linked_bytes - (SELECT size FROM blobs WHERE digest = OLD.digest)
+    WHERE id = (SELECT registry_id FROM repositories WHERE id = OLD.repository_id)
+    AND NOT EXISTS (SELECT 1 FROM repository_blobs rb CROSS JOIN repositories r ON r.id = rb.repository_id
+      WHERE rb.digest = OLD.digest AND r.registry_id = registries.id);
+END;
+CREATE TRIGGER repository_removed BEFORE DELETE ON repositories BEGIN
+  DELETE FROM repository_blobs WHERE repository_id = OLD.id;
+END;
+
+CREATE TABLE deleted_manifests (
+  id            INTEGER PRIMARY KEY,
+  registry_id   INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  repository    TEXT NOT NULL,
+  digest        TEXT NOT NULL,
+  media_type    TEXT NOT NULL,
+  artifact_type TEXT NOT NULL,
+  subject_digest TEXT,
+  annotations   TEXT NOT NULL,
+  size          INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  content       BLOB NOT NULL,
+  write_enabled INTEGER NOT NULL,
+  read_enabled  INTEGER NOT NULL,
+  list_enabled  INTEGER NOT NULL,
+  architecture  TEXT,
+  os            TEXT,
+  deleted_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  UNIQUE (registry_id, repository, digest)
+);
+CREATE INDEX deleted_manifests_by_expiry ON deleted_manifests (expires_at);
+
+CREATE TABLE deleted_manifest_references (
+  deleted_manifest_id INTEGER NOT NULL REFERENCES deleted_manifests (id) ON DELETE CASCADE,
+  child_digest        TEXT NOT NULL,
+  kind                TEXT NOT NULL,
+  PRIMARY KEY (deleted_manifest_id, child_digest, kind)
+) WITHOUT ROWID;
+CREATE INDEX deleted_manifest_references_by_child ON deleted_manifest_references (child_digest);
+
+CREATE TABLE deleted_tags (
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  repository  TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  digest      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  deleted_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, repository, name, digest)
+) WITHOUT ROWID;
+CREATE INDEX deleted_tags_by_expiry ON deleted_tags (expires_at);
+CREATE INDEX deleted_tags_by_digest ON deleted_tags (registry_id, repository, digest);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -520,12 +632,9 @@ constexpr StatementSpec<Sql> kStatements[] = {
      "anonymous_pull_enabled = ?5, public_network_access = ?6, default_network_action = ?7 "
      "WHERE id = ?1"},
     {Sql::delete_registry, "delete registry", "DELETE FROM registries WHERE id = ?1"},
-    // IN (subquery) makes the digests distinct: a blob linked by several repositories of the
-    // registry counts once.
-    {Sql::registry_storage_bytes, "sum registry storage",
-     "SELECT COALESCE(sum(size), 0) FROM blobs WHERE digest IN ("
-     "SELECT rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id "
-     "WHERE r.registry_id = ?1)"},
+    // The counter the link triggers keep (schema 8); recount_registry_bytes recounts it.
+    {Sql::registry_storage_bytes, "read registry storage",
+     "SELECT linked_bytes FROM registries WHERE id = ?1"},
     {Sql::list_repository_summaries, "list repository summaries",
      BERTH_REPOSITORY_SUMMARY "WHERE r.registry_id = ?1) ORDER BY name"},
     {Sql::repository_summary, "read repository summary",
@@ -581,7 +690,8 @@ constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::delete_upload, "delete upload", "DELETE FROM uploads WHERE id = ?1"},
     {Sql::insert_manifest, "insert manifest",
      "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, "
-     "annotations, size, created_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+     "annotations, size, created_at, content, untagged_at) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8) "
      "ON CONFLICT (repository_id, digest) DO NOTHING"},
     {Sql::find_manifest_id, "find manifest",
      "SELECT id FROM manifests WHERE repository_id = ?1 AND digest = ?2"},
@@ -819,8 +929,8 @@ Result<void> migrate_steps(SqliteConnection& connection) {
   }
 }
 
-// The id of `repository`, creating it if needed. Must run inside a write transaction.
-// not_found when its registry does not exist.
+}  // namespace
+
 Result<std::int64_t> ensure_repository(SqliteConnection& connection, RepositoryRef repository,
                                        std::int64_t now) {
   {
@@ -843,6 +953,8 @@ Result<std::int64_t> ensure_repository(SqliteConnection& connection, RepositoryR
   }
   return sqlite3_last_insert_rowid(connection.db());
 }
+
+namespace {
 
 // Runs a DELETE of a repository-scoped statement with an optional text ?3; `removed` tells
 // whether a row went.
@@ -1206,6 +1318,8 @@ Result<bool> SqliteMetadataStore::delete_repository(RepositoryRef repository,
   // The cascades take its manifests (with their references and tags), links and uploads.
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto kept = keep_deleted(connection, repository, std::nullopt, std::nullopt, unix_now());
+    if (!kept) return kept;
     auto deleted = delete_in_repository(connection, Sql::delete_repository, repository,
                                         std::nullopt, removed);
     if (!deleted || !removed) return deleted;
@@ -1285,6 +1399,12 @@ Result<std::vector<std::string>> SqliteMetadataStore::list_repositories(Registry
 
 Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci::Digest& digest,
                                             std::uint64_t size) {
+  return link_blob_within(repository, digest, size, StorageLimits{});
+}
+
+Result<void> SqliteMetadataStore::link_blob_within(RepositoryRef repository,
+                                                   const oci::Digest& digest, std::uint64_t size,
+                                                   const StorageLimits& limits) {
   if (auto bad = check_repository(repository)) return *bad;
   if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return invalid_argument("blob size " + std::to_string(size) + " is out of range");
@@ -1317,6 +1437,10 @@ Result<void> SqliteMetadataStore::link_blob(RepositoryRef repository, const oci:
                                                  std::to_string(known->integer(0)) + ", not " +
                                                  std::to_string(size)};
       }
+    }
+    if (limits.registry_bytes || limits.repository_bytes) {
+      auto within = check_link_within(connection, *repository_id, digest.str(), signed_size, limits);
+      if (!within) return within;
     }
     auto link = connection.statement(Sql::link_blob);
     if (!link) return link.error();
@@ -1634,8 +1758,11 @@ Result<bool> SqliteMetadataStore::delete_manifest(RepositoryRef repository,
   // only the manifest row itself counts as removed.
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
-    auto deleted = delete_in_repository(connection, Sql::delete_manifest, repository,
-                                        digest.str(), removed);
+    const std::string text = digest.str();
+    auto kept = keep_deleted(connection, repository, text, std::nullopt, unix_now());
+    if (!kept) return kept;
+    auto deleted = delete_in_repository(connection, Sql::delete_manifest, repository, text,
+                                        removed);
     if (!deleted || !removed) return deleted;
     return insert_events(connection, events);
   });
@@ -1649,6 +1776,8 @@ Result<bool> SqliteMetadataStore::delete_tag(RepositoryRef repository, std::stri
   if (tag.empty()) return invalid_argument("tag is empty");
   bool removed = false;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto kept = keep_deleted(connection, repository, std::nullopt, tag, unix_now());
+    if (!kept) return kept;
     auto deleted = delete_in_repository(connection, Sql::delete_tag, repository, tag, removed);
     if (!deleted || !removed) return deleted;
     return insert_events(connection, events);

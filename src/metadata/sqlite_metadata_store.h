@@ -27,6 +27,7 @@
 #include "metadata/access_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
+#include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 
 namespace berth::metadata {
@@ -39,7 +40,8 @@ enum class Sql : std::size_t;
 class SqliteMetadataStore final : public MetadataStore,
                                   public AccessStore,
                                   public EventStore,
-                                  public GcStore {
+                                  public GcStore,
+                                  public LifecycleStore {
  public:
   // Opens (creating it if absent) the database at `database_file` and brings its schema up to
   // date. Errors: database_error when the file cannot be opened or created or is not a SQLite
@@ -233,6 +235,44 @@ class SqliteMetadataStore final : public MetadataStore,
                                                  std::size_t limit) override;
   Result<void> forget_blobs(std::span<const oci::Digest> digests) override;
   Result<std::vector<bool>> blobs_known(std::span<const oci::Digest> digests) override;
+
+  // --- LifecycleStore (sqlite_lifecycle.cc) ---
+  Result<SoftDeletePolicy> soft_delete_policy(RegistryId registry) override;
+  Result<SoftDeletePolicy> set_soft_delete_policy(RegistryId registry, bool enabled, int days,
+                                                  std::int64_t now) override;
+  Result<RetentionPolicy> retention_policy(RegistryId registry) override;
+  Result<RetentionPolicy> set_retention_policy(RegistryId registry, bool enabled, int days,
+                                               std::int64_t now) override;
+  Result<std::vector<RegistryId>> registries_with_retention() override;
+  Result<std::vector<std::string>> list_deleted_repositories(RegistryId registry,
+                                                             std::string_view after,
+                                                             std::size_t limit) override;
+  Result<std::vector<DeletedManifest>> list_deleted_manifests(RepositoryRef repository,
+                                                              std::string_view after,
+                                                              std::size_t limit) override;
+  Result<std::vector<DeletedTag>> list_deleted_tags(RepositoryRef repository,
+                                                    std::optional<std::string_view> tag,
+                                                    std::size_t limit) override;
+  Result<std::optional<oci::Digest>> deleted_tag_digest(RepositoryRef repository,
+                                                        std::string_view tag) override;
+  Result<RestoredContent> restore_manifest(RepositoryRef repository, const oci::Digest& digest,
+                                           bool replace_tags,
+                                           std::span<const EventRecord> events) override;
+  Result<ExpiredCounts> expire_deleted(std::int64_t now, std::size_t limit) override;
+  Result<std::uint64_t> soft_deleted_bytes(RegistryId registry) override;
+  Result<std::vector<ManifestKey>> retention_candidates(RegistryId registry, std::int64_t now,
+                                                        const std::optional<ManifestKey>& after,
+                                                        std::size_t limit) override;
+  Result<std::vector<oci::Digest>> untagged_manifests(RepositoryRef repository,
+                                                      std::int64_t untagged_before) override;
+  Result<StorageState> storage_state(RepositoryRef repository) override;
+  Result<void> set_registry_quota(RegistryId registry,
+                                  std::optional<std::uint64_t> bytes) override;
+  Result<void> set_repository_quota(RepositoryRef repository,
+                                    std::optional<std::uint64_t> bytes) override;
+  Result<void> link_blob_within(RepositoryRef repository, const oci::Digest& digest,
+                                std::uint64_t size, const StorageLimits& limits) override;
+  Result<std::uint64_t> recount_registry_bytes(RegistryId registry) override;
 
  private:
   class ReaderLease;

@@ -36,6 +36,7 @@ class SqliteHarness : public StoreHarness {
   AccessStore& access() override { return *store_; }
   EventStore& events() override { return *store_; }
   GcStore& gc() override { return *store_; }
+  LifecycleStore& lifecycle() override { return *store_; }
   bool reopen() override {
     store_.reset();  // closed first, as a stopped process would be
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
@@ -68,6 +69,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, EventStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -593,8 +597,8 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "7");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 7);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "8");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 8);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
@@ -638,6 +642,12 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   EXPECT_EQ(upload->repository, "team/api");
   EXPECT_EQ(upload->updated_at, 1600001300);
   EXPECT_EQ(s.get_upload("upload-1").value()->updated_at, 1600000300);
+  // Version 8 counted the usage the link triggers keep from then on.
+  EXPECT_EQ(s.registry_storage_bytes(kDefaultRegistryId).value(),
+            s.recount_registry_bytes(kDefaultRegistryId).value());
+  EXPECT_GT(s.registry_storage_bytes(kDefaultRegistryId).value(), 0u);
+  EXPECT_EQ(s.storage_state(repo("team/app")).value().repository_bytes,
+            s.repository_summary(repo("team/app")).value()->storage_bytes);
   // Manifests pushed before version 7 have no platform; the listings by time see them.
   std::optional<ManifestSummary> image = s.manifest_summary(repo("team/app"), v1.image).value();
   ASSERT_TRUE(image.has_value());
