@@ -37,6 +37,8 @@ WireError wire_error_of(registry::Errc errc) {
     // The spec's code for "the requested access to the resource is denied": the item's lock
     // forbids it whoever asks; the message names the lock.
     case Errc::locked: return {403, code::kDenied};
+    // Likewise a storage quota; the message names the quota and the usage.
+    case Errc::quota_exceeded: return {403, code::kDenied};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};

@@ -570,6 +570,8 @@ class Handlers {
                                 request.param("digest"));
       case registry::Errc::locked:
         return management_error(403, mgmt::code::kLocked, error.message);
+      case registry::Errc::quota_exceeded:
+        return management_error(403, mgmt::code::kQuotaExceeded, error.message);
       default:
         return error_of(error);
     }

@@ -50,6 +50,8 @@ inline constexpr std::string_view kRegistryProtected = "RegistryProtected";
 inline constexpr std::string_view kInternalError = "InternalError";
 // A changeable attribute (lock) of the item forbids the operation; the message names it.
 inline constexpr std::string_view kLocked = "Locked";
+// A storage quota forbids the push; the message names the quota and the usage.
+inline constexpr std::string_view kQuotaExceeded = "QuotaExceeded";
 // Access control (management_access.cc).
 inline constexpr std::string_view kScopeMapNotFound = "ScopeMapNotFound";
 inline constexpr std::string_view kTokenNotFound = "TokenNotFound";

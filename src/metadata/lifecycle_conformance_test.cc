@@ -182,8 +182,8 @@ TEST_P(LifecycleStoreConformance, ATagInUseIsNotTakenBackUnlessAsked) {
 TEST_P(LifecycleStoreConformance, AnIndexIsRestoredWithItsDeletedPlatformManifests) {
   MUST(lifecycle().set_soft_delete_policy(kDefaultRegistryId, true, 7, unix_now()));
   auto child = push_image(store(), repo("app"), "amd64", {blob_digest("a")});
-  ManifestRecord index = manifest_of(manifest_json("index"),
-                                     "application/vnd.oci.image.index.v1+json");
+  ManifestRecord index =
+      manifest_of(manifest_json("index"), "application/vnd.oci.image.index.v1+json");
   MUST(store().put_manifest(repo("app"), index, {{child, ReferenceKind::manifest}}, "multi"));
   ASSERT_TRUE(MUST(store().delete_repository(repo("app"))));
   auto restored = MUST(lifecycle().restore_manifest(repo("app"), index.digest, false));
@@ -229,9 +229,9 @@ TEST_P(LifecycleStoreConformance, RetentionFindsOnlyManifestsUntaggedAfterItWasE
   const auto before = push_image(store(), repo("app"), "before", {blob_digest("a")});
   const std::int64_t enabled_at = unix_now() + 1;
   MUST(lifecycle().set_retention_policy(kDefaultRegistryId, true, 0, enabled_at));
-  EXPECT_TRUE(MUST(lifecycle().retention_candidates(kDefaultRegistryId, enabled_at + 10,
-                                                    std::nullopt, 100))
-                  .empty());
+  EXPECT_TRUE(
+      MUST(lifecycle().retention_candidates(kDefaultRegistryId, enabled_at + 10, std::nullopt, 100))
+          .empty());
   // untagged_at has second resolution: wait into the second the policy was enabled.
   while (unix_now() < enabled_at) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto untagged = push_image(store(), repo("app"), "untagged", {blob_digest("b")}, "v1");
@@ -240,19 +240,19 @@ TEST_P(LifecycleStoreConformance, RetentionFindsOnlyManifestsUntaggedAfterItWasE
   MUST(store().update_manifest_attributes(repo("app"), locked, {.delete_enabled = false},
                                           unix_now()));
   auto child = push_image(store(), repo("app"), "child", {blob_digest("e")});
-  ManifestRecord index = manifest_of(manifest_json("index"),
-                                     "application/vnd.oci.image.index.v1+json");
+  ManifestRecord index =
+      manifest_of(manifest_json("index"), "application/vnd.oci.image.index.v1+json");
   MUST(store().put_manifest(repo("app"), index, {{child, ReferenceKind::manifest}}, "multi"));
 
-  auto found = MUST(lifecycle().retention_candidates(kDefaultRegistryId, unix_now(),
-                                                     std::nullopt, 100));
+  auto found =
+      MUST(lifecycle().retention_candidates(kDefaultRegistryId, unix_now(), std::nullopt, 100));
   const std::vector<ManifestKey> expected = {{"app", untagged}};
   EXPECT_EQ(found, expected) << before.str();
   // A window of a day: nothing is old enough yet, until a day later.
   MUST(lifecycle().set_retention_policy(kDefaultRegistryId, true, 1, unix_now()));
-  EXPECT_TRUE(MUST(lifecycle().retention_candidates(kDefaultRegistryId, unix_now(),
-                                                    std::nullopt, 100))
-                  .empty());
+  EXPECT_TRUE(
+      MUST(lifecycle().retention_candidates(kDefaultRegistryId, unix_now(), std::nullopt, 100))
+          .empty());
   EXPECT_EQ(MUST(lifecycle().retention_candidates(kDefaultRegistryId, unix_now() + kDay + 1,
                                                   std::nullopt, 100))
                 .size(),
@@ -323,6 +323,38 @@ TEST_P(LifecycleStoreConformance, UsageCountersEqualARecountThroughEveryChange) 
   ASSERT_TRUE(MUST(store().delete_registry(other.id)));
   check("deleted another registry");
   EXPECT_EQ(MUST(store().registry_storage_bytes(kDefaultRegistryId)), 20u);
+}
+
+TEST_P(LifecycleStoreConformance, PurgeSchedulesAreKeptPerRegistry) {
+  PurgeSchedule schedule{.registry = kDefaultRegistryId,
+                         .name = "nightly",
+                         .schedule = "0 3 * * *",
+                         .filters = {"app:.*", "team/.*:^dev-"},
+                         .ago_seconds = 30 * kDay,
+                         .untagged = true,
+                         .keep = 3,
+                         .updated_at = 1000};
+  auto saved = MUST(lifecycle().put_purge_schedule(schedule));
+  EXPECT_EQ(saved.filters, schedule.filters);
+  EXPECT_EQ(saved.created_at, 1000);
+  schedule.keep = 5;
+  schedule.updated_at = 2000;
+  saved = MUST(lifecycle().put_purge_schedule(schedule));
+  EXPECT_EQ(saved.keep, 5u);
+  EXPECT_EQ(saved.created_at, 1000);
+  EXPECT_EQ(saved.updated_at, 2000);
+  EXPECT_TRUE(MUST(lifecycle().record_purge_run(kDefaultRegistryId, "nightly", 3000, "ok")));
+  ASSERT_TRUE(harness().reopen());
+  auto all = MUST(lifecycle().list_purge_schedules(std::nullopt));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].last_run_at, 3000);
+  EXPECT_EQ(all[0].last_result, "ok");
+  EXPECT_TRUE(all[0].untagged);
+  schedule.registry = 999;
+  EXPECT_EQ(error_of(lifecycle().put_purge_schedule(schedule)), Errc::not_found);
+  EXPECT_TRUE(MUST(lifecycle().delete_purge_schedule(kDefaultRegistryId, "nightly")));
+  EXPECT_FALSE(MUST(lifecycle().delete_purge_schedule(kDefaultRegistryId, "nightly")));
+  EXPECT_FALSE(MUST(lifecycle().record_purge_run(kDefaultRegistryId, "nightly", 1, "")));
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ struct ManifestKey {
 // Linked bytes and quotas of a repository and its registry. A quota of nullopt is not set here
 // (the registry's falls back to its tier's included storage, which the registry layer knows).
 struct StorageState {
+  std::string tier;  // the registry's
   std::uint64_t registry_bytes = 0;
   std::optional<std::uint64_t> registry_quota;
   std::uint64_t repository_bytes = 0;  // 0 for a repository that does not exist yet
@@ -106,6 +107,22 @@ struct StorageState {
 struct StorageLimits {
   std::optional<std::uint64_t> registry_bytes;
   std::optional<std::uint64_t> repository_bytes;
+};
+
+// A purge that runs on a schedule (a five-field cron expression, UTC). `filters` are
+// "repository-regex:tag-regex" as `berth purge --filter` takes them.
+struct PurgeSchedule {
+  RegistryId registry = kDefaultRegistryId;
+  std::string name;
+  std::string schedule;
+  std::vector<std::string> filters;
+  std::int64_t ago_seconds = 0;
+  bool untagged = false;
+  std::uint64_t keep = 0;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t last_run_at = 0;  // 0: never ran
+  std::string last_result;       // a one-line summary of the last run
 };
 
 class LifecycleStore {
@@ -119,8 +136,8 @@ class LifecycleStore {
                                                           int days, std::int64_t now) = 0;
   virtual Result<RetentionPolicy> retention_policy(RegistryId registry) = 0;
   // invalid_argument when days is outside 0-365. Switching it on sets enabled_at to `now`.
-  virtual Result<RetentionPolicy> set_retention_policy(RegistryId registry, bool enabled,
-                                                       int days, std::int64_t now) = 0;
+  virtual Result<RetentionPolicy> set_retention_policy(RegistryId registry, bool enabled, int days,
+                                                       std::int64_t now) = 0;
   // Registries whose retention policy is on, by id.
   virtual Result<std::vector<RegistryId>> registries_with_retention() = 0;
 
@@ -183,6 +200,19 @@ class LifecycleStore {
                                         std::uint64_t size, const StorageLimits& limits) = 0;
   // Recounted from the links (for checks that the counters are exact).
   virtual Result<std::uint64_t> recount_registry_bytes(RegistryId registry) = 0;
+
+  // --- purge schedules ---
+  // Creates or replaces the schedule (registry, name); created_at stays when it existed.
+  // not_found for an unknown registry.
+  virtual Result<PurgeSchedule> put_purge_schedule(const PurgeSchedule& schedule) = 0;
+  // The registry's schedules by name; none: every registry's, by registry and name.
+  virtual Result<std::vector<PurgeSchedule>> list_purge_schedules(
+      std::optional<RegistryId> registry) = 0;
+  // false when there was none.
+  virtual Result<bool> delete_purge_schedule(RegistryId registry, std::string_view name) = 0;
+  // Records a run; false when the schedule is gone.
+  virtual Result<bool> record_purge_run(RegistryId registry, std::string_view name, std::int64_t at,
+                                        std::string_view result) = 0;
 };
 
 }  // namespace berth::metadata

@@ -243,6 +243,10 @@ enum class LifecycleSql : std::size_t {
   set_repository_quota,
   quota_probe,
   recount_registry_bytes,
+  put_purge_schedule,
+  list_purge_schedules,
+  delete_purge_schedule,
+  record_purge_run,
   count,
 };
 

@@ -22,6 +22,7 @@
 //   so the blob rows and bytes a restore needs stay; the links go with the link sweep, and a
 //   restore makes them again.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -41,11 +42,11 @@ constexpr std::int64_t kSecondsPerDay = 24 * 60 * 60;
 constexpr int kMaxRestoreDepth = 8;
 
 // The registry ?1 keeps deleted content; its repository ?2.
-#define BERTH_KEEPING                                                                 \
-  "FROM registries g JOIN repositories r ON r.registry_id = g.id AND r.name = ?2 "    \
+#define BERTH_KEEPING                                                              \
+  "FROM registries g JOIN repositories r ON r.registry_id = g.id AND r.name = ?2 " \
   "JOIN manifests m ON m.repository_id = r.id "
 
-#define BERTH_DELETED_MANIFEST_COLUMNS                                                  \
+#define BERTH_DELETED_MANIFEST_COLUMNS                                                       \
   "d.id, d.digest, d.media_type, d.artifact_type, d.subject_digest, d.annotations, d.size, " \
   "d.created_at, d.updated_at, d.content, d.write_enabled, d.read_enabled, d.list_enabled, " \
   "d.architecture, d.os"
@@ -53,13 +54,17 @@ constexpr int kMaxRestoreDepth = 8;
 // A manifest of repository r that retention or purge may delete: not delete-locked (nor its
 // repository), not a child of another manifest of the repository (an index needs its
 // platforms), and not a referrer of a stored manifest (signatures stay with their image).
-#define BERTH_DISPOSABLE_MANIFEST                                                          \
-  "m.delete_enabled = 1 AND r.delete_enabled = 1 "                                         \
-  "AND NOT EXISTS (SELECT 1 FROM manifest_references mr CROSS JOIN manifests p "           \
-  "ON p.id = mr.manifest_id WHERE mr.child_digest = m.digest AND mr.kind = 'manifest' "    \
-  "AND p.repository_id = m.repository_id) "                                                \
-  "AND (m.subject_digest IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s "                \
+#define BERTH_DISPOSABLE_MANIFEST                                                       \
+  "m.delete_enabled = 1 AND r.delete_enabled = 1 "                                      \
+  "AND NOT EXISTS (SELECT 1 FROM manifest_references mr CROSS JOIN manifests p "        \
+  "ON p.id = mr.manifest_id WHERE mr.child_digest = m.digest AND mr.kind = 'manifest' " \
+  "AND p.repository_id = m.repository_id) "                                             \
+  "AND (m.subject_digest IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s "             \
   "WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest)) "
+
+#define BERTH_PURGE_SCHEDULE_COLUMNS                                                            \
+  "registry_id, name, schedule, filters, ago_seconds, untagged, keep, created_at, updated_at, " \
+  "last_run_at, last_result"
 
 constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
     // ?1 registry, ?2 repository, ?3 digest (NULL: every manifest), ?4 now.
@@ -88,8 +93,7 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
     {LifecycleSql::keep_tags, "keep deleted tags",
      "INSERT INTO deleted_tags (registry_id, repository, name, digest, created_at, deleted_at, "
      "expires_at) SELECT g.id, r.name, t.name, m.digest, t.created_at, ?4, "
-     "?4 + g.soft_delete_days * 86400 " BERTH_KEEPING
-     "JOIN tags t ON t.manifest_id = m.id "
+     "?4 + g.soft_delete_days * 86400 " BERTH_KEEPING "JOIN tags t ON t.manifest_id = m.id "
      "WHERE g.id = ?1 AND g.soft_delete_enabled = 1 AND (?3 IS NULL OR m.digest = ?3) "
      "AND (?5 IS NULL OR t.name = ?5) "
      "ON CONFLICT (registry_id, repository, name, digest) DO UPDATE SET "
@@ -119,7 +123,8 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
     {LifecycleSql::list_deleted_manifests, "list deleted manifests",
      "SELECT d.digest, d.media_type, d.artifact_type, d.size, d.created_at, d.deleted_at, "
      "d.expires_at, COALESCE(d.architecture, ''), COALESCE(d.os, ''), "
-     "(SELECT group_concat(name, char(10)) FROM (SELECT DISTINCT t.name AS name FROM deleted_tags t "
+     "(SELECT group_concat(name, char(10)) FROM (SELECT DISTINCT t.name AS name FROM deleted_tags "
+     "t "
      "WHERE t.registry_id = d.registry_id AND t.repository = d.repository "
      "AND t.digest = d.digest ORDER BY t.name)) "
      "FROM deleted_manifests d WHERE d.registry_id = ?1 AND d.repository = ?2 AND d.digest > ?3 "
@@ -190,8 +195,8 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
      "WHERE r.registry_id = ?1 AND r.name = ?2 AND m.untagged_at IS NOT NULL "
      "AND m.untagged_at <= ?3 AND " BERTH_DISPOSABLE_MANIFEST "ORDER BY m.digest"},
     {LifecycleSql::storage_state, "read storage state",
-     "SELECT g.linked_bytes, g.storage_quota_bytes, r.linked_bytes, r.storage_quota_bytes "
-     "FROM registries g LEFT JOIN repositories r ON r.registry_id = g.id AND r.name = ?2 "
+     "SELECT g.linked_bytes, g.storage_quota_bytes, r.linked_bytes, r.storage_quota_bytes, "
+     "g.tier FROM registries g LEFT JOIN repositories r ON r.registry_id = g.id AND r.name = ?2 "
      "WHERE g.id = ?1"},
     {LifecycleSql::set_registry_quota, "update registry quota",
      "UPDATE registries SET storage_quota_bytes = ?2 WHERE id = ?1"},
@@ -210,9 +215,25 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
      "SELECT COALESCE(sum(size), 0) FROM blobs WHERE digest IN ("
      "SELECT rb.digest FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id "
      "WHERE r.registry_id = ?1)"},
+    {LifecycleSql::put_purge_schedule, "save purge schedule",
+     "INSERT INTO purge_schedules (registry_id, name, schedule, filters, ago_seconds, untagged, "
+     "keep, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+     "ON CONFLICT (registry_id, name) DO UPDATE SET schedule = excluded.schedule, "
+     "filters = excluded.filters, ago_seconds = excluded.ago_seconds, "
+     "untagged = excluded.untagged, keep = excluded.keep, updated_at = excluded.updated_at "
+     "RETURNING " BERTH_PURGE_SCHEDULE_COLUMNS},
+    {LifecycleSql::list_purge_schedules, "list purge schedules",
+     "SELECT " BERTH_PURGE_SCHEDULE_COLUMNS " FROM purge_schedules "
+     "WHERE ?1 IS NULL OR registry_id = ?1 ORDER BY registry_id, name"},
+    {LifecycleSql::delete_purge_schedule, "delete purge schedule",
+     "DELETE FROM purge_schedules WHERE registry_id = ?1 AND name = ?2"},
+    {LifecycleSql::record_purge_run, "record purge run",
+     "UPDATE purge_schedules SET last_run_at = ?3, last_result = ?4 "
+     "WHERE registry_id = ?1 AND name = ?2"},
 };
 
 #undef BERTH_KEEPING
+#undef BERTH_PURGE_SCHEDULE_COLUMNS
 #undef BERTH_DELETED_MANIFEST_COLUMNS
 #undef BERTH_DISPOSABLE_MANIFEST
 
@@ -267,8 +288,8 @@ std::optional<std::uint64_t> optional_bytes(const Statement& stmt, int column) {
 std::string quota_message(std::string_view whose, std::uint64_t quota, std::uint64_t used,
                           std::uint64_t adding) {
   return std::string(whose) + " storage quota is " + std::to_string(quota) + " bytes and " +
-         std::to_string(used) + " bytes are used; this blob would add " +
-         std::to_string(adding) + " bytes";
+         std::to_string(used) + " bytes are used; this blob would add " + std::to_string(adding) +
+         " bytes";
 }
 
 }  // namespace
@@ -325,14 +346,14 @@ Result<void> check_link_within(SqliteConnection& connection, std::int64_t reposi
   const bool in_registry = probe->integer(3) != 0;
   if (limits.repository_bytes && !in_repository &&
       repository_used + adding > *limits.repository_bytes) {
-    return MetadataError{Errc::quota_exceeded, quota_message("the repository's",
-                                                             *limits.repository_bytes,
-                                                             repository_used, adding)};
+    return MetadataError{
+        Errc::quota_exceeded,
+        quota_message("the repository's", *limits.repository_bytes, repository_used, adding)};
   }
   if (limits.registry_bytes && !in_registry && registry_used + adding > *limits.registry_bytes) {
-    return MetadataError{Errc::quota_exceeded, quota_message("the registry's",
-                                                             *limits.registry_bytes,
-                                                             registry_used, adding)};
+    return MetadataError{
+        Errc::quota_exceeded,
+        quota_message("the registry's", *limits.registry_bytes, registry_used, adding)};
   }
   return {};
 }
@@ -384,9 +405,8 @@ Result<RetentionPolicy> SqliteMetadataStore::retention_policy(RegistryId registr
   return retention_of(*stmt);
 }
 
-Result<RetentionPolicy> SqliteMetadataStore::set_retention_policy(RegistryId registry,
-                                                                  bool enabled, int days,
-                                                                  std::int64_t now) {
+Result<RetentionPolicy> SqliteMetadataStore::set_retention_policy(RegistryId registry, bool enabled,
+                                                                  int days, std::int64_t now) {
   if (auto bad = check_days(days, kMinRetentionDays, kMaxRetentionDays, "retention")) {
     return *bad;
   }
@@ -499,8 +519,8 @@ Result<std::vector<DeletedTag>> SqliteMetadataStore::list_deleted_tags(
   }
 }
 
-Result<std::optional<oci::Digest>> SqliteMetadataStore::deleted_tag_digest(
-    RepositoryRef repository, std::string_view tag) {
+Result<std::optional<oci::Digest>> SqliteMetadataStore::deleted_tag_digest(RepositoryRef repository,
+                                                                           std::string_view tag) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
@@ -574,9 +594,8 @@ Result<void> run_with(SqliteConnection& connection, LifecycleSql id, std::int64_
 // children that are not stored, then the links its blobs need, the row, its references and its
 // platform; then forgets the kept copy.
 Result<void> bring_back(SqliteConnection& connection, RepositoryRef repository,
-                        std::int64_t repository_id, const std::string& digest,
-                        std::int64_t kept_id, std::int64_t now, int depth,
-                        RestoredContent& restored) {
+                        std::int64_t repository_id, const std::string& digest, std::int64_t kept_id,
+                        std::int64_t now, int depth, RestoredContent& restored) {
   if (depth > kMaxRestoreDepth) {
     return invalid_argument("manifest " + digest + " nests deeper than " +
                             std::to_string(kMaxRestoreDepth) + " levels");
@@ -607,9 +626,8 @@ Result<void> bring_back(SqliteConnection& connection, RepositoryRef repository,
     if (auto done = link->run(); !done) return done;
     link->reset();
     if (sqlite3_changes(connection.db()) == 0) {
-      return MetadataError{Errc::reference_missing,
-                           "blob " + reference.digest + " of manifest " + digest +
-                               " is gone or being removed"};
+      return MetadataError{Errc::reference_missing, "blob " + reference.digest + " of manifest " +
+                                                        digest + " is gone or being removed"};
     }
   }
   {
@@ -691,9 +709,10 @@ Result<void> bring_back_tags(SqliteConnection& connection, RepositoryRef reposit
 
 }  // namespace
 
-Result<RestoredContent> SqliteMetadataStore::restore_manifest(
-    RepositoryRef repository, const oci::Digest& digest, bool replace_tags,
-    std::span<const EventRecord> events) {
+Result<RestoredContent> SqliteMetadataStore::restore_manifest(RepositoryRef repository,
+                                                              const oci::Digest& digest,
+                                                              bool replace_tags,
+                                                              std::span<const EventRecord> events) {
   if (auto bad = check_repository(repository)) return *bad;
   const std::string text = digest.str();
   RestoredContent restored;
@@ -707,8 +726,8 @@ Result<RestoredContent> SqliteMetadataStore::restore_manifest(
     auto live = live_manifest_id(connection, *repository_id, text);
     if (!live) return live.error();
     if (*kept && !*live) {
-      auto back = bring_back(connection, repository, *repository_id, text, **kept, now, 0,
-                             restored);
+      auto back =
+          bring_back(connection, repository, *repository_id, text, **kept, now, 0, restored);
       if (!back) return back;
       live = live_manifest_id(connection, *repository_id, text);
       if (!live) return live.error();
@@ -717,13 +736,13 @@ Result<RestoredContent> SqliteMetadataStore::restore_manifest(
       return MetadataError{Errc::not_found, "manifest " + text + " is not kept in repository " +
                                                 std::string(repository.name)};
     }
-    auto tags = bring_back_tags(connection, repository, *repository_id, text, **live,
-                                replace_tags, now, restored);
+    auto tags = bring_back_tags(connection, repository, *repository_id, text, **live, replace_tags,
+                                now, restored);
     if (!tags) return tags;
     if (restored.manifests.empty() && restored.tags.empty()) {
-      return MetadataError{Errc::not_found, "nothing of manifest " + text +
-                                                " is kept in repository " +
-                                                std::string(repository.name)};
+      return MetadataError{
+          Errc::not_found,
+          "nothing of manifest " + text + " is kept in repository " + std::string(repository.name)};
     }
     return insert_events(connection, events);
   });
@@ -739,8 +758,7 @@ Result<ExpiredCounts> SqliteMetadataStore::expire_deleted(std::int64_t now, std:
       return done;
     }
     counts.manifests = static_cast<std::uint64_t>(sqlite3_changes(connection.db()));
-    if (auto done = run_with(connection, LifecycleSql::expire_tags, now, sql_limit(limit));
-        !done) {
+    if (auto done = run_with(connection, LifecycleSql::expire_tags, now, sql_limit(limit)); !done) {
       return done;
     }
     counts.tags = static_cast<std::uint64_t>(sqlite3_changes(connection.db()));
@@ -820,6 +838,7 @@ Result<StorageState> SqliteMetadataStore::storage_state(RepositoryRef repository
   if (!row) return row.error();
   if (!*row) return registry_not_found(repository.registry);
   return StorageState{
+      .tier = std::string(stmt->text(4)),
       .registry_bytes = static_cast<std::uint64_t>(stmt->integer(0)),
       .registry_quota = optional_bytes(*stmt, 1),
       .repository_bytes = static_cast<std::uint64_t>(stmt->integer(2)),
@@ -895,6 +914,124 @@ Result<std::uint64_t> SqliteMetadataStore::recount_registry_bytes(RegistryId reg
   auto row = stmt->step();
   if (!row) return row.error();
   return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+}
+
+// --- purge schedules ---
+
+namespace {
+
+// Filters are stored one per line: a filter holds no line break (the registry layer checks).
+std::string joined_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) {
+    if (!text.empty()) text += '\n';
+    text += line;
+  }
+  return text;
+}
+
+PurgeSchedule purge_schedule_of(const Statement& stmt) {
+  return PurgeSchedule{
+      .registry = stmt.integer(0),
+      .name = std::string(stmt.text(1)),
+      .schedule = std::string(stmt.text(2)),
+      .filters = split_lines(stmt.text(3)),
+      .ago_seconds = stmt.integer(4),
+      .untagged = stmt.integer(5) != 0,
+      .keep = static_cast<std::uint64_t>(stmt.integer(6)),
+      .created_at = stmt.integer(7),
+      .updated_at = stmt.integer(8),
+      .last_run_at = stmt.integer(9),
+      .last_result = std::string(stmt.text(10)),
+  };
+}
+
+}  // namespace
+
+Result<PurgeSchedule> SqliteMetadataStore::put_purge_schedule(const PurgeSchedule& schedule) {
+  if (schedule.name.empty()) return invalid_argument("purge schedule name is empty");
+  for (const std::string& filter : schedule.filters) {
+    if (filter.find('\n') != std::string::npos) {
+      return invalid_argument("a purge filter holds a line break");
+    }
+  }
+  const std::string filters = joined_lines(schedule.filters);
+  std::optional<PurgeSchedule> saved;
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto stmt = connection.statement(LifecycleSql::put_purge_schedule);
+    if (!stmt) return stmt.error();
+    stmt->bind_int(1, schedule.registry)
+        .bind_text(2, schedule.name)
+        .bind_text(3, schedule.schedule)
+        .bind_text(4, filters)
+        .bind_int(5, schedule.ago_seconds)
+        .bind_int(6, schedule.untagged ? 1 : 0)
+        .bind_int(7, static_cast<std::int64_t>(std::min<std::uint64_t>(
+                         schedule.keep, std::numeric_limits<std::int64_t>::max())))
+        .bind_int(8, schedule.updated_at != 0 ? schedule.updated_at : unix_now());
+    auto row = stmt->step();
+    if (!row) {
+      if (sqlite3_extended_errcode(connection.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        return registry_not_found(schedule.registry);
+      }
+      return row.error();
+    }
+    if (*row) saved = purge_schedule_of(*stmt);
+    return {};
+  });
+  if (!written) return written.error();
+  if (!saved) return registry_not_found(schedule.registry);
+  return *saved;
+}
+
+Result<std::vector<PurgeSchedule>> SqliteMetadataStore::list_purge_schedules(
+    std::optional<RegistryId> registry) {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(LifecycleSql::list_purge_schedules);
+  if (!stmt) return stmt.error();
+  if (registry) {
+    stmt->bind_int(1, *registry);
+  } else {
+    stmt->bind_null(1);
+  }
+  std::vector<PurgeSchedule> schedules;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return schedules;
+    schedules.push_back(purge_schedule_of(*stmt));
+  }
+}
+
+Result<bool> SqliteMetadataStore::delete_purge_schedule(RegistryId registry,
+                                                        std::string_view name) {
+  bool removed = false;
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto stmt = connection.statement(LifecycleSql::delete_purge_schedule);
+    if (!stmt) return stmt.error();
+    stmt->bind_int(1, registry).bind_text(2, name);
+    if (auto done = stmt->run(); !done) return done;
+    removed = sqlite3_changes(connection.db()) > 0;
+    return {};
+  });
+  if (!written) return written.error();
+  return removed;
+}
+
+Result<bool> SqliteMetadataStore::record_purge_run(RegistryId registry, std::string_view name,
+                                                   std::int64_t at, std::string_view result) {
+  bool recorded = false;
+  auto written = write([&](SqliteConnection& connection) -> Result<void> {
+    auto stmt = connection.statement(LifecycleSql::record_purge_run);
+    if (!stmt) return stmt.error();
+    stmt->bind_int(1, registry).bind_text(2, name).bind_int(3, at).bind_text(4, result);
+    if (auto done = stmt->run(); !done) return done;
+    recorded = sqlite3_changes(connection.db()) > 0;
+    return {};
+  });
+  if (!written) return written.error();
+  return recorded;
 }
 
 }  // namespace berth::metadata

@@ -445,7 +445,8 @@ CREATE INDEX tags_by_time ON tags (repository_id, updated_at, name);
 CREATE INDEX manifests_by_time ON manifests
   (repository_id, (CASE WHEN updated_at != 0 THEN updated_at ELSE created_at END), digest);
 )sql",
-    // 7 -> 8: soft delete, retention and exact usage counters (lifecycle_store.h).
+    // 7 -> 8: soft delete, retention, purge schedules and exact usage counters
+    // (lifecycle_store.h).
     // - Soft-deleted manifests and tags are kept by the repository's name, so they outlive it.
     // - manifests.untagged_at: when the manifest lost its last tag (or was pushed without one);
     //   NULL while tagged. The tag triggers keep it, whatever path changes tags.
@@ -556,6 +557,21 @@ CREATE TABLE deleted_tags (
 ) WITHOUT ROWID;
 CREATE INDEX deleted_tags_by_expiry ON deleted_tags (expires_at);
 CREATE INDEX deleted_tags_by_digest ON deleted_tags (registry_id, repository, digest);
+
+CREATE TABLE purge_schedules (
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  schedule    TEXT NOT NULL,
+  filters     TEXT NOT NULL,
+  ago_seconds INTEGER NOT NULL CHECK (ago_seconds >= 0),
+  untagged    INTEGER NOT NULL CHECK (untagged IN (0, 1)),
+  keep        INTEGER NOT NULL CHECK (keep >= 0),
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  last_run_at INTEGER NOT NULL DEFAULT 0,
+  last_result TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (registry_id, name)
+) WITHOUT ROWID;
 )sql",
 };
 

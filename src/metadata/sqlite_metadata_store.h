@@ -273,6 +273,12 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<void> link_blob_within(RepositoryRef repository, const oci::Digest& digest,
                                 std::uint64_t size, const StorageLimits& limits) override;
   Result<std::uint64_t> recount_registry_bytes(RegistryId registry) override;
+  Result<PurgeSchedule> put_purge_schedule(const PurgeSchedule& schedule) override;
+  Result<std::vector<PurgeSchedule>> list_purge_schedules(
+      std::optional<RegistryId> registry) override;
+  Result<bool> delete_purge_schedule(RegistryId registry, std::string_view name) override;
+  Result<bool> record_purge_run(RegistryId registry, std::string_view name, std::int64_t at,
+                                std::string_view result) override;
 
  private:
   class ReaderLease;

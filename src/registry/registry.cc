@@ -1,15 +1,16 @@
 #include "registry/registry.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "common/clock.h"
 #include "common/ids.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
+#include "registry/tiers.h"
 
 namespace berth::registry {
 namespace {
@@ -85,10 +86,75 @@ RegistryError from_metadata(const metadata::MetadataError& error) {
       return {Errc::busy, error.message + "; retry shortly"};
     case metadata::Errc::reference_missing:
       return {Errc::manifest_blob_unknown, error.message + "; push it before the manifest"};
+    case metadata::Errc::quota_exceeded:
+      return {Errc::quota_exceeded, "storage quota exceeded: " + error.message};
     default:
       return internal("metadata store", error.message);
   }
 }
+
+namespace {
+
+// The repository's quota, and the registry's own or else its tier's included storage.
+metadata::StorageLimits limits_of(const metadata::StorageState& state) {
+  metadata::StorageLimits limits{.registry_bytes = state.registry_quota,
+                                 .repository_bytes = state.repository_quota};
+  if (!limits.registry_bytes) {
+    if (const Tier* tier = find_tier(state.tier); tier != nullptr) {
+      limits.registry_bytes = tier->limits.included_storage_bytes;
+    }
+  }
+  return limits;
+}
+
+}  // namespace
+
+Result<metadata::StorageLimits> storage_limits(metadata::LifecycleStore* lifecycle,
+                                               metadata::RepositoryRef repository) {
+  if (lifecycle == nullptr) return metadata::StorageLimits{};
+  auto state = lifecycle->storage_state(repository);
+  if (!state) return from_metadata(state.error());
+  return limits_of(*state);
+}
+
+Result<void> check_within_quotas(metadata::LifecycleStore* lifecycle,
+                                 metadata::RepositoryRef repository) {
+  if (lifecycle == nullptr) return {};
+  auto state = lifecycle->storage_state(repository);
+  if (!state) return from_metadata(state.error());
+  const metadata::StorageLimits limits = limits_of(*state);
+  auto over = [](std::string_view whose, std::uint64_t quota, std::uint64_t used) {
+    return RegistryError{Errc::quota_exceeded,
+                         fmt::format("storage quota exceeded: {} storage quota is {} bytes and "
+                                     "{} bytes are used; delete content or raise the quota",
+                                     whose, quota, used)};
+  };
+  if (limits.repository_bytes && state->repository_bytes > *limits.repository_bytes) {
+    return over("the repository's", *limits.repository_bytes, state->repository_bytes);
+  }
+  if (limits.registry_bytes && state->registry_bytes > *limits.registry_bytes) {
+    return over("the registry's", *limits.registry_bytes, state->registry_bytes);
+  }
+  return {};
+}
+
+namespace {
+
+// Links the blob, keeping to the storage quotas when there is a lifecycle store.
+Result<void> link_within_quotas(metadata::MetadataStore& metadata,
+                                metadata::LifecycleStore* lifecycle,
+                                metadata::RepositoryRef repository, const oci::Digest& digest,
+                                std::uint64_t size) {
+  auto limits = storage_limits(lifecycle, repository);
+  if (!limits) return limits.error();
+  auto linked = limits->registry_bytes || limits->repository_bytes
+                    ? lifecycle->link_blob_within(repository, digest, size, *limits)
+                    : metadata.link_blob(repository, digest, size);
+  if (!linked) return from_metadata(linked.error());
+  return {};
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------- upload sessions in use
 
@@ -122,7 +188,7 @@ UploadSession::UploadSession(metadata::RegistryId registry, std::string reposito
                              std::unique_ptr<storage::UploadWriter> writer,
                              storage::BlobStorage& storage, metadata::MetadataStore& metadata,
                              bool has_record, std::chrono::seconds idle_timeout,
-                             std::int64_t last_activity)
+                             std::int64_t last_activity, metadata::LifecycleStore* lifecycle)
     : registry_(registry),
       repository_(std::move(repository)),
       hold_(std::move(hold)),
@@ -131,7 +197,8 @@ UploadSession::UploadSession(metadata::RegistryId registry, std::string reposito
       metadata_(metadata),
       has_record_(has_record),
       idle_timeout_(idle_timeout),
-      last_activity_(last_activity) {
+      last_activity_(last_activity),
+      lifecycle_(lifecycle) {
   hold_.set_stable_size(writer_->size());
 }
 
@@ -174,7 +241,8 @@ void UploadSession::abandon() {
 Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
   // A repository write-locked since the upload started takes no more blobs; the session stays
   // (resumable if the lock is lifted, or swept when idle).
-  auto attributes = metadata_.repository_attributes(metadata::RepositoryRef{registry_, repository_});
+  auto attributes =
+      metadata_.repository_attributes(metadata::RepositoryRef{registry_, repository_});
   if (!attributes) return from_metadata(attributes.error());
   if (*attributes && !(*attributes)->write_enabled) {
     return locked_error(fmt::format("repository {}", repository_), "writeEnabled");
@@ -186,10 +254,14 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
     }
     return from_storage(committed.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  if (auto linked = metadata_.link_blob(metadata::RepositoryRef{registry_, repository_},
-                                         committed->digest, committed->size);
+  const metadata::RepositoryRef target{registry_, repository_};
+  if (auto linked =
+          link_within_quotas(metadata_, lifecycle_, target, committed->digest, committed->size);
       !linked) {
-    return from_metadata(linked.error());
+    if (linked.error().code == Errc::quota_exceeded && has_record_) {
+      (void)metadata_.delete_upload(id());  // the writer has ended the session
+    }
+    return linked.error();
   }
   if (has_record_) {
     if (auto removed = metadata_.delete_upload(id()); !removed) {
@@ -202,16 +274,16 @@ Result<BlobInfo> UploadSession::commit(const oci::Digest& digest) {
 // ---------------------------------------------------------------- registry
 
 Registry::Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                   UploadSessions& uploads, metadata::RegistryId registry,
-                   PullRecorder* pulls)
+                   UploadSessions& uploads, metadata::RegistryId registry, PullRecorder* pulls,
+                   metadata::LifecycleStore* lifecycle)
     : storage_(storage),
       metadata_(metadata),
       uploads_(uploads),
       registry_(registry),
-      pulls_(pulls) {}
+      pulls_(pulls),
+      lifecycle_(lifecycle) {}
 
-metadata::EventRecord Registry::event(std::string_view action,
-                                      std::string_view repository) const {
+metadata::EventRecord Registry::event(std::string_view action, std::string_view repository) const {
   metadata::EventRecord event;
   event.id = random_uuid();
   event.registry = registry_;
@@ -262,11 +334,13 @@ Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_v
   if (auto stored = storage_.stat(digest); !stored) {
     return from_storage(stored.error(), Errc::blob_unknown, "blob unknown to the registry");
   }
-  if (auto linked = metadata_.link_blob(ref(repository), digest, source->size); !linked) {
-    if (linked.error().code == metadata::Errc::being_deleted) {
+  if (auto linked =
+          link_within_quotas(metadata_, lifecycle_, ref(repository), digest, source->size);
+      !linked) {
+    if (linked.error().code == Errc::busy) {
       return RegistryError{Errc::blob_unknown, "blob unknown to the registry"};
     }
-    return from_metadata(linked.error());
+    return linked.error();
   }
   return *source;
 }
@@ -280,8 +354,8 @@ Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view r
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
   const std::int64_t now = unix_now();
   metadata::UploadRecord record{id, registry_, std::string(repository), now, now};
-  if (auto created = metadata_.create_upload_within_limit(
-          record, uploads_.policy().max_open_per_registry);
+  if (auto created =
+          metadata_.create_upload_within_limit(record, uploads_.policy().max_open_per_registry);
       !created) {
     (void)(*writer)->discard();
     if (created.error().code == metadata::Errc::limit_reached) {
@@ -295,7 +369,7 @@ Result<std::unique_ptr<UploadSession>> Registry::start_upload(std::string_view r
   }
   return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
                                          std::move(*writer), storage_, metadata_, true,
-                                         uploads_.policy().idle_timeout, now);
+                                         uploads_.policy().idle_timeout, now, lifecycle_);
 }
 
 Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
@@ -308,7 +382,7 @@ Result<std::unique_ptr<UploadSession>> Registry::start_single_request_upload(
   if (!writer) return from_storage(writer.error(), Errc::internal, "cannot create the upload");
   return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
                                          std::move(*writer), storage_, metadata_, false,
-                                         uploads_.policy().idle_timeout, 0);
+                                         uploads_.policy().idle_timeout, 0, lifecycle_);
 }
 
 Result<metadata::UploadRecord> Registry::live_upload(std::string_view repository,
@@ -334,9 +408,9 @@ Result<std::unique_ptr<UploadSession>> Registry::resume_upload(std::string_view 
   if (!writer) {
     return from_storage(writer.error(), Errc::blob_upload_unknown, "upload unknown");
   }
-  return std::make_unique<UploadSession>(registry_, std::string(repository), std::move(*hold),
-                                         std::move(*writer), storage_, metadata_, true,
-                                         uploads_.policy().idle_timeout, record->updated_at);
+  return std::make_unique<UploadSession>(
+      registry_, std::string(repository), std::move(*hold), std::move(*writer), storage_, metadata_,
+      true, uploads_.policy().idle_timeout, record->updated_at, lifecycle_);
 }
 
 Result<std::uint64_t> Registry::upload_size(std::string_view repository, std::string_view id) {
@@ -403,8 +477,8 @@ Result<void> check_stored(const metadata::Result<std::optional<std::uint64_t>>& 
 // A config or layer.
 Result<void> check_blob(metadata::MetadataStore& metadata, metadata::RepositoryRef repository,
                         const oci::Descriptor& descriptor) {
-  return check_stored(metadata.linked_blob_size(repository, descriptor.digest), "blob",
-                      "manifest", descriptor);
+  return check_stored(metadata.linked_blob_size(repository, descriptor.digest), "blob", "manifest",
+                      descriptor);
 }
 
 // A child of an index.
@@ -509,9 +583,8 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
   oci::Digest digest = oci::digest_of(
       bytes, digest_reference ? digest_reference->algorithm() : oci::DigestAlgorithm::sha256);
   if (digest_reference && *digest_reference != digest) {
-    return RegistryError{Errc::digest_invalid,
-                         fmt::format("the manifest's digest is {}, not {}", digest.str(),
-                                     digest_reference->str())};
+    return RegistryError{Errc::digest_invalid, fmt::format("the manifest's digest is {}, not {}",
+                                                           digest.str(), digest_reference->str())};
   }
 
   if (auto writable = check_repository_writable(repository); !writable) return writable.error();
@@ -521,6 +594,9 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
     }
   }
 
+  if (auto within = check_within_quotas(lifecycle_, ref(repository)); !within) {
+    return within.error();
+  }
   auto references = check_references(metadata_, ref(repository), *parsed);
   if (!references) return references.error();
 
@@ -528,8 +604,8 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
       .digest = digest,
       .media_type = parsed->media_type,
       .artifact_type = parsed->effective_artifact_type(),
-      .subject = parsed->subject ? std::optional<oci::Digest>(parsed->subject->digest)
-                                 : std::nullopt,
+      .subject =
+          parsed->subject ? std::optional<oci::Digest>(parsed->subject->digest) : std::nullopt,
       .annotations_json = parsed->annotations_json,
       .content = std::string(bytes),
       .created_at = unix_now(),
@@ -546,8 +622,8 @@ Result<PutManifestResult> Registry::put_manifest(std::string_view repository,
   describe_manifest(pushed, record.digest, record.media_type, record.artifact_type,
                     record.content.size());
   if (tag) pushed.tag = *tag;
-  if (auto stored = metadata_.put_manifest(ref(repository), record, *references, tag,
-                                           std::span(&pushed, 1));
+  if (auto stored =
+          metadata_.put_manifest(ref(repository), record, *references, tag, std::span(&pushed, 1));
       !stored) {
     return from_metadata(stored.error());
   }
@@ -580,8 +656,8 @@ Result<StoredManifest> Registry::get_manifest(std::string_view repository,
   }
   if (pull && pulls_ != nullptr) {
     metadata::EventRecord pulled = event(metadata::event_action::kPull, repository);
-    describe_manifest(pulled, (*record)->digest, (*record)->media_type,
-                      (*record)->artifact_type, (*record)->content.size());
+    describe_manifest(pulled, (*record)->digest, (*record)->media_type, (*record)->artifact_type,
+                      (*record)->content.size());
     if (const auto* tag = std::get_if<std::string>(&reference)) pulled.tag = *tag;
     pulls_->record(std::move(pulled));
   }
@@ -675,11 +751,13 @@ Result<Registry::Page> Registry::list_tags(std::string_view repository, std::str
   auto exists = metadata_.repository_exists(ref(repository));
   if (!exists) return from_metadata(exists.error());
   if (!*exists) return RegistryError{Errc::name_unknown, "repository name not known to registry"};
-  return read_page(limit, [&](std::size_t n) { return metadata_.list_tags(ref(repository), last, n); });
+  return read_page(limit,
+                   [&](std::size_t n) { return metadata_.list_tags(ref(repository), last, n); });
 }
 
 Result<Registry::Page> Registry::list_repositories(std::string_view last, std::size_t limit) {
-  return read_page(limit, [&](std::size_t n) { return metadata_.list_repositories(registry_, last, n); });
+  return read_page(limit,
+                   [&](std::size_t n) { return metadata_.list_repositories(registry_, last, n); });
 }
 
 Result<std::vector<metadata::Referrer>> Registry::list_referrers(

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "oci/digest.h"
 #include "oci/reference.h"
@@ -44,6 +45,7 @@ enum class Errc {
   busy,              // garbage collection is removing the same content: retry shortly
   storage_full,      // no space left for the bytes or the metadata
   locked,            // a changeable attribute (lock) of the item forbids the operation
+  quota_exceeded,    // the repository's or the registry's storage quota forbids the push
   internal,          // storage or database failure: not the client's fault
 };
 using RegistryError = Error<Errc>;
@@ -118,11 +120,12 @@ class UploadSessions {
 class UploadSession {
  public:
   // `last_activity`: the session record's updated_at (0 without a record).
+  // `lifecycle` (optional): where the storage quotas the commit keeps to are.
   UploadSession(metadata::RegistryId registry, std::string repository,
                 UploadSessions::Hold hold, std::unique_ptr<storage::UploadWriter> writer,
                 storage::BlobStorage& storage, metadata::MetadataStore& metadata,
                 bool has_record, std::chrono::seconds idle_timeout,
-                std::int64_t last_activity);
+                std::int64_t last_activity, metadata::LifecycleStore* lifecycle = nullptr);
   const std::string& id() const { return hold_.id(); }
   std::uint64_t size() const { return writer_->size(); }
   // Appends all of `data` or nothing.
@@ -133,7 +136,9 @@ class UploadSession {
   // Makes the request's chunk durable and records the activity (end of a PATCH).
   Result<void> flush();
   // Verifies `digest`, stores the blob, links it to the repository and ends the session.
-  // On a digest mismatch the session ends too and nothing is stored.
+  // On a digest mismatch the session ends too and nothing is stored. quota_exceeded (the
+  // session ends, the blob is not linked and its bytes are left to garbage collection) when
+  // the link would take the repository or the registry beyond its storage quota.
   Result<BlobInfo> commit(const oci::Digest& digest);
   // Ends the session and removes its bytes and record (a one-request upload that failed).
   void abandon();
@@ -149,6 +154,7 @@ class UploadSession {
   bool has_record_;
   std::chrono::seconds idle_timeout_;
   std::int64_t last_activity_;
+  metadata::LifecycleStore* lifecycle_;
 };
 
 struct StoredManifest {
@@ -176,9 +182,10 @@ class PullRecorder {
 // append (in the change's own transaction).
 class Registry {
  public:
+  // `lifecycle` (optional): storage quotas, kept on every link, and soft-deleted content.
   Registry(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
            UploadSessions& uploads, metadata::RegistryId registry,
-           PullRecorder* pulls = nullptr);
+           PullRecorder* pulls = nullptr, metadata::LifecycleStore* lifecycle = nullptr);
   metadata::RegistryId id() const { return registry_; }
   // Who is asking: recorded in the events of the changes made through this object.
   void set_origin(metadata::EventOrigin origin) { origin_ = std::move(origin); }
@@ -323,11 +330,22 @@ class Registry {
   UploadSessions& uploads_;
   metadata::RegistryId registry_;
   PullRecorder* pulls_;
+  metadata::LifecycleStore* lifecycle_;
   metadata::EventOrigin origin_;
 };
 
 // Maps failures of the backends to registry errors (shared with the upload sweeper).
 RegistryError from_metadata(const metadata::MetadataError& error);
+
+// The quotas a link to `repository` must keep to: the repository's, and the registry's (its
+// own, else its tier's included storage). No limits without a lifecycle store.
+Result<metadata::StorageLimits> storage_limits(metadata::LifecycleStore* lifecycle,
+                                               metadata::RepositoryRef repository);
+
+// quota_exceeded when the repository or its registry already uses more than its quota (a
+// quota lowered below the usage): nothing more may be pushed until space is freed.
+Result<void> check_within_quotas(metadata::LifecycleStore* lifecycle,
+                                 metadata::RepositoryRef repository);
 
 // The refusal of an operation that a lock forbids: `item` names what is locked ("tag v1 of
 // repository app"), `attribute` which attribute is false ("writeEnabled").

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "registry/registry.h"
 #include "storage/blob_storage.h"
@@ -12,19 +13,25 @@ namespace berth::registry {
 
 class RegistryServices {
  public:
-  // All three must outlive the factory and every Registry it builds.
-  // `pulls` (optional) records pulls for the audit.
+  // All of them must outlive the factory and every Registry it builds.
+  // `pulls` (optional) records pulls for the audit; `lifecycle` (optional) keeps storage quotas
+  // and soft-deleted content.
   RegistryServices(storage::BlobStorage& storage, metadata::MetadataStore& metadata,
-                   UploadSessions& uploads, PullRecorder* pulls = nullptr)
-      : storage_(storage), metadata_(metadata), uploads_(uploads), pulls_(pulls) {}
+                   UploadSessions& uploads, PullRecorder* pulls = nullptr,
+                   metadata::LifecycleStore* lifecycle = nullptr)
+      : storage_(storage),
+        metadata_(metadata),
+        uploads_(uploads),
+        pulls_(pulls),
+        lifecycle_(lifecycle) {}
 
   // The content of registry `id`. Cheap: a Registry is references and the id.
   Registry for_registry(metadata::RegistryId id) const {
-    return Registry(storage_, metadata_, uploads_, id, pulls_);
+    return Registry(storage_, metadata_, uploads_, id, pulls_, lifecycle_);
   }
   // The same, with the request that asks as the origin of its events.
   Registry for_registry(metadata::RegistryId id, metadata::EventOrigin origin) const {
-    Registry registry(storage_, metadata_, uploads_, id, pulls_);
+    Registry registry(storage_, metadata_, uploads_, id, pulls_, lifecycle_);
     registry.set_origin(std::move(origin));
     return registry;
   }
@@ -34,6 +41,7 @@ class RegistryServices {
   metadata::MetadataStore& metadata_;
   UploadSessions& uploads_;
   PullRecorder* pulls_;
+  metadata::LifecycleStore* lifecycle_;
 };
 
 }  // namespace berth::registry

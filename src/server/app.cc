@@ -353,7 +353,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   });
   parts_->pull_log = std::make_unique<registry::PullLog>(*parts_->metadata);
   parts_->registries = std::make_unique<registry::RegistryServices>(
-      *parts_->storage, *parts_->metadata, *parts_->uploads, parts_->pull_log.get());
+      *parts_->storage, *parts_->metadata, *parts_->uploads, parts_->pull_log.get(),
+      parts_->metadata.get());
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
   bool first_start = begin_first_start(config.data_dir);

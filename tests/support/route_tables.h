@@ -36,7 +36,8 @@ class AllRoutes {
     if (!store) throw std::runtime_error(store.error().message);
     metadata_ = std::move(*store);
     resolver_ = std::make_unique<registry::TenantResolver>(*metadata_, registry::TenantRouting{});
-    registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_);
+    registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_,
+                                                                nullptr, metadata_.get());
     plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
     tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
     access_ = std::make_unique<AccessStack>(*metadata_);
