@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -257,9 +258,12 @@ TEST_P(LifecycleStoreConformance, RetentionFindsOnlyManifestsUntaggedAfterItWasE
                                                   std::nullopt, 100))
                 .size(),
             1u);
-  // purge --untagged asks the same, whatever the policy, and sees the older one too.
-  auto untagged_now = MUST(lifecycle().untagged_manifests(repo("app"), unix_now()));
-  EXPECT_EQ(untagged_now.size(), 2u);
+  // Purge asks whatever the policy, tagged or not: all but the locked one and the child.
+  auto disposable = MUST(lifecycle().disposable_manifests(repo("app"), unix_now()));
+  EXPECT_EQ(disposable.size(), 4u);
+  EXPECT_EQ(std::count(disposable.begin(), disposable.end(), locked), 0);
+  EXPECT_EQ(std::count(disposable.begin(), disposable.end(), child), 0);
+  EXPECT_TRUE(MUST(lifecycle().disposable_manifests(repo("app"), 0)).empty());
 }
 
 TEST_P(LifecycleStoreConformance, ALinkBeyondAQuotaIsRefusedAndNothingIsLinked) {

@@ -181,11 +181,11 @@ class LifecycleStore {
   virtual Result<std::vector<ManifestKey>> retention_candidates(
       RegistryId registry, std::int64_t now, const std::optional<ManifestKey>& after,
       std::size_t limit) = 0;
-  // The repository's manifests that purge --untagged may delete: untagged since at most
-  // `untagged_before`, and otherwise as retention_candidates asks (whatever the policy), by
-  // digest.
-  virtual Result<std::vector<oci::Digest>> untagged_manifests(RepositoryRef repository,
-                                                              std::int64_t untagged_before) = 0;
+  // The repository's manifests that purge may delete, tagged or not, by digest: last changed
+  // (pushed, attributes changed or untagged) at or before `changed_before`, and otherwise as
+  // retention_candidates asks (not locked, not a child, not a referrer of a stored manifest).
+  virtual Result<std::vector<oci::Digest>> disposable_manifests(RepositoryRef repository,
+                                                                std::int64_t changed_before) = 0;
 
   // --- quotas and usage ---
   virtual Result<StorageState> storage_state(RepositoryRef repository) = 0;

@@ -237,7 +237,7 @@ enum class LifecycleSql : std::size_t {
   expire_tags,
   soft_deleted_bytes,
   retention_candidates,
-  untagged_manifests,
+  disposable_manifests,
   storage_state,
   set_registry_quota,
   set_repository_quota,

@@ -190,10 +190,11 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
      "AND m.untagged_at <= ?2 - g.retention_days * 86400 AND " BERTH_DISPOSABLE_MANIFEST
      "AND (r.name > ?3 OR (r.name = ?3 AND m.digest > ?4)) "
      "ORDER BY r.name, m.digest LIMIT ?5"},
-    {LifecycleSql::untagged_manifests, "list untagged manifests",
+    {LifecycleSql::disposable_manifests, "list disposable manifests",
      "SELECT m.digest FROM repositories r JOIN manifests m ON m.repository_id = r.id "
-     "WHERE r.registry_id = ?1 AND r.name = ?2 AND m.untagged_at IS NOT NULL "
-     "AND m.untagged_at <= ?3 AND " BERTH_DISPOSABLE_MANIFEST "ORDER BY m.digest"},
+     "WHERE r.registry_id = ?1 AND r.name = ?2 "
+     "AND max(m.created_at, m.updated_at, COALESCE(m.untagged_at, 0)) <= ?3 "
+     "AND " BERTH_DISPOSABLE_MANIFEST "ORDER BY m.digest"},
     {LifecycleSql::storage_state, "read storage state",
      "SELECT g.linked_bytes, g.storage_quota_bytes, r.linked_bytes, r.storage_quota_bytes, "
      "g.tier FROM registries g LEFT JOIN repositories r ON r.registry_id = g.id AND r.name = ?2 "
@@ -806,14 +807,14 @@ Result<std::vector<ManifestKey>> SqliteMetadataStore::retention_candidates(
   }
 }
 
-Result<std::vector<oci::Digest>> SqliteMetadataStore::untagged_manifests(
-    RepositoryRef repository, std::int64_t untagged_before) {
+Result<std::vector<oci::Digest>> SqliteMetadataStore::disposable_manifests(
+    RepositoryRef repository, std::int64_t changed_before) {
   if (auto bad = check_repository(repository)) return *bad;
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(LifecycleSql::untagged_manifests);
+  auto stmt = reader->connection().statement(LifecycleSql::disposable_manifests);
   if (!stmt) return stmt.error();
-  stmt->bind_repository(repository).bind_int(3, untagged_before);
+  stmt->bind_repository(repository).bind_int(3, changed_before);
   std::vector<oci::Digest> digests;
   for (;;) {
     auto row = stmt->step();

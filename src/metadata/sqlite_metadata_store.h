@@ -263,8 +263,8 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<std::vector<ManifestKey>> retention_candidates(RegistryId registry, std::int64_t now,
                                                         const std::optional<ManifestKey>& after,
                                                         std::size_t limit) override;
-  Result<std::vector<oci::Digest>> untagged_manifests(RepositoryRef repository,
-                                                      std::int64_t untagged_before) override;
+  Result<std::vector<oci::Digest>> disposable_manifests(RepositoryRef repository,
+                                                        std::int64_t changed_before) override;
   Result<StorageState> storage_state(RepositoryRef repository) override;
   Result<void> set_registry_quota(RegistryId registry,
                                   std::optional<std::uint64_t> bytes) override;

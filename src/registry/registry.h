@@ -299,6 +299,23 @@ class Registry {
                                                     const oci::Digest& digest,
                                                     const metadata::AttributeChanges& changes);
 
+  // --- soft-deleted content (registry_lifecycle.cc; unsupported without a lifecycle store) ---
+  // Repositories with soft-deleted manifests or tags, by name, strictly after `after`.
+  Result<std::vector<std::string>> deleted_repositories(std::string_view after,
+                                                        std::size_t limit);
+  Result<std::vector<metadata::DeletedManifest>> deleted_manifests(std::string_view repository,
+                                                                   std::string_view after,
+                                                                   std::size_t limit);
+  Result<std::vector<metadata::DeletedTag>> deleted_tags(std::string_view repository,
+                                                         std::optional<std::string_view> tag,
+                                                         std::size_t limit);
+  // Brings back the soft-deleted manifest (by digest, or the one the most recently deleted tag
+  // of that name pointed at) with its deleted tags; `force` moves tags whose names are in use
+  // again (never a write-locked one). manifest_unknown when nothing of it is kept; locked when
+  // the repository is write-locked.
+  Result<metadata::RestoredContent> restore(std::string_view repository,
+                                            const oci::Reference& reference, bool force);
+
  private:
   // locked unless the repository (when it exists) allows writes: manifest pushes, uploads and
   // mounts into it.
