@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <charconv>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -349,8 +350,10 @@ class Handlers {
     co_return json_response(200,
                             json::object{
                                 {"registry", usage->registry},
-                                {"storage", json::object{{"usedBytes", usage->used_bytes},
-                                                         {"includedBytes", usage->included_bytes}}},
+                                {"storage",
+                                 json::object{{"usedBytes", usage->used_bytes},
+                                              {"includedBytes", usage->included_bytes},
+                                              {"softDeletedBytes", usage->soft_deleted_bytes}}},
                                 {"repositories", std::move(repositories)},
                                 {"counts", std::move(counts)},
                             });
@@ -661,7 +664,12 @@ Response unauthorized(const Challenge&) {
 }  // namespace
 
 std::vector<RouteRow> management_routes(ManagementContext& context) {
-  std::vector<RouteRow> rows = rows_of(std::make_shared<Handlers>(context), kRoutes);
+  // The lifecycle routes first: some end in a fixed suffix after a {repository+}, which the
+  // bare repository routes below would otherwise take as part of the name.
+  std::vector<RouteRow> rows = lifecycle_management_routes(context);
+  for (RouteRow& row : rows_of(std::make_shared<Handlers>(context), kRoutes)) {
+    rows.push_back(std::move(row));
+  }
   for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : gc_management_routes(context)) rows.push_back(std::move(row));
@@ -817,6 +825,10 @@ bool has_type(const json::value& value, FieldType type) {
       return value.is_object() &&
              std::all_of(value.as_object().begin(), value.as_object().end(),
                          [](const auto& item) { return item.value().is_string(); });
+    case FieldType::integer:
+      return value.is_int64() || value.is_uint64();
+    case FieldType::nullable_integer:
+      return value.is_null() || value.is_int64() || value.is_uint64();
   }
   return false;
 }
@@ -831,6 +843,10 @@ std::string_view type_name(FieldType type) {
       return "array of strings";
     case FieldType::string_map:
       return "object of strings";
+    case FieldType::integer:
+      return "whole number";
+    case FieldType::nullable_integer:
+      return "whole number or null";
   }
   return "value";
 }
@@ -866,6 +882,16 @@ std::optional<bool> bool_field(const json::object& object, std::string_view name
   auto it = object.find(name);
   if (it == object.end()) return std::nullopt;
   return it->value().as_bool();
+}
+
+std::optional<std::int64_t> int_field(const json::object& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->value().is_null()) return std::nullopt;
+  if (it->value().is_uint64()) {
+    // Beyond int64: as large as the field can say (the callers' range checks refuse it).
+    return std::numeric_limits<std::int64_t>::max();
+  }
+  return it->value().as_int64();
 }
 
 std::vector<std::string> string_array_field(const json::object& object, std::string_view name) {

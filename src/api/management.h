@@ -80,6 +80,10 @@ struct ManagementContext {
   auth::SigningKeys* signing_keys = nullptr;
   // Garbage collection (management_gc.cc); null where none runs: its routes answer 503.
   registry::GarbageCollector* gc = nullptr;
+  // Content lifecycle (management_lifecycle.cc): policies, quotas, purge schedules, and the
+  // repositories purge walks; null where there is none: its routes answer 503.
+  metadata::LifecycleStore* lifecycle = nullptr;
+  metadata::GcStore* gc_store = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
@@ -92,6 +96,10 @@ std::vector<RouteRow> event_management_routes(ManagementContext& context);
 
 // The garbage-collection part of /mgmt/v1 (runs, progress); defined in management_gc.cc.
 std::vector<RouteRow> gc_management_routes(ManagementContext& context);
+
+// The content-lifecycle part of /mgmt/v1 (soft delete, retention, quotas, restore, purge);
+// defined in management_lifecycle.cc.
+std::vector<RouteRow> lifecycle_management_routes(ManagementContext& context);
 
 // The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
 // assignments, network rules, login audit); defined in management_access.cc.

@@ -63,6 +63,8 @@ enum class FieldType {
   boolean,
   string_array,  // an array of strings
   string_map,    // an object whose values are strings
+  integer,       // a whole number
+  nullable_integer,  // a whole number or null
 };
 
 struct Field {
@@ -77,6 +79,8 @@ std::optional<http::Response> check_fields(const boost::json::object& object,
 // The field's value (after check_fields accepted its type); nullopt / empty when absent.
 std::optional<std::string> string_field(const boost::json::object& object, std::string_view name);
 std::optional<bool> bool_field(const boost::json::object& object, std::string_view name);
+// An integer or nullable_integer field; nullopt when absent or null.
+std::optional<std::int64_t> int_field(const boost::json::object& object, std::string_view name);
 
 // {"deleteEnabled","writeEnabled","readEnabled","listEnabled"}: the hosted service's
 // changeableAttributes object (the management API and /acr/v1 show the same one).

@@ -346,6 +346,11 @@ TenantResult<Usage> Tenants::usage(std::string_view name) {
   auto used = metadata_.registry_storage_bytes(record->id);
   if (!used) return internal(used.error());
   usage.used_bytes = *used;
+  if (options_.lifecycle != nullptr) {
+    auto soft_deleted = options_.lifecycle->soft_deleted_bytes(record->id);
+    if (!soft_deleted) return internal(soft_deleted.error());
+    usage.soft_deleted_bytes = *soft_deleted;
+  }
   auto repositories = metadata_.list_repository_summaries(record->id);
   if (!repositories) return internal(repositories.error());
   for (auto& repository : *repositories) {

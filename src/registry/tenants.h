@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "registry/tiers.h"
 #include "storage/blob_storage.h"
@@ -65,6 +66,8 @@ struct TenantOptions {
   // The registry that answers hosts outside the domain (TenantRouting::default_registry). The
   // data plane resolves it on every such request, so it cannot be deleted.
   std::string default_registry{metadata::kDefaultRegistryName};
+  // Where usage finds the bytes held for soft-deleted content; null: none are reported.
+  metadata::LifecycleStore* lifecycle = nullptr;
 };
 
 // A registry with what follows from its record.
@@ -109,6 +112,7 @@ struct Usage {
   std::string registry;
   std::uint64_t used_bytes = 0;      // each distinct blob once
   std::uint64_t included_bytes = 0;  // the tier's included storage
+  std::uint64_t soft_deleted_bytes = 0;  // held only for soft-deleted manifests
   std::vector<RepositoryUsage> repositories;
   std::vector<CountUsage> counts;  // one per CountedResource, in kCountedResources order
 };

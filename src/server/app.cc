@@ -38,6 +38,7 @@
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
 #include "registry/garbage_collector.h"
+#include "registry/lifecycle_job.h"
 #include "registry/upload_sweeper.h"
 #include "registry/pull_log.h"
 #include "storage/filesystem_blob_storage.h"
@@ -210,6 +211,8 @@ struct App::Parts {
   std::unique_ptr<events::AuditFile> audit_file;  // none unless configured
   // Stopped after the server (run()): a run in progress pauses and resumes at the next start.
   std::unique_ptr<registry::GarbageCollector> gc;
+  // Expiry, retention and purge schedules (stopped with the collector).
+  std::unique_ptr<registry::LifecycleJob> lifecycle_job;
   std::unique_ptr<api::ManagementContext> management;
   std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
@@ -337,7 +340,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->tenant_service = std::make_unique<registry::Tenants>(
       *parts_->metadata, *parts_->storage,
       registry::TenantOptions{config.domain, std::string(registry::kDefaultRegion),
-                              config.default_registry});
+                              config.default_registry, parts_->metadata.get()});
   ensure_default_registry(*parts_->tenant_service, config.default_registry);
   parts_->tenants =
       std::make_unique<registry::TenantResolver>(*parts_->metadata, tenant_routing(config));
@@ -374,6 +377,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       api::ManagementContext{*parts_->tenant_service, *parts_->access_control,
                              *parts_->registries, *parts_->event_service});
   parts_->management->gc = parts_->gc.get();
+  parts_->management->lifecycle = parts_->metadata.get();
+  parts_->management->gc_store = parts_->metadata.get();
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
@@ -473,6 +478,11 @@ void App::start_gc(const Config& config) {
                             totals.running,        totals.last_finished_at};
   });
   parts_->gc->start_worker();
+  registry::LifecycleJobOptions lifecycle;
+  lifecycle.interval = config.lifecycle_interval;
+  parts_->lifecycle_job = std::make_unique<registry::LifecycleJob>(
+      *parts_->registries, *parts_->metadata, *parts_->metadata, lifecycle);
+  parts_->lifecycle_job->start();
 }
 
 // The token service's signing keys, the authenticator, the login audit and
@@ -527,6 +537,7 @@ void App::run(bool handle_signals) {
   // is delivered after the next start.
   parts_->dispatcher->stop(parts_->shutdown_deadline);
   parts_->gc->stop();
+  parts_->lifecycle_job->stop();
   parts_->pull_log->flush();
   if (parts_->audit_file) parts_->audit_file->catch_up();
 }

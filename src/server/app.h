@@ -42,6 +42,7 @@ class App {
  private:
   void set_up_access_control(const Config& config);
   void start_events(const Config& config);
+  // Garbage collection and the content lifecycle job (expiry, retention, purge schedules).
   void start_gc(const Config& config);
   void enable_first_login(const std::string& registry);
 

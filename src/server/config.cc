@@ -199,6 +199,9 @@ void validate(const Config& config) {
   if (config.event_retention.count() < 3600) {
     throw std::runtime_error("events must be kept at least one hour");
   }
+  if (config.lifecycle_interval.count() < 0) {
+    throw std::runtime_error("the content lifecycle interval cannot be negative");
+  }
   if (config.gc_interval.count() < 0) {
     throw std::runtime_error("the garbage collection interval cannot be negative");
   }
@@ -265,6 +268,7 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["gc"], "grace_period_seconds", config.gc_grace_period);
     read_key(root["gc"], "page_size", config.gc_page_size);
     read_milliseconds(root["gc"], "page_pause_ms", config.gc_page_pause);
+    read_seconds(root["lifecycle"], "interval_seconds", config.lifecycle_interval);
   } catch (const YAML::Exception& e) {
     throw std::runtime_error(fmt::format("config file {}: {}", file.string(), e.what()));
   }
@@ -345,6 +349,10 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   }
   if (auto v = value("BERTH_GC_INTERVAL_SECONDS")) {
     config.gc_interval = std::chrono::seconds(parse_unsigned(*v, "BERTH_GC_INTERVAL_SECONDS"));
+  }
+  if (auto v = value("BERTH_LIFECYCLE_INTERVAL_SECONDS")) {
+    config.lifecycle_interval =
+        std::chrono::seconds(parse_unsigned(*v, "BERTH_LIFECYCLE_INTERVAL_SECONDS"));
   }
   if (auto v = value("BERTH_GC_PAGE_SIZE")) {
     config.gc_page_size = parse_unsigned(*v, "BERTH_GC_PAGE_SIZE");

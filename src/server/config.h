@@ -76,6 +76,9 @@ struct Config {
   // Items per page (one short transaction each), and a pause after each page (0: none).
   std::uint64_t gc_page_size = 1000;
   std::chrono::milliseconds gc_page_pause{0};
+  // Content lifecycle (docs/lifecycle.md): how often soft-deleted content expires, retention
+  // policies apply and purge schedules are checked (0: never).
+  std::chrono::seconds lifecycle_interval{60};
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

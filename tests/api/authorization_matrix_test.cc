@@ -173,6 +173,22 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.registries.gc.start", kRegistryWrite},
     {"mgmt.registries.gc.runs.list", kRegistryRead},
     {"mgmt.registries.gc.runs.show", kRegistryRead},
+    {"mgmt.policies.soft_delete.show", kRegistryRead},
+    {"mgmt.policies.soft_delete.update", kRegistryWrite},
+    {"mgmt.policies.retention.show", kRegistryRead},
+    {"mgmt.policies.retention.update", kRegistryWrite},
+    {"mgmt.quota.show", kRegistryRead},
+    {"mgmt.quota.update", kRegistryWrite},
+    {"mgmt.deleted_repositories.list", kRegistryRead},
+    {"mgmt.purge.run", kRegistryWrite},
+    {"mgmt.purge_schedules.list", kRegistryRead},
+    {"mgmt.purge_schedules.put", kRegistryWrite},
+    {"mgmt.purge_schedules.delete", kRegistryWrite},
+    {"mgmt.repositories.quota.show", kRegistryRead},
+    {"mgmt.repositories.quota.update", kRegistryWrite},
+    {"mgmt.deleted_manifests.list", kRegistryRead},
+    {"mgmt.deleted_tags.list", kRegistryRead},
+    {"mgmt.manifests.restore", kRegistryWrite},
 };
 
 std::string base64(std::string_view in) { return auth::detail::base64_encode(in); }

@@ -39,7 +39,9 @@ class AllRoutes {
     registries_ = std::make_unique<registry::RegistryServices>(storage_, *metadata_, uploads_,
                                                                 nullptr, metadata_.get());
     plane_ = std::make_unique<api::DataPlane>(api::DataPlane{*registries_});
-    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_);
+    registry::TenantOptions tenant_options;
+    tenant_options.lifecycle = metadata_.get();
+    tenants_ = std::make_unique<registry::Tenants>(*metadata_, storage_, tenant_options);
     access_ = std::make_unique<AccessStack>(*metadata_);
     access_control_ = std::make_unique<registry::AccessControl>(*metadata_, *metadata_, *tenants_,
                                                                 access_->key());
@@ -47,6 +49,8 @@ class AllRoutes {
                                                      events::DestinationPolicy{});
     management_ = std::make_unique<api::ManagementContext>(
         api::ManagementContext{*tenants_, *access_control_, *registries_, *events_});
+    management_->lifecycle = metadata_.get();
+    management_->gc_store = metadata_.get();
     pipeline_ = std::make_unique<api::Pipeline>(api::PipelineServices{
         *resolver_, *metadata_, *metadata_, access_->authenticator(), nullptr, nullptr, {},
         metrics});
