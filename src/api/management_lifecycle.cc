@@ -39,7 +39,7 @@ using namespace mgmt_json;
 
 constexpr std::size_t kDefaultPage = 100;
 constexpr std::size_t kMaxPage = 1000;
-constexpr std::size_t kMaxScheduleName = 64;
+constexpr std::size_t kMaxScheduleName = 128;
 
 Response internal_error(std::string detail) {
   Response response = management_error(500, mgmt::code::kInternalError, "internal server error");

@@ -188,6 +188,7 @@ class LifecycleStore {
                                                                 std::int64_t changed_before) = 0;
 
   // --- quotas and usage ---
+  // An empty repository name reads only the registry's part. not_found for an unknown registry.
   virtual Result<StorageState> storage_state(RepositoryRef repository) = 0;
   // nullopt removes the quota. Registry: not_found when absent. Repository: not_found when absent.
   virtual Result<void> set_registry_quota(RegistryId registry,

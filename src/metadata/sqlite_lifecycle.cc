@@ -829,7 +829,9 @@ Result<std::vector<oci::Digest>> SqliteMetadataStore::disposable_manifests(
 // --- quotas and usage ---
 
 Result<StorageState> SqliteMetadataStore::storage_state(RepositoryRef repository) {
-  if (auto bad = check_repository(repository)) return *bad;
+  if (!repository.name.empty()) {
+    if (auto bad = check_repository(repository)) return *bad;
+  }
   auto reader = acquire_reader();
   if (!reader) return reader.error();
   auto stmt = reader->connection().statement(LifecycleSql::storage_state);
