@@ -459,7 +459,9 @@ std::string parse_error_message(CLI::App& app, const CLI::ParseError& error,
   const std::vector<std::string> extras = app.remaining(true);
   const std::vector<std::string> commands = command_names(*command);
 
-  if (!commands.empty()) {  // a group, and none of its commands was given
+  // A group, and none of its commands was given; a verb with subcommands (`purge`) is
+  // reported as a verb.
+  if (!commands.empty() && command->get_require_subcommand_min() > 0) {
     auto word = std::find_if(extras.begin(), extras.end(),
                              [](const std::string& e) { return !e.starts_with("-"); });
     std::string where = command == &app ? std::string() : fmt::format(" for '{}'", path);
@@ -505,6 +507,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   declare_access_commands(verbs);
   declare_event_commands(verbs);
   declare_gc_commands(verbs);
+  declare_lifecycle_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());
@@ -535,7 +538,10 @@ int run(const std::vector<std::string>& args, const Environment& env,
   auto format = parse_format(options.output).value_or(Format::kTable);
   out << render(*view, format);
   out.flush();
-  return static_cast<int>(ExitCode::kOk);
+  for (const std::string& failure : view->failures) {
+    err << "berth: " << one_line(failure) << '\n';
+  }
+  return static_cast<int>(view->failures.empty() ? ExitCode::kOk : ExitCode::kFailure);
 }
 
 }  // namespace berth::cli

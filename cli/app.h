@@ -4,7 +4,8 @@
 // run() is main() without the process: arguments, environment, streams and the HTTP transport
 // come in, the exit code goes out, so tests drive the whole tool in-process. On success the
 // output goes to `out`; on failure exactly one line "berth: <message>" goes to `err` and
-// nothing to `out`.
+// nothing to `out`. A command that ran but could not do all of it (a purge that could not
+// delete some items) prints its output, then one "berth: " line per failure, and exits 1.
 
 #include <functional>
 #include <iosfwd>

@@ -118,7 +118,11 @@ CLI::App* Verbs::verb(CLI::App* parent, const std::string& name, const std::stri
                       Handler handler) {
   CLI::App* sub = parent->add_subcommand(name, description);
   add_common_options(sub, options);
-  sub->callback([this, handler] { selected = handler; });
+  // CLI11 runs a command's callback after its subcommand's: `purge schedule list` must not
+  // end up selecting `purge`.
+  sub->callback([this, sub, handler] {
+    if (sub->get_subcommands().empty()) selected = handler;
+  });
   return sub;
 }
 

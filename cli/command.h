@@ -2,7 +2,8 @@
 // What every verb shares: the parsed flags, the run's context (settings, transport, standard
 // input) and the helpers that declare flags and turn API answers into views. app.cc declares
 // the registry and content verbs, access_commands.cc the access-control ones, event_commands.cc
-// the webhook verbs and `audit list`.
+// the webhook verbs and `audit list`, gc_commands.cc garbage collection, lifecycle_commands.cc
+// soft delete, retention, restore, purge and quotas.
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -99,6 +100,21 @@ struct Options {
   // Garbage collection (gc_commands.cc); `id` is the run's.
   bool dry_run = false;
   bool wait = false;
+
+  // Content lifecycle (lifecycle_commands.cc): soft delete and retention policies (`status`
+  // too), restore, purge (`dry_run` too) and its schedules, quotas.
+  std::string days;
+  std::string policy_type;
+  bool force = false;
+  std::vector<std::string> filters;
+  std::string ago;
+  bool untagged = false;
+  std::string keep;
+  std::string schedule;
+  std::string schedule_name;
+  std::string quota_bytes;
+  std::string quota_size;
+  bool unlimited = false;
 };
 
 class Context;
@@ -171,7 +187,8 @@ struct Verbs {
   }
 
   // A verb: its flags get the connection and output flags added, and parsing it selects
-  // `handler`.
+  // `handler`. A verb may also have subcommands (`purge` and `purge schedule`): it selects
+  // its handler only when none of them was given.
   CLI::App* verb(CLI::App* parent, const std::string& name, const std::string& description,
                  Handler handler);
 
@@ -195,6 +212,10 @@ void declare_access_commands(Verbs& verbs);
 void declare_event_commands(Verbs& verbs);
 // `gc run|status|show|list` (gc_commands.cc).
 void declare_gc_commands(Verbs& verbs);
+// `config soft-delete|retention`, `repository list-deleted`, `manifest list-deleted|
+// list-deleted-tags|restore`, `purge`, `purge schedule` and `quota` (lifecycle_commands.cc);
+// after declare(), whose repository and manifest groups it adds to.
+void declare_lifecycle_commands(Verbs& verbs);
 
 // ------------------------------------------------------------------ handler helpers
 

@@ -14,7 +14,7 @@ namespace berth::cli {
 // Stable: documented in README.md and in the `berth --help` footer.
 enum class ExitCode : int {
   kOk = 0,
-  kFailure = 1,   // server error, network error, unreadable local file
+  kFailure = 1,   // server error, network error, unreadable local file, purge failures
   kUsage = 2,     // bad flags or arguments, rejected before or by the server (400)
   kAuth = 3,      // missing or wrong token (401, 403)
   kNotFound = 4,  // 404

@@ -11,7 +11,7 @@
 namespace berth::cli {
 
 struct HttpRequest {
-  std::string method;                // "GET", "POST", "PATCH", "DELETE"
+  std::string method;                // "GET", "POST", "PUT", "PATCH", "DELETE"
   std::string url;                   // absolute
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent when non-empty

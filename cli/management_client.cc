@@ -442,4 +442,90 @@ Result<json::value> ManagementClient::get_gc_run(std::string_view registry, std:
   return call("GET", gc_path(registry.empty() ? "" : registry_path(registry), registry, rest));
 }
 
+Result<json::value> ManagementClient::get_soft_delete_policy(std::string_view registry) {
+  return call("GET", child_path(registry, "policies/soft-delete"));
+}
+
+Result<json::value> ManagementClient::update_soft_delete_policy(std::string_view registry,
+                                                                const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "policies/soft-delete"), &value);
+}
+
+Result<json::value> ManagementClient::get_retention_policy(std::string_view registry) {
+  return call("GET", child_path(registry, "policies/retention"));
+}
+
+Result<json::value> ManagementClient::update_retention_policy(std::string_view registry,
+                                                              const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "policies/retention"), &value);
+}
+
+Result<json::value> ManagementClient::get_registry_quota(std::string_view registry) {
+  return call("GET", child_path(registry, "quota"));
+}
+
+Result<json::value> ManagementClient::update_registry_quota(std::string_view registry,
+                                                            const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "quota"), &value);
+}
+
+Result<json::value> ManagementClient::get_repository_quota(std::string_view registry,
+                                                           std::string_view repo) {
+  return call("GET", repository_path(registry, repo) + "/quota");
+}
+
+Result<json::value> ManagementClient::update_repository_quota(std::string_view registry,
+                                                              std::string_view repo,
+                                                              const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", repository_path(registry, repo) + "/quota", &value);
+}
+
+Result<json::value> ManagementClient::list_deleted_repositories(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "deleted-repositories") + query_string(query));
+}
+
+Result<json::value> ManagementClient::list_deleted_manifests(
+    std::string_view registry, std::string_view repo,
+    const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", repository_path(registry, repo) + "/deleted-manifests" + query_string(query));
+}
+
+Result<json::value> ManagementClient::list_deleted_tags(
+    std::string_view registry, std::string_view repo,
+    const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", repository_path(registry, repo) + "/deleted-tags" + query_string(query));
+}
+
+Result<json::value> ManagementClient::restore(std::string_view registry, std::string_view repo,
+                                              const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", repository_path(registry, repo) + "/restore", &value);
+}
+
+Result<json::value> ManagementClient::purge(std::string_view registry, const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "purge"), &value);
+}
+
+Result<json::value> ManagementClient::list_purge_schedules(std::string_view registry) {
+  return call("GET", child_path(registry, "purge-schedules"));
+}
+
+Result<json::value> ManagementClient::put_purge_schedule(std::string_view registry,
+                                                         std::string_view name,
+                                                         const json::object& body) {
+  json::value value = body_of(body);
+  return call("PUT", child_path(registry, "purge-schedules", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_purge_schedule(std::string_view registry,
+                                                            std::string_view name) {
+  return call("DELETE", child_path(registry, "purge-schedules", name));
+}
+
 }  // namespace berth::cli

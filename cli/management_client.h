@@ -129,6 +129,43 @@ class ManagementClient {
       std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
   Result<boost::json::value> get_gc_run(std::string_view registry, std::string_view id);
 
+  // Content lifecycle of a registry: its soft delete and retention policies, its quota and its
+  // repositories' (`body` {"quotaBytes": N or null}), the soft-deleted content kept and its
+  // restore, purge and purge schedules. `query` holds (name, value) pairs; empty values are
+  // left out.
+  Result<boost::json::value> get_soft_delete_policy(std::string_view registry);
+  Result<boost::json::value> update_soft_delete_policy(std::string_view registry,
+                                                       const boost::json::object& body);
+  Result<boost::json::value> get_retention_policy(std::string_view registry);
+  Result<boost::json::value> update_retention_policy(std::string_view registry,
+                                                     const boost::json::object& body);
+  Result<boost::json::value> get_registry_quota(std::string_view registry);
+  Result<boost::json::value> update_registry_quota(std::string_view registry,
+                                                   const boost::json::object& body);
+  Result<boost::json::value> get_repository_quota(std::string_view registry,
+                                                  std::string_view repo);
+  Result<boost::json::value> update_repository_quota(std::string_view registry,
+                                                     std::string_view repo,
+                                                     const boost::json::object& body);
+  Result<boost::json::value> list_deleted_repositories(
+      std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
+  Result<boost::json::value> list_deleted_manifests(
+      std::string_view registry, std::string_view repo,
+      const std::vector<std::pair<std::string, std::string>>& query);
+  Result<boost::json::value> list_deleted_tags(
+      std::string_view registry, std::string_view repo,
+      const std::vector<std::pair<std::string, std::string>>& query);
+  // `body` {"digest"} or {"tag"}, optionally "force".
+  Result<boost::json::value> restore(std::string_view registry, std::string_view repo,
+                                     const boost::json::object& body);
+  Result<boost::json::value> purge(std::string_view registry, const boost::json::object& body);
+  Result<boost::json::value> list_purge_schedules(std::string_view registry);
+  // Creates or replaces the schedule `name`.
+  Result<boost::json::value> put_purge_schedule(std::string_view registry, std::string_view name,
+                                                const boost::json::object& body);
+  Result<boost::json::value> delete_purge_schedule(std::string_view registry,
+                                                   std::string_view name);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);

@@ -236,7 +236,8 @@ std::string render(const View& view, Format format) {
     case Format::kTsv:
       return view.table.headers.empty() ? std::string() : render_tsv(view.table);
     case Format::kTable: {
-      std::string out = view.table.headers.empty() ? std::string() : render_table(view.table);
+      const bool table = !view.table.headers.empty() && !view.message_replaces_table;
+      std::string out = table ? render_table(view.table) : std::string();
       if (!view.message.empty()) out += view.message + "\n";
       return out;
     }

@@ -42,6 +42,13 @@ struct View {
   boost::json::value json;  // null: nothing to print in json format (e.g. after a DELETE)
   Table table;              // no headers: nothing to print in table and tsv formats
   std::string message;      // table format only, after the table (confirmations)
+  // The table format prints the message alone, while tsv still prints the table: for answers
+  // people read as lines (a purge's "repository:tag (digest)", one a line).
+  bool message_replaces_table = false;
+  // What went wrong without stopping the command (the items a purge could not delete): after
+  // the output, in every format, each goes to standard error as "berth: <failure>" and the
+  // exit status is 1.
+  std::vector<std::string> failures;
 };
 
 // The whole output, ending in a newline unless empty.

@@ -13,6 +13,14 @@ bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <=
 bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
+std::string lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 // One path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
 bool valid_component(std::string_view part) {
   if (part.empty() || !is_lower_alnum(part.front()) || !is_lower_alnum(part.back())) return false;
@@ -402,6 +410,166 @@ Result<HeaderAssignment> parse_header_assignment(std::string_view text) {
         header.name));
   }
   return header;
+}
+
+std::optional<std::string> check_purge_age(std::string_view age) {
+  auto bad = [&] {
+    return fmt::format(
+        "'{}' is not an age: give \"0\", or days, hours, minutes and seconds in that order, "
+        "e.g. 30d, 1d12h, 90m or 45s (at most 36500d)",
+        age);
+  };
+  if (age == "0") return std::nullopt;
+  constexpr std::pair<char, std::uint64_t> kUnits[] = {
+      {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+  constexpr std::uint64_t kMaxSeconds = 36500ULL * 86400;
+  std::uint64_t total = 0;
+  std::size_t next_unit = 0;
+  std::string_view rest = age;
+  if (rest.empty()) return bad();
+  while (!rest.empty()) {
+    std::size_t digits = 0;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    if (digits == 0 || digits == rest.size() || digits > 18) return bad();
+    std::size_t unit = next_unit;
+    while (unit < std::size(kUnits) && kUnits[unit].first != rest[digits]) ++unit;
+    if (unit == std::size(kUnits)) return bad();  // unknown, repeated or out of order
+    std::uint64_t value = 0;
+    for (char c : rest.substr(0, digits)) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    if (value > kMaxSeconds / kUnits[unit].second) return bad();
+    total += value * kUnits[unit].second;
+    if (total > kMaxSeconds) return bad();
+    next_unit = unit + 1;
+    rest.remove_prefix(digits + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_purge_filter(std::string_view filter) {
+  constexpr std::size_t kMaxFilterLength = 256;
+  auto colon = filter.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == filter.size()) {
+    return fmt::format(
+        "filter '{}' must be repository-regex:tag-regex, e.g. 'app:.*' or 'team/.*:^dev-'",
+        filter);
+  }
+  if (filter.size() > kMaxFilterLength) {
+    return fmt::format("filter '{}' is longer than {} characters", filter, kMaxFilterLength);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cron_expression(std::string_view expression) {
+  std::size_t fields = 0;
+  bool in_field = false;
+  bool ok = expression.size() <= 256;
+  for (char c : expression) {
+    if (c == ' ' || c == '\t') {
+      in_field = false;
+      continue;
+    }
+    if (!in_field) ++fields;
+    in_field = true;
+    ok = ok && ((c >= '0' && c <= '9') || c == '*' || c == ',' || c == '-' || c == '/');
+  }
+  if (!ok || fields != 5) {
+    return fmt::format(
+        "'{}' is not a cron expression: give five fields, minute hour day-of-month month "
+        "day-of-week (UTC), e.g. '0 3 * * *' for 03:00 every day",
+        expression);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// A size as written: "1.5 GiB" is whole "1", fraction "5", unit "GiB".
+struct SizeParts {
+  std::string_view whole;
+  std::string_view fraction;
+  std::string_view unit;
+};
+
+std::string_view take_digits(std::string_view& rest) {
+  std::size_t n = 0;
+  while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') ++n;
+  std::string_view digits = rest.substr(0, n);
+  rest.remove_prefix(n);
+  return digits;
+}
+
+std::optional<SizeParts> split_size(std::string_view text) {
+  constexpr std::size_t kMaxWholeDigits = 18;
+  constexpr std::size_t kMaxFractionDigits = 6;
+  SizeParts parts;
+  std::string_view rest = text;
+  parts.whole = take_digits(rest);
+  if (rest.starts_with('.')) {
+    rest.remove_prefix(1);
+    parts.fraction = take_digits(rest);
+    if (parts.fraction.empty()) return std::nullopt;
+  }
+  if (parts.whole.empty() || parts.whole.size() > kMaxWholeDigits ||
+      parts.fraction.size() > kMaxFractionDigits) {
+    return std::nullopt;
+  }
+  if (rest.starts_with(' ')) rest.remove_prefix(1);
+  parts.unit = rest;
+  return parts;
+}
+
+// Bytes per unit, any case; nothing for an unknown unit.
+std::optional<std::uint64_t> unit_bytes(std::string_view unit) {
+  static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+      {"b", 1},
+      {"kb", 1'000},
+      {"mb", 1'000'000},
+      {"gb", 1'000'000'000},
+      {"tb", 1'000'000'000'000},
+      {"kib", 1ULL << 10},
+      {"mib", 1ULL << 20},
+      {"gib", 1ULL << 30},
+      {"tib", 1ULL << 40}};
+  const std::string lowered = lower_ascii(unit);
+  for (const auto& [name, bytes] : kUnits) {
+    if (name == lowered) return bytes;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t digits_value(std::string_view digits) {
+  std::uint64_t value = 0;
+  for (char c : digits) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  return value;
+}
+
+}  // namespace
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  auto parts = split_size(text);
+  auto multiplier = parts ? unit_bytes(parts->unit) : std::nullopt;
+  if (!multiplier) {
+    return usage_error(fmt::format(
+        "'{}' is not a size: give a number and a unit, B, KiB, MiB, GiB, TiB (powers of 1024) "
+        "or KB, MB, GB, TB (powers of 1000), e.g. 10GiB or 1.5TB",
+        text));
+  }
+  auto too_big = [&] {
+    return usage_error(fmt::format("size '{}' is more than {} bytes", text, kMaxQuotaBytes));
+  };
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(digits_value(parts->whole), *multiplier, &bytes)) return too_big();
+  // The fraction's bytes, exact or refused: below 10^6 times at most 2^40, the product fits.
+  std::uint64_t scale = 1;
+  for (std::size_t i = 0; i < parts->fraction.size(); ++i) scale *= 10;
+  const std::uint64_t fraction_bytes = digits_value(parts->fraction) * *multiplier;
+  if (fraction_bytes % scale != 0) {
+    return usage_error(fmt::format("size '{}' is not a whole number of bytes", text));
+  }
+  if (__builtin_add_overflow(bytes, fraction_bytes / scale, &bytes) || bytes > kMaxQuotaBytes) {
+    return too_big();
+  }
+  return bytes;
 }
 
 }  // namespace berth::cli

@@ -99,4 +99,24 @@ struct HeaderAssignment {
 };
 Result<HeaderAssignment> parse_header_assignment(std::string_view text);
 
+// A purge's age (--ago): "0", or a number of days, hours, minutes and seconds, each at most
+// once and in that order ("30d", "1d12h", "90m", "45s"), at most 100 years in all: the
+// server's grammar.
+std::optional<std::string> check_purge_age(std::string_view age);
+
+// A purge filter: "repository-regex:tag-regex" (split at the first ':', neither part empty), at
+// most 256 characters. The regular expressions themselves are the server's to judge.
+std::optional<std::string> check_purge_filter(std::string_view filter);
+inline constexpr std::size_t kMaxPurgeFilters = 20;
+
+// A purge schedule's cron expression, by its shape: five fields (minute hour day-of-month month
+// day-of-week) of digits, '*', ',', '-' and '/'. The server judges the values.
+std::optional<std::string> check_cron_expression(std::string_view expression);
+
+// A size with a unit: a number, optionally with a fraction, then B, KB, MB, GB, TB (powers of
+// 1000) or KiB, MiB, GiB, TiB (powers of 1024), in any case ("10GiB", "1.5 TB"); answered in
+// bytes, which must be a whole number and at most kMaxQuotaBytes.
+Result<std::uint64_t> parse_size(std::string_view text);
+inline constexpr std::uint64_t kMaxQuotaBytes = 999'999'999'999'999'999;
+
 }  // namespace berth::cli

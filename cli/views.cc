@@ -612,4 +612,203 @@ View queued_event_view(const json::value& answer, std::string message) {
 
 View message_view(std::string message) { return {json::value(), {}, std::move(message)}; }
 
+// ------------------------------------------------------------------ content lifecycle
+
+namespace {
+
+// A time to the second; "never" for null.
+Cell time_or_never(const json::value& object, std::string_view key) {
+  const json::value* v = field(object, key);
+  if (v != nullptr && v->is_null()) return {"", "never"};
+  return time_to_second(object, key);
+}
+
+// A quota in bytes; "none" for null (the registry's tier default, or no repository quota).
+Cell quota(const json::value& object, std::string_view key) {
+  const json::value* v = field(object, key);
+  if (v != nullptr && v->is_null()) return {"", "none"};
+  return bytes(object, key);
+}
+
+// "linux/amd64"; "" when the manifest names no platform (an index, an artifact).
+Cell platform(const json::value& manifest) {
+  std::string os = string_field(manifest, "os");
+  std::string architecture = string_field(manifest, "architecture");
+  if (!os.empty() && !architecture.empty()) os += '/';
+  os += architecture;
+  return text_cell(std::move(os));
+}
+
+// The strings of an array field joined by `separator`.
+std::string joined_by(const json::value& object, std::string_view key,
+                      std::string_view separator) {
+  std::string out;
+  for (const auto& item : items(object, key)) {
+    if (!item.is_string()) continue;
+    if (!out.empty()) out += separator;
+    out += item.as_string();
+  }
+  return out;
+}
+
+// "1 manifest", "2 manifests".
+std::string counted(std::size_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+const std::vector<std::string> kDeletedManifestColumns = {"Digest",  "Platform", "Size",
+                                                          "Deleted", "Expires",  "Tags"};
+
+std::vector<Cell> deleted_manifest_row(const json::value& m) {
+  return {text(m, "digest"),           platform(m),
+          bytes(m, "size"),            time_to_second(m, "deletedTime"),
+          time_to_second(m, "expiryTime"), joined(m, "tags")};
+}
+
+const std::vector<std::string> kPurgeScheduleColumns = {
+    "Name", "Schedule", "Filters", "Ago", "Untagged", "Keep", "Last run", "Last result"};
+const std::vector<std::size_t> kPurgeScheduleTruncatable = {2, 7};
+
+std::vector<Cell> purge_schedule_row(const json::value& s) {
+  return {text(s, "name"),
+          text(s, "schedule"),
+          text_cell(joined_by(s, "filters", " ")),
+          text(s, "ago"),
+          flag(s, "untagged"),
+          number(s, "keep"),
+          time_or_never(s, "lastRunTime"),
+          text(s, "lastResult")};
+}
+
+}  // namespace
+
+View soft_delete_policy_view(const json::value& policy) {
+  return {policy,
+          {{"Status", "Days", "Updated"},
+           {{text(policy, "status"), number(policy, "days"),
+             time_or_never(policy, "lastUpdatedTime")}}},
+          {}};
+}
+
+View retention_policy_view(const json::value& policy) {
+  return {policy,
+          {{"Type", "Status", "Days", "Updated"},
+           {{text(policy, "type"), text(policy, "status"), number(policy, "days"),
+             time_or_never(policy, "lastUpdatedTime")}}},
+          {}};
+}
+
+View registry_quota_view(const json::value& q) {
+  return {q,
+          {{"Registry", "Quota", "Included", "Effective quota", "Used", "Soft-deleted"},
+           {{text(q, "registry"), quota(q, "quotaBytes"), bytes(q, "includedBytes"),
+             bytes(q, "effectiveQuotaBytes"), bytes(q, "usedBytes"),
+             bytes(q, "softDeletedBytes")}}},
+          {}};
+}
+
+View repository_quota_view(const json::value& q) {
+  return {q,
+          {{"Repository", "Quota", "Used"},
+           {{text(q, "repository"), quota(q, "quotaBytes"), bytes(q, "usedBytes")}}},
+          {}};
+}
+
+View deleted_repository_list_view(const json::value& answer) {
+  return list_view(answer, "repositories", {"Name"}, [](const json::value& name) {
+    return std::vector<Cell>{
+        text_cell(name.is_string() ? std::string(name.as_string()) : json::serialize(name))};
+  });
+}
+
+View deleted_manifest_list_view(const json::value& answer) {
+  View view = list_view(answer, "manifests", kDeletedManifestColumns, deleted_manifest_row);
+  view.table.truncatable = {0, 5};
+  return view;
+}
+
+View deleted_tag_list_view(const json::value& answer) {
+  View view = list_view(answer, "tags", {"Name", "Digest", "Created", "Deleted", "Expires"},
+                        [](const json::value& t) -> std::vector<Cell> {
+                          return {text(t, "name"), text(t, "digest"),
+                                  time_to_second(t, "createdTime"),
+                                  time_to_second(t, "deletedTime"),
+                                  time_to_second(t, "expiryTime")};
+                        });
+  view.table.truncatable = {1};
+  return view;
+}
+
+View restored_view(const json::value& answer) {
+  View view{answer, {{"Kind", "Name", "Restored"}, {}, {}}, {}};
+  auto add_rows = [&](std::string_view key, const char* kind, bool restored) {
+    for (const auto& item : items(answer, key)) {
+      if (!item.is_string()) continue;
+      view.table.rows.push_back(
+          {text_cell(kind), text_cell(std::string(item.as_string())), bool_cell(restored)});
+    }
+  };
+  add_rows("manifests", "manifest", true);
+  add_rows("tags", "tag", true);
+  add_rows("tagsNotRestored", "tag", false);
+  view.message = fmt::format("Restored {} and {} in repository '{}'.",
+                             counted(items(answer, "manifests").size(), "manifest"),
+                             counted(items(answer, "tags").size(), "tag"),
+                             string_field(answer, "repository"));
+  const std::size_t left_count = items(answer, "tagsNotRestored").size();
+  if (std::string left = joined_by(answer, "tagsNotRestored", ", "); !left.empty()) {
+    view.message += fmt::format(
+        "\nNot restored: {} ({} in use now; --force moves {} to the restored manifest).", left,
+        left_count == 1 ? "the name is" : "the names are", left_count == 1 ? "it" : "them");
+  }
+  return view;
+}
+
+View purge_view(const json::value& answer, bool dry_run) {
+  if (const json::value* v = field(answer, "dryRun"); v != nullptr && v->is_bool()) {
+    dry_run = v->as_bool();
+  }
+  View view{answer, {{"Kind", "Repository", "Tag", "Digest"}, {}, {}}, {}};
+  view.message_replaces_table = true;
+  std::string lines;
+  const json::array& tags = items(answer, "tags");
+  const json::array& manifests = items(answer, "manifests");
+  for (const auto& tag : tags) {
+    std::string repository = string_field(tag, "repository");
+    std::string name = string_field(tag, "tag");
+    std::string digest = string_field(tag, "digest");
+    lines += fmt::format("{}:{} ({})\n", repository, name, digest);
+    view.table.rows.push_back({text_cell("tag"), text_cell(std::move(repository)),
+                               text_cell(std::move(name)), text_cell(std::move(digest))});
+  }
+  for (const auto& manifest : manifests) {
+    std::string repository = string_field(manifest, "repository");
+    std::string digest = string_field(manifest, "digest");
+    lines += fmt::format("{}@{}\n", repository, digest);
+    view.table.rows.push_back({text_cell("manifest"), text_cell(std::move(repository)),
+                               text_cell(""), text_cell(std::move(digest))});
+  }
+  view.message = lines + fmt::format("{} {} tags and {} manifests",
+                                     dry_run ? "Would delete" : "Deleted", tags.size(),
+                                     manifests.size());
+  for (const auto& failure : items(answer, "failures")) {
+    view.failures.push_back(
+        fmt::format("not deleted: {}", failure.is_string() ? std::string(failure.as_string())
+                                                           : json::serialize(failure)));
+  }
+  return view;
+}
+
+View purge_schedule_view(const json::value& schedule) {
+  return {schedule,
+          {kPurgeScheduleColumns, {purge_schedule_row(schedule)}, kPurgeScheduleTruncatable},
+          {}};
+}
+
+View purge_schedule_list_view(const json::value& answer) {
+  View view = list_view(answer, "schedules", kPurgeScheduleColumns, purge_schedule_row);
+  view.table.truncatable = kPurgeScheduleTruncatable;
+  return view;
+}
+
 }  // namespace berth::cli

@@ -59,6 +59,26 @@ View queued_event_view(const boost::json::value& answer, std::string message);
 View gc_run_view(const boost::json::value& run);         // GcRun
 View gc_run_list_view(const boost::json::value& answer);  // {"runs":[...],"next"?}
 
+// Content lifecycle. Times are shown to the second, sizes in binary units (tsv: bytes); a quota
+// that is not set shows as "none", a time that is null as "never" (tsv: empty).
+View soft_delete_policy_view(const boost::json::value& policy);  // {"status","days",...}
+View retention_policy_view(const boost::json::value& policy);    // {"type","status","days",...}
+View registry_quota_view(const boost::json::value& quota);       // {"registry","quotaBytes",...}
+View repository_quota_view(const boost::json::value& quota);     // {"repository","quotaBytes",...}
+View deleted_repository_list_view(const boost::json::value& answer);  // {"repositories":[name]}
+View deleted_manifest_list_view(const boost::json::value& answer);    // {"manifests":[...]}
+View deleted_tag_list_view(const boost::json::value& answer);         // {"tags":[...]}
+// restore's answer: a row per manifest and tag restored and per tag not restored, with a line
+// saying what came back and why tags were left.
+View restored_view(const boost::json::value& answer);
+// purge's answer. Table format: one line per tag ("repository:tag (digest)") and manifest
+// ("repository@digest"), then "Deleted N tags and M manifests" ("Would delete ..." for a dry
+// run, which the answer's dryRun says, else `dry_run`); tsv: kind, repository, tag, digest.
+// The answer's failures become the view's failures.
+View purge_view(const boost::json::value& answer, bool dry_run);
+View purge_schedule_view(const boost::json::value& schedule);
+View purge_schedule_list_view(const boost::json::value& answer);  // {"schedules":[...]}
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

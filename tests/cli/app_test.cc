@@ -35,6 +35,11 @@ TEST_F(CliTest, VersionAndHelpExitZero) {
                                         {"registry", "show-usage"},
                                         {"repository", "untag"},
                                         {"manifest", "show"},
+                                        {"manifest", "restore"},
+                                        {"config", "retention", "update"},
+                                        {"purge"},
+                                        {"purge", "schedule", "list"},
+                                        {"quota", "update"},
                                         {"configure"}}) {
     verb.push_back("--help");
     EXPECT_EQ(run(verb), 0) << verb[0];
@@ -52,12 +57,12 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
   const Case cases[] = {
       {{},
        "missing command; valid commands: configure, registry, repository, manifest, login, "
-       "credential, token, scope-map, role, identity, network-rule, audit, webhook, gc (see 'berth "
-       "--help')"},
+       "credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, "
+       "purge, quota (see 'berth --help')"},
       {{"frobnicate"},
        "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
        "manifest, login, credential, token, scope-map, role, identity, network-rule, audit, "
-       "webhook, gc (see 'berth --help')"},
+       "webhook, gc, config, purge, quota (see 'berth --help')"},
       {{"token", "credential"},
        "missing command for 'berth token credential'; valid commands: generate (see 'berth "
        "token credential --help')"},
@@ -65,8 +70,21 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
        "missing command for 'berth registry'; valid commands: create, list, show, update, "
        "delete, show-usage, check-health (see 'berth registry --help')"},
       {{"manifest", "remove"},
-       "unknown command 'remove' for 'berth manifest'; valid commands: list, show, delete "
-       "(see 'berth manifest --help')"},
+       "unknown command 'remove' for 'berth manifest'; valid commands: list, show, delete, "
+       "list-deleted, list-deleted-tags, restore (see 'berth manifest --help')"},
+      {{"repository", "frob"},
+       "unknown command 'frob' for 'berth repository'; valid commands: list, show, show-tags, "
+       "delete, update, untag, list-deleted (see 'berth repository --help')"},
+      {{"config", "soft-delete"},
+       "missing command for 'berth config soft-delete'; valid commands: show, update (see "
+       "'berth config soft-delete --help')"},
+      {{"purge", "schedule", "run"},
+       "unknown command 'run' for 'berth purge schedule'; valid commands: list, delete (see "
+       "'berth purge schedule --help')"},
+      {{"purge", "-n", "ab"},
+       "-n: registry name 'ab' must be 5-50 letters or digits (see 'berth purge --help')"},
+      {{"purge", "-n", "abcde", "now"},
+       "unexpected argument 'now' for 'berth purge' (see 'berth purge --help')"},
       {{"registry", "list", "x", "--repository", "app"},
        "unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')"},
       {{"registry", "list", "--repository", "app"},

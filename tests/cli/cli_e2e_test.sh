@@ -151,13 +151,20 @@ has "Exit codes:" "$OUT" "--help footer"
 has "5  conflict" "$OUT" "--help footer lists exit codes"
 ok registry show-usage --help
 has "--output" "$OUT" "verb help"
+for verb in "config soft-delete update" "config retention update" "repository list-deleted" \
+    "manifest list-deleted" "manifest list-deleted-tags" "manifest restore" purge \
+    "purge schedule list" "purge schedule delete" "quota show" "quota update"; do
+    # shellcheck disable=SC2086 # the verb is several words
+    ok $verb --help
+    has "--output" "$OUT" "help of $verb"
+done
 
 bad 3 "no token" registry list --server "$SERVER"
 
 # ------------------------------------------------------------------ parse errors: one line each
 
-bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc (see 'berth --help')" foo
-bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc (see 'berth --help')"
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota (see 'berth --help')"
 bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
 bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
     registry list x --repository app
@@ -191,6 +198,17 @@ bad_line 2 "berth: nothing to update: give --uri, --actions, --headers, --scope,
 bad_line 2 "berth: missing command for 'berth audit'; valid commands: logins, list (see 'berth audit --help')" audit
 bad_line 2 "berth: --action: 'build' is not one of push, delete, untag, pull, chart_push, chart_delete, ping (see 'berth audit list --help')" \
     audit list --registry clitest09 --action build
+# So do the lifecycle verbs: ages, sizes, filters, schedules and empty updates.
+bad_line 2 "berth: --ago: '1h1d' is not an age: give \"0\", or days, hours, minutes and seconds in that order, e.g. 30d, 1d12h, 90m or 45s (at most 36500d) (see 'berth purge --help')" \
+    purge -n clitest09 --filter 'app:.*' --ago 1h1d
+bad_line 2 "berth: --filter is required: the tags to delete, as repository-regex:tag-regex, e.g. --filter 'app:.*' (see 'berth purge --help')" \
+    purge -n clitest09 --ago 30d
+bad_line 2 "berth: --schedule needs --schedule-name: the name the schedule is saved under" \
+    purge -n clitest09 --filter 'app:.*' --ago 30d --schedule '0 3 * * *'
+bad_line 2 "berth: nothing to update: give --status or --days" config soft-delete update -n clitest09
+bad_line 2 "berth: --size: '10XB' is not a size: give a number and a unit, B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), e.g. 10GiB or 1.5TB (see 'berth quota update --help')" \
+    quota update -n clitest09 --size 10XB
+bad_line 2 "berth: give exactly one of --bytes, --size and --unlimited" quota update -n clitest09
 # https:// to berthd's plain-HTTP port: the scheme is named, not the TLS library's error.
 bad_line 1 "berth: cannot reach the server: 127.0.0.1:$PORT does not speak TLS (a plain HTTP port?); use http://127.0.0.1:$PORT" \
     registry list --server "https://127.0.0.1:$PORT" --token "$TOKEN"

@@ -174,6 +174,65 @@ TEST_F(ManagementClientTest, EveryAccessControlRouteHasItsMethodPathAndBody) {
   }
 }
 
+TEST_F(ManagementClientTest, EveryLifecycleRouteHasItsMethodPathAndBody) {
+  struct Case {
+    std::function<Result<json::value>()> call;
+    const char* method;
+    std::string path;
+    std::string body;  // "" when none is sent
+  };
+  const std::string r = "/mgmt/v1/registries/abcde";
+  const std::string repo = r + "/repositories/team/app";
+  const json::object days{{"days", 7}};
+  const json::object no_quota{{"quotaBytes", nullptr}};
+  std::vector<Case> cases = {
+      {[&] { return client.get_soft_delete_policy("abcde"); }, "GET", r + "/policies/soft-delete",
+       ""},
+      {[&] { return client.update_soft_delete_policy("abcde", days); }, "PATCH",
+       r + "/policies/soft-delete", R"({"days":7})"},
+      {[&] { return client.get_retention_policy("abcde"); }, "GET", r + "/policies/retention", ""},
+      {[&] { return client.update_retention_policy("abcde", days); }, "PATCH",
+       r + "/policies/retention", R"({"days":7})"},
+      {[&] { return client.get_registry_quota("abcde"); }, "GET", r + "/quota", ""},
+      {[&] { return client.update_registry_quota("abcde", no_quota); }, "PATCH", r + "/quota",
+       R"({"quotaBytes":null})"},
+      {[&] { return client.get_repository_quota("abcde", "team/app"); }, "GET", repo + "/quota",
+       ""},
+      {[&] { return client.update_repository_quota("abcde", "team/app", no_quota); }, "PATCH",
+       repo + "/quota", R"({"quotaBytes":null})"},
+      {[&] { return client.list_deleted_repositories("abcde", {{"n", "10"}, {"last", ""}}); },
+       "GET", r + "/deleted-repositories?n=10", ""},
+      {[&] {
+         return client.list_deleted_manifests("abcde", "team/app",
+                                              {{"n", "10"}, {"last", "sha256:ab"}});
+       },
+       "GET", repo + "/deleted-manifests?n=10&last=sha256%3Aab", ""},
+      {[&] { return client.list_deleted_tags("abcde", "team/app", {{"tag", "v1"}}); }, "GET",
+       repo + "/deleted-tags?tag=v1", ""},
+      {[&] { return client.restore("abcde", "team/app", {{"tag", "v1"}}); }, "POST",
+       repo + "/restore", R"({"tag":"v1"})"},
+      {[&] { return client.purge("abcde", {{"ago", "0"}}); }, "POST", r + "/purge",
+       R"({"ago":"0"})"},
+      {[&] { return client.list_purge_schedules("abcde"); }, "GET", r + "/purge-schedules", ""},
+      {[&] { return client.put_purge_schedule("abcde", "nightly", {{"ago", "1d"}}); }, "PUT",
+       r + "/purge-schedules/nightly", R"({"ago":"1d"})"},
+      {[&] { return client.delete_purge_schedule("abcde", "nightly"); }, "DELETE",
+       r + "/purge-schedules/nightly", ""},
+  };
+  for (const auto& c : cases) {
+    transport.answer(200, "{}");
+    ASSERT_TRUE(c.call()) << c.path;
+    const auto& request = transport.requests.back();
+    EXPECT_EQ(request.method, c.method) << c.path;
+    EXPECT_EQ(request.url, "http://srv:5000" + c.path);
+    if (c.body.empty()) {
+      EXPECT_EQ(request.body, "") << c.path;
+    } else {
+      EXPECT_EQ(json::parse(request.body), json::parse(c.body)) << c.path;
+    }
+  }
+}
+
 TEST(QueryString, LeavesOutEmptyValuesAndEncodesTheRest) {
   EXPECT_EQ(query_string({}), "");
   EXPECT_EQ(query_string({{"a", ""}, {"b", ""}}), "");

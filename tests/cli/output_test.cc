@@ -144,6 +144,14 @@ TEST(Render, MessageOnlyViewIsSilentForScripts) {
   EXPECT_EQ(render(view, Format::kTable), "Deleted registry 'abcde'.\n");
 }
 
+TEST(Render, AMessageThatReplacesTheTableLeavesTheTableToTsv) {
+  View view{json::parse(R"({"k":"v"})"), sample_table(), "one\ntwo"};
+  view.message_replaces_table = true;
+  EXPECT_EQ(render(view, Format::kTable), "one\ntwo\n");
+  EXPECT_EQ(render(view, Format::kTsv), render_tsv(sample_table()));
+  EXPECT_EQ(render(view, Format::kJson), "{\n  \"k\": \"v\"\n}\n");
+}
+
 const char* kRegistry = R"({
   "name": "myregistry", "tier": "Standard", "region": "westeurope",
   "loginServer": "myregistry.registry.local", "createdTime": "2026-11-23T09:00:00Z",

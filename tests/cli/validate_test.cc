@@ -212,6 +212,70 @@ TEST(BoundedNumber, PlainDigitsInRange) {
   }
 }
 
+TEST(PurgeAge, ZeroOrDaysHoursMinutesSecondsInThatOrder) {
+  for (const char* ok : {"0", "30d", "1d12h", "90m", "45s", "1d2h3m4s", "0d", "36500d",
+                         "36499d23h59m60s", "007d"}) {
+    EXPECT_FALSE(check_purge_age(ok)) << ok;
+  }
+  for (const char* bad : {"", "30", "d", "1h1d", "1d1d", "1m2h", "-1d", "+1d", "1.5d", "1D",
+                          "1w", "30d ", " 30d", "36501d", "36500d1s", "1d-2h", "00",
+                          "9999999999999999999d"}) {
+    EXPECT_TRUE(check_purge_age(bad)) << bad;
+  }
+  EXPECT_EQ(*check_purge_age("1h1d"),
+            "'1h1d' is not an age: give \"0\", or days, hours, minutes and seconds in that order, "
+            "e.g. 30d, 1d12h, 90m or 45s (at most 36500d)");
+}
+
+TEST(PurgeFilter, RepositoryRegexColonTagRegex) {
+  for (const char* ok : {"app:.*", "team/.*:^dev-", "a:b:c", ".*:^v[0-9]{1,3}$"}) {
+    EXPECT_FALSE(check_purge_filter(ok)) << ok;
+  }
+  for (const std::string& bad : {std::string(""), std::string("app"), std::string(":.*"),
+                                 std::string("app:"), "a:" + std::string(255, 'x')}) {
+    EXPECT_TRUE(check_purge_filter(bad)) << bad;
+  }
+  EXPECT_FALSE(check_purge_filter("a:" + std::string(254, 'x')));
+}
+
+TEST(CronExpression, FiveFieldsOfCronCharacters) {
+  for (const char* ok : {"0 3 * * *", "*/15 * * * 1-5", "0 0,12 1 */2 0", " 0  3 * * * "}) {
+    EXPECT_FALSE(check_cron_expression(ok)) << ok;
+  }
+  for (const char* bad : {"", "0 3 * *", "0 3 * * * *", "@daily", "0 3 * * MON", "0 3 ? * *"}) {
+    EXPECT_TRUE(check_cron_expression(bad)) << bad;
+  }
+}
+
+TEST(Size, NumberAndUnitInBytes) {
+  struct Case {
+    const char* text;
+    std::uint64_t bytes;
+  };
+  for (auto [text, bytes] : {Case{"0B", 0}, Case{"512B", 512}, Case{"1KiB", 1024},
+                             Case{"1.5KiB", 1536}, Case{"10GiB", 10ULL << 30},
+                             Case{"2TiB", 2ULL << 40}, Case{"1MiB", 1 << 20},
+                             Case{"1KB", 1000}, Case{"500MB", 500'000'000},
+                             Case{"1.25GB", 1'250'000'000}, Case{"3TB", 3'000'000'000'000},
+                             Case{"10gib", 10ULL << 30}, Case{"10 GiB", 10ULL << 30},
+                             Case{"0.5KiB", 512}}) {
+    auto parsed = parse_size(text);
+    ASSERT_TRUE(parsed) << text;
+    EXPECT_EQ(*parsed, bytes) << text;
+  }
+  for (const char* bad : {"", "10", "GiB", "10XB", "10 GiB ", "-1GiB", "1e3B", ".5KiB", "5.KiB",
+                          "10GiBs", "10  GiB", "1.1234567KiB"}) {
+    auto parsed = parse_size(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_EQ(parsed.error().code, ExitCode::kUsage) << bad;
+  }
+  EXPECT_NE(parse_size("1.5B").error().message.find("not a whole number of bytes"),
+            std::string::npos);
+  EXPECT_NE(parse_size("1000000TiB").error().message.find("more than"), std::string::npos);
+  EXPECT_NE(parse_size("999999999999999999TB").error().message.find("more than"),
+            std::string::npos);
+}
+
 TEST(IdentityFilter, PrintableWithoutSpaces) {
   EXPECT_FALSE(check_identity_filter("adminuser:myreg"));
   EXPECT_FALSE(check_identity_filter("5f0c-01@example.com"));
