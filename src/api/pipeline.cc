@@ -21,6 +21,22 @@
 namespace berth::api {
 namespace {
 
+// Counts a request in its family's in-flight counter for as long as it lives.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<std::int64_t>* counter) : counter_(counter) {
+    if (counter_ != nullptr) counter_->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InFlight() {
+    if (counter_ != nullptr) counter_->fetch_sub(1, std::memory_order_relaxed);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<std::int64_t>* counter_;
+};
+
 namespace asio = boost::asio;
 using auth::Caller;
 using auth::ManagementLevel;
@@ -360,6 +376,7 @@ asio::awaitable<Response> Pipeline::stages(const RouteFamily& family, const Rout
     co_return std::move(*refused);
   }
   if (auto refused = rate_limit(family, row, request, context)) co_return std::move(*refused);
+  InFlight counted(family.in_flight);
   Response response = co_await row.handler(context, request);
   // After the handler: the token service learns who is calling only from its own input.
   request.set_log_field("identity", context.caller.principal.display());

@@ -15,6 +15,7 @@
 // blocking work runs (the blocking pool or the event loop).
 
 #include <boost/asio/awaitable.hpp>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <functional>
@@ -175,6 +176,9 @@ struct RouteFamily {
   bool registry_from_path = false;
   FamilyErrors errors;
   BlockingPool* blocking = nullptr;
+  // Counts the family's requests while their handlers run (null: not counted). The data plane's
+  // tells background work (garbage collection) when clients are being served.
+  std::atomic<std::int64_t>* in_flight = nullptr;
 };
 
 // What the pipeline's stages use; everything must outlive the pipeline.

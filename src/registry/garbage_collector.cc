@@ -309,7 +309,7 @@ void GarbageCollector::stop() {
 }
 
 void GarbageCollector::pause_between_pages(std::chrono::steady_clock::duration page_time) {
-  constexpr int kYieldFactor = 3;  // clients busy: the run takes at most a quarter of a core
+  constexpr int kYieldFactor = 5;  // clients busy: the run takes at most a sixth of a core
   auto pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.page_pause);
   if (options_.clients_busy && options_.clients_busy()) {
     pause = std::max(pause, page_time * kYieldFactor);

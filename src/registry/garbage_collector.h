@@ -57,8 +57,8 @@ struct GcOptions {
   // Unix seconds now; tests move it forward to make everything old enough to collect.
   std::function<std::int64_t()> clock;
   // Whether clients are being served right now (must not block). While they are, a run yields:
-  // after each page it pauses three times as long as the page took, so it takes at most a
-  // quarter of a core from them; with no clients it runs at full speed. None: never yields.
+  // after each page it pauses five times as long as the page took, so it takes at most a
+  // sixth of a core from them; with no clients it runs at full speed. None: never yields.
   std::function<bool()> clients_busy;
 };
 

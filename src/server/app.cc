@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -211,6 +212,8 @@ struct App::Parts {
   std::unique_ptr<events::AuditFile> audit_file;  // none unless configured
   // Stopped after the server (run()): a run in progress pauses and resumes at the next start.
   std::unique_ptr<registry::GarbageCollector> gc;
+  // Data-plane requests (/v2/, /acr/v1/) whose handlers are running.
+  std::atomic<std::int64_t> data_plane_in_flight{0};
   // Expiry, retention and purge schedules (stopped with the collector).
   std::unique_ptr<registry::LifecycleJob> lifecycle_job;
   std::unique_ptr<api::ManagementContext> management;
@@ -386,10 +389,10 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   api::RouteFamily scrape_family = api::service_family();
   scrape_family.blocking = parts_->blocking.get();
   pipeline.add(parts_->router, scrape_family, {metrics_route(*parts_->metrics)});
-  pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
-               api::distribution_routes(*parts_->data_plane));
-  pipeline.add(parts_->router, api::distribution_family(parts_->blocking.get()),
-               api::acr_routes(*parts_->data_plane));
+  api::RouteFamily data_plane = api::distribution_family(parts_->blocking.get());
+  data_plane.in_flight = &parts_->data_plane_in_flight;
+  pipeline.add(parts_->router, data_plane, api::distribution_routes(*parts_->data_plane));
+  pipeline.add(parts_->router, data_plane, api::acr_routes(*parts_->data_plane));
   pipeline.add(parts_->router, api::oauth2_family(parts_->blocking.get()),
                api::oauth2_routes(pipeline));
   pipeline.add(parts_->router, api::management_family(parts_->blocking.get()),
@@ -462,11 +465,10 @@ void App::start_gc(const Config& config) {
   options.grace_period = config.gc_grace_period;
   options.page_size = static_cast<std::size_t>(config.gc_page_size);
   options.page_pause = config.gc_page_pause;
-  // Pushes and pulls do their disk and database work on the blocking pool: work there means
-  // clients are being served, and collection yields to them.
-  options.clients_busy = [pool = parts_->blocking.get()] {
-    auto load = pool->load();
-    return load.queued + load.running > 0;
+  // Collection yields while clients push and pull (data-plane requests are being handled);
+  // management requests, such as polling a run's progress, do not count.
+  options.clients_busy = [in_flight = &parts_->data_plane_in_flight] {
+    return in_flight->load(std::memory_order_relaxed) > 0;
   };
   parts_->gc = std::make_unique<registry::GarbageCollector>(*parts_->storage, *parts_->metadata,
                                                             *parts_->metadata, options);
