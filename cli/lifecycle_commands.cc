@@ -377,6 +377,19 @@ void declare_config(Verbs& v) {
       ->add_option("--type", o.policy_type, "the policy: UntaggedManifests, the only one")
       ->transform(choice_transform({"UntaggedManifests"}))
       ->type_name("UntaggedManifests");
+  auto* run_retention = v.verb(
+      retention, "run",
+      "apply the retention policy now: delete the untagged manifests it covers (berthd also "
+      "applies it every minute)",
+      [](Context& ctx) {
+        const Options& o = ctx.options();
+        return with_client(ctx, [&](ManagementClient& c) {
+          return show(c.run_retention_policy(o.registry, o.dry_run),
+                      [&](const json::value& answer) { return purge_view(answer, o.dry_run); });
+        });
+      });
+  v.registry_flag(run_retention);
+  run_retention->add_flag("--dry-run", o.dry_run, "list what would be deleted, delete nothing");
 }
 
 void declare_deleted_content(Verbs& v) {

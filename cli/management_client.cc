@@ -162,8 +162,8 @@ Result<json::value> ManagementClient::update_manifest(std::string_view registry,
                                                       std::string_view digest,
                                                       const json::object& body) {
   json::value value(body);
-  return call("PATCH", repository_path(registry, repo) + "/manifests/" +
-                           percent_encode(digest, ":"),
+  return call("PATCH",
+              repository_path(registry, repo) + "/manifests/" + percent_encode(digest, ":"),
               &value);
 }
 
@@ -274,8 +274,7 @@ Result<json::value> ManagementClient::create_token(std::string_view registry,
   return call("POST", child_path(registry, "tokens"), &value);
 }
 
-Result<json::value> ManagementClient::update_token(std::string_view registry,
-                                                   std::string_view name,
+Result<json::value> ManagementClient::update_token(std::string_view registry, std::string_view name,
                                                    const json::object& body) {
   json::value value = body_of(body);
   return call("PATCH", child_path(registry, "tokens", name), &value);
@@ -460,6 +459,12 @@ Result<json::value> ManagementClient::update_retention_policy(std::string_view r
                                                               const json::object& body) {
   json::value value = body_of(body);
   return call("PATCH", child_path(registry, "policies/retention"), &value);
+}
+
+Result<json::value> ManagementClient::run_retention_policy(std::string_view registry,
+                                                           bool dry_run) {
+  json::value value = json::object{{"dryRun", dry_run}};
+  return call("POST", child_path(registry, "policies/retention/run"), &value);
 }
 
 Result<json::value> ManagementClient::get_registry_quota(std::string_view registry) {

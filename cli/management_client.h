@@ -139,6 +139,8 @@ class ManagementClient {
   Result<boost::json::value> get_retention_policy(std::string_view registry);
   Result<boost::json::value> update_retention_policy(std::string_view registry,
                                                      const boost::json::object& body);
+  // Applies the retention policy now ({"dryRun": bool}); answers like a purge.
+  Result<boost::json::value> run_retention_policy(std::string_view registry, bool dry_run);
   Result<boost::json::value> get_registry_quota(std::string_view registry);
   Result<boost::json::value> update_registry_quota(std::string_view registry,
                                                    const boost::json::object& body);

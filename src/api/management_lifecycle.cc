@@ -24,6 +24,7 @@
 #include "metadata/lifecycle_store.h"
 #include "oci/reference.h"
 #include "registry/cron.h"
+#include "registry/lifecycle_job.h"
 #include "registry/purge.h"
 #include "registry/tenants.h"
 #include "registry/tiers.h"
@@ -381,6 +382,28 @@ class LifecycleHandlers {
         });
   }
 
+  // POST .../policies/retention/run: what the policy deletes now; with dryRun only listed.
+  asio::awaitable<Response> run_retention(RequestContext& context, Request& request) {
+    JsonBody body = co_await read_json_object(request);
+    if (body.error) co_return std::move(*body.error);
+    if (auto bad = check_fields(body.object, {{"dryRun", FieldType::boolean}})) {
+      co_return std::move(*bad);
+    }
+    const bool dry_run = bool_field(body.object, "dryRun").value_or(false);
+    co_return co_await in_registry(
+        context, request, [&](registry::Registry& content, const registry::RegistryInfo& info) {
+          auto policy = lifecycle().retention_policy(info.record.id);
+          if (!policy) return store_error(policy.error());
+          if (!policy->enabled) {
+            return invalid_request(
+                fmt::format("the retention policy of registry '{}' is disabled", info.record.name));
+          }
+          auto outcome = registry::apply_retention(content, lifecycle(), unix_now(), dry_run);
+          if (!outcome) return content_error(outcome.error(), info.record.name, "");
+          return json_response(200, purge_json(*outcome));
+        });
+  }
+
   // --- quotas ---
 
   asio::awaitable<Response> show_registry_quota(RequestContext& context, Request& request) {
@@ -713,6 +736,8 @@ const LifecycleRow kLifecycleRoutes[] = {
      kRead, &LifecycleHandlers::show_retention},
     {"PATCH", "/mgmt/v1/registries/{registry}/policies/retention", "mgmt.policies.retention.update",
      kWrite, &LifecycleHandlers::update_retention},
+    {"POST", "/mgmt/v1/registries/{registry}/policies/retention/run", "mgmt.policies.retention.run",
+     kWrite, &LifecycleHandlers::run_retention},
     {"GET", "/mgmt/v1/registries/{registry}/quota", "mgmt.quota.show", kRead,
      &LifecycleHandlers::show_registry_quota},
     {"PATCH", "/mgmt/v1/registries/{registry}/quota", "mgmt.quota.update", kWrite,

@@ -8,7 +8,6 @@
 
 #include "common/clock.h"
 #include "registry/cron.h"
-#include "registry/purge.h"
 
 namespace berth::registry {
 namespace {
@@ -26,6 +25,37 @@ std::string summary_of(const PurgeOutcome& outcome) {
 }
 
 }  // namespace
+
+Result<PurgeOutcome> apply_retention(Registry& registry, metadata::LifecycleStore& lifecycle,
+                                     std::int64_t now, bool dry_run, std::size_t page_size) {
+  std::vector<metadata::ManifestKey> plan;
+  std::optional<metadata::ManifestKey> after;
+  for (;;) {
+    auto page = lifecycle.retention_candidates(registry.id(), now, after, page_size);
+    if (!page) return from_metadata(page.error());
+    plan.insert(plan.end(), page->begin(), page->end());
+    if (page->size() < page_size) break;
+    after = page->back();
+  }
+  PurgeOutcome outcome;
+  outcome.dry_run = dry_run;
+  for (const auto& key : plan) {
+    PurgedManifest manifest{key.repository, key.digest.str()};
+    if (!dry_run) {
+      auto deleted = registry.delete_manifest(key.repository, key.digest);
+      if (!deleted) {
+        // Gone meanwhile (deleted by a client): nothing left to do.
+        if (deleted.error().code != Errc::manifest_unknown) {
+          outcome.failures.push_back(
+              fmt::format("{}@{}: {}", key.repository, key.digest.str(), deleted.error().message));
+        }
+        continue;
+      }
+    }
+    outcome.deleted.manifests.push_back(std::move(manifest));
+  }
+  return outcome;
+}
 
 LifecycleJob::LifecycleJob(const RegistryServices& registries, metadata::LifecycleStore& lifecycle,
                            metadata::GcStore& gc, LifecycleJobOptions options)
@@ -96,23 +126,14 @@ void LifecycleJob::apply_retention(std::int64_t now, LifecyclePass& pass) {
   }
   for (metadata::RegistryId id : *registries) {
     Registry registry = registries_.for_registry(id, system_origin("retention"));
-    std::optional<metadata::ManifestKey> after;
-    for (;;) {
-      auto page = lifecycle_.retention_candidates(id, now, after, options_.page_size);
-      if (!page) {
-        pass.errors.push_back("reading retention candidates: " + page.error().message);
-        break;
-      }
-      for (const auto& key : *page) {
-        if (auto deleted = registry.delete_manifest(key.repository, key.digest); deleted) {
-          ++pass.retention_deleted;
-        } else if (deleted.error().code != Errc::manifest_unknown) {
-          pass.errors.push_back(fmt::format("retention of {}@{}: {}", key.repository,
-                                            key.digest.str(), deleted.error().message));
-        }
-      }
-      if (page->size() < options_.page_size) break;
-      after = page->back();
+    auto outcome = registry::apply_retention(registry, lifecycle_, now, false, options_.page_size);
+    if (!outcome) {
+      pass.errors.push_back("retention: " + outcome.error().message);
+      continue;
+    }
+    pass.retention_deleted += outcome->deleted.manifests.size();
+    for (const std::string& failure : outcome->failures) {
+      pass.errors.push_back("retention of " + failure);
     }
   }
 }

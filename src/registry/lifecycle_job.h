@@ -20,6 +20,7 @@
 
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
+#include "registry/purge.h"
 #include "registry/registry_services.h"
 
 namespace berth::registry {
@@ -38,6 +39,12 @@ struct LifecyclePass {
   std::uint64_t purges_run = 0;
   std::vector<std::string> errors;
 };
+
+// What the registry's retention policy deletes at `now` (Unix seconds), planned first: with
+// `dry_run` the plan, else what was deleted of it (the failures say why the rest was not). The
+// outcome has manifests only. Nothing when the policy is off.
+Result<PurgeOutcome> apply_retention(Registry& registry, metadata::LifecycleStore& lifecycle,
+                                     std::int64_t now, bool dry_run, std::size_t page_size = 500);
 
 class LifecycleJob {
  public:

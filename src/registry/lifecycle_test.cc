@@ -279,6 +279,37 @@ TEST_F(LifecycleTest, RetentionDeletesUntaggedManifestsThroughSoftDelete) {
   EXPECT_EQ(deleted->front().digest, *untagged);
 }
 
+TEST_F(LifecycleTest, RetentionDryRunListsExactlyWhatTheRealRunDeletes) {
+  Registry r = registry();
+  const std::int64_t enabled_at = unix_now() + 1;
+  ASSERT_TRUE(lifecycle().set_retention_policy(metadata::kDefaultRegistryId, true, 0, enabled_at));
+  while (unix_now() < enabled_at) std::this_thread::sleep_for(50ms);
+  std::vector<oci::Digest> untagged;
+  for (int i = 0; i < 3; ++i) {
+    auto digest = push(r, i < 2 ? "app" : "lib", "v1", image("image" + std::to_string(i)));
+    ASSERT_TRUE(digest);
+    ASSERT_TRUE(r.untag(i < 2 ? "app" : "lib", "v1"));
+    untagged.push_back(*digest);
+  }
+  ASSERT_TRUE(push(r, "app", "v1", image("tagged")));
+
+  auto dry = apply_retention(r, lifecycle(), unix_now(), true, 2);
+  ASSERT_TRUE(dry) << dry.error().message;
+  EXPECT_EQ(dry->deleted.manifests.size(), 3u);
+  for (const auto& digest : untagged)
+    EXPECT_TRUE(r.get_manifest("app", oci::Reference(digest)) ||
+                r.get_manifest("lib", oci::Reference(digest)));
+  auto real = apply_retention(r, lifecycle(), unix_now(), false, 2);
+  ASSERT_TRUE(real) << real.error().message;
+  EXPECT_TRUE(real->failures.empty());
+  EXPECT_EQ(real->deleted.manifests, dry->deleted.manifests);
+  for (const auto& digest : untagged) {
+    EXPECT_FALSE(r.get_manifest("app", oci::Reference(digest)));
+    EXPECT_FALSE(r.get_manifest("lib", oci::Reference(digest)));
+  }
+  EXPECT_EQ(tags_of(r, "app"), std::vector<std::string>{"v1"});
+}
+
 TEST_F(LifecycleTest, APurgeScheduleRunsOnceWhenDue) {
   Registry r = registry();
   ASSERT_TRUE(push(r, "app", "dev-1", image("dev")));

@@ -177,6 +177,7 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.policies.soft_delete.update", kRegistryWrite},
     {"mgmt.policies.retention.show", kRegistryRead},
     {"mgmt.policies.retention.update", kRegistryWrite},
+    {"mgmt.policies.retention.run", kRegistryWrite},
     {"mgmt.quota.show", kRegistryRead},
     {"mgmt.quota.update", kRegistryWrite},
     {"mgmt.deleted_repositories.list", kRegistryRead},

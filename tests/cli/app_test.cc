@@ -37,6 +37,7 @@ TEST_F(CliTest, VersionAndHelpExitZero) {
                                         {"manifest", "show"},
                                         {"manifest", "restore"},
                                         {"config", "retention", "update"},
+                                        {"config", "retention", "run"},
                                         {"purge"},
                                         {"purge", "schedule", "list"},
                                         {"quota", "update"},

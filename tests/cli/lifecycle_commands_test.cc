@@ -147,6 +147,20 @@ TEST_F(LifecycleTest, RetentionUpdateRefusals) {
       "--type: 'TaggedManifests' is not one of UntaggedManifests");
 }
 
+TEST_F(LifecycleTest, RetentionRunAppliesThePolicyNowOrListsWhatItWouldDelete) {
+  fake.answer(200, R"({"dryRun":true,"tags":[],"manifests":[{"repository":"app","digest":")" +
+                       kDigestA + R"("}],"failures":[]})");
+  EXPECT_EQ(run({"config", "retention", "run", "-n", "myreg", "--dry-run"}), 0) << err;
+  expect_request(0, "POST", kRegistry + "/policies/retention/run");
+  expect_body(0, R"({"dryRun":true})");
+  EXPECT_EQ(out, "app@" + kDigestA + "\nWould delete 0 tags and 1 manifests\n");
+
+  fake.answer(200, R"({"dryRun":false,"tags":[],"manifests":[],"failures":[]})");
+  EXPECT_EQ(run({"config", "retention", "run", "-n", "myreg"}), 0) << err;
+  expect_body(1, R"({"dryRun":false})");
+  EXPECT_EQ(out, "Deleted 0 tags and 0 manifests\n");
+}
+
 TEST_F(LifecycleTest, RetentionOnATierWithoutItIsTheServersMessage) {
   fake.answer(400, R"({"error":{"code":"InvalidRequest",)"
                    R"("message":"retention needs the Premium tier; registry 'myreg' is Basic"}})");

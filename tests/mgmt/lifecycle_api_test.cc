@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mgmt/mgmt_test_support.h"
@@ -68,8 +70,20 @@ TEST_F(Lifecycle, PoliciesShowTheirDefaultsAndRefuseBadValues) {
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_NE(error_of(refused).message.find("Premium"), std::string::npos) << refused.body;
   ASSERT_EQ(call("PATCH", "/mgmt/v1/registries/lifecycle", R"({"tier":"Premium"})").status, 200);
+  EXPECT_EQ(call("POST", at("/policies/retention/run"), R"({"dryRun":true})").status, 400);
   retention = ok(call("PATCH", at("/policies/retention"), R"({"status":"enabled","days":0})"));
   EXPECT_EQ(retention.at("days"), 0);
+  // Applied now: the dry run lists what the real run deletes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // untagged after enabling
+  std::string digest = push_image("lifecycle", "app", "one", "v1");
+  push_image("lifecycle", "app", "two", "v1");  // v1 moves off the first
+  auto dry = ok(call("POST", at("/policies/retention/run"), R"({"dryRun":true})"));
+  ASSERT_EQ(dry.at("manifests").as_array().size(), 1u) << json::serialize(dry);
+  EXPECT_EQ(dry.at("manifests").as_array()[0].as_object().at("digest").as_string(), digest);
+  EXPECT_EQ(v2("lifecycle", "HEAD", "/v2/app/manifests/" + digest).status, 200);
+  auto real = ok(call("POST", at("/policies/retention/run"), R"({})"));
+  EXPECT_EQ(real.at("manifests"), dry.at("manifests"));
+  EXPECT_EQ(v2("lifecycle", "HEAD", "/v2/app/manifests/" + digest).status, 404);
   EXPECT_EQ(get("/mgmt/v1/registries/nosuch/policies/retention").status, 404);
 }
 
@@ -181,7 +195,8 @@ TEST_F(Lifecycle, AQuotaRefusesThePushThatWouldPassItWithDenied) {
 
   std::string blob(100, 'x');
   std::string digest = oci::digest_of(blob).str();
-  auto refused = v2("lifecycle", "POST", fmt::format("/v2/app/blobs/uploads/?digest={}", digest), blob);
+  auto refused =
+      v2("lifecycle", "POST", fmt::format("/v2/app/blobs/uploads/?digest={}", digest), blob);
   EXPECT_EQ(refused.status, 403) << refused.body;
   EXPECT_NE(refused.body.find(R"("code":"DENIED")"), std::string::npos) << refused.body;
   EXPECT_NE(refused.body.find(

@@ -86,7 +86,7 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
     }
   }
   // registries and content, access control, signing keys, events, garbage collection
-  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 16u);
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 17u);
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {
