@@ -647,4 +647,16 @@ Result<void> SqliteMetadataStore::write(Body&& body) {
   return submit_write(pending);
 }
 
+template <class Id>
+Result<std::uint64_t> SqliteMetadataStore::registry_number(Id id, RegistryId registry) {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(id);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, registry);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+}
+
 }  // namespace berth::metadata

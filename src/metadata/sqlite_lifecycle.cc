@@ -770,14 +770,7 @@ Result<ExpiredCounts> SqliteMetadataStore::expire_deleted(std::int64_t now, std:
 }
 
 Result<std::uint64_t> SqliteMetadataStore::soft_deleted_bytes(RegistryId registry) {
-  auto reader = acquire_reader();
-  if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(LifecycleSql::soft_deleted_bytes);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+  return registry_number(LifecycleSql::soft_deleted_bytes, registry);
 }
 
 // --- retention ---
@@ -909,14 +902,7 @@ Result<void> SqliteMetadataStore::set_repository_quota(RepositoryRef repository,
 }
 
 Result<std::uint64_t> SqliteMetadataStore::recount_registry_bytes(RegistryId registry) {
-  auto reader = acquire_reader();
-  if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(LifecycleSql::recount_registry_bytes);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+  return registry_number(LifecycleSql::recount_registry_bytes, registry);
 }
 
 // --- purge schedules ---

@@ -1286,14 +1286,7 @@ Result<bool> SqliteMetadataStore::delete_registry(RegistryId registry) {
 }
 
 Result<std::uint64_t> SqliteMetadataStore::registry_storage_bytes(RegistryId registry) {
-  auto reader = acquire_reader();
-  if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(Sql::registry_storage_bytes);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
+  return registry_number(Sql::registry_storage_bytes, registry);
 }
 
 // --- repository metadata ---

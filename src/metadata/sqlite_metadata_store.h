@@ -302,6 +302,10 @@ class SqliteMetadataStore final : public MetadataStore,
   template <class Body>
   Result<void> write(Body&& body);
   Result<void> submit_write(PendingWrite& write);
+  // Reads the one number the statement `id` answers for the registry in ?1 (0 without a row).
+  // Defined in sqlite_internal.h.
+  template <class Id>
+  Result<std::uint64_t> registry_number(Id id, RegistryId registry);
   void run_batch();
 
   std::filesystem::path database_file_;
