@@ -448,6 +448,242 @@ has "Deleted repository 'other/thing'" "$OUT" "repository delete confirmation"
 bad 4 "" repository show --name "$REG" --repository other/thing
 bad 4 "" repository delete --name "$REG" --repository other/thing --yes
 
+# ------------------------------------------------------------------ content lifecycle
+
+# A registry of its own, Basic at first: retention needs Premium. The /v2/ helpers above push to
+# $HOST.
+LREG=clitest03
+ok registry create --name "$LREG" --tier Basic
+HOST="$LREG.registry.local"
+
+# the soft delete policy
+ok config soft-delete show -n "$LREG" -o json
+eq "disabled 7 null" "$(jq -r '"\(.status) \(.days) \(.lastUpdatedTime)"' <<<"$OUT")" "soft delete policy by default"
+ok config soft-delete show -n "$LREG"
+has "never" "$OUT" "soft delete table: never updated"
+bad 2 "--days: '91' is not a number of days from 1 to 90" config soft-delete update -n "$LREG" --days 91
+bad 2 "--status" config soft-delete update -n "$LREG" --status on
+bad 4 "" config soft-delete show -n nosuchreg
+ok config soft-delete update -n "$LREG" --status enabled --days 3 -o json
+eq "enabled 3" "$(jq -r '"\(.status) \(.days)"' <<<"$OUT")" "soft delete policy after the update"
+[[ "$(jq -r .lastUpdatedTime <<<"$OUT")" =~ ^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T.*Z$ ]] ||
+    fail "soft delete lastUpdatedTime after the update: $OUT"
+ok config soft-delete update -n "$LREG" --days 5 -o tsv
+eq "enabled	5" "$(cut -f1,2 <<<"$OUT")" "soft delete: --days alone keeps the status"
+ok config soft-delete show -n "$LREG" -o tsv
+eq "enabled	5" "$(cut -f1,2 <<<"$OUT")" "soft delete policy shown after the updates"
+
+# the retention policy: Premium only, and the refusal names the tier
+ok config retention show -n "$LREG" -o json
+eq "UntaggedManifests disabled 7" "$(jq -r '"\(.type) \(.status) \(.days)"' <<<"$OUT")" "retention policy by default"
+bad_line 2 "berth: the Basic tier has no retention policy; it needs the Premium tier" \
+    config retention update -n "$LREG" --status enabled --days 1
+ok registry update --name "$LREG" --tier Standard
+bad_line 2 "berth: the Standard tier has no retention policy; it needs the Premium tier" \
+    config retention update -n "$LREG" --status enabled
+ok config retention show -n "$LREG" -o json
+eq "disabled 7" "$(jq -r '"\(.status) \(.days)"' <<<"$OUT")" "retention policy after the refused updates"
+ok registry update --name "$LREG" --tier Premium
+ok config retention update -n "$LREG" --status enabled --days 30 --type UntaggedManifests -o json
+eq "UntaggedManifests enabled 30" "$(jq -r '"\(.type) \(.status) \(.days)"' <<<"$OUT")" "retention on Premium"
+bad 2 "--days: '366' is not a number of days from 0 to 365" config retention update -n "$LREG" --days 366
+ok config retention update -n "$LREG" --status disabled
+has "disabled" "$(sed -n 3p <<<"$OUT")" "retention table after disabling"
+has "30" "$(sed -n 3p <<<"$OUT")" "retention table keeps the days"
+
+# content, then deletes with soft delete on: a manifest by tag, a tag alone, a repository
+for repo in lc/app lc/gone; do
+    push_blob "$repo" "$TMP/config.json" >/dev/null
+    push_blob "$repo" "$TMP/layer.bin" >/dev/null
+done
+push_manifest lc/app v1 "$TMP/m1.json"
+push_manifest lc/app latest "$TMP/m1.json"
+push_manifest lc/app v2 "$TMP/m2.json"
+push_manifest lc/gone x "$TMP/m1.json"
+ok manifest delete --registry "$LREG" --image lc/app:v2 --yes
+ok repository untag --name "$LREG" --image lc/app:latest
+ok repository delete --name "$LREG" --repository lc/gone --yes
+
+# The repositories with deleted content kept: lc/gone, and lc/app, which lost a manifest and a tag.
+ok repository list-deleted -n "$LREG" -o json
+eq '["lc/app","lc/gone"]' "$(jq -c . <<<"$OUT")" "repository list-deleted json"
+ok repository list-deleted -n "$LREG" -o tsv
+eq "lc/app lc/gone" "$(paste -sd' ' <<<"$OUT")" "repository list-deleted tsv"
+ok repository list-deleted -n "$LREG"
+eq "NAME" "$(head -n1 <<<"$OUT" | tr -d ' ')" "repository list-deleted table header"
+has "lc/gone" "$OUT" "repository list-deleted table"
+ok manifest list-deleted -n "$LREG" --repository lc/app -o json
+eq "$M2 v2 linux/amd64" "$(jq -r '.[] | "\(.digest) \(.tags | join(",")) \(.os)/\(.architecture)"' <<<"$OUT")" \
+    "manifest list-deleted json: the deleted manifest with its tag"
+[[ "$(jq -r '.[0].expiryTime' <<<"$OUT")" > "$(jq -r '.[0].deletedTime' <<<"$OUT")" ]] ||
+    fail "a deleted manifest expires after it was deleted: $OUT"
+ok manifest list-deleted -n "$LREG" --repository lc/app
+has "linux/amd64" "$OUT" "manifest list-deleted table platform"
+has "EXPIRES" "$OUT" "manifest list-deleted table header"
+ok manifest list-deleted -n "$LREG" --repository lc/gone -o tsv
+eq "$M1" "$(cut -f1 <<<"$OUT")" "manifest list-deleted of the deleted repository"
+ok manifest list-deleted-tags -n "$LREG" --repository lc/app -o json
+eq "latest=$M1 v2=$M2" "$(jq -r '.[] | "\(.name)=\(.digest)"' <<<"$OUT" | sort | paste -sd' ')" \
+    "list-deleted-tags: the untagged tag and the deleted manifest's tag"
+ok manifest list-deleted-tags -n "$LREG" --repository lc/app:v2 -o json
+eq "v2=$M2" "$(jq -r '.[] | "\(.name)=\(.digest)"' <<<"$OUT" | paste -sd' ')" "list-deleted-tags with :TAG"
+ok manifest list-deleted-tags -n "$LREG" --repository lc/app:v1 -o json
+eq "[]" "$(jq -c . <<<"$OUT")" "list-deleted-tags of a tag never deleted"
+ok manifest list-deleted-tags -n "$LREG" --repository lc/app:v2
+has "EXPIRES" "$OUT" "list-deleted-tags table header"
+bad 2 "tag" manifest list-deleted-tags -n "$LREG" --repository 'lc/app:-bad'
+
+# restore by tag, by digest; what is not kept is 404
+ok manifest restore -n "$LREG" --image lc/app:v2 -o json
+eq "[\"$M2\"] [\"v2\"] []" "$(jq -c .manifests <<<"$OUT") $(jq -c .tags <<<"$OUT") $(jq -c .tagsNotRestored <<<"$OUT")" \
+    "restore by tag"
+ok manifest show --registry "$LREG" --image lc/app:v2 -o json
+eq "$M2" "$(jq -r .digest <<<"$OUT")" "lc/app:v2 restored"
+ok manifest restore -n "$LREG" --image "lc/gone@$M1"
+eq "Restored 1 manifest and 1 tag in repository 'lc/gone'." "$(tail -n1 <<<"$OUT")" "restore by digest message"
+has "manifest" "$OUT" "restore table"
+ok repository show-tags --name "$LREG" --repository lc/gone -o tsv
+eq "x	$M1" "$(cut -f1,2 <<<"$OUT")" "lc/gone:x restored"
+ok repository list-deleted -n "$LREG" -o json
+eq '["lc/app"]' "$(jq -c . <<<"$OUT")" "repository list-deleted after restoring lc/gone (lc/app:latest is still deleted)"
+bad 4 "no deleted tag nope" manifest restore -n "$LREG" --image lc/app:nope
+bad 4 "" manifest restore -n "$LREG" --image "lc/app@sha256:$(printf '1%.0s' {1..64})"
+bad 4 "" manifest restore -n "$LREG" --image lc/app:v2
+bad 2 "needs a tag or a digest" manifest restore -n "$LREG" --image lc/app
+# A deleted manifest whose tag's name is in use again: the manifest comes back, the tag only
+# with --force.
+make_manifest "$TMP/config.json" "$TMP/layer.bin" five "$TMP/m5.json"
+M5="sha256:$(sha256sum "$TMP/m5.json" | cut -d' ' -f1)"
+push_manifest lc/app rc "$TMP/m5.json"
+ok manifest delete --registry "$LREG" --image lc/app:rc --yes
+push_manifest lc/app rc "$TMP/m1.json"
+ok manifest restore -n "$LREG" --image "lc/app@$M5"
+eq "Restored 1 manifest and 0 tags in repository 'lc/app'.
+Not restored: rc (the name is in use now; --force moves it to the restored manifest)." \
+    "$(tail -n2 <<<"$OUT")" "restore with the tag's name in use"
+ok manifest show --registry "$LREG" --image lc/app:rc -o json
+eq "$M1" "$(jq -r .digest <<<"$OUT")" "lc/app:rc stays where it was"
+ok manifest show --registry "$LREG" --image "lc/app@$M5" -o json
+eq "$M5" "$(jq -r .digest <<<"$OUT")" "the restored manifest"
+ok manifest restore -n "$LREG" --image "lc/app@$M5" --force -o json
+eq "[] [\"rc\"] []" "$(jq -c .manifests <<<"$OUT") $(jq -c .tags <<<"$OUT") $(jq -c .tagsNotRestored <<<"$OUT")" \
+    "restore --force of the kept tag"
+ok manifest show --registry "$LREG" --image lc/app:rc -o json
+eq "$M5" "$(jq -r .digest <<<"$OUT")" "lc/app:rc moved by restore --force"
+
+# purge: a dry run, then the real run deleting the same
+make_manifest "$TMP/config.json" "$TMP/layer.bin" four "$TMP/m4.json"
+M4="sha256:$(sha256sum "$TMP/m4.json" | cut -d' ' -f1)"
+push_manifest lc/app dev-1 "$TMP/m4.json"
+push_manifest lc/app dev-2 "$TMP/m1.json"
+ok purge -n "$LREG" --filter 'lc/app:^dev-' --ago 0 --dry-run
+dry=$OUT
+eq "lc/app:dev-1 ($M4)
+lc/app:dev-2 ($M1)
+Would delete 2 tags and 0 manifests" "$dry" "purge --dry-run output"
+ok repository show-tags --name "$LREG" --repository lc/app -o tsv
+has "dev-1" "$OUT" "tags after the dry run"
+ok purge -n "$LREG" --filter 'lc/app:^dev-' --ago 0
+eq "$(sed '$d' <<<"$dry")" "$(sed '$d' <<<"$OUT")" "the purge deleted what its dry run listed"
+eq "Deleted 2 tags and 0 manifests" "$(tail -n1 <<<"$OUT")" "purge summary"
+ok repository show-tags --name "$LREG" --repository lc/app -o tsv
+[[ "$OUT" != *dev-* ]] || fail "dev- tags left after the purge: $OUT"
+ok purge -n "$LREG" --filter 'lc/app:.*' --ago 1d --untagged --dry-run
+eq "Would delete 0 tags and 0 manifests" "$OUT" "nothing a day old"
+# -o json, with --untagged: M4 lost its tag to the purge above
+push_manifest lc/app dev-3 "$TMP/m3.json"
+ok purge -n "$LREG" --filter 'lc/app:^dev-' --ago 0 --untagged --dry-run -o json
+dry=$OUT
+eq true "$(jq -r .dryRun <<<"$dry")" "purge json dryRun"
+eq "lc/app:dev-3=$M3" "$(jq -r '.tags[] | "\(.repository):\(.tag)=\(.digest)"' <<<"$dry" | paste -sd' ')" \
+    "purge json: the tags it would delete"
+eq "$(printf 'lc/app@%s\n' "$M3" "$M4" | sort | paste -sd' ')" \
+    "$(jq -r '.manifests[] | "\(.repository)@\(.digest)"' <<<"$dry" | sort | paste -sd' ')" \
+    "purge json: the untagged manifests it would delete"
+ok purge -n "$LREG" --filter 'lc/app:^dev-' --ago 0 --untagged -o json
+eq false "$(jq -r .dryRun <<<"$OUT")" "purge json dryRun of the real run"
+eq "$(jq -c '{tags, manifests}' <<<"$dry")" "$(jq -c '{tags, manifests}' <<<"$OUT")" \
+    "purge json: the real run deleted the dry run's tags and manifests"
+eq "[]" "$(jq -c .failures <<<"$OUT")" "purge json failures"
+bad 4 "" manifest show --registry "$LREG" --image "lc/app@$M4"
+# Soft delete is on: what the purge deleted is kept.
+ok manifest list-deleted -n "$LREG" --repository lc/app -o json
+has "$M3" "$(jq -r '.[].digest' <<<"$OUT")" "purged manifest kept by soft delete"
+has "$M4" "$(jq -r '.[].digest' <<<"$OUT")" "purged untagged manifest kept by soft delete"
+
+# purge schedules: save, replace, list, delete, delete again
+ok purge -n "$LREG" --filter 'lc/app:^tmp-' --filter 'lc/other:.*' --ago 30d --keep 2 --untagged \
+    --schedule '0 3 * * *' --schedule-name nightly-1.a_b
+eq "Saved purge schedule 'nightly-1.a_b' of registry '$LREG': it runs at '0 3 * * *' (UTC)." \
+    "$(tail -n1 <<<"$OUT")" "purge --schedule message"
+ok purge schedule list -n "$LREG" -o json
+eq 'nightly-1.a_b|0 3 * * *|lc/app:^tmp- lc/other:.*|30d|true|2|null' \
+    "$(jq -r '.[] | [.name, .schedule, (.filters | join(" ")), .ago, .untagged, .keep, .lastRunTime] | map(tostring) | join("|")' <<<"$OUT")" \
+    "purge schedule list json"
+ok purge -n "$LREG" --filter 'lc/app:^tmp-' --ago 1d12h --schedule '30 2 * * 1-5' --schedule-name nightly-1.a_b -o json
+eq "1d12h 30 2 * * 1-5 false 0" "$(jq -r '"\(.ago) \(.schedule) \(.untagged) \(.keep)"' <<<"$OUT")" \
+    "the schedule replaced"
+ok purge -n "$LREG" schedule list -o tsv
+eq "nightly-1.a_b" "$(cut -f1 <<<"$OUT")" "purge -n R schedule list: still one schedule"
+ok purge schedule list -n "$LREG"
+has "never" "$OUT" "purge schedule list table: never run"
+bad 2 "without --yes" purge schedule delete -n "$LREG" --schedule-name nightly-1.a_b
+bad 2 "schedule name" purge schedule delete -n "$LREG" --schedule-name 'a/b' --yes
+bad 2 "--dry-run" purge -n "$LREG" --filter 'lc/app:x' --ago 0 --dry-run --schedule '0 3 * * *' --schedule-name n1
+ok purge schedule delete -n "$LREG" --schedule-name nightly-1.a_b --yes
+eq "Deleted purge schedule 'nightly-1.a_b' from registry '$LREG'." "$OUT" "purge schedule delete message"
+bad_line 4 "berth: registry '$LREG' has no purge schedule 'nightly-1.a_b'" \
+    purge schedule delete -n "$LREG" --schedule-name nightly-1.a_b --yes
+ok purge schedule list -n "$LREG" -o json
+eq "[]" "$(jq -c . <<<"$OUT")" "purge schedules after the delete"
+
+# quotas: the registry's (Premium includes 500 GiB) and a repository's
+ok quota show -n "$LREG" -o json
+eq "$LREG null 536870912000 536870912000" \
+    "$(jq -r '"\(.registry) \(.quotaBytes) \(.includedBytes) \(.effectiveQuotaBytes)"' <<<"$OUT")" "quota show json"
+used=$(jq -r .usedBytes <<<"$OUT")
+[[ "$used" -ge 3000 ]] || fail "quota show usedBytes '$used' below the layer size"
+[[ "$(jq -r .softDeletedBytes <<<"$OUT")" -gt 0 ]] || fail "quota show: no soft-deleted bytes after the purge: $OUT"
+ok quota update -n "$LREG" --size 1GiB -o json
+eq "1073741824 1073741824" "$(jq -r '"\(.quotaBytes) \(.effectiveQuotaBytes)"' <<<"$OUT")" "quota --size 1GiB"
+ok quota update -n "$LREG" --size 1.5TB -o json
+eq "1500000000000" "$(jq -r .quotaBytes <<<"$OUT")" "quota --size 1.5TB"
+ok quota update -n "$LREG" --bytes 123456789 -o tsv
+eq "$LREG	123456789" "$(cut -f1,2 <<<"$OUT")" "quota --bytes tsv"
+ok quota show -n "$LREG"
+has "117.7 MiB" "$OUT" "quota table shows the quota in units"
+ok quota update -n "$LREG" --unlimited -o json
+eq "null 536870912000" "$(jq -r '"\(.quotaBytes) \(.effectiveQuotaBytes)"' <<<"$OUT")" "quota --unlimited"
+ok quota show -n "$LREG"
+has "none" "$OUT" "quota table without a quota"
+ok quota show -n "$LREG" --repository lc/app -o json
+eq "lc/app null" "$(jq -r '"\(.repository) \(.quotaBytes)"' <<<"$OUT")" "repository quota show"
+[[ "$(jq -r .usedBytes <<<"$OUT")" -ge 3000 ]] || fail "repository usedBytes below the layer size: $OUT"
+ok quota update -n "$LREG" --repository lc/app --size 10KiB -o json
+eq "lc/app 10240" "$(jq -r '"\(.repository) \(.quotaBytes)"' <<<"$OUT")" "repository quota --size 10KiB"
+# The quota holds: a 20000-byte blob into lc/app is refused with DENIED naming it.
+head -c 20000 /dev/urandom >"$TMP/big.bin"
+big="sha256:$(sha256sum "$TMP/big.bin" | cut -d' ' -f1)"
+status=$(curl -s -o "$TMP/denied.json" -w '%{http_code}' --resolve "$HOST:$PORT:127.0.0.1" -H "$AUTH" \
+    -X POST -H "Content-Type: application/octet-stream" --data-binary "@$TMP/big.bin" \
+    "http://$HOST:$PORT/v2/lc/app/blobs/uploads/?digest=$big")
+eq 403 "$status" "a blob over the repository quota ($(cat "$TMP/denied.json"))"
+eq DENIED "$(jq -r '.errors[0].code' "$TMP/denied.json")" "the code of the refusal"
+has "the repository's storage quota is 10240 bytes" "$(jq -r '.errors[0].message' "$TMP/denied.json")" \
+    "the refusal names the quota"
+ok quota update -n "$LREG" --repository lc/app --bytes 7 -o tsv
+eq "lc/app	7" "$(cut -f1,2 <<<"$OUT")" "repository quota --bytes tsv"
+ok quota update -n "$LREG" --repository lc/app --unlimited -o json
+eq "null" "$(jq -r .quotaBytes <<<"$OUT")" "repository quota --unlimited"
+bad_line 4 "berth: repository 'no/such' does not exist in registry '$LREG'" quota show -n "$LREG" --repository no/such
+bad_line 4 "berth: repository 'no/such' does not exist in registry '$LREG'" \
+    quota update -n "$LREG" --repository no/such --bytes 5
+bad 4 "" quota show -n nosuchreg
+bad 2 "--bytes" quota update -n "$LREG" --bytes -1
+
+ok registry delete --name "$LREG" --yes
+HOST="$REG.registry.local"
+
 # ------------------------------------------------------------------ credentials and overrides
 
 bad 3 "" registry list --token wrong-token
