@@ -104,8 +104,7 @@ void add_common_options(CLI::App* app, Options& options) {
       ->type_name("table|json|tsv");
 }
 
-CLI::App* Verbs::group(CLI::App* parent, const std::string& name,
-                       const std::string& description) {
+CLI::App* Verbs::group(CLI::App* parent, const std::string& name, const std::string& description) {
   for (CLI::App* existing : parent->get_subcommands([](CLI::App*) { return true; })) {
     if (existing->get_name() == name) return existing;
   }
@@ -153,7 +152,10 @@ void Verbs::image_flag(CLI::App* sub, const std::string& help) {
 }
 
 void Verbs::yes_flag(CLI::App* sub) {
-  sub->add_flag("-y,--yes", options.yes, "confirm the deletion (required: nothing is kept)");
+  sub->add_flag(
+      "-y,--yes", options.yes,
+      "confirm the deletion (required: it is final unless the registry keeps deleted content; see "
+      "'berth config soft-delete')");
 }
 
 void Verbs::bool_option(CLI::App* sub, const std::string& name, std::string& into,
@@ -181,8 +183,8 @@ Result<View> deleted(Result<boost::json::value> answer, std::string message) {
 
 std::optional<Error> add_time_range(const Options& o, Query& query) {
   std::optional<std::int64_t> since, until;
-  for (auto [flag, text, into] : {std::tuple{"--since", &o.since, &since},
-                                  std::tuple{"--until", &o.until, &until}}) {
+  for (auto [flag, text, into] :
+       {std::tuple{"--since", &o.since, &since}, std::tuple{"--until", &o.until, &until}}) {
     if (text->empty()) continue;
     auto seconds = parse_rfc3339(*text);
     if (!seconds) return usage_error(fmt::format("{}: {}", flag, seconds.error().message));

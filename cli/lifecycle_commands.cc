@@ -397,7 +397,8 @@ void declare_deleted_content(Verbs& v) {
   CLI::App* repository = v.group("repository", "inspect, lock and delete repositories");
   auto* list_deleted =
       v.verb(repository, "list-deleted",
-             "list the deleted repositories whose content is still kept", repository_list_deleted);
+             "list the repositories that have soft-deleted manifests or tags (deleted or not)",
+             repository_list_deleted);
   v.registry_flag(list_deleted);
 
   CLI::App* manifest = v.group("manifest", "inspect and delete manifests");

@@ -172,6 +172,9 @@ View usage_view(const json::value& usage) {
   UsageRows rows;
   if (const json::value* storage = field(usage, "storage")) {
     rows.add("Size", field(*storage, "usedBytes"), field(*storage, "includedBytes"), "Bytes");
+    if (const json::value* soft_deleted = field(*storage, "softDeletedBytes")) {
+      rows.add("SoftDeletedSize", soft_deleted, nullptr, "Bytes");
+    }
   }
   for (const auto& count : items(usage, "counts")) {
     const json::value* name = field(count, "name");
@@ -223,13 +226,13 @@ View changeable_attributes_view(const json::value& item) {
   const json::value* attributes = field(item, "changeableAttributes");
   const json::value& locks = attributes != nullptr ? *attributes : kNone;
   const bool manifest = field(item, "name") == nullptr;
-  return {item,
-          {{manifest ? "Digest" : "Name", "WriteEnabled", "DeleteEnabled", "ReadEnabled",
-            "ListEnabled"},
-           {{text(item, manifest ? "digest" : "name"), flag(locks, "writeEnabled"),
-             flag(locks, "deleteEnabled"), flag(locks, "readEnabled"),
-             flag(locks, "listEnabled")}}},
-          {}};
+  return {
+      item,
+      {{manifest ? "Digest" : "Name", "WriteEnabled", "DeleteEnabled", "ReadEnabled",
+        "ListEnabled"},
+       {{text(item, manifest ? "digest" : "name"), flag(locks, "writeEnabled"),
+         flag(locks, "deleteEnabled"), flag(locks, "readEnabled"), flag(locks, "listEnabled")}}},
+      {}};
 }
 
 View manifest_view(const json::value& manifest) {
@@ -268,13 +271,14 @@ Cell password_expiry(const json::value& token, std::string_view name) {
   return text_cell("");
 }
 
-const std::vector<std::string> kTokenColumns = {
-    "Name", "Scope map", "Status", "Created", "Password1 expiry", "Password2 expiry"};
+const std::vector<std::string> kTokenColumns = {"Name",    "Scope map",        "Status",
+                                                "Created", "Password1 expiry", "Password2 expiry"};
 const std::vector<std::size_t> kTokenTruncatable = {0, 1};
 
 std::vector<Cell> token_row(const json::value& t) {
-  return {text(t, "name"),         text(t, "scopeMapName"),          text(t, "status"),
-          text(t, "creationDate"), password_expiry(t, "password1"), password_expiry(t, "password2")};
+  return {
+      text(t, "name"),         text(t, "scopeMapName"),         text(t, "status"),
+      text(t, "creationDate"), password_expiry(t, "password1"), password_expiry(t, "password2")};
 }
 
 // One row per password that carries a value; the value column is never cut.
@@ -298,9 +302,9 @@ bool has_password_values(const json::value& credentials) {
 }
 
 std::vector<Cell> scope_map_row(const json::value& m) {
-  return {text(m, "name"), text(m, "type"), int_cell(static_cast<std::int64_t>(
-                                                items(m, "actions").size())),
-          text(m, "description"), text(m, "creationDate")};
+  return {text(m, "name"), text(m, "type"),
+          int_cell(static_cast<std::int64_t>(items(m, "actions").size())), text(m, "description"),
+          text(m, "creationDate")};
 }
 
 // Ids may be UUIDs (36 columns) and are what delete and show take, so they are never cut; the
@@ -309,8 +313,7 @@ const std::vector<std::string> kIdentityColumns = {"Id", "Name", "Kind", "Enable
 const std::vector<std::size_t> kIdentityTruncatable = {1};
 
 std::vector<Cell> identity_row(const json::value& i) {
-  return {text(i, "id"), text(i, "name"), text(i, "kind"), flag(i, "enabled"),
-          expiry(i, "expiry")};
+  return {text(i, "id"), text(i, "name"), text(i, "kind"), flag(i, "enabled"), expiry(i, "expiry")};
 }
 
 const std::vector<std::string> kRoleAssignmentColumns = {"Id", "Assignee", "Assignee name", "Role",
@@ -347,8 +350,9 @@ View token_list_view(const json::value& answer) {
 }
 
 View token_created_view(const json::value& token) {
-  std::string message = fmt::format("Created token '{}' with scope map '{}'.",
-                                    string_field(token, "name"), string_field(token, "scopeMapName"));
+  std::string message =
+      fmt::format("Created token '{}' with scope map '{}'.", string_field(token, "name"),
+                  string_field(token, "scopeMapName"));
   const json::value* credentials = field(token, "credentials");
   if (credentials == nullptr || !has_password_values(*credentials)) {
     message += " It has no passwords yet: 'berth token credential generate' makes them.";
@@ -416,8 +420,7 @@ View role_assignment_view(const json::value& assignment) {
 }
 
 View role_assignment_list_view(const json::value& answer) {
-  View view =
-      list_view(answer, "roleAssignments", kRoleAssignmentColumns, role_assignment_row);
+  View view = list_view(answer, "roleAssignments", kRoleAssignmentColumns, role_assignment_row);
   view.table.truncatable = kRoleAssignmentTruncatable;
   return view;
 }
@@ -436,14 +439,13 @@ View network_rules_view(const json::value& rules) {
 }
 
 View login_audit_view(const json::value& answer) {
-  View view = list_view(answer, "events",
-                        {"Time", "Identity", "Kind", "Client", "Result", "Method", "Reason"},
-                        [](const json::value& e) -> std::vector<Cell> {
-                          return {text(e, "time"),          text(e, "identity"),
-                                  text(e, "identityKind"),  text(e, "clientAddress"),
-                                  text(e, "result"),        text(e, "method"),
-                                  text(e, "reason")};
-                        });
+  View view = list_view(
+      answer, "events", {"Time", "Identity", "Kind", "Client", "Result", "Method", "Reason"},
+      [](const json::value& e) -> std::vector<Cell> {
+        return {text(e, "time"),          text(e, "identity"), text(e, "identityKind"),
+                text(e, "clientAddress"), text(e, "result"),   text(e, "method"),
+                text(e, "reason")};
+      });
   view.table.truncatable = {1, 3, 6};
   return view;
 }
@@ -457,7 +459,7 @@ const std::vector<std::string> kWebhookColumns = {"Name",   "Status", "Actions",
 const std::vector<std::size_t> kWebhookTruncatable = {2, 3};
 
 std::vector<Cell> webhook_row(const json::value& w) {
-  return {text(w, "name"),   text(w, "status"), joined(w, "actions"), text(w, "scope"),
+  return {text(w, "name"),   text(w, "status"), joined(w, "actions"),  text(w, "scope"),
           text(w, "format"), flag(w, "signed"), text(w, "createdTime")};
 }
 
@@ -476,9 +478,8 @@ Cell time_to_second(const json::value& object, std::string_view key) {
 }
 
 const std::vector<std::string> kGcRunColumns = {
-    "Id",            "Registry",      "Status",        "Phase",     "Dry run",
-    "Started",       "Finished",      "Links removed", "Blobs examined", "Blobs deleted",
-    "Reclaimed",     "Blobs/s"};
+    "Id",       "Registry",      "Status",         "Phase",         "Dry run",   "Started",
+    "Finished", "Links removed", "Blobs examined", "Blobs deleted", "Reclaimed", "Blobs/s"};
 
 Cell rate(const json::value& object, std::string_view key) {
   const json::value* v = field(object, key);
@@ -489,12 +490,18 @@ Cell rate(const json::value& object, std::string_view key) {
 std::vector<Cell> gc_run_row(const json::value& r) {
   Cell registry = text(r, "registry");
   if (registry.raw.empty()) registry = text_cell("(all)");
-  return {number(r, "id"),           registry,
-          text(r, "status"),         text(r, "phase"),
-          flag(r, "dryRun"),         time_to_second(r, "startTime"),
-          time_to_second(r, "finishTime"), number(r, "linksRemoved"),
-          number(r, "blobsExamined"), number(r, "blobsDeleted"),
-          bytes(r, "bytesReclaimed"), rate(r, "blobsExaminedPerSecond")};
+  return {number(r, "id"),
+          registry,
+          text(r, "status"),
+          text(r, "phase"),
+          flag(r, "dryRun"),
+          time_to_second(r, "startTime"),
+          time_to_second(r, "finishTime"),
+          number(r, "linksRemoved"),
+          number(r, "blobsExamined"),
+          number(r, "blobsDeleted"),
+          bytes(r, "bytesReclaimed"),
+          rate(r, "blobsExaminedPerSecond")};
 }
 
 // A digest as the tables show it: the algorithm and 12 digits, as `docker images` does.
@@ -579,14 +586,15 @@ View gc_run_list_view(const json::value& answer) {
 
 View delivery_list_view(const json::value& answer) {
   // Event ids are what redeliver takes: never cut. The error gives way.
-  View view = list_view(answer, "events",
-                        {"Id", "Time", "Action", "Event id", "Attempt", "Result", "Status", "Error"},
-                        [](const json::value& d) -> std::vector<Cell> {
-                          return {number(d, "deliveryId"), time_to_second(d, "timestamp"),
-                                  text(d, "action"),       text(d, "id"),
-                                  number(d, "attempt"),    text(d, "result"),
-                                  response_status(d),      text(d, "error")};
-                        });
+  View view =
+      list_view(answer, "events",
+                {"Id", "Time", "Action", "Event id", "Attempt", "Result", "Status", "Error"},
+                [](const json::value& d) -> std::vector<Cell> {
+                  return {number(d, "deliveryId"), time_to_second(d, "timestamp"),
+                          text(d, "action"),       text(d, "id"),
+                          number(d, "attempt"),    text(d, "result"),
+                          response_status(d),      text(d, "error")};
+                });
   view.table.truncatable = {7};
   view.message = next_page_message(answer);
   return view;
@@ -596,9 +604,9 @@ View audit_event_list_view(const json::value& answer) {
   View view = list_view(answer, "events",
                         {"Sequence", "Time", "Action", "Repository", "Tag", "Digest", "Identity"},
                         [](const json::value& e) -> std::vector<Cell> {
-                          return {number(e, "sequence"),       time_to_second(e, "time"),
-                                  text(e, "action"),           text(e, "repository"),
-                                  text(e, "tag"),              short_digest(e, "digest"),
+                          return {number(e, "sequence"), time_to_second(e, "time"),
+                                  text(e, "action"),     text(e, "repository"),
+                                  text(e, "tag"),        short_digest(e, "digest"),
                                   text(e, "identity")};
                         });
   view.table.truncatable = {3, 4, 6};
@@ -640,8 +648,7 @@ Cell platform(const json::value& manifest) {
 }
 
 // The strings of an array field joined by `separator`.
-std::string joined_by(const json::value& object, std::string_view key,
-                      std::string_view separator) {
+std::string joined_by(const json::value& object, std::string_view key, std::string_view separator) {
   std::string out;
   for (const auto& item : items(object, key)) {
     if (!item.is_string()) continue;
@@ -660,9 +667,12 @@ const std::vector<std::string> kDeletedManifestColumns = {"Digest",  "Platform",
                                                           "Deleted", "Expires",  "Tags"};
 
 std::vector<Cell> deleted_manifest_row(const json::value& m) {
-  return {text(m, "digest"),           platform(m),
-          bytes(m, "size"),            time_to_second(m, "deletedTime"),
-          time_to_second(m, "expiryTime"), joined(m, "tags")};
+  return {text(m, "digest"),
+          platform(m),
+          bytes(m, "size"),
+          time_to_second(m, "deletedTime"),
+          time_to_second(m, "expiryTime"),
+          joined(m, "tags")};
 }
 
 const std::vector<std::string> kPurgeScheduleColumns = {
@@ -699,12 +709,12 @@ View retention_policy_view(const json::value& policy) {
 }
 
 View registry_quota_view(const json::value& q) {
-  return {q,
-          {{"Registry", "Quota", "Included", "Effective quota", "Used", "Soft-deleted"},
-           {{text(q, "registry"), quota(q, "quotaBytes"), bytes(q, "includedBytes"),
-             bytes(q, "effectiveQuotaBytes"), bytes(q, "usedBytes"),
-             bytes(q, "softDeletedBytes")}}},
-          {}};
+  return {
+      q,
+      {{"Registry", "Quota", "Included", "Effective quota", "Used", "Soft-deleted"},
+       {{text(q, "registry"), quota(q, "quotaBytes"), bytes(q, "includedBytes"),
+         bytes(q, "effectiveQuotaBytes"), bytes(q, "usedBytes"), bytes(q, "softDeletedBytes")}}},
+      {}};
 }
 
 View repository_quota_view(const json::value& q) {
@@ -728,13 +738,12 @@ View deleted_manifest_list_view(const json::value& answer) {
 }
 
 View deleted_tag_list_view(const json::value& answer) {
-  View view = list_view(answer, "tags", {"Name", "Digest", "Created", "Deleted", "Expires"},
-                        [](const json::value& t) -> std::vector<Cell> {
-                          return {text(t, "name"), text(t, "digest"),
-                                  time_to_second(t, "createdTime"),
-                                  time_to_second(t, "deletedTime"),
-                                  time_to_second(t, "expiryTime")};
-                        });
+  View view =
+      list_view(answer, "tags", {"Name", "Digest", "Created", "Deleted", "Expires"},
+                [](const json::value& t) -> std::vector<Cell> {
+                  return {text(t, "name"), text(t, "digest"), time_to_second(t, "createdTime"),
+                          time_to_second(t, "deletedTime"), time_to_second(t, "expiryTime")};
+                });
   view.table.truncatable = {1};
   return view;
 }
@@ -751,10 +760,10 @@ View restored_view(const json::value& answer) {
   add_rows("manifests", "manifest", true);
   add_rows("tags", "tag", true);
   add_rows("tagsNotRestored", "tag", false);
-  view.message = fmt::format("Restored {} and {} in repository '{}'.",
-                             counted(items(answer, "manifests").size(), "manifest"),
-                             counted(items(answer, "tags").size(), "tag"),
-                             string_field(answer, "repository"));
+  view.message =
+      fmt::format("Restored {} and {} in repository '{}'.",
+                  counted(items(answer, "manifests").size(), "manifest"),
+                  counted(items(answer, "tags").size(), "tag"), string_field(answer, "repository"));
   const std::size_t left_count = items(answer, "tagsNotRestored").size();
   if (std::string left = joined_by(answer, "tagsNotRestored", ", "); !left.empty()) {
     view.message += fmt::format(
@@ -788,13 +797,13 @@ View purge_view(const json::value& answer, bool dry_run) {
     view.table.rows.push_back({text_cell("manifest"), text_cell(std::move(repository)),
                                text_cell(""), text_cell(std::move(digest))});
   }
-  view.message = lines + fmt::format("{} {} tags and {} manifests",
-                                     dry_run ? "Would delete" : "Deleted", tags.size(),
-                                     manifests.size());
+  view.message =
+      lines + fmt::format("{} {} tags and {} manifests", dry_run ? "Would delete" : "Deleted",
+                          tags.size(), manifests.size());
   for (const auto& failure : items(answer, "failures")) {
-    view.failures.push_back(
-        fmt::format("not deleted: {}", failure.is_string() ? std::string(failure.as_string())
-                                                           : json::serialize(failure)));
+    view.failures.push_back(fmt::format("not deleted: {}", failure.is_string()
+                                                               ? std::string(failure.as_string())
+                                                               : json::serialize(failure)));
   }
   return view;
 }

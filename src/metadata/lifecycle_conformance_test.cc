@@ -165,6 +165,18 @@ TEST_P(LifecycleStoreConformance, AnUntaggedTagIsKeptAndComesBackOnItsManifest) 
   EXPECT_EQ(MUST(store().resolve_tag(repo("app"), "v1")), digest);
 }
 
+TEST_P(LifecycleStoreConformance, AnUntaggedTagWhoseNameIsTakenIsReportedNotMissing) {
+  MUST(lifecycle().set_soft_delete_policy(kDefaultRegistryId, true, 7, unix_now()));
+  auto first = push_image(store(), repo("app"), "first", {blob_digest("a")}, "latest");
+  ASSERT_TRUE(MUST(store().delete_tag(repo("app"), "latest")));
+  auto second = push_image(store(), repo("app"), "second", {blob_digest("b")}, "latest");
+  auto restored = MUST(lifecycle().restore_manifest(repo("app"), first, false));
+  EXPECT_TRUE(restored.manifests.empty());
+  EXPECT_TRUE(restored.tags.empty());
+  EXPECT_EQ(restored.tags_taken, std::vector<std::string>{"latest"});
+  EXPECT_EQ(MUST(store().resolve_tag(repo("app"), "latest")), second);
+}
+
 TEST_P(LifecycleStoreConformance, ATagInUseIsNotTakenBackUnlessAsked) {
   MUST(lifecycle().set_soft_delete_policy(kDefaultRegistryId, true, 7, unix_now()));
   auto old_digest = push_image(store(), repo("app"), "old", {blob_digest("a")}, "v1");

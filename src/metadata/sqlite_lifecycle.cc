@@ -740,7 +740,8 @@ Result<RestoredContent> SqliteMetadataStore::restore_manifest(RepositoryRef repo
     auto tags = bring_back_tags(connection, repository, *repository_id, text, **live, replace_tags,
                                 now, restored);
     if (!tags) return tags;
-    if (restored.manifests.empty() && restored.tags.empty()) {
+    // Kept tags whose names are taken count as found: the answer says they were not restored.
+    if (restored.manifests.empty() && restored.tags.empty() && restored.tags_taken.empty()) {
       return MetadataError{
           Errc::not_found,
           "nothing of manifest " + text + " is kept in repository " + std::string(repository.name)};

@@ -340,12 +340,14 @@ TEST_F(CliTest, ListsPrintTheArrayOfItemsAsJson) {
 }
 
 TEST_F(CliTest, UsageJsonHasTheShapeOfAzAcrShowUsage) {
-  fake.answer(200, R"({"registry":"abcde","storage":{"usedBytes":2048,"includedBytes":4096},
+  fake.answer(200, R"({"registry":"abcde","storage":{"usedBytes":2048,"includedBytes":4096,
+    "softDeletedBytes":512},
     "counts":[{"name":"Webhooks","current":1,"limit":2}],
     "repositories":[{"name":"team/app","usedBytes":1024}]})");
   EXPECT_EQ(run({"registry", "show-usage", "-n", "abcde", "-o", "json"}), 0) << err;
   EXPECT_EQ(json::parse(out), json::parse(R"({"value":[
     {"name":"Size","unit":"Bytes","currentValue":2048,"limit":4096},
+    {"name":"SoftDeletedSize","unit":"Bytes","currentValue":512,"limit":null},
     {"name":"Webhooks","unit":"Count","currentValue":1,"limit":2},
     {"name":"repository:team/app","unit":"Bytes","currentValue":1024,"limit":null}]})"));
 }
