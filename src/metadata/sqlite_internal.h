@@ -659,4 +659,21 @@ Result<std::uint64_t> SqliteMetadataStore::registry_number(Id id, RegistryId reg
   return *row ? static_cast<std::uint64_t>(stmt->integer(0)) : 0;
 }
 
+template <class Id>
+Result<std::optional<oci::Digest>> SqliteMetadataStore::digest_of_tag(Id id,
+                                                                      RepositoryRef repository,
+                                                                      std::string_view tag) {
+  auto reader = acquire_reader();
+  if (!reader) return reader.error();
+  auto stmt = reader->connection().statement(id);
+  if (!stmt) return stmt.error();
+  stmt->bind_repository(repository).bind_text(3, tag);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<oci::Digest>();
+  auto digest = stored_digest(stmt->text(0));
+  if (!digest) return digest.error();
+  return std::optional<oci::Digest>(std::move(*digest));
+}
+
 }  // namespace berth::metadata

@@ -523,17 +523,7 @@ Result<std::vector<DeletedTag>> SqliteMetadataStore::list_deleted_tags(
 Result<std::optional<oci::Digest>> SqliteMetadataStore::deleted_tag_digest(RepositoryRef repository,
                                                                            std::string_view tag) {
   if (auto bad = check_repository(repository)) return *bad;
-  auto reader = acquire_reader();
-  if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(LifecycleSql::deleted_tag_digest);
-  if (!stmt) return stmt.error();
-  stmt->bind_repository(repository).bind_text(3, tag);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<oci::Digest>();
-  auto digest = stored_digest(stmt->text(0));
-  if (!digest) return digest.error();
-  return std::optional<oci::Digest>(std::move(*digest));
+  return digest_of_tag(LifecycleSql::deleted_tag_digest, repository, tag);
 }
 
 namespace {

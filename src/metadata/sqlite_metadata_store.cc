@@ -1746,17 +1746,7 @@ Result<std::optional<oci::Digest>> SqliteMetadataStore::resolve_tag(RepositoryRe
                                                                     std::string_view tag) {
   if (auto bad = check_repository(repository)) return *bad;
   if (tag.empty()) return invalid_argument("tag is empty");
-  auto reader = acquire_reader();
-  if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(Sql::resolve_tag);
-  if (!stmt) return stmt.error();
-  stmt->bind_repository(repository).bind_text(3, tag);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<oci::Digest>();
-  auto digest = stored_digest(stmt->text(0));
-  if (!digest) return digest.error();
-  return std::optional<oci::Digest>(std::move(*digest));
+  return digest_of_tag(Sql::resolve_tag, repository, tag);
 }
 
 Result<bool> SqliteMetadataStore::delete_manifest(RepositoryRef repository,

@@ -121,9 +121,10 @@ class SqliteMetadataStore final : public MetadataStore,
       RepositoryRef repository, const oci::Digest& digest) override;
   Result<std::optional<ChangeableAttributes>> update_repository_attributes(
       RepositoryRef repository, const AttributeChanges& changes) override;
-  Result<std::optional<ChangeableAttributes>> update_tag_attributes(
-      RepositoryRef repository, std::string_view tag, const AttributeChanges& changes,
-      std::int64_t now) override;
+  Result<std::optional<ChangeableAttributes>> update_tag_attributes(RepositoryRef repository,
+                                                                    std::string_view tag,
+                                                                    const AttributeChanges& changes,
+                                                                    std::int64_t now) override;
   Result<std::optional<ChangeableAttributes>> update_manifest_attributes(
       RepositoryRef repository, const oci::Digest& digest, const AttributeChanges& changes,
       std::int64_t now) override;
@@ -185,8 +186,7 @@ class SqliteMetadataStore final : public MetadataStore,
   // --- EventStore (sqlite_event_store.cc) ---
   Result<void> append_events(std::span<const EventRecord> events) override;
   Result<std::vector<EventRecord>> list_events(const EventFilter& filter) override;
-  Result<std::vector<EventRecord>> events_after(std::int64_t sequence,
-                                                std::size_t limit) override;
+  Result<std::vector<EventRecord>> events_after(std::int64_t sequence, std::size_t limit) override;
   Result<std::optional<EventRecord>> find_event(RegistryId registry, std::string_view id) override;
   Result<std::uint64_t> prune_events(std::int64_t before) override;
   Result<WebhookRecord> create_webhook(const WebhookRecord& webhook,
@@ -201,8 +201,7 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<std::vector<WebhookRecord>> claim_due_webhooks(std::string_view owner, std::int64_t now,
                                                         std::int64_t lease_until,
                                                         std::size_t limit) override;
-  Result<std::vector<EventRecord>> pending_events(std::int64_t webhook,
-                                                  std::size_t limit) override;
+  Result<std::vector<EventRecord>> pending_events(std::int64_t webhook, std::size_t limit) override;
   Result<bool> finish_attempt(std::int64_t webhook, std::string_view owner,
                               const std::optional<DeliveryRecord>& attempt,
                               const DeliveryOutcome& outcome) override;
@@ -215,14 +214,13 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<GcRun> create_gc_run(const GcRun& run) override;
   Result<void> save_gc_run(const GcRun& run) override;
   Result<std::optional<GcRun>> find_gc_run(std::int64_t id) override;
-  Result<std::vector<GcRun>> list_gc_runs(std::optional<RegistryId> registry,
-                                          std::int64_t before, std::size_t limit) override;
+  Result<std::vector<GcRun>> list_gc_runs(std::optional<RegistryId> registry, std::int64_t before,
+                                          std::size_t limit) override;
   Result<std::vector<GcRun>> running_gc_runs() override;
   Result<std::vector<std::string>> gc_repositories(RegistryId registry, std::string_view after,
                                                    std::size_t limit) override;
   Result<LinkSweepPage> sweep_links(RepositoryRef repository, std::string_view after,
-                                    std::int64_t cutoff, std::size_t limit,
-                                    bool dry_run) override;
+                                    std::int64_t cutoff, std::size_t limit, bool dry_run) override;
   Result<bool> remove_empty_repository(RepositoryRef repository, std::int64_t cutoff) override;
   Result<std::optional<std::uint64_t>> removable_repository_links(RepositoryRef repository,
                                                                   std::int64_t cutoff) override;
@@ -266,8 +264,7 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<std::vector<oci::Digest>> disposable_manifests(RepositoryRef repository,
                                                         std::int64_t changed_before) override;
   Result<StorageState> storage_state(RepositoryRef repository) override;
-  Result<void> set_registry_quota(RegistryId registry,
-                                  std::optional<std::uint64_t> bytes) override;
+  Result<void> set_registry_quota(RegistryId registry, std::optional<std::uint64_t> bytes) override;
   Result<void> set_repository_quota(RepositoryRef repository,
                                     std::optional<std::uint64_t> bytes) override;
   Result<void> link_blob_within(RepositoryRef repository, const oci::Digest& digest,
@@ -306,6 +303,11 @@ class SqliteMetadataStore final : public MetadataStore,
   // Defined in sqlite_internal.h.
   template <class Id>
   Result<std::uint64_t> registry_number(Id id, RegistryId registry);
+  // Reads the digest the statement `id` answers for the repository (?1, ?2) and the tag in ?3;
+  // nullopt without a row. Defined in sqlite_internal.h.
+  template <class Id>
+  Result<std::optional<oci::Digest>> digest_of_tag(Id id, RepositoryRef repository,
+                                                   std::string_view tag);
   void run_batch();
 
   std::filesystem::path database_file_;
