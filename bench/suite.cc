@@ -789,62 +789,98 @@ void gc(Context& ctx) {
   }
 }
 
+// Collections run back to back over the whole registry from a thread of their own, from
+// construction until stop(); stop() waits for the run in progress to end.
+class BackToBackCollector {
+ public:
+  explicit BackToBackCollector(Target& target) : thread_([this, &target] { collect(target); }) {}
+  BackToBackCollector(const BackToBackCollector&) = delete;
+  BackToBackCollector& operator=(const BackToBackCollector&) = delete;
+  ~BackToBackCollector() { join(); }
+
+  // The number of runs that finished; throws what went wrong with a run.
+  int stop() {
+    join();
+    check(error_.empty(), "the collector beside the pushes: " + error_);
+    return finished_;
+  }
+
+ private:
+  void join() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void collect(Target& target) {
+    try {
+      Connection management(target.host, target.port);
+      while (!stop_) {
+        auto started = start_gc(management, target.admin_token);
+        if (!started) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(kGcPollMs));
+          continue;
+        }
+        const GcRunState run = wait_for_gc(management, target.admin_token, started->id,
+                                           kGcPollMs, kGcLimitSeconds);
+        if (run.status != "succeeded") {
+          error_ = numbered("run ", static_cast<std::size_t>(run.id)) + " " + run.status + ": " +
+                   run.error;
+          return;
+        }
+        ++finished_;
+      }
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  int finished_ = 0;
+  std::string error_;
+  std::thread thread_;
+};
+
+// Rounds of push-many-gc: one push-many-gc-off and one push-many-gc each, alternating, so that
+// drift in the machine's speed (page cache, other processes) falls on both sides alike. The
+// report takes the median round of each.
+constexpr int kGcPushRounds = 3;
+
 // push-many-gc: push-many's load while collections run back to back over the whole registry
-// (after gc, a hundred thousand blobs and more), right after the same load without collection
-// (push-many-gc-off) on the same registry, to compare the two.
+// (after gc, a hundred thousand blobs and more), alternating with the same load without
+// collection (push-many-gc-off) on the same registry, to compare the two. Every round pushes
+// new images into a repository of its own.
 void push_many_gc(Context& ctx) {
   const std::string workload = "push-many-gc";
   const std::string quiet = "push-many-gc-off";
-  const std::vector<Image> quiet_images = many_images(ctx.settings, 600000);
-  const std::vector<Image> images = many_images(ctx.settings, 700000);
   bool ran = false;
   for (Target* target : order_for(ctx, 0)) {
     if (target->admin_token.empty()) continue;
     ran = true;
-    measured(ctx, *target, quiet, [&] {
-      push_many_measured(ctx, *target, quiet, "bench/many-gc-off", quiet_images,
-                         Clients::one_shared);
-    });
-    measured(ctx, *target, workload, [&] {
-      std::atomic<bool> stop{false};
-      std::atomic<int> runs{0};
-      std::string collector_error;
-      std::thread collector([&] {
-        try {
-          Connection management(target->host, target->port);
-          while (!stop) {
-            auto started = start_gc(management, target->admin_token);
-            if (!started) {
-              std::this_thread::sleep_for(std::chrono::milliseconds(kGcPollMs));
-              continue;
-            }
-            const GcRunState run = wait_for_gc(management, target->admin_token, started->id,
-                                               kGcPollMs, kGcLimitSeconds);
-            if (run.status != "succeeded") {
-              collector_error = numbered("run ", static_cast<std::size_t>(run.id)) + " " +
-                                run.status + ": " + run.error;
-              return;
-            }
-            ++runs;
-          }
-        } catch (const std::exception& e) {
-          collector_error = e.what();
-        }
+    int collections = 0;
+    for (int round = 0; round < kGcPushRounds; ++round) {
+      const std::string suffix = "-" + std::to_string(round + 1);
+      const auto seed = static_cast<std::uint64_t>(round) * 10000;
+      const std::vector<Image> quiet_images = many_images(ctx.settings, 600000 + seed);
+      const std::vector<Image> images = many_images(ctx.settings, 700000 + seed);
+      measured(ctx, *target, quiet, [&] {
+        push_many_measured(ctx, *target, quiet, "bench/many-gc-off" + suffix, quiet_images,
+                           Clients::one_shared);
       });
-      try {
-        push_many_measured(ctx, *target, workload, "bench/many-gc", images, Clients::one_shared);
-      } catch (...) {
-        stop = true;
-        collector.join();
-        throw;
-      }
-      stop = true;
-      collector.join();
-      check(collector_error.empty(), "the collector beside the pushes: " + collector_error);
-      check(runs.load() > 0, "no collection finished while the images were pushed");
-      ctx.recorder.note(workload, target->name,
-                        std::to_string(runs.load()) + " collection runs finished during the pushes");
-    });
+      measured(ctx, *target, workload, [&] {
+        BackToBackCollector collector(*target);
+        push_many_measured(ctx, *target, workload, "bench/many-gc" + suffix, images,
+                           Clients::one_shared);
+        collections += collector.stop();
+      });
+    }
+    if (collections == 0) {
+      ctx.recorder.failure(workload, target->name,
+                           "no collection finished while the images were pushed");
+      continue;
+    }
+    ctx.recorder.note(workload, target->name,
+                      std::to_string(collections) + " collection runs finished during the pushes of " +
+                          std::to_string(kGcPushRounds) + " rounds");
   }
   if (!ran) {
     ctx.recorder.failure(workload, "all", "no target with an administrator token (--admin-token-file)");
