@@ -8,12 +8,14 @@ build_packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libsodium-dev libjwt-dev prometheus-cpp-dev
+  libpqxx-dev libpq-dev
   clang libclang-rt-14-dev
 )
 test_packages=(
   curl jq openssl skopeo podman buildah docker.io containerd runc docker-registry
   apache2-utils busybox-static uidmap fuse-overlayfs iproute2 util-linux mount tar gzip
   python3 python3-prometheus-client
+  postgresql haproxy
 )
 
 wanted=("${build_packages[@]}")
