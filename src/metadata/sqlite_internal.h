@@ -1,7 +1,7 @@
 #pragma once
-// Internal to the SQLite backend: what sqlite_metadata_store.cc (content metadata, schema,
-// migrations, the writer and the reader pool) and sqlite_access_store.cc (the AccessStore
-// part) share. Include it from nowhere else (but the backend's own tests).
+// Internal to the SQLite backend: what its files (sqlite_*.cc: the content metadata, schema
+// and migrations, the access, event, GC and lifecycle parts) share. Include it from nowhere else
+// (but the backend's own tests).
 
 #include <sqlite3.h>
 
@@ -571,6 +571,17 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kGcStatementCount> gc_statements_{};
   std::array<sqlite3_stmt*, kLifecycleStatementCount> lifecycle_statements_{};
 };
+
+// Ends the connection's open transaction, if any (after a failed statement or step).
+inline void rollback_if_open(SqliteConnection& connection) {
+  if (sqlite3_get_autocommit(connection.db()) == 0) {
+    (void)connection.exec("ROLLBACK", "rollback");
+  }
+}
+
+// Brings the schema of the database open on `connection` (the writer) to the newest version
+// (sqlite_schema.cc).
+Result<void> migrate(SqliteConnection& connection);
 
 // A reader connection on loan from the pool; returns it when destroyed.
 class SqliteMetadataStore::ReaderLease {
