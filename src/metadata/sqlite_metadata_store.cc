@@ -26,10 +26,6 @@
 namespace berth::metadata {
 namespace {
 
-// Readers beyond this many idle ones are closed instead of pooled.
-constexpr std::size_t kMaxIdleReaders = 32;
-constexpr std::size_t kInitialWriteQueue = 64;
-
 // The repository id for the registry in ?1 and the name in ?2; NULL (matching nothing) when
 // there is no such repository, so reads of unknown repositories need no separate lookup.
 #define BERTH_REPOSITORY_ID "(SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"
