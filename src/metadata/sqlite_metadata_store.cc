@@ -369,93 +369,6 @@ Result<std::vector<std::string>> collect_names(Statement& stmt, std::size_t limi
 
 }  // namespace
 
-Result<void> SqliteMetadataStore::submit_write(PendingWrite& write) {
-  std::unique_lock lock(writes_mutex_);
-  queued_writes_.push_back(&write);
-  while (!write.done) {
-    if (leader_active_) {
-      writes_done_.wait(lock);
-      continue;
-    }
-    // Lead: take everything queued so far (our own write included, unless an earlier leader
-    // already ran it) and commit it as one transaction.
-    leader_active_ = true;
-    batch_.swap(queued_writes_);
-    lock.unlock();
-    run_batch();
-    lock.lock();
-    for (PendingWrite* finished : batch_) finished->done = true;
-    batch_.clear();
-    leader_active_ = false;
-    writes_done_.notify_all();
-  }
-  if (write.error) return std::move(*write.error);
-  return {};
-}
-
-void SqliteMetadataStore::run_batch() {
-  SqliteConnection& connection = *writer_;
-  auto fail_unfinished = [&](const MetadataError& error) {
-    for (PendingWrite* pending : batch_) {
-      if (!pending->error) pending->error = error;
-    }
-  };
-  auto invoke = [&](PendingWrite& pending) -> Result<void> {
-    try {
-      return pending.invoke(pending.body, connection);
-    } catch (const std::exception& e) {
-      // Only allocation failure can get here; it must not leave the leader role taken.
-      return MetadataError{Errc::database_error, std::string("metadata write failed: ") + e.what()};
-    }
-  };
-
-  if (auto begun = connection.run(Sql::begin_immediate); !begun) {
-    rollback_if_open(connection);
-    fail_unfinished(begun.error());
-    return;
-  }
-  // Alone in the batch, a write needs no savepoint: on failure the whole transaction goes.
-  const bool isolate = batch_.size() > 1;
-  for (PendingWrite* pending : batch_) {
-    if (isolate) {
-      if (auto saved = connection.run(Sql::savepoint); !saved) {
-        pending->error = saved.error();
-        continue;
-      }
-    }
-    auto result = invoke(*pending);
-    if (result && isolate) result = connection.run(Sql::release_savepoint);
-    if (result) continue;
-
-    pending->error = result.error();
-    if (!isolate) break;
-    if (sqlite3_get_autocommit(connection.db()) != 0) {
-      // SQLite aborted the whole transaction (I/O error, disk full): everything done so far in
-      // this batch is gone.
-      // A full disk stays a full disk for the writes that shared the transaction.
-      fail_unfinished(MetadataError{
-          result.error().code == Errc::storage_full ? Errc::storage_full : Errc::database_error,
-          "metadata database: transaction aborted by another write: " + result.error().message});
-      return;
-    }
-    auto undone = connection.run(Sql::rollback_to_savepoint);
-    if (undone) undone = connection.run(Sql::release_savepoint);
-    if (!undone) {
-      rollback_if_open(connection);
-      fail_unfinished(undone.error());
-      return;
-    }
-  }
-  if (!isolate && batch_.front()->error) {
-    rollback_if_open(connection);
-    return;
-  }
-  if (auto committed = connection.run(Sql::commit); !committed) {
-    rollback_if_open(connection);
-    fail_unfinished(committed.error());
-  }
-}
-
 SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path database_file,
                                          std::unique_ptr<SqliteConnection> writer)
     : database_file_(std::move(database_file)), writer_(std::move(writer)) {
@@ -481,31 +394,6 @@ Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::open(
   }
   return std::unique_ptr<SqliteMetadataStore>(
       new SqliteMetadataStore(database_file, std::move(*writer)));
-}
-
-Result<SqliteMetadataStore::ReaderLease> SqliteMetadataStore::acquire_reader() {
-  {
-    std::lock_guard lock(readers_mutex_);
-    if (!idle_readers_.empty()) {
-      std::unique_ptr<SqliteConnection> connection = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return ReaderLease(this, std::move(connection));
-    }
-  }
-  // Opened outside the lock: opening touches the file system and must not stall other readers.
-  auto opened = SqliteConnection::open(database_file_, Role::reader);
-  if (!opened) return opened.error();
-  return ReaderLease(this, std::move(*opened));
-}
-
-void SqliteMetadataStore::release_reader(std::unique_ptr<SqliteConnection> connection) {
-  std::unique_lock lock(readers_mutex_);
-  if (idle_readers_.size() < kMaxIdleReaders) {
-    idle_readers_.push_back(std::move(connection));
-    return;
-  }
-  lock.unlock();
-  connection.reset();  // closed outside the lock
 }
 
 // --- registries ---
