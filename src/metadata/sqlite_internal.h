@@ -2,13 +2,11 @@
 // Internal to the SQLite backend: what its parts (sqlite_*.cc: the content metadata, the
 // schema, the access, event, GC and lifecycle parts) share besides the connection
 // (sqlite_connection.h), the statement ids (sqlite_statements.h) and the writer
-// (sqlite_writer.h), which it includes. Include it from nowhere else (but the backend's own
-// tests).
+// (sqlite_writer.h), which it includes, with the backend-neutral rules (store_rules.h,
+// stored_values.h, listing_pages.h). Include it from nowhere else (but the backend's own tests).
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,26 +14,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "metadata/listing_pages.h"
 #include "metadata/sqlite_connection.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "metadata/sqlite_statements.h"
 #include "metadata/sqlite_writer.h"
+#include "metadata/store_rules.h"
+#include "metadata/stored_values.h"
 
 namespace berth::metadata {
-
-inline MetadataError invalid_argument(std::string message) {
-  return {Errc::invalid_argument, std::move(message)};
-}
-
-inline std::int64_t sql_limit(std::size_t limit) {
-  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(limit, kMax));
-}
-
-// Listings are allocated for what a page usually holds, not for a caller's huge limit.
-inline std::size_t initial_capacity(std::size_t limit) {
-  return std::min<std::size_t>(limit, 1000);
-}
 
 // The four changeable attributes from `first` on (write, delete, read, list).
 inline ChangeableAttributes attributes_of(const Statement& stmt, int first) {
@@ -46,12 +33,6 @@ inline ChangeableAttributes attributes_of(const Statement& stmt, int first) {
       .list_enabled = stmt.integer(first + 3) != 0,
   };
 }
-
-// A digest column read back; database_error when what is stored does not parse.
-Result<oci::Digest> stored_digest(std::string_view text);
-
-// Repository-scoped checks every store method makes first.
-std::optional<MetadataError> check_repository(RepositoryRef repository);
 
 // The rows of a tag listing (name, digest, created_at, updated_at, then the four attributes),
 // until the statement is done.

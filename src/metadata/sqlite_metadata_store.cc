@@ -274,20 +274,6 @@ static_assert(statements_in_enum_order(kStatements), "kStatements is indexed by 
 
 const StatementSpec<Sql>& spec_of(Sql id) { return kStatements[static_cast<std::size_t>(id)]; }
 
-Result<oci::Digest> stored_digest(std::string_view text) {
-  auto digest = oci::Digest::parse(text);
-  if (!digest) {
-    return MetadataError{Errc::database_error,
-                         "metadata database: stored digest is malformed: " + std::string(text)};
-  }
-  return std::move(*digest);
-}
-
-std::optional<MetadataError> check_repository(RepositoryRef repository) {
-  if (repository.name.empty()) return invalid_argument("repository name is empty");
-  return std::nullopt;
-}
-
 Result<std::vector<TagRecord>> collect_tag_records(Statement& stmt, std::size_t capacity) {
   std::vector<TagRecord> tags;
   tags.reserve(capacity);
@@ -309,10 +295,6 @@ Result<std::vector<TagRecord>> collect_tag_records(Statement& stmt, std::size_t 
 
 namespace {
 
-const char* kind_name(ReferenceKind kind) {
-  return kind == ReferenceKind::manifest ? "manifest" : "blob";
-}
-
 using Role = SqliteConnection::Role;
 
 }  // namespace
@@ -332,8 +314,7 @@ Result<std::int64_t> ensure_repository(SqliteConnection& connection, RepositoryR
   insert->bind_repository(repository).bind_int(3, now);
   if (auto done = insert->run(); !done) {
     if (sqlite3_extended_errcode(connection.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
-      return MetadataError{Errc::not_found,
-                           "registry " + std::to_string(repository.registry) + " does not exist"};
+      return registry_not_found(repository.registry);
     }
     return done.error();
   }
@@ -415,15 +396,6 @@ RegistryRecord registry_of(const Statement& stmt) {
   };
 }
 
-// The schema's CHECK would refuse other values too, but as a database error.
-std::optional<MetadataError> check_default_network_action(const RegistryRecord& registry) {
-  if (registry.default_network_action == "Allow" || registry.default_network_action == "Deny") {
-    return std::nullopt;
-  }
-  return invalid_argument("default network action '" + registry.default_network_action +
-                          "' is neither 'Allow' nor 'Deny'");
-}
-
 // A row of BERTH_REPOSITORY_SUMMARY.
 // (attributes_of, for BERTH_ATTRIBUTE_COLUMNS, is in sqlite_internal.h.)
 RepositorySummary summary_of(const Statement& stmt) {
@@ -472,7 +444,7 @@ Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord
     auto done = insert->run();
     if (!done) {
       if (done.error().code == Errc::conflict) {
-        return MetadataError{Errc::conflict, "registry '" + registry.name + "' already exists"};
+        return registry_exists(registry.name);
       }
       return done;
     }
@@ -671,9 +643,7 @@ Result<void> SqliteMetadataStore::link_blob_within(RepositoryRef repository,
                                                    const oci::Digest& digest, std::uint64_t size,
                                                    const StorageLimits& limits) {
   if (auto bad = check_repository(repository)) return *bad;
-  if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return invalid_argument("blob size " + std::to_string(size) + " is out of range");
-  }
+  if (auto bad = check_blob_size(size)) return *bad;
   const auto signed_size = static_cast<std::int64_t>(size);
   return write([&](SqliteConnection& connection) -> Result<void> {
     const std::int64_t now = unix_now();
@@ -687,8 +657,7 @@ Result<void> SqliteMetadataStore::link_blob_within(RepositoryRef repository,
       if (auto done = insert->run(); !done) return done.error();
     }
     if (sqlite3_changes(connection.db()) == 0) {
-      return MetadataError{Errc::being_deleted,
-                           "blob " + digest.str() + " is being removed by garbage collection"};
+      return blob_being_deleted(digest.str());
     }
     {
       // Known already: the same digest must mean the same bytes, hence the same size.
@@ -698,9 +667,7 @@ Result<void> SqliteMetadataStore::link_blob_within(RepositoryRef repository,
       auto row = known->step();
       if (!row) return row.error();
       if (*row && known->integer(0) != signed_size) {
-        return MetadataError{Errc::conflict, "blob " + digest.str() + " is recorded with size " +
-                                                 std::to_string(known->integer(0)) + ", not " +
-                                                 std::to_string(size)};
+        return blob_size_mismatch(digest.str(), known->integer(0), size);
       }
     }
     if (limits.registry_bytes || limits.repository_bytes) {
@@ -752,9 +719,7 @@ Result<void> SqliteMetadataStore::create_upload_within_limit(const UploadRecord&
       auto row = count->step();
       if (!row) return row.error();
       if (*row && static_cast<std::uint64_t>(count->integer(0)) >= max_open_in_registry) {
-        return MetadataError{Errc::limit_reached,
-                             "the registry has " + std::to_string(count->integer(0)) +
-                                 " open upload sessions, its limit"};
+        return upload_limit_reached(count->integer(0));
       }
     }
     auto repository_id = ensure_repository(connection, repository, now);
@@ -768,7 +733,7 @@ Result<void> SqliteMetadataStore::create_upload_within_limit(const UploadRecord&
         .bind_int(4, upload.updated_at != 0 ? upload.updated_at : created_at);
     auto done = insert->run();
     if (!done && done.error().code == Errc::conflict) {
-      return MetadataError{Errc::conflict, "upload " + upload.id + " already exists"};
+      return upload_exists(upload.id);
     }
     return done;
   });
@@ -854,8 +819,7 @@ Result<void> require_blob_links(SqliteConnection& connection, std::int64_t repos
     if (!row) return row.error();
     check->reset();
     if (!*row) {
-      return MetadataError{Errc::reference_missing,
-                           "blob " + digest + " is not in the repository any more"};
+      return blob_not_linked(digest);
     }
   }
   return {};
@@ -910,7 +874,7 @@ Result<void> SqliteMetadataStore::put_manifest(RepositoryRef repository,
       for (const ManifestReference& reference : references) {
         insert->bind_int(1, manifest_id)
             .bind_text(2, reference.digest.str())
-            .bind_text(3, kind_name(reference.kind));
+            .bind_text(3, reference_kind_name(reference.kind));
         if (auto done = insert->run(); !done) return done.error();
         insert->reset();
       }

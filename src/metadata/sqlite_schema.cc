@@ -560,12 +560,6 @@ CREATE TABLE purge_schedules (
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
-MetadataError schema_too_new(std::int64_t found) {
-  return {Errc::schema_too_new, "database schema version " + std::to_string(found) +
-                                    " is newer than this berth supports (" +
-                                    std::to_string(kSchemaVersion) + ")"};
-}
-
 // The first foreign key violation in the database, if any; run inside a migration's transaction.
 Result<void> check_foreign_keys(SqliteConnection& connection, std::string_view step_name) {
   auto violation = connection.query_text("PRAGMA foreign_key_check");
@@ -605,7 +599,7 @@ Result<void> migrate_steps(SqliteConnection& connection) {
   for (;;) {
     auto version = connection.user_version();
     if (!version) return version.error();
-    if (*version > kSchemaVersion) return schema_too_new(*version);
+    if (*version > kSchemaVersion) return schema_too_new(*version, kSchemaVersion);
     if (*version == kSchemaVersion) return {};
 
     if (auto begun = connection.exec("BEGIN IMMEDIATE", "starting a migration"); !begun) {
