@@ -1,5 +1,5 @@
 // SqliteMetadataStore: the AccessStore part, on the same database, writer and reader pool as
-// the content metadata (sqlite_metadata_store.cc, which also holds the schema migrations).
+// the content metadata (sqlite_metadata_store.cc; the schema migrations are in sqlite_schema.cc).
 //
 // Tables (schema version 4). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //

@@ -1,5 +1,5 @@
 // SqliteMetadataStore: the EventStore part, on the same database, writer and reader pool as
-// the content metadata (sqlite_metadata_store.cc holds the schema migrations).
+// the content metadata (sqlite_metadata_store.cc; sqlite_schema.cc holds the schema migrations).
 //
 // Tables (schema version 5). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //

@@ -1,7 +1,7 @@
 // SqliteMetadataStore: the LifecycleStore part (soft delete and restore, retention, quotas and
 // the usage counters), on the same database, writer and reader pool as the content metadata.
 //
-// Tables and triggers of schema version 8 (sqlite_metadata_store.cc has the migration):
+// Tables and triggers of schema version 8 (sqlite_schema.cc has the migration):
 //
 //   registries: soft_delete_{enabled,days,updated_at}, retention_{enabled,days,updated_at,
 //               enabled_at}, storage_quota_bytes, linked_bytes

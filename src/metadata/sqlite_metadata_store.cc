@@ -1,6 +1,7 @@
 // SqliteMetadataStore: the content metadata part (registries, repositories, blobs, upload
-// sessions, manifests, tags) and opening the store. The schema and its migrations are in
-// sqlite_schema.cc.
+// sessions, manifests, tags: their statements and queries) and opening the store. The schema
+// and its migrations are in sqlite_schema.cc, the connections and the reader pool in
+// sqlite_connection.cc, the group-commit writer in sqlite_writer.cc.
 
 #include "metadata/sqlite_metadata_store.h"
 
