@@ -7,19 +7,17 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <array>
-#include <cerrno>
-#include <charconv>
+#include <cstddef>
 #include <cstdint>
-#include <exception>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <system_error>
-#include <type_traits>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "metadata/sqlite_internal.h"
