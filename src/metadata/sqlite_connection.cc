@@ -33,8 +33,7 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::file
     auto mode = connection->query_text("PRAGMA journal_mode = WAL");
     if (!mode) return connection->open_error(file);
     if (*mode != "wal") {
-      return MetadataError{Errc::database_error, "cannot open metadata database '" +
-                                                     file.string() +
+      return MetadataError{Errc::database_error, "cannot open metadata database '" + file.string() +
                                                      "': WAL journal mode is unavailable "
                                                      "(journal_mode is '" +
                                                      *mode + "')"};
@@ -45,8 +44,8 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::file
       "PRAGMA foreign_keys = ON;"
       "PRAGMA temp_store = MEMORY;"
       "PRAGMA cache_size = -" +
-      std::to_string(kCacheSizeKib) + ";" +
-      "PRAGMA mmap_size = " + std::to_string(kMmapSizeBytes) + ";";
+      std::to_string(kCacheSizeKib) + ";" + "PRAGMA mmap_size = " + std::to_string(kMmapSizeBytes) +
+      ";";
   if (role == Role::writer) {
     pragmas += "PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimitBytes) + ";";
   } else {

@@ -3,12 +3,13 @@
 // connection, each call in a savepoint of its own (when there is more than one), so one fsync
 // makes the whole batch durable and one failing call does not undo the others.
 
+#include "metadata/sqlite_writer.h"
+
 #include <exception>
 #include <mutex>
 #include <string>
 
 #include "metadata/sqlite_connection.h"
-#include "metadata/sqlite_writer.h"
 
 namespace berth::metadata {
 

@@ -11,7 +11,8 @@
 namespace berth::metadata {
 namespace {
 
-constexpr auto kMaxColumnInteger = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+constexpr auto kMaxColumnInteger =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 }  // namespace
 
