@@ -394,10 +394,16 @@ std::string PostgresServer::connection_string(std::string_view database) const {
   return text;
 }
 
-std::string PostgresServer::create_database(std::string& error) {
+std::string PostgresServer::create_database(std::string& error,
+                                            std::string_view template_database) {
   std::string name = "berth_test_";
   name += std::to_string(++next_database_);
-  error = run_admin_statement(connection_string("postgres"), "CREATE DATABASE " + quoted_name(name));
+  std::string sql = "CREATE DATABASE " + quoted_name(name);
+  if (!template_database.empty()) {
+    sql += " TEMPLATE ";
+    sql += quoted_name(template_database);
+  }
+  error = run_admin_statement(connection_string("postgres"), sql);
   return error.empty() ? name : std::string();
 }
 
@@ -419,13 +425,13 @@ void PostgresEnvironment::SetUp() {
 
 void PostgresEnvironment::TearDown() { shared_slot().reset(); }
 
-ScratchDatabase::ScratchDatabase() {
+ScratchDatabase::ScratchDatabase(std::string_view template_database) {
   PostgresServer* server = shared_postgres_server();
   if (server == nullptr) {
     error_ = "the shared PostgreSQL server is not running (see the environment's failure)";
     return;
   }
-  name_ = server->create_database(error_);
+  name_ = server->create_database(error_, template_database);
 }
 
 ScratchDatabase::~ScratchDatabase() {

@@ -29,6 +29,7 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -53,9 +54,9 @@ class PostgresServer {
   // A libpq connection string (keyword=value form) for `database` as the cluster's superuser.
   std::string connection_string(std::string_view database) const;
 
-  // Creates an empty database under a new name and returns the name; "" with `error` set on
-  // failure.
-  std::string create_database(std::string& error);
+  // Creates a database under a new name, empty or a copy of `template_database` (which nobody
+  // may be connected to), and returns the name; "" with `error` set on failure.
+  std::string create_database(std::string& error, std::string_view template_database = {});
   // Drops the database, closing whatever connections it still has; false with `error` set.
   bool drop_database(const std::string& name, std::string& error);
 
@@ -67,7 +68,7 @@ class PostgresServer {
   std::string password_;             // the superuser's, random per cluster
   int port_ = 0;
   pid_t pid_ = -1;  // the postmaster, our child
-  int next_database_ = 0;
+  std::atomic<int> next_database_ = 0;
 };
 
 // The server the test binary shares, started by PostgresEnvironment; nullptr before that or when
@@ -81,10 +82,11 @@ class PostgresEnvironment : public ::testing::Environment {
   void TearDown() override;
 };
 
-// A fresh, empty database on the shared server for as long as the object lives.
+// A fresh database on the shared server for as long as the object lives: empty, or a copy of
+// `template_database`.
 class ScratchDatabase {
  public:
-  ScratchDatabase();
+  explicit ScratchDatabase(std::string_view template_database = {});
   ~ScratchDatabase();
   ScratchDatabase(const ScratchDatabase&) = delete;
   ScratchDatabase& operator=(const ScratchDatabase&) = delete;
