@@ -1,5 +1,5 @@
 // SqliteMetadataStore: the AccessStore part, on the same database, writer and reader pool as
-// the content metadata (sqlite_metadata_store.cc, which also holds the schema migrations).
+// the content metadata (sqlite_metadata_store.cc; the schema migrations are in sqlite_schema.cc).
 //
 // Tables (schema version 4). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
@@ -57,9 +57,6 @@ namespace {
 
 // A listing of login events returns at most this many, whatever the caller asks for.
 constexpr std::size_t kMaxLoginEventsPerPage = 1000;
-// A token has at most this many passwords ("password1" and "password2").
-constexpr std::size_t kMaxTokenPasswords = 2;
-
 #define BERTH_SCOPE_MAP_ROWS                              \
   "SELECT m.name, m.description, m.created_at, a.action " \
   "FROM scope_maps m LEFT JOIN scope_map_actions a ON a.scope_map_id = m.id "
@@ -221,26 +218,6 @@ const StatementSpec<AccessSql>& spec_of(AccessSql id) {
 
 namespace {
 
-std::optional<MetadataError> check_not_empty(std::string_view value, std::string_view what) {
-  if (!value.empty()) return std::nullopt;
-  std::string message(what);
-  message += " is empty";
-  return invalid_argument(std::move(message));
-}
-
-// `what` with `name` quoted, for error messages: "scope map 'pull'".
-std::string named(std::string_view what, std::string_view name) {
-  std::string text(what);
-  text += " '";
-  text += name;
-  text += '\'';
-  return text;
-}
-
-MetadataError registry_not_found(RegistryId registry) {
-  return {Errc::not_found, "registry " + std::to_string(registry) + " does not exist"};
-}
-
 // A created_at the caller gave, else the time of the write.
 std::int64_t creation_time(std::int64_t given, std::int64_t now) {
   return given != 0 ? given : now;
@@ -335,14 +312,6 @@ Result<void> delete_by_name(SqliteConnection& connection, AccessSql id, Registry
 
 // --- scope maps ---
 
-std::optional<MetadataError> check_scope_map(const ScopeMapRecord& record) {
-  if (auto bad = check_not_empty(record.name, "scope map name")) return bad;
-  for (const std::string& action : record.actions) {
-    if (auto bad = check_not_empty(action, "scope map action")) return bad;
-  }
-  return std::nullopt;
-}
-
 // Stores the actions of the scope map `scope_map_id` in the order given; a repeated action
 // keeps its first place.
 Result<void> insert_actions(SqliteConnection& connection, std::int64_t scope_map_id,
@@ -381,34 +350,6 @@ Result<std::vector<ScopeMapRecord>> collect_scope_maps(Statement& stmt, Registry
 }
 
 // --- tokens ---
-
-// As COLLATE NOCASE compares: only ASCII letters fold.
-bool equal_ignoring_ascii_case(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [&](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::optional<MetadataError> check_token(const TokenRecord& record) {
-  if (auto bad = check_not_empty(record.name, "token name")) return bad;
-  if (auto bad = check_not_empty(record.scope_map, "token scope map")) return bad;
-  if (record.passwords.size() > kMaxTokenPasswords) {
-    return invalid_argument("a token has at most " + std::to_string(kMaxTokenPasswords) +
-                            " passwords, not " + std::to_string(record.passwords.size()));
-  }
-  for (std::size_t i = 0; i < record.passwords.size(); ++i) {
-    const TokenPasswordRecord& password = record.passwords[i];
-    if (auto bad = check_not_empty(password.name, "token password name")) return bad;
-    if (auto bad = check_not_empty(password.secret_hash, "token password hash")) return bad;
-    for (std::size_t j = 0; j < i; ++j) {
-      // The column compares ignoring case, so must the check.
-      if (equal_ignoring_ascii_case(record.passwords[j].name, password.name)) {
-        return invalid_argument(named("token password", password.name) + " is repeated");
-      }
-    }
-  }
-  return std::nullopt;
-}
 
 Result<void> insert_token_passwords(SqliteConnection& connection, std::int64_t token_id,
                                     const std::vector<TokenPasswordRecord>& passwords,
@@ -456,38 +397,11 @@ Result<std::vector<TokenRecord>> collect_tokens(Statement& stmt, RegistryId regi
 
 // --- identities ---
 
-const char* kind_name(IdentityKind kind) {
-  switch (kind) {
-    case IdentityKind::user:
-      return "user";
-    case IdentityKind::service_principal:
-      return "servicePrincipal";
-    case IdentityKind::federated:
-      return "federated";
-  }
-  return "user";
-}
-
-Result<IdentityKind> stored_kind(std::string_view text) {
-  for (IdentityKind kind :
-       {IdentityKind::user, IdentityKind::service_principal, IdentityKind::federated}) {
-    if (text == kind_name(kind)) return kind;
-  }
-  return MetadataError{Errc::database_error,
-                       "metadata database: stored identity kind is unknown: " + std::string(text)};
-}
-
-std::optional<MetadataError> check_identity(const IdentityRecord& record) {
-  if (auto bad = check_not_empty(record.id, "identity id")) return bad;
-  if (auto bad = check_not_empty(record.name, "identity name")) return bad;
-  return std::nullopt;
-}
-
 // Binds ?1 id to ?11 claims_json, in the order of BERTH_IDENTITY_COLUMNS.
 void bind_identity(Statement& stmt, const IdentityRecord& record) {
   stmt.bind_text(1, record.id)
       .bind_text(2, record.name)
-      .bind_text(3, kind_name(record.kind))
+      .bind_text(3, identity_kind_name(record.kind))
       .bind_text(4, record.secret_hash)
       .bind_int(6, record.enabled ? 1 : 0)
       .bind_text(7, record.issuer)
@@ -500,7 +414,7 @@ void bind_identity(Statement& stmt, const IdentityRecord& record) {
 
 // A row of BERTH_IDENTITY_COLUMNS.
 Result<IdentityRecord> identity_of(const Statement& stmt) {
-  auto kind = stored_kind(stmt.text(2));
+  auto kind = stored_identity_kind(stmt.text(2));
   if (!kind) return kind.error();
   return IdentityRecord{
       .id = std::string(stmt.text(0)),

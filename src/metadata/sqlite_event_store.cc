@@ -1,5 +1,5 @@
 // SqliteMetadataStore: the EventStore part, on the same database, writer and reader pool as
-// the content metadata (sqlite_metadata_store.cc holds the schema migrations).
+// the content metadata (sqlite_metadata_store.cc; sqlite_schema.cc holds the schema migrations).
 //
 // Tables (schema version 5). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
@@ -200,27 +200,6 @@ EventRecord event_of(const Statement& stmt) {
   };
 }
 
-// Actions are stored space-separated: they are single words from a fixed list.
-std::string join_actions(const std::vector<std::string>& actions) {
-  std::string joined;
-  for (const auto& action : actions) {
-    if (!joined.empty()) joined += ' ';
-    joined += action;
-  }
-  return joined;
-}
-
-std::vector<std::string> split_actions(std::string_view joined) {
-  std::vector<std::string> actions;
-  while (!joined.empty()) {
-    auto space = joined.find(' ');
-    actions.emplace_back(joined.substr(0, space));
-    if (space == std::string_view::npos) break;
-    joined.remove_prefix(space + 1);
-  }
-  return actions;
-}
-
 // A row of BERTH_WEBHOOK_COLUMNS.
 WebhookRecord webhook_of(const Statement& stmt) {
   return WebhookRecord{
@@ -273,13 +252,6 @@ Result<std::vector<Row>> read_rows(Statement& stmt, Reader&& reader) {
     if (!*row) return rows;
     rows.push_back(reader(stmt));
   }
-}
-
-std::optional<MetadataError> check_webhook(const WebhookRecord& webhook) {
-  if (webhook.name.empty()) return invalid_argument("webhook name is empty");
-  if (webhook.service_uri.empty()) return invalid_argument("webhook service URI is empty");
-  if (webhook.actions.empty()) return invalid_argument("webhook has no actions");
-  return std::nullopt;
 }
 
 }  // namespace

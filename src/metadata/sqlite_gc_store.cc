@@ -1,6 +1,6 @@
 // SqliteMetadataStore: the GcStore part, on the same database, writer and reader pool as the
-// content metadata (sqlite_metadata_store.cc holds the schema migrations; link_blob and
-// put_manifest there are the writers' side of the collection protocol).
+// content metadata (sqlite_schema.cc holds the schema migrations; link_blob and
+// put_manifest in sqlite_metadata_store.cc are the writers' side of the collection protocol).
 //
 // Tables (schema version 6) this part uses beyond the content tables:
 //

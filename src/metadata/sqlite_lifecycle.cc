@@ -1,7 +1,7 @@
 // SqliteMetadataStore: the LifecycleStore part (soft delete and restore, retention, quotas and
 // the usage counters), on the same database, writer and reader pool as the content metadata.
 //
-// Tables and triggers of schema version 8 (sqlite_metadata_store.cc has the migration):
+// Tables and triggers of schema version 8 (sqlite_schema.cc has the migration):
 //
 //   registries: soft_delete_{enabled,days,updated_at}, retention_{enabled,days,updated_at,
 //               enabled_at}, storage_quota_bytes, linked_bytes
@@ -241,16 +241,6 @@ constexpr StatementSpec<LifecycleSql> kLifecycleStatements[] = {
 static_assert(statements_in_enum_order(kLifecycleStatements),
               "kLifecycleStatements must list every LifecycleSql once, in enum order");
 
-std::optional<MetadataError> check_days(int days, int min, int max, std::string_view what) {
-  if (days >= min && days <= max) return std::nullopt;
-  return invalid_argument(std::string(what) + " days must be between " + std::to_string(min) +
-                          " and " + std::to_string(max) + ", not " + std::to_string(days));
-}
-
-MetadataError registry_not_found(RegistryId registry) {
-  return {Errc::not_found, "registry " + std::to_string(registry) + " does not exist"};
-}
-
 SoftDeletePolicy soft_delete_of(const Statement& stmt) {
   return SoftDeletePolicy{.enabled = stmt.integer(0) != 0,
                           .days = static_cast<int>(stmt.integer(1)),
@@ -264,17 +254,6 @@ RetentionPolicy retention_of(const Statement& stmt) {
                          .enabled_at = stmt.integer(3)};
 }
 
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    lines.emplace_back(text.substr(0, end));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return lines;
-}
-
 std::optional<std::int64_t> optional_integer(const Statement& stmt, int column) {
   if (stmt.is_null(column)) return std::nullopt;
   return stmt.integer(column);
@@ -284,13 +263,6 @@ std::optional<std::uint64_t> optional_bytes(const Statement& stmt, int column) {
   auto value = optional_integer(stmt, column);
   if (!value) return std::nullopt;
   return static_cast<std::uint64_t>(*value);
-}
-
-std::string quota_message(std::string_view whose, std::uint64_t quota, std::uint64_t used,
-                          std::uint64_t adding) {
-  return std::string(whose) + " storage quota is " + std::to_string(quota) + " bytes and " +
-         std::to_string(used) + " bytes are used; this blob would add " + std::to_string(adding) +
-         " bytes";
 }
 
 }  // namespace
@@ -835,13 +807,6 @@ Result<StorageState> SqliteMetadataStore::storage_state(RepositoryRef repository
 
 namespace {
 
-std::optional<MetadataError> check_quota_bytes(std::optional<std::uint64_t> bytes) {
-  if (bytes && *bytes > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return invalid_argument("quota " + std::to_string(*bytes) + " is out of range");
-  }
-  return std::nullopt;
-}
-
 void bind_quota(Statement& stmt, int index, std::optional<std::uint64_t> bytes) {
   if (bytes) {
     stmt.bind_int(index, static_cast<std::int64_t>(*bytes));
@@ -900,16 +865,6 @@ Result<std::uint64_t> SqliteMetadataStore::recount_registry_bytes(RegistryId reg
 
 namespace {
 
-// Filters are stored one per line: a filter holds no line break (the registry layer checks).
-std::string joined_lines(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const std::string& line : lines) {
-    if (!text.empty()) text += '\n';
-    text += line;
-  }
-  return text;
-}
-
 PurgeSchedule purge_schedule_of(const Statement& stmt) {
   return PurgeSchedule{
       .registry = stmt.integer(0),
@@ -929,12 +884,7 @@ PurgeSchedule purge_schedule_of(const Statement& stmt) {
 }  // namespace
 
 Result<PurgeSchedule> SqliteMetadataStore::put_purge_schedule(const PurgeSchedule& schedule) {
-  if (schedule.name.empty()) return invalid_argument("purge schedule name is empty");
-  for (const std::string& filter : schedule.filters) {
-    if (filter.find('\n') != std::string::npos) {
-      return invalid_argument("a purge filter holds a line break");
-    }
-  }
+  if (auto bad = check_purge_schedule(schedule)) return *bad;
   const std::string filters = joined_lines(schedule.filters);
   std::optional<PurgeSchedule> saved;
   auto written = write([&](SqliteConnection& connection) -> Result<void> {

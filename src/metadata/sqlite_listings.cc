@@ -8,9 +8,7 @@
 // pagination), so a page costs the same however deep into the listing it is. The statements'
 // text is in sqlite_metadata_store.cc with the others.
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,43 +22,28 @@ namespace {
 // start is a bound no item passes: before every key, or beyond every time in the order's
 // direction.
 void bind_page(Statement& stmt, const PageQuery& query) {
-  std::int64_t time = query.order == ListingOrder::time_desc
-                          ? std::numeric_limits<std::int64_t>::max()
-                          : std::numeric_limits<std::int64_t>::min();
-  std::string_view key;
-  if (query.after) {
-    time = query.after->time;
-    key = query.after->key;
-  }
-  stmt.bind_text(3, key).bind_int(4, sql_limit(query.limit));
-  if (query.order != ListingOrder::by_key) stmt.bind_int(5, time);
+  const PageStart start = page_start(query);
+  stmt.bind_text(3, start.key).bind_int(4, sql_limit(query.limit));
+  if (query.order != ListingOrder::by_key) stmt.bind_int(5, start.time);
 }
 
 // A row of BERTH_MANIFEST_PAGE.
 Result<ManifestSummary> manifest_summary_of(const Statement& stmt) {
   auto digest = stored_digest(stmt.text(0));
   if (!digest) return digest.error();
-  ManifestSummary summary{
+  return ManifestSummary{
       .digest = std::move(*digest),
       .media_type = std::string(stmt.text(1)),
       .artifact_type = std::string(stmt.text(2)),
       .size = static_cast<std::uint64_t>(stmt.integer(3)),
       .created_at = stmt.integer(4),
-      .tags = {},
+      .tags = split_tag_names(stmt.text(13)),
       .updated_at = stmt.integer(5),
       .attributes = attributes_of(stmt, 6),
       .architecture = std::string(stmt.text(10)),
       .os = std::string(stmt.text(11)),
       .image_size = static_cast<std::uint64_t>(stmt.integer(12)),
   };
-  std::string_view tags = stmt.text(13);
-  while (!tags.empty()) {
-    auto end = tags.find('\n');
-    summary.tags.emplace_back(tags.substr(0, end));
-    tags = end == std::string_view::npos ? std::string_view() : tags.substr(end + 1);
-  }
-  std::sort(summary.tags.begin(), summary.tags.end());
-  return summary;
 }
 
 Sql tag_statement(ListingOrder order) {

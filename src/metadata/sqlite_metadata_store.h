@@ -1,8 +1,9 @@
 #pragma once
 // SqliteMetadataStore: the embedded MetadataStore, AccessStore and EventStore, one SQLite
 // database file in WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
-// sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc; all share one writer,
-// one reader pool and one schema.
+// sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc; all share one writer
+// (sqlite_writer.cc), one reader pool (sqlite_connection.cc) and one schema (sqlite_schema.cc).
+// docs/architecture.md has the whole file map.
 //
 // Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
 // in-process is cheaper than spinning on SQLITE_BUSY) with group commit, plus a pool of reader
@@ -32,9 +33,9 @@
 
 namespace berth::metadata {
 
-// One SQLite connection with its prepared-statement cache; defined in the .cc.
+// One SQLite connection with its prepared-statement cache (sqlite_connection.h).
 class SqliteConnection;
-// The content part's statements (sqlite_internal.h).
+// The content part's statements (sqlite_statements.h).
 enum class Sql : std::size_t;
 
 class SqliteMetadataStore final : public MetadataStore,
@@ -295,7 +296,7 @@ class SqliteMetadataStore final : public MetadataStore,
       const AttributeChanges& changes, std::int64_t now);
 
   // Runs `body(SqliteConnection&) -> Result<void>` atomically and durably on the writer
-  // connection and returns once it is committed. Defined in sqlite_internal.h.
+  // connection and returns once it is committed. Defined in sqlite_writer.h.
   template <class Body>
   Result<void> write(Body&& body);
   Result<void> submit_write(PendingWrite& write);

@@ -1,0 +1,104 @@
+#pragma once
+// What every metadata backend checks before it touches its database, and the words of the
+// errors the stores report: a backend that uses these refuses the same arguments with the same
+// messages as the others, which is what the conformance suites expect of it. Nothing here
+// knows a database.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "metadata/access_store.h"
+#include "metadata/event_store.h"
+#include "metadata/lifecycle_store.h"
+#include "metadata/metadata_store.h"
+
+namespace berth::metadata {
+
+// A token has at most this many passwords ("password1" and "password2").
+inline constexpr std::size_t kMaxTokenPasswords = 2;
+
+// --- building errors ---
+
+MetadataError invalid_argument(std::string message);
+
+// `what` with `name` quoted, for error messages: "scope map 'pull'".
+std::string named(std::string_view what, std::string_view name);
+
+// invalid_argument "<what> is empty" when `value` is.
+std::optional<MetadataError> check_not_empty(std::string_view value, std::string_view what);
+
+// not_found: the registry with id `registry` does not exist.
+MetadataError registry_not_found(RegistryId registry);
+
+// schema_too_new: the database's schema version `found` is newer than `supported`.
+MetadataError schema_too_new(std::int64_t found, std::int64_t supported);
+
+// conflict: a registry named `name` exists already.
+MetadataError registry_exists(std::string_view name);
+
+// conflict: an upload session with id `id` exists already.
+MetadataError upload_exists(std::string_view id);
+
+// limit_reached: the registry has `open` upload sessions, its limit.
+MetadataError upload_limit_reached(std::int64_t open);
+
+// being_deleted: garbage collection has claimed the blob `digest`.
+MetadataError blob_being_deleted(std::string_view digest);
+
+// conflict: the blob `digest` is recorded with `recorded` bytes, and a link gave `size`.
+MetadataError blob_size_mismatch(std::string_view digest, std::int64_t recorded,
+                                 std::uint64_t size);
+
+// reference_missing: a manifest references the blob `digest`, which is no longer linked to its
+// repository (or garbage collection claimed it).
+MetadataError blob_not_linked(std::string_view digest);
+
+// The message of quota_exceeded: `whose` ("the registry's") quota of `quota` bytes, of which
+// `used` are used, and a blob that would add `adding`.
+std::string quota_message(std::string_view whose, std::uint64_t quota, std::uint64_t used,
+                          std::uint64_t adding);
+
+// --- the content metadata (MetadataStore) ---
+
+// Repository-scoped checks every store method makes first.
+std::optional<MetadataError> check_repository(RepositoryRef repository);
+
+// 'Allow' or 'Deny'. The schema refuses other values too, but as a database error.
+std::optional<MetadataError> check_default_network_action(const RegistryRecord& registry);
+
+// A size a signed 64-bit column holds.
+std::optional<MetadataError> check_blob_size(std::uint64_t size);
+
+// --- lifecycle (LifecycleStore) ---
+
+// A policy's days, between `min` and `max`; `what` names the policy ("soft delete").
+std::optional<MetadataError> check_days(int days, int min, int max, std::string_view what);
+
+// A quota a signed 64-bit column holds (none: no quota).
+std::optional<MetadataError> check_quota_bytes(std::optional<std::uint64_t> bytes);
+
+// A name, and filters without line breaks (they are stored one per line).
+std::optional<MetadataError> check_purge_schedule(const PurgeSchedule& schedule);
+
+// --- access control (AccessStore) ---
+
+std::optional<MetadataError> check_scope_map(const ScopeMapRecord& record);
+
+// A name, a scope map, at most kMaxTokenPasswords passwords, each named (names unique
+// ignoring ASCII case, as the stores compare them) and with a hash.
+std::optional<MetadataError> check_token(const TokenRecord& record);
+
+std::optional<MetadataError> check_identity(const IdentityRecord& record);
+
+// As the stores compare names people type (SQLite's COLLATE NOCASE): only ASCII letters fold.
+bool equal_ignoring_ascii_case(std::string_view a, std::string_view b);
+
+// --- events and webhooks (EventStore) ---
+
+// A name, a service URI and at least one action.
+std::optional<MetadataError> check_webhook(const WebhookRecord& webhook);
+
+}  // namespace berth::metadata

@@ -1,0 +1,40 @@
+#pragma once
+// How values are written into, and read back from, the columns every metadata backend's
+// schema shares: digests as text, the kinds of references and identities as words, lists as
+// one text column (purge filters one per line, webhook actions separated by spaces, a
+// manifest's tags one per line as an aggregate returns them). Nothing here knows a database.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metadata/access_store.h"
+#include "metadata/metadata_store.h"
+#include "oci/digest.h"
+
+namespace berth::metadata {
+
+// A digest column read back; database_error when what is stored does not parse.
+Result<oci::Digest> stored_digest(std::string_view text);
+
+// 'blob' or 'manifest', as the references' kind column holds it.
+const char* reference_kind_name(ReferenceKind kind);
+
+// 'user', 'servicePrincipal' or 'federated', as the identities' kind column holds it.
+const char* identity_kind_name(IdentityKind kind);
+// An identity kind read back; database_error for a word that names none.
+Result<IdentityKind> stored_identity_kind(std::string_view text);
+
+// Lines joined by '\n' (callers make sure no line holds one), and split again.
+std::string joined_lines(const std::vector<std::string>& lines);
+std::vector<std::string> split_lines(std::string_view text);
+
+// Webhook actions are stored space-separated: they are single words from a fixed list.
+std::string join_actions(const std::vector<std::string>& actions);
+std::vector<std::string> split_actions(std::string_view joined);
+
+// A manifest's tags as an aggregate joins them with '\n' (which no tag name contains), in
+// byte order.
+std::vector<std::string> split_tag_names(std::string_view joined);
+
+}  // namespace berth::metadata
