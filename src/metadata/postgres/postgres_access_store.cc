@@ -30,8 +30,6 @@ namespace {
 
 // A listing of login events returns at most this many, whatever the caller asks for.
 constexpr std::size_t kMaxLoginEventsPerPage = 1000;
-// A token has at most this many passwords ("password1" and "password2").
-constexpr std::size_t kMaxTokenPasswords = 2;
 // Taken by add_signing_key ("signkeys" in ASCII).
 constexpr std::int64_t kSigningKeysLock = 0x7369676e6b657973;
 
@@ -226,22 +224,6 @@ constexpr Statement kPruneLoginEvents{"prune_login_events",
 #undef BERTH_PG_LOGIN_EVENT_COLUMNS
 #undef BERTH_PG_LOGIN_EVENT_FILTERS
 
-std::optional<MetadataError> check_not_empty(std::string_view value, std::string_view what) {
-  if (!value.empty()) return std::nullopt;
-  std::string message(what);
-  message += " is empty";
-  return invalid_argument(std::move(message));
-}
-
-// `what` with `name` quoted, for error messages: "scope map 'pull'".
-std::string named(std::string_view what, std::string_view name) {
-  std::string text(what);
-  text += " '";
-  text += name;
-  text += '\'';
-  return text;
-}
-
 // A created_at the caller gave, else the time of the write.
 std::int64_t creation_time(std::int64_t given, std::int64_t now) {
   return given != 0 ? given : now;
@@ -290,14 +272,6 @@ std::optional<std::int64_t> id_by_name(Transaction& transaction, const Statement
 
 // --- scope maps ---
 
-std::optional<MetadataError> check_scope_map(const ScopeMapRecord& record) {
-  if (auto bad = check_not_empty(record.name, "scope map name")) return bad;
-  for (const std::string& action : record.actions) {
-    if (auto bad = check_not_empty(action, "scope map action")) return bad;
-  }
-  return std::nullopt;
-}
-
 // The actions in the order given; a repeated action keeps its first place.
 std::vector<std::string> distinct_actions(const std::vector<std::string>& actions) {
   std::vector<std::string> distinct;
@@ -334,27 +308,6 @@ std::vector<ScopeMapRecord> scope_maps_of(const pqxx::result& rows, RegistryId r
 
 // --- tokens ---
 
-std::optional<MetadataError> check_token(const TokenRecord& record) {
-  if (auto bad = check_not_empty(record.name, "token name")) return bad;
-  if (auto bad = check_not_empty(record.scope_map, "token scope map")) return bad;
-  if (record.passwords.size() > kMaxTokenPasswords) {
-    return invalid_argument("a token has at most " + std::to_string(kMaxTokenPasswords) +
-                            " passwords, not " + std::to_string(record.passwords.size()));
-  }
-  for (std::size_t i = 0; i < record.passwords.size(); ++i) {
-    const TokenPasswordRecord& password = record.passwords[i];
-    if (auto bad = check_not_empty(password.name, "token password name")) return bad;
-    if (auto bad = check_not_empty(password.secret_hash, "token password hash")) return bad;
-    for (std::size_t j = 0; j < i; ++j) {
-      // The names are unique ignoring case, so must the check be.
-      if (fold_case(record.passwords[j].name) == fold_case(password.name)) {
-        return invalid_argument(named("token password", password.name) + " is repeated");
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 void insert_token_passwords(Transaction& transaction, std::int64_t token_id,
                             const std::vector<TokenPasswordRecord>& passwords, std::int64_t now) {
   for (const TokenPasswordRecord& password : passwords) {
@@ -390,36 +343,9 @@ std::vector<TokenRecord> tokens_of(const pqxx::result& rows, RegistryId registry
 
 // --- identities ---
 
-const char* kind_name(IdentityKind kind) {
-  switch (kind) {
-    case IdentityKind::user:
-      return "user";
-    case IdentityKind::service_principal:
-      return "servicePrincipal";
-    case IdentityKind::federated:
-      return "federated";
-  }
-  return "user";
-}
-
-Result<IdentityKind> stored_kind(std::string_view text) {
-  for (IdentityKind kind :
-       {IdentityKind::user, IdentityKind::service_principal, IdentityKind::federated}) {
-    if (text == kind_name(kind)) return kind;
-  }
-  return MetadataError{Errc::database_error,
-                       "metadata database: stored identity kind is unknown: " + std::string(text)};
-}
-
-std::optional<MetadataError> check_identity(const IdentityRecord& record) {
-  if (auto bad = check_not_empty(record.id, "identity id")) return bad;
-  if (auto bad = check_not_empty(record.name, "identity name")) return bad;
-  return std::nullopt;
-}
-
 // A row of BERTH_PG_IDENTITY_COLUMNS.
 Result<IdentityRecord> identity_of(const pqxx::row& row) {
-  auto kind = stored_kind(row[2].c_str());
+  auto kind = stored_identity_kind(row[2].c_str());
   if (!kind) return kind.error();
   return IdentityRecord{
       .id = text_of(row[0]),
@@ -664,7 +590,7 @@ Result<void> PostgresMetadataStore::create_identity(const IdentityRecord& record
   if (auto bad = check_identity(record)) return *bad;
   return database_->write([&](Transaction& transaction) -> Result<void> {
     pqxx::result inserted = transaction.exec(
-        kInsertIdentity, record.id, record.name, kind_name(record.kind), record.secret_hash,
+        kInsertIdentity, record.id, record.name, identity_kind_name(record.kind), record.secret_hash,
         record.expiry, record.enabled, record.issuer, record.audience, record.jwks, record.subject,
         record.claims_json, creation_time(record.created_at, unix_now()));
     if (inserted.empty()) {
@@ -726,7 +652,7 @@ Result<bool> PostgresMetadataStore::update_identity(const IdentityRecord& record
       return MetadataError{Errc::conflict, named("identity", record.name) + " already exists"};
     }
     updated = transaction
-                  .exec(kUpdateIdentity, record.id, record.name, kind_name(record.kind),
+                  .exec(kUpdateIdentity, record.id, record.name, identity_kind_name(record.kind),
                         record.secret_hash, record.expiry, record.enabled, record.issuer,
                         record.audience, record.jwks, record.subject, record.claims_json)
                   .affected_rows() > 0;

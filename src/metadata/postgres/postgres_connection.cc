@@ -4,7 +4,6 @@
 #include "metadata/postgres/postgres_connection.h"
 
 #include <algorithm>
-#include <limits>
 #include <random>
 #include <thread>
 
@@ -233,12 +232,5 @@ std::string text_array(const std::vector<std::string>& items) {
   text += '}';
   return text;
 }
-
-std::int64_t sql_limit(std::size_t limit) {
-  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(limit, kMax));
-}
-
-std::size_t initial_capacity(std::size_t limit) { return std::min<std::size_t>(limit, 1000); }
 
 }  // namespace berth::metadata::postgres

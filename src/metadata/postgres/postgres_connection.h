@@ -259,13 +259,4 @@ std::string bytes_of(const pqxx::field& field);
 // A text[] parameter ($n::text[]) holding `items`.
 std::string text_array(const std::vector<std::string>& items);
 
-// A LIMIT parameter: std::size_t beyond what bigint holds means "no limit".
-std::int64_t sql_limit(std::size_t limit);
-// Listings are allocated for what a page usually holds, not for a caller's huge limit.
-std::size_t initial_capacity(std::size_t limit);
-
-inline MetadataError invalid_argument(std::string message) {
-  return {Errc::invalid_argument, std::move(message)};
-}
-
 }  // namespace berth::metadata::postgres

@@ -203,27 +203,6 @@ std::vector<EventRecord> events_of(const pqxx::result& rows) {
   return events;
 }
 
-// Actions are stored space-separated: they are single words from a fixed list.
-std::string join_actions(const std::vector<std::string>& actions) {
-  std::string joined;
-  for (const auto& action : actions) {
-    if (!joined.empty()) joined += ' ';
-    joined += action;
-  }
-  return joined;
-}
-
-std::vector<std::string> split_actions(std::string_view joined) {
-  std::vector<std::string> actions;
-  while (!joined.empty()) {
-    auto space = joined.find(' ');
-    actions.emplace_back(joined.substr(0, space));
-    if (space == std::string_view::npos) break;
-    joined.remove_prefix(space + 1);
-  }
-  return actions;
-}
-
 // A row of BERTH_PG_WEBHOOK_COLUMNS.
 WebhookRecord webhook_of(const pqxx::row& row) {
   return WebhookRecord{
@@ -272,13 +251,6 @@ DeliveryRecord delivery_of(const pqxx::row& row) {
       .error = bytes_of(row[13]),
       .result = text_of(row[14]),
   };
-}
-
-std::optional<MetadataError> check_webhook(const WebhookRecord& webhook) {
-  if (webhook.name.empty()) return invalid_argument("webhook name is empty");
-  if (webhook.service_uri.empty()) return invalid_argument("webhook service URI is empty");
-  if (webhook.actions.empty()) return invalid_argument("webhook has no actions");
-  return std::nullopt;
 }
 
 }  // namespace

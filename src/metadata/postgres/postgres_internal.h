@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "metadata/lifecycle_store.h"
+#include "metadata/listing_pages.h"
 #include "metadata/metadata_store.h"
 #include "metadata/postgres/postgres_connection.h"
+#include "metadata/store_rules.h"
+#include "metadata/stored_values.h"
 #include "oci/digest.h"
 
 namespace berth::metadata::postgres {
@@ -24,13 +27,11 @@ namespace berth::metadata::postgres {
 // The four changeable attributes, in the order attributes_of() reads them.
 #define BERTH_PG_ATTRIBUTE_COLUMNS "write_enabled, delete_enabled, read_enabled, list_enabled"
 
-// Repository-scoped checks every store method makes first.
-std::optional<MetadataError> check_repository(RepositoryRef repository);
-
 // A text column read back (empty for NULL).
 std::string text_of(const pqxx::field& field);
 
-// A digest column read back; database_error when what is stored does not parse.
+// A digest column read back (stored_values.h); database_error when what is stored does not
+// parse.
 Result<oci::Digest> stored_digest(const pqxx::field& field);
 
 // The four changeable attributes from column `first` on (write, delete, read, list).
@@ -40,8 +41,6 @@ std::optional<std::int64_t> optional_int(const pqxx::field& field);
 
 // The rows of a tag listing (name, digest, created_at, updated_at, then the four attributes).
 Result<std::vector<TagRecord>> tag_records_of(const pqxx::result& rows);
-
-MetadataError registry_not_found(RegistryId registry);
 
 // The id of `repository`, creating it if needed. Inside a write. not_found when its registry
 // does not exist.
@@ -91,10 +90,5 @@ std::vector<Statement> planned_event_statements();      // postgres_event_store.
 std::vector<Statement> planned_access_statements();     // postgres_access_store.cc
 std::vector<Statement> planned_gc_statements();         // postgres_gc_store.cc
 std::vector<Statement> planned_lifecycle_statements();  // postgres_lifecycle.cc
-
-// "kind" of a manifest reference as stored.
-inline const char* kind_name(ReferenceKind kind) {
-  return kind == ReferenceKind::manifest ? "manifest" : "blob";
-}
 
 }  // namespace berth::metadata::postgres

@@ -110,8 +110,9 @@ constexpr Statement kListDeletedManifests{
     "list_deleted_manifests",
     "SELECT d.digest, d.media_type, d.artifact_type, d.size, d.created_at, d.deleted_at, "
     "d.expires_at, COALESCE(d.architecture, ''), COALESCE(d.os, ''), "
-    "ARRAY(SELECT DISTINCT t.name FROM deleted_tags t WHERE t.registry_id = d.registry_id "
-    "AND t.repository = d.repository AND t.digest = d.digest ORDER BY t.name) "
+    "(SELECT string_agg(DISTINCT t.name, chr(10) ORDER BY t.name) FROM deleted_tags t "
+    "WHERE t.registry_id = d.registry_id AND t.repository = d.repository "
+    "AND t.digest = d.digest) "
     "FROM deleted_manifests d WHERE d.registry_id = $1 AND d.repository = $2 AND d.digest > $3 "
     "ORDER BY d.digest LIMIT $4"};
 constexpr Statement kListDeletedTags{
@@ -248,12 +249,6 @@ constexpr Statement kRecordPurgeRun{
 #undef BERTH_PG_DISPOSABLE_MANIFEST
 #undef BERTH_PG_PURGE_SCHEDULE_COLUMNS
 
-std::optional<MetadataError> check_days(int days, int min, int max, std::string_view what) {
-  if (days >= min && days <= max) return std::nullopt;
-  return invalid_argument(std::string(what) + " days must be between " + std::to_string(min) +
-                          " and " + std::to_string(max) + ", not " + std::to_string(days));
-}
-
 SoftDeletePolicy soft_delete_of(const pqxx::row& row) {
   return SoftDeletePolicy{.enabled = row[0].as<bool>(),
                           .days = row[1].as<int>(),
@@ -267,55 +262,9 @@ RetentionPolicy retention_of(const pqxx::row& row) {
                          .enabled_at = row[3].as<std::int64_t>()};
 }
 
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    lines.emplace_back(text.substr(0, end));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return lines;
-}
-
-// Filters are stored one per line: a filter holds no line break (put_purge_schedule checks).
-std::string joined_lines(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const std::string& line : lines) {
-    if (!text.empty()) text += '\n';
-    text += line;
-  }
-  return text;
-}
-
 std::optional<std::uint64_t> optional_bytes(const pqxx::field& field) {
   if (field.is_null()) return std::nullopt;
   return field.as<std::uint64_t>();
-}
-
-// The elements of a text[] column.
-std::vector<std::string> text_array_of(const pqxx::field& field) {
-  std::vector<std::string> items;
-  pqxx::array_parser parser = field.as_array();
-  for (auto [juncture, value] = parser.get_next(); juncture != pqxx::array_parser::done;
-       std::tie(juncture, value) = parser.get_next()) {
-    if (juncture == pqxx::array_parser::string_value) items.push_back(value);
-  }
-  return items;
-}
-
-std::string quota_message(std::string_view whose, std::uint64_t quota, std::uint64_t used,
-                          std::uint64_t adding) {
-  return std::string(whose) + " storage quota is " + std::to_string(quota) + " bytes and " +
-         std::to_string(used) + " bytes are used; this blob would add " + std::to_string(adding) +
-         " bytes";
-}
-
-std::optional<MetadataError> check_quota_bytes(std::optional<std::uint64_t> bytes) {
-  if (bytes && *bytes > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return invalid_argument("quota " + std::to_string(*bytes) + " is out of range");
-  }
-  return std::nullopt;
 }
 
 std::optional<std::int64_t> quota_parameter(std::optional<std::uint64_t> bytes) {
@@ -358,7 +307,8 @@ std::optional<std::int64_t> kept_manifest_id(Transaction& transaction, Repositor
 std::vector<KeptReference> kept_references(Transaction& transaction, std::int64_t kept_id) {
   std::vector<KeptReference> references;
   for (const pqxx::row& row : transaction.exec(kDeletedReferences, kept_id)) {
-    references.push_back({text_of(row[0]), std::string_view(row[1].c_str()) == "manifest"});
+    references.push_back({text_of(row[0]), std::string_view(row[1].c_str()) ==
+                                               reference_kind_name(ReferenceKind::manifest)});
   }
   return references;
 }
@@ -394,7 +344,8 @@ Result<void> bring_back(Transaction& transaction, RepositoryRef repository,
   std::vector<std::string> kinds;
   for (const KeptReference& reference : references) {
     digests.push_back(reference.digest);
-    kinds.emplace_back(reference.is_manifest ? "manifest" : "blob");
+    kinds.emplace_back(reference_kind_name(reference.is_manifest ? ReferenceKind::manifest
+                                                                 : ReferenceKind::blob));
     if (reference.is_manifest) continue;
     if (transaction.exec(kRestoreLink, repository_id, reference.digest, now).affected_rows() ==
         0) {
@@ -597,7 +548,7 @@ Result<std::vector<DeletedManifest>> PostgresMetadataStore::list_deleted_manifes
           .expires_at = row[6].as<std::int64_t>(),
           .architecture = text_of(row[7]),
           .os = text_of(row[8]),
-          .tags = text_array_of(row[9]),
+          .tags = split_lines(row[9].c_str()),
       });
     }
     return {};
@@ -822,12 +773,7 @@ Result<std::uint64_t> PostgresMetadataStore::recount_registry_bytes(RegistryId r
 // --- purge schedules ---
 
 Result<PurgeSchedule> PostgresMetadataStore::put_purge_schedule(const PurgeSchedule& schedule) {
-  if (schedule.name.empty()) return invalid_argument("purge schedule name is empty");
-  for (const std::string& filter : schedule.filters) {
-    if (filter.find('\n') != std::string::npos) {
-      return invalid_argument("a purge filter holds a line break");
-    }
-  }
+  if (auto bad = check_purge_schedule(schedule)) return *bad;
   const std::string filters = joined_lines(schedule.filters);
   const auto keep = static_cast<std::int64_t>(
       std::min<std::uint64_t>(schedule.keep, std::numeric_limits<std::int64_t>::max()));

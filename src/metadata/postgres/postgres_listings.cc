@@ -8,9 +8,7 @@
 // pagination), which PostgreSQL turns into the start of an index range scan (forwards, or
 // backwards for the latest first), so a page costs the same however deep into the listing it is.
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +34,7 @@ namespace {
 
 // The manifest listing's rows: digest, media_type, artifact_type, size, created_at,
 // updated_at, the attributes, architecture, os, image size (its bytes and those of the blobs it
-// references) and its tags in byte order.
+// references) and its tags joined by newlines in byte order (split_tag_names).
 #define BERTH_PG_MANIFEST_PAGE                                                                 \
   "SELECT digest, media_type, artifact_type, size, created_at, updated_at, "                   \
   BERTH_PG_ATTRIBUTE_COLUMNS ", "                                                              \
@@ -45,7 +43,8 @@ namespace {
   "COALESCE((SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id), ''), "       \
   "size + (SELECT COALESCE(sum(b.size), 0) FROM manifest_references r JOIN blobs b "           \
   "ON b.digest = r.child_digest WHERE r.manifest_id = manifests.id AND r.kind = 'blob'), "     \
-  "ARRAY(SELECT name FROM tags WHERE manifest_id = manifests.id ORDER BY name) "               \
+  "(SELECT string_agg(name, chr(10) ORDER BY name) FROM tags "                                \
+  "WHERE manifest_id = manifests.id) "                                                         \
   "FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID
 
 // $3 the last key seen, $4 the limit, $5 the last time seen.
@@ -96,36 +95,17 @@ const Statement& manifest_statement(ListingOrder order) {
   return kManifestPageByDigest;
 }
 
-// Runs a page statement: the repository ($1, $2), where the page starts ($3 key, $5 time) and
-// its size ($4). Without a position, the start is a bound no item passes: before every key, or
-// beyond every time in the order's direction.
+// Runs a page statement: the repository ($1, $2), where the page starts ($3 key, $5 time,
+// page_start in listing_pages.h) and its size ($4).
 pqxx::result page_rows(Transaction& transaction, const Statement& statement,
                        RepositoryRef repository, const PageQuery& query) {
-  std::int64_t time = query.order == ListingOrder::time_desc
-                          ? std::numeric_limits<std::int64_t>::max()
-                          : std::numeric_limits<std::int64_t>::min();
-  std::string key;
-  if (query.after) {
-    time = query.after->time;
-    key = query.after->key;
-  }
+  const PageStart start = page_start(query);
   if (query.order == ListingOrder::by_key) {
-    return transaction.exec(statement, repository.registry, repository.name, key,
+    return transaction.exec(statement, repository.registry, repository.name, start.key,
                             sql_limit(query.limit));
   }
-  return transaction.exec(statement, repository.registry, repository.name, key,
-                          sql_limit(query.limit), time);
-}
-
-// The elements of a text[] column (tag names: no quoting characters, but parsed fully anyway).
-std::vector<std::string> text_array_of(const pqxx::field& field) {
-  std::vector<std::string> items;
-  pqxx::array_parser parser = field.as_array();
-  for (auto [juncture, value] = parser.get_next(); juncture != pqxx::array_parser::done;
-       std::tie(juncture, value) = parser.get_next()) {
-    if (juncture == pqxx::array_parser::string_value) items.push_back(value);
-  }
-  return items;
+  return transaction.exec(statement, repository.registry, repository.name, start.key,
+                          sql_limit(query.limit), start.time);
 }
 
 // A row of BERTH_PG_MANIFEST_PAGE.
@@ -138,7 +118,7 @@ Result<ManifestSummary> manifest_summary_of(const pqxx::row& row) {
       .artifact_type = text_of(row[2]),
       .size = row[3].as<std::uint64_t>(),
       .created_at = row[4].as<std::int64_t>(),
-      .tags = text_array_of(row[13]),
+      .tags = split_tag_names(row[13].c_str()),
       .updated_at = row[5].as<std::int64_t>(),
       .attributes = attributes_of(row, 6),
       .architecture = text_of(row[10]),

@@ -228,15 +228,6 @@ RepositorySummary summary_of(const pqxx::row& row) {
   };
 }
 
-// The schema's CHECK would refuse other values too, but as a database error.
-std::optional<MetadataError> check_default_network_action(const RegistryRecord& registry) {
-  if (registry.default_network_action == "Allow" || registry.default_network_action == "Deny") {
-    return std::nullopt;
-  }
-  return invalid_argument("default network action '" + registry.default_network_action +
-                          "' is neither 'Allow' nor 'Deny'");
-}
-
 std::vector<std::string> names_of(const pqxx::result& rows) {
   std::vector<std::string> names;
   names.reserve(rows.size());
@@ -254,19 +245,8 @@ std::optional<std::uint64_t> size_in(const pqxx::result& rows) {
 
 std::string text_of(const pqxx::field& field) { return std::string(field.c_str(), field.size()); }
 
-std::optional<MetadataError> check_repository(RepositoryRef repository) {
-  if (repository.name.empty()) return invalid_argument("repository name is empty");
-  return std::nullopt;
-}
-
 Result<oci::Digest> stored_digest(const pqxx::field& field) {
-  const std::string_view text(field.c_str(), field.size());
-  auto digest = oci::Digest::parse(text);
-  if (!digest) {
-    return MetadataError{Errc::database_error,
-                         "metadata database: stored digest is malformed: " + std::string(text)};
-  }
-  return std::move(*digest);
+  return metadata::stored_digest(std::string_view(field.c_str(), field.size()));
 }
 
 ChangeableAttributes attributes_of(const pqxx::row& row, int first) {
@@ -298,10 +278,6 @@ Result<std::vector<TagRecord>> tag_records_of(const pqxx::result& rows) {
     });
   }
   return tags;
-}
-
-MetadataError registry_not_found(RegistryId registry) {
-  return {Errc::not_found, "registry " + std::to_string(registry) + " does not exist"};
 }
 
 Result<std::int64_t> ensure_repository(Transaction& transaction, RepositoryRef repository,
@@ -375,9 +351,7 @@ Result<RegistryRecord> PostgresMetadataStore::create_registry(const RegistryReco
         kInsertRegistry, registry.name, registry.tier, registry.region, created.created_at,
         registry.admin_user_enabled, registry.anonymous_pull_enabled,
         registry.public_network_access, registry.default_network_action);
-    if (rows.empty()) {
-      return MetadataError{Errc::conflict, "registry '" + registry.name + "' already exists"};
-    }
+    if (rows.empty()) return registry_exists(registry.name);
     created.id = rows[0][0].as<std::int64_t>();
     return {};
   });
@@ -574,9 +548,7 @@ Result<void> PostgresMetadataStore::link_blob_within(RepositoryRef repository,
                                                      const oci::Digest& digest, std::uint64_t size,
                                                      const StorageLimits& limits) {
   if (auto bad = check_repository(repository)) return *bad;
-  if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return invalid_argument("blob size " + std::to_string(size) + " is out of range");
-  }
+  if (auto bad = check_blob_size(size)) return *bad;
   const auto signed_size = static_cast<std::int64_t>(size);
   const std::string text = digest.str();
   return database_->write([&](Transaction& transaction) -> Result<void> {
@@ -584,15 +556,10 @@ Result<void> PostgresMetadataStore::link_blob_within(RepositoryRef repository,
     auto repository_id = ensure_repository(transaction, repository, now);
     if (!repository_id) return repository_id.error();
     pqxx::result blob = transaction.exec(kInsertBlob, text, signed_size, now);
-    if (blob.empty()) {
-      return MetadataError{Errc::being_deleted,
-                           "blob " + text + " is being removed by garbage collection"};
-    }
+    if (blob.empty()) return blob_being_deleted(text);
     // Known already: the same digest must mean the same bytes, hence the same size.
     if (const auto recorded = blob[0][0].as<std::int64_t>(); recorded != signed_size) {
-      return MetadataError{Errc::conflict, "blob " + text + " is recorded with size " +
-                                               std::to_string(recorded) + ", not " +
-                                               std::to_string(size)};
+      return blob_size_mismatch(text, recorded, size);
     }
     if (limits.registry_bytes || limits.repository_bytes) {
       auto within = check_link_within(transaction, *repository_id, text, signed_size, limits);
@@ -648,8 +615,7 @@ Result<void> PostgresMetadataStore::create_upload_within_limit(const UploadRecor
       const auto open = transaction.exec(kCountUploadsInRegistry, upload.registry)[0][0]
                             .as<std::uint64_t>();
       if (open >= max_open_in_registry) {
-        return MetadataError{Errc::limit_reached, "the registry has " + std::to_string(open) +
-                                                      " open upload sessions, its limit"};
+        return upload_limit_reached(static_cast<std::int64_t>(open));
       }
     }
     auto repository_id = ensure_repository(transaction, repository, now);
@@ -658,9 +624,7 @@ Result<void> PostgresMetadataStore::create_upload_within_limit(const UploadRecor
     pqxx::result inserted =
         transaction.exec(kInsertUpload, upload.id, *repository_id, created_at,
                          upload.updated_at != 0 ? upload.updated_at : created_at);
-    if (inserted.empty()) {
-      return MetadataError{Errc::conflict, "upload " + upload.id + " already exists"};
-    }
+    if (inserted.empty()) return upload_exists(upload.id);
     return {};
   });
 }
@@ -738,7 +702,7 @@ Result<void> PostgresMetadataStore::put_manifest(RepositoryRef repository,
   std::vector<std::string> blob_digests;
   for (const ManifestReference& reference : references) {
     reference_digests.push_back(reference.digest.str());
-    reference_kinds.emplace_back(kind_name(reference.kind));
+    reference_kinds.emplace_back(reference_kind_name(reference.kind));
     if (reference.kind == ReferenceKind::blob) blob_digests.push_back(reference.digest.str());
   }
   const std::optional<std::string> subject =
@@ -761,10 +725,7 @@ Result<void> PostgresMetadataStore::put_manifest(RepositoryRef repository,
       if (!blob_digests.empty()) {
         pqxx::result missing =
             transaction.exec(kFirstMissingLink, *repository_id, text_array(blob_digests));
-        if (!missing.empty()) {
-          return MetadataError{Errc::reference_missing, "blob " + text_of(missing[0][0]) +
-                                                            " is not in the repository any more"};
-        }
+        if (!missing.empty()) return blob_not_linked(text_of(missing[0][0]));
       }
       insert_references(transaction, id, reference_digests, reference_kinds);
       if (!manifest.architecture.empty() || !manifest.os.empty()) {

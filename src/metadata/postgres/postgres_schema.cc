@@ -58,6 +58,8 @@
 
 #include "metadata/postgres/postgres_schema.h"
 
+#include "metadata/store_rules.h"
+
 #include <array>
 #include <cstdint>
 #include <exception>
@@ -561,10 +563,7 @@ Result<int> migrate_one_step(pqxx::connection& connection) {
   const pqxx::row found = work.exec1("SELECT COALESCE(max(version), 0) FROM schema_version");
   const int version = found[0].as<int>();
   if (version > kSchemaVersion) {
-    return MetadataError{Errc::schema_too_new,
-                         "database schema version " + std::to_string(version) +
-                             " is newer than this berth supports (" +
-                             std::to_string(kSchemaVersion) + ")"};
+    return metadata::schema_too_new(version, kSchemaVersion);
   }
   if (version == kSchemaVersion) {
     work.commit();
