@@ -77,9 +77,9 @@ std::optional<fs::path> newest_versioned_bindir() {
   std::vector<std::pair<int, fs::path>> found;
   for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
     const std::string version = entry.path().filename().string();
-    const bool numeric = !version.empty() && std::all_of(version.begin(), version.end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
+    const bool numeric =
+        !version.empty() &&
+        std::all_of(version.begin(), version.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!numeric) continue;
     if (has_server_binaries(entry.path() / "bin")) {
       found.emplace_back(std::stoi(version), entry.path() / "bin");
@@ -101,11 +101,11 @@ std::optional<fs::path> find_bindir(std::string& error) {
   const std::string reported = first_line_of("pg_config --bindir 2>/dev/null");
   if (!reported.empty() && has_server_binaries(reported)) return fs::path(reported);
   if (auto versioned = newest_versioned_bindir()) return versioned;
-  error =
-      "PostgreSQL server binaries (initdb, postgres) not found: neither `pg_config --bindir`";
+  error = "PostgreSQL server binaries (initdb, postgres) not found: neither `pg_config --bindir`";
   error += reported.empty() ? " (no pg_config)" : " (" + reported + ")";
-  error += " nor /usr/lib/postgresql/<version>/bin has them; install the postgresql package "
-           "(scripts/install-deps.sh) or set BERTH_POSTGRES_BINDIR";
+  error +=
+      " nor /usr/lib/postgresql/<version>/bin has them; install the postgresql package "
+      "(scripts/install-deps.sh) or set BERTH_POSTGRES_BINDIR";
   return std::nullopt;
 }
 
@@ -186,8 +186,7 @@ Spawned spawn(const std::vector<std::string>& argv, const fs::path& log, const f
     const int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
     if (run_as.switch_user) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(run_as.gid) != 0 ||
-          ::setuid(run_as.uid) != 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(run_as.gid) != 0 || ::setuid(run_as.uid) != 0) {
         ::_exit(126);
       }
     }
@@ -214,8 +213,8 @@ int wait_for(pid_t pid) {
 }
 
 // Runs `argv` to its end; "" on success, else what went wrong with the end of its log.
-std::string run(const std::vector<std::string>& argv, const fs::path& log, const fs::path& directory,
-                const RunAs& run_as) {
+std::string run(const std::vector<std::string>& argv, const fs::path& log,
+                const fs::path& directory, const RunAs& run_as) {
   Spawned child = spawn(argv, log, directory, run_as, 0);
   if (child.pid < 0) return child.error;
   const int status = wait_for(child.pid);

@@ -53,9 +53,9 @@ constexpr std::int64_t kSigningKeysLock = 0x7369676e6b657973;
 
 // The filters every login event listing applies after its index range: $3 success, $4 since,
 // $5 until (each NULL when absent), $7 the page size. $2, the identity, is hex (NULL: any).
-#define BERTH_PG_LOGIN_EVENT_FILTERS                                                       \
-  " AND ($3::boolean IS NULL OR success = $3::boolean)"                                    \
-  " AND ($4::bigint IS NULL OR time >= $4::bigint) AND ($5::bigint IS NULL OR time < "     \
+#define BERTH_PG_LOGIN_EVENT_FILTERS                                                   \
+  " AND ($3::boolean IS NULL OR success = $3::boolean)"                                \
+  " AND ($4::bigint IS NULL OR time >= $4::bigint) AND ($5::bigint IS NULL OR time < " \
   "$5::bigint) ORDER BY id DESC LIMIT $7"
 
 constexpr Statement kUpsertAdminPassword{
@@ -84,16 +84,14 @@ constexpr Statement kInsertScopeMapActions{
 constexpr Statement kFindScopeMap{
     "find_scope_map",
     BERTH_PG_SCOPE_MAP_ROWS "WHERE m.registry_id = $1 AND lower(m.name) = $2 ORDER BY a.position"};
-constexpr Statement kListScopeMaps{
-    "list_scope_maps",
-    BERTH_PG_SCOPE_MAP_ROWS "WHERE m.registry_id = $1 ORDER BY lower(m.name), a.position"};
+constexpr Statement kListScopeMaps{"list_scope_maps", BERTH_PG_SCOPE_MAP_ROWS
+                                   "WHERE m.registry_id = $1 ORDER BY lower(m.name), a.position"};
 constexpr Statement kFindScopeMapId{
-    "find_scope_map_id",
-    "SELECT id FROM scope_maps WHERE registry_id = $1 AND lower(name) = $2"};
+    "find_scope_map_id", "SELECT id FROM scope_maps WHERE registry_id = $1 AND lower(name) = $2"};
 constexpr Statement kUpdateScopeMap{"update_scope_map",
                                     "UPDATE scope_maps SET description = $2 WHERE id = $1"};
-constexpr Statement kDeleteScopeMapActions{
-    "delete_scope_map_actions", "DELETE FROM scope_map_actions WHERE scope_map_id = $1"};
+constexpr Statement kDeleteScopeMapActions{"delete_scope_map_actions",
+                                           "DELETE FROM scope_map_actions WHERE scope_map_id = $1"};
 constexpr Statement kScopeMapInUse{
     "scope_map_in_use",
     "SELECT name FROM tokens WHERE registry_id = $1 AND lower(scope_map) = $2 "
@@ -112,17 +110,16 @@ constexpr Statement kInsertTokenPassword{
 constexpr Statement kFindToken{
     "find_token",
     BERTH_PG_TOKEN_ROWS "WHERE t.registry_id = $1 AND lower(t.name) = $2 ORDER BY lower(p.name)"};
-constexpr Statement kListTokens{
-    "list_tokens",
-    BERTH_PG_TOKEN_ROWS "WHERE t.registry_id = $1 ORDER BY lower(t.name), lower(p.name)"};
+constexpr Statement kListTokens{"list_tokens", BERTH_PG_TOKEN_ROWS
+                                "WHERE t.registry_id = $1 ORDER BY lower(t.name), lower(p.name)"};
 constexpr Statement kFindTokenId{
     "find_token_id", "SELECT id FROM tokens WHERE registry_id = $1 AND lower(name) = $2"};
 constexpr Statement kUpdateToken{"update_token",
                                  "UPDATE tokens SET scope_map = $2, enabled = $3 WHERE id = $1"};
 constexpr Statement kDeleteTokenPasswords{"delete_token_passwords",
                                           "DELETE FROM token_passwords WHERE token_id = $1"};
-constexpr Statement kDeleteToken{
-    "delete_token", "DELETE FROM tokens WHERE registry_id = $1 AND lower(name) = $2"};
+constexpr Statement kDeleteToken{"delete_token",
+                                 "DELETE FROM tokens WHERE registry_id = $1 AND lower(name) = $2"};
 constexpr Statement kInsertIdentity{
     "insert_identity",
     "INSERT INTO identities (" BERTH_PG_IDENTITY_COLUMNS
@@ -151,18 +148,15 @@ constexpr Statement kInsertRoleAssignment{
 // One statement per index range: all assignments, one registry's, one identity's. Each takes
 // both filters, $1 registry and $2 identity.
 constexpr Statement kListRoleAssignments{
-    "list_role_assignments",
-    BERTH_PG_ROLE_ASSIGNMENT_ROWS
+    "list_role_assignments", BERTH_PG_ROLE_ASSIGNMENT_ROWS
     "WHERE ($1::bigint IS NULL OR registry_id = $1::bigint) "
     "AND ($2::text IS NULL OR identity_id = $2::text) ORDER BY created_at, id"};
 constexpr Statement kListRoleAssignmentsInRegistry{
-    "list_role_assignments_in_registry",
-    BERTH_PG_ROLE_ASSIGNMENT_ROWS
+    "list_role_assignments_in_registry", BERTH_PG_ROLE_ASSIGNMENT_ROWS
     "WHERE registry_id = $1::bigint AND ($2::text IS NULL OR identity_id = $2::text) "
     "ORDER BY created_at, id"};
 constexpr Statement kListRoleAssignmentsOfIdentity{
-    "list_role_assignments_of_identity",
-    BERTH_PG_ROLE_ASSIGNMENT_ROWS
+    "list_role_assignments_of_identity", BERTH_PG_ROLE_ASSIGNMENT_ROWS
     "WHERE identity_id = $2::text AND ($1::bigint IS NULL OR registry_id = $1::bigint) "
     "ORDER BY created_at, id"};
 constexpr Statement kDeleteRoleAssignment{"delete_role_assignment",
@@ -201,17 +195,19 @@ constexpr Statement kInsertLoginEvent{
 // registry's, one identity's. $6 is before_id (the largest id when absent).
 constexpr Statement kListLoginEvents{
     "list_login_events",
-    "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS " FROM login_events WHERE id < $6 "
+    "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS
+    " FROM login_events WHERE id < $6 "
     "AND ($1::bigint IS NULL OR registry_id = $1::bigint) "
     "AND ($2::text IS NULL OR identity = decode($2::text, 'hex'))" BERTH_PG_LOGIN_EVENT_FILTERS};
 constexpr Statement kListLoginEventsInRegistry{
-    "list_login_events_in_registry",
-    "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS " FROM login_events WHERE registry_id = $1::bigint "
-    "AND id < $6 AND ($2::text IS NULL OR identity = decode($2::text, 'hex'))"
-    BERTH_PG_LOGIN_EVENT_FILTERS};
+    "list_login_events_in_registry", "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS
+                                     " FROM login_events WHERE registry_id = $1::bigint "
+                                     "AND id < $6 AND ($2::text IS NULL OR identity = "
+                                     "decode($2::text, 'hex'))" BERTH_PG_LOGIN_EVENT_FILTERS};
 constexpr Statement kListLoginEventsOfIdentity{
     "list_login_events_of_identity",
-    "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS " FROM login_events "
+    "SELECT " BERTH_PG_LOGIN_EVENT_COLUMNS
+    " FROM login_events "
     "WHERE identity = decode($2::text, 'hex') AND id < $6 "
     "AND ($1::bigint IS NULL OR registry_id = $1::bigint)" BERTH_PG_LOGIN_EVENT_FILTERS};
 constexpr Statement kPruneLoginEvents{"prune_login_events",
@@ -445,8 +441,8 @@ Result<void> PostgresMetadataStore::create_scope_map(const ScopeMapRecord& recor
   });
 }
 
-Result<std::optional<ScopeMapRecord>> PostgresMetadataStore::find_scope_map(
-    RegistryId registry, std::string_view name) {
+Result<std::optional<ScopeMapRecord>> PostgresMetadataStore::find_scope_map(RegistryId registry,
+                                                                            std::string_view name) {
   if (auto bad = check_not_empty(name, "scope map name")) return *bad;
   std::optional<ScopeMapRecord> map;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
@@ -589,10 +585,11 @@ Result<bool> PostgresMetadataStore::delete_token(RegistryId registry, std::strin
 Result<void> PostgresMetadataStore::create_identity(const IdentityRecord& record) {
   if (auto bad = check_identity(record)) return *bad;
   return database_->write([&](Transaction& transaction) -> Result<void> {
-    pqxx::result inserted = transaction.exec(
-        kInsertIdentity, record.id, record.name, identity_kind_name(record.kind), record.secret_hash,
-        record.expiry, record.enabled, record.issuer, record.audience, record.jwks, record.subject,
-        record.claims_json, creation_time(record.created_at, unix_now()));
+    pqxx::result inserted =
+        transaction.exec(kInsertIdentity, record.id, record.name, identity_kind_name(record.kind),
+                         record.secret_hash, record.expiry, record.enabled, record.issuer,
+                         record.audience, record.jwks, record.subject, record.claims_json,
+                         creation_time(record.created_at, unix_now()));
     if (inserted.empty()) {
       return MetadataError{Errc::conflict, named("identity", record.name) + " or id " + record.id +
                                                " already exists"};
@@ -685,9 +682,9 @@ Result<void> PostgresMetadataStore::create_role_assignment(const RoleAssignmentR
       return MetadataError{Errc::not_found, "identity " + record.identity_id + " does not exist"};
     }
     if (auto found = require_registry(transaction, record.registry); !found) return found;
-    pqxx::result inserted = transaction.exec(
-        kInsertRoleAssignment, record.id, record.identity_id, record.role, record.registry,
-        record.repository, creation_time(record.created_at, unix_now()));
+    pqxx::result inserted = transaction.exec(kInsertRoleAssignment, record.id, record.identity_id,
+                                             record.role, record.registry, record.repository,
+                                             creation_time(record.created_at, unix_now()));
     if (inserted.empty()) {
       return MetadataError{Errc::conflict, named("role", record.role) + " is assigned to " +
                                                record.identity_id +
@@ -739,8 +736,8 @@ Result<void> PostgresMetadataStore::add_network_rule(const NetworkRuleRecord& re
   if (auto bad = check_not_empty(record.address_range, "address range")) return *bad;
   return database_->write([&](Transaction& transaction) -> Result<void> {
     if (auto found = require_registry(transaction, record.registry); !found) return found;
-    if (auto room = require_room(transaction, kCountNetworkRules, record.registry,
-                                 max_in_registry, "network rules");
+    if (auto room = require_room(transaction, kCountNetworkRules, record.registry, max_in_registry,
+                                 "network rules");
         !room) {
       return room;
     }
@@ -778,8 +775,9 @@ Result<bool> PostgresMetadataStore::remove_network_rule(RegistryId registry,
   if (auto bad = check_not_empty(address_range, "address range")) return *bad;
   bool removed = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    removed = transaction.exec(kDeleteNetworkRule, registry, fold_case(address_range))
-                  .affected_rows() > 0;
+    removed =
+        transaction.exec(kDeleteNetworkRule, registry, fold_case(address_range)).affected_rows() >
+        0;
     return {};
   });
   if (!written) return written.error();
@@ -888,12 +886,16 @@ Result<std::uint64_t> PostgresMetadataStore::prune_login_events(std::int64_t bef
   return pruned;
 }
 
-
 std::vector<Statement> postgres::planned_access_statements() {
   // find_token and find_scope_map sort the few passwords or actions of the one item they find.
-  return {kListLoginEvents,       kListLoginEventsInRegistry,    kListLoginEventsOfIdentity,
-          kScopeMapInUse,         kFederatedIdentities,          kListRoleAssignmentsInRegistry,
-          kListRoleAssignmentsOfIdentity, kFindIdentity};
+  return {kListLoginEvents,
+          kListLoginEventsInRegistry,
+          kListLoginEventsOfIdentity,
+          kScopeMapInUse,
+          kFederatedIdentities,
+          kListRoleAssignmentsInRegistry,
+          kListRoleAssignmentsOfIdentity,
+          kFindIdentity};
 }
 
 }  // namespace berth::metadata

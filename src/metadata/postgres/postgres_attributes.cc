@@ -15,8 +15,7 @@ namespace {
 
 constexpr Statement kRepositoryAttributes{
     "repository_attributes",
-    "SELECT " BERTH_PG_ATTRIBUTE_COLUMNS
-    " FROM repositories WHERE registry_id = $1 AND name = $2"};
+    "SELECT " BERTH_PG_ATTRIBUTE_COLUMNS " FROM repositories WHERE registry_id = $1 AND name = $2"};
 constexpr Statement kFindTag{
     "find_tag",
     "SELECT m.digest, t.created_at, t.updated_at, t.write_enabled, t.delete_enabled, "
@@ -24,8 +23,8 @@ constexpr Statement kFindTag{
     "WHERE t.repository_id = " BERTH_PG_REPOSITORY_ID " AND t.name = $3"};
 constexpr Statement kManifestAttributes{
     "manifest_attributes",
-    "SELECT " BERTH_PG_ATTRIBUTE_COLUMNS " FROM manifests WHERE repository_id = "
-    BERTH_PG_REPOSITORY_ID " AND digest = $3"};
+    "SELECT " BERTH_PG_ATTRIBUTE_COLUMNS
+    " FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3"};
 // NULL for an attribute leaves it as it is.
 constexpr Statement kUpdateRepositoryAttributes{
     "update_repository_attributes",
@@ -38,14 +37,16 @@ constexpr Statement kUpdateTagAttributes{
     "UPDATE tags SET write_enabled = COALESCE($4, write_enabled), "
     "delete_enabled = COALESCE($5, delete_enabled), read_enabled = COALESCE($6, read_enabled), "
     "list_enabled = COALESCE($7, list_enabled), updated_at = $8 "
-    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND name = $3 "
+    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+    " AND name = $3 "
     "RETURNING " BERTH_PG_ATTRIBUTE_COLUMNS};
 constexpr Statement kUpdateManifestAttributes{
     "update_manifest_attributes",
     "UPDATE manifests SET write_enabled = COALESCE($4, write_enabled), "
     "delete_enabled = COALESCE($5, delete_enabled), read_enabled = COALESCE($6, read_enabled), "
     "list_enabled = COALESCE($7, list_enabled), updated_at = $8 "
-    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3 "
+    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+    " AND digest = $3 "
     "RETURNING " BERTH_PG_ATTRIBUTE_COLUMNS};
 // Rows (rank, kind, name): the manifest before its tags, tags by name.
 constexpr Statement kFindManifestDeleteLock{
@@ -53,15 +54,17 @@ constexpr Statement kFindManifestDeleteLock{
     "SELECT 0, 'manifest', digest FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID
     " AND digest = $3 AND NOT delete_enabled "
     "UNION ALL SELECT 1, 'tag', t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id "
-    "WHERE m.repository_id = " BERTH_PG_REPOSITORY_ID " AND m.digest = $3 "
+    "WHERE m.repository_id = " BERTH_PG_REPOSITORY_ID
+    " AND m.digest = $3 "
     "AND NOT t.delete_enabled ORDER BY 1, 3 LIMIT 1"};
 // The repository, then its manifests by digest, then its tags by name.
 constexpr Statement kFindRepositoryDeleteLock{
     "find_repository_delete_lock",
     "SELECT 0, 'repository', name FROM repositories WHERE registry_id = $1 AND name = $2 "
     "AND NOT delete_enabled "
-    "UNION ALL SELECT 1, 'manifest', digest FROM manifests WHERE repository_id = "
-    BERTH_PG_REPOSITORY_ID " AND NOT delete_enabled "
+    "UNION ALL SELECT 1, 'manifest', digest FROM manifests WHERE repository_id "
+    "= " BERTH_PG_REPOSITORY_ID
+    " AND NOT delete_enabled "
     "UNION ALL SELECT 2, 'tag', name FROM tags WHERE repository_id = " BERTH_PG_REPOSITORY_ID
     " AND NOT delete_enabled ORDER BY 1, 3 LIMIT 1"};
 
@@ -114,8 +117,8 @@ Result<std::optional<ChangeableAttributes>> PostgresMetadataStore::manifest_attr
   if (auto bad = check_repository(repository)) return *bad;
   std::optional<ChangeableAttributes> attributes;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
-    attributes = attributes_in(transaction.exec(kManifestAttributes, repository.registry,
-                                                repository.name, digest.str()));
+    attributes = attributes_in(
+        transaction.exec(kManifestAttributes, repository.registry, repository.name, digest.str()));
     return {};
   });
   if (!read) return read.error();
@@ -159,10 +162,10 @@ Result<std::optional<ChangeableAttributes>> PostgresMetadataStore::update_manife
   const std::string text = digest.str();
   std::optional<ChangeableAttributes> updated;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    updated = attributes_in(transaction.exec(
-        kUpdateManifestAttributes, repository.registry, repository.name, text,
-        changes.write_enabled, changes.delete_enabled, changes.read_enabled,
-        changes.list_enabled, now));
+    updated = attributes_in(transaction.exec(kUpdateManifestAttributes, repository.registry,
+                                             repository.name, text, changes.write_enabled,
+                                             changes.delete_enabled, changes.read_enabled,
+                                             changes.list_enabled, now));
     return {};
   });
   if (!written) return written.error();
@@ -177,8 +180,7 @@ Result<std::optional<DeleteLock>> PostgresMetadataStore::find_delete_lock(
     pqxx::result rows =
         digest ? transaction.exec(kFindManifestDeleteLock, repository.registry, repository.name,
                                   digest->str())
-               : transaction.exec(kFindRepositoryDeleteLock, repository.registry,
-                                  repository.name);
+               : transaction.exec(kFindRepositoryDeleteLock, repository.registry, repository.name);
     lock.reset();
     if (rows.empty()) return {};
     const std::string_view kind(rows[0][1].c_str());

@@ -238,9 +238,10 @@ class Database {
       if (Clock::now() + pause >= deadline) break;
       std::this_thread::sleep_for(pause);
     }
-    return MetadataError{Errc::database_error,
-                         "metadata database: gave up after conflicting with concurrent writers: " +
-                             (last.result ? std::string("no attempt ran") : last.result.error().message)};
+    return MetadataError{
+        Errc::database_error,
+        "metadata database: gave up after conflicting with concurrent writers: " +
+            (last.result ? std::string("no attempt ran") : last.result.error().message)};
   }
 
   ConnectionPool pool_;

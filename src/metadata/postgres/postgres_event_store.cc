@@ -44,7 +44,7 @@ constexpr std::int64_t kEventsLock = 0x6576656e7473;
   "e.host, e.method, e.user_agent, e.created_at, e.deliverable, e.webhook_id, "              \
   "e.redelivery_of, e.queued_at"
 
-#define BERTH_PG_WEBHOOK_COLUMNS                                                          \
+#define BERTH_PG_WEBHOOK_COLUMNS                                                        \
   "id, registry_id, name, service_uri, sealed_headers, sealed_secret, actions, scope, " \
   "enabled, format, created_at, cursor, attempt, next_attempt_at, lease_owner, lease_until"
 
@@ -53,8 +53,9 @@ constexpr std::int64_t kEventsLock = 0x6576656e7473;
   "request_headers, request_body, status, response_headers, response_excerpt, error, result"
 
 // The deliverable events after webhook `w`'s cursor that are meant for it.
-#define BERTH_PG_EVENTS_FOR_WEBHOOK(w)                                                     \
-  "e.registry_id = " w ".registry_id AND e.deliverable AND e.sequence > " w ".cursor AND " \
+#define BERTH_PG_EVENTS_FOR_WEBHOOK(w)                                      \
+  "e.registry_id = " w ".registry_id AND e.deliverable AND e.sequence > " w \
+  ".cursor AND "                                                            \
   "(e.webhook_id IS NULL OR e.webhook_id = " w ".id)"
 
 constexpr Statement kLockEvents{"lock_events", "SELECT pg_advisory_xact_lock($1)"};
@@ -76,10 +77,10 @@ constexpr Statement kListEvents{
     " AND ($5::bytea = ''::bytea OR e.identity = $5::bytea)"
     " AND ($6::text = '' OR e.repository = $6::text) AND ($7::text = '' OR e.action = $7::text)"
     " ORDER BY e.sequence DESC LIMIT $8"};
-constexpr Statement kEventsAfter{
-    "events_after",
-    "SELECT " BERTH_PG_EVENT_COLUMNS " FROM events e WHERE e.sequence > $1 ORDER BY e.sequence"
-    " LIMIT $2"};
+constexpr Statement kEventsAfter{"events_after",
+                                 "SELECT " BERTH_PG_EVENT_COLUMNS
+                                 " FROM events e WHERE e.sequence > $1 ORDER BY e.sequence"
+                                 " LIMIT $2"};
 constexpr Statement kFindEvent{
     "find_event",
     "SELECT " BERTH_PG_EVENT_COLUMNS
@@ -100,14 +101,12 @@ constexpr Statement kInsertWebhook{
     "actions, scope, enabled, format, created_at, cursor) VALUES ($1, $2, $3, $4, $5, $6, $7, "
     "$8, $9, $10, (SELECT COALESCE(max(sequence), 0) FROM events)) ON CONFLICT DO NOTHING "
     "RETURNING " BERTH_PG_WEBHOOK_COLUMNS};
-constexpr Statement kFindWebhook{
-    "find_webhook",
-    "SELECT " BERTH_PG_WEBHOOK_COLUMNS " FROM webhooks WHERE registry_id = $1 AND "
-    "lower(name) = $2"};
-constexpr Statement kListWebhooks{
-    "list_webhooks",
-    "SELECT " BERTH_PG_WEBHOOK_COLUMNS " FROM webhooks WHERE registry_id = $1 "
-    "ORDER BY lower(name)"};
+constexpr Statement kFindWebhook{"find_webhook", "SELECT " BERTH_PG_WEBHOOK_COLUMNS
+                                                 " FROM webhooks WHERE registry_id = $1 AND "
+                                                 "lower(name) = $2"};
+constexpr Statement kListWebhooks{"list_webhooks", "SELECT " BERTH_PG_WEBHOOK_COLUMNS
+                                                   " FROM webhooks WHERE registry_id = $1 "
+                                                   "ORDER BY lower(name)"};
 // NULL leaves a field as it is. Enabling a disabled webhook moves its cursor to the newest
 // event and clears its retry schedule.
 constexpr Statement kUpdateWebhook{
@@ -134,7 +133,8 @@ constexpr Statement kClaimDueWebhooks{
 // range of events_to_deliver, already in order, however far behind the webhook is.
 constexpr Statement kPendingEvents{
     "pending_events",
-    "SELECT " BERTH_PG_EVENT_COLUMNS " FROM events e "
+    "SELECT " BERTH_PG_EVENT_COLUMNS
+    " FROM events e "
     "WHERE e.registry_id = (SELECT registry_id FROM webhooks WHERE id = $1) AND e.deliverable "
     "AND e.sequence > (SELECT cursor FROM webhooks WHERE id = $1) "
     "AND (e.webhook_id IS NULL OR e.webhook_id = $1) ORDER BY e.sequence LIMIT $2"};
@@ -152,9 +152,9 @@ constexpr Statement kReleaseWebhook{
     "release_webhook",
     "UPDATE webhooks SET lease_owner = '', lease_until = 0 WHERE id = $1 AND lease_owner = $2"};
 constexpr Statement kListDeliveries{
-    "list_deliveries",
-    "SELECT " BERTH_PG_DELIVERY_COLUMNS " FROM webhook_deliveries WHERE webhook_id = $1"
-    " AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3"};
+    "list_deliveries", "SELECT " BERTH_PG_DELIVERY_COLUMNS
+                       " FROM webhook_deliveries WHERE webhook_id = $1"
+                       " AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3"};
 constexpr Statement kOutboxStats{
     "outbox_stats",
     "SELECT count(DISTINCT e.sequence), COALESCE(min(e.created_at), 0) FROM webhooks w"
@@ -353,8 +353,8 @@ Result<WebhookRecord> PostgresMetadataStore::create_webhook(const WebhookRecord&
       return MetadataError{Errc::limit_reached, "the registry has as many webhooks as it may"};
     }
     pqxx::result rows = transaction.exec(
-        kInsertWebhook, webhook.registry, webhook.name, webhook.service_uri,
-        webhook.sealed_headers, webhook.sealed_secret, actions, webhook.scope, webhook.enabled,
+        kInsertWebhook, webhook.registry, webhook.name, webhook.service_uri, webhook.sealed_headers,
+        webhook.sealed_secret, actions, webhook.scope, webhook.enabled,
         webhook.format.empty() ? std::string("default") : webhook.format,
         webhook.created_at != 0 ? webhook.created_at : unix_now());
     if (rows.empty()) {
@@ -438,8 +438,8 @@ Result<std::vector<WebhookRecord>> PostgresMetadataStore::claim_due_webhooks(
   std::vector<WebhookRecord> claimed;
   if (limit == 0) return claimed;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    claimed = webhooks_of(
-        transaction.exec(kClaimDueWebhooks, owner, now, lease_until, sql_limit(limit)));
+    claimed =
+        webhooks_of(transaction.exec(kClaimDueWebhooks, owner, now, lease_until, sql_limit(limit)));
     return {};
   });
   if (!written) return written.error();
@@ -475,12 +475,11 @@ Result<bool> PostgresMetadataStore::finish_attempt(std::int64_t webhook, std::st
                .affected_rows() > 0;
     if (!held || !attempt) return {};
     const DeliveryRecord& a = *attempt;
-    transaction.exec(kInsertDelivery, webhook, a.event_sequence, a.event_id, a.action,
-                     static_cast<std::int64_t>(a.attempt),
-                     a.started_at != 0 ? a.started_at : unix_now_ms(), a.latency_ms,
-                     bytes(a.request_headers_json), bytes(a.request_body), a.status,
-                     bytes(a.response_headers_json), bytes(a.response_excerpt), bytes(a.error),
-                     a.result);
+    transaction.exec(
+        kInsertDelivery, webhook, a.event_sequence, a.event_id, a.action,
+        static_cast<std::int64_t>(a.attempt), a.started_at != 0 ? a.started_at : unix_now_ms(),
+        a.latency_ms, bytes(a.request_headers_json), bytes(a.request_body), a.status,
+        bytes(a.response_headers_json), bytes(a.response_excerpt), bytes(a.error), a.result);
     return {};
   });
   if (!written) return written.error();
@@ -514,15 +513,14 @@ Result<OutboxStats> PostgresMetadataStore::outbox_stats() {
   OutboxStats stats;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
     pqxx::result rows = transaction.exec(kOutboxStats);
-    stats = rows.empty() ? OutboxStats{}
-                         : OutboxStats{rows[0][0].as<std::uint64_t>(),
-                                       rows[0][1].as<std::int64_t>()};
+    stats = rows.empty()
+                ? OutboxStats{}
+                : OutboxStats{rows[0][0].as<std::uint64_t>(), rows[0][1].as<std::int64_t>()};
     return {};
   });
   if (!read) return read.error();
   return stats;
 }
-
 
 std::vector<Statement> postgres::planned_event_statements() {
   return {kListEvents, kEventsAfter, kPendingEvents, kListDeliveries, kFindWebhook};

@@ -25,22 +25,23 @@ using namespace postgres;
 
 namespace {
 
-#define BERTH_PG_GC_RUN_COLUMNS                                                        \
-  "id, registry_id, started_by, dry_run, state, phase, cursor, cutoff, started_at, "   \
-  "updated_at, finished_at, links_examined, links_removed, repositories_removed, "     \
+#define BERTH_PG_GC_RUN_COLUMNS                                                      \
+  "id, registry_id, started_by, dry_run, state, phase, cursor, cutoff, started_at, " \
+  "updated_at, finished_at, links_examined, links_removed, repositories_removed, "   \
   "blobs_examined, blobs_deleted, bytes_reclaimed, error, objects_examined"
 
 // No manifest anywhere references the blob `digest`, stored or soft-deleted (a restore needs
 // its blobs).
-#define BERTH_PG_BLOB_NOT_IN_MANIFESTS(digest)                                             \
-  "NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest ") "  \
-  "AND NOT EXISTS (SELECT 1 FROM deleted_manifest_references dr "                         \
+#define BERTH_PG_BLOB_NOT_IN_MANIFESTS(digest)                                       \
+  "NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest \
+  ") "                                                                               \
+  "AND NOT EXISTS (SELECT 1 FROM deleted_manifest_references dr "                    \
   "WHERE dr.child_digest = " digest ")"
 
 // No manifest of the link's repository references the link's blob.
-#define BERTH_PG_LINK_UNREFERENCED                                                  \
-  "NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests m "              \
-  "ON m.id = mr.manifest_id WHERE mr.child_digest = rb.digest AND "                 \
+#define BERTH_PG_LINK_UNREFERENCED                                     \
+  "NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests m " \
+  "ON m.id = mr.manifest_id WHERE mr.child_digest = rb.digest AND "    \
   "m.repository_id = rb.repository_id)"
 
 constexpr Statement kInsertRun{
@@ -56,20 +57,20 @@ constexpr Statement kSaveRun{
 constexpr Statement kFindRun{"gc_find_run",
                              "SELECT " BERTH_PG_GC_RUN_COLUMNS " FROM gc_runs WHERE id = $1"};
 constexpr Statement kListRuns{
-    "gc_list_runs",
-    "SELECT " BERTH_PG_GC_RUN_COLUMNS " FROM gc_runs "
-    "WHERE ($1::bigint IS NULL OR registry_id = $1::bigint OR registry_id IS NULL) "
-    "AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3"};
-constexpr Statement kRunningRuns{
-    "gc_running_runs",
-    "SELECT " BERTH_PG_GC_RUN_COLUMNS " FROM gc_runs WHERE state = 'running' ORDER BY id"};
+    "gc_list_runs", "SELECT " BERTH_PG_GC_RUN_COLUMNS
+                    " FROM gc_runs "
+                    "WHERE ($1::bigint IS NULL OR registry_id = $1::bigint OR registry_id IS NULL) "
+                    "AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3"};
+constexpr Statement kRunningRuns{"gc_running_runs",
+                                 "SELECT " BERTH_PG_GC_RUN_COLUMNS
+                                 " FROM gc_runs WHERE state = 'running' ORDER BY id"};
 constexpr Statement kFindRepository{
     "gc_find_repository", "SELECT id FROM repositories WHERE registry_id = $1 AND name = $2"};
 constexpr Statement kLinkPage{
-    "gc_link_page",
-    "SELECT rb.digest, b.size, (rb.created_at < $4 AND " BERTH_PG_LINK_UNREFERENCED ") "
-    "FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
-    "WHERE rb.repository_id = $1 AND rb.digest > $2 ORDER BY rb.digest LIMIT $3"};
+    "gc_link_page", "SELECT rb.digest, b.size, (rb.created_at < $4 AND " BERTH_PG_LINK_UNREFERENCED
+                    ") "
+                    "FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
+                    "WHERE rb.repository_id = $1 AND rb.digest > $2 ORDER BY rb.digest LIMIT $3"};
 // Re-checks each candidate in the removing statement itself.
 constexpr Statement kRemoveLinks{
     "gc_remove_links",
@@ -111,8 +112,8 @@ constexpr Statement kClaimOrphan{
 constexpr Statement kClaimedBlobs{
     "gc_claimed_blobs",
     "SELECT digest, size FROM blobs WHERE deleting AND digest > $1 ORDER BY digest LIMIT $2"};
-constexpr Statement kForgetBlobs{
-    "gc_forget_blobs", "DELETE FROM blobs WHERE digest = ANY ($1::text[]) AND deleting"};
+constexpr Statement kForgetBlobs{"gc_forget_blobs",
+                                 "DELETE FROM blobs WHERE digest = ANY ($1::text[]) AND deleting"};
 constexpr Statement kKnownBlobs{"gc_known_blobs",
                                 "SELECT digest FROM blobs WHERE digest = ANY ($1::text[])"};
 constexpr Statement kListRepositories{
@@ -347,8 +348,8 @@ Result<bool> PostgresMetadataStore::remove_empty_repository(RepositoryRef reposi
 
 // --- blobs ---
 
-Result<BlobScanPage> PostgresMetadataStore::scan_blobs(std::string_view after,
-                                                       std::int64_t cutoff, std::size_t limit) {
+Result<BlobScanPage> PostgresMetadataStore::scan_blobs(std::string_view after, std::int64_t cutoff,
+                                                       std::size_t limit) {
   if (limit == 0) return invalid_argument("a scan page needs a limit above 0");
   BlobScanPage page;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
@@ -446,7 +447,6 @@ Result<std::vector<bool>> PostgresMetadataStore::blobs_known(std::span<const oci
   if (!read) return read.error();
   return known;
 }
-
 
 std::vector<Statement> postgres::planned_gc_statements() {
   return {kLinkPage, kBlobPage, kClaimedBlobs, kListRepositories, kListRuns};

@@ -235,15 +235,14 @@ constexpr Statement kPutPurgeSchedule{
     "RETURNING " BERTH_PG_PURGE_SCHEDULE_COLUMNS};
 constexpr Statement kListPurgeSchedules{
     "list_purge_schedules",
-    "SELECT " BERTH_PG_PURGE_SCHEDULE_COLUMNS " FROM purge_schedules "
+    "SELECT " BERTH_PG_PURGE_SCHEDULE_COLUMNS
+    " FROM purge_schedules "
     "WHERE $1::bigint IS NULL OR registry_id = $1::bigint ORDER BY registry_id, name"};
 constexpr Statement kDeletePurgeSchedule{
-    "delete_purge_schedule",
-    "DELETE FROM purge_schedules WHERE registry_id = $1 AND name = $2"};
-constexpr Statement kRecordPurgeRun{
-    "record_purge_run",
-    "UPDATE purge_schedules SET last_run_at = $3, last_result = $4 "
-    "WHERE registry_id = $1 AND name = $2"};
+    "delete_purge_schedule", "DELETE FROM purge_schedules WHERE registry_id = $1 AND name = $2"};
+constexpr Statement kRecordPurgeRun{"record_purge_run",
+                                    "UPDATE purge_schedules SET last_run_at = $3, last_result = $4 "
+                                    "WHERE registry_id = $1 AND name = $2"};
 
 #undef BERTH_PG_KEEPING
 #undef BERTH_PG_DISPOSABLE_MANIFEST
@@ -317,9 +316,8 @@ std::vector<KeptReference> kept_references(Transaction& transaction, std::int64_
 // children that are not stored, then the links its blobs need, the row, its references and its
 // platform; then forgets the kept copy.
 Result<void> bring_back(Transaction& transaction, RepositoryRef repository,
-                        std::int64_t repository_id, const std::string& digest,
-                        std::int64_t kept_id, std::int64_t now, int depth,
-                        RestoredContent& restored) {
+                        std::int64_t repository_id, const std::string& digest, std::int64_t kept_id,
+                        std::int64_t now, int depth, RestoredContent& restored) {
   if (depth > kMaxRestoreDepth) {
     return invalid_argument("manifest " + digest + " nests deeper than " +
                             std::to_string(kMaxRestoreDepth) + " levels");
@@ -344,11 +342,10 @@ Result<void> bring_back(Transaction& transaction, RepositoryRef repository,
   std::vector<std::string> kinds;
   for (const KeptReference& reference : references) {
     digests.push_back(reference.digest);
-    kinds.emplace_back(reference_kind_name(reference.is_manifest ? ReferenceKind::manifest
-                                                                 : ReferenceKind::blob));
+    kinds.emplace_back(
+        reference_kind_name(reference.is_manifest ? ReferenceKind::manifest : ReferenceKind::blob));
     if (reference.is_manifest) continue;
-    if (transaction.exec(kRestoreLink, repository_id, reference.digest, now).affected_rows() ==
-        0) {
+    if (transaction.exec(kRestoreLink, repository_id, reference.digest, now).affected_rows() == 0) {
       return MetadataError{Errc::reference_missing, "blob " + reference.digest + " of manifest " +
                                                         digest + " is gone or being removed"};
     }
@@ -368,9 +365,9 @@ Result<void> bring_back(Transaction& transaction, RepositoryRef repository,
 }
 
 // Points the kept tags of `digest` at the stored manifest `live_id` and forgets them.
-void bring_back_tags(Transaction& transaction, RepositoryRef repository,
-                     std::int64_t repository_id, const std::string& digest, std::int64_t live_id,
-                     bool replace_tags, std::int64_t now, RestoredContent& restored) {
+void bring_back_tags(Transaction& transaction, RepositoryRef repository, std::int64_t repository_id,
+                     const std::string& digest, std::int64_t live_id, bool replace_tags,
+                     std::int64_t now, RestoredContent& restored) {
   std::vector<std::string> names;
   for (const pqxx::row& row :
        transaction.exec(kDeletedTagNames, repository.registry, repository.name, digest)) {
@@ -379,8 +376,8 @@ void bring_back_tags(Transaction& transaction, RepositoryRef repository,
   for (const std::string& name : names) {
     pqxx::result live = transaction.exec(kLiveTag, repository_id, name);
     // A tag on another manifest now; a write-locked one is never moved.
-    const bool taken = !live.empty() && text_of(live[0][0]) != digest &&
-                       (!replace_tags || !live[0][1].as<bool>());
+    const bool taken =
+        !live.empty() && text_of(live[0][0]) != digest && (!replace_tags || !live[0][1].as<bool>());
     if (taken) {
       restored.tags_taken.push_back(name);
       continue;
@@ -687,8 +684,8 @@ Result<std::vector<oci::Digest>> PostgresMetadataStore::disposable_manifests(
   if (auto bad = check_repository(repository)) return *bad;
   std::vector<oci::Digest> digests;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
-    pqxx::result rows = transaction.exec(kDisposableManifests, repository.registry,
-                                         repository.name, changed_before);
+    pqxx::result rows = transaction.exec(kDisposableManifests, repository.registry, repository.name,
+                                         changed_before);
     digests.clear();
     for (const pqxx::row& row : rows) {
       auto digest = stored_digest(row[0]);
@@ -746,10 +743,10 @@ Result<void> PostgresMetadataStore::set_repository_quota(RepositoryRef repositor
   if (auto bad = check_quota_bytes(bytes)) return *bad;
   bool changed = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    changed = transaction
-                  .exec(kSetRepositoryQuota, repository.registry, repository.name,
-                        quota_parameter(bytes))
-                  .affected_rows() > 0;
+    changed =
+        transaction
+            .exec(kSetRepositoryQuota, repository.registry, repository.name, quota_parameter(bytes))
+            .affected_rows() > 0;
     return {};
   });
   if (!written) return written.error();
@@ -783,10 +780,10 @@ Result<PurgeSchedule> PostgresMetadataStore::put_purge_schedule(const PurgeSched
     if (transaction.exec(kRegistryExists, schedule.registry).empty()) {
       return registry_not_found(schedule.registry);
     }
-    pqxx::result rows = transaction.exec(
-        kPutPurgeSchedule, schedule.registry, schedule.name, schedule.schedule, filters,
-        schedule.ago_seconds, schedule.untagged, keep,
-        schedule.updated_at != 0 ? schedule.updated_at : unix_now());
+    pqxx::result rows =
+        transaction.exec(kPutPurgeSchedule, schedule.registry, schedule.name, schedule.schedule,
+                         filters, schedule.ago_seconds, schedule.untagged, keep,
+                         schedule.updated_at != 0 ? schedule.updated_at : unix_now());
     if (!rows.empty()) saved = purge_schedule_of(rows[0]);
     return {};
   });
@@ -830,7 +827,6 @@ Result<bool> PostgresMetadataStore::record_purge_run(RegistryId registry, std::s
   if (!written) return written.error();
   return recorded;
 }
-
 
 std::vector<Statement> postgres::planned_lifecycle_statements() {
   // deleted_tag_digest sorts the few kept versions of one tag.

@@ -35,42 +35,39 @@ namespace {
 // The manifest listing's rows: digest, media_type, artifact_type, size, created_at,
 // updated_at, the attributes, architecture, os, image size (its bytes and those of the blobs it
 // references) and its tags joined by newlines in byte order (split_tag_names).
-#define BERTH_PG_MANIFEST_PAGE                                                                 \
-  "SELECT digest, media_type, artifact_type, size, created_at, updated_at, "                   \
-  BERTH_PG_ATTRIBUTE_COLUMNS ", "                                                              \
-  "COALESCE((SELECT architecture FROM manifest_platforms WHERE manifest_id = manifests.id), "  \
-  "''), "                                                                                      \
-  "COALESCE((SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id), ''), "       \
-  "size + (SELECT COALESCE(sum(b.size), 0) FROM manifest_references r JOIN blobs b "           \
-  "ON b.digest = r.child_digest WHERE r.manifest_id = manifests.id AND r.kind = 'blob'), "     \
+#define BERTH_PG_MANIFEST_PAGE                                                                \
+  "SELECT digest, media_type, artifact_type, size, created_at, "                              \
+  "updated_at, " BERTH_PG_ATTRIBUTE_COLUMNS                                                   \
+  ", "                                                                                        \
+  "COALESCE((SELECT architecture FROM manifest_platforms WHERE manifest_id = manifests.id), " \
+  "''), "                                                                                     \
+  "COALESCE((SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id), ''), "      \
+  "size + (SELECT COALESCE(sum(b.size), 0) FROM manifest_references r JOIN blobs b "          \
+  "ON b.digest = r.child_digest WHERE r.manifest_id = manifests.id AND r.kind = 'blob'), "    \
   "(SELECT string_agg(name, chr(10) ORDER BY name) FROM tags "                                \
-  "WHERE manifest_id = manifests.id) "                                                         \
+  "WHERE manifest_id = manifests.id) "                                                        \
   "FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID
 
 // $3 the last key seen, $4 the limit, $5 the last time seen.
 constexpr Statement kTagPageByName{"tag_page_by_name",
                                    BERTH_PG_TAG_PAGE " AND t.name > $3 ORDER BY t.name LIMIT $4"};
-constexpr Statement kTagPageTimeAsc{
-    "tag_page_time_asc",
-    BERTH_PG_TAG_PAGE " AND (t.updated_at, t.name) > ($5, $3) "
-                      "ORDER BY t.updated_at, t.name LIMIT $4"};
-constexpr Statement kTagPageTimeDesc{
-    "tag_page_time_desc",
-    BERTH_PG_TAG_PAGE " AND (t.updated_at, t.name) < ($5, $3) "
-                      "ORDER BY t.updated_at DESC, t.name DESC LIMIT $4"};
+constexpr Statement kTagPageTimeAsc{"tag_page_time_asc", BERTH_PG_TAG_PAGE
+                                    " AND (t.updated_at, t.name) > ($5, $3) "
+                                    "ORDER BY t.updated_at, t.name LIMIT $4"};
+constexpr Statement kTagPageTimeDesc{"tag_page_time_desc", BERTH_PG_TAG_PAGE
+                                     " AND (t.updated_at, t.name) < ($5, $3) "
+                                     "ORDER BY t.updated_at DESC, t.name DESC LIMIT $4"};
 constexpr Statement kManifestPageByDigest{
     "manifest_page_by_digest",
     BERTH_PG_MANIFEST_PAGE " AND list_enabled AND digest > $3 ORDER BY digest LIMIT $4"};
-constexpr Statement kManifestPageTimeAsc{
-    "manifest_page_time_asc",
-    BERTH_PG_MANIFEST_PAGE " AND list_enabled AND (" BERTH_PG_MANIFEST_TIME
-                           ", digest) > ($5, $3) ORDER BY " BERTH_PG_MANIFEST_TIME
-                           ", digest LIMIT $4"};
-constexpr Statement kManifestPageTimeDesc{
-    "manifest_page_time_desc",
-    BERTH_PG_MANIFEST_PAGE " AND list_enabled AND (" BERTH_PG_MANIFEST_TIME
-                           ", digest) < ($5, $3) ORDER BY " BERTH_PG_MANIFEST_TIME
-                           " DESC, digest DESC LIMIT $4"};
+constexpr Statement kManifestPageTimeAsc{"manifest_page_time_asc", BERTH_PG_MANIFEST_PAGE
+                                         " AND list_enabled AND (" BERTH_PG_MANIFEST_TIME
+                                         ", digest) > ($5, $3) ORDER BY " BERTH_PG_MANIFEST_TIME
+                                         ", digest LIMIT $4"};
+constexpr Statement kManifestPageTimeDesc{"manifest_page_time_desc", BERTH_PG_MANIFEST_PAGE
+                                          " AND list_enabled AND (" BERTH_PG_MANIFEST_TIME
+                                          ", digest) < ($5, $3) ORDER BY " BERTH_PG_MANIFEST_TIME
+                                          " DESC, digest DESC LIMIT $4"};
 constexpr Statement kManifestSummary{"manifest_summary", BERTH_PG_MANIFEST_PAGE " AND digest = $3"};
 
 #undef BERTH_PG_TAG_PAGE
@@ -79,18 +76,24 @@ constexpr Statement kManifestSummary{"manifest_summary", BERTH_PG_MANIFEST_PAGE 
 
 const Statement& tag_statement(ListingOrder order) {
   switch (order) {
-    case ListingOrder::time_asc: return kTagPageTimeAsc;
-    case ListingOrder::time_desc: return kTagPageTimeDesc;
-    case ListingOrder::by_key: break;
+    case ListingOrder::time_asc:
+      return kTagPageTimeAsc;
+    case ListingOrder::time_desc:
+      return kTagPageTimeDesc;
+    case ListingOrder::by_key:
+      break;
   }
   return kTagPageByName;
 }
 
 const Statement& manifest_statement(ListingOrder order) {
   switch (order) {
-    case ListingOrder::time_asc: return kManifestPageTimeAsc;
-    case ListingOrder::time_desc: return kManifestPageTimeDesc;
-    case ListingOrder::by_key: break;
+    case ListingOrder::time_asc:
+      return kManifestPageTimeAsc;
+    case ListingOrder::time_desc:
+      return kManifestPageTimeDesc;
+    case ListingOrder::by_key:
+      break;
   }
   return kManifestPageByDigest;
 }
@@ -181,7 +184,6 @@ Result<std::optional<ManifestSummary>> PostgresMetadataStore::manifest_summary(
   if (!read) return read.error();
   return summary;
 }
-
 
 std::vector<Statement> postgres::planned_listing_statements() {
   return {kTagPageByName,       kTagPageTimeAsc,       kTagPageTimeDesc, kManifestPageByDigest,

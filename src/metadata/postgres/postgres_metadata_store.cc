@@ -29,12 +29,12 @@ namespace {
 // tag_count, the attributes. updated_at is the latest manifest push or tag change, else the
 // repository's creation (GREATEST ignores NULLs). storage_bytes is the counter the link
 // triggers keep.
-#define BERTH_PG_REPOSITORY_SUMMARY                                                         \
-  "SELECT r.name, r.created_at, COALESCE(GREATEST("                                        \
-  "(SELECT max(created_at) FROM manifests WHERE repository_id = r.id), "                   \
-  "(SELECT max(updated_at) FROM tags WHERE repository_id = r.id)), r.created_at), "        \
-  "r.linked_bytes, (SELECT count(*) FROM manifests WHERE repository_id = r.id), "          \
-  "(SELECT count(*) FROM tags WHERE repository_id = r.id), r.write_enabled, "              \
+#define BERTH_PG_REPOSITORY_SUMMARY                                                 \
+  "SELECT r.name, r.created_at, COALESCE(GREATEST("                                 \
+  "(SELECT max(created_at) FROM manifests WHERE repository_id = r.id), "            \
+  "(SELECT max(updated_at) FROM tags WHERE repository_id = r.id)), r.created_at), " \
+  "r.linked_bytes, (SELECT count(*) FROM manifests WHERE repository_id = r.id), "   \
+  "(SELECT count(*) FROM tags WHERE repository_id = r.id), r.write_enabled, "       \
   "r.delete_enabled, r.read_enabled, r.list_enabled FROM repositories r "
 
 constexpr Statement kInsertRegistry{
@@ -43,11 +43,9 @@ constexpr Statement kInsertRegistry{
     "anonymous_pull_enabled, public_network_access, default_network_action) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id"};
 constexpr Statement kFindRegistry{
-    "find_registry",
-    "SELECT " BERTH_PG_REGISTRY_COLUMNS " FROM registries WHERE lower(name) = $1"};
+    "find_registry", "SELECT " BERTH_PG_REGISTRY_COLUMNS " FROM registries WHERE lower(name) = $1"};
 constexpr Statement kListRegistries{
-    "list_registries",
-    "SELECT " BERTH_PG_REGISTRY_COLUMNS " FROM registries ORDER BY lower(name)"};
+    "list_registries", "SELECT " BERTH_PG_REGISTRY_COLUMNS " FROM registries ORDER BY lower(name)"};
 constexpr Statement kUpdateRegistry{
     "update_registry",
     "UPDATE registries SET tier = $2, region = $3, admin_user_enabled = $4, "
@@ -55,11 +53,11 @@ constexpr Statement kUpdateRegistry{
     "WHERE id = $1"};
 constexpr Statement kDeleteRegistry{"delete_registry", "DELETE FROM registries WHERE id = $1"};
 // The counter the link triggers keep; recount_registry_bytes recounts it.
-constexpr Statement kRegistryStorageBytes{
-    "registry_storage_bytes", "SELECT linked_bytes FROM registries WHERE id = $1"};
-constexpr Statement kListRepositorySummaries{
-    "list_repository_summaries",
-    BERTH_PG_REPOSITORY_SUMMARY "WHERE r.registry_id = $1 ORDER BY r.name"};
+constexpr Statement kRegistryStorageBytes{"registry_storage_bytes",
+                                          "SELECT linked_bytes FROM registries WHERE id = $1"};
+constexpr Statement kListRepositorySummaries{"list_repository_summaries",
+                                             BERTH_PG_REPOSITORY_SUMMARY
+                                             "WHERE r.registry_id = $1 ORDER BY r.name"};
 constexpr Statement kRepositorySummary{
     "repository_summary", BERTH_PG_REPOSITORY_SUMMARY "WHERE r.registry_id = $1 AND r.name = $2"};
 constexpr Statement kDeleteRepository{
@@ -107,9 +105,8 @@ constexpr Statement kLinkedBlobSize{
     "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
     "WHERE rb.repository_id = " BERTH_PG_REPOSITORY_ID " AND rb.digest = $3"};
 constexpr Statement kUnlinkBlob{
-    "unlink_blob",
-    "DELETE FROM repository_blobs WHERE repository_id = " BERTH_PG_REPOSITORY_ID
-    " AND digest = $3"};
+    "unlink_blob", "DELETE FROM repository_blobs WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+                   " AND digest = $3"};
 constexpr Statement kInsertUpload{
     "insert_upload",
     "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES ($1, $2, $3, $4) "
@@ -164,8 +161,9 @@ constexpr Statement kUpsertTag{
     "excluded.manifest_id"};
 constexpr Statement kGetManifest{
     "get_manifest",
-    "SELECT media_type, artifact_type, subject_digest, annotations, created_at, content, "
-    BERTH_PG_ATTRIBUTE_COLUMNS ", updated_at, "
+    "SELECT media_type, artifact_type, subject_digest, annotations, created_at, "
+    "content, " BERTH_PG_ATTRIBUTE_COLUMNS
+    ", updated_at, "
     "(SELECT architecture FROM manifest_platforms WHERE manifest_id = manifests.id), "
     "(SELECT os FROM manifest_platforms WHERE manifest_id = manifests.id) "
     "FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3"};
@@ -174,8 +172,7 @@ constexpr Statement kManifestExists{
     "SELECT 1 FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3"};
 constexpr Statement kManifestSize{
     "manifest_size",
-    "SELECT size FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID
-    " AND digest = $3"};
+    "SELECT size FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3"};
 constexpr Statement kResolveTag{
     "resolve_tag",
     "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
@@ -184,17 +181,17 @@ constexpr Statement kResolveTag{
 constexpr Statement kDeleteManifest{
     "delete_manifest",
     "DELETE FROM manifests WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND digest = $3"};
-constexpr Statement kDeleteTag{
-    "delete_tag",
-    "DELETE FROM tags WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND name = $3"};
-constexpr Statement kListTags{
-    "list_tags",
-    "SELECT name FROM tags WHERE repository_id = " BERTH_PG_REPOSITORY_ID
-    " AND name > $3 AND list_enabled ORDER BY name LIMIT $4"};
+constexpr Statement kDeleteTag{"delete_tag",
+                               "DELETE FROM tags WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+                               " AND name = $3"};
+constexpr Statement kListTags{"list_tags",
+                              "SELECT name FROM tags WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+                              " AND name > $3 AND list_enabled ORDER BY name LIMIT $4"};
 constexpr Statement kListReferrers{
     "list_referrers",
     "SELECT digest, media_type, artifact_type, size, annotations FROM manifests "
-    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID " AND subject_digest = $3 "
+    "WHERE repository_id = " BERTH_PG_REPOSITORY_ID
+    " AND subject_digest = $3 "
     "AND ($4::text IS NULL OR artifact_type = $4::text) ORDER BY digest"};
 
 #undef BERTH_PG_REGISTRY_COLUMNS
@@ -388,10 +385,10 @@ Result<bool> PostgresMetadataStore::update_registry(const RegistryRecord& regist
   if (auto bad = check_default_network_action(registry)) return *bad;
   bool updated = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    pqxx::result rows = transaction.exec(
-        kUpdateRegistry, registry.id, registry.tier, registry.region, registry.admin_user_enabled,
-        registry.anonymous_pull_enabled, registry.public_network_access,
-        registry.default_network_action);
+    pqxx::result rows =
+        transaction.exec(kUpdateRegistry, registry.id, registry.tier, registry.region,
+                         registry.admin_user_enabled, registry.anonymous_pull_enabled,
+                         registry.public_network_access, registry.default_network_action);
     updated = rows.affected_rows() > 0;
     return {};
   });
@@ -456,8 +453,9 @@ Result<bool> PostgresMetadataStore::delete_repository(RepositoryRef repository,
   bool removed = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
     keep_deleted(transaction, repository, std::nullopt, std::nullopt, unix_now());
-    removed = transaction.exec(kDeleteRepository, repository.registry, repository.name)
-                  .affected_rows() > 0;
+    removed =
+        transaction.exec(kDeleteRepository, repository.registry, repository.name).affected_rows() >
+        0;
     if (!removed) return {};
     return insert_events(transaction, events);
   });
@@ -612,8 +610,8 @@ Result<void> PostgresMetadataStore::create_upload_within_limit(const UploadRecor
     if (max_open_in_registry != std::numeric_limits<std::uint64_t>::max()) {
       // SERIALIZABLE: two concurrent starts that both counted below the limit cannot both
       // commit.
-      const auto open = transaction.exec(kCountUploadsInRegistry, upload.registry)[0][0]
-                            .as<std::uint64_t>();
+      const auto open =
+          transaction.exec(kCountUploadsInRegistry, upload.registry)[0][0].as<std::uint64_t>();
       if (open >= max_open_in_registry) {
         return upload_limit_reached(static_cast<std::int64_t>(open));
       }
@@ -848,8 +846,8 @@ Result<bool> PostgresMetadataStore::delete_tag(RepositoryRef repository, std::st
   bool removed = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
     keep_deleted(transaction, repository, std::nullopt, tag, unix_now());
-    removed = transaction.exec(kDeleteTag, repository.registry, repository.name, tag)
-                  .affected_rows() > 0;
+    removed =
+        transaction.exec(kDeleteTag, repository.registry, repository.name, tag).affected_rows() > 0;
     if (!removed) return {};
     return insert_events(transaction, events);
   });
@@ -864,8 +862,8 @@ Result<std::vector<std::string>> PostgresMetadataStore::list_tags(RepositoryRef 
   if (limit == 0) return std::vector<std::string>();
   std::vector<std::string> names;
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
-    names = names_of(transaction.exec(kListTags, repository.registry, repository.name, last,
-                                      sql_limit(limit)));
+    names = names_of(
+        transaction.exec(kListTags, repository.registry, repository.name, last, sql_limit(limit)));
     return {};
   });
   if (!read) return read.error();
@@ -898,10 +896,9 @@ Result<std::vector<Referrer>> PostgresMetadataStore::list_referrers(
   return referrers;
 }
 
-
 std::vector<Statement> postgres::planned_content_statements() {
-  return {kFindRegistry, kFindRepository, kListRepositories, kLinkedBlobSize, kGetUpload,
-          kListIdleUploads, kGetManifest, kResolveTag, kListTags, kListReferrers};
+  return {kFindRegistry,    kFindRepository, kListRepositories, kLinkedBlobSize, kGetUpload,
+          kListIdleUploads, kGetManifest,    kResolveTag,       kListTags,       kListReferrers};
 }
 
 }  // namespace berth::metadata

@@ -291,7 +291,6 @@ class PostgresMetadataStore final : public MetadataStore,
   Result<bool> record_purge_run(RegistryId registry, std::string_view name, std::int64_t at,
                                 std::string_view result) override;
 
-
  private:
   explicit PostgresMetadataStore(std::unique_ptr<postgres::Database> database);
 

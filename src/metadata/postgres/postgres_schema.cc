@@ -58,12 +58,12 @@
 
 #include "metadata/postgres/postgres_schema.h"
 
-#include "metadata/store_rules.h"
-
 #include <array>
 #include <cstdint>
 #include <exception>
 #include <string>
+
+#include "metadata/store_rules.h"
 
 namespace berth::metadata::postgres {
 namespace {

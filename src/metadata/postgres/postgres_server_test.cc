@@ -43,8 +43,7 @@ TEST(PostgresServer, IsAThrowawayClusterWithoutDurability) {
   const std::string conninfo = server->connection_string("postgres");
   EXPECT_EQ(query_one(conninfo, "SHOW fsync"), "off");
   EXPECT_EQ(query_one(conninfo, "SHOW synchronous_commit"), "off");
-  EXPECT_EQ(query_one(conninfo, "SHOW data_directory"),
-            (server->directory() / "data").string());
+  EXPECT_EQ(query_one(conninfo, "SHOW data_directory"), (server->directory() / "data").string());
 }
 
 TEST(PostgresServer, RunsAsAnOrdinaryUser) {
@@ -90,9 +89,9 @@ TEST(ScratchDatabase, EachIsFreshAndGoesAway) {
     // A connection still open does not keep the database from being dropped.
     pqxx::connection still_open(second.connection_string());
   }
-  EXPECT_EQ(query_one(catalog, "SELECT count(*) FROM pg_database WHERE datname = '" + first_name +
-                                   "'"),
-            "0");
+  EXPECT_EQ(
+      query_one(catalog, "SELECT count(*) FROM pg_database WHERE datname = '" + first_name + "'"),
+      "0");
 }
 
 }  // namespace

@@ -186,9 +186,8 @@ TEST(PostgresSchema, ANewerSchemaIsRefused) {
   ASSERT_TRUE(database.ok()) << database.error();
   ASSERT_NE(open_store(database), nullptr);
   const int newer = PostgresMetadataStore::schema_version() + 1;
-  query(database.connection_string(),
-        "INSERT INTO schema_version (version, applied_at) VALUES (" + std::to_string(newer) +
-            ", 0)");
+  query(database.connection_string(), "INSERT INTO schema_version (version, applied_at) VALUES (" +
+                                          std::to_string(newer) + ", 0)");
   auto store = PostgresMetadataStore::open(options_for(database));
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, Errc::schema_too_new);
@@ -276,8 +275,8 @@ TEST(PostgresConnections, ThePoolStaysWithinItsBoundUnderLoad) {
   EXPECT_LE(most_open.load(), 3u);
   EXPECT_GE(most_open.load(), 1u);
   EXPECT_EQ(query_one(database.connection_string(),
-                      "SELECT count(*) FROM pg_stat_activity WHERE datname = '" +
-                          database.name() + "' AND pid <> pg_backend_pid()"),
+                      "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database.name() +
+                          "' AND pid <> pg_backend_pid()"),
             std::to_string(store->open_connections()));
 }
 
@@ -320,8 +319,7 @@ TEST(PostgresConnections, ACallGivesUpAtItsDeadline) {
   const auto waited = std::chrono::steady_clock::now() - started;
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code, Errc::database_error);
-  EXPECT_NE(created.error().message.find("timeout"), std::string::npos)
-      << created.error().message;
+  EXPECT_NE(created.error().message.find("timeout"), std::string::npos) << created.error().message;
   EXPECT_LT(waited, std::chrono::seconds(5));
   locked.abort();
   EXPECT_TRUE(store.create_registry({.name = "free", .tier = "Basic"}));
@@ -498,7 +496,8 @@ TEST(PostgresNodes, AFollowerOfTheEventLogMissesNoEvent) {
 
 // The plan of `statement` as PostgreSQL would run it for any parameters (the generic plan), as
 // JSON.
-boost::json::value generic_plan(pqxx::connection& connection, const postgres::Statement& statement) {
+boost::json::value generic_plan(pqxx::connection& connection,
+                                const postgres::Statement& statement) {
   int parameters = 0;
   const std::string text = statement.text;
   for (std::size_t at = text.find('$'); at != std::string::npos; at = text.find('$', at + 1)) {
