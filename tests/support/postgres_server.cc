@@ -94,7 +94,7 @@ std::optional<fs::path> newest_versioned_bindir() {
 std::optional<fs::path> find_bindir(std::string& error) {
   if (const char* configured = std::getenv("BERTH_POSTGRES_BINDIR"); configured && *configured) {
     if (has_server_binaries(configured)) return fs::path(configured);
-    error = "BERTH_POSTGRES_BINDIR=" + std::string(configured) +
+    error = std::string("BERTH_POSTGRES_BINDIR=") + std::string(configured) +
             " holds no executable initdb and postgres";
     return std::nullopt;
   }
@@ -364,8 +364,8 @@ std::unique_ptr<PostgresServer> PostgresServer::start(std::string& error) {
     }
     stop_child(child.pid);
     server->pid_ = -1;
-    error = "the PostgreSQL server did not start on 127.0.0.1:" + std::to_string(server->port_) +
-            ":\n" + tail_of(log);
+    error = std::string("the PostgreSQL server did not start on 127.0.0.1:") +
+            std::to_string(server->port_) + ":\n" + tail_of(log);
   }
   return nullptr;
 }
@@ -382,7 +382,7 @@ void PostgresServer::stop() {
 }
 
 std::string PostgresServer::connection_string(std::string_view database) const {
-  std::string text = "host=127.0.0.1 port=" + std::to_string(port_);
+  std::string text = std::string("host=127.0.0.1 port=") + std::to_string(port_);
   text += " dbname=";
   text += database;
   text += " user=";

@@ -36,7 +36,7 @@ MetadataError error_about(Errc code, std::string_view what, std::string_view det
 // Runs one-off statements on a new connection (session settings); throws like libpqxx.
 void configure_session(pqxx::connection& connection, const PoolOptions& options) {
   pqxx::nontransaction work(connection);
-  work.exec("SET statement_timeout = " + std::to_string(options.call_timeout.count()));
+  work.exec(std::string("SET statement_timeout = ") + std::to_string(options.call_timeout.count()));
   work.exec("SET idle_in_transaction_session_timeout = " +
             std::to_string(options.idle_in_transaction_timeout.count()));
   // Text sent and read back is UTF-8 whatever the server's default for clients.
@@ -81,10 +81,11 @@ Result<Lease> ConnectionPool::acquire(Clock::time_point deadline) {
     if (open_ < options_.max_connections) break;
     if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= options_.max_connections) {
-      return MetadataError{Errc::database_error,
-                           "metadata database: all " + std::to_string(options_.max_connections) +
-                               " connections stayed busy for " +
-                               std::to_string(options_.call_timeout.count()) + " ms"};
+      return MetadataError{Errc::database_error, std::string("metadata database: all ") +
+                                                     std::to_string(options_.max_connections) +
+                                                     " connections stayed busy for " +
+                                                     std::to_string(options_.call_timeout.count()) +
+                                                     " ms"};
     }
   }
   // Opened outside the lock: connecting takes a round trip or more, and must not hold up the

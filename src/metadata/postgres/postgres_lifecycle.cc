@@ -751,8 +751,8 @@ Result<void> PostgresMetadataStore::set_repository_quota(RepositoryRef repositor
   });
   if (!written) return written.error();
   if (!changed) {
-    return MetadataError{Errc::not_found,
-                         "repository " + std::string(repository.name) + " does not exist"};
+    return MetadataError{Errc::not_found, std::string("repository ") +
+                                              std::string(repository.name) + " does not exist"};
   }
   return {};
 }

@@ -556,7 +556,7 @@ MetadataError database_error(std::string message) {
 // behind. Returns the version the database is at afterwards.
 Result<int> migrate_one_step(pqxx::connection& connection) {
   pqxx::work work(connection, "berth migration");
-  work.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
+  work.exec(std::string("SELECT pg_advisory_xact_lock(") + std::to_string(kMigrationLock) + ")");
   work.exec(
       "CREATE TABLE IF NOT EXISTS schema_version ("
       "version integer PRIMARY KEY, applied_at bigint NOT NULL)");
@@ -586,7 +586,7 @@ Result<void> migrate(pqxx::connection& connection) {
     try {
       version = migrate_one_step(connection);
     } catch (const std::exception& e) {
-      return database_error("migrating the schema: " + std::string(e.what()));
+      return database_error(std::string("migrating the schema: ") + std::string(e.what()));
     }
     if (!version) return version.error();
     if (*version == kSchemaVersion) return {};

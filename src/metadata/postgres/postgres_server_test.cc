@@ -60,7 +60,8 @@ TEST(PostgresServer, RunsAsAnOrdinaryUser) {
 TEST(PostgresServer, RefusesConnectionsWithoutThePassword) {
   PostgresServer* server = shared_postgres_server();
   ASSERT_NE(server, nullptr);
-  const std::string without_password = "host=127.0.0.1 port=" + std::to_string(server->port()) +
+  const std::string without_password = std::string("host=127.0.0.1 port=") +
+                                       std::to_string(server->port()) +
                                        " dbname=postgres user=berth connect_timeout=5";
   EXPECT_THROW(pqxx::connection{without_password}, pqxx::broken_connection);
 }

@@ -260,7 +260,7 @@ TEST(PostgresConnections, ThePoolStaysWithinItsBoundUnderLoad) {
   for (int t = 0; t < 12; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        const std::string name = "r" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string name = std::string("r") + std::to_string(t) + "-" + std::to_string(i);
         if (!store->link_blob(repo(name), oci::digest_of(name), 1)) failures++;
         if (!store->list_repositories(kDefaultRegistryId, "", 10)) failures++;
         std::size_t open = store->open_connections();
@@ -342,9 +342,9 @@ TEST(PostgresNodes, UsageCountersStayExactUnderConcurrentNodes) {
   for (int t = 0; t < 8; ++t) {
     PostgresMetadataStore& node = t % 2 == 0 ? *first : *second;
     threads.emplace_back([&, t] {
-      const std::string repository = "repo-" + std::to_string(t % 4);
+      const std::string repository = std::string("repo-") + std::to_string(t % 4);
       for (int i = 0; i < 30; ++i) {
-        const oci::Digest digest = oci::digest_of("blob-" + std::to_string(i % 6));
+        const oci::Digest digest = oci::digest_of(std::string("blob-") + std::to_string(i % 6));
         Result<void> done;
         if ((i + t) % 3 == 0) {
           if (auto unlinked = node.unlink_blob(repo(repository), digest); !unlinked) {
@@ -365,7 +365,7 @@ TEST(PostgresNodes, UsageCountersStayExactUnderConcurrentNodes) {
   EXPECT_EQ(first->registry_storage_bytes(kDefaultRegistryId).value(),
             first->recount_registry_bytes(kDefaultRegistryId).value());
   for (int r = 0; r < 4; ++r) {
-    const std::string repository = "repo-" + std::to_string(r);
+    const std::string repository = std::string("repo-") + std::to_string(r);
     auto summary = first->repository_summary(repo(repository)).value();
     const std::string recount = query_one(
         database.connection_string(),
@@ -392,13 +392,13 @@ TEST(PostgresNodes, CollectionOnOneNodeNeverTakesWhatAPushOnAnotherNeeds) {
   std::atomic<int> unexpected{0};
   std::thread push([&] {
     for (int i = 0; i < 60; ++i) {
-      const oci::Digest layer = oci::digest_of("layer-" + std::to_string(i));
+      const oci::Digest layer = oci::digest_of(std::string("layer-") + std::to_string(i));
       auto linked = pusher->link_blob(repository, layer, 10);
       if (!linked) {
         if (linked.error().code != Errc::being_deleted) unexpected++;
         continue;
       }
-      ManifestRecord image = manifest_of(manifest_json("image-" + std::to_string(i)));
+      ManifestRecord image = manifest_of(manifest_json(std::string("image-") + std::to_string(i)));
       auto put = pusher->put_manifest(repository, image, {{layer, ReferenceKind::blob}},
                                       std::string("v") + std::to_string(i));
       if (put) {
@@ -460,7 +460,7 @@ TEST(PostgresNodes, AFollowerOfTheEventLogMissesNoEvent) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < kEventsPerWriter; ++i) {
         EventRecord event;
-        event.id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        event.id = std::string("w") + std::to_string(w) + "-" + std::to_string(i);
         event.action = std::string(event_action::kPush);
         event.repository = "app";
         event.deliverable = true;
