@@ -7,7 +7,7 @@
 // Secrets never reach this interface in plaintext: callers pass hashes (token and identity
 // secrets) or sealed values (admin-user passwords, signing keys), made by auth/secrets.h.
 //
-// Backends: SqliteMetadataStore (the same database and transactions as the content
+// Backends: SqliteMetadataStore and PostgresMetadataStore (each: the same database and transactions as the content
 // metadata). Every backend passes the access part of the conformance suite. All methods are
 // safe to call concurrently from any thread.
 

@@ -1,6 +1,7 @@
 #pragma once
 // EventStore: repository events (the outbox and the audit log in one table), webhooks, and the
-// record of every delivery attempt. Backends: SqliteMetadataStore. The conformance suite
+// record of every delivery attempt. Backends: SqliteMetadataStore and
+// PostgresMetadataStore. The conformance suite
 // (metadata/conformance_test.cc) covers appends, claims, leases and ordering.
 //
 // One table holds every repository event in commit order: pushes, deletes, untags and pulls.

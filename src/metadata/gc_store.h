@@ -1,6 +1,7 @@
 #pragma once
 // GcStore: what online garbage collection reads and changes in the metadata, and the record of
-// its runs. Backends: SqliteMetadataStore. The conformance suite (metadata/gc_conformance_test.cc)
+// its runs. Backends: SqliteMetadataStore and
+// PostgresMetadataStore. The conformance suite (metadata/gc_conformance_test.cc)
 // covers the sweeps, the claims and the re-checks against concurrent writers.
 //
 // The protocol that lets collection run while clients push (docs/garbage-collection.md):

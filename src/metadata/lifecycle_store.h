@@ -1,6 +1,6 @@
 #pragma once
 // LifecycleStore: what content lifecycle keeps beyond the content itself. Backends:
-// SqliteMetadataStore. The conformance suite (metadata/lifecycle_conformance_test.cc) covers it.
+// SqliteMetadataStore and PostgresMetadataStore. The conformance suite (metadata/lifecycle_conformance_test.cc) covers it.
 //
 // - Soft delete (per registry, off by default): while it is on, MetadataStore's delete_manifest,
 //   delete_tag and delete_repository keep what they remove, in the same transaction, until it

@@ -1,6 +1,7 @@
 #pragma once
 // MetadataStore: what the registry knows about repositories, blobs, manifests, tags and
-// uploads. Backends: SqliteMetadataStore (embedded default). Every backend passes the one
+// uploads. Backends: SqliteMetadataStore (embedded default) and PostgresMetadataStore
+// (metadata/postgres/, for several nodes). Every backend passes the one
 // conformance suite in metadata/conformance_test.cc.
 //
 // Listings are index scans with keyset pagination: callers pass the last item they saw and a
