@@ -26,7 +26,9 @@
 require_cmd skopeo podman curl jq sha256sum gzip tar
 
 # The lifecycle job (expiry, retention, scheduled purges) every second; garbage collection only
-# when asked for, with a grace period short enough to wait out.
+# when asked for, with a grace period short enough to wait out. Times are whole seconds: a run
+# keeps what was touched at or after (its start, rounded down) - 1, so a blob written just after
+# a second began is collectable only once two seconds have passed.
 export BERTH_LIFECYCLE_INTERVAL_SECONDS=1
 export BERTH_GC_GRACE_PERIOD_SECONDS=1
 export BERTH_GC_INTERVAL_SECONDS=0
@@ -154,7 +156,7 @@ assert_eq "$SOFT_DELETED" "$(jq -r .softDeletedBytes <<<"$quota")" "softDeletedB
 log "deleted soft/app: softDeletedBytes $SOFT_DELETED, usedBytes $(usage_of usedBytes)"
 
 # Garbage collection must keep what soft delete keeps: nothing else is garbage here.
-sleep 2  # past the grace period
+sleep 2.5  # past the grace period (two whole seconds, see the top)
 gc=$(cli gc run --name "$R" --wait -o json)
 assert_eq succeeded "$(jq -r .status <<<"$gc")" "garbage collection status"
 assert_eq 0 "$(jq -r .blobsDeleted <<<"$gc")" "blobs garbage collection deleted while soft/app is soft-deleted"
@@ -337,7 +339,7 @@ push_oci "$(image small)" quota/small:v1
 push_oci "$(image small)" quota/other:v1
 
 # Collect what the purges and retention above left linked, so the usage holds live content only.
-sleep 1.5  # past the grace period
+sleep 2.5  # past the grace period (two whole seconds, see the top)
 gc=$(cli gc run --name "$R" --wait -o json)
 assert_eq succeeded "$(jq -r .status <<<"$gc")" "garbage collection status before the quota"
 USED=$(usage_of usedBytes)
@@ -369,7 +371,7 @@ refused_file="$REGISTRY_DIR/data/blobs/sha256/${refused:0:2}/$refused"
 if [[ -e "$refused_file" ]]; then
     log "the refused layer's $(stat -c %s "$refused_file") bytes are on disk until garbage collection"
 fi
-sleep 1.5  # past the grace period
+sleep 2.5  # past the grace period (two whole seconds, see the top)
 gc=$(cli gc run --name "$R" --wait -o json)
 assert_eq succeeded "$(jq -r .status <<<"$gc")" "garbage collection status after the refused push"
 [[ ! -e "$refused_file" ]] || fail "the refused layer's file $refused_file is still on disk after garbage collection"
