@@ -16,57 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
 #include "oci/digest.h"
+#include "storage/byte_store.h"
 
 namespace berth::storage {
-
-enum class Errc {
-  not_found,         // no such blob / upload
-  digest_mismatch,   // committed content does not hash to the expected digest
-  upload_busy,       // another writer has this upload open
-  invalid_argument,  // e.g. a malformed upload id
-  storage_full,      // the medium has no space left (ENOSPC, quota exhausted)
-  io_error,          // the medium failed (permission, device error, ...)
-};
-using StorageError = Error<Errc>;
-template <class T>
-using Result = berth::Result<T, StorageError>;
-
-// True when `id` is a well-formed upload id: [A-Za-z0-9-]{1,64}. Such an id is safe to use as a
-// single path component or object-name segment.
-bool is_valid_upload_id(std::string_view id);
-
-struct BlobInfo {
-  oci::Digest digest;
-  std::uint64_t size = 0;
-};
-
-// A committed blob as a listing sees it.
-struct StoredBlob {
-  oci::Digest digest;
-  std::uint64_t size = 0;
-  std::int64_t modified_at = 0;  // when it was stored (Unix seconds)
-};
-
-// One page of a walk over the committed blobs; `next` is where the next page starts after
-// (empty when the walk is complete).
-struct BlobListing {
-  std::vector<StoredBlob> blobs;
-  std::string next;
-};
-
-// Random-access reader of one committed blob.
-class BlobReader {
- public:
-  virtual ~BlobReader() = default;
-  virtual std::uint64_t size() const = 0;
-  // Reads up to out.size() bytes at `offset`; returns the count, 0 only at the end.
-  virtual Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) = 0;
-  // A file descriptor positioned-read-able for sendfile(2), or -1 when the blob is not a local
-  // file. Owned by the reader; valid while it lives.
-  virtual int native_handle() const { return -1; }
-};
 
 // Appends to one upload session. Bytes are hashed as they arrive. Destroying the writer
 // without commit() keeps the upload (resumable by a later open_upload()) with everything
