@@ -33,7 +33,7 @@ Result<BlobInfo> BlobStorage::put(const oci::Digest& expected, std::span<const s
 Result<std::unique_ptr<UploadWriter>> BlobStorage::create_upload(std::string_view id) {
   auto bytes = driver_->create_upload(id);
   if (!bytes) return bytes.error();
-  return UploadWriter::resume(std::move(*bytes));
+  return UploadWriter::start(std::move(*bytes));
 }
 
 Result<std::unique_ptr<UploadWriter>> BlobStorage::open_upload(std::string_view id) {

@@ -297,10 +297,13 @@ Result<void> install_blob(const State& state, const oci::Digest& digest, const f
 }
 
 // Removes an upload's files, `data` first so that the upload ends at once even if a crash
-// interrupts the rest. Best effort: a directory without `data` is not an upload, and the next
-// create_upload() or delete_upload() of the id clears what is left.
+// interrupts the rest. The directory is listed only when more than the usual files are in it
+// (a record's temporary file left by a crash). Best effort: a directory without `data` is not
+// an upload, and the next create_upload() or delete_upload() of the id clears what is left.
 void remove_upload_files(const fs::path& dir) {
   ::unlink((dir / kDataFile).c_str());
+  ::unlink((dir / kStateFile).c_str());
+  if (::rmdir(dir.c_str()) == 0 || (errno != ENOTEMPTY && errno != EEXIST)) return;
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
@@ -328,22 +331,26 @@ bool same_file(const struct ::stat& a, const struct ::stat& b) {
 
 // Takes the cross-process hold on the upload whose data file `fd` is: a write lock on the
 // whole file, owned by the open file description (so it conflicts with every other open, also
-// in this process). Then checks that `path` still names that file: a handle must not hold an
-// upload that was committed (renamed away) or removed between the open and the lock.
+// in this process).
 Result<void> lock_upload(int fd, const fs::path& path, std::string_view id) {
   struct ::flock lock {};
   lock.l_type = F_WRLCK;
   lock.l_whence = SEEK_SET;
   lock.l_start = 0;
   lock.l_len = 0;
-  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
-    const int err = errno;
-    if (err == EAGAIN || err == EACCES) return upload_busy(id);
-    // A file system without locks: the store object's own claim is all there is.
-    if (err != ENOLCK && err != EINVAL && err != EOPNOTSUPP && err != ENOSYS) {
-      return io_error("lock", path, err);
-    }
-  }
+  if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) return {};
+  const int err = errno;
+  if (err == EAGAIN || err == EACCES) return upload_busy(id);
+  // A file system without locks: the store object's own claim is all there is.
+  if (err == ENOLCK || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS) return {};
+  return io_error("lock", path, err);
+}
+
+// Takes the hold on an upload that already existed, then checks that `path` still names the
+// locked file: a handle must not hold an upload that was committed (renamed away) or removed
+// between the open and the lock.
+Result<void> lock_existing_upload(int fd, const fs::path& path, std::string_view id) {
+  if (auto locked = lock_upload(fd, path, id); !locked) return locked;
   struct ::stat held;
   struct ::stat named;
   if (::fstat(fd, &held) != 0) return io_error("stat", path, errno);
@@ -362,7 +369,7 @@ Result<UniqueFd> open_locked(const fs::path& data, std::string_view id) {
     if (errno == ENOENT || errno == ENOTDIR) return upload_not_found(id);
     return io_error("open", data, errno);
   }
-  if (auto locked = lock_upload(fd.get(), data, id); !locked) return locked.error();
+  if (auto locked = lock_existing_upload(fd.get(), data, id); !locked) return locked.error();
   return fd;
 }
 
@@ -867,8 +874,10 @@ Result<std::unique_ptr<UploadBytes>> FilesystemByteStore::create_upload(std::str
   if (!claim) return upload_busy(id);
   fs::path dir = state_->uploads / id;
   // An existing directory without data is the remains of an interrupted removal, not an upload.
-  if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
-    return io_error("create upload directory", dir, errno);
+  bool reused_dir = false;
+  if (::mkdir(dir.c_str(), kDirMode) != 0) {
+    if (errno != EEXIST) return io_error("create upload directory", dir, errno);
+    reused_dir = true;
   }
   const fs::path data = dir / kDataFile;
   UniqueFd fd = open_fd(data, O_RDWR | O_CREAT | O_EXCL);
@@ -882,7 +891,7 @@ Result<std::unique_ptr<UploadBytes>> FilesystemByteStore::create_upload(std::str
   }
   if (auto locked = lock_upload(fd.get(), data, id); !locked) return locked.error();
   // A record left by an earlier upload of the same id must not describe this one.
-  remove_state_files(dir);
+  if (reused_dir) remove_state_files(dir);
   return std::unique_ptr<UploadBytes>(
       std::make_unique<FilesystemUploadBytes>(std::move(*claim), std::move(dir), std::move(fd), 0));
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -290,6 +291,65 @@ TEST_F(FilesystemTest, StateFileDamagedOnDiskIsRefusedAndTheUploadHashedAgain) {
   ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(150'000))));
   auto info = (*w)->commit(digest);
   ASSERT_TRUE(info) << info.error().message;
+}
+
+// Another process on the same root (a second node on a shared volume): while it holds an
+// upload, this one is refused; once it exits, this one continues the upload from its state.
+TEST_F(FilesystemTest, AnotherProcessHoldingAnUploadKeepsItUntilItLetsGo) {
+  std::string content = random_content(500'000, 10);
+  auto digest = sha256_of(content);
+  {
+    auto storage = open_storage();
+    ASSERT_TRUE(storage);
+    auto w = storage->create_upload("shared");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(0, 100'000))));
+    ASSERT_TRUE((*w)->flush());
+  }
+  int held[2];
+  int release[2];
+  ASSERT_EQ(::pipe(held), 0);
+  ASSERT_EQ(::pipe(release), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The other process: take the upload, add a chunk, hold it until told to let go.
+    auto store = FilesystemByteStore::open(root_);
+    if (!store) ::_exit(1);
+    BlobStorage storage(std::move(*store));
+    auto w = storage.open_upload("shared");
+    if (!w) ::_exit(2);
+    if (!(*w)->append(as_bytes(std::string_view(content).substr(100'000, 300'000)))) ::_exit(3);
+    if (!(*w)->flush()) ::_exit(4);
+    char byte = 'h';
+    if (::write(held[1], &byte, 1) != 1) ::_exit(5);
+    if (::read(release[0], &byte, 1) != 1) ::_exit(6);
+    ::_exit(0);
+  }
+  ::close(held[1]);
+  ::close(release[0]);
+  char byte = 0;
+  ASSERT_EQ(::read(held[0], &byte, 1), 1);
+  auto storage = open_storage();
+  ASSERT_TRUE(storage);
+  EXPECT_EQ(storage->open_upload("shared").error().code, Errc::upload_busy);
+  EXPECT_EQ(storage->delete_upload("shared").error().code, Errc::upload_busy);
+  EXPECT_EQ(*storage->upload_size("shared"), 400'000u);
+  ASSERT_EQ(::write(release[1], &byte, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ::close(held[0]);
+  ::close(release[1]);
+
+  auto w = storage->open_upload("shared");
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ((*w)->size(), 400'000u);
+  ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(400'000))));
+  auto info = (*w)->commit(digest);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(read_all(*storage, digest), content);
 }
 
 // The remains of an interrupted removal must not describe a new upload of the same id.

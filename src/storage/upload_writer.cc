@@ -70,6 +70,11 @@ Result<std::unique_ptr<UploadWriter>> UploadWriter::resume(std::unique_ptr<Uploa
       new UploadWriter(std::move(bytes), std::move(hasher), state_is_current));
 }
 
+std::unique_ptr<UploadWriter> UploadWriter::start(std::unique_ptr<UploadBytes> bytes) {
+  return std::unique_ptr<UploadWriter>(
+      new UploadWriter(std::move(bytes), oci::Hasher(kRunningAlgorithm), false));
+}
+
 UploadWriter::UploadWriter(std::unique_ptr<UploadBytes> bytes, oci::Hasher hasher,
                            bool state_is_current)
     : bytes_(std::move(bytes)),

@@ -30,6 +30,8 @@ class UploadWriter {
   // and hashes what it does not cover. Errors of the driver (reading the state or the bytes)
   // are returned as they are.
   static Result<std::unique_ptr<UploadWriter>> resume(std::unique_ptr<UploadBytes> bytes);
+  // A writer for `bytes` of an upload just created (empty, without a record): nothing to load.
+  static std::unique_ptr<UploadWriter> start(std::unique_ptr<UploadBytes> bytes);
 
   UploadWriter(const UploadWriter&) = delete;
   UploadWriter& operator=(const UploadWriter&) = delete;
