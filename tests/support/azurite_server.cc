@@ -76,8 +76,7 @@ fs::path make_temp_dir() {
 // In the forked child: a process group of its own (so that the parent can kill everything it
 // starts), death with the parent (a crashed test binary leaves no server behind), output to
 // the log file, then exec. Only async-signal-safe calls until exec.
-[[noreturn]] void exec_azurite(const fs::path& program, const fs::path& data,
-                               const fs::path& log) {
+[[noreturn]] void exec_azurite(const fs::path& program, const fs::path& data, const fs::path& log) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   int null_fd = ::open("/dev/null", O_RDONLY);
@@ -89,17 +88,10 @@ fs::path make_temp_dir() {
   // Port 0: the kernel picks a free port and Azurite prints it, so no two test binaries race
   // for one. --skipApiVersionCheck: the driver's x-ms-version is accepted whatever this
   // Azurite release knows; --disableTelemetry: nothing leaves the machine.
-  const char* argv[] = {program.c_str(),
-                        "--blobHost",
-                        "127.0.0.1",
-                        "--blobPort",
-                        "0",
-                        "--location",
-                        data.c_str(),
-                        "--silent",
-                        "--disableTelemetry",
-                        "--skipApiVersionCheck",
-                        nullptr};
+  const char* argv[] = {
+      program.c_str(), "--blobHost", "127.0.0.1", "--blobPort",         "0",
+      "--location",    data.c_str(), "--silent",  "--disableTelemetry", "--skipApiVersionCheck",
+      nullptr};
   ::execv(program.c_str(), const_cast<char* const*>(argv));
   ::_exit(127);
 }

@@ -14,14 +14,13 @@
 // test makes containers of its own); when Azurite cannot run, the test FAILS naming what is
 // missing, or skips with BERTH_ALLOW_SKIP=1 (for developers only).
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace berth::testing {
 
@@ -77,15 +76,15 @@ bool azurite_skips_allowed();
 
 // In a test (or SetUp): sets `server` (AzuriteServer*) to the shared server, or fails the test
 // naming what is missing (skips it with BERTH_ALLOW_SKIP=1).
-#define BERTH_REQUIRE_AZURITE(server)                                            \
-  do {                                                                           \
-    std::string azurite_error_;                                                  \
-    (server) = ::berth::testing::shared_azurite(azurite_error_);                 \
-    if ((server) == nullptr) {                                                   \
-      if (::berth::testing::azurite_skips_allowed()) {                           \
-        GTEST_SKIP() << "Azurite cannot run: " << azurite_error_;                \
-      }                                                                          \
-      FAIL() << "Azurite cannot run: " << azurite_error_                         \
-             << " (BERTH_ALLOW_SKIP=1 skips instead, for developers only)";      \
-    }                                                                            \
+#define BERTH_REQUIRE_AZURITE(server)                                       \
+  do {                                                                      \
+    std::string azurite_error_;                                             \
+    (server) = ::berth::testing::shared_azurite(azurite_error_);            \
+    if ((server) == nullptr) {                                              \
+      if (::berth::testing::azurite_skips_allowed()) {                      \
+        GTEST_SKIP() << "Azurite cannot run: " << azurite_error_;           \
+      }                                                                     \
+      FAIL() << "Azurite cannot run: " << azurite_error_                    \
+             << " (BERTH_ALLOW_SKIP=1 skips instead, for developers only)"; \
+    }                                                                       \
   } while (false)

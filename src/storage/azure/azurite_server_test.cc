@@ -42,8 +42,7 @@ bool accepts_connections(std::uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool connected =
-      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   ::close(fd);
   return connected;
 }
@@ -52,8 +51,8 @@ TEST(AzuriteServer, StartsOnAFreshPortAndStopsWhenAsked) {
   AzuriteServer* shared = nullptr;
   BERTH_REQUIRE_AZURITE(shared);
   ASSERT_NE(shared->port(), 0);
-  EXPECT_EQ(shared->blob_endpoint(), "http://127.0.0.1:" + std::to_string(shared->port()) +
-                                         "/devstoreaccount1");
+  EXPECT_EQ(shared->blob_endpoint(),
+            "http://127.0.0.1:" + std::to_string(shared->port()) + "/devstoreaccount1");
   EXPECT_NE(shared->connection_string().find("BlobEndpoint=" + shared->blob_endpoint()),
             std::string::npos);
 
