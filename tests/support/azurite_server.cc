@@ -86,12 +86,10 @@ fs::path make_temp_dir() {
   ::dup2(log_fd, STDOUT_FILENO);
   ::dup2(log_fd, STDERR_FILENO);
   // Port 0: the kernel picks a free port and Azurite prints it, so no two test binaries race
-  // for one. --skipApiVersionCheck: the driver's x-ms-version is accepted whatever this
-  // Azurite release knows; --disableTelemetry: nothing leaves the machine.
-  const char* argv[] = {
-      program.c_str(), "--blobHost", "127.0.0.1", "--blobPort",         "0",
-      "--location",    data.c_str(), "--silent",  "--disableTelemetry", "--skipApiVersionCheck",
-      nullptr};
+  // for one. --disableTelemetry: nothing leaves the machine. No --skipApiVersionCheck: the
+  // driver's x-ms-version (2021-08-06) is older than this Azurite's, which checks it.
+  const char* argv[] = {program.c_str(), "--blobHost", "127.0.0.1", "--blobPort",         "0",
+                        "--location",    data.c_str(), "--silent",  "--disableTelemetry", nullptr};
   ::execv(program.c_str(), const_cast<char* const*>(argv));
   ::_exit(127);
 }
