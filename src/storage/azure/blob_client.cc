@@ -99,6 +99,7 @@ struct Request {
   HeaderList query;
   HeaderList headers;
   std::span<const std::byte> body;
+  std::span<const std::byte> body_tail;  // sent after `body`
   // A non-2xx status the operation handles itself (416 for a range past the end): returned as
   // an answer, not an error.
   long also_accept = 0;
@@ -174,12 +175,21 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 
 std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
-  const auto body = exchange->request->body;
-  const std::size_t left = body.size() - exchange->body_offset;
-  const std::size_t n = std::min(left, size * count);
-  std::memcpy(buffer, body.data() + exchange->body_offset, n);
-  exchange->body_offset += n;
-  return n;
+  const auto head = exchange->request->body;
+  const auto tail = exchange->request->body_tail;
+  std::size_t room = size * count;
+  std::size_t copied = 0;
+  while (room > 0 && exchange->body_offset < head.size() + tail.size()) {
+    const bool in_head = exchange->body_offset < head.size();
+    const auto part = in_head ? head.subspan(exchange->body_offset)
+                              : tail.subspan(exchange->body_offset - head.size());
+    const std::size_t n = std::min(room, part.size());
+    std::memcpy(buffer + copied, part.data(), n);
+    copied += n;
+    room -= n;
+    exchange->body_offset += n;
+  }
+  return copied;
 }
 
 bool retryable_status(long status) {
@@ -334,6 +344,8 @@ struct BlobClient::Impl {
     ClientErrc errc = ClientErrc::io_error;
     if (response.status == 404) {
       errc = ClientErrc::not_found;
+    } else if ((response.status == 409 || response.status == 412) && code.starts_with("Lease")) {
+      errc = ClientErrc::lease_conflict;
     } else if (response.status == 409) {
       if (code == "BlobAlreadyExists" || code == "ContainerAlreadyExists") {
         errc = ClientErrc::already_exists;
@@ -365,8 +377,9 @@ struct BlobClient::Impl {
     request.headers.emplace_back("x-ms-version", std::string(kApiVersion));
     const std::size_t date_index = request.headers.size();
     request.headers.emplace_back("x-ms-date", std::string());
-    if (!request.body.empty() || request.method == "PUT") {
-      request.headers.emplace_back("Content-Length", std::to_string(request.body.size()));
+    const std::size_t body_size = request.body.size() + request.body_tail.size();
+    if (body_size > 0 || request.method == "PUT") {
+      request.headers.emplace_back("Content-Length", std::to_string(body_size));
     }
     const std::string path = encoded_path(request.blob);
     std::string url = url_of(request.blob);
@@ -472,7 +485,7 @@ struct BlobClient::Impl {
       curl_easy_setopt(handle, CURLOPT_READFUNCTION, on_read);
       curl_easy_setopt(handle, CURLOPT_READDATA, &exchange);
       curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+                       static_cast<curl_off_t>(request.body.size() + request.body_tail.size()));
     }
     const std::string method(request.method);
     if (request.method == "DELETE") curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -540,6 +553,14 @@ namespace {
 void add_condition(HeaderList& headers, const Condition& condition) {
   if (condition.if_match) headers.emplace_back("If-Match", *condition.if_match);
   if (condition.if_none_match_any) headers.emplace_back("If-None-Match", "*");
+  if (condition.lease_id) headers.emplace_back("x-ms-lease-id", *condition.lease_id);
+}
+
+// "bytes 0-9/1000" -> 1000.
+std::uint64_t total_of_content_range(std::string_view range) {
+  const auto slash = range.rfind('/');
+  if (slash == std::string_view::npos) return 0;
+  return parse_u64(range.substr(slash + 1)).value_or(0);
 }
 
 ClientError refuse(std::string message) {
@@ -564,13 +585,17 @@ ClientResult<std::string> BlobClient::put_blob(
 }
 
 ClientResult<void> BlobClient::put_block(std::string_view name, std::string_view block_id,
-                                         std::span<const std::byte> bytes) {
+                                         std::span<const std::byte> head,
+                                         std::span<const std::byte> tail,
+                                         const Condition& condition) {
   if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
   Request request{.operation = "Put Block",
                   .method = "PUT",
                   .blob = name,
                   .query = {{"comp", "block"}, {"blockid", std::string(block_id)}},
-                  .body = bytes};
+                  .body = head,
+                  .body_tail = tail};
+  add_condition(request.headers, condition);
   auto response = impl_->perform(std::move(request), nullptr);
   if (!response) return response.error();
   return {};
@@ -639,11 +664,11 @@ ClientResult<BlockList> BlobClient::get_block_list(std::string_view name) {
   return list;
 }
 
-ClientResult<std::size_t> BlobClient::get_range(std::string_view name, std::uint64_t offset,
-                                                std::span<std::byte> out,
-                                                const std::optional<std::string>& if_match) {
+ClientResult<RangeRead> BlobClient::get_range(std::string_view name, std::uint64_t offset,
+                                              std::span<std::byte> out,
+                                              const std::optional<std::string>& if_match) {
   if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
-  if (out.empty()) return std::size_t{0};
+  if (out.empty()) return refuse("a ranged read needs room for at least one byte");
   std::string range = "bytes=";
   range += std::to_string(offset);
   range += '-';
@@ -655,8 +680,15 @@ ClientResult<std::size_t> BlobClient::get_range(std::string_view name, std::uint
   BufferSink sink(out);
   auto response = impl_->perform(std::move(request), &sink);
   if (!response) return response.error();
-  if (response->status == 416) return std::size_t{0};
-  return sink.written();
+  RangeRead read;
+  read.etag = response->header("etag");
+  read.copy_status = response->header("x-ms-copy-status");
+  if (response->status == 416) return read;
+  read.count = sink.written();
+  read.blob_size = response->status == 206
+                       ? total_of_content_range(response->header("content-range"))
+                       : parse_u64(response->header("content-length")).value_or(0);
+  return read;
 }
 
 ClientResult<BlobProperties> BlobClient::get_properties(
@@ -680,14 +712,53 @@ ClientResult<BlobProperties> BlobClient::get_properties(
   return properties;
 }
 
-ClientResult<BlobClient::Deleted> BlobClient::delete_blob(
-    std::string_view name, const std::optional<std::string>& if_match) {
+ClientResult<BlobClient::Deleted> BlobClient::delete_blob(std::string_view name,
+                                                          const Condition& condition) {
   if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
   Request request{.operation = "Delete Blob", .method = "DELETE", .blob = name};
-  if (if_match) request.headers.emplace_back("If-Match", *if_match);
+  add_condition(request.headers, condition);
   auto response = impl_->perform(std::move(request), nullptr);
   if (!response) return response.error();
   return Deleted{response->retried};
+}
+
+namespace {
+
+Request lease_request(std::string_view operation, std::string_view name, std::string_view action,
+                      std::string_view lease_id) {
+  Request request{
+      .operation = operation, .method = "PUT", .blob = name, .query = {{"comp", "lease"}}};
+  request.headers.emplace_back("x-ms-lease-action", std::string(action));
+  request.headers.emplace_back(action == "acquire" ? "x-ms-proposed-lease-id" : "x-ms-lease-id",
+                               std::string(lease_id));
+  return request;
+}
+
+}  // namespace
+
+ClientResult<void> BlobClient::acquire_lease(std::string_view name, std::string_view lease_id,
+                                             int seconds) {
+  if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
+  Request request = lease_request("Acquire Lease", name, "acquire", lease_id);
+  request.headers.emplace_back("x-ms-lease-duration", std::to_string(seconds));
+  auto response = impl_->perform(std::move(request), nullptr);
+  if (!response) return response.error();
+  return {};
+}
+
+ClientResult<void> BlobClient::renew_lease(std::string_view name, std::string_view lease_id) {
+  if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
+  auto response = impl_->perform(lease_request("Renew Lease", name, "renew", lease_id), nullptr);
+  if (!response) return response.error();
+  return {};
+}
+
+ClientResult<void> BlobClient::release_lease(std::string_view name, std::string_view lease_id) {
+  if (!valid_blob_name(name)) return refuse("Azure blob names are 1 to 1024 characters");
+  auto response =
+      impl_->perform(lease_request("Release Lease", name, "release", lease_id), nullptr);
+  if (!response) return response.error();
+  return {};
 }
 
 ClientResult<BlobPage> BlobClient::list_blobs(std::string_view prefix, std::string_view marker,

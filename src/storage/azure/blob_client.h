@@ -36,6 +36,7 @@ enum class ClientErrc {
   not_found,          // 404: no such blob (or container)
   already_exists,     // 409 BlobAlreadyExists / ContainerAlreadyExists: a create found one
   condition_not_met,  // 412: an If-Match / If-None-Match condition failed
+  lease_conflict,     // 409/412 Lease*: the blob is leased by someone else, or our lease is gone
   conflict,           // another 409 (a pending copy, a lease, too many blocks, ...)
   storage_full,       // 507, or the account's capacity for this blob is exhausted
   invalid_argument,   // a call the client refuses before sending (a bad name or size)
@@ -98,10 +99,19 @@ struct BlobPage {
   std::string next_marker;  // empty when the listing is complete
 };
 
-// Preconditions of a write (sent as If-Match / If-None-Match).
+// Preconditions of a call (sent as If-Match / If-None-Match / x-ms-lease-id).
 struct Condition {
   std::optional<std::string> if_match;  // an ETag
   bool if_none_match_any = false;       // only when the blob does not exist
+  std::optional<std::string> lease_id;  // the lease held on the blob (writes to it need it)
+};
+
+// What a ranged Get Blob returned.
+struct RangeRead {
+  std::size_t count = 0;        // bytes written into the caller's buffer
+  std::uint64_t blob_size = 0;  // the whole blob's size
+  std::string etag;
+  std::string copy_status;  // as in BlobProperties
 };
 
 class BlobClient {
@@ -130,20 +140,24 @@ class BlobClient {
       std::string_view name, std::span<const std::byte> bytes, const Condition& condition = {},
       const std::vector<std::pair<std::string, std::string>>& metadata = {});
   // Put Block: stages `bytes` as block `block_id` (base64; every id of one blob the same length).
+  // The block is `head` followed by `tail` (so a caller's buffered bytes and the start of new
+  // ones go out as one block without being copied together).
   ClientResult<void> put_block(std::string_view name, std::string_view block_id,
-                               std::span<const std::byte> bytes);
+                               std::span<const std::byte> head,
+                               std::span<const std::byte> tail = {},
+                               const Condition& condition = {});
   // Put Block List: the blob becomes the listed blocks, in order. Returns the new ETag.
   ClientResult<std::string> put_block_list(std::string_view name,
                                            const std::vector<BlockListEntry>& blocks,
                                            const Condition& condition = {});
   // Get Block List of the committed blocks, with the blob's ETag and size.
   ClientResult<BlockList> get_block_list(std::string_view name);
-  // Get Blob of the bytes [offset, offset + out.size()), written into `out`: the count read,
-  // short only at the end of the blob, 0 at or past it. With `if_match`, condition_not_met when
-  // the blob changed.
-  ClientResult<std::size_t> get_range(std::string_view name, std::uint64_t offset,
-                                      std::span<std::byte> out,
-                                      const std::optional<std::string>& if_match = std::nullopt);
+  // Get Blob of the bytes [offset, offset + out.size()), written into `out`: the count read is
+  // short only at the end of the blob, 0 at or past it (blob_size is then unknown, 0). With
+  // `if_match`, condition_not_met when the blob changed.
+  ClientResult<RangeRead> get_range(std::string_view name, std::uint64_t offset,
+                                    std::span<std::byte> out,
+                                    const std::optional<std::string>& if_match = std::nullopt);
   // Get Blob Properties; `metadata_names` are the x-ms-meta-* values to return.
   ClientResult<BlobProperties> get_properties(std::string_view name,
                                               const std::vector<std::string>& metadata_names = {});
@@ -152,8 +166,15 @@ class BlobClient {
   struct Deleted {
     bool retried = false;
   };
-  ClientResult<Deleted> delete_blob(std::string_view name,
-                                    const std::optional<std::string>& if_match = std::nullopt);
+  ClientResult<Deleted> delete_blob(std::string_view name, const Condition& condition = {});
+
+  // Leases: a lock on one blob, held for `seconds` (15 to 60) unless renewed. While it is held,
+  // writes and deletes of the blob need its id (Condition::lease_id). acquire_lease proposes
+  // `lease_id` (so that a retried acquire of our own lease succeeds); lease_conflict when
+  // another holds the blob.
+  ClientResult<void> acquire_lease(std::string_view name, std::string_view lease_id, int seconds);
+  ClientResult<void> renew_lease(std::string_view name, std::string_view lease_id);
+  ClientResult<void> release_lease(std::string_view name, std::string_view lease_id);
   // List Blobs (flat) whose names start with `prefix`, from `marker` (the previous page's
   // next_marker; empty: the start), at most `max_results` (1..5000).
   ClientResult<BlobPage> list_blobs(std::string_view prefix, std::string_view marker,
