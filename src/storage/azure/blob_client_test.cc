@@ -77,7 +77,7 @@ class BlobClientTest : public ::testing::Test {
     std::string out(size, '\0');
     auto read = client_->get_range(name, 0, std::as_writable_bytes(std::span(out)));
     EXPECT_TRUE(read) << read.error().message;
-    out.resize(read ? *read : 0);
+    out.resize(read ? read->count : 0);
     return out;
   }
 
@@ -110,16 +110,18 @@ TEST_F(BlobClientTest, PutBlobThenRangesAndProperties) {
   auto read =
       client_->get_range("dir/some blob+name", 10, std::as_writable_bytes(std::span(middle)));
   ASSERT_TRUE(read) << read.error().message;
-  EXPECT_EQ(std::string(middle, *read), content.substr(10, 20));
+  EXPECT_EQ(std::string(middle, read->count), content.substr(10, 20));
+  EXPECT_EQ(read->blob_size, 1000u);
+  EXPECT_EQ(read->etag, *etag);
 
   char tail[64];
   read = client_->get_range("dir/some blob+name", 990, std::as_writable_bytes(std::span(tail)));
   ASSERT_TRUE(read) << read.error().message;
-  EXPECT_EQ(std::string(tail, *read), content.substr(990));  // short at the end
+  EXPECT_EQ(std::string(tail, read->count), content.substr(990));  // short at the end
 
   read = client_->get_range("dir/some blob+name", 1000, std::as_writable_bytes(std::span(tail)));
   ASSERT_TRUE(read) << read.error().message;
-  EXPECT_EQ(*read, 0u);  // at the end
+  EXPECT_EQ(read->count, 0u);  // at the end
 
   read = client_->get_range("dir/some blob+name", 0, std::as_writable_bytes(std::span(tail)),
                             std::string("\"0x1\""));
@@ -265,6 +267,38 @@ TEST_F(BlobClientTest, CopyIsServerSideAndCanRefuseToOverwrite) {
   auto missing = client_->copy_blob("uploads/none/data", "blobs/sha256/bb");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ClientErrc::not_found) << missing.error().message;
+}
+
+TEST_F(BlobClientTest, ALeaseLocksWritesToItsHolder) {
+  const std::string mine = "11111111-2222-3333-4444-555555555555";
+  const std::string theirs = "99999999-8888-7777-6666-555555555555";
+  ASSERT_TRUE(client_->put_blob("leased", {}));
+  auto acquired = client_->acquire_lease("leased", mine, 60);
+  ASSERT_TRUE(acquired) << acquired.error().message;
+  EXPECT_TRUE(client_->acquire_lease("leased", mine, 60));  // our own again: fine
+
+  auto taken = client_->acquire_lease("leased", theirs, 60);
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, ClientErrc::lease_conflict) << taken.error().message;
+  auto write = client_->put_block("leased", block_id(1), bytes_of("x"));
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().code, ClientErrc::lease_conflict) << write.error().message;
+  auto removal = client_->delete_blob("leased");
+  ASSERT_FALSE(removal);
+  EXPECT_EQ(removal.error().code, ClientErrc::lease_conflict) << removal.error().message;
+
+  ASSERT_TRUE(client_->put_block("leased", block_id(1), bytes_of("he"), bytes_of("llo"),
+                                 Condition{.lease_id = mine}));
+  ASSERT_TRUE(
+      client_->put_block_list("leased", {{block_id(1), false}}, Condition{.lease_id = mine}));
+  EXPECT_EQ(read_all("leased", 16), "hello");
+  EXPECT_TRUE(client_->renew_lease("leased", mine));
+  ASSERT_TRUE(client_->release_lease("leased", mine));
+  EXPECT_TRUE(client_->acquire_lease("leased", theirs, 15));
+  auto gone = client_->renew_lease("leased", mine);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ClientErrc::lease_conflict) << gone.error().message;
+  EXPECT_TRUE(client_->delete_blob("leased", Condition{.lease_id = theirs}));
 }
 
 TEST_F(BlobClientTest, AWrongKeyIsRefusedAndTheMessageHoldsNoSecret) {

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/blob_storage.h"
+#include "storage/byte_store.h"
 
 namespace berth::storage::azure {
 
