@@ -16,7 +16,8 @@
 #include "events/payload.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/tenants.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 
 namespace berth::events {
 namespace {
@@ -131,7 +132,7 @@ class DispatcherTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  storage::MemoryBlobStorage storage_;
+  storage::BlobStorage storage_{std::make_unique<storage::MemoryByteStore>()};
   std::unique_ptr<metadata::SqliteMetadataStore> store_;
   auth::DeploymentKey key_;
   registry::Tenants tenants_;

@@ -1,13 +1,16 @@
 #pragma once
-// Content digests ("sha256:<64 hex>", "sha512:<128 hex>") and incremental hashing (OpenSSL EVP).
+// Content digests ("sha256:<64 hex>", "sha512:<128 hex>") and incremental hashing (OpenSSL's SHA
+// functions), with a running state that can be saved and resumed.
 
 #include <compare>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace berth::oci {
 
@@ -39,8 +42,9 @@ class Digest {
   std::string value_;
 };
 
-// Incremental hash. Copyable (the copy continues independently), so an upload's state can be
-// kept between requests.
+// Incremental hash. Copyable (the copy continues independently), and its running state can be
+// exported and imported, so an upload's hash can be kept between requests, also by another
+// process.
 class Hasher {
  public:
   explicit Hasher(DigestAlgorithm algorithm = DigestAlgorithm::sha256);
@@ -55,6 +59,16 @@ class Hasher {
   void update(std::string_view data);
   // The digest of everything given so far; the hasher itself is left unchanged.
   Digest digest() const;
+  // How many bytes were given so far (also through an imported state).
+  std::uint64_t byte_count() const;
+
+  // The running state as a self-describing record (the format is drawn in digest.cc): a version,
+  // the algorithm, the byte count, the chaining value, the unprocessed tail of the last block and
+  // a checksum. Portable across machines; a few hundred bytes at most.
+  std::vector<std::byte> export_state() const;
+  // A hasher continuing from an exported state; nullopt for anything export_state() did not
+  // produce: an unknown version or algorithm, a wrong length, a failed checksum.
+  static std::optional<Hasher> import_state(std::span<const std::byte> state);
 
  private:
   struct Context;

@@ -23,7 +23,7 @@
 #include "oci/media_types.h"
 #include "registry/registry.h"
 #include "registry/registry_test_support.h"
-#include "storage/filesystem_blob_storage.h"
+#include "storage/blob_storage.h"
 
 namespace berth::registry {
 namespace {

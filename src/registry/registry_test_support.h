@@ -18,7 +18,8 @@
 #include "metadata/sqlite_metadata_store.h"
 #include "oci/media_types.h"
 #include "registry/registry.h"
-#include "storage/filesystem_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/filesystem_byte_store.h"
 
 namespace berth::registry::testing_support {
 
@@ -67,9 +68,9 @@ class RegistryBackendsTest : public ::testing::Test {
     auto opened = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
     ASSERT_TRUE(opened) << opened.error().message;
     metadata_ = std::move(*opened);
-    auto storage = storage::FilesystemBlobStorage::open(dir_.path() / "storage");
-    ASSERT_TRUE(storage) << storage.error().message;
-    storage_ = std::move(*storage);
+    auto bytes = storage::FilesystemByteStore::open(dir_.path() / "storage");
+    ASSERT_TRUE(bytes) << bytes.error().message;
+    storage_ = std::make_unique<storage::BlobStorage>(std::move(*bytes));
   }
 
   Registry registry(metadata::RegistryId id = metadata::kDefaultRegistryId) {
@@ -146,7 +147,7 @@ class RegistryBackendsTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
-  std::unique_ptr<storage::FilesystemBlobStorage> storage_;
+  std::unique_ptr<storage::BlobStorage> storage_;
   UploadSessions sessions_;
 };
 

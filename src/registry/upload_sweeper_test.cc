@@ -12,7 +12,8 @@
 #include "common/clock.h"
 #include "common/temp_dir.h"
 #include "metadata/sqlite_metadata_store.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 
 namespace berth::registry {
 namespace {
@@ -51,7 +52,7 @@ class UploadSweeperTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  storage::MemoryBlobStorage storage_;
+  storage::BlobStorage storage_{std::make_unique<storage::MemoryByteStore>()};
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   UploadSessions sessions_{UploadPolicy{1h, 1000}};
 };

@@ -42,7 +42,8 @@
 #include "registry/lifecycle_job.h"
 #include "registry/upload_sweeper.h"
 #include "registry/pull_log.h"
-#include "storage/filesystem_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/filesystem_byte_store.h"
 
 namespace berth::server {
 namespace {
@@ -180,7 +181,7 @@ constexpr unsigned kBlockingThreads = 16;
 }  // namespace
 
 struct App::Parts {
-  std::unique_ptr<storage::FilesystemBlobStorage> storage;
+  std::unique_ptr<storage::BlobStorage> storage;
   std::unique_ptr<metadata::SqliteMetadataStore> metadata;
   std::unique_ptr<registry::TenantResolver> tenants;
   std::unique_ptr<registry::UploadSessions> uploads;
@@ -333,9 +334,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   // Before anything is created: a bad token file stops the start with nothing touched.
   parts_->metrics_token = read_metrics_token(config.metrics_token_file);
   prepare_data_dir(config.data_dir);
-  auto storage = storage::FilesystemBlobStorage::open(config.data_dir);
-  if (!storage) throw std::runtime_error(storage.error().message);
-  parts_->storage = std::move(*storage);
+  auto bytes = storage::FilesystemByteStore::open(config.data_dir);
+  if (!bytes) throw std::runtime_error(bytes.error().message);
+  parts_->storage = std::make_unique<storage::BlobStorage>(std::move(*bytes));
   auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
   if (!metadata) throw std::runtime_error(metadata.error().message);
   restrict_to_owner(config.data_dir / "metadata.db");

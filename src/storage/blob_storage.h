@@ -1,12 +1,13 @@
 #pragma once
-// BlobStorage: the driver interface for blob bytes and upload sessions. Content-addressed: one
-// copy per digest, written once, verified on the way in. Drivers: FilesystemBlobStorage (the
-// embedded default), MemoryBlobStorage (unit tests). Every driver passes the one conformance
-// suite in storage/conformance_test.cc.
+// BlobStorage: the blob store the registry uses. Content-addressed: one copy per digest, written
+// once, verified on the way in. It owns one ByteStore driver (storage/byte_store.h:
+// FilesystemByteStore, MemoryByteStore, ...), which keeps bytes only; this layer does the
+// hashing and the verification, the same for every driver, through the UploadWriter
+// (storage/upload_writer.h) it hands out for upload sessions.
 //
 // Thread safety: every method may be called concurrently from any thread. One UploadWriter is
 // used by one thread at a time; the registry layer never opens two writers on the same upload
-// at once, but a driver must still fail cleanly (Errc::upload_busy) rather than corrupt data.
+// at once, and the driver refuses a second one (Errc::upload_busy) rather than corrupt data.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,118 +17,50 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
 #include "oci/digest.h"
+#include "storage/byte_store.h"
+#include "storage/upload_writer.h"
 
 namespace berth::storage {
 
-enum class Errc {
-  not_found,         // no such blob / upload
-  digest_mismatch,   // committed content does not hash to the expected digest
-  upload_busy,       // another writer has this upload open
-  invalid_argument,  // e.g. a malformed upload id
-  storage_full,      // the medium has no space left (ENOSPC, quota exhausted)
-  io_error,          // the medium failed (permission, device error, ...)
-};
-using StorageError = Error<Errc>;
-template <class T>
-using Result = berth::Result<T, StorageError>;
-
-// True when `id` is a well-formed upload id: [A-Za-z0-9-]{1,64}. Such an id is safe to use as a
-// single path component or object-name segment.
-bool is_valid_upload_id(std::string_view id);
-
-struct BlobInfo {
-  oci::Digest digest;
-  std::uint64_t size = 0;
-};
-
-// A committed blob as a listing sees it.
-struct StoredBlob {
-  oci::Digest digest;
-  std::uint64_t size = 0;
-  std::int64_t modified_at = 0;  // when it was stored (Unix seconds)
-};
-
-// One page of a walk over the committed blobs; `next` is where the next page starts after
-// (empty when the walk is complete).
-struct BlobListing {
-  std::vector<StoredBlob> blobs;
-  std::string next;
-};
-
-// Random-access reader of one committed blob.
-class BlobReader {
- public:
-  virtual ~BlobReader() = default;
-  virtual std::uint64_t size() const = 0;
-  // Reads up to out.size() bytes at `offset`; returns the count, 0 only at the end.
-  virtual Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) = 0;
-  // A file descriptor positioned-read-able for sendfile(2), or -1 when the blob is not a local
-  // file. Owned by the reader; valid while it lives.
-  virtual int native_handle() const { return -1; }
-};
-
-// Appends to one upload session. Bytes are hashed as they arrive. Destroying the writer
-// without commit() keeps the upload (resumable by a later open_upload()) with everything
-// appended through it; revert() first when those bytes must not count.
-class UploadWriter {
- public:
-  virtual ~UploadWriter() = default;
-  // Total bytes in the upload so far (including earlier requests).
-  virtual std::uint64_t size() const = 0;
-  // Appends all of `data` or, on failure, nothing (the upload keeps its previous size).
-  virtual Result<void> append(std::span<const std::byte> data) = 0;
-  // Drops every byte appended since the writer was opened or last flushed successfully: the
-  // upload returns to that size and hash. This is how a request that fails midway (a body
-  // shorter or longer than announced, a broken connection, a full disk) leaves its session as
-  // it found it.
-  virtual Result<void> revert() = 0;
-  // Removes the upload and its bytes while this writer still holds it, so that no other writer
-  // can slip in between. Afterwards every call but size() returns not_found.
-  virtual Result<void> discard() = 0;
-  // Makes appended bytes durable so that the upload survives a crash (used between requests;
-  // commit() implies it). They are then kept: a later revert() stops here.
-  virtual Result<void> flush() = 0;
-  // Verifies the content hashes to `expected` (sha256 or sha512), makes it durable and moves
-  // it to its content-addressed place (keeping the existing copy when the digest is already
-  // stored). The upload is removed on success and on digest_mismatch; on io_error it stays.
-  // After the upload is removed, every call but size() returns not_found.
-  virtual Result<BlobInfo> commit(const oci::Digest& expected) = 0;
-};
-
 class BlobStorage {
  public:
-  virtual ~BlobStorage() = default;
+  explicit BlobStorage(std::unique_ptr<ByteStore> driver);
+  BlobStorage(const BlobStorage&) = delete;
+  BlobStorage& operator=(const BlobStorage&) = delete;
+  ~BlobStorage();
 
-  virtual Result<BlobInfo> stat(const oci::Digest& digest) = 0;
-  virtual Result<std::unique_ptr<BlobReader>> open(const oci::Digest& digest) = 0;
+  ByteStore& driver() { return *driver_; }
+
+  Result<BlobInfo> stat(const oci::Digest& digest);
+  Result<std::unique_ptr<BlobReader>> open(const oci::Digest& digest);
   // Removes the bytes of a blob. not_found when absent.
-  virtual Result<void> remove(const oci::Digest& digest) = 0;
-  // Committed blobs whose digest text ("algorithm:hex") sorts after `after` (empty: from the
-  // start), in that order, at most `limit`: the keyset walk garbage collection uses to find
-  // bytes the metadata does not know. Ordering by digest text is ordering by object name in a
-  // content-addressed layout, so an object store serves a page with one listing request.
-  virtual Result<BlobListing> list_blobs(std::string_view after, std::size_t limit) = 0;
+  Result<void> remove(const oci::Digest& digest);
+  // The keyset walk over committed blobs (see ByteStore::list_blobs).
+  Result<BlobListing> list_blobs(std::string_view after, std::size_t limit);
 
-  // Stores a small blob in one step (used for manifests-as-blobs and tests). Verifies and
-  // commits like an upload.
-  virtual Result<BlobInfo> put(const oci::Digest& expected, std::span<const std::byte> bytes) = 0;
+  // Stores a small blob in one step (used for manifests-as-blobs and tests): digest_mismatch
+  // (and nothing stored) unless `bytes` hash to `expected`.
+  Result<BlobInfo> put(const oci::Digest& expected, std::span<const std::byte> bytes);
 
   // Upload ids are chosen by the caller: [A-Za-z0-9-]{1,64}.
   // invalid_argument for a malformed id or one that already names an upload.
-  virtual Result<std::unique_ptr<UploadWriter>> create_upload(std::string_view id) = 0;
-  // Reopens an existing upload, also after a restart. upload_busy if a writer is open.
-  virtual Result<std::unique_ptr<UploadWriter>> open_upload(std::string_view id) = 0;
-  virtual Result<std::uint64_t> upload_size(std::string_view id) = 0;
+  Result<std::unique_ptr<UploadWriter>> create_upload(std::string_view id);
+  // Reopens an existing upload, also after a restart or on another node: the hash continues
+  // from the state saved with the upload. upload_busy if a writer is open.
+  Result<std::unique_ptr<UploadWriter>> open_upload(std::string_view id);
+  Result<std::uint64_t> upload_size(std::string_view id);
   // Drops an upload and its bytes. not_found when absent; upload_busy while a writer is open.
-  virtual Result<void> delete_upload(std::string_view id) = 0;
+  Result<void> delete_upload(std::string_view id);
   // Ids of every upload present, with or without an open writer (for sweeping orphans).
-  virtual Result<std::vector<std::string>> list_uploads() = 0;
+  Result<std::vector<std::string>> list_uploads();
 
   // Proves that a small write succeeds now: storage_full when the medium has no room left,
   // io_error when it fails otherwise. Cheap enough for every health check.
-  virtual Result<void> check_writable() = 0;
+  Result<void> check_writable();
+
+ private:
+  std::unique_ptr<ByteStore> driver_;
 };
 
 }  // namespace berth::storage

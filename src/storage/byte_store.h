@@ -6,7 +6,7 @@
 // upload's record, so that any node on the same storage can continue an upload.
 //
 // Drivers: FilesystemByteStore (files under one root), MemoryByteStore (unit tests). Every
-// driver passes the driver suite in storage/byte_store_conformance.h unchanged.
+// driver passes the driver suite and the writer suite (storage/conformance.h) unchanged.
 //
 // The interface is shaped so that an object store (Azure Blob Storage, S3) implements it
 // without holding a blob in memory and without copying bytes through the node:
@@ -191,9 +191,12 @@ class ByteStore {
   // Upload ids are chosen by the caller (see is_valid_upload_id); invalid_argument for a
   // malformed one, everywhere below.
 
-  // Creates an empty upload, durably, without a record (a record left by an earlier upload of the
-  // same id is removed), and returns its handle. invalid_argument when the id already names an
-  // upload; upload_busy when a handle on it is open.
+  // Creates an empty upload without a record (a record left by an earlier upload of the same id
+  // is removed) and returns its handle. The upload is visible to every store object at once
+  // (upload_size, list_uploads, open_upload once the handle is released) and survives a crash
+  // once flushed. An id that already names an upload is refused without touching it:
+  // invalid_argument, or upload_busy while a handle holds it (always so within one store
+  // object; another object may answer either).
   virtual Result<std::unique_ptr<UploadBytes>> create_upload(std::string_view id) = 0;
   // Opens an existing upload, also one created by another process or before a restart.
   // not_found when absent; upload_busy when another handle holds it.

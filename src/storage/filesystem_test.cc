@@ -1,11 +1,12 @@
-// FilesystemBlobStorage behaviour beyond the conformance suite: restarts, the on-disk layout,
-// staging hygiene and unusable roots.
+// FilesystemByteStore behaviour beyond the storage suites: the on-disk layout, restarts, the
+// saved hash state as a file, staging hygiene and unusable roots.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -13,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/filesystem_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/filesystem_byte_store.h"
 #include "storage/test_support.h"
 #include "support/unprivileged.h"
 
@@ -38,15 +40,31 @@ std::vector<fs::path> entries(const fs::path& dir) {
   return out;
 }
 
+void write_file(const fs::path& path, std::string_view content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+// Sets a file's modification time `age` into the past (as a crashed run's file would be).
+void age_file(const fs::path& path, std::chrono::seconds age) {
+  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+}
+
 class FilesystemTest : public ::testing::Test {
  protected:
-  std::unique_ptr<FilesystemBlobStorage> open_storage() {
-    auto storage = FilesystemBlobStorage::open(root_);
-    if (!storage) {
-      ADD_FAILURE() << storage.error().message;
+  std::unique_ptr<FilesystemByteStore> open_store() {
+    auto store = FilesystemByteStore::open(root_);
+    if (!store) {
+      ADD_FAILURE() << store.error().message;
       return nullptr;
     }
-    return std::move(*storage);
+    return std::move(*store);
+  }
+
+  // The verifying storage over a new driver object on the root.
+  std::unique_ptr<BlobStorage> open_storage() {
+    auto store = open_store();
+    if (!store) return nullptr;
+    return std::make_unique<BlobStorage>(std::move(store));
   }
 
   testing::TempDir scratch_;
@@ -54,7 +72,7 @@ class FilesystemTest : public ::testing::Test {
 };
 
 TEST_F(FilesystemTest, CreatesTheRootAndItsLayout) {
-  auto storage = open_storage();
+  auto storage = open_store();
   ASSERT_TRUE(storage);
   EXPECT_TRUE(fs::is_directory(root_ / "blobs"));
   EXPECT_TRUE(fs::is_directory(root_ / "uploads"));
@@ -79,6 +97,14 @@ TEST_F(FilesystemTest, BlobsAreStoredByAlgorithmAndHexPrefix) {
   ASSERT_TRUE(w);
   ASSERT_TRUE((*w)->append(as_bytes("partial")));
   EXPECT_EQ(file_content(root_ / "uploads" / "layout-up" / "data"), "partial");
+  EXPECT_FALSE(fs::exists(root_ / "uploads" / "layout-up" / "state"));
+  ASSERT_TRUE((*w)->flush());
+  // The hash state sits next to the data, whole, with no temporary file left beside it.
+  auto saved = oci::Hasher::import_state(
+      as_bytes(file_content(root_ / "uploads" / "layout-up" / "state")));
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->digest(), sha256_of("partial"));
+  EXPECT_EQ(entries(root_ / "uploads" / "layout-up").size(), 2u);
 }
 
 TEST_F(FilesystemTest, NoLeftoversAfterPutAndCommit) {
@@ -103,7 +129,15 @@ TEST_F(FilesystemTest, NoLeftoversAfterPutAndCommit) {
     auto w = storage->create_upload("c3");
     ASSERT_TRUE(w);
     ASSERT_TRUE((*w)->append(as_bytes("rejected")));
+    ASSERT_TRUE((*w)->flush());
     ASSERT_FALSE((*w)->commit(sha256_of("committed")));
+  }
+  {
+    auto w = storage->create_upload("c4");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes("flushed, then committed")));
+    ASSERT_TRUE((*w)->flush());
+    ASSERT_TRUE((*w)->commit(sha256_of("flushed, then committed")));
   }
   EXPECT_TRUE(entries(root_ / "tmp").empty());
   EXPECT_TRUE(entries(root_ / "uploads").empty());
@@ -202,16 +236,18 @@ TEST_F(FilesystemTest, DirectAndBufferedAppendsInterleaveAcrossAResume) {
   EXPECT_EQ(read_all(*storage, digest), content);
 }
 
-TEST_F(FilesystemTest, ResumeRehashesWhenTheFileChangedBehindTheCache) {
+// Bytes in the file the saved state does not cover, e.g. appended by a process that crashed
+// before its flush finished: the file is the truth, and only those bytes are read.
+TEST_F(FilesystemTest, BytesBeyondTheSavedStateAreHashedFromTheFile) {
   auto storage = open_storage();
   ASSERT_TRUE(storage);
   {
     auto w = storage->create_upload("changed");
     ASSERT_TRUE(w);
     ASSERT_TRUE((*w)->append(as_bytes("first ")));
+    ASSERT_TRUE((*w)->flush());
   }
   {
-    // Bytes the cached hash has not seen, e.g. written before a crash by another process.
     std::ofstream out(root_ / "uploads" / "changed" / "data", std::ios::binary | std::ios::app);
     out << "second ";
   }
@@ -223,19 +259,75 @@ TEST_F(FilesystemTest, ResumeRehashesWhenTheFileChangedBehindTheCache) {
   ASSERT_TRUE(info) << info.error().message;
 }
 
-TEST_F(FilesystemTest, StaleStagingFilesAreClearedOnOpen) {
-  {
-    auto storage = open_storage();
-    ASSERT_TRUE(storage);
-  }
-  std::ofstream(root_ / "tmp" / "put-crashed-1") << "half a blob";
+// What a machine crash can leave of a state file that was not fsynced: nothing, an empty
+// file, zeros, half a record, or a record too large to be one. Each resumes correctly.
+TEST_F(FilesystemTest, StateFileDamagedOnDiskIsRefusedAndTheUploadHashedAgain) {
+  std::string content = random_content(200'000, 9);
+  auto digest = sha256_of(content);
   auto storage = open_storage();
   ASSERT_TRUE(storage);
-  EXPECT_TRUE(entries(root_ / "tmp").empty());
+  {
+    auto w = storage->create_upload("torn");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(0, 150'000))));
+    ASSERT_TRUE((*w)->flush());
+  }
+  const fs::path state = root_ / "uploads" / "torn" / "state";
+  const std::string good = file_content(state);
+  ASSERT_FALSE(good.empty());
+  const std::string damaged[] = {"", std::string(good.size(), '\0'), good.substr(0, 40),
+                                 std::string(20'000, 'x')};
+  for (const std::string& bytes : damaged) {
+    write_file(state, bytes);
+    auto w = storage->open_upload("torn");
+    ASSERT_TRUE(w) << w.error().message;
+    ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(150'000))));
+    ASSERT_TRUE((*w)->revert());
+  }
+  fs::remove(state);
+  auto w = storage->open_upload("torn");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(as_bytes(std::string_view(content).substr(150'000))));
+  auto info = (*w)->commit(digest);
+  ASSERT_TRUE(info) << info.error().message;
+}
+
+// The remains of an interrupted removal must not describe a new upload of the same id.
+TEST_F(FilesystemTest, LeftoverStateOfAnEarlierUploadIsRemovedOnCreate) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  oci::Hasher other;
+  other.update("someone else's bytes");
+  const auto record = other.export_state();
+  fs::create_directories(root_ / "uploads" / "reused");
+  write_file(root_ / "uploads" / "reused" / "state",
+             std::string(reinterpret_cast<const char*>(record.data()), record.size()));
+  write_file(root_ / "uploads" / "reused" / "state.123-456-7", "half written");
+  auto h = store->create_upload("reused");
+  ASSERT_TRUE(h) << h.error().message;
+  auto loaded = (*h)->load_state();
+  ASSERT_TRUE(loaded);
+  EXPECT_TRUE(loaded->empty());
+  EXPECT_EQ(entries(root_ / "uploads" / "reused"),
+            std::vector<fs::path>{root_ / "uploads" / "reused" / "data"});
+}
+
+// Another process's in-flight store() must survive this process opening the root; a crashed
+// run's file is old.
+TEST_F(FilesystemTest, OnlyStaleStagingFilesAreClearedOnOpen) {
+  ASSERT_TRUE(open_store());
+  write_file(root_ / "tmp" / "put-crashed-1", "half a blob");
+  age_file(root_ / "tmp" / "put-crashed-1", std::chrono::hours(2));
+  write_file(root_ / "tmp" / "probe-crashed-2", "");
+  age_file(root_ / "tmp" / "probe-crashed-2", std::chrono::hours(2));
+  write_file(root_ / "tmp" / "put-in-flight", "being written");
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(entries(root_ / "tmp"), std::vector<fs::path>{root_ / "tmp" / "put-in-flight"});
 }
 
 TEST_F(FilesystemTest, SymlinkedTmpIsReplacedWithoutTouchingWhatItPointsAt) {
-  ASSERT_TRUE(open_storage());
+  ASSERT_TRUE(open_store());
   fs::path outside = scratch_.path() / "outside";
   fs::create_directories(outside);
   std::ofstream(outside / "precious") << "not berth's";
@@ -250,19 +342,21 @@ TEST_F(FilesystemTest, SymlinkedTmpIsReplacedWithoutTouchingWhatItPointsAt) {
   ASSERT_TRUE(storage->put(sha256_of("staged"), as_bytes("staged")));
 }
 
+// Anything in tmp/ that is not a staging file of this driver goes at once, links as links.
 TEST_F(FilesystemTest, LinksAndDirectoriesInTmpAreRemovedWithoutFollowing) {
-  ASSERT_TRUE(open_storage());
+  ASSERT_TRUE(open_store());
   fs::path outside = scratch_.path() / "outside";
   fs::create_directories(outside / "inner");
   std::ofstream(outside / "precious") << "not berth's";
   std::ofstream(outside / "inner" / "also") << "not berth's either";
   fs::create_directory_symlink(outside, root_ / "tmp" / "link-to-dir");
   fs::create_symlink(outside / "precious", root_ / "tmp" / "link-to-file");
+  fs::create_symlink(outside / "precious", root_ / "tmp" / "put-named-like-staging");
   fs::create_directories(root_ / "tmp" / "sub" / "deeper");
   std::ofstream(root_ / "tmp" / "sub" / "deeper" / "stale") << "stale";
   fs::create_directory_symlink(outside / "inner", root_ / "tmp" / "sub" / "link");
 
-  auto storage = open_storage();
+  auto storage = open_store();
   ASSERT_TRUE(storage);
   EXPECT_TRUE(entries(root_ / "tmp").empty());
   EXPECT_EQ(file_content(outside / "precious"), "not berth's");
@@ -270,7 +364,7 @@ TEST_F(FilesystemTest, LinksAndDirectoriesInTmpAreRemovedWithoutFollowing) {
 }
 
 TEST_F(FilesystemTest, EmptyUploadDirectoryIsNotAnUpload) {
-  auto storage = open_storage();
+  auto storage = open_store();
   ASSERT_TRUE(storage);
   fs::create_directory(root_ / "uploads" / "leftover");
   EXPECT_EQ(storage->upload_size("leftover").error().code, Errc::not_found);
@@ -295,19 +389,19 @@ TEST_F(FilesystemTest, NativeHandleSupportsPread) {
 
 TEST_F(FilesystemTest, RootThatIsAFileIsRejected) {
   std::ofstream(root_) << "not a directory";
-  auto storage = FilesystemBlobStorage::open(root_);
+  auto storage = FilesystemByteStore::open(root_);
   ASSERT_FALSE(storage);
   EXPECT_EQ(storage.error().code, Errc::io_error);
   EXPECT_NE(storage.error().message.find(root_.string()), std::string::npos)
       << storage.error().message;
 
-  auto below = FilesystemBlobStorage::open(root_ / "sub");
+  auto below = FilesystemByteStore::open(root_ / "sub");
   ASSERT_FALSE(below);
   EXPECT_EQ(below.error().code, Errc::io_error);
 }
 
 TEST_F(FilesystemTest, EmptyRootPathIsRejected) {
-  auto storage = FilesystemBlobStorage::open("");
+  auto storage = FilesystemByteStore::open("");
   ASSERT_FALSE(storage);
   EXPECT_EQ(storage.error().code, Errc::invalid_argument);
 }
@@ -320,7 +414,7 @@ TEST_F(FilesystemTest, RootWithoutWritePermissionIsRejected) {
     const fs::path root = own.path() / "data";
     fs::create_directories(root);
     fs::permissions(root, fs::perms::owner_read | fs::perms::owner_exec);
-    auto storage = FilesystemBlobStorage::open(root);
+    auto storage = FilesystemByteStore::open(root);
     ASSERT_FALSE(storage);
     EXPECT_EQ(storage.error().code, Errc::io_error);
     EXPECT_NE(storage.error().message.find(root.string()), std::string::npos);
@@ -332,9 +426,9 @@ TEST_F(FilesystemTest, ExistingRootWithReadOnlyTmpIsRejected) {
   auto as_nobody = [] {
     testing::TempDir own;
     const fs::path root = own.path() / "data";
-    ASSERT_TRUE(FilesystemBlobStorage::open(root));
+    ASSERT_TRUE(FilesystemByteStore::open(root));
     fs::permissions(root / "tmp", fs::perms::owner_read | fs::perms::owner_exec);
-    auto storage = FilesystemBlobStorage::open(root);
+    auto storage = FilesystemByteStore::open(root);
     ASSERT_FALSE(storage);
     EXPECT_EQ(storage.error().code, Errc::io_error);
   };

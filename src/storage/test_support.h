@@ -15,7 +15,7 @@
 
 #include "common/temp_dir.h"
 #include "oci/digest.h"
-#include "storage/blob_storage.h"
+#include "storage/byte_store.h"
 
 namespace berth::storage::testing {
 
@@ -37,9 +37,10 @@ inline oci::Digest sha512_of(std::string_view s) {
   return oci::digest_of(s, oci::DigestAlgorithm::sha512);
 }
 
-// Reads a whole blob through the reader interface in `chunk`-sized pieces.
-inline std::string read_all(BlobStorage& storage, const oci::Digest& digest,
-                            std::size_t chunk = 1 << 16) {
+// Reads a whole blob through the reader interface in `chunk`-sized pieces, from a ByteStore or
+// a BlobStorage.
+template <class Storage>
+std::string read_all(Storage& storage, const oci::Digest& digest, std::size_t chunk = 1 << 16) {
   auto reader = storage.open(digest);
   if (!reader) {
     ADD_FAILURE() << "open " << digest.str() << ": " << reader.error().message;

@@ -27,7 +27,8 @@
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 
 namespace berth::testing {
 namespace {

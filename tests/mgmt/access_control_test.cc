@@ -15,7 +15,8 @@
 #include "common/clock.h"
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/tenants.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 #include "support/app_fixture.h"
 
 namespace berth::registry {
@@ -66,7 +67,7 @@ class AccessControlTest : public ::testing::Test {
   }
 
   berth::testing::TempDir dir_;
-  storage::MemoryBlobStorage storage_;
+  storage::BlobStorage storage_{std::make_unique<storage::MemoryByteStore>()};
   auth::DeploymentKey key_ = auth::DeploymentKey::from_bytes(key_bytes(7));
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<Tenants> tenants_;

@@ -9,7 +9,8 @@
 
 #include "metadata/sqlite_metadata_store.h"
 #include "registry/tiers.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 #include "support/app_fixture.h"
 
 namespace berth::registry {
@@ -127,7 +128,7 @@ class TenantsTest : public ::testing::Test {
   }
 
   berth::testing::TempDir dir_;
-  storage::MemoryBlobStorage storage_;
+  storage::BlobStorage storage_{std::make_unique<storage::MemoryByteStore>()};
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<Tenants> tenants_;
 };

@@ -23,7 +23,8 @@
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "registry/tenants.h"
-#include "storage/memory_blob_storage.h"
+#include "storage/blob_storage.h"
+#include "storage/memory_byte_store.h"
 #include "common/temp_dir.h"
 
 namespace berth::testing {
@@ -66,7 +67,7 @@ class AllRoutes {
 
  private:
   TempDir dir_;
-  storage::MemoryBlobStorage storage_;
+  storage::BlobStorage storage_{std::make_unique<storage::MemoryByteStore>()};
   registry::UploadSessions uploads_{registry::UploadPolicy{}};
   std::unique_ptr<metadata::SqliteMetadataStore> metadata_;
   std::unique_ptr<registry::TenantResolver> resolver_;

@@ -8,10 +8,13 @@
 //   │   └── sha512/
 //   │       └── 9f/
 //   │           └── 9f86d081…
-//   ├── uploads/                       upload sessions, resumable across restarts
-//   │   └── <id>/                      id: [A-Za-z0-9-]{1,64}
-//   │       └── data                   bytes received so far, renamed into blobs/ on commit
-//   └── tmp/                           staging for put(); emptied when the root is opened
+//   ├── uploads/                       upload sessions, resumable across restarts and processes
+//   │   └── <id>/                      id: [A-Za-z0-9-]{1,64}; an upload exists while `data` does
+//   │       ├── data                   bytes received so far, renamed into blobs/ on commit;
+//   │       │                          the open handle holds a lock on it
+//   │       ├── state                  the upload's record (the writer's hash state)
+//   │       └── state.<unique>         a record being written, renamed over `state` when whole
+//   └── tmp/                           staging for store() and the writability probe
 //
 // The root owns uploads/ and tmp/: they are real directories, never symbolic links. Cleaning
 // them never follows a link: a link found in tmp/ (or tmp/ itself being a link) is removed as
@@ -20,12 +23,26 @@
 // A blob appears in blobs/ only by an atomic rename of a fully written, fsynced file, so a
 // reader never sees a partial blob and a crash leaves at most an orphan in uploads/ or tmp/.
 //
+// Several processes may share the root. An upload handle holds an open-file-description lock
+// (F_OFD_SETLK) on its data file, which conflicts across processes and across store objects;
+// after taking it the handle checks that the path still names the locked file, so a handle
+// never holds an upload that was committed or removed meanwhile. Files are removed before the
+// lock is released. Opening a root removes only staging files older than any live store() can
+// be, never another process's file in flight.
+//
+// The record (`state`) is replaced by writing a new file and renaming it over the old one, so
+// a reader sees the old record or the new one. It is not fsynced: the record is a cache of the
+// hash of bytes that are durable already, and after a machine crash a record that did not reach
+// the disk is an older one (still valid: it covers fewer, unchanged bytes), a missing one, or a
+// damaged one (refused by the writer's checksum); in each case the writer hashes the bytes it
+// lacks again. Saving it therefore costs no disk flush per request.
+//
 // Upload bytes in whole aligned blocks bypass the page cache (O_DIRECT) where the filesystem
 // allows it: a registry receives far more bytes than it serves again at once, and copying each
 // pushed byte into newly allocated cache pages cost more CPU than hashing it. Small and
 // unaligned pieces (the tail of a body, odd-sized chunks) take the ordinary buffered path.
 
-#include "storage/filesystem_blob_storage.h"
+#include "storage/filesystem_byte_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,10 +51,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -46,30 +64,22 @@ namespace berth::storage {
 
 namespace fs = std::filesystem;
 
-struct FilesystemBlobStorage::State {
-  struct CachedHash {
-    oci::Hasher hasher;
-    std::uint64_t size = 0;  // bytes of the upload the hasher has absorbed
-  };
-
+struct FilesystemByteStore::State {
   fs::path root;
   fs::path blobs;
   fs::path uploads;
   fs::path tmp;
 
   std::mutex mutex;
-  // Uploads that have a writer (or a delete) in progress.
+  // Uploads that have a handle (or a delete) in progress in this store object. The file lock
+  // extends the rule to other objects and processes; this set keeps it where locks are missing.
   std::set<std::string, std::less<>> busy;
-  // Running sha256 of uploads between requests, so resuming does not reread the file.
-  std::map<std::string, CachedHash, std::less<>> hashes;
 };
 
 namespace {
 
-using State = FilesystemBlobStorage::State;
+using State = FilesystemByteStore::State;
 
-// Large enough that rehashing a multi-GiB file is a few thousand syscalls.
-constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
 // Start kernel writeback every this many appended bytes, so that commit's fdatasync finds most
 // of a large upload already on disk instead of flushing it all at once.
 constexpr std::uint64_t kWritebackChunk = std::uint64_t{8} << 20;
@@ -78,8 +88,17 @@ constexpr std::uint64_t kWritebackChunk = std::uint64_t{8} << 20;
 constexpr std::size_t kDirectAlignment = 4096;
 // Below this a direct write saves too little to be worth a synchronous trip to the disk.
 constexpr std::size_t kDirectMinimum = 64 * 1024;
+// A staging file is written and renamed within one store() call: one this old is a leftover
+// of a crashed process, not another process's write in flight.
+constexpr std::chrono::seconds kStaleStagingAge{60 * 60};
 constexpr mode_t kFileMode = 0644;
 constexpr mode_t kDirMode = 0755;
+
+constexpr std::string_view kDataFile = "data";
+constexpr std::string_view kStateFile = "state";
+// Prefixes of the temporary files this driver writes; other names in tmp/ are never its own.
+constexpr std::string_view kStagingPrefix = "put-";
+constexpr std::string_view kProbePrefix = "probe-";
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -108,11 +127,6 @@ StorageError upload_busy(std::string_view id) {
 
 StorageError blob_not_found(const oci::Digest& digest) {
   return {Errc::not_found, "blob " + digest.str() + " not found"};
-}
-
-StorageError mismatch(const oci::Digest& expected, const oci::Digest& actual) {
-  return {Errc::digest_mismatch,
-          "content digest " + actual.str() + " does not match " + expected.str()};
 }
 
 class UniqueFd {
@@ -194,26 +208,42 @@ Result<void> ensure_dir(const fs::path& dir) {
   return io_error("create directory", dir, errno);
 }
 
-// Hashes the first `size` bytes of `fd` with `algorithm`, reading in large sequential chunks.
-Result<oci::Hasher> hash_file(int fd, std::uint64_t size, oci::DigestAlgorithm algorithm,
-                              const fs::path& path) {
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  auto buffer = std::make_unique_for_overwrite<std::byte[]>(kReadBufferSize);
-  oci::Hasher hasher(algorithm);
-  std::uint64_t offset = 0;
-  while (offset < size) {
-    std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kReadBufferSize, size - offset));
-    ssize_t n = ::pread(fd, buffer.get(), want, static_cast<off_t>(offset));
+// Reads all of `out` at `offset` unless the file ends first; the count or the errno (negated).
+ssize_t read_at(int fd, std::span<std::byte> out, std::uint64_t offset) {
+  std::size_t total = 0;
+  while (total < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + total, out.size() - total,
+                        static_cast<off_t>(offset + total));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return io_error("read", path, errno);
+      return -errno;
     }
-    if (n == 0) return io_error("read", path, EIO);  // shrank under us
-    hasher.update(std::span<const std::byte>(buffer.get(), static_cast<std::size_t>(n)));
-    offset += static_cast<std::uint64_t>(n);
+    if (n == 0) break;
+    total += static_cast<std::size_t>(n);
   }
-  return hasher;
+  return static_cast<ssize_t>(total);
+}
+
+// A name no other store object, thread or process on the same root picks: process ids alone
+// repeat across containers sharing a volume.
+std::string unique_suffix() {
+  static const std::uint64_t process_token = [] {
+    std::random_device random;
+    return (std::uint64_t{random()} << 32) ^ random();
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  std::string out = std::to_string(::getpid());
+  out += '-';
+  out += std::to_string(process_token);
+  out += '-';
+  out += std::to_string(counter.fetch_add(1));
+  return out;
+}
+
+std::string staging_name(std::string_view prefix) {
+  std::string name(prefix);
+  name += unique_suffix();
+  return name;
 }
 
 fs::path blob_dir(const State& state, const oci::Digest& digest) {
@@ -266,13 +296,77 @@ Result<void> install_blob(const State& state, const oci::Digest& digest, const f
   return {};
 }
 
-// Removes an upload's files. Best effort: a leftover empty directory is not an upload.
+// Removes an upload's files, `data` first so that the upload ends at once even if a crash
+// interrupts the rest. Best effort: a directory without `data` is not an upload, and the next
+// create_upload() or delete_upload() of the id clears what is left.
 void remove_upload_files(const fs::path& dir) {
-  ::unlink((dir / "data").c_str());
+  ::unlink((dir / kDataFile).c_str());
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code ignored;
+    fs::remove_all(it->path(), ignored);  // does not follow links
+  }
   ::rmdir(dir.c_str());
 }
 
-// Holds the in-process claim on an upload id; releases it unless handed over to a writer.
+// Removes a record left by an earlier upload of the same id (and its temporary files).
+void remove_state_files(const fs::path& dir) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == kDataFile) continue;
+    std::error_code ignored;
+    fs::remove_all(it->path(), ignored);
+  }
+}
+
+bool same_file(const struct ::stat& a, const struct ::stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Takes the cross-process hold on the upload whose data file `fd` is: a write lock on the
+// whole file, owned by the open file description (so it conflicts with every other open, also
+// in this process). Then checks that `path` still names that file: a handle must not hold an
+// upload that was committed (renamed away) or removed between the open and the lock.
+Result<void> lock_upload(int fd, const fs::path& path, std::string_view id) {
+  struct ::flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 0;
+  if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+    const int err = errno;
+    if (err == EAGAIN || err == EACCES) return upload_busy(id);
+    // A file system without locks: the store object's own claim is all there is.
+    if (err != ENOLCK && err != EINVAL && err != EOPNOTSUPP && err != ENOSYS) {
+      return io_error("lock", path, err);
+    }
+  }
+  struct ::stat held;
+  struct ::stat named;
+  if (::fstat(fd, &held) != 0) return io_error("stat", path, errno);
+  if (::stat(path.c_str(), &named) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return upload_not_found(id);
+    return io_error("stat", path, errno);
+  }
+  if (!same_file(held, named)) return upload_not_found(id);
+  return {};
+}
+
+// Opens an existing upload's data file and takes the hold on it.
+Result<UniqueFd> open_locked(const fs::path& data, std::string_view id) {
+  UniqueFd fd = open_fd(data, O_RDWR);
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) return upload_not_found(id);
+    return io_error("open", data, errno);
+  }
+  if (auto locked = lock_upload(fd.get(), data, id); !locked) return locked.error();
+  return fd;
+}
+
+// Holds the in-process claim on an upload id; releases it when destroyed.
 class BusyClaim {
  public:
   BusyClaim() = default;
@@ -293,16 +387,9 @@ class BusyClaim {
   const std::string& id() const { return id_; }
   const std::shared_ptr<State>& state() const { return state_; }
 
-  // Releases the claim; when `hash` is given it is cached for the next writer in the same
-  // critical section, so that writer cannot miss it.
-  void release(std::optional<State::CachedHash> hash = std::nullopt, bool forget_hash = false) {
+  void release() {
     if (!state_) return;
     std::lock_guard lock(state_->mutex);
-    if (hash) {
-      state_->hashes.insert_or_assign(id_, std::move(*hash));
-    } else if (forget_hash) {
-      state_->hashes.erase(id_);
-    }
     state_->busy.erase(id_);
     state_.reset();
   }
@@ -343,38 +430,28 @@ class FilesystemBlobReader final : public BlobReader {
   fs::path path_;
 };
 
-class FilesystemUploadWriter final : public UploadWriter {
+class FilesystemUploadBytes final : public UploadBytes {
  public:
-  FilesystemUploadWriter(BusyClaim claim, fs::path dir, UniqueFd fd, std::uint64_t size,
-                         oci::Hasher hasher)
+  FilesystemUploadBytes(BusyClaim claim, fs::path dir, UniqueFd fd, std::uint64_t size)
       : claim_(std::move(claim)),
         dir_(std::move(dir)),
-        data_path_(dir_ / "data"),
+        data_path_(dir_ / kDataFile),
+        state_path_(dir_ / kStateFile),
         fd_(std::move(fd)),
         size_(size),
-        writeback_from_(size),
-        hasher_(std::move(hasher)),
-        kept_size_(size),
-        kept_hasher_(hasher_) {}
+        durable_size_(size),
+        writeback_from_(size) {}
 
-  ~FilesystemUploadWriter() override {
-    if (done_) return;
-    fd_.reset();
-    direct_fd_.reset();
-    if (broken_) {
-      claim_.release(std::nullopt, /*forget_hash=*/true);
-    } else {
-      claim_.release(State::CachedHash{std::move(hasher_), size_});
-    }
-  }
+  // The upload stays; closing the data file releases the lock for the next handle.
+  ~FilesystemUploadBytes() override = default;
 
   std::uint64_t size() const override { return size_; }
 
   Result<void> append(std::span<const std::byte> data) override {
     if (auto r = usable(); !r) return r;
     if (data.empty()) return {};
-    if (int err = write_and_hash(data)) {
-      // Drop whatever part landed so the file again matches size_ and the running hash.
+    if (int err = write_at_end(data)) {
+      // Drop whatever part landed so the file again ends at size_.
       if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) broken_ = true;
       return io_error("append to", data_path_, err);
     }
@@ -389,26 +466,6 @@ class FilesystemUploadWriter final : public UploadWriter {
     return {};
   }
 
-  Result<void> revert() override {
-    if (done_) return upload_not_found(claim_.id());
-    if (size_ == kept_size_ && !broken_) return {};
-    if (::ftruncate(fd_.get(), static_cast<off_t>(kept_size_)) != 0) {
-      broken_ = true;
-      return io_error("truncate", data_path_, errno);
-    }
-    size_ = kept_size_;
-    writeback_from_ = std::min(writeback_from_, size_);
-    hasher_ = kept_hasher_;
-    broken_ = false;
-    return {};
-  }
-
-  Result<void> discard() override {
-    if (done_) return upload_not_found(claim_.id());
-    finish();
-    return {};
-  }
-
   Result<void> flush() override {
     if (auto r = usable(); !r) return r;
     if (int err = sync_data(fd_.get())) return io_error("sync", data_path_, err);
@@ -420,46 +477,103 @@ class FilesystemUploadWriter final : public UploadWriter {
       }
       dirs_synced_ = true;
     }
-    kept_size_ = size_;
-    kept_hasher_ = hasher_;
+    durable_size_ = size_;
     return {};
   }
 
-  Result<BlobInfo> commit(const oci::Digest& expected) override {
+  Result<void> revert() override {
+    if (done_) return upload_not_found(claim_.id());
+    if (size_ == durable_size_ && !broken_) return {};
+    if (::ftruncate(fd_.get(), static_cast<off_t>(durable_size_)) != 0) {
+      broken_ = true;
+      return io_error("truncate", data_path_, errno);
+    }
+    size_ = durable_size_;
+    writeback_from_ = std::min(writeback_from_, size_);
+    broken_ = false;
+    return {};
+  }
+
+  Result<void> discard() override {
+    if (done_) return upload_not_found(claim_.id());
+    finish();
+    return {};
+  }
+
+  Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) override {
+    if (auto r = usable(); !r) return r.error();
+    if (offset >= size_) return std::size_t{0};
+    if (!read_advised_) {
+      // Reads here hash an upload from the start: let the kernel read ahead generously.
+      ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+      read_advised_ = true;
+    }
+    out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset)));
+    ssize_t n = read_at(fd_.get(), out, offset);
+    if (n < 0) return io_error("read", data_path_, static_cast<int>(-n));
+    return static_cast<std::size_t>(n);
+  }
+
+  Result<void> save_state(std::span<const std::byte> record) override {
+    if (done_) return upload_not_found(claim_.id());
+    if (record.size() > kMaxUploadStateBytes) {
+      return StorageError{Errc::invalid_argument, "upload record larger than allowed"};
+    }
+    if (record.empty()) {
+      if (::unlink(state_path_.c_str()) != 0 && errno != ENOENT) {
+        return io_error("remove", state_path_, errno);
+      }
+      return {};
+    }
+    std::string temp_name(kStateFile);
+    temp_name += '.';
+    temp_name += unique_suffix();
+    const fs::path temp = dir_ / temp_name;
+    UniqueFd fd = open_fd(temp, O_WRONLY | O_CREAT | O_EXCL);
+    if (!fd) return io_error("create", temp, errno);
+    int err = write_all(fd.get(), record, 0);
+    fd.reset();
+    // No fsync: see the top of this file.
+    if (err == 0 && ::rename(temp.c_str(), state_path_.c_str()) != 0) err = errno;
+    if (err != 0) {
+      ::unlink(temp.c_str());
+      return io_error("write", state_path_, err);
+    }
+    return {};
+  }
+
+  Result<std::vector<std::byte>> load_state() override {
+    if (done_) return upload_not_found(claim_.id());
+    UniqueFd fd = open_fd(state_path_, O_RDONLY);
+    if (!fd) {
+      if (errno == ENOENT) return std::vector<std::byte>{};
+      return io_error("open", state_path_, errno);
+    }
+    struct ::stat st;
+    if (::fstat(fd.get(), &st) != 0) return io_error("stat", state_path_, errno);
+    if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxUploadStateBytes) {
+      return std::vector<std::byte>{};
+    }
+    std::vector<std::byte> record(static_cast<std::size_t>(st.st_size));
+    ssize_t n = read_at(fd.get(), record, 0);
+    if (n < 0) return io_error("read", state_path_, static_cast<int>(-n));
+    record.resize(static_cast<std::size_t>(n));
+    return record;
+  }
+
+  Result<BlobInfo> commit_as(const oci::Digest& digest) override {
     if (auto r = usable(); !r) return r.error();
     const State& state = *claim_.state();
-    std::optional<oci::Digest> actual;
-    if (expected.algorithm() == hasher_.algorithm()) {
-      actual = hasher_.digest();
-    } else {
-      auto rehashed = hash_file(fd_.get(), size_, expected.algorithm(), data_path_);
-      if (!rehashed) return rehashed.error();
-      actual = rehashed->digest();
-    }
-    BlobInfo info{expected, size_};
-    if (*actual != expected) {
-      finish();
-      return mismatch(expected, *actual);
-    }
-    // An existing copy was verified when it was written; this one only needs to go away.
-    if (!file_exists(blob_path(state, expected))) {
+    // An existing copy is durable already; this one only needs to go away.
+    if (!file_exists(blob_path(state, digest))) {
       if (int err = sync_data(fd_.get())) return io_error("sync", data_path_, err);
-      if (auto r = install_blob(state, expected, data_path_); !r) return r.error();
+      if (auto r = install_blob(state, digest, data_path_); !r) return r.error();
     }
     finish();
-    return info;
+    return BlobInfo{digest, size_};
   }
 
  private:
-  // Writes `data` at size_ (its aligned part directly to the disk when it qualifies), then adds
-  // it to the running hash while the bytes are still hot in cache. 0 or the errno of a failed
-  // write (the file may then hold part of `data`; the hash is untouched).
-  int write_and_hash(std::span<const std::byte> data) {
-    if (int err = write_at_end(data)) return err;
-    hasher_.update(data);
-    return 0;
-  }
-
   int write_at_end(std::span<const std::byte> data) {
     const bool aligned = size_ % kDirectAlignment == 0 &&
                          reinterpret_cast<std::uintptr_t>(data.data()) % kDirectAlignment == 0;
@@ -497,36 +611,31 @@ class FilesystemUploadWriter final : public UploadWriter {
     return {};
   }
 
-  // The upload is over (committed or rejected): remove its files and forget it.
+  // The upload is over (committed or dropped): remove its files, then let go of the lock, so
+  // that another process that takes it next finds the upload gone.
   void finish() {
-    fd_.reset();
     direct_fd_.reset();
     remove_upload_files(dir_);
-    claim_.release(std::nullopt, /*forget_hash=*/true);
+    fd_.reset();
+    claim_.release();
     done_ = true;
   }
 
   BusyClaim claim_;
   fs::path dir_;
   fs::path data_path_;
-  UniqueFd fd_;
+  fs::path state_path_;
+  UniqueFd fd_;  // holds the upload's lock
   UniqueFd direct_fd_;
   bool direct_refused_ = false;
+  bool read_advised_ = false;
   std::uint64_t size_;
+  std::uint64_t durable_size_;  // where revert() returns to
   std::uint64_t writeback_from_;
-  oci::Hasher hasher_;
-  // Where the upload stood when this writer opened it or last flushed it, for revert().
-  std::uint64_t kept_size_;
-  oci::Hasher kept_hasher_;
   bool dirs_synced_ = false;
-  bool broken_ = false;  // a failed write could not be undone: file and hash may disagree
+  bool broken_ = false;  // a failed write could not be undone: the file's end is unknown
   bool done_ = false;
 };
-
-std::string staging_name() {
-  static std::atomic<std::uint64_t> counter{0};
-  return "put-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-}
 
 // A staging directory that is a symbolic link (or any non-directory) is replaced by a real
 // directory: the link is removed, never what it points at.
@@ -553,13 +662,22 @@ Result<void> require_real_dir(const fs::path& dir) {
   return {};
 }
 
-// Removes everything in `dir`: files, links (as links) and whole subdirectories.
-// std::filesystem::remove_all does not follow symbolic links, and `dir` itself was checked to
-// be a real directory.
-Result<void> empty_dir_without_following_links(const fs::path& dir) {
+// Removes what a crashed run left in tmp/: staging files old enough that no live store() can
+// still be writing them, and anything that is not a staging file at all (links are removed as
+// links, directories with everything in them, never following a link).
+Result<void> remove_stale_staging(const fs::path& dir) {
+  const auto now = fs::file_time_type::clock::now();
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool ours = name.starts_with(kStagingPrefix) || name.starts_with(kProbePrefix);
+    std::error_code type_ec;
+    if (ours && it->is_regular_file(type_ec) && !it->is_symlink(type_ec)) {
+      std::error_code time_ec;
+      const auto written = fs::last_write_time(it->path(), time_ec);
+      if (!time_ec && now - written < kStaleStagingAge) continue;  // maybe in flight elsewhere
+    }
     std::error_code removed;
     fs::remove_all(it->path(), removed);
     if (removed) return io_error("remove stale staging entry", it->path(), removed.value());
@@ -570,7 +688,7 @@ Result<void> empty_dir_without_following_links(const fs::path& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<FilesystemBlobStorage>> FilesystemBlobStorage::open(fs::path root) {
+Result<std::unique_ptr<FilesystemByteStore>> FilesystemByteStore::open(fs::path root) {
   if (root.empty()) return StorageError{Errc::invalid_argument, "empty storage root path"};
   std::error_code ec;
   fs::path absolute = fs::absolute(root, ec);
@@ -595,24 +713,24 @@ Result<std::unique_ptr<FilesystemBlobStorage>> FilesystemBlobStorage::open(fs::p
 
   // Clear staging leftovers of a crashed run; the probe then proves the root is writable,
   // which a permission check alone would not (read-only mounts, root-squash, ACLs).
-  if (auto r = empty_dir_without_following_links(state->tmp); !r) return r.error();
-  fs::path probe = state->tmp / staging_name();
+  if (auto r = remove_stale_staging(state->tmp); !r) return r.error();
+  fs::path probe = state->tmp / staging_name(kProbePrefix);
   UniqueFd fd = open_fd(probe, O_WRONLY | O_CREAT | O_EXCL);
   if (!fd) return io_error("storage root is not writable: create", probe, errno);
   fd.reset();
   ::unlink(probe.c_str());
 
-  return std::unique_ptr<FilesystemBlobStorage>(new FilesystemBlobStorage(std::move(state)));
+  return std::unique_ptr<FilesystemByteStore>(new FilesystemByteStore(std::move(state)));
 }
 
-FilesystemBlobStorage::FilesystemBlobStorage(std::shared_ptr<State> state)
+FilesystemByteStore::FilesystemByteStore(std::shared_ptr<State> state)
     : state_(std::move(state)) {}
 
-FilesystemBlobStorage::~FilesystemBlobStorage() = default;
+FilesystemByteStore::~FilesystemByteStore() = default;
 
-const fs::path& FilesystemBlobStorage::root() const { return state_->root; }
+const fs::path& FilesystemByteStore::root() const { return state_->root; }
 
-Result<BlobInfo> FilesystemBlobStorage::stat(const oci::Digest& digest) {
+Result<BlobInfo> FilesystemByteStore::stat(const oci::Digest& digest) {
   fs::path path = blob_path(*state_, digest);
   struct ::stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -622,7 +740,7 @@ Result<BlobInfo> FilesystemBlobStorage::stat(const oci::Digest& digest) {
   return BlobInfo{digest, static_cast<std::uint64_t>(st.st_size)};
 }
 
-Result<std::unique_ptr<BlobReader>> FilesystemBlobStorage::open(const oci::Digest& digest) {
+Result<std::unique_ptr<BlobReader>> FilesystemByteStore::open(const oci::Digest& digest) {
   fs::path path = blob_path(*state_, digest);
   UniqueFd fd = open_fd(path, O_RDONLY);
   if (!fd) {
@@ -636,7 +754,7 @@ Result<std::unique_ptr<BlobReader>> FilesystemBlobStorage::open(const oci::Diges
       std::move(fd), static_cast<std::uint64_t>(st.st_size), std::move(path)));
 }
 
-Result<void> FilesystemBlobStorage::remove(const oci::Digest& digest) {
+Result<void> FilesystemByteStore::remove(const oci::Digest& digest) {
   fs::path path = blob_path(*state_, digest);
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return blob_not_found(digest);
@@ -681,7 +799,7 @@ std::optional<StoredBlob> stored_blob(const fs::path& dir, oci::DigestAlgorithm 
 
 // Walks blobs/<algorithm>/<xx>/<hex> in name order, which is digest-text order: algorithms
 // sort by name, and a hex's directory is its first two digits.
-Result<BlobListing> FilesystemBlobStorage::list_blobs(std::string_view after, std::size_t limit) {
+Result<BlobListing> FilesystemByteStore::list_blobs(std::string_view after, std::size_t limit) {
   BlobListing listing;
   if (limit == 0) return listing;
   const std::size_t colon = after.find(':');
@@ -723,23 +841,19 @@ Result<BlobListing> FilesystemBlobStorage::list_blobs(std::string_view after, st
   return listing;
 }
 
-Result<BlobInfo> FilesystemBlobStorage::put(const oci::Digest& expected,
-                                            std::span<const std::byte> bytes) {
-  oci::Hasher hasher(expected.algorithm());
-  hasher.update(bytes);
-  oci::Digest actual = hasher.digest();
-  if (actual != expected) return mismatch(expected, actual);
-  BlobInfo info{expected, bytes.size()};
-  if (file_exists(blob_path(*state_, expected))) return info;
+Result<BlobInfo> FilesystemByteStore::store(const oci::Digest& digest,
+                                           std::span<const std::byte> bytes) {
+  BlobInfo info{digest, bytes.size()};
+  if (file_exists(blob_path(*state_, digest))) return info;
 
-  fs::path staging = state_->tmp / staging_name();
+  fs::path staging = state_->tmp / staging_name(kStagingPrefix);
   UniqueFd fd = open_fd(staging, O_WRONLY | O_CREAT | O_EXCL);
   if (!fd) return io_error("create", staging, errno);
   auto result = [&]() -> Result<void> {
     if (int err = write_all(fd.get(), bytes, 0)) return io_error("write", staging, err);
     if (int err = sync_data(fd.get())) return io_error("sync", staging, err);
     fd.reset();
-    return install_blob(*state_, expected, staging);
+    return install_blob(*state_, digest, staging);
   }();
   // Gone already when it was renamed; still there after an error or when a copy existed.
   ::unlink(staging.c_str());
@@ -747,7 +861,7 @@ Result<BlobInfo> FilesystemBlobStorage::put(const oci::Digest& expected,
   return info;
 }
 
-Result<std::unique_ptr<UploadWriter>> FilesystemBlobStorage::create_upload(std::string_view id) {
+Result<std::unique_ptr<UploadBytes>> FilesystemByteStore::create_upload(std::string_view id) {
   if (!is_valid_upload_id(id)) return invalid_id(id);
   auto claim = BusyClaim::acquire(state_, id);
   if (!claim) return upload_busy(id);
@@ -756,57 +870,40 @@ Result<std::unique_ptr<UploadWriter>> FilesystemBlobStorage::create_upload(std::
   if (::mkdir(dir.c_str(), kDirMode) != 0 && errno != EEXIST) {
     return io_error("create upload directory", dir, errno);
   }
-  UniqueFd fd = open_fd(dir / "data", O_RDWR | O_CREAT | O_EXCL);
+  const fs::path data = dir / kDataFile;
+  UniqueFd fd = open_fd(data, O_RDWR | O_CREAT | O_EXCL);
   if (!fd) {
     if (errno == EEXIST) {
       return StorageError{Errc::invalid_argument, "upload " + std::string(id) + " already exists"};
     }
     int err = errno;
     ::rmdir(dir.c_str());
-    return io_error("create", dir / "data", err);
+    return io_error("create", data, err);
   }
-  {
-    // A hash left by an earlier upload of the same id must not leak into this one.
-    std::lock_guard lock(state_->mutex);
-    state_->hashes.erase(std::string(id));
-  }
-  return std::unique_ptr<UploadWriter>(
-      std::make_unique<FilesystemUploadWriter>(std::move(*claim), std::move(dir), std::move(fd), 0,
-                                               oci::Hasher(oci::DigestAlgorithm::sha256)));
+  if (auto locked = lock_upload(fd.get(), data, id); !locked) return locked.error();
+  // A record left by an earlier upload of the same id must not describe this one.
+  remove_state_files(dir);
+  return std::unique_ptr<UploadBytes>(
+      std::make_unique<FilesystemUploadBytes>(std::move(*claim), std::move(dir), std::move(fd), 0));
 }
 
-Result<std::unique_ptr<UploadWriter>> FilesystemBlobStorage::open_upload(std::string_view id) {
+Result<std::unique_ptr<UploadBytes>> FilesystemByteStore::open_upload(std::string_view id) {
   if (!is_valid_upload_id(id)) return invalid_id(id);
   auto claim = BusyClaim::acquire(state_, id);
   if (!claim) return upload_busy(id);
-  std::optional<State::CachedHash> cached;
-  {
-    std::lock_guard lock(state_->mutex);
-    if (auto node = state_->hashes.extract(std::string(id))) cached = std::move(node.mapped());
-  }
   fs::path dir = state_->uploads / id;
-  fs::path data = dir / "data";
-  UniqueFd fd = open_fd(data, O_RDWR);
-  if (!fd) {
-    if (errno == ENOENT || errno == ENOTDIR) return upload_not_found(id);
-    return io_error("open", data, errno);
-  }
+  const fs::path data = dir / kDataFile;
+  auto fd = open_locked(data, id);
+  if (!fd) return fd.error();
   struct ::stat st;
-  if (::fstat(fd.get(), &st) != 0) return io_error("stat", data, errno);
-  auto size = static_cast<std::uint64_t>(st.st_size);
-  if (!cached || cached->size != size) {
-    // After a restart, or when the file changed behind the cache: the file is the truth.
-    auto rehashed = hash_file(fd.get(), size, oci::DigestAlgorithm::sha256, data);
-    if (!rehashed) return rehashed.error();
-    cached = State::CachedHash{std::move(*rehashed), size};
-  }
-  return std::unique_ptr<UploadWriter>(std::make_unique<FilesystemUploadWriter>(
-      std::move(*claim), std::move(dir), std::move(fd), size, std::move(cached->hasher)));
+  if (::fstat(fd->get(), &st) != 0) return io_error("stat", data, errno);
+  return std::unique_ptr<UploadBytes>(std::make_unique<FilesystemUploadBytes>(
+      std::move(*claim), std::move(dir), std::move(*fd), static_cast<std::uint64_t>(st.st_size)));
 }
 
-Result<std::uint64_t> FilesystemBlobStorage::upload_size(std::string_view id) {
+Result<std::uint64_t> FilesystemByteStore::upload_size(std::string_view id) {
   if (!is_valid_upload_id(id)) return invalid_id(id);
-  fs::path data = state_->uploads / id / "data";
+  fs::path data = state_->uploads / id / kDataFile;
   struct ::stat st;
   if (::stat(data.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return upload_not_found(id);
@@ -815,25 +912,25 @@ Result<std::uint64_t> FilesystemBlobStorage::upload_size(std::string_view id) {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
-Result<void> FilesystemBlobStorage::delete_upload(std::string_view id) {
+Result<void> FilesystemByteStore::delete_upload(std::string_view id) {
   if (!is_valid_upload_id(id)) return invalid_id(id);
   auto claim = BusyClaim::acquire(state_, id);
   if (!claim) return upload_busy(id);
   fs::path dir = state_->uploads / id;
-  fs::path data = dir / "data";
-  if (::unlink(data.c_str()) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      ::rmdir(dir.c_str());  // an empty directory left by an interrupted removal
-      return upload_not_found(id);
-    }
-    return io_error("remove", data, errno);
+  auto fd = open_locked(dir / kDataFile, id);
+  if (!fd) {
+    if (fd.error().code == Errc::not_found) remove_upload_files(dir);  // remains of a removal
+    return fd.error();
   }
-  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return io_error("remove", dir, errno);
-  claim->release(std::nullopt, /*forget_hash=*/true);
+  // Removed while locked, so no other process can take the upload in between.
+  if (::unlink((dir / kDataFile).c_str()) != 0 && errno != ENOENT) {
+    return io_error("remove", dir / kDataFile, errno);
+  }
+  remove_upload_files(dir);
   return {};
 }
 
-Result<std::vector<std::string>> FilesystemBlobStorage::list_uploads() {
+Result<std::vector<std::string>> FilesystemByteStore::list_uploads() {
   std::vector<std::string> ids;
   std::error_code ec;
   for (auto it = fs::directory_iterator(state_->uploads, ec);
@@ -850,11 +947,11 @@ Result<std::vector<std::string>> FilesystemBlobStorage::list_uploads() {
   return ids;
 }
 
-Result<void> FilesystemBlobStorage::check_writable() {
+Result<void> FilesystemByteStore::check_writable() {
   // One page: the smallest write that needs a new block on every common filesystem.
   constexpr std::size_t kProbeBytes = 4096;
   static const std::vector<std::byte> kProbe(kProbeBytes, std::byte{0});
-  fs::path probe = state_->tmp / staging_name();
+  fs::path probe = state_->tmp / staging_name(kProbePrefix);
   UniqueFd fd = open_fd(probe, O_WRONLY | O_CREAT | O_EXCL);
   if (!fd) return io_error("create", probe, errno);
   int err = write_all(fd.get(), kProbe, 0);
