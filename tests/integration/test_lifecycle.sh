@@ -337,7 +337,7 @@ push_oci "$(image small)" quota/small:v1
 push_oci "$(image small)" quota/other:v1
 
 # Collect what the purges and retention above left linked, so the usage holds live content only.
-sleep 1.5  # past the grace period
+sleep 2  # past the grace period (1 s, counted in whole seconds of file times)
 gc=$(cli gc run --name "$R" --wait -o json)
 assert_eq succeeded "$(jq -r .status <<<"$gc")" "garbage collection status before the quota"
 USED=$(usage_of usedBytes)
@@ -369,7 +369,7 @@ refused_file="$REGISTRY_DIR/data/blobs/sha256/${refused:0:2}/$refused"
 if [[ -e "$refused_file" ]]; then
     log "the refused layer's $(stat -c %s "$refused_file") bytes are on disk until garbage collection"
 fi
-sleep 1.5  # past the grace period
+sleep 2  # past the grace period (1 s, counted in whole seconds of file times)
 gc=$(cli gc run --name "$R" --wait -o json)
 assert_eq succeeded "$(jq -r .status <<<"$gc")" "garbage collection status after the refused push"
 [[ ! -e "$refused_file" ]] || fail "the refused layer's file $refused_file is still on disk after garbage collection"
