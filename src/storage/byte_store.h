@@ -34,9 +34,11 @@
 //   - An upload's bytes up to its durable size, and its last saved record.
 //   - upload_size() is at least the durable size and at most the size of an open handle (a
 //     file system shows bytes as they are written; an object store shows only flushed ones).
-//   - At most one handle per upload at a time is the driver's promise where it can keep it:
-//     always within one ByteStore object; across objects and processes where the medium offers
-//     a lock (documented per driver). The registry serializes requests on an upload as well.
+//   - At most one handle per upload at a time, across store objects and processes: the driver
+//     suite checks it with two store objects on one storage. A driver keeps it with what the
+//     medium offers (the filesystem: a lock on the upload's file; an object store: a lease on
+//     the upload's object, renewed while the handle lives and left to expire after a crash),
+//     and documents where it cannot (a file system without locks).
 
 #include <cstddef>
 #include <cstdint>
