@@ -858,7 +858,7 @@ void push_many_gc(Context& ctx) {
     ran = true;
     int collections = 0;
     for (int round = 0; round < kGcPushRounds; ++round) {
-      const std::string suffix = "-" + std::to_string(round + 1);
+      const std::string suffix = std::string("-") + std::to_string(round + 1);
       const auto seed = static_cast<std::uint64_t>(round) * 10000;
       const std::vector<Image> quiet_images = many_images(ctx.settings, 600000 + seed);
       const std::vector<Image> images = many_images(ctx.settings, 700000 + seed);

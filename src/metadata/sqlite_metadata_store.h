@@ -30,6 +30,7 @@
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/store.h"
 
 namespace berth::metadata {
 
@@ -38,11 +39,7 @@ class SqliteConnection;
 // The content part's statements (sqlite_statements.h).
 enum class Sql : std::size_t;
 
-class SqliteMetadataStore final : public MetadataStore,
-                                  public AccessStore,
-                                  public EventStore,
-                                  public GcStore,
-                                  public LifecycleStore {
+class SqliteMetadataStore final : public Store {
  public:
   // Opens (creating it if absent) the database at `database_file` and brings its schema up to
   // date. Errors: database_error when the file cannot be opened or created or is not a SQLite

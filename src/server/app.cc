@@ -31,7 +31,6 @@
 #include "common/clock.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "metadata/sqlite_metadata_store.h"
 #include "metrics/metrics.h"
 #include "registry/access_control.h"
 #include "registry/registry.h"
@@ -42,20 +41,12 @@
 #include "registry/lifecycle_job.h"
 #include "registry/upload_sweeper.h"
 #include "registry/pull_log.h"
+#include "server/backends.h"
+#include "metadata/store.h"
 #include "storage/blob_storage.h"
-#include "storage/filesystem_byte_store.h"
 
 namespace berth::server {
 namespace {
-
-// The metadata database holds password hashes: readable by its owner only (SQLite gives its
-// journal files the database's mode).
-void restrict_to_owner(const std::filesystem::path& file) {
-  std::error_code ec;
-  std::filesystem::permissions(
-      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-  if (ec) spdlog::warn("cannot make {} readable by its owner only: {}", file.string(), ec.message());
-}
 
 // A data directory is fresh until a start has completed with its administrator token: the
 // first start. A marker file says a first start is under way; when a start fails after making
@@ -182,7 +173,7 @@ constexpr unsigned kBlockingThreads = 16;
 
 struct App::Parts {
   std::unique_ptr<storage::BlobStorage> storage;
-  std::unique_ptr<metadata::SqliteMetadataStore> metadata;
+  std::unique_ptr<metadata::Store> metadata;
   std::unique_ptr<registry::TenantResolver> tenants;
   std::unique_ptr<registry::UploadSessions> uploads;
   // Stopped (by destruction) before the backends it sweeps go away.
@@ -334,13 +325,8 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   // Before anything is created: a bad token file stops the start with nothing touched.
   parts_->metrics_token = read_metrics_token(config.metrics_token_file);
   prepare_data_dir(config.data_dir);
-  auto bytes = storage::FilesystemByteStore::open(config.data_dir);
-  if (!bytes) throw std::runtime_error(bytes.error().message);
-  parts_->storage = std::make_unique<storage::BlobStorage>(std::move(*bytes));
-  auto metadata = metadata::SqliteMetadataStore::open(config.data_dir / "metadata.db");
-  if (!metadata) throw std::runtime_error(metadata.error().message);
-  restrict_to_owner(config.data_dir / "metadata.db");
-  parts_->metadata = std::move(*metadata);
+  parts_->storage = open_storage(config);
+  parts_->metadata = open_metadata(config);
   parts_->tenant_service = std::make_unique<registry::Tenants>(
       *parts_->metadata, *parts_->storage,
       registry::TenantOptions{config.domain, std::string(registry::kDefaultRegion),

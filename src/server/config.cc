@@ -11,6 +11,7 @@
 
 #include "auth/network_policy.h"
 #include "registry/tenants.h"
+#include "server/backends.h"
 
 namespace berth::server {
 namespace {
@@ -143,6 +144,7 @@ std::vector<RegistryListener> registry_listeners(const Config& config) {
 }
 
 void validate(const Config& config) {
+  validate_backends(config);
   check_choice(config.log_format, {"text", "json"}, "log format");
   check_choice(config.log_level, {"trace", "debug", "info", "warn", "error", "off"}, "log level");
   require(registry::Tenants::validate_domain(config.domain));
@@ -232,6 +234,13 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     std::string data_dir;
     read_key(root, "data_dir", data_dir);
     if (!data_dir.empty()) config.data_dir = data_dir;
+    read_key(root, "metadata", config.metadata);
+    read_key(root, "metadata_max_connections", config.metadata_max_connections);
+    read_key(root, "storage", config.storage);
+    read_key(root, "azure_container", config.azure_container);
+    std::string azure_file;
+    read_key(root, "azure_connection_string_file", azure_file);
+    if (!azure_file.empty()) config.azure_connection_string_file = azure_file;
     read_key(root, "domain", config.domain);
     read_key(root, "default_registry", config.default_registry);
     read_list(root, "registry_listeners", config.registry_listeners);
@@ -285,6 +294,15 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_TLS_CERTIFICATE")) config.tls_certificate = *v;
   if (auto v = value("BERTH_TLS_KEY")) config.tls_key = *v;
   if (auto v = value("BERTH_DATA_DIR")) config.data_dir = *v;
+  if (auto v = value("BERTH_METADATA")) config.metadata = *v;
+  if (auto v = value("BERTH_METADATA_MAX_CONNECTIONS")) {
+    config.metadata_max_connections = parse_unsigned(*v, "BERTH_METADATA_MAX_CONNECTIONS");
+  }
+  if (auto v = value("BERTH_STORAGE")) config.storage = *v;
+  if (auto v = value("BERTH_AZURE_CONTAINER")) config.azure_container = *v;
+  if (auto v = value("BERTH_AZURE_CONNECTION_STRING_FILE")) {
+    config.azure_connection_string_file = *v;
+  }
   if (auto v = value("BERTH_DOMAIN")) config.domain = *v;
   if (auto v = value("BERTH_DEFAULT_REGISTRY")) config.default_registry = *v;
   if (auto v = value("BERTH_REGISTRY_LISTENERS")) config.registry_listeners = split_list(*v);
@@ -400,7 +418,8 @@ namespace {
 // What --help says after the flags: what has no flag, and what a first start does.
 constexpr std::string_view kHelpFooter = R"(
 Each flag except --port-file has an environment variable (BERTH_LISTEN, BERTH_TLS_LISTEN,
-BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
+BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_METADATA, BERTH_STORAGE,
+BERTH_AZURE_CONTAINER, BERTH_AZURE_CONNECTION_STRING_FILE, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
 BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
 BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE,
 BERTH_METRICS_TOKEN_FILE, BERTH_AUDIT_LOG_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
@@ -430,6 +449,7 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::vector<std::string> listen, tls_listen, registry_listener;
   std::string data_dir, log_format, log_level, tls_certificate, tls_key, port_file;
   std::string metrics_token_file, audit_log_file;
+  std::string metadata, storage, azure_container, azure_connection_string_file;
   std::optional<std::string> domain, default_registry;
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
@@ -444,6 +464,18 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--tls-certificate", tls_certificate, "PEM certificate chain for HTTPS");
   app.add_option("--tls-key", tls_key, "PEM private key for HTTPS");
   app.add_option("--data-dir", data_dir, "data directory (default ./berth-data)");
+  app.add_option("--metadata", metadata,
+                 "metadata database: sqlite (in the data directory) or a PostgreSQL URI, "
+                 "postgresql://user@host:port/db (password from PGPASSWORD, ~/.pgpass or the "
+                 "URI) (default sqlite)");
+  app.add_option("--storage", storage,
+                 "blob storage: filesystem (in the data directory) or azure (default "
+                 "filesystem)");
+  app.add_option("--azure-container", azure_container,
+                 "Azure Blob Storage container for --storage azure (created when missing)");
+  app.add_option("--azure-connection-string-file", azure_connection_string_file,
+                 "file holding the storage account's connection string (else "
+                 "BERTH_AZURE_STORAGE_CONNECTION_STRING)");
   app.add_option("--domain", domain,
                  "DNS domain of login servers: <registry>.<domain> (default registry.local)");
   app.add_option("--default-registry", default_registry,
@@ -497,6 +529,12 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (!tls_certificate.empty()) config.tls_certificate = tls_certificate;
     if (!tls_key.empty()) config.tls_key = tls_key;
     if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!metadata.empty()) config.metadata = metadata;
+    if (!storage.empty()) config.storage = storage;
+    if (!azure_container.empty()) config.azure_container = azure_container;
+    if (!azure_connection_string_file.empty()) {
+      config.azure_connection_string_file = azure_connection_string_file;
+    }
     if (domain) config.domain = *domain;
     if (default_registry) config.default_registry = *default_registry;
     if (!registry_listener.empty()) config.registry_listeners = registry_listener;

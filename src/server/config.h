@@ -24,6 +24,14 @@ struct Config {
   std::string tls_certificate;                        // PEM chain for tls_listen
   std::string tls_key;                                // PEM key for tls_listen
   std::filesystem::path data_dir{"./berth-data"};
+  // Backends (server/backends.h): "sqlite" or a PostgreSQL URI; "filesystem" or "azure" (the
+  // container, and a file with the account's connection string unless
+  // BERTH_AZURE_STORAGE_CONNECTION_STRING holds it).
+  std::string metadata{"sqlite"};
+  std::size_t metadata_max_connections = 16;  // PostgreSQL connections per node
+  std::string storage{"filesystem"};
+  std::string azure_container;
+  std::filesystem::path azure_connection_string_file;
   std::string domain{"registry.local"};               // login servers are <registry>.<domain>
   std::string default_registry{"default"};            // answers hosts outside the domain
   // "NAME=[HOST:]PORT": an extra plain HTTP listener whose /v2/ requests all go to registry

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "server/app.h"
+#include "server/backends.h"
 #include "server/config.h"
 #include "server/logging.h"
 
@@ -33,8 +34,9 @@ int main(int argc, char** argv) {
                 << login->host << ':' << login->port << " -u " << login->username << " -p "
                 << login->password << std::endl;
     }
-    spdlog::info("berthd {} serving data directory {} on port(s) {}", BERTH_VERSION,
-                 config.data_dir.string(), fmt::join(app.bound_ports(), ", "));
+    spdlog::info("berthd {} serving on port(s) {}: metadata {}, storage {}", BERTH_VERSION,
+                 fmt::join(app.bound_ports(), ", "), berth::server::describe_metadata(config),
+                 berth::server::describe_storage(config));
     app.run(/*handle_signals=*/true);
     spdlog::info("berthd stopped");
   } catch (const std::exception& e) {

@@ -30,6 +30,7 @@
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/store.h"
 
 namespace berth::metadata {
 
@@ -51,11 +52,7 @@ struct PostgresOptions {
   std::chrono::milliseconds idle_in_transaction_timeout{60'000};
 };
 
-class PostgresMetadataStore final : public MetadataStore,
-                                    public AccessStore,
-                                    public EventStore,
-                                    public GcStore,
-                                    public LifecycleStore {
+class PostgresMetadataStore final : public Store {
  public:
   // Connects and brings the schema up to date (several nodes may do so at once). Errors:
   // database_error when the server cannot be reached or a migration fails; schema_too_new when
