@@ -20,6 +20,11 @@ Result<BlobListing> BlobStorage::list_blobs(std::string_view after, std::size_t 
   return driver_->list_blobs(after, limit);
 }
 
+Result<std::optional<std::string>> BlobStorage::direct_read_url(const oci::Digest& digest,
+                                                                std::chrono::seconds lifetime) {
+  return driver_->direct_read_url(digest, lifetime);
+}
+
 Result<BlobInfo> BlobStorage::put(const oci::Digest& expected, std::span<const std::byte> bytes) {
   oci::Hasher hasher(expected.algorithm());
   hasher.update(bytes);

@@ -9,9 +9,11 @@
 // used by one thread at a time; the registry layer never opens two writers on the same upload
 // at once, and the driver refuses a second one (Errc::upload_busy) rather than corrupt data.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +40,12 @@ class BlobStorage {
   Result<void> remove(const oci::Digest& digest);
   // The keyset walk over committed blobs (see ByteStore::list_blobs).
   Result<BlobListing> list_blobs(std::string_view after, std::size_t limit);
+
+  // A short-lived URL from which a client may download the blob straight from the medium, or
+  // std::nullopt when the driver has none (see ByteStore::direct_read_url: the lifetime limits,
+  // what the URL grants, and that it is not checked against the medium).
+  Result<std::optional<std::string>> direct_read_url(const oci::Digest& digest,
+                                                     std::chrono::seconds lifetime);
 
   // Stores a small blob in one step (used for manifests-as-blobs and tests): digest_mismatch
   // (and nothing stored) unless `bytes` hash to `expected`.

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +68,10 @@ class CountingByteStore final : public ByteStore {
   }
   Result<BlobInfo> store(const oci::Digest& digest, std::span<const std::byte> bytes) override {
     return inner_->store(digest, bytes);
+  }
+  Result<std::optional<std::string>> direct_read_url(const oci::Digest& digest,
+                                                     std::chrono::seconds lifetime) override {
+    return inner_->direct_read_url(digest, lifetime);
   }
   Result<std::unique_ptr<UploadBytes>> create_upload(std::string_view id) override {
     return wrap(inner_->create_upload(id));
@@ -646,6 +652,21 @@ TEST_P(BlobStorageConformance, StateOfAnotherAlgorithmMeansHashingTheUploadAgain
       finish_upload(*storage_, "sha512-state", std::string_view(content).substr(10'000), digest);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(bytes_read(), 10'000u);
+}
+
+TEST_P(BlobStorageConformance, DirectReadUrlIsTheDriversAnswer) {
+  std::string content = "a blob a client may fetch from the medium";
+  auto digest = sha256_of(content);
+  ASSERT_TRUE(storage_->put(digest, as_bytes(content)));
+  auto from_storage = storage_->direct_read_url(digest, std::chrono::seconds(60));
+  auto from_driver = storage_->driver().direct_read_url(digest, std::chrono::seconds(60));
+  ASSERT_TRUE(from_storage) << from_storage.error().message;
+  ASSERT_TRUE(from_driver) << from_driver.error().message;
+  EXPECT_EQ(from_storage->has_value(), from_driver->has_value());
+  auto refused =
+      storage_->direct_read_url(digest, kMaxDirectReadLifetime + std::chrono::seconds(1));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
 }
 
 TEST_P(BlobStorageConformance, FailingToSaveTheStateKeepsTheChunk) {

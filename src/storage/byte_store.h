@@ -18,6 +18,8 @@
 //   commit_as    -> flush, then server-side copy (or rename) to the blob's name, then delete
 //   list_blobs   -> one listing request per page, the object names being the digests
 //   list_uploads -> one listing of the upload prefix
+//   direct_read_url -> a pre-signed GET URL of the committed object (Azure: a service SAS),
+//                   made without a request
 //
 // Terms used below:
 //   the upload's *durable size*: the bytes kept by the last successful flush() (or present when
@@ -40,9 +42,11 @@
 //     the upload's object, renewed while the handle lives and left to expire after a crash),
 //     and documents where it cannot (a file system without locks).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,6 +72,12 @@ using Result = berth::Result<T, StorageError>;
 // True when `id` is a well-formed upload id: [A-Za-z0-9-]{1,64}. Such an id is safe to use as a
 // single path component or object-name segment.
 bool is_valid_upload_id(std::string_view id);
+
+// The longest a direct read URL may live (see ByteStore::direct_read_url).
+inline constexpr std::chrono::seconds kMaxDirectReadLifetime{3600};
+
+// invalid_argument unless 0 < `lifetime` <= kMaxDirectReadLifetime.
+Result<void> check_direct_read_lifetime(std::chrono::seconds lifetime);
 
 // The largest record save_state() must accept. The writer's hash state is far smaller.
 inline constexpr std::size_t kMaxUploadStateBytes = 4096;
@@ -188,6 +198,18 @@ class ByteStore {
   // Stores a small blob in one step, durably, without verifying `bytes` against `digest` (the
   // caller has). Keeps an existing copy. Used for manifests-as-blobs and tests.
   virtual Result<BlobInfo> store(const oci::Digest& digest, std::span<const std::byte> bytes) = 0;
+
+  // A URL from which any HTTP client may GET the committed blob's bytes straight from the
+  // medium, without passing through this process, for `lifetime` from now (rounded down to the
+  // second); the building block of redirecting blob downloads. std::nullopt when the driver
+  // has no such URL: the default, and so the filesystem and in-memory drivers.
+  // invalid_argument (from every driver) unless 0 < lifetime <= kMaxDirectReadLifetime.
+  // No request is made: the URL is signed, not checked, so it names the blob whether or not it
+  // is stored (the caller knows from its metadata); a GET of a missing blob fails at the medium
+  // (404). The URL grants reading that one blob and nothing else, to anyone holding it, until it
+  // expires: hand it only to a client allowed to read the blob, and never log it whole.
+  virtual Result<std::optional<std::string>> direct_read_url(const oci::Digest& digest,
+                                                             std::chrono::seconds lifetime);
 
   // --- upload sessions ---
   // Upload ids are chosen by the caller (see is_valid_upload_id); invalid_argument for a

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -669,6 +670,28 @@ TEST_P(ByteStoreConformance, ListUploadsNamesEveryUploadHeldOrNot) {
   auto ids = *store_->list_uploads();
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"held", "idle"}));
+}
+
+// ------------------------------------------------------------------ direct reads
+
+TEST_P(ByteStoreConformance, DirectReadUrlLifetimeIsBoundedForEveryDriver) {
+  std::string content = "read directly, if the driver can";
+  auto digest = sha256_of(content);
+  ASSERT_TRUE(store_->store(digest, as_bytes(content)));
+  for (std::chrono::seconds lifetime : {std::chrono::seconds(0), std::chrono::seconds(-1),
+                                        kMaxDirectReadLifetime + std::chrono::seconds(1)}) {
+    auto url = store_->direct_read_url(digest, lifetime);
+    ASSERT_FALSE(url) << "lifetime " << lifetime.count() << " s was accepted";
+    EXPECT_EQ(url.error().code, Errc::invalid_argument);
+  }
+  // Within the limits: a URL, or none when the driver has no such thing; never an error.
+  for (std::chrono::seconds lifetime : {std::chrono::seconds(1), kMaxDirectReadLifetime}) {
+    auto url = store_->direct_read_url(digest, lifetime);
+    ASSERT_TRUE(url) << url.error().message;
+    if (url->has_value()) {
+      EXPECT_FALSE((*url)->empty());
+    }
+  }
 }
 
 TEST_P(ByteStoreConformance, CheckWritableSucceedsOnAHealthyDriver) {

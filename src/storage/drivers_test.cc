@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 
@@ -38,6 +39,23 @@ const DriverFactory kDrivers[] = {
     {"memory", [] { return std::make_unique<MemoryArea>(); }},
     {"filesystem", [] { return std::make_unique<FilesystemArea>(); }},
 };
+
+// Bytes on a local disk or in memory have no URL of their own: the registry serves them itself.
+TEST(LocalDrivers, HaveNoDirectReadUrl) {
+  const oci::Digest digest = sha256_of("local bytes");
+  for (const DriverFactory& factory : kDrivers) {
+    auto area = factory.make_area();
+    auto store = area->open();
+    ASSERT_TRUE(store->store(digest, as_bytes("local bytes")));
+    auto url = store->direct_read_url(digest, std::chrono::seconds(60));
+    ASSERT_TRUE(url) << factory.name << ": " << url.error().message;
+    EXPECT_FALSE(url->has_value()) << factory.name;
+    BlobStorage storage(std::move(store));
+    auto through_storage = storage.direct_read_url(digest, std::chrono::seconds(60));
+    ASSERT_TRUE(through_storage) << factory.name;
+    EXPECT_FALSE(through_storage->has_value()) << factory.name;
+  }
+}
 
 }  // namespace
 
