@@ -669,6 +669,14 @@ Result<BlobInfo> AzureByteStore::store(const oci::Digest& digest,
   return BlobInfo{digest, bytes.size()};
 }
 
+Result<std::optional<std::string>> AzureByteStore::direct_read_url(
+    const oci::Digest& digest, std::chrono::seconds lifetime) {
+  if (auto valid = check_direct_read_lifetime(lifetime); !valid) return valid.error();
+  const auto now = std::chrono::system_clock::now();
+  return std::optional<std::string>(
+      state_->client->signed_read_url(blob_name(digest), now - kDirectReadSkew, now + lifetime));
+}
+
 Result<std::unique_ptr<UploadBytes>> AzureByteStore::create_upload(std::string_view id) {
   if (!is_valid_upload_id(id)) return invalid_id(id);
   if (!state_->hold(id)) {

@@ -15,6 +15,8 @@
 //                unless it exists, then delete the upload
 //   list_blobs   List Blobs under blobs/<alg>/ (see list_blobs in the .cc for how a walk
 //                starts after any string without a start-after parameter in the API)
+//   direct_read_url  a read-only service SAS URL of blobs/<alg>/<hex> (sas.h), signed with the
+//                account key and valid from kDirectReadSkew ago; no request is made
 //
 // One handle per upload, across nodes: a handle holds a lease (60 s, renewed while the handle
 // is used) on the upload's data blob; another store object or node trying to open, delete or
@@ -26,7 +28,9 @@
 // GETs conditional on the ETag seen at open. A blob removed after open() keeps reading within
 // the prefetched bytes; beyond them reads fail with not_found, never with other bytes.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "storage/azure/blob_client.h"
@@ -34,6 +38,10 @@
 #include "storage/byte_store.h"
 
 namespace berth::storage::azure {
+
+// A direct read URL is valid from this long before it was made: the service checks the start
+// against its own clock, which may run behind this node's.
+inline constexpr std::chrono::minutes kDirectReadSkew{5};
 
 struct AzureOptions {
   ClientOptions client;
@@ -67,6 +75,8 @@ class AzureByteStore final : public ByteStore {
   Result<void> remove(const oci::Digest& digest) override;
   Result<BlobListing> list_blobs(std::string_view after, std::size_t limit) override;
   Result<BlobInfo> store(const oci::Digest& digest, std::span<const std::byte> bytes) override;
+  Result<std::optional<std::string>> direct_read_url(const oci::Digest& digest,
+                                                     std::chrono::seconds lifetime) override;
 
   Result<std::unique_ptr<UploadBytes>> create_upload(std::string_view id) override;
   Result<std::unique_ptr<UploadBytes>> open_upload(std::string_view id) override;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/url/parse.hpp>
+#include <boost/url/scheme.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "storage/azure/sas.h"
 #include "storage/azure/shared_key.h"
 #include "storage/azure/xml_reader.h"
 
@@ -22,28 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // --- names and URLs ---
-
-bool is_unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-// Percent-encodes everything but unreserved characters (and '/' when `keep_slash`), so that
-// the path and query curl sends are exactly the ones signed.
-std::string percent_encode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
 
 // Azure's container name rule: 3-63 of [a-z0-9-], starting and ending with a letter or digit,
 // no "--".
@@ -270,6 +250,7 @@ struct BlobClient::Impl {
   ClientOptions options;
   std::string endpoint;       // "http://127.0.0.1:10000/devstoreaccount1", no trailing '/'
   std::string endpoint_path;  // "/devstoreaccount1", or "" for a host-style endpoint
+  bool plain_http = false;    // the endpoint is http:// (Azurite), not https://
 
   std::mutex pool_mutex;
   std::vector<CURL*> idle;  // reused handles keep their connections alive
@@ -515,6 +496,7 @@ ClientResult<std::unique_ptr<BlobClient>> BlobClient::make(ConnectionString acco
   while (!impl->endpoint_path.empty() && impl->endpoint_path.back() == '/') {
     impl->endpoint_path.pop_back();
   }
+  impl->plain_http = url->scheme_id() == boost::urls::scheme::http;
   impl->endpoint = account.blob_endpoint;
   impl->account = std::move(account);
   impl->container = std::move(container);
@@ -530,6 +512,26 @@ std::string BlobClient::describe() const {
   text += " container ";
   text += impl_->container;
   return text;
+}
+
+std::string BlobClient::signed_read_url(std::string_view name,
+                                        std::chrono::system_clock::time_point start,
+                                        std::chrono::system_clock::time_point expiry) const {
+  const std::string start_text = sas_time(start);
+  const std::string expiry_text = sas_time(expiry);
+  const BlobSas sas{.account = impl_->account.account_name,
+                    .container = impl_->container,
+                    .blob = name,
+                    .permissions = "r",
+                    .start = start_text,
+                    .expiry = expiry_text,
+                    // A SAS limited to https would be refused by an http-only endpoint.
+                    .protocol = impl_->plain_http ? "https,http" : "https",
+                    .version = kApiVersion};
+  std::string url = impl_->url_of(name);
+  url += '?';
+  url += sas_token(sas, impl_->account.account_key);
+  return url;
 }
 
 ClientResult<void> BlobClient::create_container() {

@@ -129,6 +129,14 @@ class BlobClient {
   // "<account description> container <name>", for logs (the key redacted).
   std::string describe() const;
 
+  // A URL of blob `name` from which anyone holding it may read the blob (Get Blob, Get Blob
+  // Properties), from `start` until `expiry`, with no other credential: a service SAS (sas.h)
+  // with sp=r, signed with the account key (which the URL does not contain). spr=https, or
+  // https,http when the endpoint itself is http (Azurite). Makes no request: the blob need not
+  // exist. The URL is a credential until it expires: never log it whole.
+  std::string signed_read_url(std::string_view name, std::chrono::system_clock::time_point start,
+                              std::chrono::system_clock::time_point expiry) const;
+
   // Creates the container; an existing one is fine.
   ClientResult<void> create_container();
   // Deletes the container and everything in it (tests clean up with it).

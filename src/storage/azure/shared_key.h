@@ -47,6 +47,10 @@ std::string sign(std::string_view key, std::string_view text);
 std::string shared_key_authorization(const RequestToSign& request, std::string_view account,
                                      std::string_view key);
 
+// Percent-encodes every byte but the unreserved characters (A-Z a-z 0-9 - _ . ~), and '/' when
+// `keep_slash` (a blob name in a path), so that what is sent is exactly what was signed.
+std::string percent_encode(std::string_view text, bool keep_slash);
+
 // The current time as x-ms-date wants it (RFC 1123, GMT): "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string http_date_now();
 
