@@ -19,10 +19,12 @@
 #include <string_view>
 
 #include "metadata/access_store.h"
+#include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/store.h"
 #include "oci/digest.h"
 
 namespace berth::metadata {
@@ -42,6 +44,11 @@ class StoreHarness {
   virtual GcStore& gc() = 0;
   // The same store's lifecycle part (soft delete, retention, quotas).
   virtual LifecycleStore& lifecycle() = 0;
+  // The same store's coordination part (deployment settings, leases).
+  virtual CoordinationStore& coordination() = 0;
+  // A second store on the same data, as another node (or another process on the same file)
+  // opens it; nullptr (with a recorded failure) when that fails.
+  virtual std::unique_ptr<Store> open_another() = 0;
   // Closes the store and opens it again on the same data, as a restart does; store() and
   // access() then return the new one. False (with a recorded failure) when that fails.
   virtual bool reopen() = 0;
@@ -177,6 +184,13 @@ class LifecycleStoreConformance : public StoreConformance {
  protected:
   LifecycleStore& lifecycle() { return harness().lifecycle(); }
   GcStore& gc() { return harness().gc(); }
+};
+
+// The CoordinationStore part of the suite (coordination_conformance_test.cc): deployment
+// settings, leases under concurrent callers, and the registry flags the nodes share.
+class CoordinationStoreConformance : public StoreConformance {
+ protected:
+  CoordinationStore& coordination() { return harness().coordination(); }
 };
 
 }  // namespace berth::metadata

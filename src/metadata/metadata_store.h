@@ -53,6 +53,8 @@ struct RegistryRecord {
   bool public_network_access = true;
   // The firewall's answer for clients no network rule allows: "Allow" or "Deny".
   std::string default_network_action = "Allow";
+  // Dedicated data endpoints: blob downloads may be redirected to the storage itself.
+  bool data_endpoint_enabled = false;
 };
 
 // A repository of a registry. Cheap to copy; `name` must outlive the call.

@@ -148,13 +148,14 @@ class SqliteConnection {
                                                         Role role);
 
   ~SqliteConnection() {
-    // Every cached statement of both tables: close_v2 keeps a connection with an unfinalized
+    // Every cached statement of every table: close_v2 keeps a connection with an unfinalized
     // statement alive (a zombie), so one left out would leak the whole connection.
     for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : access_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : event_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : gc_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : lifecycle_statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : coordination_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
@@ -176,6 +177,9 @@ class SqliteConnection {
   }
   Result<Statement> statement(LifecycleSql id) {
     return cached(lifecycle_statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(CoordinationSql id) {
+    return cached(coordination_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -222,6 +226,7 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kEventStatementCount> event_statements_{};
   std::array<sqlite3_stmt*, kGcStatementCount> gc_statements_{};
   std::array<sqlite3_stmt*, kLifecycleStatementCount> lifecycle_statements_{};
+  std::array<sqlite3_stmt*, kCoordinationStatementCount> coordination_statements_{};
 };
 
 // Ends the connection's open transaction, if any (after a failed statement or step).

@@ -31,7 +31,7 @@ namespace {
 
 #define BERTH_REGISTRY_COLUMNS                                                       \
   "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
-  "public_network_access, default_network_action"
+  "public_network_access, default_network_action, data_endpoint_enabled"
 
 // The four changeable attributes, in the order attributes_of() reads them.
 #define BERTH_ATTRIBUTE_COLUMNS "write_enabled, delete_enabled, read_enabled, list_enabled"
@@ -85,16 +85,16 @@ constexpr StatementSpec<Sql> kStatements[] = {
     {Sql::rollback_to_savepoint, "roll back to savepoint", "ROLLBACK TO berth_write"},
     {Sql::insert_registry, "insert registry",
      "INSERT INTO registries (name, tier, region, created_at, admin_user_enabled, "
-     "anonymous_pull_enabled, public_network_access, default_network_action) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+     "anonymous_pull_enabled, public_network_access, default_network_action, "
+     "data_endpoint_enabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     {Sql::find_registry, "find registry",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries WHERE name = ?1"},
     {Sql::list_registries, "list registries",
      "SELECT " BERTH_REGISTRY_COLUMNS " FROM registries ORDER BY name"},
     {Sql::update_registry, "update registry",
      "UPDATE registries SET tier = ?2, region = ?3, admin_user_enabled = ?4, "
-     "anonymous_pull_enabled = ?5, public_network_access = ?6, default_network_action = ?7 "
-     "WHERE id = ?1"},
+     "anonymous_pull_enabled = ?5, public_network_access = ?6, default_network_action = ?7, "
+     "data_endpoint_enabled = ?8 WHERE id = ?1"},
     {Sql::delete_registry, "delete registry", "DELETE FROM registries WHERE id = ?1"},
     // The counter the link triggers keep (schema 8); recount_registry_bytes recounts it.
     {Sql::registry_storage_bytes, "read registry storage",
@@ -392,6 +392,7 @@ RegistryRecord registry_of(const Statement& stmt) {
       .anonymous_pull_enabled = stmt.integer(6) != 0,
       .public_network_access = stmt.integer(7) != 0,
       .default_network_action = std::string(stmt.text(8)),
+      .data_endpoint_enabled = stmt.integer(9) != 0,
   };
 }
 
@@ -439,7 +440,8 @@ Result<RegistryRecord> SqliteMetadataStore::create_registry(const RegistryRecord
         .bind_int(5, registry.admin_user_enabled ? 1 : 0)
         .bind_int(6, registry.anonymous_pull_enabled ? 1 : 0)
         .bind_int(7, registry.public_network_access ? 1 : 0)
-        .bind_text(8, registry.default_network_action);
+        .bind_text(8, registry.default_network_action)
+        .bind_int(9, registry.data_endpoint_enabled ? 1 : 0);
     auto done = insert->run();
     if (!done) {
       if (done.error().code == Errc::conflict) {
@@ -493,7 +495,8 @@ Result<bool> SqliteMetadataStore::update_registry(const RegistryRecord& registry
         .bind_int(4, registry.admin_user_enabled ? 1 : 0)
         .bind_int(5, registry.anonymous_pull_enabled ? 1 : 0)
         .bind_int(6, registry.public_network_access ? 1 : 0)
-        .bind_text(7, registry.default_network_action);
+        .bind_text(7, registry.default_network_action)
+        .bind_int(8, registry.data_endpoint_enabled ? 1 : 0);
     if (auto done = update->run(); !done) return done.error();
     updated = sqlite3_changes(connection.db()) > 0;
     return {};

@@ -1,8 +1,10 @@
 #pragma once
-// SqliteMetadataStore: the embedded MetadataStore, AccessStore and EventStore, one SQLite
-// database file in WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
-// sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc; all share one writer
-// (sqlite_writer.cc), one reader pool (sqlite_connection.cc) and one schema (sqlite_schema.cc).
+// SqliteMetadataStore: the embedded Store (every metadata interface), one SQLite database file
+// in WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
+// sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc, collection in
+// sqlite_gc_store.cc, lifecycle in sqlite_lifecycle.cc, deployment settings and leases in
+// sqlite_coordination.cc; all share one writer (sqlite_writer.cc), one reader pool
+// (sqlite_connection.cc) and one schema (sqlite_schema.cc).
 // docs/architecture.md has the whole file map.
 //
 // Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "metadata/access_store.h"
+#include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
@@ -274,6 +277,17 @@ class SqliteMetadataStore final : public Store {
   Result<bool> delete_purge_schedule(RegistryId registry, std::string_view name) override;
   Result<bool> record_purge_run(RegistryId registry, std::string_view name, std::int64_t at,
                                 std::string_view result) override;
+
+  // --- CoordinationStore (sqlite_coordination.cc) ---
+  Result<std::optional<std::string>> deployment_setting(std::string_view name) override;
+  Result<std::string> ensure_deployment_setting(std::string_view name,
+                                                std::string_view value) override;
+  Result<void> put_deployment_setting(std::string_view name, std::string_view value) override;
+  Result<bool> delete_deployment_setting(std::string_view name) override;
+  Result<bool> acquire_lease(std::string_view name, std::string_view holder, std::int64_t now_ms,
+                             std::int64_t ttl_ms) override;
+  Result<void> release_lease(std::string_view name, std::string_view holder) override;
+  Result<std::optional<LeaseRecord>> find_lease(std::string_view name) override;
 
  private:
   class ReaderLease;

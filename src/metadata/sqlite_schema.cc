@@ -1,10 +1,11 @@
 // SqliteMetadataStore: the schema and its migrations.
 //
-// Schema (version 4). Arrows are foreign keys; "x" marks ON DELETE CASCADE.
+// Schema (version 9; the lifecycle part of version 8 is drawn in sqlite_lifecycle.cc). Arrows
+// are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
 //   |           created_at, admin_user_enabled, anonymous_pull_enabled, public_network_access,
-//   |           default_network_action 'Allow'|'Deny')
+//   |           default_network_action 'Allow'|'Deny', data_endpoint_enabled (v9))
 //   |           row 1 is the default registry 'default'
 //   |           the access-control tables hang off it too: see sqlite_access_store.cc
 //   ^x  repositories (id INTEGER PK; registry_id, name, created_at; UNIQUE registry_id, name)
@@ -25,6 +26,9 @@
 //         |       -> /acr/v1's manifest listing by time is a range of it (keyset pagination)
 //         ^x  tags (PK repository_id, name; manifest_id, created_at, updated_at)
 //               index (repository_id, updated_at, name) (v7): the tag listing by time
+//
+//   deployment_settings (PK name; value BLOB)        what every node of the deployment shares
+//   leases (PK name; holder, expires_at_ms)          the jobs one node at a time runs (v9)
 //
 // Why this shape:
 // - A manifest's platform lives beside it in manifest_platforms rather than in columns added
@@ -62,7 +66,7 @@ namespace berth::metadata {
 namespace {
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -556,6 +560,24 @@ CREATE TABLE purge_schedules (
   PRIMARY KEY (registry_id, name)
 ) WITHOUT ROWID;
 )sql",
+    // 8 -> 9: what the nodes of a deployment share (coordination_store.h): its settings and the
+    // leases of the jobs one node at a time runs; and whether a registry has dedicated data
+    // endpoints. The PostgreSQL schema's version 2 adds the same tables and column.
+    R"sql(
+ALTER TABLE registries ADD COLUMN data_endpoint_enabled INTEGER NOT NULL DEFAULT 0
+  CHECK (data_endpoint_enabled IN (0, 1));
+
+CREATE TABLE deployment_settings (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE leases (
+  name          TEXT PRIMARY KEY,
+  holder        TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -570,7 +592,7 @@ Result<void> check_foreign_keys(SqliteConnection& connection, std::string_view s
                                                  "'"};
 }
 
-Result<void> migrate_steps(SqliteConnection& connection);
+Result<void> migrate_steps(SqliteConnection& connection, int target);
 
 }  // namespace
 
@@ -578,11 +600,16 @@ Result<void> migrate_steps(SqliteConnection& connection);
 // safely with foreign key enforcement off; it can be switched only outside a transaction, so
 // it goes off for the whole migration and every step checks all foreign keys before it
 // commits instead.
-Result<void> migrate(SqliteConnection& connection) {
+Result<void> migrate(SqliteConnection& connection) { return migrate(connection, kSchemaVersion); }
+
+Result<void> migrate(SqliteConnection& connection, int version) {
+  if (version < 0 || version > kSchemaVersion) {
+    return unknown_schema_version(version);
+  }
   if (auto off = connection.exec("PRAGMA foreign_keys = OFF", "preparing a migration"); !off) {
     return off.error();
   }
-  auto migrated = migrate_steps(connection);
+  auto migrated = migrate_steps(connection, version);
   if (auto on = connection.exec("PRAGMA foreign_keys = ON", "finishing a migration"); !on) {
     return migrated ? on : migrated;
   }
@@ -595,12 +622,12 @@ namespace {
 
 // Each step runs in its own write transaction that re-reads the version first, so two
 // processes starting at once apply every step exactly once.
-Result<void> migrate_steps(SqliteConnection& connection) {
+Result<void> migrate_steps(SqliteConnection& connection, int target) {
   for (;;) {
     auto version = connection.user_version();
     if (!version) return version.error();
     if (*version > kSchemaVersion) return schema_too_new(*version, kSchemaVersion);
-    if (*version == kSchemaVersion) return {};
+    if (*version >= target) return {};
 
     if (auto begun = connection.exec("BEGIN IMMEDIATE", "starting a migration"); !begun) {
       return begun.error();
@@ -615,7 +642,7 @@ Result<void> migrate_steps(SqliteConnection& connection) {
       return MetadataError{Errc::database_error,
                            "metadata database: invalid schema version " + std::to_string(*current)};
     }
-    if (*current >= kSchemaVersion) {
+    if (*current >= target) {
       // Another process got here first; the next turn of the loop re-checks.
       rollback_if_open(connection);
       continue;

@@ -221,12 +221,26 @@ enum class LifecycleSql : std::size_t {
   count,
 };
 
+// Every statement of the CoordinationStore part; their text is in sqlite_coordination.cc.
+enum class CoordinationSql : std::size_t {
+  find_setting,
+  insert_setting_if_absent,
+  put_setting,
+  delete_setting,
+  acquire_lease,
+  release_lease,
+  find_lease,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
 inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
 inline constexpr std::size_t kGcStatementCount = static_cast<std::size_t>(GcSql::count);
 inline constexpr std::size_t kLifecycleStatementCount =
     static_cast<std::size_t>(LifecycleSql::count);
+inline constexpr std::size_t kCoordinationStatementCount =
+    static_cast<std::size_t>(CoordinationSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
@@ -234,6 +248,7 @@ const StatementSpec<AccessSql>& spec_of(AccessSql id);
 const StatementSpec<EventSql>& spec_of(EventSql id);
 const StatementSpec<GcSql>& spec_of(GcSql id);
 const StatementSpec<LifecycleSql>& spec_of(LifecycleSql id);
+const StatementSpec<CoordinationSql>& spec_of(CoordinationSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {

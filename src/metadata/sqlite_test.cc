@@ -37,6 +37,15 @@ class SqliteHarness : public StoreHarness {
   EventStore& events() override { return *store_; }
   GcStore& gc() override { return *store_; }
   LifecycleStore& lifecycle() override { return *store_; }
+  CoordinationStore& coordination() override { return *store_; }
+  std::unique_ptr<Store> open_another() override {
+    auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
+    if (!opened) {
+      ADD_FAILURE() << opened.error().message;
+      return nullptr;
+    }
+    return std::move(*opened);
+  }
   bool reopen() override {
     store_.reset();  // closed first, as a stopped process would be
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
@@ -72,6 +81,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, GcStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, CoordinationStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -597,14 +609,14 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "8");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 8);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "9");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 9);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
        {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "token_passwords",
-        "identities", "role_assignments", "network_rules", "signing_keys", "login_events",
-        "events", "webhooks", "webhook_deliveries"}) {
+        "identities", "role_assignments", "network_rules", "signing_keys", "login_events", "events",
+        "webhooks", "webhook_deliveries", "deployment_settings", "leases"}) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
                                           "'table' AND name = '") +
                                   table + "'"),
@@ -629,6 +641,7 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   EXPECT_TRUE(team.anonymous_pull_enabled);
   EXPECT_FALSE(team.public_network_access);
   EXPECT_EQ(team.default_network_action, "Allow");
+  EXPECT_FALSE(team.data_endpoint_enabled);
 
   // The content is where it was.
   EXPECT_EQ(s.list_repositories(kDefaultRegistryId, "", 10).value(),
@@ -685,6 +698,85 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), expected) << table;
   }
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// A database as version 8 left it (built by the frozen steps up to 8, then written by hand as
+// a version-8 store would): version 9 adds the deployment's settings and leases and the data
+// endpoint flag, off for every registry, and keeps everything else.
+TEST(SqliteMetadataStore, MigratesVersion8ToVersion9) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  {
+    auto writer = SqliteConnection::open(file, SqliteConnection::Role::writer);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto migrated = migrate(**writer, 8);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "8");
+  ASSERT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'leases'"), "0");
+  const std::string layer = oci::digest_of("layer").str();
+  std::string rows =
+      "PRAGMA foreign_keys = ON;"
+      "INSERT INTO registries (id, name, tier, region, created_at, admin_user_enabled, "
+      "anonymous_pull_enabled, public_network_access, default_network_action, "
+      "soft_delete_enabled, soft_delete_days) "
+      "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000, 1, 1, 0, 'Deny', 1, 30);"
+      "INSERT INTO repositories (id, registry_id, name, created_at) "
+      "VALUES (7, 2, 'team/api', 1600001100);";
+  rows += "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES ('";
+  rows += layer;
+  rows += "', 1000, 1600001200, 1600001200);";
+  rows += "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (7, '";
+  rows += layer;
+  rows += "', 1600001200);";
+  exec_raw(file, rows);
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+
+  auto opened = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SqliteMetadataStore& s = **opened;
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "9");
+  EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+
+  std::vector<RegistryRecord> registries = s.list_registries().value();
+  ASSERT_EQ(registries.size(), 2u);
+  EXPECT_FALSE(registries[0].data_endpoint_enabled);
+  const RegistryRecord& team = registries[1];
+  EXPECT_EQ(team.name, "Team");
+  EXPECT_EQ(team.tier, "Premium");
+  EXPECT_TRUE(team.admin_user_enabled);
+  EXPECT_FALSE(team.public_network_access);
+  EXPECT_EQ(team.default_network_action, "Deny");
+  EXPECT_FALSE(team.data_endpoint_enabled);
+  EXPECT_EQ(s.soft_delete_policy(2).value().days, 30);
+  EXPECT_EQ(s.linked_blob_size(repo("team/api", 2), oci::digest_of("layer")).value(),
+            std::optional<std::uint64_t>(1000));
+
+  // The new parts work on the migrated file.
+  RegistryRecord dedicated = team;
+  dedicated.data_endpoint_enabled = true;
+  ASSERT_TRUE(s.update_registry(dedicated).value());
+  EXPECT_EQ(s.ensure_deployment_setting("key-check", "v").value(), "v");
+  EXPECT_TRUE(s.acquire_lease("gc", "node-a", 1'000, 1'000).value());
+  opened->reset();
+  auto reopened = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  EXPECT_TRUE((*reopened)->find_registry("team").value()->data_endpoint_enabled);
+  EXPECT_EQ((*reopened)->deployment_setting("key-check").value(), std::optional<std::string>("v"));
+  EXPECT_EQ((*reopened)->find_lease("gc").value()->holder, "node-a");
+}
+
+TEST(SqliteMetadataStore, MigratingToAnUnknownVersionIsRefused) {
+  TempDir dir;
+  auto writer = SqliteConnection::open(dir.path() / "metadata.db", SqliteConnection::Role::writer);
+  ASSERT_TRUE(writer) << writer.error().message;
+  for (int version : {-1, SqliteMetadataStore::schema_version() + 1}) {
+    auto migrated = migrate(**writer, version);
+    ASSERT_FALSE(migrated) << version;
+    EXPECT_EQ(migrated.error().code, Errc::invalid_argument);
+  }
+  EXPECT_EQ((*writer)->user_version().value(), 0);
 }
 
 // The /acr/v1 listings are ranges of an index in every order: no full scan of the repository's
@@ -846,7 +938,8 @@ TEST(SqliteMetadataStore, HotQueriesUseIndexes) {
           repository_id +
           " AND subject_digest = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest",
       "SELECT id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, "
-      "public_network_access, default_network_action FROM registries WHERE name = ?1",
+      "public_network_access, default_network_action, data_endpoint_enabled FROM registries "
+      "WHERE name = ?1",
       "SELECT t.name, m.digest, t.created_at, t.updated_at FROM tags t "
       "JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = " +
           repository_id + " ORDER BY t.name",

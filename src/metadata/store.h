@@ -4,6 +4,7 @@
 // one pointer and hands each part of itself the interface it uses.
 
 #include "metadata/access_store.h"
+#include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
@@ -15,7 +16,8 @@ class Store : public MetadataStore,
               public AccessStore,
               public EventStore,
               public GcStore,
-              public LifecycleStore {
+              public LifecycleStore,
+              public CoordinationStore {
  public:
   ~Store() override = default;
 };

@@ -53,6 +53,12 @@ MetadataError schema_too_new(std::int64_t found, std::int64_t supported) {
   return {Errc::schema_too_new, std::move(message)};
 }
 
+MetadataError unknown_schema_version(std::int64_t version) {
+  std::string message = "metadata database: no schema version ";
+  message += std::to_string(version);
+  return invalid_argument(std::move(message));
+}
+
 MetadataError registry_exists(std::string_view name) {
   return {Errc::conflict, named("registry", name) + " already exists"};
 }
@@ -209,6 +215,61 @@ std::optional<MetadataError> check_webhook(const WebhookRecord& webhook) {
   if (webhook.name.empty()) return invalid_argument("webhook name is empty");
   if (webhook.service_uri.empty()) return invalid_argument("webhook service URI is empty");
   if (webhook.actions.empty()) return invalid_argument("webhook has no actions");
+  return std::nullopt;
+}
+
+// --- deployment settings and leases ---
+
+std::optional<MetadataError> check_coordination_name(std::string_view name, std::string_view what) {
+  if (auto bad = check_not_empty(name, what)) return bad;
+  if (name.size() > kMaxCoordinationName) {
+    std::string message(what);
+    message += " is longer than ";
+    message += std::to_string(kMaxCoordinationName);
+    message += " characters";
+    return invalid_argument(std::move(message));
+  }
+  // Both databases keep them as text: PostgreSQL's refuses NUL and invalid UTF-8, and control
+  // characters would only make logs and tables harder to read.
+  const bool printable = std::all_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (!printable) {
+    std::string message(what);
+    message += " holds a character that is not printable ASCII";
+    return invalid_argument(std::move(message));
+  }
+  return std::nullopt;
+}
+
+std::optional<MetadataError> check_deployment_setting(std::string_view name,
+                                                      std::string_view value) {
+  if (auto bad = check_coordination_name(name, "deployment setting name")) return bad;
+  if (value.size() > kMaxDeploymentSettingBytes) {
+    std::string message = named("deployment setting", name);
+    message += ": the value is larger than ";
+    message += std::to_string(kMaxDeploymentSettingBytes);
+    message += " bytes";
+    return invalid_argument(std::move(message));
+  }
+  return std::nullopt;
+}
+
+MetadataError setting_vanished(std::string_view name) {
+  std::string message = "metadata database: ";
+  message += named("deployment setting", name);
+  message += " vanished while it was being set";
+  return {Errc::database_error, std::move(message)};
+}
+
+std::optional<MetadataError> check_lease_request(std::string_view name, std::string_view holder,
+                                                 std::int64_t now_ms, std::int64_t ttl_ms) {
+  if (auto bad = check_coordination_name(name, "lease name")) return bad;
+  if (auto bad = check_coordination_name(holder, "lease holder")) return bad;
+  if (ttl_ms <= 0) return invalid_argument("a lease's time to live must be positive");
+  if (now_ms > std::numeric_limits<std::int64_t>::max() - ttl_ms) {
+    return invalid_argument("a lease's expiry is out of range");
+  }
   return std::nullopt;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "metadata/access_store.h"
+#include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
@@ -35,6 +36,9 @@ MetadataError registry_not_found(RegistryId registry);
 
 // schema_too_new: the database's schema version `found` is newer than `supported`.
 MetadataError schema_too_new(std::int64_t found, std::int64_t supported);
+
+// invalid_argument: this build has no schema version `version` to migrate to.
+MetadataError unknown_schema_version(std::int64_t version);
 
 // conflict: a registry named `name` exists already.
 MetadataError registry_exists(std::string_view name);
@@ -100,5 +104,22 @@ bool equal_ignoring_ascii_case(std::string_view a, std::string_view b);
 
 // A name, a service URI and at least one action.
 std::optional<MetadataError> check_webhook(const WebhookRecord& webhook);
+
+// --- deployment settings and leases (CoordinationStore) ---
+
+// 1 to kMaxCoordinationName printable ASCII characters; `what` names it ("lease name").
+std::optional<MetadataError> check_coordination_name(std::string_view name, std::string_view what);
+
+// A setting's name, and a value of at most kMaxDeploymentSettingBytes.
+std::optional<MetadataError> check_deployment_setting(std::string_view name,
+                                                      std::string_view value);
+
+// database_error: the setting `name` was not there to read back right after it was ensured.
+MetadataError setting_vanished(std::string_view name);
+
+// The lease's name and holder, a positive TTL, and an expiry (now_ms + ttl_ms) that does not
+// overflow.
+std::optional<MetadataError> check_lease_request(std::string_view name, std::string_view holder,
+                                                 std::int64_t now_ms, std::int64_t ttl_ms);
 
 }  // namespace berth::metadata

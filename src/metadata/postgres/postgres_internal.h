@@ -90,5 +90,6 @@ std::vector<Statement> planned_event_statements();      // postgres_event_store.
 std::vector<Statement> planned_access_statements();     // postgres_access_store.cc
 std::vector<Statement> planned_gc_statements();         // postgres_gc_store.cc
 std::vector<Statement> planned_lifecycle_statements();  // postgres_lifecycle.cc
+std::vector<Statement> planned_coordination_statements();  // postgres_coordination.cc
 
 }  // namespace berth::metadata::postgres

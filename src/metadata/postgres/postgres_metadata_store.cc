@@ -23,7 +23,7 @@ namespace {
 
 #define BERTH_PG_REGISTRY_COLUMNS                                                    \
   "id, name, tier, region, created_at, admin_user_enabled, anonymous_pull_enabled, " \
-  "public_network_access, default_network_action"
+  "public_network_access, default_network_action, data_endpoint_enabled"
 
 // One row per repository: name, created_at, updated_at, storage_bytes, manifest_count,
 // tag_count, the attributes. updated_at is the latest manifest push or tag change, else the
@@ -40,8 +40,9 @@ namespace {
 constexpr Statement kInsertRegistry{
     "insert_registry",
     "INSERT INTO registries (name, tier, region, created_at, admin_user_enabled, "
-    "anonymous_pull_enabled, public_network_access, default_network_action) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id"};
+    "anonymous_pull_enabled, public_network_access, default_network_action, "
+    "data_endpoint_enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT DO NOTHING RETURNING id"};
 constexpr Statement kFindRegistry{
     "find_registry", "SELECT " BERTH_PG_REGISTRY_COLUMNS " FROM registries WHERE lower(name) = $1"};
 constexpr Statement kListRegistries{
@@ -49,8 +50,8 @@ constexpr Statement kListRegistries{
 constexpr Statement kUpdateRegistry{
     "update_registry",
     "UPDATE registries SET tier = $2, region = $3, admin_user_enabled = $4, "
-    "anonymous_pull_enabled = $5, public_network_access = $6, default_network_action = $7 "
-    "WHERE id = $1"};
+    "anonymous_pull_enabled = $5, public_network_access = $6, default_network_action = $7, "
+    "data_endpoint_enabled = $8 WHERE id = $1"};
 constexpr Statement kDeleteRegistry{"delete_registry", "DELETE FROM registries WHERE id = $1"};
 // The counter the link triggers keep; recount_registry_bytes recounts it.
 constexpr Statement kRegistryStorageBytes{"registry_storage_bytes",
@@ -209,6 +210,7 @@ RegistryRecord registry_of(const pqxx::row& row) {
       .anonymous_pull_enabled = row[6].as<bool>(),
       .public_network_access = row[7].as<bool>(),
       .default_network_action = text_of(row[8]),
+      .data_endpoint_enabled = row[9].as<bool>(),
   };
 }
 
@@ -344,10 +346,11 @@ Result<RegistryRecord> PostgresMetadataStore::create_registry(const RegistryReco
   RegistryRecord created = registry;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
     created.created_at = registry.created_at != 0 ? registry.created_at : unix_now();
-    pqxx::result rows = transaction.exec(
-        kInsertRegistry, registry.name, registry.tier, registry.region, created.created_at,
-        registry.admin_user_enabled, registry.anonymous_pull_enabled,
-        registry.public_network_access, registry.default_network_action);
+    pqxx::result rows =
+        transaction.exec(kInsertRegistry, registry.name, registry.tier, registry.region,
+                         created.created_at, registry.admin_user_enabled,
+                         registry.anonymous_pull_enabled, registry.public_network_access,
+                         registry.default_network_action, registry.data_endpoint_enabled);
     if (rows.empty()) return registry_exists(registry.name);
     created.id = rows[0][0].as<std::int64_t>();
     return {};
@@ -385,10 +388,10 @@ Result<bool> PostgresMetadataStore::update_registry(const RegistryRecord& regist
   if (auto bad = check_default_network_action(registry)) return *bad;
   bool updated = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
-    pqxx::result rows =
-        transaction.exec(kUpdateRegistry, registry.id, registry.tier, registry.region,
-                         registry.admin_user_enabled, registry.anonymous_pull_enabled,
-                         registry.public_network_access, registry.default_network_action);
+    pqxx::result rows = transaction.exec(
+        kUpdateRegistry, registry.id, registry.tier, registry.region, registry.admin_user_enabled,
+        registry.anonymous_pull_enabled, registry.public_network_access,
+        registry.default_network_action, registry.data_endpoint_enabled);
     updated = rows.affected_rows() > 0;
     return {};
   });

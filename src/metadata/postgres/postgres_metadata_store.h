@@ -1,11 +1,12 @@
 #pragma once
-// PostgresMetadataStore: the MetadataStore, AccessStore, EventStore, GcStore and LifecycleStore
-// on PostgreSQL, for deployments of several berthd nodes sharing one database. Its layout
-// follows the SQLite backend's: the schema and its migrations in postgres_schema.cc, the
-// connection pool and the transaction runner in postgres_connection.cc, and the statements of
-// each part in postgres_metadata_store.cc (content), postgres_attributes.cc,
-// postgres_listings.cc, postgres_access_store.cc, postgres_event_store.cc,
-// postgres_gc_store.cc and postgres_lifecycle.cc.
+// PostgresMetadataStore: the MetadataStore, AccessStore, EventStore, GcStore, LifecycleStore
+// and CoordinationStore on PostgreSQL, for deployments of several berthd nodes sharing one
+// database. Its layout follows the SQLite backend's: the schema and its migrations in
+// postgres_schema.cc, the connection pool and the transaction runner in
+// postgres_connection.cc, and the statements of each part in postgres_metadata_store.cc
+// (content), postgres_attributes.cc, postgres_listings.cc, postgres_access_store.cc,
+// postgres_event_store.cc, postgres_gc_store.cc, postgres_lifecycle.cc and
+// postgres_coordination.cc.
 //
 // Concurrency: every write is one SERIALIZABLE transaction, retried from the start when
 // PostgreSQL reports a conflict with a concurrent writer (of this node or another), so the
@@ -26,6 +27,7 @@
 #include <string>
 
 #include "metadata/access_store.h"
+#include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
@@ -287,6 +289,17 @@ class PostgresMetadataStore final : public Store {
   Result<bool> delete_purge_schedule(RegistryId registry, std::string_view name) override;
   Result<bool> record_purge_run(RegistryId registry, std::string_view name, std::int64_t at,
                                 std::string_view result) override;
+
+  // --- CoordinationStore (postgres_coordination.cc) ---
+  Result<std::optional<std::string>> deployment_setting(std::string_view name) override;
+  Result<std::string> ensure_deployment_setting(std::string_view name,
+                                                std::string_view value) override;
+  Result<void> put_deployment_setting(std::string_view name, std::string_view value) override;
+  Result<bool> delete_deployment_setting(std::string_view name) override;
+  Result<bool> acquire_lease(std::string_view name, std::string_view holder, std::int64_t now_ms,
+                             std::int64_t ttl_ms) override;
+  Result<void> release_lease(std::string_view name, std::string_view holder) override;
+  Result<std::optional<LeaseRecord>> find_lease(std::string_view name) override;
 
  private:
   explicit PostgresMetadataStore(std::unique_ptr<postgres::Database> database);

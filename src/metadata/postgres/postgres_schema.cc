@@ -1,9 +1,10 @@
-// The PostgreSQL backend's schema (version 1: what the SQLite schema is after its eight
+// The PostgreSQL backend's schema (version 2: what the SQLite schema is after its nine
 // migrations) and the migration runner. Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id bigint identity PK; name unique ignoring ASCII case, tier, region,
 //   |           created_at, flags, default_network_action, storage_quota_bytes, soft delete and
-//   |           retention policies, linked_bytes)        row 1 is the default registry 'default'
+//   |           retention policies, linked_bytes, data_endpoint_enabled (v2))
+//   |           row 1 is the default registry 'default'
 //   ^x  repositories (id identity PK; registry_id, name, created_at, attributes,
 //   |                 storage_quota_bytes, linked_bytes; UNIQUE registry_id, name)
 //   |     -> a registry's catalog is a range of that unique index (keyset pagination)
@@ -27,6 +28,7 @@
 //   |   gc_runs, deleted_manifests (^x deleted_manifest_references), deleted_tags,
 //   |   purge_schedules
 //   identities, signing_keys, login_events, events (the outbox and audit)
+//   deployment_settings (PK name; value bytea), leases (PK name; holder, expires_at_ms) (v2)
 //   schema_version (version PK, applied_at): one row per applied migration
 //
 // Why this shape (beyond what sqlite_metadata_store.cc says of the same tables):
@@ -72,7 +74,7 @@ namespace {
 constexpr std::int64_t kMigrationLock = 0x6265727468;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 0 -> 1: the complete schema, as SQLite's is after its version 8.
     R"sql(
 CREATE TABLE registries (
@@ -544,6 +546,23 @@ CREATE TABLE purge_schedules (
   PRIMARY KEY (registry_id, name)
 );
 )sql",
+    // 1 -> 2: as SQLite's version 9: what the nodes of a deployment share
+    // (postgres_coordination.cc): its settings and the leases of the jobs one node at a time
+    // runs; and whether a registry has dedicated data endpoints.
+    R"sql(
+ALTER TABLE registries ADD COLUMN data_endpoint_enabled boolean NOT NULL DEFAULT false;
+
+CREATE TABLE deployment_settings (
+  name  text COLLATE "C" PRIMARY KEY,
+  value bytea NOT NULL
+);
+
+CREATE TABLE leases (
+  name          text COLLATE "C" PRIMARY KEY,
+  holder        text COLLATE "C" NOT NULL,
+  expires_at_ms bigint NOT NULL
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
@@ -552,9 +571,9 @@ MetadataError database_error(std::string message) {
   return {Errc::database_error, "metadata database: " + std::move(message)};
 }
 
-// One step: the version found under the lock, and the next migration applied when it is
-// behind. Returns the version the database is at afterwards.
-Result<int> migrate_one_step(pqxx::connection& connection) {
+// One step towards `target`: the version found under the lock, and the next migration applied
+// when it is behind. Returns the version the database is at afterwards.
+Result<int> migrate_one_step(pqxx::connection& connection, int target) {
   pqxx::work work(connection, "berth migration");
   work.exec(std::string("SELECT pg_advisory_xact_lock(") + std::to_string(kMigrationLock) + ")");
   work.exec(
@@ -565,7 +584,7 @@ Result<int> migrate_one_step(pqxx::connection& connection) {
   if (version > kSchemaVersion) {
     return metadata::schema_too_new(version, kSchemaVersion);
   }
-  if (version == kSchemaVersion) {
+  if (version >= target) {
     work.commit();
     return version;
   }
@@ -580,16 +599,21 @@ Result<int> migrate_one_step(pqxx::connection& connection) {
 
 int schema_version() { return kSchemaVersion; }
 
-Result<void> migrate(pqxx::connection& connection) {
+Result<void> migrate(pqxx::connection& connection) { return migrate(connection, kSchemaVersion); }
+
+Result<void> migrate(pqxx::connection& connection, int target) {
+  if (target < 0 || target > kSchemaVersion) {
+    return unknown_schema_version(target);
+  }
   for (;;) {
     Result<int> version = MetadataError{Errc::database_error, ""};
     try {
-      version = migrate_one_step(connection);
+      version = migrate_one_step(connection, target);
     } catch (const std::exception& e) {
       return database_error(std::string("migrating the schema: ") + std::string(e.what()));
     }
     if (!version) return version.error();
-    if (*version == kSchemaVersion) return {};
+    if (*version >= target) return {};
   }
 }
 

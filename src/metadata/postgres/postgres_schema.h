@@ -17,5 +17,9 @@ int schema_version();
 // once. schema_too_new when a newer berth has migrated the database; database_error when a
 // step fails (nothing of that step is applied).
 Result<void> migrate(pqxx::connection& connection);
+// Brings it to `version` only (a database at a later version stays as it is): how the tests
+// build the databases older berths left. invalid_argument for a version this build does not
+// know.
+Result<void> migrate(pqxx::connection& connection, int version);
 
 }  // namespace berth::metadata::postgres

@@ -4,6 +4,7 @@
 // (nodes) writing one database at once, and the query plans of the keyset listings.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -20,17 +22,20 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/temp_dir.h"
 #include "metadata/conformance_test.h"
 #include "metadata/postgres/postgres_connection.h"
 #include "metadata/postgres/postgres_internal.h"
 #include "metadata/postgres/postgres_metadata_store.h"
 #include "metadata/postgres/postgres_schema.h"
+#include "metadata/sqlite_metadata_store.h"
 #include "oci/digest.h"
 #include "support/postgres_server.h"
 
 namespace berth::metadata {
 namespace {
 
+using berth::TempDir;
 using berth::testing::ScratchDatabase;
 using berth::testing::shared_postgres_server;
 using conformance::manifest_json;
@@ -74,6 +79,15 @@ class PostgresHarness : public StoreHarness {
   EventStore& events() override { return *store_; }
   GcStore& gc() override { return *store_; }
   LifecycleStore& lifecycle() override { return *store_; }
+  CoordinationStore& coordination() override { return *store_; }
+  std::unique_ptr<Store> open_another() override {
+    auto opened = PostgresMetadataStore::open(options_for(database_));
+    if (!opened) {
+      ADD_FAILURE() << opened.error().message;
+      return nullptr;
+    }
+    return std::move(*opened);
+  }
   bool reopen() override {
     store_.reset();  // closed first, as a stopped node would be
     auto opened = PostgresMetadataStore::open(options_for(database_));
@@ -111,8 +125,17 @@ INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance,
                          ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
                          ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Postgres, CoordinationStoreConformance,
+                         ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
+                         ConformanceBackendName());
 
 // --- raw access, bypassing the store ---
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += item + "; ";
+  return text;
+}
 
 pqxx::result query(const std::string& conninfo, const std::string& sql) {
   pqxx::connection connection(conninfo);
@@ -210,6 +233,124 @@ TEST(PostgresSchema, AFailedStepLeavesThePreviousVersionWhole) {
             "t");
   query(database.connection_string(), "DROP TABLE tags");
   EXPECT_NE(open_store(database), nullptr);
+}
+
+// A database as version 1 left it (built by the frozen first step, then written by hand as a
+// version-1 store would): version 2 adds the deployment's settings and leases and the data
+// endpoint flag, off for every registry, and keeps everything else.
+TEST(PostgresSchema, MigratesVersion1ToVersion2) {
+  ScratchDatabase database;
+  ASSERT_TRUE(database.ok()) << database.error();
+  const std::string& conninfo = database.connection_string();
+  {
+    pqxx::connection connection(conninfo);
+    auto migrated = postgres::migrate(connection, 1);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "1");
+  ASSERT_EQ(query_one(conninfo, "SELECT to_regclass('leases') IS NULL"), "t");
+  query(conninfo,
+        "INSERT INTO registries (id, name, tier, region, created_at, admin_user_enabled, "
+        "anonymous_pull_enabled, public_network_access, default_network_action, "
+        "soft_delete_enabled, soft_delete_days) "
+        "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000, true, true, false, 'Deny', "
+        "true, 30)");
+  query(conninfo,
+        "INSERT INTO repositories (id, registry_id, name, created_at) "
+        "VALUES (7, 2, 'team/api', 1600001100)");
+
+  auto store = open_store(database);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "2");
+  EXPECT_EQ(PostgresMetadataStore::schema_version(), 2);
+  std::vector<RegistryRecord> registries = store->list_registries().value();
+  ASSERT_EQ(registries.size(), 2u);
+  EXPECT_FALSE(registries[0].data_endpoint_enabled);
+  const RegistryRecord& team = registries[1];
+  EXPECT_EQ(team.name, "Team");
+  EXPECT_EQ(team.tier, "Premium");
+  EXPECT_TRUE(team.admin_user_enabled);
+  EXPECT_FALSE(team.public_network_access);
+  EXPECT_EQ(team.default_network_action, "Deny");
+  EXPECT_FALSE(team.data_endpoint_enabled);
+  EXPECT_EQ(store->soft_delete_policy(2).value().days, 30);
+  EXPECT_TRUE(store->repository_exists(repo("team/api", 2)).value());
+
+  RegistryRecord dedicated = team;
+  dedicated.data_endpoint_enabled = true;
+  ASSERT_TRUE(store->update_registry(dedicated).value());
+  EXPECT_EQ(store->ensure_deployment_setting("key-check", "v").value(), "v");
+  EXPECT_TRUE(store->acquire_lease("gc", "node-a", 1'000, 1'000).value());
+  store.reset();
+  auto reopened = open_store(database);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->find_registry("team").value()->data_endpoint_enabled);
+  EXPECT_EQ(reopened->deployment_setting("key-check").value(), std::optional<std::string>("v"));
+  EXPECT_EQ(reopened->find_lease("gc").value()->holder, "node-a");
+  EXPECT_EQ(query_one(conninfo, "SELECT count(*) FROM schema_version"), "2");
+}
+
+TEST(PostgresSchema, MigratingToAnUnknownVersionIsRefused) {
+  ScratchDatabase database;
+  ASSERT_TRUE(database.ok()) << database.error();
+  pqxx::connection connection(database.connection_string());
+  for (int version : {-1, PostgresMetadataStore::schema_version() + 1}) {
+    auto migrated = postgres::migrate(connection, version);
+    ASSERT_FALSE(migrated) << version;
+    EXPECT_EQ(migrated.error().code, Errc::invalid_argument);
+  }
+  EXPECT_EQ(query_one(database.connection_string(), "SELECT to_regclass('registries') IS NULL"),
+            "t");
+}
+
+// The two backends' schemas have the same tables with the same columns, so a database can be
+// copied from one to the other table by table and column by column. PostgreSQL's own
+// schema_version stands in for SQLite's PRAGMA user_version.
+TEST(PostgresSchema, HasTheTablesAndColumnsOfTheSqliteSchema) {
+  ScratchDatabase database(migrated_template());
+  ASSERT_TRUE(database.ok()) << database.error();
+  std::set<std::string> postgres_columns;
+  for (const pqxx::row& row :
+       query(database.connection_string(),
+             "SELECT table_name, column_name FROM information_schema.columns "
+             "WHERE table_schema = current_schema() AND table_name <> 'schema_version'")) {
+    std::string column = row[0].c_str();
+    column += '.';
+    column += row[1].c_str();
+    postgres_columns.insert(std::move(column));
+  }
+
+  TempDir dir;
+  const auto sqlite_file = dir.path() / "metadata.db";
+  ASSERT_TRUE(SqliteMetadataStore::open(sqlite_file));
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 9)
+      << "a new SQLite version needs its PostgreSQL step (and this test updated)";
+  std::set<std::string> sqlite_columns;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(sqlite_file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  constexpr char kColumns[] =
+      "SELECT t.name, c.name FROM sqlite_schema t, pragma_table_info(t.name) c "
+      "WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%'";
+  ASSERT_EQ(sqlite3_prepare_v2(db, kColumns, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::string column = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    column += '.';
+    column += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+    sqlite_columns.insert(std::move(column));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+
+  EXPECT_GT(sqlite_columns.size(), 100u);
+  std::vector<std::string> only_sqlite;
+  std::vector<std::string> only_postgres;
+  std::set_difference(sqlite_columns.begin(), sqlite_columns.end(), postgres_columns.begin(),
+                      postgres_columns.end(), std::back_inserter(only_sqlite));
+  std::set_difference(postgres_columns.begin(), postgres_columns.end(), sqlite_columns.begin(),
+                      sqlite_columns.end(), std::back_inserter(only_postgres));
+  EXPECT_EQ(joined(only_sqlite), "");
+  EXPECT_EQ(joined(only_postgres), "");
 }
 
 TEST(PostgresSchema, RegistryIdsAreNeverReused) {
@@ -531,12 +672,6 @@ void collect_nodes(const boost::json::object& node, bool main_path, std::vector<
   }
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string text;
-  for (const std::string& item : items) text += item + "; ";
-  return text;
-}
-
 // With sequential scans and sorts priced out, a statement that can run as an index range in its
 // order does; one that cannot still shows a Seq Scan or a Sort.
 TEST(PostgresPlans, ListingsAndLookupsAreIndexRangesInTheirOrder) {
@@ -552,7 +687,8 @@ TEST(PostgresPlans, ListingsAndLookupsAreIndexRangesInTheirOrder) {
   std::vector<postgres::Statement> statements;
   for (auto part : {postgres::planned_content_statements, postgres::planned_listing_statements,
                     postgres::planned_event_statements, postgres::planned_access_statements,
-                    postgres::planned_gc_statements, postgres::planned_lifecycle_statements}) {
+                    postgres::planned_gc_statements, postgres::planned_lifecycle_statements,
+                    postgres::planned_coordination_statements}) {
     for (const postgres::Statement& statement : part()) statements.push_back(statement);
   }
   for (const postgres::Statement& statement : statements) {
