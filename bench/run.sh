@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--quick] [--json FILE] [--berthd PATH] [--loadgen PATH]
 #                [--sendfile-ceiling PATH] [--registry PATH] [--only WORKLOAD,...] [--keep]
+#                [--scaleout [--backends PATH]]
 #
 # Without --berthd/--loadgen it builds berthd in Release (build/bench) and the benchmark tools
 # (build/bench-tools). The servers run on 127.0.0.1 with fresh data directories under
@@ -11,6 +12,12 @@
 # workloads. The client pulls need curl, skopeo, ctr and containerd: run.sh starts a private
 # containerd whose root, state and socket live under /dev/shm. Exits non-zero if any answer of
 # any server was wrong.
+#
+# --scaleout adds a third server to the same run: berthd on the scale-out backends
+# (PostgreSQL metadata, Azure Blob Storage bytes in Azurite), target "berth-pg". Its backends
+# come from berth_test_backends (--backends PATH, else built in build/bench-backends), which
+# starts a throwaway PostgreSQL cluster (fsync off) and Azurite on loopback ports. A second
+# report then compares berth-pg with berth, the embedded default.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +30,8 @@ ceiling=""
 registry=""
 only=""
 keep=0
+scaleout=0
+backends=""
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,7 +43,9 @@ while [[ $# -gt 0 ]]; do
     --registry) registry=$2; shift ;;
     --only) only=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --scaleout) scaleout=1 ;;
+    --backends) backends=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,6 +64,12 @@ if [[ -z "$loadgen" ]]; then
   cmake -S "$root/bench" -B "$root/build/bench-tools" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   ninja -C "$root/build/bench-tools" -j2 berth_loadgen berth_sendfile_ceiling >/dev/null
   loadgen="$root/build/bench-tools/berth_loadgen"
+fi
+if [[ $scaleout == 1 && -z "$backends" ]]; then
+  log "building the scale-out test backends launcher in build/bench-backends"
+  cmake -S "$root" -B "$root/build/bench-backends" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ninja -C "$root/build/bench-backends" -j2 berth_test_backends >/dev/null
+  backends="$root/build/bench-backends/tests/berth_test_backends"
 fi
 [[ -n "$ceiling" ]] || ceiling="$(dirname "$loadgen")/berth_sendfile_ceiling"
 [[ -n "$registry" ]] || registry=$(command -v docker-registry || true)
@@ -75,6 +92,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
 results="$work/results.jsonl"
 : >"$results"
 berth_pid=""
+scaleout_pid=""
+backends_pid=""
 ref_pid=""
 ref_auth_pid=""
 containerd_pid=""
@@ -84,6 +103,8 @@ client_dir=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
 
 cleanup() {
   stop_server "$berth_pid"
+  stop_server "$scaleout_pid"
+  stop_server "$backends_pid"
   stop_server "$ref_pid"
   stop_server "$ref_auth_pid"
   stop_server "$containerd_pid"
@@ -146,6 +167,34 @@ ref_config "$ref_auth_data" "$ref_auth_port" "$work/ref.htpasswd" >"$work/ref-au
 ref_cmd=("$registry" serve "$work/ref.yml")
 ref_auth_cmd=("$registry" serve "$work/ref-auth.yml")
 
+# start_scaleout_berthd: the scale-out backends, then berthd on them with the same settings as
+# the embedded one. Sets scaleout_pid and scaleout_port.
+start_scaleout_berthd() {
+  log "starting PostgreSQL + Azurite and berthd on them"
+  [[ -x "$backends" ]] || { echo "run.sh: missing executable '$backends'" >&2; exit 2; }
+  TMPDIR=/tmp "$backends" "$work/backends.env" >>"$work/backends.log" 2>&1 &
+  backends_pid=$!
+  for ((i = 0; i < 1200; i++)); do
+    [[ -s "$work/backends.env" ]] && break
+    kill -0 "$backends_pid" 2>/dev/null || { cat "$work/backends.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -s "$work/backends.env" ]] || { echo "run.sh: the scale-out backends did not start" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  . "$work/backends.env"
+  BERTH_INITIAL_ADMIN_TOKEN=$(cat "$work/admin-token") BERTH_WEBHOOK_TIMEOUT_SECONDS=2 \
+    BERTH_GC_GRACE_PERIOD_SECONDS=1 BERTH_GC_INTERVAL_SECONDS=0 \
+    BERTH_DEPLOYMENT_KEY=$(head -c 32 /dev/urandom | base64 -w0) PGPASSWORD="$PGPASSWORD" \
+    BERTH_AZURE_STORAGE_CONNECTION_STRING="$BERTH_TEST_AZURE_CONNECTION_STRING" \
+    "$berthd" --listen 127.0.0.1:0 --port-file "$work/berth-pg.port" \
+    --data-dir "$work/berth-pg-data" --log-level warn --rate-limit-scale 0 \
+    --access-token-lifetime 3600 --metadata "$BERTH_TEST_PG_URI" --storage azure \
+    --azure-container bench >>"$work/berth-pg.log" 2>&1 &
+  scaleout_pid=$!
+  scaleout_port=$("$loadgen" wait --port-file "$work/berth-pg.port" --bearer-file "$work/admin-token" --timeout 120) ||
+    { cat "$work/berth-pg.log" >&2; exit 1; }
+}
+
 log "starting berthd and docker-registry (without and with htpasswd)"
 # A 2 s webhook delivery timeout (default 10 s): push-many-webhooks' slow receiver never
 # answers, so its attempts fail (and are recorded) within the workload. Only webhook
@@ -162,11 +211,18 @@ ref_pid=$!
 ref_auth_pid=$!
 berth_port=$("$loadgen" wait --port-file "$work/berth.port" --bearer-file "$work/admin-token" --timeout 60) ||
   { cat "$work/berth.log" >&2; exit 1; }
+if [[ $scaleout == 1 ]]; then
+  start_scaleout_berthd
+fi
 "$loadgen" wait --addr "127.0.0.1:$ref_port" --timeout 60 >/dev/null || { cat "$work/ref.log" >&2; exit 1; }
 "$loadgen" wait --addr "127.0.0.1:$ref_auth_port" --status 401 --timeout 60 >/dev/null ||
   { cat "$work/ref-auth.log" >&2; exit 1; }
 "$loadgen" login --addr "127.0.0.1:$berth_port" --admin-token-file "$work/admin-token" \
   --out "$work/refresh-token" || { cat "$work/berth.log" >&2; exit 1; }
+if [[ $scaleout == 1 ]]; then
+  "$loadgen" login --addr "127.0.0.1:$scaleout_port" --admin-token-file "$work/admin-token" \
+    --out "$work/scaleout-refresh-token" || { cat "$work/berth-pg.log" >&2; exit 1; }
+fi
 
 # containerd for ctr-pull, all of it under $client_dir (the CRI plugin off: nothing but the
 # content store and images are used).
@@ -216,12 +272,18 @@ suite_args=(suite "${mode[@]}" --workdir "$work" --out "$results"
   --credentials "ref-auth=basic:$ref_user:$work/ref-password"
   --admin-token-file "berth=$work/admin-token"
   --containerd-socket "$containerd_socket" --client-dir "$client_dir")
+if [[ $scaleout == 1 ]]; then
+  suite_args+=(--target "berth-pg=127.0.0.1:$scaleout_port:$scaleout_pid"
+    --credentials "berth-pg=bearer:$work/scaleout-refresh-token"
+    --admin-token-file "berth-pg=$work/admin-token")
+fi
 [[ -z "$only" ]] || suite_args+=(--only "$only")
 log "workloads"
 "$loadgen" "${suite_args[@]}" || status=1
 
 log "startup on the populated data directories"
 stop_server "$berth_pid"; berth_pid=""
+stop_server "$scaleout_pid"; scaleout_pid=""
 stop_server "$ref_pid"; ref_pid=""
 stop_server "$ref_auth_pid"; ref_auth_pid=""
 stop_server "$containerd_pid"; containerd_pid=""
@@ -240,6 +302,12 @@ for ((rep = 0; rep < startup_reps; rep++)); do
 done
 
 "$loadgen" report --in "$results" --json "$json" || status=1
+if [[ $scaleout == 1 ]]; then
+  echo >&2
+  log "berthd on PostgreSQL + Azurite (berth-pg) against the embedded default (berth)"
+  "$loadgen" report --in "$results" --json "${json%.json}.scaleout.json" \
+    --candidate berth-pg --baseline berth || status=1
+fi
 cp "$results" "${json%.json}.raw.jsonl"
 echo "summary: $json (raw lines: ${json%.json}.raw.jsonl)" >&2
 if [[ $status != 0 ]]; then

@@ -59,6 +59,7 @@ Result<View> registry_create(Context& ctx) {
   if (!o.region.empty()) body["region"] = o.region;
   set_flag(body, "adminUserEnabled", o.admin_enabled);
   set_flag(body, "anonymousPullEnabled", o.anonymous_pull_enabled);
+  set_flag(body, "dataEndpointEnabled", o.data_endpoint_enabled);
   set_flag(body, "publicNetworkAccess", o.public_network_enabled);
   return with_client(
       ctx, [&](ManagementClient& c) { return show(c.create_registry(body), registry_view); });
@@ -71,12 +72,13 @@ Result<View> registry_update(Context& ctx) {
   if (!o.region.empty()) body["region"] = o.region;
   set_flag(body, "adminUserEnabled", o.admin_enabled);
   set_flag(body, "anonymousPullEnabled", o.anonymous_pull_enabled);
+  set_flag(body, "dataEndpointEnabled", o.data_endpoint_enabled);
   set_flag(body, "publicNetworkAccess", o.public_network_enabled);
   if (!o.default_action.empty()) body["defaultAction"] = o.default_action;
   if (body.empty()) {
     return usage_error(
         "nothing to update: give --tier, --region, --admin-enabled, --anonymous-pull-enabled, "
-        "--public-network-enabled or --default-action");
+        "--data-endpoint-enabled, --public-network-enabled or --default-action");
   }
   return with_client(ctx, [&](ManagementClient& c) {
     return show(c.update_registry(o.registry, body), registry_view);
@@ -238,6 +240,9 @@ void declare(Verbs& v) {
                   "enable the admin user (default false; see 'berth credential show')");
     v.bool_option(create, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
                   "let anyone pull without credentials (default false; not on Basic)");
+    v.bool_option(create, "--data-endpoint-enabled", o.data_endpoint_enabled,
+                  "redirect blob downloads to the storage (Azure) with short-lived URLs "
+                  "(default false; Premium)");
     v.bool_option(create, "--public-network-enabled", o.public_network_enabled,
                   "accept clients from any address (default true; see 'berth network-rule')");
 
@@ -262,6 +267,8 @@ void declare(Verbs& v) {
                   "enable or disable the admin user");
     v.bool_option(update, "--anonymous-pull-enabled", o.anonymous_pull_enabled,
                   "let anyone pull without credentials");
+    v.bool_option(update, "--data-endpoint-enabled", o.data_endpoint_enabled,
+                  "redirect blob downloads to the storage (Azure) with short-lived URLs");
     v.bool_option(update, "--public-network-enabled", o.public_network_enabled,
                   "accept clients from any address");
     update->add_option("--default-action", o.default_action,

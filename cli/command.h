@@ -35,6 +35,7 @@ struct Options {
   std::string region;
   std::string admin_enabled;           // "", "true" or "false"
   std::string anonymous_pull_enabled;  // idem
+  std::string data_endpoint_enabled;   // idem
   std::string public_network_enabled;  // idem
   std::string default_action;          // "", "Allow" or "Deny"
   // repository update: "", "true" or "false" each.

@@ -164,11 +164,37 @@ asio::awaitable<Response> head_blob(Registry& registry, Request& request) {
   co_return response;
 }
 
-asio::awaitable<Response> get_blob(Registry& registry, Request& request) {
+// How long a redirect to the storage stays usable: long enough for a client to follow it and
+// read a large layer, short enough that a leaked URL soon stops working.
+constexpr std::chrono::seconds kDirectDownloadLifetime{10 * 60};
+
+// A registry with dedicated data endpoints answers a blob GET with 307 to a short-lived read
+// URL of the storage, so the bytes bypass berthd. The caller got here through the pipeline
+// (network rules, identity, authorization), so no one who may not pull gets a URL. nullopt:
+// serve the bytes here (the setting is off, or the storage has no such URLs).
+std::optional<Response> redirect_to_storage(Scope& scope, const Target& target,
+                                            const oci::Digest& digest) {
+  if (!scope.context.registry || !scope.context.registry->record.data_endpoint_enabled) {
+    return std::nullopt;
+  }
+  auto url = scope.registry.direct_blob_url(target.name, digest, kDirectDownloadLifetime);
+  if (!url) return error_response(url.error());
+  if (!*url) return std::nullopt;
+  Response response = empty_response(307);
+  set(response, "Location", std::move(**url));
+  set(response, "Docker-Content-Digest", digest.str());
+  // The URL is a credential of its own: no cache may keep it past its lifetime.
+  set(response, "Cache-Control", "no-store");
+  return response;
+}
+
+asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
+  Registry& registry = scope.registry;
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   auto digest = parse_digest(request.param("digest"));
   if (!digest) co_return digest_invalid(request.param("digest"));
+  if (auto redirect = redirect_to_storage(scope, target, *digest)) co_return std::move(*redirect);
   auto blob = registry.open_blob(target.name, *digest);
   if (!blob) co_return error_response(blob.error());
 

@@ -124,6 +124,7 @@ json::object registry_json(const registry::RegistryInfo& info,
       {"createdTime", time_of(r.created_at)},
       {"adminUserEnabled", r.admin_user_enabled},
       {"anonymousPullEnabled", r.anonymous_pull_enabled},
+      {"dataEndpointEnabled", r.data_endpoint_enabled},
       {"publicNetworkAccess", r.public_network_access},
       {"networkRuleSet", network_rule_set_json(rules)},
       {"limits", limits_json(*info.tier)},
@@ -254,6 +255,7 @@ class Handlers {
                                               {"region", FieldType::string},
                                               {"adminUserEnabled", FieldType::boolean},
                                               {"anonymousPullEnabled", FieldType::boolean},
+                                              {"dataEndpointEnabled", FieldType::boolean},
                                               {"publicNetworkAccess", FieldType::boolean}})) {
       co_return std::move(*bad);
     }
@@ -274,6 +276,7 @@ class Handlers {
         bool_field(body.object, "adminUserEnabled"),
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
+        bool_field(body.object, "dataEndpointEnabled"),
     };
     auto created = co_await context.run_blocking([&]() -> TenantResult<json::object> {
       auto info = access_.create_registry(wanted);
@@ -304,6 +307,7 @@ class Handlers {
                                               {"region", FieldType::string},
                                               {"adminUserEnabled", FieldType::boolean},
                                               {"anonymousPullEnabled", FieldType::boolean},
+                                              {"dataEndpointEnabled", FieldType::boolean},
                                               {"publicNetworkAccess", FieldType::boolean},
                                               {"defaultAction", FieldType::string}})) {
       co_return std::move(*bad);
@@ -314,6 +318,7 @@ class Handlers {
         bool_field(body.object, "adminUserEnabled"),
         bool_field(body.object, "anonymousPullEnabled"),
         bool_field(body.object, "publicNetworkAccess"),
+        bool_field(body.object, "dataEndpointEnabled"),
         string_field(body.object, "defaultAction"),
     };
     auto updated = co_await context.run_blocking([&]() -> TenantResult<json::object> {

@@ -154,15 +154,15 @@ Result<std::optional<Hash>> read_hash_file(const fs::path& path) {
 
 }  // namespace
 
-Result<AdminCredential::Opened> AdminCredential::open(
-    const fs::path& data_dir, std::optional<std::string_view> initial_token) {
-  fs::path path = data_dir / kAdminTokenFile;
-  auto stored = read_hash_file(path);
-  if (!stored) return stored.error();
-  if (*stored) return Opened{AdminCredential(**stored), std::nullopt};
+namespace {
 
-  std::optional<std::string> generated;
+struct ChosenToken {
   std::string token;
+  std::optional<std::string> generated;  // set when made here, to be shown once
+};
+
+// The token a first start stores: the operator's initial one when given, else a new one.
+Result<ChosenToken> choose_token(std::optional<std::string_view> initial_token) {
   if (initial_token && !initial_token->empty()) {
     if (initial_token->size() < kMinTokenLength || !printable_ascii(*initial_token)) {
       return AuthError{Errc::invalid_argument,
@@ -170,14 +170,66 @@ Result<AdminCredential::Opened> AdminCredential::open(
                                    "spaces",
                                    kInitialAdminTokenVariable, kMinTokenLength)};
     }
-    token = std::string(*initial_token);
-  } else {
-    token = random_hex(kGeneratedTokenBytes);
-    generated = token;
+    return ChosenToken{std::string(*initial_token), std::nullopt};
   }
-  Hash hash = sha256(token);
+  std::string token = random_hex(kGeneratedTokenBytes);
+  return ChosenToken{token, token};
+}
+
+Result<Hash> stored_hash(std::string_view hex) {
+  auto hash = from_hex(hex);
+  if (!hash) {
+    return AuthError{Errc::corrupt,
+                     fmt::format("the deployment setting {} does not hold a SHA-256 in hex",
+                                 kAdminTokenSetting)};
+  }
+  return *hash;
+}
+
+}  // namespace
+
+Result<AdminCredential::Opened> AdminCredential::open(
+    const fs::path& data_dir, std::optional<std::string_view> initial_token) {
+  fs::path path = data_dir / kAdminTokenFile;
+  auto stored = read_hash_file(path);
+  if (!stored) return stored.error();
+  if (*stored) return Opened{AdminCredential(**stored), std::nullopt};
+
+  auto chosen = choose_token(initial_token);
+  if (!chosen) return chosen.error();
+  Hash hash = sha256(chosen->token);
   if (auto written = write_hash_file(path, hash); !written) return written.error();
-  return Opened{AdminCredential(hash), std::move(generated)};
+  return Opened{AdminCredential(hash), std::move(chosen->generated)};
+}
+
+Result<AdminCredential::Opened> AdminCredential::open_shared(
+    metadata::CoordinationStore& settings, std::optional<std::string_view> initial_token) {
+  auto stored = settings.deployment_setting(kAdminTokenSetting);
+  if (!stored) {
+    return AuthError{Errc::io_error,
+                     "reading the administrator token's hash: " + stored.error().message};
+  }
+  if (*stored) {
+    auto hash = stored_hash(**stored);
+    if (!hash) return hash.error();
+    return Opened{AdminCredential(*hash), std::nullopt, false};
+  }
+  auto chosen = choose_token(initial_token);
+  if (!chosen) return chosen.error();
+  const Hash hash = sha256(chosen->token);
+  const std::string mine = to_hex(hash);
+  // Nodes starting together race here; every one of them gets the winner's hash.
+  auto winner = settings.ensure_deployment_setting(kAdminTokenSetting, mine);
+  if (!winner) {
+    return AuthError{Errc::io_error,
+                     "storing the administrator token's hash: " + winner.error().message};
+  }
+  if (*winner != mine) {
+    auto theirs = stored_hash(*winner);
+    if (!theirs) return theirs.error();
+    return Opened{AdminCredential(*theirs), std::nullopt, false};
+  }
+  return Opened{AdminCredential(hash), std::move(chosen->generated), true};
 }
 
 AdminCredential AdminCredential::for_token(std::string_view token) {

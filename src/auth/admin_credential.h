@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "metadata/coordination_store.h"
 
 namespace berth::auth {
 
@@ -29,6 +30,8 @@ using Result = berth::Result<T, AuthError>;
 inline constexpr std::string_view kAdminTokenFile = "admin-token.sha256";
 inline constexpr std::string_view kInitialAdminTokenVariable = "BERTH_INITIAL_ADMIN_TOKEN";
 inline constexpr std::size_t kMinTokenLength = 16;
+// The deployment setting that holds the token's hash when nodes share the metadata.
+inline constexpr std::string_view kAdminTokenSetting = "admin_token_sha256";
 
 class AdminCredential {
  public:
@@ -40,6 +43,12 @@ class AdminCredential {
   // `initial_token` is ignored when the hash file exists already.
   static Result<Opened> open(const std::filesystem::path& data_dir,
                              std::optional<std::string_view> initial_token);
+
+  // The same, with the hash kept in the deployment settings of shared metadata (every node of
+  // a scale-out deployment): the first node to start stores it, the others read it. Nodes that
+  // start together agree on one token; `created` says which one stored it.
+  static Result<Opened> open_shared(metadata::CoordinationStore& settings,
+                                    std::optional<std::string_view> initial_token);
 
   // A credential that accepts exactly `token` (tests, tools).
   static AdminCredential for_token(std::string_view token);
@@ -60,6 +69,8 @@ struct AdminCredential::Opened {
   AdminCredential credential;
   // Set only when this call generated a new random token.
   std::optional<std::string> generated_token;
+  // Whether this call stored the hash (open_shared; open() leaves it false).
+  bool created = false;
 };
 
 // The initial token from the environment (BERTH_INITIAL_ADMIN_TOKEN), when set and non-empty.

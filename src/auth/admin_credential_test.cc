@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "common/temp_dir.h"
+#include "metadata/sqlite_metadata_store.h"
 #include "support/unprivileged.h"
 
 namespace berth::auth {
@@ -133,6 +136,82 @@ TEST(AdminCredential, AuthorizationHeaderNeedsTheBearerScheme) {
   EXPECT_FALSE(credential.verify_authorization("Bearerthe-admin-token-0123"));
   EXPECT_FALSE(credential.verify_authorization("Bearer the-admin-token-012"));
   EXPECT_FALSE(credential.verify_authorization("Bearer the-admin-token-01234"));
+}
+
+// Shared metadata (scale-out): the hash lives in the deployment settings. The embedded store
+// implements them like the PostgreSQL one (the coordination conformance suite runs on both).
+class SharedAdminCredential : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = metadata::SqliteMetadataStore::open(dir_.path() / "metadata.db");
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+  }
+  TempDir dir_;
+  std::unique_ptr<metadata::SqliteMetadataStore> store_;
+};
+
+TEST_F(SharedAdminCredential, FirstNodeStoresTheHashAndLaterNodesReadIt) {
+  auto first = AdminCredential::open_shared(*store_, std::nullopt);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->created);
+  ASSERT_TRUE(first->generated_token);
+  const std::string token = *first->generated_token;
+  auto stored = store_->deployment_setting(kAdminTokenSetting);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->find(token), std::string::npos) << "the plaintext must not be stored";
+  EXPECT_EQ((*stored)->size(), 64u);
+
+  // A later node, even with an initial token of its own, reads the stored hash.
+  auto later = AdminCredential::open_shared(*store_, "another-token-0123456789");
+  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_FALSE(later->created);
+  EXPECT_FALSE(later->generated_token);
+  EXPECT_TRUE(later->credential.verify(token));
+  EXPECT_FALSE(later->credential.verify("another-token-0123456789"));
+}
+
+TEST_F(SharedAdminCredential, InitialTokenAndItsRules) {
+  EXPECT_FALSE(AdminCredential::open_shared(*store_, "short"));
+  auto opened = AdminCredential::open_shared(*store_, "chosen-token-0123456789");
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_TRUE(opened->created);
+  EXPECT_FALSE(opened->generated_token);
+  EXPECT_TRUE(opened->credential.verify("chosen-token-0123456789"));
+}
+
+TEST_F(SharedAdminCredential, NodesStartingTogetherAgreeOnOneToken) {
+  constexpr int kNodes = 8;
+  std::vector<std::optional<AdminCredential::Opened>> opened(kNodes);
+  std::vector<std::thread> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.emplace_back([&, i] {
+      auto result = AdminCredential::open_shared(*store_, std::nullopt);
+      if (result) opened[i] = std::move(*result);
+    });
+  }
+  for (auto& node : nodes) node.join();
+  int created = 0;
+  std::string token;
+  for (const auto& node : opened) {
+    ASSERT_TRUE(node);
+    if (node->created) {
+      ++created;
+      ASSERT_TRUE(node->generated_token);
+      token = *node->generated_token;
+    } else {
+      EXPECT_FALSE(node->generated_token) << "only the node that stored it shows a token";
+    }
+  }
+  EXPECT_EQ(created, 1);
+  for (const auto& node : opened) EXPECT_TRUE(node->credential.verify(token));
+}
+
+TEST_F(SharedAdminCredential, CorruptStoredHashIsAnError) {
+  ASSERT_TRUE(store_->put_deployment_setting(kAdminTokenSetting, "not a hash"));
+  auto opened = AdminCredential::open_shared(*store_, std::nullopt);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, Errc::corrupt);
 }
 
 TEST(AdminCredential, InitialTokenComesFromTheEnvironment) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 
@@ -52,6 +53,12 @@ LinksPosition parse_links_cursor(std::string_view cursor) {
 GcError already_running() {
   return {GcErrc::already_running,
           "a garbage collection is already running; wait for it to finish (berth gc status)"};
+}
+
+GcError running_elsewhere() {
+  return {GcErrc::already_running,
+          "a garbage collection is already running on another node of the deployment; wait for "
+          "it to finish (berth gc status)"};
 }
 
 std::size_t phase_index(std::string_view phase) {
@@ -109,6 +116,7 @@ class GarbageCollector::Execution {
       last_saved_ = now;
     }
     gc_.note_progress(run_);
+    gc_.renew_lease();
     if (gc_.page_hook_) gc_.page_hook_(run_);
     gc_.pause_between_pages(now - page_started_);
     page_started_ = std::chrono::steady_clock::now();
@@ -321,7 +329,40 @@ void GarbageCollector::pause_between_pages(std::chrono::steady_clock::duration p
 
 bool GarbageCollector::stopping() const {
   std::lock_guard lock(mutex_);
-  return stop_;
+  return stop_ || lease_lost_;
+}
+
+bool GarbageCollector::take_lease() {
+  if (options_.lease == nullptr) return true;
+  if (!options_.lease->hold()) return false;
+  std::lock_guard lock(mutex_);
+  lease_lost_ = false;
+  lease_renewed_ = std::chrono::steady_clock::now();
+  return true;
+}
+
+bool GarbageCollector::renew_lease() {
+  if (options_.lease == nullptr) return true;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (lease_lost_) return false;
+    if (now - lease_renewed_ < options_.lease->ttl() / 3) return true;
+  }
+  const bool held = options_.lease->hold();
+  std::lock_guard lock(mutex_);
+  if (held) {
+    lease_renewed_ = now;
+  } else {
+    lease_lost_ = true;
+    spdlog::warn("garbage collection: the deployment's lease went to another node; this run "
+                 "stops after its page and is resumed there");
+  }
+  return held;
+}
+
+void GarbageCollector::release_lease() {
+  if (options_.lease != nullptr) options_.lease->release();
 }
 
 GcResult<GcRun> GarbageCollector::record(const GcRequest& request) {
@@ -344,7 +385,13 @@ GcResult<GcRun> GarbageCollector::start(const GcRequest& request) {
     if (busy_) return already_running();
     busy_ = true;
   }
+  if (!take_lease()) {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+    return running_elsewhere();
+  }
   auto run = record(request);
+  if (!run) release_lease();
   std::lock_guard lock(mutex_);
   if (!run) {
     busy_ = false;
@@ -361,9 +408,15 @@ GcResult<GcRun> GarbageCollector::run_now(const GcRequest& request) {
     if (busy_) return already_running();
     busy_ = true;
   }
+  if (!take_lease()) {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+    return running_elsewhere();
+  }
   auto run = record(request);
   GcResult<GcRun> result = run ? GcResult<GcRun>(execute(std::move(*run)))
                                : GcResult<GcRun>(run.error());
+  release_lease();
   std::lock_guard lock(mutex_);
   busy_ = false;
   return result;
@@ -439,6 +492,9 @@ GcTotals GarbageCollector::totals() const {
   return totals;
 }
 
+// Runs left "running" by a process that stopped: this one's last life, or another node that
+// died. Only the lease holder executes runs, so once this node holds the lease, every run still
+// marked running is one nobody is executing.
 void GarbageCollector::resume_interrupted() {
   auto interrupted = runs_.running_gc_runs();
   if (!interrupted) {
@@ -446,10 +502,31 @@ void GarbageCollector::resume_interrupted() {
                   interrupted.error().message);
     return;
   }
+  if (interrupted->empty() || !take_lease()) return;
   for (GcRun& run : *interrupted) {
-    if (stopping()) return;
+    if (stopping()) break;
     execute(std::move(run));
   }
+  release_lease();
+}
+
+bool GarbageCollector::scheduled_run_due() {
+  constexpr std::size_t kLookBack = 50;
+  auto runs = runs_.list_gc_runs(std::nullopt, std::numeric_limits<std::int64_t>::max(), kLookBack);
+  if (!runs) {
+    spdlog::error("garbage collection: reading past runs: {}", runs.error().message);
+    return false;
+  }
+  // Timers of different nodes drift apart; a run started a little less than an interval ago
+  // is this period's.
+  const std::int64_t interval = options_.interval.count();
+  const std::int64_t tolerance = std::min<std::int64_t>(60, interval / 10);
+  const std::int64_t now = options_.clock();
+  for (const GcRun& run : *runs) {
+    if (run.started_by != "schedule") continue;
+    return now - run.started_at >= interval - tolerance;
+  }
+  return true;
 }
 
 void GarbageCollector::worker_loop() {
@@ -466,46 +543,81 @@ void GarbageCollector::worker_loop() {
   }
   const bool scheduled = options_.interval.count() > 0;
   auto next_scheduled = std::chrono::steady_clock::now() + options_.interval;
+  // With other nodes, one of them may die mid-run: look for runs to resume once per lease TTL
+  // (its run is resumable once its lease has expired).
+  const auto resume_every = options_.lease != nullptr
+                                ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      options_.lease->ttl())
+                                : std::chrono::steady_clock::duration::max();
+  auto next_resume_check = options_.lease != nullptr ? std::chrono::steady_clock::now() + resume_every
+                                                     : std::chrono::steady_clock::time_point::max();
   while (true) {
     std::optional<GcRun> run;
+    bool resume_check = false;
     {
       std::unique_lock lock(mutex_);
       auto ready = [&] {
+        const auto now = std::chrono::steady_clock::now();
         return stop_ || queued_.has_value() ||
-               (scheduled && !busy_ && std::chrono::steady_clock::now() >= next_scheduled);
+               (scheduled && !busy_ && now >= next_scheduled) ||
+               (!busy_ && now >= next_resume_check);
       };
-      if (scheduled) {
-        wake_.wait_until(lock, next_scheduled, ready);
-      } else {
+      auto wake_at = std::min(scheduled ? next_scheduled : std::chrono::steady_clock::time_point::max(),
+                              next_resume_check);
+      if (wake_at == std::chrono::steady_clock::time_point::max()) {
         wake_.wait(lock, ready);
+      } else {
+        wake_.wait_until(lock, wake_at, ready);
       }
       if (stop_) return;
-      const bool due = scheduled && std::chrono::steady_clock::now() >= next_scheduled;
+      const auto now = std::chrono::steady_clock::now();
+      const bool due = scheduled && now >= next_scheduled;
       if (queued_) {
         run = std::move(queued_);
         queued_.reset();
       } else if (due && !busy_) {
         busy_ = true;
+      } else if (!busy_ && now >= next_resume_check) {
+        busy_ = true;
+        resume_check = true;
       } else {
         // Due while a run asked for on demand is executing: that run is this period's.
-        if (due) next_scheduled = std::chrono::steady_clock::now() + options_.interval;
+        if (due) next_scheduled = now + options_.interval;
         continue;
       }
     }
-    if (!run) {
+    if (resume_check) {
+      next_resume_check = std::chrono::steady_clock::now() + resume_every;
+      resume_interrupted();
+    } else if (run) {
+      // Asked for by start(), which took the lease.
+      execute(std::move(*run));
+      release_lease();
+    } else {
       next_scheduled = std::chrono::steady_clock::now() + options_.interval;
-      auto recorded = record({std::nullopt, false, "schedule"});
-      if (recorded) {
-        run = std::move(*recorded);
-      } else {
-        spdlog::error("garbage collection: starting the scheduled run: {}",
-                      recorded.error().message);
-      }
+      run_scheduled();
     }
-    if (run) execute(std::move(*run));
     std::lock_guard lock(mutex_);
     busy_ = false;
   }
+}
+
+// The deployment-wide run of the schedule, unless another node ran this period's already or
+// is running one now.
+void GarbageCollector::run_scheduled() {
+  if (!scheduled_run_due() || !take_lease()) return;
+  // Checked again under the lease: another node may have run it just before letting go.
+  if (!scheduled_run_due()) {
+    release_lease();
+    return;
+  }
+  auto recorded = record({std::nullopt, false, "schedule"});
+  if (recorded) {
+    execute(std::move(*recorded));
+  } else {
+    spdlog::error("garbage collection: starting the scheduled run: {}", recorded.error().message);
+  }
+  release_lease();
 }
 
 GcResult<GcRun> GarbageCollector::find(std::int64_t id) {

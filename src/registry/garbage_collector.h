@@ -15,7 +15,7 @@
 //
 // Progress is published after every page (totals(), for /metrics) and saved at most once a
 // second, so a run interrupted by a crash resumes about where it was when berthd starts again.
-// One run at a time per process.
+// One run at a time per process, and per deployment with a lease (GcOptions::lease).
 
 #include <chrono>
 #include <condition_variable>
@@ -30,6 +30,7 @@
 #include "common/result.h"
 #include "metadata/gc_store.h"
 #include "metadata/metadata_store.h"
+#include "registry/node_lease.h"
 #include "storage/blob_storage.h"
 
 namespace berth::registry {
@@ -60,6 +61,11 @@ struct GcOptions {
   // after each page it pauses five times as long as the page took, so it takes at most a
   // sixth of a core from them; with no clients it runs at full speed. None: never yields.
   std::function<bool()> clients_busy;
+  // The deployment's lease on garbage collection: a node runs a collection (on demand,
+  // scheduled or resumed) only while it holds it, so the nodes of a scale-out deployment run one
+  // at a time, and a run whose node died is resumed by another once the lease has expired.
+  // None: this process is the only one (tests).
+  NodeLease* lease = nullptr;
 };
 
 struct GcRequest {
@@ -124,6 +130,16 @@ class GarbageCollector {
   metadata::GcRun execute(metadata::GcRun run);
   void worker_loop();
   void resume_interrupted();
+  // Whether a scheduled run is due: the deployment's last one (by any node) started at least an
+  // interval ago.
+  bool scheduled_run_due();
+  void run_scheduled();
+  // The lease (see GcOptions::lease): taken before a run, renewed during it at most every
+  // third of its TTL, let go after it. renew_lease() false: another node has it now, and the
+  // run stops after its page (resumed by that node).
+  bool take_lease();
+  bool renew_lease();
+  void release_lease();
   bool stopping() const;
   // Sleeps the page pause (longer while clients are busy: see GcOptions::clients_busy), or
   // less when a stop comes. `page_time`: how long the page took.
@@ -140,6 +156,8 @@ class GarbageCollector {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  bool lease_lost_ = false;                 // the run in progress must stop (renew_lease)
+  std::chrono::steady_clock::time_point lease_renewed_;
   bool busy_ = false;                       // a run is executing or queued
   std::optional<metadata::GcRun> queued_;   // handed over by start()
   GcTotals totals_;                         // of the runs that ended

@@ -83,6 +83,8 @@ void LifecycleJob::loop() {
   std::unique_lock lock(mutex_);
   while (!stop_) {
     if (wake_.wait_for(lock, options_.interval, [this] { return stop_; })) break;
+    // Another node holds the job: it makes this interval's pass.
+    if (options_.lease != nullptr && !options_.lease->hold()) continue;
     lock.unlock();
     LifecyclePass pass = run_once();
     for (const std::string& error : pass.errors) spdlog::warn("content lifecycle: {}", error);

@@ -20,6 +20,7 @@
 
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
+#include "registry/node_lease.h"
 #include "registry/purge.h"
 #include "registry/registry_services.h"
 
@@ -29,6 +30,9 @@ struct LifecycleJobOptions {
   std::chrono::seconds interval{60};  // 0: no background pass (run_once only)
   std::size_t page_size = 500;
   std::function<std::int64_t()> clock;  // Unix seconds; tests move it forward
+  // The deployment's lease on this job: of several nodes, the one holding it makes the
+  // background passes (its TTL should span a few intervals). None: every pass runs.
+  NodeLease* lease = nullptr;
 };
 
 // What one pass did.

@@ -41,8 +41,9 @@ RegistryError from_storage(const storage::StorageError& error, Errc not_found_co
     case storage::Errc::digest_mismatch:
       return {Errc::digest_invalid, "the uploaded content does not match the digest given"};
     case storage::Errc::upload_busy:
-      return {Errc::blob_upload_invalid,
-              "another request is writing to this upload; retry when it has finished"};
+      // A request on another node holds the upload (the driver's lock or lease): the same
+      // answer as a request on this node holding it.
+      return upload_in_use();
     case storage::Errc::invalid_argument:
       return {Errc::blob_upload_unknown, "upload unknown to the registry"};
     case storage::Errc::storage_full:
@@ -312,6 +313,18 @@ Result<OpenedBlob> Registry::open_blob(std::string_view repository, const oci::D
                         "blob storage lost the content of a linked blob");
   }
   return OpenedBlob{*info, std::move(*reader)};
+}
+
+Result<std::optional<std::string>> Registry::direct_blob_url(std::string_view repository,
+                                                               const oci::Digest& digest,
+                                                               std::chrono::seconds lifetime) {
+  auto info = stat_blob(repository, digest);
+  if (!info) return info.error();
+  auto url = storage_.direct_read_url(digest, lifetime);
+  if (!url) {
+    return from_storage(url.error(), Errc::internal, "blob storage has no URL for a linked blob");
+  }
+  return std::move(*url);
 }
 
 Result<void> Registry::delete_blob(std::string_view repository, const oci::Digest& digest) {

@@ -193,6 +193,12 @@ class Registry {
   // --- blobs ---
   Result<BlobInfo> stat_blob(std::string_view repository, const oci::Digest& digest);
   Result<OpenedBlob> open_blob(std::string_view repository, const oci::Digest& digest);
+  // A short-lived URL that reads the blob straight from the storage (the registry's dedicated
+  // data endpoint), after the same checks as open_blob; nullopt when the storage has no such
+  // URLs (the filesystem).
+  Result<std::optional<std::string>> direct_blob_url(std::string_view repository,
+                                                     const oci::Digest& digest,
+                                                     std::chrono::seconds lifetime);
   // Unlinks the blob from the repository; the bytes stay until garbage collection.
   Result<void> delete_blob(std::string_view repository, const oci::Digest& digest);
   // Links a blob that `from` holds into `repository` without moving bytes; blob_unknown when

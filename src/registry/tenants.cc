@@ -27,6 +27,8 @@ struct FeatureFlag {
 constexpr FeatureFlag kFeatureFlags[] = {
     {Feature::anonymous_pull, &metadata::RegistryRecord::anonymous_pull_enabled,
      "anonymousPullEnabled"},
+    {Feature::data_endpoint, &metadata::RegistryRecord::data_endpoint_enabled,
+     "dataEndpointEnabled"},
 };
 
 // A counter for kinds whose feature does not exist yet: nothing to count.
@@ -224,6 +226,7 @@ TenantResult<RegistryInfo> Tenants::create(const NewRegistry& request) {
   record.created_at = unix_now();
   record.admin_user_enabled = request.admin_user_enabled.value_or(false);
   record.anonymous_pull_enabled = request.anonymous_pull_enabled.value_or(false);
+  record.data_endpoint_enabled = request.data_endpoint_enabled.value_or(false);
   record.public_network_access = request.public_network_access.value_or(true);
   if (auto allowed = check_tier(record, **tier, **tier); !allowed) return allowed.error();
   if (auto allowed = check_network_action(record, **tier); !allowed) return allowed.error();
@@ -297,6 +300,9 @@ TenantResult<RegistryInfo> Tenants::update(std::string_view name, const Registry
     record->region = *changes.region;
   }
   if (changes.admin_user_enabled) record->admin_user_enabled = *changes.admin_user_enabled;
+  if (changes.data_endpoint_enabled) {
+    record->data_endpoint_enabled = *changes.data_endpoint_enabled;
+  }
   if (changes.anonymous_pull_enabled) {
     record->anonymous_pull_enabled = *changes.anonymous_pull_enabled;
   }

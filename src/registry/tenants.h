@@ -84,6 +84,7 @@ struct NewRegistry {
   std::optional<bool> admin_user_enabled;
   std::optional<bool> anonymous_pull_enabled;
   std::optional<bool> public_network_access;
+  std::optional<bool> data_endpoint_enabled;
 };
 
 // Absent fields stay as they are.
@@ -93,6 +94,8 @@ struct RegistryChanges {
   std::optional<bool> admin_user_enabled;
   std::optional<bool> anonymous_pull_enabled;
   std::optional<bool> public_network_access;
+  // Blob downloads answered with a redirect to the storage (docs/configuration.md).
+  std::optional<bool> data_endpoint_enabled;
   // The firewall's answer for clients no network rule allows: "Allow" or "Deny" (any case).
   std::optional<std::string> default_network_action;
 };

@@ -13,7 +13,7 @@ constexpr std::array kStandardFeatures =
     std::to_array<Feature>({Feature::anonymous_pull, Feature::artifact_cache});
 constexpr std::array kPremiumFeatures = std::to_array<Feature>(
     {Feature::anonymous_pull, Feature::artifact_cache, Feature::geo_replication,
-     Feature::retention_policy, Feature::content_trust});
+     Feature::retention_policy, Feature::content_trust, Feature::data_endpoint});
 
 // The published limits of the three tiers (see docs/management-api.md). The throughput
 // entries are {per registry, per identity} requests per minute; read_ops_per_minute and
@@ -138,6 +138,8 @@ std::string_view feature_name(Feature feature) {
       return "retentionPolicy";
     case Feature::content_trust:
       return "contentTrust";
+    case Feature::data_endpoint:
+      return "dataEndpoint";
   }
   return "";
 }
@@ -154,6 +156,8 @@ std::string_view feature_description(Feature feature) {
       return "retention policy";
     case Feature::content_trust:
       return "content trust";
+    case Feature::data_endpoint:
+      return "dedicated data endpoints";
   }
   return "";
 }

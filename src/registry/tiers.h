@@ -17,6 +17,7 @@ enum class Feature {
   geo_replication,
   retention_policy,
   content_trust,
+  data_endpoint,  // blob downloads redirected to the storage (dedicated data endpoints)
 };
 
 // Resources a registry holds a tier-limited number of.

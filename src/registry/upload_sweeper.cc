@@ -80,11 +80,11 @@ Result<std::size_t> UploadSweeper::remove_orphans() {
   return removed;
 }
 
-void UploadSweeper::start(std::chrono::seconds interval) {
+void UploadSweeper::start(std::chrono::seconds interval, NodeLease* lease) {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this, interval] { run(interval); });
+  thread_ = std::thread([this, interval, lease] { run(interval, lease); });
 }
 
 void UploadSweeper::stop() {
@@ -96,10 +96,12 @@ void UploadSweeper::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void UploadSweeper::run(std::chrono::seconds interval) {
+void UploadSweeper::run(std::chrono::seconds interval, NodeLease* lease) {
   std::unique_lock lock(mutex_);
   for (;;) {
     if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    // Another node holds the sweep: it makes this interval's pass.
+    if (lease != nullptr && !lease->hold()) continue;
     lock.unlock();
     auto swept = sweep_once(unix_now());
     if (!swept) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "metadata/metadata_store.h"
+#include "registry/node_lease.h"
 #include "registry/registry.h"
 #include "storage/blob_storage.h"
 
@@ -33,14 +34,15 @@ class UploadSweeper {
   // One pass at time `now` (Unix seconds).
   Result<SweepReport> sweep_once(std::int64_t now);
 
-  // Sweeps every `interval` on a background thread until stop() or destruction.
-  void start(std::chrono::seconds interval);
+  // Sweeps every `interval` on a background thread until stop() or destruction. With a
+  // `lease`, only while this node holds it: of several nodes, one sweeps.
+  void start(std::chrono::seconds interval, NodeLease* lease = nullptr);
   void stop();
 
  private:
   Result<std::size_t> remove_expired(std::int64_t now);
   Result<std::size_t> remove_orphans();
-  void run(std::chrono::seconds interval);
+  void run(std::chrono::seconds interval, NodeLease* lease);
 
   storage::BlobStorage& storage_;
   metadata::MetadataStore& metadata_;

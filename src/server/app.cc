@@ -39,6 +39,7 @@
 #include "registry/tenants.h"
 #include "registry/garbage_collector.h"
 #include "registry/lifecycle_job.h"
+#include "registry/node_lease.h"
 #include "registry/upload_sweeper.h"
 #include "registry/pull_log.h"
 #include "server/backends.h"
@@ -174,6 +175,12 @@ constexpr unsigned kBlockingThreads = 16;
 struct App::Parts {
   std::unique_ptr<storage::BlobStorage> storage;
   std::unique_ptr<metadata::Store> metadata;
+  // This process's name in the deployment's leases, and the leases of the jobs one node at a
+  // time runs; declared before the jobs, which use them until they stop.
+  std::string node_id;
+  std::unique_ptr<registry::NodeLease> sweeper_lease;
+  std::unique_ptr<registry::NodeLease> gc_lease;
+  std::unique_ptr<registry::NodeLease> lifecycle_lease;
   std::unique_ptr<registry::TenantResolver> tenants;
   std::unique_ptr<registry::UploadSessions> uploads;
   // Stopped (by destruction) before the backends it sweeps go away.
@@ -223,8 +230,12 @@ namespace {
 std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStorage& storage,
                                                               metadata::MetadataStore& metadata,
                                                               registry::UploadSessions& uploads,
-                                                              std::chrono::seconds interval) {
+                                                              std::chrono::seconds interval,
+                                                              registry::NodeLease* lease) {
   auto sweeper = std::make_unique<registry::UploadSweeper>(storage, metadata, uploads);
+  sweeper->start(interval, lease);
+  // With other nodes, the one holding the sweep does it.
+  if (lease != nullptr && !lease->hold()) return sweeper;
   auto swept = sweeper->sweep_once(unix_now());
   if (!swept) {
     spdlog::warn("upload sweep at start-up failed: {}", swept.error().message);
@@ -232,18 +243,45 @@ std::unique_ptr<registry::UploadSweeper> start_upload_sweeper(storage::BlobStora
     spdlog::info("upload sweep at start-up: removed {} expired sessions and {} orphaned uploads",
                  swept->expired, swept->orphans);
   }
-  sweeper->start(interval);
   return sweeper;
 }
 
-// The deployment key: BERTH_DEPLOYMENT_KEY when set, else <data dir>/deployment.key.
-auth::DeploymentKey open_deployment_key(const std::filesystem::path& data_dir) {
+// The deployment key: BERTH_DEPLOYMENT_KEY when set, else <data dir>/deployment.key. Nodes on
+// shared metadata must all have the one key the secrets in the database were sealed with, so
+// there it comes from the variable only: a key file made by one node is no other node's.
+auth::DeploymentKey open_deployment_key(const Config& config) {
   const char* variable = std::getenv(std::string(auth::kDeploymentKeyVariable).c_str());
   std::optional<std::string_view> from_environment;
-  if (variable != nullptr) from_environment = variable;
-  auto key = auth::DeploymentKey::open(data_dir, from_environment);
+  if (variable != nullptr && *variable != '\0') from_environment = variable;
+  if (shares_metadata(config) && !from_environment) {
+    throw std::runtime_error(fmt::format(
+        "on shared (PostgreSQL) metadata every node needs the deployment's key in {} (base64 of "
+        "32 bytes, the same on every node; e.g. `head -c 32 /dev/urandom | base64`)",
+        auth::kDeploymentKeyVariable));
+  }
+  auto key = auth::DeploymentKey::open(config.data_dir, from_environment);
   if (!key) throw std::runtime_error(key.error().message);
   return std::move(*key);
+}
+
+// A check value of the deployment key (a keyed hash of a fixed text) in the shared settings:
+// the first start stores it, every later start (of any node) compares. A node started with
+// another key would fail to unseal every secret in the database, so it stops here instead,
+// saying why.
+void check_deployment_key(metadata::CoordinationStore& settings, const auth::DeploymentKey& key) {
+  constexpr std::string_view kSetting = "deployment_key_check";
+  const std::string mine = key.keyed_hash("berth deployment key check");
+  auto stored = settings.ensure_deployment_setting(kSetting, mine);
+  if (!stored) {
+    throw std::runtime_error("reading the deployment key's check value: " +
+                             stored.error().message);
+  }
+  if (!auth::equal_constant_time(*stored, mine)) {
+    throw std::runtime_error(fmt::format(
+        "the deployment key ({} or <data dir>/{}) is not the one this deployment's metadata "
+        "was set up with; every node needs the same key",
+        auth::kDeploymentKeyVariable, auth::kDeploymentKeyFile));
+  }
 }
 
 // Registries whose admin user was enabled before admin passwords existed get them now, so
@@ -336,8 +374,10 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       std::make_unique<registry::TenantResolver>(*parts_->metadata, tenant_routing(config));
   parts_->uploads = std::make_unique<registry::UploadSessions>(registry::UploadPolicy{
       config.upload_idle_timeout, config.max_open_uploads_per_registry});
-  parts_->upload_sweeper = start_upload_sweeper(*parts_->storage, *parts_->metadata,
-                                                *parts_->uploads, config.upload_sweep_interval);
+  make_leases(config);
+  parts_->upload_sweeper =
+      start_upload_sweeper(*parts_->storage, *parts_->metadata, *parts_->uploads,
+                           config.upload_sweep_interval, parts_->sweeper_lease.get());
   parts_->blocking = std::make_unique<api::BlockingPool>(kBlockingThreads);
   parts_->metrics = std::make_unique<metrics::Metrics>(parts_->metadata.get());
   parts_->metrics->set_pool_source([pool = parts_->blocking.get()] {
@@ -350,13 +390,17 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
       parts_->metadata.get());
   parts_->data_plane = std::make_unique<api::DataPlane>(api::DataPlane{*parts_->registries});
 
-  bool first_start = begin_first_start(config.data_dir);
-  auto admin = auth::AdminCredential::open(config.data_dir,
-                                           auth::initial_admin_token_from_environment());
-  if (!admin) throw std::runtime_error(admin.error().message);
-  parts_->admin.emplace(admin->credential);
-  parts_->generated_admin_token = admin->generated_token;
-  parts_->deployment_key.emplace(open_deployment_key(config.data_dir));
+  // On shared metadata the key is checked before the administrator token is made: a node
+  // with the wrong key must not be the one that makes (and alone shows) the token. On the
+  // embedded default the first-start marker covers a start that fails after the token is made.
+  bool first_start = false;
+  if (shares_metadata(config)) {
+    open_and_check_deployment_key(config);
+    first_start = open_admin_credential(config);
+  } else {
+    first_start = open_admin_credential(config);
+    open_and_check_deployment_key(config);
+  }
   parts_->access_control = std::make_unique<registry::AccessControl>(
       *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
   ensure_admin_passwords(*parts_->metadata, *parts_->access_control);
@@ -399,7 +443,50 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
     parts_->first_login->port = ports.front();
   }
   report_registry_listeners(config, ports, *parts_->metadata);
-  if (first_start) finish_first_start(config.data_dir);
+  if (first_start && !shares_metadata(config)) finish_first_start(config.data_dir);
+}
+
+void App::open_and_check_deployment_key(const Config& config) {
+  parts_->deployment_key.emplace(open_deployment_key(config));
+  check_deployment_key(*parts_->metadata, *parts_->deployment_key);
+}
+
+// The deployment administrator token's hash: in the data directory on the embedded default
+// (a first start of it makes the token), in the shared metadata otherwise (the first node to
+// start makes it, the others read it). True on the first start, which also enables the default
+// registry's admin user.
+bool App::open_admin_credential(const Config& config) {
+  const std::optional<std::string> initial = auth::initial_admin_token_from_environment();
+  const bool shared = shares_metadata(config);
+  bool first_start = !shared && begin_first_start(config.data_dir);
+  auto admin = shared ? auth::AdminCredential::open_shared(*parts_->metadata, initial)
+                      : auth::AdminCredential::open(config.data_dir, initial);
+  if (!admin) throw std::runtime_error(admin.error().message);
+  if (shared) first_start = admin->created;
+  parts_->admin.emplace(admin->credential);
+  parts_->generated_admin_token = admin->generated_token;
+  return first_start;
+}
+
+// The leases of the jobs one node of a deployment runs at a time. Their TTLs span a few of the
+// job's intervals, so the holder renews on every pass and another node takes over within a few
+// intervals of the holder's death.
+void App::make_leases(const Config& config) {
+  // The embedded default is one process by construction (its SQLite file serves one berthd):
+  // no lease, so a restart after a crash sweeps and collects at once instead of waiting for
+  // its predecessor's lease to expire.
+  if (!shares_metadata(config)) return;
+  parts_->node_id = registry::make_node_id();
+  auto lease = [&](std::string name, std::chrono::seconds interval) {
+    const auto ttl = std::max<std::chrono::milliseconds>(3 * interval, std::chrono::seconds(60));
+    return std::make_unique<registry::NodeLease>(*parts_->metadata, std::move(name),
+                                                 parts_->node_id, ttl);
+  };
+  parts_->sweeper_lease = lease("upload-sweeper", config.upload_sweep_interval);
+  // Renewed during a run at most every third of its TTL (see GarbageCollector).
+  parts_->gc_lease = lease("garbage-collection", std::chrono::seconds(20));
+  parts_->lifecycle_lease = lease("content-lifecycle", config.lifecycle_interval);
+  spdlog::info("node {}", parts_->node_id);
 }
 
 // Webhooks: the event service the management API uses, and the dispatcher that delivers the
@@ -457,6 +544,7 @@ void App::start_gc(const Config& config) {
   options.clients_busy = [in_flight = &parts_->data_plane_in_flight] {
     return in_flight->load(std::memory_order_relaxed) > 0;
   };
+  options.lease = parts_->gc_lease.get();
   parts_->gc = std::make_unique<registry::GarbageCollector>(*parts_->storage, *parts_->metadata,
                                                             *parts_->metadata, options);
   registry::GarbageCollector* gc = parts_->gc.get();
@@ -469,6 +557,7 @@ void App::start_gc(const Config& config) {
   parts_->gc->start_worker();
   registry::LifecycleJobOptions lifecycle;
   lifecycle.interval = config.lifecycle_interval;
+  lifecycle.lease = parts_->lifecycle_lease.get();
   parts_->lifecycle_job = std::make_unique<registry::LifecycleJob>(
       *parts_->registries, *parts_->metadata, *parts_->metadata, lifecycle);
   parts_->lifecycle_job->start();
@@ -527,6 +616,11 @@ void App::run(bool handle_signals) {
   parts_->dispatcher->stop(parts_->shutdown_deadline);
   parts_->gc->stop();
   parts_->lifecycle_job->stop();
+  // Another node takes the jobs over at once instead of when the leases expire.
+  parts_->upload_sweeper->stop();
+  for (auto* lease : {parts_->sweeper_lease.get(), parts_->lifecycle_lease.get()}) {
+    if (lease != nullptr) lease->release();
+  }
   parts_->pull_log->flush();
   if (parts_->audit_file) parts_->audit_file->catch_up();
 }

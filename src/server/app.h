@@ -45,6 +45,9 @@ class App {
   // Garbage collection and the content lifecycle job (expiry, retention, purge schedules).
   void start_gc(const Config& config);
   void enable_first_login(const std::string& registry);
+  bool open_admin_credential(const Config& config);
+  void open_and_check_deployment_key(const Config& config);
+  void make_leases(const Config& config);
 
   struct Parts;
   std::unique_ptr<Parts> parts_;

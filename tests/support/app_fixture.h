@@ -15,6 +15,7 @@
 #include "common/temp_dir.h"
 #include "auth/admin_credential.h"
 #include "server/app.h"
+#include "server/config.h"
 #include "support/http_client.h"
 
 namespace berth::testing {
@@ -41,6 +42,15 @@ class ScopedEnvironmentVariable {
   std::optional<std::string> previous_;
 };
 
+// Where a RunningApp keeps its content, when not in its data directory: a test binary that runs
+// the same tests on other backends (tests/api/scaleout_backends.cc) sets it once, before the
+// first test, and it adjusts every configuration after the data directory is set. A restart
+// on the same data directory must land on the same content, as it does on the embedded default.
+inline std::function<void(server::Config&)>& backend_configuration() {
+  static std::function<void(server::Config&)> configure;
+  return configure;
+}
+
 class RunningApp {
  public:
   // `initial_admin_token`, when given, becomes the administrator token of the fresh data
@@ -58,6 +68,7 @@ class RunningApp {
     config.data_dir = data_dir_;
     config.threads = 2;
     config.shutdown_deadline = std::chrono::seconds(5);
+    if (backend_configuration()) backend_configuration()(config);
     configure(config);
     app_ = start(config, initial_admin_token);
     port_ = app_->bound_ports().front();

@@ -381,6 +381,8 @@ void PostgresServer::stop() {
   }
 }
 
+std::string PostgresServer::superuser() { return kSuperuser; }
+
 std::string PostgresServer::connection_string(std::string_view database) const {
   std::string text = std::string("host=127.0.0.1 port=") + std::to_string(port_);
   text += " dbname=";

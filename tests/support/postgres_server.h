@@ -49,6 +49,9 @@ class PostgresServer {
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   int port() const { return port_; }
+  // The superuser's name and password (random hex per cluster).
+  static std::string superuser();
+  const std::string& password() const { return password_; }
   const std::filesystem::path& directory() const { return directory_; }
 
   // A libpq connection string (keyword=value form) for `database` as the cluster's superuser.
