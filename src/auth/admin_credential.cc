@@ -232,6 +232,13 @@ Result<AdminCredential::Opened> AdminCredential::open_shared(
   return Opened{AdminCredential(hash), std::move(chosen->generated), true};
 }
 
+Result<std::optional<std::string>> AdminCredential::stored_hash_hex(const fs::path& data_dir) {
+  auto stored = read_hash_file(data_dir / kAdminTokenFile);
+  if (!stored) return stored.error();
+  if (!*stored) return std::optional<std::string>();
+  return std::optional<std::string>(to_hex(**stored));
+}
+
 AdminCredential AdminCredential::for_token(std::string_view token) {
   return AdminCredential(sha256(token));
 }

@@ -50,6 +50,10 @@ class AdminCredential {
   static Result<Opened> open_shared(metadata::CoordinationStore& settings,
                                     std::optional<std::string_view> initial_token);
 
+  // The hash a data directory holds, in hex, as open_shared() stores it; nullopt without a hash
+  // file (`berthd migrate` carries it into the shared settings). corrupt for a malformed file.
+  static Result<std::optional<std::string>> stored_hash_hex(const std::filesystem::path& data_dir);
+
   // A credential that accepts exactly `token` (tests, tools).
   static AdminCredential for_token(std::string_view token);
 

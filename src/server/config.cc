@@ -12,6 +12,7 @@
 #include "auth/network_policy.h"
 #include "registry/tenants.h"
 #include "server/backends.h"
+#include "server/migrate.h"
 
 namespace berth::server {
 namespace {
@@ -436,7 +437,29 @@ chooses it instead. Lost it? Stop berthd, delete that file, start again: a new t
 (registries and their content stay).
 
 Exit status: 0 stopped cleanly; 1 start-up failed (data directory, database, a listener that
-cannot be bound, TLS files); 2 a bad flag or configuration value.)";
+cannot be bound, TLS files); 2 a bad flag or configuration value.
+
+berthd migrate --from-data-dir DIR moves a stopped embedded deployment to PostgreSQL and Azure
+Blob Storage: see berthd migrate --help.)";
+
+// What `berthd migrate --help` says after its flags.
+constexpr std::string_view kMigrateHelpFooter = R"(
+Copies every registry, repository, manifest, tag, blob, identity and setting of the data
+directory DIR (its berthd stopped) to the destination named by the usual backend settings, as
+flags (before or after `migrate`), BERTH_* variables or YAML keys:
+  --metadata postgresql://user@host:port/database   (required: PostgreSQL; the password from
+                                                     PGPASSWORD, ~/.pgpass or the URI)
+  --storage azure --azure-container NAME            (the connection string from
+                                                     BERTH_AZURE_STORAGE_CONNECTION_STRING or
+                                                     --azure-connection-string-file), or
+  --storage filesystem --data-dir DEST              (DEST may be DIR itself: blobs stay put)
+The destination database must be new and empty. Every blob is verified on arrival; the
+metadata is written in one transaction. Interrupted, the same command continues where it
+stopped; run again after success, it reports that the destination is already this copy.
+At the end it says how to give every node the deployment key (never printing it).
+
+Exit status: 0 migrated (or already was); 1 failed (the reason on stderr); 2 a bad flag or
+setting (e.g. a destination that is not PostgreSQL).)";
 
 }  // namespace
 
@@ -508,6 +531,18 @@ ConfigOutcome load_config(int argc, char** argv) {
                  "file holding the token (Bearer) that clients other than loopback ones scrape "
                  "/metrics with (default: none, loopback clients only)");
 
+  MigrateCommand migrate_command;
+  CLI::App* migrate = app.add_subcommand(
+      "migrate", "copy a stopped embedded data directory to PostgreSQL and Azure Blob Storage "
+                 "(docs/migration.md)");
+  migrate->add_option("--from-data-dir", migrate_command.from_data_dir,
+                      "the data directory to copy (its berthd stopped)")
+      ->required();
+  migrate->add_option("--parallel", migrate_command.parallel_copies,
+                      "blobs copied at once, 1-64 (default 4)");
+  migrate->footer(std::string(kMigrateHelpFooter));
+  migrate->fallthrough();  // the destination's flags are berthd's own
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -551,9 +586,13 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (rate_limit_scale) config.rate_limit_scale = *rate_limit_scale;
     if (!metrics_token_file.empty()) config.metrics_token_file = metrics_token_file;
     if (!audit_log_file.empty()) config.audit_log_file = audit_log_file;
+    if (migrate->parsed()) {
+      validate_migration(config, migrate_command);
+      return {std::move(config), 0, migrate_command};
+    }
     validate(config);
   } catch (const std::exception& e) {
-    std::cerr << "berthd: " << e.what() << '\n';
+    std::cerr << (migrate->parsed() ? "berthd migrate: " : "berthd: ") << e.what() << '\n';
     return {std::nullopt, kExitUsage};
   }
   return {std::move(config), 0};

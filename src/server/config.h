@@ -92,11 +92,20 @@ struct Config {
   std::string metrics_token_file;
 };
 
-// The outcome of reading the command line: run with `config`, or exit with `exit_code` (after
-// --help/--version, or a usage error already printed).
+// `berthd migrate --from-data-dir DIR` (server/migrate.h): the source; the destination is the
+// rest of the configuration (--metadata, --storage, --azure-container, --data-dir ...).
+struct MigrateCommand {
+  std::filesystem::path from_data_dir;
+  unsigned parallel_copies = 4;  // blobs copied at once
+};
+
+// The outcome of reading the command line: run with `config` (the server, or the migration
+// when `migrate` is set), or exit with `exit_code` (after --help/--version, or a usage error
+// already printed).
 struct ConfigOutcome {
   std::optional<Config> config;
   int exit_code = 0;
+  std::optional<MigrateCommand> migrate;
 };
 
 // Reads flags, the environment and the YAML file. Prints --help/--version output or a one-line

@@ -10,6 +10,7 @@
 #include "server/backends.h"
 #include "server/config.h"
 #include "server/logging.h"
+#include "server/migrate.h"
 
 int main(int argc, char** argv) {
   // glibc gives each thread that allocates an arena of its own, up to 8 per core; the blocking
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   if (!outcome.config) return outcome.exit_code;
   const auto& config = *outcome.config;
   berth::server::configure_logging(config.log_format, config.log_level);
+  if (outcome.migrate) return berth::server::run_migrate_command(config, *outcome.migrate);
   try {
     berth::server::App app(config);
     if (const auto& token = app.generated_admin_token()) {
