@@ -141,3 +141,31 @@ EOF
     wait_for 20 registry_answers || fail "HAProxy on $REGISTRY does not answer GET /v2/"
     log "HAProxy pid $BALANCER_PID on $REGISTRY in front of nodes $*"
 }
+
+# build_big_image DIR MIB: an OCI layout in DIR whose image (ref "big") has one layer of MIB MiB
+# of random bytes (gzip framing, so it does not compress), for pushes that last long enough to
+# be interrupted. Sets big_layer and big_manifest (their digests).
+build_big_image() {
+    local dir=$1 mib=$2 work
+    work=$(mktemp -d)
+    mkdir -p "$dir/blobs/sha256"
+    printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+    head -c $((mib * 1024 * 1024)) /dev/urandom | gzip -1 >"$work/layer.gz"
+    local layer_size config config_size manifest_size
+    layer_size=$(stat -c %s "$work/layer.gz")
+    big_layer=$(_blob_put "$dir" "$work/layer.gz")
+    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+        "$big_layer" >"$work/config.json"
+    config_size=$(stat -c %s "$work/config.json")
+    config=$(_blob_put "$dir" "$work/config.json")
+    jq -cn --arg mt "$MT_OCI_MANIFEST" --arg cmt "$MT_OCI_CONFIG" --arg lmt "$MT_OCI_LAYER_GZIP" \
+        --arg c "$config" --argjson cs "$config_size" --arg l "$big_layer" --argjson ls "$layer_size" \
+        '{schemaVersion: 2, mediaType: $mt, config: {mediaType: $cmt, digest: $c, size: $cs},
+          layers: [{mediaType: $lmt, digest: $l, size: $ls}]}' >"$work/manifest.json"
+    manifest_size=$(stat -c %s "$work/manifest.json")
+    big_manifest=$(_blob_put "$dir" "$work/manifest.json")
+    jq -cn --arg mt "$MT_OCI_MANIFEST" --arg d "$big_manifest" --argjson s "$manifest_size" \
+        '{schemaVersion: 2, manifests: [{mediaType: $mt, digest: $d, size: $s,
+          annotations: {"org.opencontainers.image.ref.name": "big"}}]}' >"$dir/index.json"
+    rm -rf "$work"
+}

@@ -19,24 +19,7 @@ SK_SRC=(--src-tls-verify=false)
 run_logged "$IT_TMP/push1.log" sk copy "${SK_DEST[@]}" "oci:$FIX:amd64" "docker://$REGISTRY/moved/busybox:1.0"
 run_logged "$IT_TMP/push2.log" sk copy --all "${SK_DEST[@]}" "oci:$FIX:multi" "docker://$REGISTRY/moved/busybox:multi"
 BIG="$IT_TMP/big"
-mkdir -p "$BIG/blobs/sha256"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$BIG/oci-layout"
-head -c $((60 * 1024 * 1024)) /dev/urandom | gzip -1 >"$IT_TMP/big-layer.gz"
-big_layer_size=$(stat -c %s "$IT_TMP/big-layer.gz")
-big_layer=$(_blob_put "$BIG" "$IT_TMP/big-layer.gz")
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
-    "$big_layer" >"$IT_TMP/big-config.json"
-big_config_size=$(stat -c %s "$IT_TMP/big-config.json")
-big_config=$(_blob_put "$BIG" "$IT_TMP/big-config.json")
-jq -cn --arg mt "$MT_OCI_MANIFEST" --arg cmt "$MT_OCI_CONFIG" --arg lmt "$MT_OCI_LAYER_GZIP" \
-    --arg c "$big_config" --argjson cs "$big_config_size" --arg l "$big_layer" --argjson ls "$big_layer_size" \
-    '{schemaVersion: 2, mediaType: $mt, config: {mediaType: $cmt, digest: $c, size: $cs},
-      layers: [{mediaType: $lmt, digest: $l, size: $ls}]}' >"$IT_TMP/big-manifest.json"
-big_manifest_size=$(stat -c %s "$IT_TMP/big-manifest.json")
-big_manifest=$(_blob_put "$BIG" "$IT_TMP/big-manifest.json")
-jq -cn --arg mt "$MT_OCI_MANIFEST" --arg d "$big_manifest" --argjson s "$big_manifest_size" \
-    '{schemaVersion: 2, manifests: [{mediaType: $mt, digest: $d, size: $s,
-      annotations: {"org.opencontainers.image.ref.name": "big"}}]}' >"$BIG/index.json"
+build_big_image "$BIG" 60
 run_logged "$IT_TMP/push3.log" sk copy "${SK_DEST[@]}" "oci:$BIG:big" "docker://$REGISTRY/moved/big:1"
 declare -A digests=(["moved/busybox:1.0"]=$FIXTURE_AMD64_DIGEST ["moved/busybox:multi"]=$FIXTURE_INDEX_DIGEST
     ["moved/big:1"]=$big_manifest)
