@@ -53,24 +53,9 @@ done
 
 log() { echo "== $*" >&2; }
 
-if [[ -z "$berthd" ]]; then
-  log "building berthd (Release) in build/bench"
-  cmake -S "$root" -B "$root/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
-  ninja -C "$root/build/bench" -j2 berthd >/dev/null
-  berthd="$root/build/bench/src/server/berthd"
-fi
-if [[ -z "$loadgen" ]]; then
-  log "building the load generator in build/bench-tools"
-  cmake -S "$root/bench" -B "$root/build/bench-tools" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$root/build/bench-tools" -j2 berth_loadgen berth_sendfile_ceiling >/dev/null
-  loadgen="$root/build/bench-tools/berth_loadgen"
-fi
-if [[ $scaleout == 1 && -z "$backends" ]]; then
-  log "building the scale-out test backends launcher in build/bench-backends"
-  cmake -S "$root" -B "$root/build/bench-backends" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$root/build/bench-backends" -j2 berth_test_backends >/dev/null
-  backends="$root/build/bench-backends/tests/berth_test_backends"
-fi
+[[ -n "$berthd" ]] || berthd=$(build_bench_berthd "$root")
+[[ -n "$loadgen" ]] || loadgen=$(build_bench_tools "$root" berth_loadgen berth_sendfile_ceiling)
+[[ $scaleout == 0 || -n "$backends" ]] || backends=$(build_test_backends "$root")
 [[ -n "$ceiling" ]] || ceiling="$(dirname "$loadgen")/berth_sendfile_ceiling"
 [[ -n "$registry" ]] || registry=$(command -v docker-registry || true)
 [[ -n "$json" ]] || { mkdir -p "$root/build/bench"; json="$root/build/bench/bench-results.json"; }

@@ -61,18 +61,8 @@ if (( max_repos < 2 || max_tags < max_repos || steps < 1 )); then
   exit 2
 fi
 
-if [[ -z "$berthd" ]]; then
-  log "building berthd (Release) in build/bench"
-  cmake -S "$root" -B "$root/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
-  ninja -C "$root/build/bench" -j2 berthd >/dev/null
-  berthd="$root/build/bench/src/server/berthd"
-fi
-if [[ -z "$loadgen" ]]; then
-  log "building the load generator in build/bench-tools"
-  cmake -S "$root/bench" -B "$root/build/bench-tools" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$root/build/bench-tools" -j2 berth_loadgen >/dev/null
-  loadgen="$root/build/bench-tools/berth_loadgen"
-fi
+[[ -n "$berthd" ]] || berthd=$(build_bench_berthd "$root")
+[[ -n "$loadgen" ]] || loadgen=$(build_bench_tools "$root" berth_loadgen)
 [[ -n "$registry" || $run_connections == 0 ]] || registry=$(command -v docker-registry || true)
 [[ -n "$json" ]] || { mkdir -p "$root/build/bench"; json="$root/build/bench/scale-results.json"; }
 for tool in "$berthd" "$loadgen" ${registry:+"$registry"}; do

@@ -44,3 +44,33 @@ auth:
 CONFIG
   fi
 }
+
+# The binaries the scripts build when not given one; each prints what it builds on stderr and
+# the built binary's path on stdout. ROOT is the source tree.
+# build_bench_berthd ROOT: berthd in Release, in build/bench.
+build_bench_berthd() {
+  echo "== building berthd (Release) in build/bench" >&2
+  cmake -S "$1" -B "$1/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
+  ninja -C "$1/build/bench" -j2 berthd >/dev/null
+  echo "$1/build/bench/src/server/berthd"
+}
+
+# build_bench_tools ROOT TARGET...: the load generator's tree (build/bench-tools), those targets;
+# prints the path of berth_loadgen.
+build_bench_tools() {
+  local root=$1
+  shift
+  echo "== building the load generator in build/bench-tools" >&2
+  cmake -S "$root/bench" -B "$root/build/bench-tools" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ninja -C "$root/build/bench-tools" -j2 "$@" >/dev/null
+  echo "$root/build/bench-tools/berth_loadgen"
+}
+
+# build_test_backends ROOT: the PostgreSQL + Azurite launcher the tests use, in
+# build/bench-backends.
+build_test_backends() {
+  echo "== building the scale-out backends launcher in build/bench-backends" >&2
+  cmake -S "$1" -B "$1/build/bench-backends" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ninja -C "$1/build/bench-backends" -j2 berth_test_backends >/dev/null
+  echo "$1/build/bench-backends/tests/berth_test_backends"
+}
