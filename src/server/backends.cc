@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <stdexcept>
 #include <system_error>
@@ -22,10 +23,7 @@ void restrict_to_owner(const std::filesystem::path& file) {
   std::error_code ec;
   std::filesystem::permissions(
       file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-  if (ec) {
-    throw std::runtime_error(
-        fmt::format("cannot make {} readable by its owner only: {}", file.string(), ec.message()));
-  }
+  if (ec) spdlog::warn("cannot make {} readable by its owner only: {}", file.string(), ec.message());
 }
 
 std::unique_ptr<metadata::Store> open_sqlite(const Config& config) {
