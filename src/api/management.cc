@@ -99,6 +99,7 @@ json::object limits_json(const registry::Tier& tier) {
       {"scopeMaps", limits.scope_maps},
       {"tokens", limits.tokens},
       {"ipRules", limits.ip_rules},
+      {"cacheRules", limits.cache_rules},
       {"readOpsPerMinute", limits.read_ops_per_minute},
       {"writeOpsPerMinute", limits.write_ops_per_minute},
       {"features", std::move(features)},
@@ -678,6 +679,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
   for (RouteRow& row : access_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : gc_management_routes(context)) rows.push_back(std::move(row));
+  for (RouteRow& row : upstream_management_routes(context)) rows.push_back(std::move(row));
   return rows;
 }
 

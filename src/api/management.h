@@ -21,6 +21,8 @@
 #include "registry/garbage_collector.h"
 #include "registry/registry_services.h"
 #include "registry/tenants.h"
+#include "upstream/importer.h"
+#include "upstream/upstream_service.h"
 
 namespace berth::api {
 
@@ -84,6 +86,10 @@ struct ManagementContext {
   // repositories purge walks; null where there is none: its routes answer 503.
   metadata::LifecycleStore* lifecycle = nullptr;
   metadata::GcStore* gc_store = nullptr;
+  // Credential sets, cache rules and imports (management_upstream.cc); null where there are
+  // none: their routes answer 503.
+  upstream::UpstreamService* upstream = nullptr;
+  upstream::ImportService* imports = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
@@ -100,6 +106,10 @@ std::vector<RouteRow> gc_management_routes(ManagementContext& context);
 // The content-lifecycle part of /mgmt/v1 (soft delete, retention, quotas, restore, purge);
 // defined in management_lifecycle.cc.
 std::vector<RouteRow> lifecycle_management_routes(ManagementContext& context);
+
+// The upstream part of /mgmt/v1 (credential sets, cache rules, imports); defined in
+// management_upstream.cc.
+std::vector<RouteRow> upstream_management_routes(ManagementContext& context);
 
 // The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
 // assignments, network rules, login audit); defined in management_access.cc.

@@ -336,9 +336,15 @@ Result<void> Registry::delete_blob(std::string_view repository, const oci::Diges
 
 Result<BlobInfo> Registry::mount_blob(std::string_view repository, std::string_view from,
                                       const oci::Digest& digest) {
+  return mount_blob_from(*this, from, repository, digest);
+}
+
+Result<BlobInfo> Registry::mount_blob_from(Registry& source_registry, std::string_view from,
+                                           std::string_view repository,
+                                           const oci::Digest& digest) {
   if (auto writable = check_repository_writable(repository); !writable) return writable.error();
   // A read-locked source holds nothing a mount may take: the client uploads the blob instead.
-  auto source = stat_blob(from, digest);
+  auto source = source_registry.stat_blob(from, digest);
   if (!source && source.error().code == Errc::locked) {
     return RegistryError{Errc::blob_unknown, "blob unknown to the repository"};
   }

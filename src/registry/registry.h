@@ -205,6 +205,11 @@ class Registry {
   // `from` does not hold it.
   Result<BlobInfo> mount_blob(std::string_view repository, std::string_view from,
                               const oci::Digest& digest);
+  // mount_blob with the source in `source_registry` (which may be another registry of the
+  // deployment: an import between registries links blobs without copying bytes). The caller
+  // has checked that whoever asks may read `from` there.
+  Result<BlobInfo> mount_blob_from(Registry& source_registry, std::string_view from,
+                                   std::string_view repository, const oci::Digest& digest);
 
   // --- uploads ---
   // A new resumable session recorded in the metadata store; too_many_uploads when the

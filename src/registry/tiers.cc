@@ -27,6 +27,7 @@ const std::array<Tier, 3> kTiers{{
       .tokens = 100,
       .scope_maps = 100,
       .ip_rules = 0,
+      .cache_rules = 0,
       .read_ops_per_minute = 10'000,
       .write_ops_per_minute = 2'000,
       .reads = {10'000, 5'000},
@@ -42,6 +43,7 @@ const std::array<Tier, 3> kTiers{{
       .tokens = 500,
       .scope_maps = 500,
       .ip_rules = 0,
+      .cache_rules = 1000,
       .read_ops_per_minute = 10'000,
       .write_ops_per_minute = 2'000,
       .reads = {10'000, 5'000},
@@ -57,6 +59,7 @@ const std::array<Tier, 3> kTiers{{
       .tokens = 50'000,
       .scope_maps = 50'000,
       .ip_rules = 200,
+      .cache_rules = 1000,
       .read_ops_per_minute = 20'000,
       .write_ops_per_minute = 4'000,
       .reads = {20'000, 10'000},
@@ -106,6 +109,8 @@ std::uint64_t limit_of(const Tier& tier, CountedResource resource) {
       return tier.limits.scope_maps;
     case CountedResource::ip_rules:
       return tier.limits.ip_rules;
+    case CountedResource::cache_rules:
+      return tier.limits.cache_rules;
   }
   return 0;
 }
@@ -172,6 +177,8 @@ std::string_view resource_name(CountedResource resource) {
       return "ScopeMaps";
     case CountedResource::ip_rules:
       return "IPRules";
+    case CountedResource::cache_rules:
+      return "CacheRules";
   }
   return "";
 }
@@ -186,6 +193,8 @@ std::string_view resource_description(CountedResource resource) {
       return "scope maps";
     case CountedResource::ip_rules:
       return "IP rules";
+    case CountedResource::cache_rules:
+      return "cache rules";
   }
   return "";
 }

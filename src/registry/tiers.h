@@ -26,11 +26,12 @@ enum class CountedResource {
   tokens,
   scope_maps,
   ip_rules,
+  cache_rules,  // artifact cache rules
 };
 
 inline constexpr CountedResource kCountedResources[] = {
     CountedResource::webhooks, CountedResource::tokens, CountedResource::scope_maps,
-    CountedResource::ip_rules};
+    CountedResource::ip_rules, CountedResource::cache_rules};
 
 // The categories of requests the throughput limits count separately.
 enum class RequestCategory {
@@ -59,6 +60,7 @@ struct TierLimits {
   std::uint64_t tokens = 0;
   std::uint64_t scope_maps = 0;
   std::uint64_t ip_rules = 0;
+  std::uint64_t cache_rules = 0;
   std::uint64_t read_ops_per_minute = 0;
   std::uint64_t write_ops_per_minute = 0;
   Throughput reads;

@@ -36,6 +36,8 @@
 #include "registry/registry.h"
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
+#include "upstream/importer.h"
+#include "upstream/upstream_service.h"
 #include "registry/tenants.h"
 #include "registry/garbage_collector.h"
 #include "registry/lifecycle_job.h"
@@ -215,6 +217,10 @@ struct App::Parts {
   std::atomic<std::int64_t> data_plane_in_flight{0};
   // Expiry, retention and purge schedules (stopped with the collector).
   std::unique_ptr<registry::LifecycleJob> lifecycle_job;
+  std::unique_ptr<upstream::UpstreamService> upstream;
+  std::unique_ptr<upstream::ImportService> imports;
+  // Stopped after the server (run()): a job in progress is taken over after the next start.
+  std::unique_ptr<upstream::ImportWorker> import_worker;
   std::unique_ptr<api::ManagementContext> management;
   std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
@@ -413,6 +419,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->management->gc = parts_->gc.get();
   parts_->management->lifecycle = parts_->metadata.get();
   parts_->management->gc_store = parts_->metadata.get();
+  start_upstream(config);
+  parts_->management->upstream = parts_->upstream.get();
+  parts_->management->imports = parts_->imports.get();
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
@@ -487,6 +496,26 @@ void App::make_leases(const Config& config) {
   parts_->gc_lease = lease("garbage-collection", std::chrono::seconds(20));
   parts_->lifecycle_lease = lease("content-lifecycle", config.lifecycle_interval);
   spdlog::info("node {}", parts_->node_id);
+}
+
+void App::start_upstream(const Config& config) {
+  parts_->upstream = std::make_unique<upstream::UpstreamService>(
+      *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
+  upstream::ImportWorkerOptions options;
+  options.node = parts_->node_id.empty() ? registry::make_node_id() : parts_->node_id;
+  options.only_node = !shares_metadata(config);
+  options.client.insecure_hosts = config.insecure_upstreams;
+  if (!config.upstream_ca_bundle.empty()) options.client.ca_bundle = config.upstream_ca_bundle;
+  options.client.destination.allow_link_local = config.webhook_allow_link_local;
+  options.client.user_agent = std::string("berth/") + BERTH_VERSION;
+  parts_->import_worker = std::make_unique<upstream::ImportWorker>(
+      *parts_->metadata, *parts_->metadata, *parts_->registries, *parts_->tenants,
+      *parts_->upstream, *parts_->deployment_key, std::move(options));
+  upstream::ImportWorker* worker = parts_->import_worker.get();
+  parts_->imports = std::make_unique<upstream::ImportService>(
+      *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key,
+      [worker] { worker->wake(); });
+  worker->start();
 }
 
 // Webhooks: the event service the management API uses, and the dispatcher that delivers the
@@ -616,6 +645,7 @@ void App::run(bool handle_signals) {
   parts_->dispatcher->stop(parts_->shutdown_deadline);
   parts_->gc->stop();
   parts_->lifecycle_job->stop();
+  parts_->import_worker->stop();
   // Another node takes the jobs over at once instead of when the leases expire.
   parts_->upload_sweeper->stop();
   for (auto* lease : {parts_->sweeper_lease.get(), parts_->lifecycle_lease.get()}) {

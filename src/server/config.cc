@@ -11,6 +11,7 @@
 
 #include "auth/network_policy.h"
 #include "registry/tenants.h"
+#include "upstream/rules.h"
 #include "server/backends.h"
 #include "server/migrate.h"
 
@@ -171,6 +172,16 @@ void validate(const Config& config) {
           "trusted proxy '{}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)", proxy));
     }
   }
+  for (const auto& upstream : config.insecure_upstreams) {
+    if (auto bad = upstream::check_login_server(upstream)) {
+      throw std::runtime_error(fmt::format("insecure upstream: {}", *bad));
+    }
+  }
+  if (!config.upstream_ca_bundle.empty() &&
+      !std::filesystem::is_regular_file(config.upstream_ca_bundle)) {
+    throw std::runtime_error(
+        fmt::format("the upstream CA bundle '{}' is not a readable file", config.upstream_ca_bundle));
+  }
   if (config.access_token_lifetime.count() < 60 || config.access_token_lifetime.count() > 86400) {
     throw std::runtime_error("the access token lifetime must be 60 to 86400 seconds");
   }
@@ -264,6 +275,8 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_seconds(root["auth"], "access_token_lifetime_seconds", config.access_token_lifetime);
     read_key(root["rate_limits"], "scale", config.rate_limit_scale);
     read_key(root, "metrics_token_file", config.metrics_token_file);
+    read_list(root["upstreams"], "insecure", config.insecure_upstreams);
+    read_key(root["upstreams"], "ca_bundle", config.upstream_ca_bundle);
     read_key(root["webhooks"], "workers", config.webhook_workers);
     read_seconds(root["webhooks"], "timeout_seconds", config.webhook_timeout);
     read_seconds(root["webhooks"], "retry_for_seconds", config.webhook_retry_for);
@@ -362,6 +375,8 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
     config.webhook_allow_link_local = *v == "true";
   }
   if (auto v = value("BERTH_AUDIT_LOG_FILE")) config.audit_log_file = *v;
+  if (auto v = value("BERTH_UPSTREAM_CA_BUNDLE")) config.upstream_ca_bundle = *v;
+  if (auto v = value("BERTH_INSECURE_UPSTREAMS")) config.insecure_upstreams = split_list(*v);
   if (auto v = value("BERTH_EVENT_RETENTION_SECONDS")) {
     config.event_retention =
         std::chrono::seconds(parse_unsigned(*v, "BERTH_EVENT_RETENTION_SECONDS"));
@@ -423,7 +438,8 @@ BERTH_TLS_CERTIFICATE, BERTH_TLS_KEY, BERTH_DATA_DIR, BERTH_METADATA, BERTH_STOR
 BERTH_AZURE_CONTAINER, BERTH_AZURE_CONNECTION_STRING_FILE, BERTH_DOMAIN, BERTH_DEFAULT_REGISTRY,
 BERTH_REGISTRY_LISTENERS, BERTH_LOG_FORMAT, BERTH_LOG_LEVEL, BERTH_THREADS,
 BERTH_TRUSTED_PROXIES, BERTH_ACCESS_TOKEN_LIFETIME, BERTH_RATE_LIMIT_SCALE,
-BERTH_METRICS_TOKEN_FILE, BERTH_AUDIT_LOG_FILE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
+BERTH_METRICS_TOKEN_FILE, BERTH_AUDIT_LOG_FILE, BERTH_INSECURE_UPSTREAMS,
+BERTH_UPSTREAM_CA_BUNDLE; lists comma-separated) and a YAML key (docs/configuration.md). Flags
 win over variables, variables over the YAML file. Webhook delivery and event retention are set
 by variables and YAML keys only (BERTH_WEBHOOK_WORKERS, BERTH_WEBHOOK_TIMEOUT_SECONDS,
 BERTH_WEBHOOK_RETRY_FOR_SECONDS, BERTH_WEBHOOK_BACKOFF_MIN_MS, BERTH_WEBHOOK_BACKOFF_MAX_MS,
@@ -477,7 +493,8 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::optional<unsigned> threads;
   std::optional<std::uint64_t> min_body_rate;
   std::optional<unsigned> body_rate_window;
-  std::vector<std::string> trusted_proxies;
+  std::vector<std::string> trusted_proxies, insecure_upstreams;
+  std::string upstream_ca_bundle;
   std::optional<unsigned> access_token_lifetime;
   std::optional<double> rate_limit_scale;
   app.add_option("--config", config_file, "YAML configuration file (env BERTH_CONFIG)");
@@ -530,6 +547,13 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--metrics-token-file", metrics_token_file,
                  "file holding the token (Bearer) that clients other than loopback ones scrape "
                  "/metrics with (default: none, loopback clients only)");
+
+  app.add_option("--insecure-upstream", insecure_upstreams,
+                 "HOST:PORT of an upstream registry (imports, cache rules) spoken to over plain "
+                 "HTTP; repeatable (default: none, every upstream is https, verified)");
+  app.add_option("--upstream-ca-bundle", upstream_ca_bundle,
+                 "PEM file of the CA certificates https upstreams are verified against (default: "
+                 "the system's)");
 
   MigrateCommand migrate_command;
   CLI::App* migrate = app.add_subcommand(
@@ -586,6 +610,8 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (rate_limit_scale) config.rate_limit_scale = *rate_limit_scale;
     if (!metrics_token_file.empty()) config.metrics_token_file = metrics_token_file;
     if (!audit_log_file.empty()) config.audit_log_file = audit_log_file;
+    if (!insecure_upstreams.empty()) config.insecure_upstreams = insecure_upstreams;
+    if (!upstream_ca_bundle.empty()) config.upstream_ca_bundle = upstream_ca_bundle;
     if (migrate->parsed()) {
       validate_migration(config, migrate_command);
       return {std::move(config), 0, migrate_command};

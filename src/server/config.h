@@ -87,6 +87,12 @@ struct Config {
   // Content lifecycle (docs/lifecycle.md): how often soft-deleted content expires, retention
   // policies apply and purge schedules are checked (0: never).
   std::chrono::seconds lifecycle_interval{60};
+  // Upstream registries (imports, cache rules; docs/import-and-cache.md): the ones spoken to
+  // over plain HTTP ("host:port", like the clients' insecure registries; every other upstream
+  // is https, verified), and the CA certificates (PEM) https upstreams are verified against
+  // (empty: the system's).
+  std::vector<std::string> insecure_upstreams;
+  std::string upstream_ca_bundle;
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

@@ -433,9 +433,9 @@ TEST_F(ManagementApi, UsageCountsASharedBlobOnceAndMatchesTheFilesOnDisk) {
       << "the shared blob counts in both repositories but once in the registry";
 
   auto counts = usage.as_object().at("counts").as_array();
-  ASSERT_EQ(counts.size(), 4u);
+  ASSERT_EQ(counts.size(), 5u);
   const std::pair<std::string, std::int64_t> limits[] = {
-      {"Webhooks", 10}, {"Tokens", 500}, {"ScopeMaps", 500}, {"IPRules", 0}};
+      {"Webhooks", 10}, {"Tokens", 500}, {"ScopeMaps", 500}, {"IPRules", 0}, {"CacheRules", 1000}};
   for (std::size_t i = 0; i < counts.size(); ++i) {
     EXPECT_EQ(str(counts[i], "name"), limits[i].first);
     EXPECT_EQ(num(counts[i], "current"), 0);
