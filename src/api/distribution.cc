@@ -33,12 +33,81 @@ using registry::Registry;
 struct Scope {
   Registry& registry;
   RequestContext& context;
+  const DataPlane& plane;
 
   template <class Work>
   auto offload(Work work) {
     return context.run_blocking(std::move(work));
   }
+  // Work that waits on an upstream registry.
+  template <class Work>
+  auto offload_upstream(Work work) {
+    if (plane.upstream_pool == nullptr) return context.run_blocking(std::move(work));
+    return api::offload(plane.upstream_pool, std::move(work));
+  }
 };
+
+// The cache rule covering the repository, when the registry has a pull-through cache.
+registry::Result<std::optional<upstream::PullThrough>> cache_rule(Scope& scope,
+                                                                  std::string_view repository) {
+  if (scope.plane.cache == nullptr) return std::optional<upstream::PullThrough>();
+  return scope.plane.cache->rule_for(scope.registry.id(), repository);
+}
+
+// Pushes into a repository a cache rule fills are refused unless the rule allows them.
+std::optional<Response> refuse_push_into_cache(Scope& scope, std::string_view repository) {
+  auto rule = cache_rule(scope, repository);
+  if (!rule) return error_response(rule.error());
+  if (!*rule || (*rule)->rule.allow_push) return std::nullopt;
+  return error_response(registry::RegistryError{
+      registry::Errc::push_refused,
+      fmt::format("repository '{}' is a pull-through cache of {}/{} (cache rule '{}'), which "
+                  "refuses pushes",
+                  repository, (*rule)->upstream.login_server, (*rule)->upstream.repository,
+                  (*rule)->rule.name)});
+}
+
+// Says how a cached repository's manifest was answered; a stale one says so in the standard way
+// too (RFC 9111's Warning 110).
+void add_cache_headers(Response& response, upstream::CacheStatus status) {
+  set(response, "X-Berth-Cache", std::string(upstream::cache_status_name(status)));
+  if (status == upstream::CacheStatus::stale) {
+    set(response, "Warning", "110 berth \"Response is Stale\"");
+  }
+}
+
+// A blob streamed on from its upstream fetch as it arrives.
+class FetchBody final : public http::BodySource {
+ public:
+  explicit FetchBody(std::shared_ptr<upstream::BlobFetch> fetch) : fetch_(std::move(fetch)) {}
+  berth::Result<std::size_t, http::HttpError> read(std::uint64_t offset,
+                                                   std::span<std::byte> out) override {
+    std::int64_t n = fetch_->read(offset, out);
+    if (n < 0) return http::HttpError{http::Errc::closed, fetch_->error().message};
+    return static_cast<std::size_t>(n);
+  }
+  bool may_grow() const override { return true; }
+
+ private:
+  std::shared_ptr<upstream::BlobFetch> fetch_;
+};
+
+// How long a client waits for the first byte of a blob its upstream is sending.
+constexpr auto kFirstByteWait = std::chrono::seconds(60);
+constexpr auto kFirstBytePoll = std::chrono::milliseconds(2);
+
+// Waits (without holding a thread) until the fetch has a byte or has ended.
+asio::awaitable<void> wait_for_first_byte(const upstream::BlobFetch& fetch) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  const auto until = std::chrono::steady_clock::now() + kFirstByteWait;
+  while (fetch.available() == 0 && fetch.size() > 0 &&
+         fetch.state() == upstream::BlobFetch::State::running &&
+         std::chrono::steady_clock::now() < until) {
+    timer.expires_after(kFirstBytePoll);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
 
 // Upload bodies go to storage through two buffers this large: one fills from the socket while
 // the other is written and hashed. Big enough to keep syscalls rare, small enough that many
@@ -151,12 +220,30 @@ void add_blob_headers(Response& response, const registry::BlobInfo& info) {
   set(response, "Cache-Control", "max-age=31536000");
 }
 
-asio::awaitable<Response> head_blob(Registry& registry, Request& request) {
+// A blob a cached repository lacks: its size from the fetch or the upstream (never a fetch).
+asio::awaitable<std::optional<registry::Result<std::uint64_t>>> cached_blob_size(
+    Scope& scope, std::string_view repository, const oci::Digest& digest) {
+  auto rule = cache_rule(scope, repository);
+  if (!rule) co_return registry::Result<std::uint64_t>(rule.error());
+  if (!*rule) co_return std::nullopt;
+  co_return co_await scope.offload_upstream([&] {
+    return scope.plane.cache->blob_size(scope.registry, repository, digest, **rule);
+  });
+}
+
+asio::awaitable<Response> head_blob(Scope& scope, Request& request) {
+  Registry& registry = scope.registry;
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   auto digest = parse_digest(request.param("digest"));
   if (!digest) co_return digest_invalid(request.param("digest"));
   auto info = registry.stat_blob(target.name, *digest);
+  if (!info && info.error().code == registry::Errc::blob_unknown) {
+    if (auto size = co_await cached_blob_size(scope, target.name, *digest)) {
+      if (!*size) co_return error_response(size->error());
+      info = registry::BlobInfo{*digest, **size};
+    }
+  }
   if (!info) co_return error_response(info.error());
   Response response = empty_response(200);
   add_blob_headers(response, *info);
@@ -188,19 +275,10 @@ std::optional<Response> redirect_to_storage(Scope& scope, const Target& target,
   return response;
 }
 
-asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
-  Registry& registry = scope.registry;
-  Target target = parse_name(request);
-  if (target.error) co_return std::move(*target.error);
-  auto digest = parse_digest(request.param("digest"));
-  if (!digest) co_return digest_invalid(request.param("digest"));
-  if (auto redirect = redirect_to_storage(scope, target, *digest)) co_return std::move(*redirect);
-  auto blob = registry.open_blob(target.name, *digest);
-  if (!blob) co_return error_response(blob.error());
-
-  Response response = empty_response(200);
-  add_blob_headers(response, blob->info);
-  const std::uint64_t size = blob->info.size;
+// The byte range of a blob of `size` a request asks for, or the answer refusing it; sets the
+// 206 status and Content-Range on `response` for a partial answer.
+std::variant<http::ByteRange, Response> requested_range(const Request& request,
+                                                        std::uint64_t size, Response& response) {
   http::ByteRange range{0, size == 0 ? 0 : size - 1};
   if (auto range_header = request.header("Range")) {
     auto requested = http::parse_range(*range_header, size);
@@ -209,7 +287,7 @@ asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
                                         fmt::format("range not satisfiable for a blob of {} bytes",
                                                     size));
       set(refused, header::kContentRange, fmt::format("bytes */{}", size));
-      co_return refused;
+      return refused;
     }
     if (const auto* byte_range = std::get_if<http::ByteRange>(&requested)) {
       range = *byte_range;
@@ -218,9 +296,63 @@ asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
           fmt::format("bytes {}-{}/{}", range.first, range.last, size));
     }
   }
+  return range;
+}
+
+// A blob a cached repository lacks: streamed on from its upstream as it arrives (one fetch for
+// every client asking at once). nullopt: the repository is not a cache.
+asio::awaitable<std::optional<Response>> get_cached_blob(Scope& scope, Request& request,
+                                                         std::string_view repository,
+                                                         const oci::Digest& digest) {
+  auto rule = cache_rule(scope, repository);
+  if (!rule) co_return error_response(rule.error());
+  if (!*rule) co_return std::nullopt;
+  auto cached = co_await scope.offload_upstream(
+      [&] { return scope.plane.cache->blob(scope.registry, repository, digest, **rule); });
+  if (!cached) co_return error_response(cached.error());
+  if (!cached->fetch) co_return std::nullopt;  // stored meanwhile: the registry answers
+  std::shared_ptr<upstream::BlobFetch> fetch = std::move(cached->fetch);
+  co_await wait_for_first_byte(*fetch);
+  if (fetch->state() == upstream::BlobFetch::State::failed) {
+    co_return error_response(fetch->error());
+  }
+  Response response = empty_response(200);
+  add_blob_headers(response, registry::BlobInfo{digest, fetch->size()});
+  set(response, "X-Berth-Cache", "miss");
+  const std::uint64_t size = fetch->size();
+  auto range = requested_range(request, size, response);
+  if (auto* refused = std::get_if<Response>(&range)) co_return std::move(*refused);
+  const auto& bytes = std::get<http::ByteRange>(range);
+  response.source = std::make_unique<FetchBody>(std::move(fetch));
+  response.source_offset = bytes.first;
+  response.source_length = size == 0 ? 0 : bytes.length();
+  co_return response;
+}
+
+asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
+  Registry& registry = scope.registry;
+  Target target = parse_name(request);
+  if (target.error) co_return std::move(*target.error);
+  auto digest = parse_digest(request.param("digest"));
+  if (!digest) co_return digest_invalid(request.param("digest"));
+  if (auto redirect = redirect_to_storage(scope, target, *digest)) co_return std::move(*redirect);
+  auto blob = registry.open_blob(target.name, *digest);
+  if (!blob && blob.error().code == registry::Errc::blob_unknown) {
+    if (auto cached = co_await get_cached_blob(scope, request, target.name, *digest)) {
+      co_return std::move(*cached);
+    }
+  }
+  if (!blob) co_return error_response(blob.error());
+
+  Response response = empty_response(200);
+  add_blob_headers(response, blob->info);
+  const std::uint64_t size = blob->info.size;
+  auto range = requested_range(request, size, response);
+  if (auto* refused = std::get_if<Response>(&range)) co_return std::move(*refused);
+  const auto& bytes = std::get<http::ByteRange>(range);
   response.source = std::make_unique<BlobBody>(std::move(blob->reader));
-  response.source_offset = range.first;
-  response.source_length = size == 0 ? 0 : range.length();
+  response.source_offset = bytes.first;
+  response.source_length = size == 0 ? 0 : bytes.length();
   co_return response;
 }
 
@@ -406,6 +538,7 @@ asio::awaitable<Response> start_upload(Scope& scope, Request& request) {
   Registry& registry = scope.registry;
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
+  if (auto refused = refuse_push_into_cache(scope, target.name)) co_return std::move(*refused);
 
   if (auto mount = request.query_param("mount")) {
     auto digest = parse_digest(*mount);
@@ -529,15 +662,31 @@ std::optional<oci::Reference> parse_reference_to_find(std::string_view text, Res
   return reference;
 }
 
-asio::awaitable<Response> get_manifest(Registry& registry, Request& request, bool head) {
+asio::awaitable<Response> get_manifest(Scope& scope, Request& request, bool head) {
+  Registry& registry = scope.registry;
   Target target = parse_name(request);
   if (target.error) co_return std::move(*target.error);
   Response error;
   auto reference = parse_reference_to_find(request.param("reference"), error);
   if (!reference) co_return error;
-  auto manifest = registry.get_manifest(target.name, *reference, /*pull=*/!head);
+  auto rule = cache_rule(scope, target.name);
+  if (!rule) co_return error_response(rule.error());
+  std::optional<upstream::CacheStatus> cache_status;
+  registry::Result<registry::StoredManifest> manifest =
+      registry::RegistryError{registry::Errc::internal, ""};
+  if (*rule) {
+    auto cached = co_await scope.offload_upstream([&] {
+      return scope.plane.cache->manifest(registry, target.name, *reference, **rule, !head);
+    });
+    if (!cached) co_return error_response(cached.error());
+    cache_status = cached->status;
+    manifest = std::move(cached->manifest);
+  } else {
+    manifest = registry.get_manifest(target.name, *reference, /*pull=*/!head);
+  }
   if (!manifest) co_return error_response(manifest.error());
   Response response = empty_response(200);
+  if (cache_status) add_cache_headers(response, *cache_status);
   set(response, header::kContentType, manifest->media_type);
   set(response, header::kContentDigest, manifest->digest.str());
   set(response, "ETag", fmt::format("\"{}\"", manifest->digest.str()));
@@ -555,6 +704,7 @@ asio::awaitable<Response> put_manifest(Scope& scope, Request& request) {
   Response error;
   auto reference = parse_reference_to_store(request.param("reference"), error);
   if (!reference) co_return error;
+  if (auto refused = refuse_push_into_cache(scope, target.name)) co_return std::move(*refused);
   auto body = co_await http::read_body(*request.body, oci::kMaxManifestBytes);
   if (!body) {
     if (body.error().code == http::Errc::too_large) {
@@ -709,7 +859,7 @@ asio::awaitable<Response> in_registry(const DataPlane& plane, RequestContext& co
   Registry registry = plane.registries.for_registry(context.registry->id);
   if (records_events) registry.set_origin(event_origin(context, request));
   if constexpr (std::is_invocable_v<Handler&, Scope&, Request&>) {
-    Scope scope{registry, context};
+    Scope scope{registry, context, plane};
     co_return co_await handler(scope, request);
   } else {
     co_return co_await handler(registry, request);
@@ -759,9 +909,9 @@ std::vector<RouteRow> distribution_routes(DataPlane& plane) {
   route("GET", "/v2/{name+}/tags/list", "tags.list", kPull, list_tags);
   route("GET", "/v2/{name+}/referrers/{digest}", "referrers.list", kPull, list_referrers);
   route("GET", "/v2/{name+}/manifests/{reference}", std::string(route_name::kManifestGet), kPull,
-        [](Registry& r, Request& q) { return get_manifest(r, q, false); });
+        [](Scope& s, Request& q) { return get_manifest(s, q, false); });
   route("HEAD", "/v2/{name+}/manifests/{reference}", "manifest.head", kPull,
-        [](Registry& r, Request& q) { return get_manifest(r, q, true); });
+        [](Scope& s, Request& q) { return get_manifest(s, q, true); });
   route("PUT", "/v2/{name+}/manifests/{reference}", std::string(route_name::kManifestPut), kPush,
         put_manifest);
   route("DELETE", "/v2/{name+}/manifests/{reference}", "manifest.delete", kDelete,

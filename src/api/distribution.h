@@ -8,6 +8,7 @@
 #include "api/pipeline.h"
 #include "http/router.h"
 #include "registry/registry_services.h"
+#include "upstream/pull_through.h"
 
 namespace berth::api {
 
@@ -15,6 +16,11 @@ namespace berth::api {
 // (The pipeline resolves the registry and decides where blocking work runs.)
 struct DataPlane {
   const registry::RegistryServices& registries;
+  // The pull-through cache of the repositories cache rules cover; null: no cache. Its upstream
+  // waits run on `upstream_pool` (a pool of their own, so slow upstreams never hold the
+  // threads local work runs on); null runs them where local work runs.
+  upstream::PullThroughCache* cache = nullptr;
+  BlockingPool* upstream_pool = nullptr;
 };
 
 // Every /v2/ route, for Pipeline::add with distribution_family(). `plane` and what it refers to

@@ -39,6 +39,10 @@ WireError wire_error_of(registry::Errc errc) {
     case Errc::locked: return {403, code::kDenied};
     // Likewise a storage quota; the message names the quota and the usage.
     case Errc::quota_exceeded: return {403, code::kDenied};
+    // A pull-through cache's rule keeps its repositories for what the upstream has.
+    case Errc::push_refused: return {403, code::kDenied};
+    // The content is not cached and the upstream did not give it: a gateway's failure.
+    case Errc::upstream_unavailable: return {502, code::kUnknown};
     case Errc::internal: break;
   }
   return {500, code::kUnknown};

@@ -86,6 +86,10 @@ class BodySource {
   virtual ~BodySource() = default;
   virtual Result<std::size_t, HttpError> read(std::uint64_t offset, std::span<std::byte> out) = 0;
   virtual int native_handle() const { return -1; }
+  // Whether the body is still being written while it is sent (a blob streamed on from an
+  // upstream as it arrives): then a read of 0 bytes means "not yet", and the server waits
+  // and reads again instead of closing, for at most its write timeout without progress.
+  virtual bool may_grow() const { return false; }
 };
 
 struct Response {

@@ -74,6 +74,8 @@ constexpr std::size_t kCoalesceLimit = 16 * 1024;
 // 3.9 GB/s and 0.23 CPU-s/GB, 4 MiB at 2.4 GB/s, and one call for the whole body at 1.6 GB/s
 // and 0.43 CPU-s/GB (the kernel then splices page after page while the socket stays full).
 constexpr std::size_t kSendfileCallBytes = 1 << 20;
+// How often a response whose body is still arriving (BodySource::may_grow) looks for more.
+constexpr auto kGrowingBodyPoll = std::chrono::milliseconds(2);
 // sendfile(2) yields to other sessions on the same thread after this many bytes.
 constexpr std::uint64_t kSendfileYieldBytes = 8 * 1024 * 1024;
 // A file body is read ahead this far past what was sent, in steps of kReadaheadStep. The
@@ -824,10 +826,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!chunk_) chunk_ = std::make_unique<std::byte[]>(kStreamChunk);
     bool head_sent = false;
     std::uint64_t done = 0;
+    auto last_progress = std::chrono::steady_clock::now();
     while (done < length) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk,
                                                                           length - done));
       auto n = source.read(offset + done, std::span<std::byte>(chunk_.get(), want));
+      if (n && *n == 0 && source.may_grow() &&
+          std::chrono::steady_clock::now() - last_progress < options_.write_timeout) {
+        // The bytes are still on their way to the source: look again shortly.
+        asio::steady_timer pause(stream_.get_executor());
+        pause.expires_after(kGrowingBodyPoll);
+        co_await pause.async_wait(kUseTuple);
+        continue;
+      }
+      last_progress = std::chrono::steady_clock::now();
       if (!n || *n == 0) {
         // The length is already promised; the only honest thing left is to close.
         spdlog::error("response body source failed after {} of {} bytes: {}", done, length,

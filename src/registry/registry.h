@@ -46,6 +46,8 @@ enum class Errc {
   storage_full,      // no space left for the bytes or the metadata
   locked,            // a changeable attribute (lock) of the item forbids the operation
   quota_exceeded,    // the repository's or the registry's storage quota forbids the push
+  push_refused,      // the repository is a pull-through cache whose rule refuses pushes
+  upstream_unavailable,  // a cached repository's upstream cannot be reached and nothing is cached
   internal,          // storage or database failure: not the client's fault
 };
 using RegistryError = Error<Errc>;

@@ -37,6 +37,7 @@
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "upstream/importer.h"
+#include "upstream/pull_through.h"
 #include "upstream/upstream_service.h"
 #include "registry/tenants.h"
 #include "registry/garbage_collector.h"
@@ -171,6 +172,9 @@ http::ServerOptions http_options(const Config& config) {
 // Threads for blocking disk and database work. Mostly asleep in fsync or waiting for a group
 // commit, so more than the cores: that many concurrent pushes overlap their syncs.
 constexpr unsigned kBlockingThreads = 16;
+// Threads that wait on upstream registries for the pull-through cache: many slow upstream
+// answers at once must not hold the threads local work needs.
+constexpr unsigned kUpstreamThreads = 32;
 
 }  // namespace
 
@@ -218,6 +222,9 @@ struct App::Parts {
   // Expiry, retention and purge schedules (stopped with the collector).
   std::unique_ptr<registry::LifecycleJob> lifecycle_job;
   std::unique_ptr<upstream::UpstreamService> upstream;
+  // The pull-through cache's waits on upstreams, and the cache (stopped before the pool goes).
+  std::unique_ptr<api::BlockingPool> upstream_pool;
+  std::unique_ptr<upstream::PullThroughCache> pull_through;
   std::unique_ptr<upstream::ImportService> imports;
   // Stopped after the server (run()): a job in progress is taken over after the next start.
   std::unique_ptr<upstream::ImportWorker> import_worker;
@@ -501,13 +508,25 @@ void App::make_leases(const Config& config) {
 void App::start_upstream(const Config& config) {
   parts_->upstream = std::make_unique<upstream::UpstreamService>(
       *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key);
+  client::ClientOptions client_options;
+  client_options.insecure_hosts = config.insecure_upstreams;
+  if (!config.upstream_ca_bundle.empty()) client_options.ca_bundle = config.upstream_ca_bundle;
+  client_options.destination.allow_link_local = config.webhook_allow_link_local;
+  client_options.user_agent = std::string("berth/") + BERTH_VERSION;
+
+  upstream::PullThroughOptions cache_options;
+  cache_options.client = client_options;
+  cache_options.spool_dir = std::filesystem::path(config.data_dir) / "cache-spool";
+  parts_->upstream_pool = std::make_unique<api::BlockingPool>(kUpstreamThreads);
+  parts_->pull_through = std::make_unique<upstream::PullThroughCache>(
+      *parts_->upstream, *parts_->metadata, *parts_->registries, std::move(cache_options));
+  parts_->data_plane->cache = parts_->pull_through.get();
+  parts_->data_plane->upstream_pool = parts_->upstream_pool.get();
+
   upstream::ImportWorkerOptions options;
   options.node = parts_->node_id.empty() ? registry::make_node_id() : parts_->node_id;
   options.only_node = !shares_metadata(config);
-  options.client.insecure_hosts = config.insecure_upstreams;
-  if (!config.upstream_ca_bundle.empty()) options.client.ca_bundle = config.upstream_ca_bundle;
-  options.client.destination.allow_link_local = config.webhook_allow_link_local;
-  options.client.user_agent = std::string("berth/") + BERTH_VERSION;
+  options.client = std::move(client_options);
   parts_->import_worker = std::make_unique<upstream::ImportWorker>(
       *parts_->metadata, *parts_->metadata, *parts_->registries, *parts_->tenants,
       *parts_->upstream, *parts_->deployment_key, std::move(options));

@@ -418,4 +418,21 @@ UpstreamResult<std::optional<PullThrough>> UpstreamService::pull_through(
   return std::optional<PullThrough>(std::move(through));
 }
 
+UpstreamResult<RegistryRules> UpstreamService::rules_of(metadata::RegistryId registry) {
+  RegistryRules out;
+  auto rules = store_.list_cache_rules(registry);
+  if (!rules) return internal(rules.error());
+  out.rules = std::move(*rules);
+  for (const auto& rule : out.rules) {
+    if (rule.credential_set.empty() || out.logins.contains(rule.credential_set)) continue;
+    auto found = store_.find_credential_set(registry, rule.credential_set);
+    if (!found) return internal(found.error());
+    if (!*found) continue;
+    auto login = unseal(**found);
+    if (!login) return login.error();
+    out.logins.emplace(rule.credential_set, std::move(*login));
+  }
+  return out;
+}
+
 }  // namespace berth::upstream

@@ -9,6 +9,7 @@
 // deployment key at rest, never shown, and never in an error or a log line.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +101,12 @@ struct PullThrough {
   std::optional<Login> login;
 };
 
+// A registry's cache rules with the logins of the credential sets they name.
+struct RegistryRules {
+  std::vector<metadata::CacheRule> rules;
+  std::map<std::string, Login, std::less<>> logins;
+};
+
 class UpstreamService {
  public:
   // Everything must outlive the service. Registers the cache rule counter with `tenants`.
@@ -133,6 +140,8 @@ class UpstreamService {
   // nullopt when no rule covers it.
   UpstreamResult<std::optional<PullThrough>> pull_through(metadata::RegistryId registry,
                                                           std::string_view repository);
+  // Every cache rule of the registry, with the logins they use (for the cache's rule cache).
+  UpstreamResult<RegistryRules> rules_of(metadata::RegistryId registry);
 
  private:
   UpstreamResult<registry::RegistryInfo> registry_info(std::string_view name);
