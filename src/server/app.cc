@@ -521,6 +521,9 @@ void App::start_upstream(const Config& config) {
   parts_->pull_through = std::make_unique<upstream::PullThroughCache>(
       *parts_->upstream, *parts_->metadata, *parts_->registries, std::move(cache_options));
   parts_->data_plane->cache = parts_->pull_through.get();
+  upstream::PullThroughCache* cache = parts_->pull_through.get();
+  parts_->upstream->on_rules_changed(
+      [cache](metadata::RegistryId registry) { cache->forget_rules(registry); });
   parts_->data_plane->upstream_pool = parts_->upstream_pool.get();
 
   upstream::ImportWorkerOptions options;

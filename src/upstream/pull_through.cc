@@ -561,6 +561,11 @@ PullThroughCache::~PullThroughCache() {
 
 void PullThroughCache::wait_idle() { impl_->wait_idle(); }
 
+void PullThroughCache::forget_rules(metadata::RegistryId registry) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->rules.erase(registry);
+}
+
 registry::Result<std::optional<PullThrough>> PullThroughCache::rule_for(
     metadata::RegistryId registry, std::string_view repository) {
   auto rules = impl_->rules_of(registry);

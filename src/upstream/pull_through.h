@@ -131,6 +131,8 @@ class PullThroughCache {
                                             std::string_view repository,
                                             const oci::Digest& digest, const PullThrough& through);
 
+  // Reads the registry's rules again at the next request (they changed on this node).
+  void forget_rules(metadata::RegistryId registry);
   // Blob fetches from upstreams started since construction (for tests and metrics).
   std::uint64_t blob_fetches_started() const { return fetches_started_.load(); }
   // Waits until no fetch or background completion runs (tests).

@@ -222,6 +222,7 @@ UpstreamResult<CredentialSetView> UpstreamService::update_credential_set(
     }
     return internal(saved.error());
   }
+  rules_changed(info->record.id);
   return view_of(*saved, info->record.name);
 }
 
@@ -241,6 +242,7 @@ UpstreamResult<void> UpstreamService::delete_credential_set(std::string_view reg
     return internal(removed.error());
   }
   if (!*removed) return set_not_found(info->record.name, name);
+  rules_changed(info->record.id);
   return {};
 }
 
@@ -327,6 +329,7 @@ UpstreamResult<CacheRuleView> UpstreamService::create_cache_rule(std::string_vie
         return internal(created.error());
     }
   }
+  rules_changed(info->record.id);
   return view_of(*created, info->record.name);
 }
 
@@ -384,6 +387,7 @@ UpstreamResult<CacheRuleView> UpstreamService::update_cache_rule(std::string_vie
     }
     return internal(saved.error());
   }
+  rules_changed(info->record.id);
   return view_of(*saved, info->record.name);
 }
 
@@ -394,6 +398,7 @@ UpstreamResult<void> UpstreamService::delete_cache_rule(std::string_view registr
   auto removed = store_.delete_cache_rule(info->record.id, name);
   if (!removed) return internal(removed.error());
   if (!*removed) return rule_not_found(info->record.name, name);
+  rules_changed(info->record.id);
   return {};
 }
 

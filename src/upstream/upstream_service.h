@@ -9,6 +9,7 @@
 // deployment key at rest, never shown, and never in an error or a log line.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -140,6 +141,11 @@ class UpstreamService {
   // nullopt when no rule covers it.
   UpstreamResult<std::optional<PullThrough>> pull_through(metadata::RegistryId registry,
                                                           std::string_view repository);
+  // Called after this node changed a registry's cache rules or credential sets, so that what
+  // caches them (the pull-through cache) reads them again at once.
+  void on_rules_changed(std::function<void(metadata::RegistryId)> changed) {
+    rules_changed_ = std::move(changed);
+  }
   // Every cache rule of the registry, with the logins they use (for the cache's rule cache).
   UpstreamResult<RegistryRules> rules_of(metadata::RegistryId registry);
 
@@ -151,9 +157,14 @@ class UpstreamService {
                                                 std::string_view name);
   UpstreamResult<Login> unseal(const metadata::CredentialSet& set) const;
 
+  void rules_changed(metadata::RegistryId registry) const {
+    if (rules_changed_) rules_changed_(registry);
+  }
+
   metadata::UpstreamStore& store_;
   registry::Tenants& tenants_;
   const auth::DeploymentKey& key_;
+  std::function<void(metadata::RegistryId)> rules_changed_;
 };
 
 }  // namespace berth::upstream
