@@ -53,7 +53,11 @@ constexpr BerthOnly kBerthOnly[] = {
     {"push-many-gc", "push-many-gc-off", 0.8},
     {"push-many-gc-off", "", 0},
     {"gc", "", 0},
+    {"cache-plain", "", 0},
 };
+// A warm pull through the pull-through cache is a plain pull of stored content: it keeps up
+// with a pull of the same images pushed to berth (cache-plain).
+constexpr double kCacheWarmGoal = 0.95;
 // The collector's examination rate has an absolute target.
 constexpr double kGcExaminedRateGoal = 10000;
 
@@ -260,6 +264,15 @@ int run_report(const std::string& results, const std::string& json_out,
                   *ours / *without,
                   s.metric == "throughput" ? std::optional<Goal>(Goal{true, only->goal})
                                            : std::nullopt);
+      }
+    }
+    if (s.workload == "cache-warm" && s.metric == "throughput" && ours) {
+      auto plain = index.find({"cache-plain", s.metric});
+      const auto direct =
+          plain == index.end() ? std::nullopt : series[plain->second].aggregate(candidate);
+      if (direct && *direct != 0) {
+        print_row("cache-warm", "vs cache-plain", s.unit, ours, direct, *ours / *direct,
+                  Goal{true, kCacheWarmGoal});
       }
     }
     if (s.workload == "gc" && s.metric == "examined_rate" && ours) {

@@ -145,6 +145,8 @@ berth_cmd=("$berthd" --listen 127.0.0.1:0 --port-file "$work/berth.port" --data-
   --log-level warn --rate-limit-scale 0 --access-token-lifetime 3600)
 ref_port=$("$loadgen" freeport)
 ref_auth_port=$("$loadgen" freeport)
+# The cache workload makes berth a pull-through cache of the reference, which speaks plain HTTP.
+berth_cmd+=(--insecure-upstream "127.0.0.1:$ref_port")
 "$htpasswd" -Bbn "$ref_user" "$(cat "$work/ref-password")" >"$work/ref.htpasswd"
 
 ref_config "$ref_data" "$ref_port" >"$work/ref.yml"

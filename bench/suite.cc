@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "bench_util.h"
+#include "cache_load.h"
 #include "client_pulls.h"
 #include "event_load.h"
 #include "gc_load.h"
@@ -887,6 +888,123 @@ void push_many_gc(Context& ctx) {
   }
 }
 
+// cache: berth as a pull-through cache of the reference (rule cache/* -> <ref>/bench/cachesrc/*).
+// cache-cold pulls images through berth for the first time (berth fetches them from the
+// reference while it answers), cache-warm pulls them again once berth has stored them; both
+// against the same pulls straight from the reference (the "ref" figures of the same workload
+// names). cache-plain pulls the same images pushed to berth itself: what a warm pull through
+// the cache has to keep up with.
+constexpr int kCacheClients = 4;
+constexpr int kCacheReps = 3;
+constexpr double kCacheStoreLimitSeconds = 300;
+
+// Pulls image i of `images` from repository `prefix` + "img<i>" (tag "1"): the manifest, the
+// config and the layer, every byte checked. The bytes pulled.
+double pull_cached_images(Target& target, const std::string& prefix,
+                          const std::vector<Image>& images) {
+  std::atomic<std::uint64_t> bytes{0};
+  run_parallel(target, kCacheClients, images.size(), [&](Connection& connection, std::size_t i) {
+    const std::string repo = prefix + numbered("img", i);
+    get_manifest_checked(connection, "/v2/" + repo + "/manifests/1", images[i]);
+    bytes += get_blob_checked(connection, repo, images[i].config_digest,
+                              images[i].config.data(), images[i].config.size());
+    bytes += get_blob_checked(connection, repo, images[i].layer_digest, images[i].layer.data(),
+                              images[i].layer.size());
+  });
+  return static_cast<double>(bytes.load());
+}
+
+void record_cache_pull(Context& ctx, Target& target, const std::string& workload,
+                       const std::string& prefix, const std::vector<Image>& images) {
+  measured(ctx, target, workload, [&] {
+    const double cpu_before = process_cpu_seconds(target.pid);
+    const auto start = Clock::now();
+    const double bytes = pull_cached_images(target, prefix, images);
+    const double elapsed = seconds_since(start);
+    ctx.recorder.value(workload, "throughput", target.name, bytes / 1e6 / elapsed, "MB/s",
+                       "higher");
+    ctx.recorder.value(workload, "server_cpu", target.name,
+                       (process_cpu_seconds(target.pid) - cpu_before) / (bytes / 1e9),
+                       "CPU-s/GB", "lower");
+  });
+}
+
+// Waits until berth answers every image's tag from what it stored.
+void wait_until_cached(Target& berth, const std::string& prefix, const std::vector<Image>& images) {
+  Connection connection(berth.host, berth.port, berth.auth.get());
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const std::string path = "/v2/" + prefix + numbered("img", i) + "/manifests/1";
+    check(poll_until(kCacheStoreLimitSeconds,
+                     [&] {
+                       Response response;
+                       send_checked(connection, {"HEAD", path, {}, Body::none()}, response,
+                                    "HEAD a cached manifest");
+                       return response.status == 200 && cache_status(response) == "hit";
+                     }),
+          "berth did not store " + path + " in time");
+  }
+}
+
+void cache(Context& ctx) {
+  const std::string workload = "cache-cold";
+  Target* berth = nullptr;
+  Target* ref = nullptr;
+  for (auto& target : ctx.targets) {
+    if (target->name == "berth") berth = target.get();
+    if (target->name == "ref") ref = target.get();
+  }
+  if (berth == nullptr || ref == nullptr || berth->admin_token.empty()) {
+    ctx.recorder.failure(workload, "all",
+                         "needs the targets berth (with --admin-token-file) and ref");
+    return;
+  }
+  const auto& s = ctx.settings;
+  const auto count = static_cast<std::size_t>(std::max(10, s.many_images / 40));
+  const std::size_t layer_size = s.concurrent_blob / 4;
+  std::vector<Image> images;
+  for (std::size_t i = 0; i < count; ++i) {
+    images.push_back(make_image(900000 + i, layer_size, numbered("cache-", i)));
+  }
+  const std::string source = "bench/cachesrc/";
+  const std::string plain = "bench/cacheplain/";
+  const std::string cached = "cache/";
+  const bool ready = prepared(ctx, *berth, workload, [&] {
+    run_parallel(*ref, kCacheClients, count, [&](Connection& connection, std::size_t i) {
+      push_image(connection, *ref, source + numbered("img", i), "1", images[i]);
+    });
+    run_parallel(*berth, kCacheClients, count, [&](Connection& connection, std::size_t i) {
+      push_image(connection, *berth, plain + numbered("img", i), "1", images[i]);
+    });
+    Connection management(berth->host, berth->port);
+    create_cache_rule(management, berth->admin_token, "benchcache",
+                      ref->host + ":" + std::to_string(ref->port) + "/bench/cachesrc/*", "cache/*");
+    warm_credentials(*berth, "/v2/" + cached + numbered("img", 0) + "/manifests/1");
+  });
+  if (!ready) return;
+  // Cold: the first pull through the cache, once, and the same pull straight from the reference.
+  record_cache_pull(ctx, *berth, "cache-cold", cached, images);
+  record_cache_pull(ctx, *ref, "cache-cold", source, images);
+  try {
+    wait_until_cached(*berth, cached, images);
+  } catch (const std::exception& e) {
+    ctx.recorder.failure("cache-warm", berth->name, e.what());
+    return;
+  }
+  for (int rep = 0; rep < kCacheReps; ++rep) {
+    for (Target* target : order_for(ctx, rep)) {
+      if (target == berth) {
+        record_cache_pull(ctx, *berth, "cache-warm", cached, images);
+        record_cache_pull(ctx, *berth, "cache-plain", plain, images);
+      } else if (target == ref) {
+        record_cache_pull(ctx, *ref, "cache-warm", source, images);
+      }
+    }
+  }
+  ctx.recorder.note(workload, berth->name,
+                    std::to_string(count) + " images of " + std::to_string(layer_size) +
+                        " bytes, " + std::to_string(kCacheClients) + " clients");
+}
+
 void lists(Context& ctx) {
   const auto& s = ctx.settings;
   const std::string tag_repo = "bench/tags";
@@ -1000,6 +1118,7 @@ const std::vector<Workload>& workloads() {
       {"lists", lists, false},
       {"gc", gc, false},
       {"push-many-gc", push_many_gc, false},
+      {"cache", cache, false},
   };
   return list;
 }
