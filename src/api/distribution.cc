@@ -47,6 +47,11 @@ struct Scope {
   }
 };
 
+// Content the registry does not have (in a repository that may not exist yet).
+bool is_missing(const registry::RegistryError& error) {
+  return error.code == registry::Errc::blob_unknown || error.code == registry::Errc::name_unknown;
+}
+
 // The cache rule covering the repository, when the registry has a pull-through cache.
 registry::Result<std::optional<upstream::PullThrough>> cache_rule(Scope& scope,
                                                                   std::string_view repository) {
@@ -238,7 +243,7 @@ asio::awaitable<Response> head_blob(Scope& scope, Request& request) {
   auto digest = parse_digest(request.param("digest"));
   if (!digest) co_return digest_invalid(request.param("digest"));
   auto info = registry.stat_blob(target.name, *digest);
-  if (!info && info.error().code == registry::Errc::blob_unknown) {
+  if (!info && is_missing(info.error())) {
     if (auto size = co_await cached_blob_size(scope, target.name, *digest)) {
       if (!*size) co_return error_response(size->error());
       info = registry::BlobInfo{*digest, **size};
@@ -337,7 +342,7 @@ asio::awaitable<Response> get_blob(Scope& scope, Request& request) {
   if (!digest) co_return digest_invalid(request.param("digest"));
   if (auto redirect = redirect_to_storage(scope, target, *digest)) co_return std::move(*redirect);
   auto blob = registry.open_blob(target.name, *digest);
-  if (!blob && blob.error().code == registry::Errc::blob_unknown) {
+  if (!blob && is_missing(blob.error())) {
     if (auto cached = co_await get_cached_blob(scope, request, target.name, *digest)) {
       co_return std::move(*cached);
     }

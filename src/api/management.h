@@ -90,6 +90,8 @@ struct ManagementContext {
   // none: their routes answer 503.
   upstream::UpstreamService* upstream = nullptr;
   upstream::ImportService* imports = nullptr;
+  // What a principal may do in another registry than the route's (an import's source).
+  auth::Authenticator* authenticator = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()

@@ -47,6 +47,8 @@ Response error_of(const UpstreamError& error) {
       return domain_error(409, mgmt::code::kConflict, error.message, error.target);
     case UpstreamErrc::limit_exceeded:
       return domain_error(409, mgmt::code::kLimitExceeded, error.message, error.target);
+    case UpstreamErrc::denied:
+      return domain_error(403, mgmt::code::kForbidden, error.message, error.target);
     case UpstreamErrc::internal:
       break;
   }
@@ -361,8 +363,18 @@ class UpstreamHandlers {
     auto parsed = import_request_of(body.object);
     if (auto* bad = std::get_if<Response>(&parsed)) co_return std::move(*bad);
     auto& import = std::get<upstream::ImportRequest>(parsed);
+    // The source on another registry of this deployment: the caller's own grant there decides.
+    const auth::Principal& principal = context.caller.principal;
+    auth::Authenticator* authenticator = context_.authenticator;
+    upstream::SourceReadCheck may_read = [&](const metadata::RegistryRecord& source,
+                                             std::string_view repository) {
+      if (principal.kind == auth::Principal::Kind::deployment_admin) return true;
+      if (authenticator == nullptr) return false;
+      auto grant = authenticator->grant_for(principal, source);
+      return grant && grant->on(repository).has(auth::Permission::pull);
+    };
     auto started = co_await context.run_blocking(
-        [&] { return context_.imports->start(request.param("registry"), import); });
+        [&] { return context_.imports->start(request.param("registry"), import, may_read); });
     if (!started) co_return error_of(started.error());
     Response response = json_response(202, import_json(*started));
     response.headers.set("Location", fmt::format("{}registries/{}/imports/{}", mgmt::kPrefix,

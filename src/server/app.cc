@@ -535,8 +535,8 @@ void App::start_upstream(const Config& config) {
       *parts_->upstream, *parts_->deployment_key, std::move(options));
   upstream::ImportWorker* worker = parts_->import_worker.get();
   parts_->imports = std::make_unique<upstream::ImportService>(
-      *parts_->metadata, *parts_->tenant_service, *parts_->deployment_key,
-      [worker] { worker->wake(); });
+      *parts_->metadata, *parts_->metadata, *parts_->tenant_service, *parts_->tenants,
+      *parts_->deployment_key, [worker] { worker->wake(); });
   worker->start();
 }
 
@@ -626,6 +626,7 @@ void App::set_up_access_control(const Config& config) {
       *parts_->metadata, *parts_->deployment_key, *parts_->signing_keys, *parts_->admin, settings,
       [] { return unix_now(); });
   parts_->management->signing_keys = parts_->signing_keys.get();
+  parts_->management->authenticator = parts_->authenticator.get();
   parts_->login_audit = std::make_unique<auth::LoginAudit>(*parts_->metadata);
   parts_->rate_limiter = std::make_unique<api::RateLimiter>(config.rate_limit_scale);
   std::vector<auth::IpRange> proxies;

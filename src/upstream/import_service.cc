@@ -145,9 +145,15 @@ std::optional<ImportRequest> request_of_json(std::string_view text) {
   return request;
 }
 
-ImportService::ImportService(metadata::UpstreamStore& store, registry::Tenants& tenants,
+ImportService::ImportService(metadata::UpstreamStore& store, metadata::MetadataStore& metadata,
+                             registry::Tenants& tenants, const registry::TenantResolver& hosts,
                              const auth::DeploymentKey& key, std::function<void()> wake)
-    : store_(store), tenants_(tenants), key_(key), wake_(std::move(wake)) {}
+    : store_(store),
+      metadata_(metadata),
+      tenants_(tenants),
+      hosts_(hosts),
+      key_(key),
+      wake_(std::move(wake)) {}
 
 UpstreamResult<registry::RegistryInfo> ImportService::registry_info(std::string_view name) {
   auto info = tenants_.show(name);
@@ -178,10 +184,27 @@ ImportView view_of(const metadata::ImportJob& job, std::string_view registry) {
 }  // namespace
 
 UpstreamResult<ImportView> ImportService::start(std::string_view registry,
-                                                const ImportRequest& request) {
+                                                const ImportRequest& request,
+                                                const SourceReadCheck& may_read) {
   if (auto bad = check_request(request)) return *bad;
   auto info = registry_info(registry);
   if (!info) return info.error();
+  // A registry of this deployment as the source: only for whoever may pull from it. Whether it
+  // exists is not told to anyone else.
+  const std::string local = hosts_.registry_name_of(request.source_registry);
+  if (!local.empty()) {
+    std::string why;
+    auto image = parse_image(request.source_image, why);
+    auto source = metadata_.find_registry(local);
+    if (!source) return internal(source.error());
+    if (!*source || !image || !may_read || !may_read(**source, image->repository)) {
+      return error(UpstreamErrc::denied,
+                   fmt::format("you may not pull from '{}' of registry '{}' (or it does not "
+                               "exist)",
+                               image ? image->repository : request.source_image, local),
+                   "source.registryUri");
+    }
+  }
   if (!request.credential_set.empty()) {
     auto set = store_.find_credential_set(info->record.id, request.credential_set);
     if (!set) return internal(set.error());

@@ -69,14 +69,23 @@ std::optional<ImportRequest> request_of_json(std::string_view text);
 std::string_view mode_name(ImportMode mode);  // "NoForce" | "Force"
 std::string_view status_name(metadata::ImportStatus status);  // "Queued" | "Running" | ...
 
+// Whether whoever asks for an import may pull `repository` of `registry` (a source on another
+// registry of this deployment).
+using SourceReadCheck =
+    std::function<bool(const metadata::RegistryRecord& registry, std::string_view repository)>;
+
 class ImportService {
  public:
-  // `wake` (optional) tells this node's worker that a job was queued.
-  ImportService(metadata::UpstreamStore& store, registry::Tenants& tenants,
+  // `hosts` tells a source on a registry of this deployment (its login server) from an
+  // upstream. `wake` (optional) tells this node's worker that a job was queued.
+  ImportService(metadata::UpstreamStore& store, metadata::MetadataStore& metadata,
+                registry::Tenants& tenants, const registry::TenantResolver& hosts,
                 const auth::DeploymentKey& key, std::function<void()> wake = {});
 
-  // Checks the request and queues the job.
-  UpstreamResult<ImportView> start(std::string_view registry, const ImportRequest& request);
+  // Checks the request and queues the job. A source on another registry of this deployment
+  // needs `may_read` to allow it (denied otherwise, whether that registry exists or not).
+  UpstreamResult<ImportView> start(std::string_view registry, const ImportRequest& request,
+                                   const SourceReadCheck& may_read);
   UpstreamResult<ImportView> show(std::string_view registry, std::int64_t id);
   // Newest first; ids below `before` when given.
   UpstreamResult<std::vector<ImportView>> list(std::string_view registry,
@@ -87,7 +96,9 @@ class ImportService {
   UpstreamResult<registry::RegistryInfo> registry_info(std::string_view name);
 
   metadata::UpstreamStore& store_;
+  metadata::MetadataStore& metadata_;
   registry::Tenants& tenants_;
+  const registry::TenantResolver& hosts_;
   const auth::DeploymentKey& key_;
   std::function<void()> wake_;
 };

@@ -24,6 +24,8 @@ using registry::RegistryError;
 constexpr auto kEndedFetchMemory = std::chrono::seconds(60);
 // Child manifests deep: an index of indexes is as far as the cache follows.
 constexpr int kMaxManifestDepth = 2;
+// A fetched manifest not stored after this long (its completion failed) is fetched again.
+constexpr auto kPendingManifestMemory = std::chrono::minutes(10);
 // Blob sizes learnt from manifests, kept for HEAD answers; forgotten wholesale past this.
 constexpr std::size_t kMaxKnownSizes = 100'000;
 
@@ -214,7 +216,11 @@ struct PullThroughCache::Impl {
   std::map<std::string, std::shared_ptr<client::RegistryClient>> clients;
   std::map<std::string, std::shared_ptr<BlobFetch>> fetches;
   std::map<std::string, SteadyClock::time_point> ended_fetches;
-  std::map<std::string, FetchedManifest> pending;  // fetched manifests not yet stored
+  struct Pending {
+    FetchedManifest manifest;
+    SteadyClock::time_point fetched_at;
+  };
+  std::map<std::string, Pending> pending;  // fetched manifests not yet stored
   std::map<std::string, std::shared_ptr<Flight>> flights;
   std::set<std::string> completions;
   std::map<std::string, std::uint64_t> known_sizes;
@@ -303,7 +309,7 @@ struct PullThroughCache::Impl {
     std::lock_guard lock(mutex);
     auto found = pending.find(key);
     if (found == pending.end()) return std::nullopt;
-    return found->second;
+    return found->second.manifest;
   }
 
   // The manifest `digest_or_tag` from the upstream (or as fetched already and not yet stored).
@@ -311,7 +317,7 @@ struct PullThroughCache::Impl {
                                                       std::string_view repository,
                                                       const PullThrough& through,
                                                       const std::string& reference) {
-    if (auto digest = oci::Digest::parse(reference)) {
+    if (oci::Digest::parse(reference)) {
       if (auto kept = pending_manifest(key_of(registry, repository, reference))) return *kept;
     }
     auto client = client_for(through);
@@ -328,7 +334,12 @@ struct PullThroughCache::Impl {
                                        through.upstream.login_server, parsed.error().message)};
     }
     std::lock_guard lock(mutex);
-    pending[key_of(registry, repository, manifest.digest.str())] = manifest;
+    const auto now = SteadyClock::now();
+    // What a completion that failed left behind is fetched again when asked for.
+    std::erase_if(pending, [&](const auto& entry) {
+      return now - entry.second.fetched_at > kPendingManifestMemory;
+    });
+    pending[key_of(registry, repository, manifest.digest.str())] = Pending{manifest, now};
     return manifest;
   }
 
@@ -519,6 +530,8 @@ struct PullThroughCache::Impl {
     auto stored = target.put_manifest(repository, oci::Reference(manifest.digest),
                                       manifest.bytes, manifest.media_type);
     if (!stored) return stored.error().message;
+    std::lock_guard lock(mutex);
+    pending.erase(key_of(target.id(), repository, manifest.digest.str()));
     return std::nullopt;
   }
 

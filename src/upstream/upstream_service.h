@@ -30,6 +30,7 @@ enum class UpstreamErrc {
   not_found,            // no credential set, cache rule or import of that name or id
   conflict,             // the name (or a rule's target) is taken
   in_use,               // a credential set that a cache rule names
+  denied,               // the caller may not read the import's source registry
   limit_exceeded,       // the tier allows no more cache rules
   feature_unavailable,  // the tier lacks the artifact cache
   internal,
