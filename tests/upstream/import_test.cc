@@ -158,6 +158,55 @@ TEST_F(ImportTest, BetweenRegistriesOfTheDeploymentLinksBlobsWithoutCopyingBytes
   EXPECT_EQ(client().get("/v2/base/os/manifests/2.0").body, manifest);
 }
 
+TEST_F(ImportTest, AnotherRegistryIsASourceOnlyForWhoMayPullFromIt) {
+  start_app([](server::Config&) {});
+  for (const char* name : {"secretreg", "teamreg01"}) {
+    auto created = client().request("POST", "/mgmt/v1/registries",
+                                    fmt::format(R"({{"name":"{}","tier":"Standard"}})", name),
+                                    {"Content-Type: application/json"});
+    ASSERT_EQ(created.status, 201) << created.body;
+  }
+  HttpClient secret(app_->base_url());
+  secret.set_default_headers(
+      {bearer_header(kUpstreamTestAdminToken), "Host: secretreg.registry.local"});
+  const std::string blob = "private bytes";
+  ASSERT_EQ(secret.request("POST", "/v2/private/app/blobs/uploads/?digest=" + sha256_digest(blob),
+                           blob)
+                .status,
+            201);
+  // A service principal that may manage teamreg01 and nothing of secretreg.
+  auto identity = json_object(client()
+                                  .request("POST", "/mgmt/v1/identities",
+                                           R"({"name":"importer","kind":"servicePrincipal"})",
+                                           {"Content-Type: application/json"})
+                                  .body);
+  const std::string id = json_string(identity, "id");
+  const std::string password = json_string(identity, "secret");
+  ASSERT_FALSE(id.empty());
+  auto assigned = client().request(
+      "POST", "/mgmt/v1/role-assignments",
+      fmt::format(R"({{"assignee":"{}","role":"Contributor","scope":"/registries/teamreg01"}})", id),
+      {"Content-Type: application/json"});
+  ASSERT_EQ(assigned.status, 201) << assigned.body;
+  HttpClient contributor(app_->base_url());
+  contributor.set_default_headers({"Authorization: " + basic_authorization(id, password)});
+  const std::string body =
+      R"({"source":{"registryUri":"secretreg.registry.local","sourceImage":"private/app:1"}})";
+  auto refused = contributor.request("POST", "/mgmt/v1/registries/teamreg01/imports", body,
+                                     {"Content-Type: application/json"});
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  // The same answer for a registry that does not exist: nothing is told about secretreg.
+  auto unknown = contributor.request(
+      "POST", "/mgmt/v1/registries/teamreg01/imports",
+      R"({"source":{"registryUri":"nosuchreg.registry.local","sourceImage":"private/app:1"}})",
+      {"Content-Type: application/json"});
+  EXPECT_EQ(unknown.status, 403) << unknown.body;
+  for (const auto* answer : {&refused, &unknown}) {
+    EXPECT_NE(answer->body.find("you may not pull from 'private/app'"), std::string::npos)
+        << answer->body;
+  }
+}
+
 TEST_F(ImportTest, FailuresSayWhy) {
   auto upstream = start_upstream(UpstreamRegistry::Mode::tls_htpasswd);
   ASSERT_TRUE(upstream);
