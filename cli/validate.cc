@@ -602,6 +602,12 @@ bool is_bracketed_ipv6(std::string_view host) {
   });
 }
 
+// Docker's test of the first component of an image name: a registry host holds a '.' or a
+// ':', or is localhost; anything else ("library") is the start of a repository path.
+bool looks_like_registry_host(std::string_view host) {
+  return host.find_first_of(".:") != std::string_view::npos || host == "localhost";
+}
+
 // "path/*" less its "/*", and whether it had one.
 std::pair<std::string_view, bool> split_wildcard(std::string_view text) {
   if (text.size() > 2 && text.ends_with("/*")) return {text.substr(0, text.size() - 2), true};
@@ -653,7 +659,7 @@ Result<ImportSource> parse_import_source(std::string_view text) {
   }
   ImportSource source{std::string(text.substr(0, slash)), std::string(text.substr(slash + 1)), {}};
   const std::string& host = source.registry_uri;
-  if (host.find_first_of(".:") == std::string::npos && host != "localhost") {
+  if (!looks_like_registry_host(host)) {
     return usage_error(fmt::format(
         "--source '{}' starts with '{}', which is not a registry host (no '.' or ':'): give "
         "HOST/REPOSITORY:TAG, e.g. docker.io/{}",
@@ -684,7 +690,14 @@ std::optional<std::string> check_cache_source(std::string_view source) {
         "source repository '{}' must be HOST/PATH or HOST/PATH/*, e.g. docker.io/library/nginx",
         source);
   }
-  if (auto problem = check_upstream_server(source.substr(0, slash))) return problem;
+  const std::string_view host = source.substr(0, slash);
+  if (!looks_like_registry_host(host)) {
+    return fmt::format(
+        "source repository '{}' starts with '{}', which is not a registry host (no '.' or ':'): "
+        "give HOST/PATH, e.g. docker.io/{}",
+        source, host, source);
+  }
+  if (auto problem = check_upstream_server(host)) return problem;
   auto [path, wildcard] = split_wildcard(source.substr(slash + 1));
   if (check_repository_name(path)) {
     return fmt::format(

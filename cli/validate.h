@@ -138,7 +138,8 @@ struct ImportSource {
 Result<ImportSource> parse_import_source(std::string_view text);
 
 // A cache rule's repositories: the source HOST/PATH or HOST/PATH/* (HOST as for
-// check_upstream_server), the target PATH or PATH/*. Both end in /* or neither does: checked
+// check_upstream_server, and looking like a host as for parse_import_source), the target PATH
+// or PATH/*. Both end in /* or neither does: checked
 // by check_cache_rule_shape.
 std::optional<std::string> check_cache_source(std::string_view source);
 std::optional<std::string> check_cache_target(std::string_view target);

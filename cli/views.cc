@@ -844,8 +844,9 @@ std::vector<Cell> cache_rule_row(const json::value& r) {
           time_to_second(r, "createdTime")};
 }
 
-const std::vector<std::string> kImportColumns = {"Id",   "Status", "Source",  "Targets",
-                                                 "Done", "Total",  "Created", "Finished"};
+// The finish time is left to -o json: with it a typical row would not fit the width.
+const std::vector<std::string> kImportColumns = {"Id",   "Status", "Source", "Targets",
+                                                 "Done", "Total",  "Created"};
 const std::vector<std::size_t> kImportTruncatable = {2, 3};
 
 // "docker.io/library/alpine:3.20"
@@ -882,8 +883,7 @@ std::vector<Cell> import_row(const json::value& i) {
           import_targets(i),
           progress_bytes(i, "bytesDone"),
           progress_bytes(i, "bytesTotal"),
-          time_to_second(i, "createdTime"),
-          time_or_never(i, "finishedTime")};
+          time_to_second(i, "createdTime")};
 }
 
 // What a finished import says after its row: its error, or what it imported.
