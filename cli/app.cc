@@ -491,7 +491,7 @@ std::string parse_error_message(CLI::App& app, const CLI::ParseError& error,
 
 int run(const std::vector<std::string>& args, const Environment& env,
         const TransportFactory& make_transport, std::ostream& out, std::ostream& err,
-        std::istream& in) {
+        std::istream& in, bool err_is_terminal) {
   CLI::App app(
       "berth: manage the registries of a berthd deployment, and who may use them, through "
       "its management API; log docker and podman in.",
@@ -500,10 +500,11 @@ int run(const std::vector<std::string>& args, const Environment& env,
   app.require_subcommand(1);
   app.footer(
       fmt::format("Verbs name their registry with -r/--registry (alias -n/--name, except\n"
-                  "where -n/--name names a token, scope map, webhook or identity, as in az\n"
-                  "acr), a repository with --repository and an image with --image\n"
-                  "repository:tag or repository@digest. Settings: flags, then BERTH_SERVER /\n"
-                  "BERTH_TOKEN, then the file 'berth configure' writes.\n\n{}",
+                  "where -n/--name names a token, scope map, webhook, identity, credential\n"
+                  "set or cache rule, as in az acr), a repository with --repository and an\n"
+                  "image with --image "
+                  "repository:tag or repository@digest. Settings: flags, then\n"
+                  "BERTH_SERVER / BERTH_TOKEN, then the file 'berth configure' writes.\n\n{}",
                   exit_codes_help()));
 
   Options options;
@@ -515,6 +516,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   declare_event_commands(verbs);
   declare_gc_commands(verbs);
   declare_lifecycle_commands(verbs);
+  declare_upstream_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());
@@ -536,7 +538,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
     return static_cast<int>(ExitCode::kUsage);
   }
 
-  Context ctx(options, env, make_transport, in);
+  Context ctx(options, env, make_transport, in, err, err_is_terminal);
   Result<View> view = selected(ctx);
   if (!view) {
     err << "berth: " << one_line(view.error().message) << '\n';

@@ -20,9 +20,11 @@ namespace berth::cli {
 
 using TransportFactory = std::function<std::unique_ptr<HttpTransport>()>;
 
-// `args` includes the program name, as argv does.
+// `args` includes the program name, as argv does. A verb that waits for a job on the server
+// (`import`, `gc run --wait`) writes its progress to `err` before its output or its one error
+// line: a line rewritten in place when `err_is_terminal`, else (import) plain lines.
 int run(const std::vector<std::string>& args, const Environment& env,
         const TransportFactory& make_transport, std::ostream& out, std::ostream& err,
-        std::istream& in);
+        std::istream& in, bool err_is_terminal = false);
 
 }  // namespace berth::cli

@@ -3,7 +3,8 @@
 // input) and the helpers that declare flags and turn API answers into views. app.cc declares
 // the registry and content verbs, access_commands.cc the access-control ones, event_commands.cc
 // the webhook verbs and `audit list`, gc_commands.cc garbage collection, lifecycle_commands.cc
-// soft delete, retention, restore, purge and quotas.
+// soft delete, retention, restore, purge and quotas, upstream_commands.cc imports, credential
+// sets and cache rules.
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -116,6 +117,24 @@ struct Options {
   std::string quota_bytes;
   std::string quota_size;
   bool unlimited = false;
+
+  // Imports, credential sets and cache rules (upstream_commands.cc). `import` names its
+  // registry with -n/--name (`registry`) and its source with --source; credential-set and cache
+  // name theirs with -r/--registry and themselves with -n/--name (`name`). `username`,
+  // `password`, `password_stdin` and `login_server` are a credential set's as they are login's;
+  // `untagged` and `force` are an import's too. `credential_set_given` tells "--cred-set ''"
+  // (remove it) from no --cred-set on update.
+  std::string source;
+  std::vector<std::string> target_tags;
+  std::vector<std::string> untagged_repositories;
+  bool include_referrers = false;
+  bool no_wait = false;
+  std::string credential_set;
+  bool credential_set_given = false;
+  std::string source_repo;
+  std::string target_repo;
+  std::string tag_ttl;
+  std::string allow_push;  // "", "true" or "false"
 };
 
 class Context;
@@ -124,11 +143,21 @@ using Handler = std::function<Result<View>(Context&)>;
 class Context {
  public:
   Context(Options& options, const Environment& env, const TransportFactory& make_transport,
-          std::istream& in)
-      : options_(options), env_(env), make_transport_(make_transport), in_(in) {}
+          std::istream& in, std::ostream& err, bool err_is_terminal)
+      : options_(options),
+        env_(env),
+        make_transport_(make_transport),
+        in_(in),
+        err_(err),
+        err_is_terminal_(err_is_terminal) {}
 
   Options& options() { return options_; }
   const Environment& env() const { return env_; }
+
+  // Where a verb that waits for a job on the server shows its progress (progress.h): standard
+  // error, and whether it is a terminal.
+  std::ostream& err() { return err_; }
+  bool err_is_terminal() const { return err_is_terminal_; }
 
   // The token given as "-" is read from standard input, so it stays out of `ps` and history.
   Result<std::string> token_flag();
@@ -151,6 +180,8 @@ class Context {
   const Environment& env_;
   const TransportFactory& make_transport_;
   std::istream& in_;
+  std::ostream& err_;
+  bool err_is_terminal_;
   std::string stdin_reader_;  // the flag that read standard input
   std::unique_ptr<HttpTransport> transport_;
   std::unique_ptr<ManagementClient> client_;
@@ -213,6 +244,8 @@ void declare_access_commands(Verbs& verbs);
 void declare_event_commands(Verbs& verbs);
 // `gc run|status|show|list` (gc_commands.cc).
 void declare_gc_commands(Verbs& verbs);
+// `import` with `import show|list`, `credential-set` and `cache` (upstream_commands.cc).
+void declare_upstream_commands(Verbs& verbs);
 // `config soft-delete|retention`, `repository list-deleted`, `manifest list-deleted|
 // list-deleted-tags|restore`, `purge`, `purge schedule` and `quota` (lifecycle_commands.cc);
 // after declare(), whose repository and manifest groups it adds to.

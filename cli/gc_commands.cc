@@ -4,15 +4,14 @@
 // line on a terminal, and exits non-zero when the run failed.
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/validate.h"
 #include "cli/views.h"
 
@@ -23,7 +22,6 @@ namespace {
 
 constexpr std::int64_t kMaxRunsTop = 100;
 constexpr std::int64_t kMaxCursor = 999'999'999'999'999'999;
-constexpr std::chrono::milliseconds kDefaultPoll{1000};
 
 std::string text_of(const json::value& run, std::string_view key) {
   const auto* object = run.if_object();
@@ -41,52 +39,27 @@ std::uint64_t count_of(const json::value& run, std::string_view key) {
   return 0;
 }
 
-// How often --wait asks; BERTH_POLL_INTERVAL_MS overrides it (scripts and tests).
-std::chrono::milliseconds poll_interval(Context& ctx) {
-  auto value = ctx.env().get("BERTH_POLL_INTERVAL_MS");
-  if (!value) return kDefaultPoll;
-  try {
-    long ms = std::stol(*value);
-    if (ms >= 1 && ms <= 60'000) return std::chrono::milliseconds(ms);
-  } catch (const std::exception&) {
-  }
-  return kDefaultPoll;
-}
-
-// One line of progress, rewritten in place on a terminal.
-void show_progress(const json::value& run) {
-  if (::isatty(STDERR_FILENO) == 0) return;
-  std::fprintf(stderr, "\r\033[Kgc run %llu: %s, %llu links removed, %llu blobs examined, %llu deleted, %llu bytes",
-               static_cast<unsigned long long>(count_of(run, "id")),
-               text_of(run, "phase").c_str(),
-               static_cast<unsigned long long>(count_of(run, "linksRemoved")),
-               static_cast<unsigned long long>(count_of(run, "blobsExamined")),
-               static_cast<unsigned long long>(count_of(run, "blobsDeleted")),
-               static_cast<unsigned long long>(count_of(run, "bytesReclaimed")));
-  std::fflush(stderr);
-}
-
-void end_progress() {
-  if (::isatty(STDERR_FILENO) == 0) return;
-  std::fprintf(stderr, "\r\033[K");
-  std::fflush(stderr);
+// What the progress line says (on a terminal only: the run shows when it ends).
+std::string progress_text(const json::value& run) {
+  return fmt::format(
+      "gc run {}: {}, {} links removed, {} blobs examined, {} deleted, {} bytes",
+      count_of(run, "id"), text_of(run, "phase"), count_of(run, "linksRemoved"),
+      count_of(run, "blobsExamined"), count_of(run, "blobsDeleted"),
+      count_of(run, "bytesReclaimed"));
 }
 
 // Follows the run until it is no longer running; its last state, or the failure to ask.
 Result<json::value> wait_for(Context& ctx, ManagementClient& client, std::string_view registry,
                              json::value run) {
-  const auto interval = poll_interval(ctx);
+  const auto interval = poll_interval(ctx.env());
+  ProgressLine line(ctx.err(), ctx.err_is_terminal());
   while (text_of(run, "status") == "running") {
-    show_progress(run);
+    line.redraw(progress_text(run));
     std::this_thread::sleep_for(interval);
     auto again = client.get_gc_run(registry, std::to_string(count_of(run, "id")));
-    if (!again) {
-      end_progress();
-      return again.error();
-    }
+    if (!again) return again.error();
     run = std::move(*again);
   }
-  end_progress();
   return run;
 }
 

@@ -1,6 +1,7 @@
 // berth: the command-line client of berthd's management API.
 
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <string>
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
     return std::make_unique<berth::cli::CurlTransport>(options);
   };
   int code = berth::cli::run(args, berth::cli::Environment::process(), make_transport, std::cout,
-                             std::cerr, std::cin);
+                             std::cerr, std::cin, ::isatty(STDERR_FILENO) != 0);
   std::cout.flush();
   curl_global_cleanup();
   return code;

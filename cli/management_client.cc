@@ -441,6 +441,75 @@ Result<json::value> ManagementClient::get_gc_run(std::string_view registry, std:
   return call("GET", gc_path(registry.empty() ? "" : registry_path(registry), registry, rest));
 }
 
+Result<json::value> ManagementClient::list_credential_sets(std::string_view registry) {
+  return call("GET", child_path(registry, "credential-sets"));
+}
+
+Result<json::value> ManagementClient::get_credential_set(std::string_view registry,
+                                                         std::string_view name) {
+  return call("GET", child_path(registry, "credential-sets", name));
+}
+
+Result<json::value> ManagementClient::create_credential_set(std::string_view registry,
+                                                            const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "credential-sets"), &value);
+}
+
+Result<json::value> ManagementClient::update_credential_set(std::string_view registry,
+                                                            std::string_view name,
+                                                            const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "credential-sets", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_credential_set(std::string_view registry,
+                                                            std::string_view name) {
+  return call("DELETE", child_path(registry, "credential-sets", name));
+}
+
+Result<json::value> ManagementClient::list_cache_rules(std::string_view registry) {
+  return call("GET", child_path(registry, "cache-rules"));
+}
+
+Result<json::value> ManagementClient::get_cache_rule(std::string_view registry,
+                                                     std::string_view name) {
+  return call("GET", child_path(registry, "cache-rules", name));
+}
+
+Result<json::value> ManagementClient::create_cache_rule(std::string_view registry,
+                                                        const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "cache-rules"), &value);
+}
+
+Result<json::value> ManagementClient::update_cache_rule(std::string_view registry,
+                                                        std::string_view name,
+                                                        const json::object& body) {
+  json::value value = body_of(body);
+  return call("PATCH", child_path(registry, "cache-rules", name), &value);
+}
+
+Result<json::value> ManagementClient::delete_cache_rule(std::string_view registry,
+                                                        std::string_view name) {
+  return call("DELETE", child_path(registry, "cache-rules", name));
+}
+
+Result<json::value> ManagementClient::start_import(std::string_view registry,
+                                                   const json::object& body) {
+  json::value value = body_of(body);
+  return call("POST", child_path(registry, "imports"), &value);
+}
+
+Result<json::value> ManagementClient::get_import(std::string_view registry, std::string_view id) {
+  return call("GET", child_path(registry, "imports", id));
+}
+
+Result<json::value> ManagementClient::list_imports(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "imports") + query_string(query));
+}
+
 Result<json::value> ManagementClient::get_soft_delete_policy(std::string_view registry) {
   return call("GET", child_path(registry, "policies/soft-delete"));
 }

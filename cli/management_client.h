@@ -168,6 +168,32 @@ class ManagementClient {
   Result<boost::json::value> delete_purge_schedule(std::string_view registry,
                                                    std::string_view name);
 
+  // Credential sets, cache rules and imports of a registry (docs/management-api.md). A
+  // credential set's password goes only into the request body; no answer carries it. `query`
+  // holds (name, value) pairs; empty values are left out.
+  Result<boost::json::value> list_credential_sets(std::string_view registry);
+  Result<boost::json::value> get_credential_set(std::string_view registry, std::string_view name);
+  Result<boost::json::value> create_credential_set(std::string_view registry,
+                                                   const boost::json::object& body);
+  Result<boost::json::value> update_credential_set(std::string_view registry,
+                                                   std::string_view name,
+                                                   const boost::json::object& body);
+  Result<boost::json::value> delete_credential_set(std::string_view registry,
+                                                   std::string_view name);
+  Result<boost::json::value> list_cache_rules(std::string_view registry);
+  Result<boost::json::value> get_cache_rule(std::string_view registry, std::string_view name);
+  Result<boost::json::value> create_cache_rule(std::string_view registry,
+                                               const boost::json::object& body);
+  Result<boost::json::value> update_cache_rule(std::string_view registry, std::string_view name,
+                                               const boost::json::object& body);
+  Result<boost::json::value> delete_cache_rule(std::string_view registry, std::string_view name);
+  // Starts an import (202): the import resource, whose id get_import follows.
+  Result<boost::json::value> start_import(std::string_view registry,
+                                          const boost::json::object& body);
+  Result<boost::json::value> get_import(std::string_view registry, std::string_view id);
+  Result<boost::json::value> list_imports(
+      std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace berth::cli {
 namespace {
@@ -570,6 +571,165 @@ Result<std::uint64_t> parse_size(std::string_view text) {
     return too_big();
   }
   return bytes;
+}
+
+}  // namespace berth::cli
+
+// ------------------------------------------------------------------ imports and the cache
+
+namespace berth::cli {
+namespace {
+
+// RFC 1123 host names: dot-separated labels of 1-63 letters, digits or '-', not at either end.
+bool is_dns_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (std::string_view rest = host;;) {
+    std::string_view label = rest.substr(0, rest.find('.'));
+    bool ok = !label.empty() && label.size() <= 63 && label.front() != '-' &&
+              label.back() != '-' &&
+              std::all_of(label.begin(), label.end(), [](char c) { return is_alnum(c) || c == '-'; });
+    if (!ok) return false;
+    if (label.size() == rest.size()) return true;
+    rest.remove_prefix(label.size() + 1);
+  }
+}
+
+bool is_bracketed_ipv6(std::string_view host) {
+  if (host.size() < 4 || host.front() != '[' || host.back() != ']') return false;
+  std::string_view inner = host.substr(1, host.size() - 2);
+  return std::all_of(inner.begin(), inner.end(), [](char c) {
+    return is_lower_hex(c) || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+  });
+}
+
+// Docker's test of the first component of an image name: a registry host holds a '.' or a
+// ':', or is localhost; anything else ("library") is the start of a repository path.
+bool looks_like_registry_host(std::string_view host) {
+  return host.find_first_of(".:") != std::string_view::npos || host == "localhost";
+}
+
+// "path/*" less its "/*", and whether it had one.
+std::pair<std::string_view, bool> split_wildcard(std::string_view text) {
+  if (text.size() > 2 && text.ends_with("/*")) return {text.substr(0, text.size() - 2), true};
+  return {text, false};
+}
+
+}  // namespace
+
+std::optional<std::string> check_resource_name(std::string_view kind, std::string_view name) {
+  bool ok = name.size() >= 5 && name.size() <= 50 && is_alnum(name.front()) &&
+            std::all_of(name.begin(), name.end(), [](char c) { return is_alnum(c) || c == '-'; });
+  if (ok) return std::nullopt;
+  return fmt::format(
+      "{} name '{}' must be 5-50 letters, digits or '-', starting with a letter or a digit", kind,
+      name);
+}
+
+std::optional<std::string> check_upstream_server(std::string_view server) {
+  auto refuse = [&](std::string_view why) {
+    return fmt::format("'{}' is not a login server ({}): give HOST or HOST:PORT", server, why);
+  };
+  if (server.empty()) return refuse("it is empty");
+  if (server.find("://") != std::string_view::npos) return refuse("no scheme");
+  if (server.find_first_of("/@?#") != std::string_view::npos) {
+    return refuse("no path or credentials");
+  }
+  std::string_view host = server;
+  const std::size_t colon = server.rfind(':');
+  const bool bracketed = server.front() == '[';
+  if (colon != std::string_view::npos && (!bracketed || colon > server.find(']'))) {
+    if (!parse_bounded_number(server.substr(colon + 1), 1, 65535)) {
+      return refuse("the port is 1 to 65535");
+    }
+    host = server.substr(0, colon);
+  }
+  if (bracketed ? !is_bracketed_ipv6(host) : !is_dns_name(host)) {
+    return refuse("the host is not a DNS name or a bracketed IPv6 address");
+  }
+  return std::nullopt;
+}
+
+Result<ImportSource> parse_import_source(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    return usage_error(fmt::format(
+        "--source '{}' must be HOST/REPOSITORY:TAG or HOST/REPOSITORY@DIGEST, e.g. "
+        "docker.io/library/alpine:3.20",
+        text));
+  }
+  ImportSource source{std::string(text.substr(0, slash)), std::string(text.substr(slash + 1)), {}};
+  const std::string& host = source.registry_uri;
+  if (!looks_like_registry_host(host)) {
+    return usage_error(fmt::format(
+        "--source '{}' starts with '{}', which is not a registry host (no '.' or ':'): give "
+        "HOST/REPOSITORY:TAG, e.g. docker.io/{}",
+        text, host, text));
+  }
+  if (auto problem = check_upstream_server(host)) return usage_error(fmt::format("--source: {}", *problem));
+  const std::string_view image = source.image;
+  const std::size_t last_slash = image.rfind('/');
+  const std::size_t colon = image.rfind(':');
+  const bool has_reference = image.find('@') != std::string_view::npos ||
+                             (colon != std::string_view::npos &&
+                              (last_slash == std::string_view::npos || colon > last_slash));
+  if (has_reference) {
+    auto reference = parse_image_reference(image);
+    if (!reference) return usage_error(fmt::format("--source: {}", reference.error().message));
+    source.repository = reference->repository;
+  } else {
+    if (auto problem = check_repository_name(image)) return usage_error(fmt::format("--source: {}", *problem));
+    source.repository = source.image;
+  }
+  return source;
+}
+
+std::optional<std::string> check_cache_source(std::string_view source) {
+  const std::size_t slash = source.find('/');
+  if (slash == std::string_view::npos) {
+    return fmt::format(
+        "source repository '{}' must be HOST/PATH or HOST/PATH/*, e.g. docker.io/library/nginx",
+        source);
+  }
+  const std::string_view host = source.substr(0, slash);
+  if (!looks_like_registry_host(host)) {
+    return fmt::format(
+        "source repository '{}' starts with '{}', which is not a registry host (no '.' or ':'): "
+        "give HOST/PATH, e.g. docker.io/{}",
+        source, host, source);
+  }
+  if (auto problem = check_upstream_server(host)) return problem;
+  auto [path, wildcard] = split_wildcard(source.substr(slash + 1));
+  if (check_repository_name(path)) {
+    return fmt::format(
+        "source repository '{}': '{}' is not a repository path (lower-case letters and digits, "
+        "separated by '.', '_', '__', '-' or '/'), optionally followed by '/*'",
+        source, path);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cache_target(std::string_view target) {
+  auto [path, wildcard] = split_wildcard(target);
+  if (check_repository_name(path)) {
+    return fmt::format(
+        "target repository '{}' must be a repository path (lower-case letters and digits, "
+        "separated by '.', '_', '__', '-' or '/'), optionally followed by '/*'",
+        target);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cache_rule_shape(std::string_view source,
+                                                  std::string_view target) {
+  if (split_wildcard(source).second == split_wildcard(target).second) return std::nullopt;
+  return fmt::format(
+      "--source-repo '{}' and --target-repo '{}' must both end in /* or neither", source, target);
+}
+
+std::optional<std::string> check_tag_ttl(std::string_view seconds) {
+  if (parse_bounded_number(seconds, 0, kMaxTagTtlSeconds)) return std::nullopt;
+  return fmt::format("'{}' is not a number of seconds from 0 to {} (30 days)", seconds,
+                     kMaxTagTtlSeconds);
 }
 
 }  // namespace berth::cli

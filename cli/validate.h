@@ -119,4 +119,35 @@ std::optional<std::string> check_cron_expression(std::string_view expression);
 Result<std::uint64_t> parse_size(std::string_view text);
 inline constexpr std::uint64_t kMaxQuotaBytes = 999'999'999'999'999'999;
 
+// Credential set and cache rule names: 5-50 ASCII letters, digits or '-', starting with a
+// letter or a digit (the server's rule). `kind` names the resource in the message.
+std::optional<std::string> check_resource_name(std::string_view kind, std::string_view name);
+
+// An upstream registry's login server: HOST or HOST:PORT, HOST a DNS name or a bracketed IPv6
+// address, without a scheme, path or credentials (the server's rule).
+std::optional<std::string> check_upstream_server(std::string_view server);
+
+// What `import --source` names: HOST/REPOSITORY[:TAG|@DIGEST] (the tag latest when neither is
+// given). HOST must look like one, as docker decides: it holds a '.' or a ':', or is localhost;
+// so "library/alpine:3" is refused with a hint rather than sent to a host named "library".
+struct ImportSource {
+  std::string registry_uri;  // HOST[:PORT]
+  std::string image;         // REPOSITORY[:TAG|@DIGEST], as given
+  std::string repository;    // REPOSITORY
+};
+Result<ImportSource> parse_import_source(std::string_view text);
+
+// A cache rule's repositories: the source HOST/PATH or HOST/PATH/* (HOST as for
+// check_upstream_server, and looking like a host as for parse_import_source), the target PATH
+// or PATH/*. Both end in /* or neither does: checked
+// by check_cache_rule_shape.
+std::optional<std::string> check_cache_source(std::string_view source);
+std::optional<std::string> check_cache_target(std::string_view target);
+std::optional<std::string> check_cache_rule_shape(std::string_view source, std::string_view target);
+
+// How long a cached tag is trusted before the upstream is asked again, in seconds: 0 (ask every
+// time) to 30 days, the server's range.
+inline constexpr std::int64_t kMaxTagTtlSeconds = 30LL * 24 * 3600;
+std::optional<std::string> check_tag_ttl(std::string_view seconds);
+
 }  // namespace berth::cli

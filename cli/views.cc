@@ -820,4 +820,129 @@ View purge_schedule_list_view(const json::value& answer) {
   return view;
 }
 
+// ------------------------------------------------------------------ imports and the cache
+
+namespace {
+
+const std::vector<std::string> kCredentialSetColumns = {"Name", "Login server", "Username",
+                                                        "Created", "Updated"};
+const std::vector<std::size_t> kCredentialSetTruncatable = {1, 2};
+
+std::vector<Cell> credential_set_row(const json::value& c) {
+  return {text(c, "name"), text(c, "loginServer"), text(c, "username"),
+          time_to_second(c, "createdTime"), time_to_second(c, "lastUpdatedTime")};
+}
+
+const std::vector<std::string> kCacheRuleColumns = {
+    "Name", "Source", "Target", "Credential set", "Tag TTL (s)", "Allow push", "Created"};
+const std::vector<std::size_t> kCacheRuleTruncatable = {1, 2};
+
+std::vector<Cell> cache_rule_row(const json::value& r) {
+  return {text(r, "name"),          text(r, "sourceRepository"),
+          text(r, "targetRepository"), text(r, "credentialSet"),
+          number(r, "tagTtlSeconds"), flag(r, "allowPush"),
+          time_to_second(r, "createdTime")};
+}
+
+// The finish time is left to -o json: with it a typical row would not fit the width.
+const std::vector<std::string> kImportColumns = {"Id",   "Status", "Source", "Targets",
+                                                 "Done", "Total",  "Created"};
+const std::vector<std::size_t> kImportTruncatable = {2, 3};
+
+// "docker.io/library/alpine:3.20"
+Cell import_source(const json::value& import) {
+  const json::value* source = field(import, "source");
+  if (source == nullptr) return text_cell("");
+  std::string out = string_field(*source, "registryUri");
+  out += '/';
+  out += string_field(*source, "sourceImage");
+  return text_cell(std::move(out));
+}
+
+// The target tags, then the untagged repositories marked so: "app:v1,mirror/app (untagged)".
+Cell import_targets(const json::value& import) {
+  std::string out = joined_by(import, "targetTags", ",");
+  for (const auto& item : items(import, "untaggedTargetRepositories")) {
+    if (!item.is_string()) continue;
+    if (!out.empty()) out += ',';
+    out += item.as_string();
+    out += " (untagged)";
+  }
+  return text_cell(std::move(out));
+}
+
+Cell progress_bytes(const json::value& import, std::string_view key) {
+  const json::value* progress = field(import, "progress");
+  return progress != nullptr ? bytes(*progress, key) : text_cell("");
+}
+
+std::vector<Cell> import_row(const json::value& i) {
+  return {text(i, "id"),
+          text(i, "status"),
+          import_source(i),
+          import_targets(i),
+          progress_bytes(i, "bytesDone"),
+          progress_bytes(i, "bytesTotal"),
+          time_to_second(i, "createdTime")};
+}
+
+// What a finished import says after its row: its error, or what it imported.
+std::string import_outcome(const json::value& import) {
+  std::string error = string_field(import, "error");
+  if (!error.empty()) return fmt::format("error: {}", error);
+  const json::value* result = field(import, "result");
+  if (result == nullptr || !result->is_object()) return {};
+  std::string where = joined_by(*result, "tags", ", ");
+  std::string untagged = joined_by(*result, "untaggedRepositories", ", ");
+  if (!untagged.empty()) {
+    if (!where.empty()) where += ", ";
+    where += untagged;
+    where += " (untagged)";
+  }
+  auto count = [&](std::string_view key) {
+    return unsigned_number(field(*result, key)).value_or(0);
+  };
+  return fmt::format("Imported {} to {}: {}, {}, {} copied.", string_field(*result, "digest"),
+                     where, counted(count("manifests"), "manifest"), counted(count("blobs"), "blob"),
+                     human_bytes(count("bytesCopied")));
+}
+
+}  // namespace
+
+View credential_set_view(const json::value& set) {
+  return {set, {kCredentialSetColumns, {credential_set_row(set)}, kCredentialSetTruncatable}, {}};
+}
+
+View credential_set_list_view(const json::value& answer) {
+  View view = list_view(answer, "credentialSets", kCredentialSetColumns, credential_set_row);
+  view.table.truncatable = kCredentialSetTruncatable;
+  return view;
+}
+
+View cache_rule_view(const json::value& rule) {
+  return {rule, {kCacheRuleColumns, {cache_rule_row(rule)}, kCacheRuleTruncatable}, {}};
+}
+
+View cache_rule_list_view(const json::value& answer) {
+  View view = list_view(answer, "cacheRules", kCacheRuleColumns, cache_rule_row);
+  view.table.truncatable = kCacheRuleTruncatable;
+  return view;
+}
+
+View import_view(const json::value& import) {
+  return {import,
+          {kImportColumns, {import_row(import)}, kImportTruncatable},
+          import_outcome(import)};
+}
+
+View import_list_view(const json::value& answer) {
+  View view = list_view(answer, "imports", kImportColumns, import_row);
+  view.table.truncatable = kImportTruncatable;
+  std::string next = string_field(answer, "next");
+  if (!next.empty()) {
+    view.message = fmt::format("More imports follow: add --before {} for the next page.", next);
+  }
+  return view;
+}
+
 }  // namespace berth::cli

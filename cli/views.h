@@ -79,6 +79,17 @@ View purge_view(const boost::json::value& answer, bool dry_run);
 View purge_schedule_view(const boost::json::value& schedule);
 View purge_schedule_list_view(const boost::json::value& answer);  // {"schedules":[...]}
 
+// Imports, credential sets and cache rules. No answer carries a password, so no view shows one.
+// An import's table says its progress in bytes (tsv: bytes done and total); a succeeded import
+// adds a line with what it imported, a failed one its error; a page with a next one, how to get
+// it.
+View credential_set_view(const boost::json::value& set);         // CredentialSet
+View credential_set_list_view(const boost::json::value& answer); // {"credentialSets":[...]}
+View cache_rule_view(const boost::json::value& rule);            // CacheRule
+View cache_rule_list_view(const boost::json::value& answer);     // {"cacheRules":[...]}
+View import_view(const boost::json::value& import);              // Import
+View import_list_view(const boost::json::value& answer);         // {"imports":[...],"next"?}
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

@@ -163,8 +163,8 @@ bad 3 "no token" registry list --server "$SERVER"
 
 # ------------------------------------------------------------------ parse errors: one line each
 
-bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota (see 'berth --help')" foo
-bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota (see 'berth --help')"
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache (see 'berth --help')"
 bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
 bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
     registry list x --repository app

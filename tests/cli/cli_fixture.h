@@ -38,6 +38,8 @@ class CliTest : public ::testing::Test {
   std::map<std::string, std::string> env_vars{
       {"HOME", home.path().string()}, {"BERTH_SERVER", "http://srv:5000"}, {"BERTH_TOKEN", kToken}};
   std::string out, err, input;
+  // Whether the run's standard error is a terminal (the progress of a waiting verb).
+  bool err_is_terminal = false;
 
   int run(std::vector<std::string> args) {
     args.insert(args.begin(), "berth");
@@ -45,7 +47,8 @@ class CliTest : public ::testing::Test {
     std::istringstream i(input);
     Environment env = testing::map_env(env_vars);
     int code = berth::cli::run(
-        args, env, [this] { return std::make_unique<Forwarding>(fake); }, o, e, i);
+        args, env, [this] { return std::make_unique<Forwarding>(fake); }, o, e, i,
+        err_is_terminal);
     out = o.str();
     err = e.str();
     // Whatever happened, the token never shows.

@@ -343,5 +343,91 @@ TEST(HeaderAssignment, RefusalsNeverRepeatTheValue) {
   }
 }
 
+TEST(ResourceName, FiveToFiftyLettersDigitsAndDashes) {
+  for (const char* ok : {"dockerhub", "Docker-Hub-1", "a----", "12345"}) {
+    EXPECT_FALSE(check_resource_name("cache rule", ok)) << ok;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"abcd", std::string(51, 'a'), "-abcd", "ab_cd", "ab.cd", "ab cd"}) {
+    EXPECT_TRUE(check_resource_name("cache rule", bad)) << bad;
+  }
+  EXPECT_EQ(*check_resource_name("credential set", "ab"),
+            "credential set name 'ab' must be 5-50 letters, digits or '-', starting with a "
+            "letter or a digit");
+}
+
+TEST(UpstreamServer, HostOrHostAndPort) {
+  for (const char* ok : {"docker.io", "ghcr.io", "localhost:5000", "10.0.0.5:443", "[::1]:5000",
+                         "[fd00::1]", "Registry-1.Docker.IO"}) {
+    EXPECT_FALSE(check_upstream_server(ok)) << ok;
+  }
+  for (const char* bad : {"", "https://docker.io", "docker.io/library", "user@docker.io",
+                          "docker.io:0", "docker.io:65536", "docker.io:x", "-docker.io",
+                          "docker..io", "[zz::1]", "doc ker.io"}) {
+    EXPECT_TRUE(check_upstream_server(bad)) << bad;
+  }
+  EXPECT_NE(check_upstream_server("https://docker.io")->find("no scheme"), std::string::npos);
+}
+
+TEST(ImportSource, HostThenImage) {
+  auto tagged = parse_import_source("docker.io/library/alpine:3.20");
+  ASSERT_TRUE(tagged) << tagged.error().message;
+  EXPECT_EQ(tagged->registry_uri, "docker.io");
+  EXPECT_EQ(tagged->image, "library/alpine:3.20");
+  EXPECT_EQ(tagged->repository, "library/alpine");
+
+  auto pinned = parse_import_source("localhost:5000/team/app@" + kDigest);
+  ASSERT_TRUE(pinned) << pinned.error().message;
+  EXPECT_EQ(pinned->registry_uri, "localhost:5000");
+  EXPECT_EQ(pinned->image, "team/app@" + kDigest);
+  EXPECT_EQ(pinned->repository, "team/app");
+
+  auto bare = parse_import_source("ghcr.io/org/tool");  // the server takes it as :latest
+  ASSERT_TRUE(bare) << bare.error().message;
+  EXPECT_EQ(bare->image, "org/tool");
+  EXPECT_EQ(bare->repository, "org/tool");
+
+  for (const std::string bad :
+       {"alpine", "library/alpine:3", "docker.io/", "docker.io/Alpine:3", "docker.io/alpine:-x",
+        "docker.io/alpine@sha256:abc", "https://docker.io/alpine:3", "docker.io:0/alpine:3"}) {
+    auto refused = parse_import_source(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, ExitCode::kUsage);
+  }
+  EXPECT_NE(parse_import_source("library/alpine:3").error().message.find(
+                "e.g. docker.io/library/alpine:3"),
+            std::string::npos);
+}
+
+TEST(CacheRule, SourceTargetAndShape) {
+  for (const char* ok : {"docker.io/library/nginx", "docker.io/library/*", "ghcr.io:443/org/*"}) {
+    EXPECT_FALSE(check_cache_source(ok)) << ok;
+  }
+  for (const char* bad : {"docker.io", "docker.io/", "docker.io/*", "docker.io/Nginx", "library/x",
+                          "https://docker.io/nginx", "docker.io/a/**"}) {
+    EXPECT_TRUE(check_cache_source(bad)) << bad;
+  }
+  for (const char* ok : {"nginx", "hub/library/*", "a/b"}) {
+    EXPECT_FALSE(check_cache_target(ok)) << ok;
+  }
+  for (const char* bad : {"", "*", "/*", "Hub/x", "hub//x"}) {
+    EXPECT_TRUE(check_cache_target(bad)) << bad;
+  }
+  EXPECT_FALSE(check_cache_rule_shape("docker.io/library/*", "hub/*"));
+  EXPECT_FALSE(check_cache_rule_shape("docker.io/library/nginx", "nginx"));
+  EXPECT_TRUE(check_cache_rule_shape("docker.io/library/*", "nginx"));
+  EXPECT_TRUE(check_cache_rule_shape("docker.io/library/nginx", "hub/*"));
+}
+
+TEST(TagTtl, ZeroToThirtyDays) {
+  EXPECT_FALSE(check_tag_ttl("0"));
+  EXPECT_FALSE(check_tag_ttl("3600"));
+  EXPECT_FALSE(check_tag_ttl("2592000"));
+  EXPECT_TRUE(check_tag_ttl("2592001"));
+  EXPECT_TRUE(check_tag_ttl("-1"));
+  EXPECT_TRUE(check_tag_ttl("1h"));
+  EXPECT_TRUE(check_tag_ttl(""));
+}
+
 }  // namespace
 }  // namespace berth::cli
