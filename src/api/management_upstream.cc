@@ -1,6 +1,6 @@
 // The upstream part of /mgmt/v1: a registry's credential sets, cache rules and imports, over
 // upstream::UpstreamService and upstream::ImportService. The contract is
-// docs/management-api.md ("Credential sets", "Cache rules", "Imports").
+// docs/management-api.md ("Credential sets, cache rules and imports").
 
 #include <fmt/format.h>
 
