@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "common/temp_dir.h"
 #include "oci/media_types.h"
@@ -327,6 +329,22 @@ TEST_F(ClientTest, NoReferrersIsAnEmptyIndex) {
   EXPECT_TRUE(index.at("manifests").as_array().empty());
 }
 
+TEST_F(ClientTest, OneClientServesSeveralThreads) {
+  auto client = plain_client();
+  std::vector<std::thread> threads;
+  std::atomic<int> good = 0;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      Collected collected;
+      auto manifest = client.get_manifest(kRepository, "v1");
+      auto fetched = client.get_blob(kRepository, big_digest(), collected.sink());
+      if (manifest && fetched && as_string(collected.bytes) == big_layer()) ++good;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(good, 4);
+}
+
 // docker-registry 2.8 answers every tag at once, whatever n= asks (paging is tested against
 // berthd, bearer_test.cc).
 TEST_F(ClientTest, ListsTags) {
@@ -536,6 +554,16 @@ TEST_F(FaultTest, ACorruptedManifestIsADigestMismatch) {
   auto by_digest = client.get_manifest(kRepository, content().amd64.digest);
   ASSERT_FALSE(by_digest);
   EXPECT_EQ(by_digest.error().code, ClientErrc::digest_mismatch) << by_digest.error().message;
+}
+
+TEST_F(FaultTest, AManifestOverTheLimitIsTooLarge) {
+  // The multi-MiB blob served where the manifest should be.
+  proxy_->add({.kind = Fault::Kind::redirect, .target_contains = "/manifests/v1",
+               .location = "/v2/" + std::string(kRepository) + "/blobs/" + big_digest().str()});
+  auto client = proxied_client();
+  auto manifest = client.get_manifest(kRepository, "v1");
+  ASSERT_FALSE(manifest);
+  EXPECT_EQ(manifest.error().code, ClientErrc::too_large) << manifest.error().message;
 }
 
 TEST_F(FaultTest, AShort429IsWaitedOut) {
