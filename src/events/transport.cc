@@ -1,8 +1,6 @@
 #include "events/transport.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -52,22 +50,7 @@ std::size_t collect_header(char* data, std::size_t size, std::size_t count, void
 // on the resolved address, so DNS cannot route a delivery around it.
 curl_socket_t open_checked_socket(void* user, curlsocktype, curl_sockaddr* address) {
   auto* exchange = static_cast<Exchange*>(user);
-  std::optional<auth::IpAddress> ip;
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address->family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address->addr);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-    ip = auth::IpAddress::parse(text);
-  } else if (address->family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address->addr);
-    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-    ip = auth::IpAddress::parse(text);
-  }
-  if (!ip) {
-    exchange->refused = "an address of an unknown family";
-    return CURL_SOCKET_BAD;
-  }
-  if (auto refused = refuse_destination(*ip, *exchange->policy)) {
+  if (auto refused = client::refuse_socket_address(&address->addr, *exchange->policy)) {
     exchange->refused = *refused;
     return CURL_SOCKET_BAD;
   }

@@ -63,12 +63,6 @@ std::pair<std::string_view, std::string_view> split_scope(std::string_view scope
   return {scope.substr(0, colon), scope.substr(colon + 1)};
 }
 
-bool in_v4(const auth::IpAddress& a, std::uint8_t b0, std::uint8_t b1, int prefix_bytes) {
-  if (a.v6) return false;
-  if (a.bytes[0] != b0) return false;
-  return prefix_bytes < 2 || a.bytes[1] == b1;
-}
-
 }  // namespace
 
 std::optional<std::string> check_webhook_name(std::string_view name) {
@@ -151,25 +145,6 @@ bool scope_matches(std::string_view scope, std::string_view repository, std::str
 bool wants_action(const std::vector<std::string>& actions, std::string_view action) {
   if (action == "ping") return true;
   return std::find(actions.begin(), actions.end(), action) != actions.end();
-}
-
-std::optional<std::string> refuse_destination(const auth::IpAddress& address,
-                                              const DestinationPolicy& policy) {
-  if (policy.allow_link_local) return std::nullopt;
-  const auto& b = address.bytes;
-  bool link_local = in_v4(address, 169, 254, 2) ||
-                    (address.v6 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
-  // Cloud metadata services outside the link-local ranges: Alibaba's 100.100.100.200, Azure's
-  // 168.63.129.16, AWS's IPv6 fd00:ec2::254.
-  bool metadata = (!address.v6 && b[0] == 100 && b[1] == 100 && b[2] == 100 && b[3] == 200) ||
-                  (!address.v6 && b[0] == 168 && b[1] == 63 && b[2] == 129 && b[3] == 16) ||
-                  (address.v6 && address.str() == "fd00:ec2::254");
-  bool unspecified = (!address.v6 && b[0] == 0) ||
-                     (address.v6 && std::all_of(b.begin(), b.end(), [](auto x) { return x == 0; }));
-  if (link_local) return fmt::format("{} is a link-local address", address.str());
-  if (metadata) return fmt::format("{} is a cloud metadata address", address.str());
-  if (unspecified) return fmt::format("{} is not a destination", address.str());
-  return std::nullopt;
 }
 
 std::optional<std::string> check_service_uri(std::string_view uri,

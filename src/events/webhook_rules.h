@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auth/network_policy.h"
+#include "client/destination.h"
 
 namespace berth::events {
 
@@ -40,15 +41,12 @@ bool scope_matches(std::string_view scope, std::string_view repository, std::str
 // Whether `actions` (a webhook's) includes `action`; a ping goes to every webhook.
 bool wants_action(const std::vector<std::string>& actions, std::string_view action);
 
-// Where deliveries may connect. Link-local and cloud metadata addresses are refused unless
+// Where deliveries may connect: the one destination policy of berthd's outgoing connections
+// (client/destination.h). Link-local and cloud metadata addresses are refused unless
 // `allow_link_local`: a webhook must not reach the host's metadata service (SSRF).
-struct DestinationPolicy {
-  bool allow_link_local = false;
-};
+using client::DestinationPolicy;
+using client::refuse_destination;
 
-// Why an address is refused, or nullopt.
-std::optional<std::string> refuse_destination(const auth::IpAddress& address,
-                                              const DestinationPolicy& policy);
 // The service URI check at create/update: http or https, a host, no user info (credentials
 // belong in custom headers, which are sealed), and, when the host is an IP literal, an allowed
 // destination. Names are checked again at connect time, on the address they resolve to.
