@@ -25,6 +25,7 @@
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "metadata/store.h"
+#include "metadata/upstream_store.h"
 #include "oci/digest.h"
 
 namespace berth::metadata {
@@ -46,6 +47,9 @@ class StoreHarness {
   virtual LifecycleStore& lifecycle() = 0;
   // The same store's coordination part (deployment settings, leases).
   virtual CoordinationStore& coordination() = 0;
+  // The same store's part for content from other registries (credential sets, cache rules,
+  // cached tags, import jobs).
+  virtual UpstreamStore& upstream() = 0;
   // A second store on the same data, as another node (or another process on the same file)
   // opens it; nullptr (with a recorded failure) when that fails.
   virtual std::unique_ptr<Store> open_another() = 0;
@@ -191,6 +195,13 @@ class LifecycleStoreConformance : public StoreConformance {
 class CoordinationStoreConformance : public StoreConformance {
  protected:
   CoordinationStore& coordination() { return harness().coordination(); }
+};
+
+// The UpstreamStore part of the suite (upstream_conformance_test.cc): credential sets, cache
+// rules within their limit, cached tags, and import jobs claimed by concurrent nodes.
+class UpstreamStoreConformance : public StoreConformance {
+ protected:
+  UpstreamStore& upstream() { return harness().upstream(); }
 };
 
 }  // namespace berth::metadata

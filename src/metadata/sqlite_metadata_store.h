@@ -3,8 +3,9 @@
 // in WAL mode. Content metadata is in sqlite_metadata_store.cc, the access part in
 // sqlite_access_store.cc, events and webhooks in sqlite_event_store.cc, collection in
 // sqlite_gc_store.cc, lifecycle in sqlite_lifecycle.cc, deployment settings and leases in
-// sqlite_coordination.cc; all share one writer (sqlite_writer.cc), one reader pool
-// (sqlite_connection.cc) and one schema (sqlite_schema.cc).
+// sqlite_coordination.cc, content from other registries in sqlite_upstream.cc; all share one
+// writer (sqlite_writer.cc), one reader pool (sqlite_connection.cc) and one schema
+// (sqlite_schema.cc).
 // docs/architecture.md has the whole file map.
 //
 // Concurrency: one writer connection (SQLite allows one writer at a time anyway, so queueing
@@ -34,6 +35,7 @@
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "metadata/store.h"
+#include "metadata/upstream_store.h"
 
 namespace berth::metadata {
 
@@ -288,6 +290,37 @@ class SqliteMetadataStore final : public Store {
                              std::int64_t ttl_ms) override;
   Result<void> release_lease(std::string_view name, std::string_view holder) override;
   Result<std::optional<LeaseRecord>> find_lease(std::string_view name) override;
+
+  // --- UpstreamStore (sqlite_upstream.cc) ---
+  Result<CredentialSet> create_credential_set(const CredentialSet& set) override;
+  Result<CredentialSet> update_credential_set(const CredentialSet& set) override;
+  Result<std::optional<CredentialSet>> find_credential_set(RegistryId registry,
+                                                           std::string_view name) override;
+  Result<std::vector<CredentialSet>> list_credential_sets(RegistryId registry) override;
+  Result<bool> delete_credential_set(RegistryId registry, std::string_view name) override;
+  Result<CacheRule> create_cache_rule(const CacheRule& rule, std::size_t max_rules) override;
+  Result<CacheRule> update_cache_rule(const CacheRule& rule) override;
+  Result<std::optional<CacheRule>> find_cache_rule(RegistryId registry,
+                                                   std::string_view name) override;
+  Result<std::vector<CacheRule>> list_cache_rules(RegistryId registry) override;
+  Result<bool> delete_cache_rule(RegistryId registry, std::string_view name) override;
+  Result<std::optional<std::int64_t>> tag_validated_at(RepositoryRef repository,
+                                                       std::string_view tag) override;
+  Result<void> set_tag_validated_at(RepositoryRef repository, std::string_view tag,
+                                    std::int64_t at) override;
+  Result<ImportJob> create_import(const ImportJob& job) override;
+  Result<std::optional<ImportJob>> find_import(RegistryId registry, std::int64_t id) override;
+  Result<std::vector<ImportJob>> list_imports(RegistryId registry,
+                                              std::optional<std::int64_t> before,
+                                              std::size_t limit) override;
+  Result<std::optional<ImportJob>> claim_import(std::string_view holder, std::int64_t now,
+                                                std::int64_t stale_before) override;
+  Result<bool> record_import_progress(std::int64_t id, std::string_view holder,
+                                      const ImportProgress& progress, std::int64_t now) override;
+  Result<bool> finish_import(std::int64_t id, std::string_view holder, ImportStatus status,
+                             std::string_view result, std::string_view error,
+                             std::int64_t now) override;
+  Result<std::size_t> prune_imports(std::int64_t before, std::size_t limit) override;
 
  private:
   class ReaderLease;

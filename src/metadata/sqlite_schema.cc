@@ -1,6 +1,6 @@
 // SqliteMetadataStore: the schema and its migrations.
 //
-// Schema (version 9; the lifecycle part of version 8 is drawn in sqlite_lifecycle.cc). Arrows
+// Schema (version 10; the lifecycle part of version 8 is drawn in sqlite_lifecycle.cc). Arrows
 // are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
@@ -29,6 +29,9 @@
 //
 //   deployment_settings (PK name; value BLOB)        what every node of the deployment shares
 //   leases (PK name; holder, expires_at_ms)          the jobs one node at a time runs (v9)
+//
+//   content from other registries (v10), drawn in sqlite_upstream.cc: credential_sets and
+//   cache_rules (^x registries), cached_tags (^x repositories), import_jobs (^x registries)
 //
 // Why this shape:
 // - A manifest's platform lives beside it in manifest_platforms rather than in columns added
@@ -66,7 +69,7 @@ namespace berth::metadata {
 namespace {
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -577,6 +580,68 @@ CREATE TABLE leases (
   holder        TEXT NOT NULL,
   expires_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 9 -> 10: what berth keeps about content from other registries (upstream_store.h,
+    // sqlite_upstream.cc): credential sets, cache rules, when cached tags were last checked,
+    // and import jobs. The PostgreSQL schema's version 3 adds the same tables.
+    R"sql(
+CREATE TABLE credential_sets (
+  registry_id     INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name            TEXT NOT NULL,
+  login_server    TEXT NOT NULL,
+  username        TEXT NOT NULL,
+  sealed_password TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE cache_rules (
+  registry_id       INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name              TEXT NOT NULL,
+  source_repository TEXT NOT NULL,
+  target_repository TEXT NOT NULL,
+  credential_set    TEXT,
+  tag_ttl_seconds   INTEGER NOT NULL CHECK (tag_ttl_seconds >= 0),
+  allow_push        INTEGER NOT NULL CHECK (allow_push IN (0, 1)),
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, name),
+  UNIQUE (registry_id, target_repository),
+  FOREIGN KEY (registry_id, credential_set) REFERENCES credential_sets (registry_id, name)
+) WITHOUT ROWID;
+CREATE INDEX cache_rules_by_credential_set ON cache_rules (registry_id, credential_set, name);
+
+CREATE TABLE cached_tags (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  tag           TEXT NOT NULL,
+  validated_at  INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE import_jobs (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  registry_id        INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  status             TEXT NOT NULL
+    CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+  request            TEXT NOT NULL,
+  sealed_credentials TEXT NOT NULL DEFAULT '',
+  holder             TEXT NOT NULL DEFAULT '',
+  heartbeat_at       INTEGER NOT NULL DEFAULT 0,
+  bytes_total        INTEGER NOT NULL DEFAULT 0,
+  bytes_done         INTEGER NOT NULL DEFAULT 0,
+  blobs_total        INTEGER NOT NULL DEFAULT 0,
+  blobs_done         INTEGER NOT NULL DEFAULT 0,
+  result             TEXT NOT NULL DEFAULT '',
+  error              TEXT NOT NULL DEFAULT '',
+  created_at         INTEGER NOT NULL,
+  started_at         INTEGER NOT NULL DEFAULT 0,
+  finished_at        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX import_jobs_by_registry ON import_jobs (registry_id, id);
+CREATE INDEX import_jobs_active ON import_jobs (id) WHERE status IN ('queued', 'running');
+CREATE INDEX import_jobs_ended ON import_jobs (finished_at)
+  WHERE status IN ('succeeded', 'failed');
 )sql",
 };
 

@@ -233,6 +233,34 @@ enum class CoordinationSql : std::size_t {
   count,
 };
 
+// Every statement of the UpstreamStore part; their text is in sqlite_upstream.cc.
+enum class UpstreamSql : std::size_t {
+  registry_exists,
+  find_credential_set,
+  insert_credential_set,
+  update_credential_set,
+  list_credential_sets,
+  credential_set_user,
+  delete_credential_set,
+  count_cache_rules,
+  find_cache_rule,
+  cache_rule_by_target,
+  insert_cache_rule,
+  update_cache_rule,
+  list_cache_rules,
+  delete_cache_rule,
+  tag_validated_at,
+  set_tag_validated_at,
+  insert_import,
+  find_import,
+  list_imports,
+  claim_import,
+  record_import_progress,
+  finish_import,
+  prune_imports,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
 inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
@@ -241,6 +269,7 @@ inline constexpr std::size_t kLifecycleStatementCount =
     static_cast<std::size_t>(LifecycleSql::count);
 inline constexpr std::size_t kCoordinationStatementCount =
     static_cast<std::size_t>(CoordinationSql::count);
+inline constexpr std::size_t kUpstreamStatementCount = static_cast<std::size_t>(UpstreamSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
@@ -249,6 +278,7 @@ const StatementSpec<EventSql>& spec_of(EventSql id);
 const StatementSpec<GcSql>& spec_of(GcSql id);
 const StatementSpec<LifecycleSql>& spec_of(LifecycleSql id);
 const StatementSpec<CoordinationSql>& spec_of(CoordinationSql id);
+const StatementSpec<UpstreamSql>& spec_of(UpstreamSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {

@@ -38,6 +38,7 @@ class SqliteHarness : public StoreHarness {
   GcStore& gc() override { return *store_; }
   LifecycleStore& lifecycle() override { return *store_; }
   CoordinationStore& coordination() override { return *store_; }
+  UpstreamStore& upstream() override { return *store_; }
   std::unique_ptr<Store> open_another() override {
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
     if (!opened) {
@@ -84,6 +85,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, LifecycleStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, CoordinationStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, UpstreamStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -609,14 +613,15 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "9");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 9);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "10");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 10);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
        {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "token_passwords",
         "identities", "role_assignments", "network_rules", "signing_keys", "login_events", "events",
-        "webhooks", "webhook_deliveries", "deployment_settings", "leases"}) {
+        "webhooks", "webhook_deliveries", "deployment_settings", "leases", "credential_sets",
+        "cache_rules", "cached_tags", "import_jobs"}) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
                                           "'table' AND name = '") +
                                   table + "'"),
@@ -735,7 +740,8 @@ TEST(SqliteMetadataStore, MigratesVersion8ToVersion9) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "9");
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"),
+            std::to_string(SqliteMetadataStore::schema_version()));
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
 
@@ -765,6 +771,84 @@ TEST(SqliteMetadataStore, MigratesVersion8ToVersion9) {
   EXPECT_TRUE((*reopened)->find_registry("team").value()->data_endpoint_enabled);
   EXPECT_EQ((*reopened)->deployment_setting("key-check").value(), std::optional<std::string>("v"));
   EXPECT_EQ((*reopened)->find_lease("gc").value()->holder, "node-a");
+}
+
+// A database as version 9 left it: version 10 adds what berth keeps about content from other
+// registries, empty, and keeps everything else; the new tables hang off the registries and
+// repositories that were there.
+TEST(SqliteMetadataStore, MigratesVersion9ToVersion10) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  {
+    auto writer = SqliteConnection::open(file, SqliteConnection::Role::writer);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto migrated = migrate(**writer, 9);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "9");
+  ASSERT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'import_jobs'"), "0");
+  exec_raw(file,
+           "PRAGMA foreign_keys = ON;"
+           "INSERT INTO registries (id, name, tier, region, created_at, data_endpoint_enabled) "
+           "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000, 1);"
+           "INSERT INTO repositories (id, registry_id, name, created_at) "
+           "VALUES (7, 2, 'hub/library/alpine', 1600001100);"
+           "INSERT INTO leases (name, holder, expires_at_ms) VALUES ('gc', 'node-a', 5000);");
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+
+  auto opened = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SqliteMetadataStore& s = **opened;
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "10");
+  EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+  EXPECT_TRUE(s.find_registry("team").value()->data_endpoint_enabled);
+  EXPECT_EQ(s.find_lease("gc").value()->holder, "node-a");
+  EXPECT_TRUE(s.list_credential_sets(2).value().empty());
+  EXPECT_TRUE(s.list_cache_rules(2).value().empty());
+  EXPECT_TRUE(s.list_imports(2, std::nullopt, 10).value().empty());
+
+  // The new parts work on the migrated file, and go with the registry.
+  ASSERT_TRUE(s.create_credential_set({.registry = 2, .name = "hub", .login_server = "docker.io"}));
+  ASSERT_TRUE(s.create_cache_rule({.registry = 2,
+                                   .name = "library",
+                                   .source_repository = "docker.io/library/*",
+                                   .target_repository = "hub/library/*",
+                                   .credential_set = "hub"},
+                                  10));
+  ASSERT_TRUE(s.set_tag_validated_at(repo("hub/library/alpine", 2), "3.20", 1600002000));
+  ASSERT_TRUE(s.create_import({.registry = 2, .request = "{}"}));
+  EXPECT_EQ(s.tag_validated_at(repo("hub/library/alpine", 2), "3.20").value(),
+            std::optional<std::int64_t>(1600002000));
+  ASSERT_TRUE(s.delete_registry(2).value());
+  for (const char* table : {"credential_sets", "cache_rules", "cached_tags", "import_jobs"}) {
+    EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), "0") << table;
+  }
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// What claim_import, the listings and the in-use check of a credential set run are index
+// ranges (the claim: the partial index of the queued and running jobs), never a scan of all
+// jobs or a sort.
+TEST(SqliteMetadataStore, UpstreamQueriesUseTheirIndexes) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  ASSERT_TRUE(SqliteMetadataStore::open(file));
+  const std::pair<UpstreamSql, const char*> statements[] = {
+      {UpstreamSql::claim_import, "import_jobs_active"},
+      {UpstreamSql::list_imports, "import_jobs_by_registry"},
+      {UpstreamSql::prune_imports, "import_jobs_ended"},
+      {UpstreamSql::credential_set_user, "cache_rules_by_credential_set"},
+      {UpstreamSql::cache_rule_by_target, "sqlite_autoindex_cache_rules_2"},
+      {UpstreamSql::tag_validated_at, "PRIMARY KEY"},
+  };
+  for (const auto& [id, index] : statements) {
+    const std::string plan = query_plan(file, spec_of(id).text);
+    EXPECT_NE(plan.find(index), std::string::npos) << spec_of(id).name << "\n" << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << spec_of(id).name << "\n" << plan;
+    EXPECT_EQ(plan.find("SCAN import_jobs\n"), std::string::npos)
+        << spec_of(id).name << "\n" << plan;
+  }
 }
 
 TEST(SqliteMetadataStore, MigratingToAnUnknownVersionIsRefused) {

@@ -9,6 +9,7 @@
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/upstream_store.h"
 
 namespace berth::metadata {
 
@@ -17,7 +18,8 @@ class Store : public MetadataStore,
               public EventStore,
               public GcStore,
               public LifecycleStore,
-              public CoordinationStore {
+              public CoordinationStore,
+              public UpstreamStore {
  public:
   ~Store() override = default;
 };

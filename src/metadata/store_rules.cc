@@ -273,4 +273,75 @@ std::optional<MetadataError> check_lease_request(std::string_view name, std::str
   return std::nullopt;
 }
 
+// --- content from other registries ---
+
+std::optional<MetadataError> check_credential_set(const CredentialSet& set) {
+  return check_not_empty(set.name, "credential set name");
+}
+
+std::optional<MetadataError> check_cache_rule_change(const CacheRule& rule) {
+  if (auto bad = check_not_empty(rule.name, "cache rule name")) return bad;
+  if (rule.tag_ttl_seconds < 0) return invalid_argument("a cache rule's tag TTL is negative");
+  return std::nullopt;
+}
+
+std::optional<MetadataError> check_cache_rule(const CacheRule& rule) {
+  if (auto bad = check_cache_rule_change(rule)) return bad;
+  if (auto bad = check_not_empty(rule.source_repository, "cache rule source repository")) {
+    return bad;
+  }
+  return check_not_empty(rule.target_repository, "cache rule target repository");
+}
+
+std::optional<MetadataError> check_import_holder(std::string_view holder) {
+  return check_not_empty(holder, "import job holder");
+}
+
+std::optional<MetadataError> check_import_end(ImportStatus status) {
+  if (status == ImportStatus::succeeded || status == ImportStatus::failed) return std::nullopt;
+  return invalid_argument("an import job ends as succeeded or failed");
+}
+
+MetadataError credential_set_not_found(std::string_view name) {
+  return {Errc::not_found, named("credential set", name) + " does not exist"};
+}
+
+MetadataError credential_set_exists(std::string_view name) {
+  return {Errc::conflict, named("credential set", name) + " already exists"};
+}
+
+MetadataError credential_set_in_use(std::string_view name, std::string_view rule) {
+  std::string message = named("credential set", name);
+  message += " is used by ";
+  message += named("cache rule", rule);
+  return {Errc::conflict, std::move(message)};
+}
+
+MetadataError cache_rule_not_found(std::string_view name) {
+  return {Errc::not_found, named("cache rule", name) + " does not exist"};
+}
+
+MetadataError cache_rule_exists(std::string_view name) {
+  return {Errc::conflict, named("cache rule", name) + " already exists"};
+}
+
+MetadataError cache_rule_target_taken(std::string_view target, std::string_view rule) {
+  std::string message = named("cache rule", rule);
+  message += " has the target repository '";
+  message += target;
+  message += "' already";
+  return {Errc::conflict, std::move(message)};
+}
+
+MetadataError cache_rules_limit_reached(std::uint64_t held) {
+  std::string message = "the registry has ";
+  message += std::to_string(held);
+  message += " cache rules, its limit";
+  return {Errc::limit_reached, std::move(message)};
+}
+
+MetadataError repository_not_found(RepositoryRef repository) {
+  return {Errc::not_found, named("repository", repository.name) + " does not exist"};
+}
+
 }  // namespace berth::metadata

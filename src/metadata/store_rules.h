@@ -15,6 +15,7 @@
 #include "metadata/event_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/upstream_store.h"
 
 namespace berth::metadata {
 
@@ -121,5 +122,35 @@ MetadataError setting_vanished(std::string_view name);
 // overflow.
 std::optional<MetadataError> check_lease_request(std::string_view name, std::string_view holder,
                                                  std::int64_t now_ms, std::int64_t ttl_ms);
+
+// --- content from other registries (UpstreamStore) ---
+
+// A name.
+std::optional<MetadataError> check_credential_set(const CredentialSet& set);
+// A name, a source and a target repository, and a TTL that is not negative.
+std::optional<MetadataError> check_cache_rule(const CacheRule& rule);
+// What update_cache_rule reads of `rule`: a name and a TTL that is not negative.
+std::optional<MetadataError> check_cache_rule_change(const CacheRule& rule);
+// An import job's holder is not empty.
+std::optional<MetadataError> check_import_holder(std::string_view holder);
+// succeeded or failed: how a job ends.
+std::optional<MetadataError> check_import_end(ImportStatus status);
+
+// not_found: the registry has no credential set `name`.
+MetadataError credential_set_not_found(std::string_view name);
+// conflict: the registry has a credential set `name` already.
+MetadataError credential_set_exists(std::string_view name);
+// conflict: the cache rule `rule` names the credential set `name`.
+MetadataError credential_set_in_use(std::string_view name, std::string_view rule);
+// not_found: the registry has no cache rule `name`.
+MetadataError cache_rule_not_found(std::string_view name);
+// conflict: the registry has a cache rule `name` already.
+MetadataError cache_rule_exists(std::string_view name);
+// conflict: the cache rule `rule` has the target repository `target` already.
+MetadataError cache_rule_target_taken(std::string_view target, std::string_view rule);
+// limit_reached: the registry has `held` cache rules, its limit.
+MetadataError cache_rules_limit_reached(std::uint64_t held);
+// not_found: the repository does not exist.
+MetadataError repository_not_found(RepositoryRef repository);
 
 }  // namespace berth::metadata

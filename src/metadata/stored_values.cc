@@ -88,4 +88,27 @@ std::vector<std::string> split_tag_names(std::string_view joined) {
   return tags;
 }
 
+const char* import_status_name(ImportStatus status) {
+  switch (status) {
+    case ImportStatus::queued:
+      return "queued";
+    case ImportStatus::running:
+      return "running";
+    case ImportStatus::succeeded:
+      return "succeeded";
+    case ImportStatus::failed:
+      return "failed";
+  }
+  return "queued";
+}
+
+Result<ImportStatus> stored_import_status(std::string_view text) {
+  for (ImportStatus status : {ImportStatus::queued, ImportStatus::running,
+                              ImportStatus::succeeded, ImportStatus::failed}) {
+    if (text == import_status_name(status)) return status;
+  }
+  return MetadataError{Errc::database_error,
+                       "metadata database: stored import status is unknown: " + std::string(text)};
+}
+
 }  // namespace berth::metadata

@@ -4,12 +4,16 @@
 // one text column (purge filters one per line, webhook actions separated by spaces, a
 // manifest's tags one per line as an aggregate returns them). Nothing here knows a database.
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "metadata/access_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/upstream_store.h"
 #include "oci/digest.h"
 
 namespace berth::metadata {
@@ -36,5 +40,16 @@ std::vector<std::string> split_actions(std::string_view joined);
 // A manifest's tags as an aggregate joins them with '\n' (which no tag name contains), in
 // byte order.
 std::vector<std::string> split_tag_names(std::string_view joined);
+
+// 'queued', 'running', 'succeeded' or 'failed', as import_jobs.status holds it.
+const char* import_status_name(ImportStatus status);
+// An import status read back; database_error for a word that names none.
+Result<ImportStatus> stored_import_status(std::string_view text);
+
+// A count kept in a signed 64-bit column: beyond its range it stays at the largest it holds.
+inline std::int64_t stored_count(std::uint64_t count) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(count, std::numeric_limits<std::int64_t>::max()));
+}
 
 }  // namespace berth::metadata

@@ -16,7 +16,9 @@
 //   renewing its heartbeat is taken over by another node and runs again from the start (what the
 //   first run stored is content-addressed, so it is found and skipped).
 //
-// Names are compared exactly (callers validate and normalise them). Times are Unix seconds.
+// Names are compared exactly (callers validate and normalise them); the stores only refuse an
+// empty name, repository or holder and a negative TTL (invalid_argument). Times are Unix
+// seconds.
 
 #include <cstddef>
 #include <cstdint>
@@ -88,10 +90,11 @@ class UpstreamStore {
   virtual ~UpstreamStore() = default;
 
   // --- credential sets (not_found for an unknown registry) ---
-  // Creates the set; conflict when the registry has one of that name.
+  // Creates the set (created_at and updated_at from `set`; 0: now); conflict when the registry
+  // has one of that name.
   virtual Result<CredentialSet> create_credential_set(const CredentialSet& set) = 0;
   // Replaces login server, username and sealed password of an existing set (updated_at from
-  // `set`, created_at kept); not_found when there is none.
+  // `set`, 0: now; created_at kept); not_found when there is none.
   virtual Result<CredentialSet> update_credential_set(const CredentialSet& set) = 0;
   virtual Result<std::optional<CredentialSet>> find_credential_set(RegistryId registry,
                                                                    std::string_view name) = 0;
@@ -101,13 +104,15 @@ class UpstreamStore {
   virtual Result<bool> delete_credential_set(RegistryId registry, std::string_view name) = 0;
 
   // --- cache rules (not_found for an unknown registry) ---
-  // Creates the rule. conflict when the registry has a rule of that name or with that target
-  // repository; not_found when it names a credential set the registry lacks; limit_reached
-  // (nothing stored) when the registry has `max_rules` rules already. The check and the insert
-  // are one transaction, so concurrent creates never go past the limit.
+  // Creates the rule (times as create_credential_set takes them). conflict when the registry
+  // has a rule of that name or with that target repository; not_found when it names a
+  // credential set the registry lacks; limit_reached (nothing stored) when the registry has
+  // `max_rules` rules already. The check and the insert are one transaction, so concurrent
+  // creates never go past the limit.
   virtual Result<CacheRule> create_cache_rule(const CacheRule& rule, std::size_t max_rules) = 0;
   // Replaces credential set, TTL and allow_push of an existing rule (source and target stay;
-  // updated_at from `rule`); not_found when the rule or the named credential set is missing.
+  // updated_at from `rule`, 0: now); not_found when the rule or the named credential set is
+  // missing.
   virtual Result<CacheRule> update_cache_rule(const CacheRule& rule) = 0;
   virtual Result<std::optional<CacheRule>> find_cache_rule(RegistryId registry,
                                                            std::string_view name) = 0;
@@ -127,8 +132,9 @@ class UpstreamStore {
                                             std::int64_t at) = 0;
 
   // --- import jobs ---
-  // Stores a queued job (id, holder, progress, result, times other than created_at are
-  // ignored) and returns it with its id. not_found for an unknown registry.
+  // Stores a queued job (id, status, holder, progress, result, error and times other than
+  // created_at are ignored; created_at 0: now) and returns it with its id. not_found for an
+  // unknown registry.
   virtual Result<ImportJob> create_import(const ImportJob& job) = 0;
   virtual Result<std::optional<ImportJob>> find_import(RegistryId registry, std::int64_t id) = 0;
   // The registry's jobs, newest first, with ids below `before` when given; at most `limit`.
@@ -136,9 +142,9 @@ class UpstreamStore {
                                                       std::optional<std::int64_t> before,
                                                       std::size_t limit) = 0;
   // Takes the oldest job that is queued, or running with heartbeat_at < stale_before (its node
-  // stopped): sets it running for `holder` with heartbeat_at and started_at = now and returns
-  // it; nullopt when there is none. Atomic: of concurrent callers on any node, each job goes to
-  // one.
+  // stopped): sets it running for `holder` with heartbeat_at and started_at = now and its
+  // progress back to zero (it runs from the start), and returns it; nullopt when there is
+  // none. Atomic: of concurrent callers on any node, each job goes to one.
   virtual Result<std::optional<ImportJob>> claim_import(std::string_view holder, std::int64_t now,
                                                         std::int64_t stale_before) = 0;
   // Records progress and renews the heartbeat; false (nothing changed) when `holder` no longer
@@ -146,9 +152,9 @@ class UpstreamStore {
   virtual Result<bool> record_import_progress(std::int64_t id, std::string_view holder,
                                               const ImportProgress& progress,
                                               std::int64_t now) = 0;
-  // Ends the job as succeeded or failed with its result or error, and forgets its sealed
-  // credentials; false (nothing changed) when `holder` no longer runs it. invalid_argument for
-  // a status that is not an end.
+  // Ends the job as succeeded or failed with its result or error (finished_at = now; the holder
+  // stays, naming the node that ran it), and forgets its sealed credentials; false (nothing
+  // changed) when `holder` no longer runs it. invalid_argument for a status that is not an end.
   virtual Result<bool> finish_import(std::int64_t id, std::string_view holder, ImportStatus status,
                                      std::string_view result, std::string_view error,
                                      std::int64_t now) = 0;

@@ -144,6 +144,41 @@ class SourceBuilder {
   HttpClient client_;
 };
 
+// What berth keeps about content from other registries (metadata::UpstreamStore), written
+// through a second store on the source's file while its berthd runs, as another process on the
+// file would: the management API that writes it is not there yet. A credential set and a cache
+// rule naming it, a cached tag's last check, an import that ended (its error kept) and one
+// still queued.
+void add_upstream_state(const std::filesystem::path& data_dir) {
+  auto opened = metadata::SqliteMetadataStore::open(data_dir / "metadata.db");
+  ASSERT_TRUE(opened) << opened.error().message;
+  metadata::SqliteMetadataStore& store = **opened;
+  auto team = store.find_registry("teamreg");
+  ASSERT_TRUE(team && *team);
+  const metadata::RegistryId registry = (*team)->id;
+  ASSERT_TRUE(store.create_credential_set({.registry = registry,
+                                           .name = "hub",
+                                           .login_server = "registry-1.docker.io",
+                                           .username = "robot",
+                                           .sealed_password = "v1:sealed"}));
+  ASSERT_TRUE(store.create_cache_rule({.registry = registry,
+                                       .name = "library",
+                                       .source_repository = "docker.io/library/*",
+                                       .target_repository = "hub/library/*",
+                                       .credential_set = "hub",
+                                       .tag_ttl_seconds = 3600},
+                                      50));
+  ASSERT_TRUE(store.set_tag_validated_at({.registry = registry, .name = "team/api"}, "v1",
+                                         1'700'000'000));
+  auto ended = store.create_import({.registry = registry, .request = R"({"source":"a"})"});
+  ASSERT_TRUE(ended);
+  ASSERT_TRUE(store.claim_import("node-a", 1'700'000'000, 0));
+  ASSERT_TRUE(store.finish_import(ended->id, "node-a", metadata::ImportStatus::failed, "",
+                                  "upstream said \"no\"", 1'700'000'100));
+  ASSERT_TRUE(store.create_import(
+      {.registry = registry, .request = R"({"source":"b"})", .sealed_credentials = "v1:login"}));
+}
+
 // A deployment with something in every part of the schema: three registries, repositories with
 // tagged, retagged and untagged manifests, a blob shared across registries, a large blob, a
 // lock, scope maps, a token with passwords, an identity with a role assignment, a webhook with
@@ -266,6 +301,8 @@ SourceContent build_rich_source(const std::filesystem::path& data_dir) {
     if (!delivered) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(delivered) << "no webhook delivery was recorded";
+
+  add_upstream_state(data_dir);
   return content;
 }
 

@@ -91,5 +91,6 @@ std::vector<Statement> planned_access_statements();     // postgres_access_store
 std::vector<Statement> planned_gc_statements();         // postgres_gc_store.cc
 std::vector<Statement> planned_lifecycle_statements();  // postgres_lifecycle.cc
 std::vector<Statement> planned_coordination_statements();  // postgres_coordination.cc
+std::vector<Statement> planned_upstream_statements();      // postgres_upstream.cc
 
 }  // namespace berth::metadata::postgres

@@ -1,12 +1,12 @@
 #pragma once
-// PostgresMetadataStore: the MetadataStore, AccessStore, EventStore, GcStore, LifecycleStore
-// and CoordinationStore on PostgreSQL, for deployments of several berthd nodes sharing one
-// database. Its layout follows the SQLite backend's: the schema and its migrations in
-// postgres_schema.cc, the connection pool and the transaction runner in
+// PostgresMetadataStore: the MetadataStore, AccessStore, EventStore, GcStore, LifecycleStore,
+// CoordinationStore and UpstreamStore on PostgreSQL, for deployments of several berthd nodes
+// sharing one database. Its layout follows the SQLite backend's: the schema and its migrations
+// in postgres_schema.cc, the connection pool and the transaction runner in
 // postgres_connection.cc, and the statements of each part in postgres_metadata_store.cc
 // (content), postgres_attributes.cc, postgres_listings.cc, postgres_access_store.cc,
-// postgres_event_store.cc, postgres_gc_store.cc, postgres_lifecycle.cc and
-// postgres_coordination.cc.
+// postgres_event_store.cc, postgres_gc_store.cc, postgres_lifecycle.cc,
+// postgres_coordination.cc and postgres_upstream.cc.
 //
 // Concurrency: every write is one SERIALIZABLE transaction, retried from the start when
 // PostgreSQL reports a conflict with a concurrent writer (of this node or another), so the
@@ -33,6 +33,7 @@
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "metadata/store.h"
+#include "metadata/upstream_store.h"
 
 namespace berth::metadata {
 
@@ -300,6 +301,37 @@ class PostgresMetadataStore final : public Store {
                              std::int64_t ttl_ms) override;
   Result<void> release_lease(std::string_view name, std::string_view holder) override;
   Result<std::optional<LeaseRecord>> find_lease(std::string_view name) override;
+
+  // --- UpstreamStore (postgres_upstream.cc) ---
+  Result<CredentialSet> create_credential_set(const CredentialSet& set) override;
+  Result<CredentialSet> update_credential_set(const CredentialSet& set) override;
+  Result<std::optional<CredentialSet>> find_credential_set(RegistryId registry,
+                                                           std::string_view name) override;
+  Result<std::vector<CredentialSet>> list_credential_sets(RegistryId registry) override;
+  Result<bool> delete_credential_set(RegistryId registry, std::string_view name) override;
+  Result<CacheRule> create_cache_rule(const CacheRule& rule, std::size_t max_rules) override;
+  Result<CacheRule> update_cache_rule(const CacheRule& rule) override;
+  Result<std::optional<CacheRule>> find_cache_rule(RegistryId registry,
+                                                   std::string_view name) override;
+  Result<std::vector<CacheRule>> list_cache_rules(RegistryId registry) override;
+  Result<bool> delete_cache_rule(RegistryId registry, std::string_view name) override;
+  Result<std::optional<std::int64_t>> tag_validated_at(RepositoryRef repository,
+                                                       std::string_view tag) override;
+  Result<void> set_tag_validated_at(RepositoryRef repository, std::string_view tag,
+                                    std::int64_t at) override;
+  Result<ImportJob> create_import(const ImportJob& job) override;
+  Result<std::optional<ImportJob>> find_import(RegistryId registry, std::int64_t id) override;
+  Result<std::vector<ImportJob>> list_imports(RegistryId registry,
+                                              std::optional<std::int64_t> before,
+                                              std::size_t limit) override;
+  Result<std::optional<ImportJob>> claim_import(std::string_view holder, std::int64_t now,
+                                                std::int64_t stale_before) override;
+  Result<bool> record_import_progress(std::int64_t id, std::string_view holder,
+                                      const ImportProgress& progress, std::int64_t now) override;
+  Result<bool> finish_import(std::int64_t id, std::string_view holder, ImportStatus status,
+                             std::string_view result, std::string_view error,
+                             std::int64_t now) override;
+  Result<std::size_t> prune_imports(std::int64_t before, std::size_t limit) override;
 
  private:
   explicit PostgresMetadataStore(std::unique_ptr<postgres::Database> database);

@@ -80,6 +80,7 @@ class PostgresHarness : public StoreHarness {
   GcStore& gc() override { return *store_; }
   LifecycleStore& lifecycle() override { return *store_; }
   CoordinationStore& coordination() override { return *store_; }
+  UpstreamStore& upstream() override { return *store_; }
   std::unique_ptr<Store> open_another() override {
     auto opened = PostgresMetadataStore::open(options_for(database_));
     if (!opened) {
@@ -126,6 +127,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, LifecycleStoreConformance,
                          ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Postgres, CoordinationStoreConformance,
+                         ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Postgres, UpstreamStoreConformance,
                          ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
                          ConformanceBackendName());
 
@@ -261,8 +265,8 @@ TEST(PostgresSchema, MigratesVersion1ToVersion2) {
 
   auto store = open_store(database);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "2");
-  EXPECT_EQ(PostgresMetadataStore::schema_version(), 2);
+  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"),
+            std::to_string(PostgresMetadataStore::schema_version()));
   std::vector<RegistryRecord> registries = store->list_registries().value();
   ASSERT_EQ(registries.size(), 2u);
   EXPECT_FALSE(registries[0].data_endpoint_enabled);
@@ -287,7 +291,59 @@ TEST(PostgresSchema, MigratesVersion1ToVersion2) {
   EXPECT_TRUE(reopened->find_registry("team").value()->data_endpoint_enabled);
   EXPECT_EQ(reopened->deployment_setting("key-check").value(), std::optional<std::string>("v"));
   EXPECT_EQ(reopened->find_lease("gc").value()->holder, "node-a");
-  EXPECT_EQ(query_one(conninfo, "SELECT count(*) FROM schema_version"), "2");
+  EXPECT_EQ(query_one(conninfo, "SELECT count(*) FROM schema_version"),
+            std::to_string(PostgresMetadataStore::schema_version()));
+}
+
+// A database as version 2 left it: version 3 adds what berth keeps about content from other
+// registries, empty, and keeps everything else; the new tables hang off the registries and
+// repositories that were there.
+TEST(PostgresSchema, MigratesVersion2ToVersion3) {
+  ScratchDatabase database;
+  ASSERT_TRUE(database.ok()) << database.error();
+  const std::string& conninfo = database.connection_string();
+  {
+    pqxx::connection connection(conninfo);
+    auto migrated = postgres::migrate(connection, 2);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "2");
+  ASSERT_EQ(query_one(conninfo, "SELECT to_regclass('import_jobs') IS NULL"), "t");
+  query(conninfo,
+        "INSERT INTO registries (id, name, tier, region, created_at, data_endpoint_enabled) "
+        "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000, true)");
+  query(conninfo,
+        "INSERT INTO repositories (id, registry_id, name, created_at) "
+        "VALUES (7, 2, 'hub/library/alpine', 1600001100)");
+  query(conninfo, "INSERT INTO leases (name, holder, expires_at_ms) VALUES ('gc', 'node-a', 5000)");
+
+  auto store = open_store(database);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "3");
+  EXPECT_EQ(PostgresMetadataStore::schema_version(), 3);
+  EXPECT_TRUE(store->find_registry("team").value()->data_endpoint_enabled);
+  EXPECT_EQ(store->find_lease("gc").value()->holder, "node-a");
+  EXPECT_TRUE(store->list_credential_sets(2).value().empty());
+  EXPECT_TRUE(store->list_cache_rules(2).value().empty());
+  EXPECT_TRUE(store->list_imports(2, std::nullopt, 10).value().empty());
+
+  // The new parts work on the migrated database, and go with the registry.
+  ASSERT_TRUE(
+      store->create_credential_set({.registry = 2, .name = "hub", .login_server = "docker.io"}));
+  ASSERT_TRUE(store->create_cache_rule({.registry = 2,
+                                        .name = "library",
+                                        .source_repository = "docker.io/library/*",
+                                        .target_repository = "hub/library/*",
+                                        .credential_set = "hub"},
+                                       10));
+  ASSERT_TRUE(store->set_tag_validated_at(repo("hub/library/alpine", 2), "3.20", 1600002000));
+  ASSERT_TRUE(store->create_import({.registry = 2, .request = "{}"}));
+  EXPECT_EQ(store->tag_validated_at(repo("hub/library/alpine", 2), "3.20").value(),
+            std::optional<std::int64_t>(1600002000));
+  ASSERT_TRUE(store->delete_registry(2).value());
+  for (const char* table : {"credential_sets", "cache_rules", "cached_tags", "import_jobs"}) {
+    EXPECT_EQ(query_one(conninfo, std::string("SELECT count(*) FROM ") + table), "0") << table;
+  }
 }
 
 TEST(PostgresSchema, MigratingToAnUnknownVersionIsRefused) {
@@ -323,7 +379,7 @@ TEST(PostgresSchema, HasTheTablesAndColumnsOfTheSqliteSchema) {
   TempDir dir;
   const auto sqlite_file = dir.path() / "metadata.db";
   ASSERT_TRUE(SqliteMetadataStore::open(sqlite_file));
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 9)
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 10)
       << "a new SQLite version needs its PostgreSQL step (and this test updated)";
   std::set<std::string> sqlite_columns;
   sqlite3* db = nullptr;
@@ -688,7 +744,8 @@ TEST(PostgresPlans, ListingsAndLookupsAreIndexRangesInTheirOrder) {
   for (auto part : {postgres::planned_content_statements, postgres::planned_listing_statements,
                     postgres::planned_event_statements, postgres::planned_access_statements,
                     postgres::planned_gc_statements, postgres::planned_lifecycle_statements,
-                    postgres::planned_coordination_statements}) {
+                    postgres::planned_coordination_statements,
+                    postgres::planned_upstream_statements}) {
     for (const postgres::Statement& statement : part()) statements.push_back(statement);
   }
   for (const postgres::Statement& statement : statements) {
