@@ -218,8 +218,8 @@ Result<bool> has_row(SqliteConnection& connection, UpstreamSql id, RegistryId re
   return *row;
 }
 
-// not_found unless the registry exists. Inside a write, so nothing deletes it before the write
-// that needs it commits.
+// not_found unless the registry exists. Inside a write nothing deletes it before the write that
+// needs it commits; a read asks it only when it found nothing, to tell "none" from "no registry".
 Result<void> require_registry(SqliteConnection& connection, RegistryId registry) {
   auto stmt = connection.statement(UpstreamSql::registry_exists);
   if (!stmt) return stmt.error();
@@ -337,8 +337,9 @@ Result<std::optional<CredentialSet>> SqliteMetadataStore::find_credential_set(
   stmt->bind_int(1, registry).bind_text(2, name);
   auto row = stmt->step();
   if (!row) return row.error();
-  if (!*row) return std::optional<CredentialSet>();
-  return std::optional<CredentialSet>(credential_set_of(*stmt));
+  if (*row) return std::optional<CredentialSet>(credential_set_of(*stmt));
+  if (auto known = require_registry(reader->connection(), registry); !known) return known.error();
+  return std::optional<CredentialSet>();
 }
 
 Result<std::vector<CredentialSet>> SqliteMetadataStore::list_credential_sets(RegistryId registry) {
@@ -351,9 +352,15 @@ Result<std::vector<CredentialSet>> SqliteMetadataStore::list_credential_sets(Reg
   for (;;) {
     auto row = stmt->step();
     if (!row) return row.error();
-    if (!*row) return sets;
+    if (!*row) break;
     sets.push_back(credential_set_of(*stmt));
   }
+  if (sets.empty()) {
+    if (auto known = require_registry(reader->connection(), registry); !known) {
+      return known.error();
+    }
+  }
+  return sets;
 }
 
 Result<bool> SqliteMetadataStore::delete_credential_set(RegistryId registry,
@@ -370,7 +377,7 @@ Result<bool> SqliteMetadataStore::delete_credential_set(RegistryId registry,
     stmt->bind_int(1, registry).bind_text(2, name);
     if (auto done = stmt->run(); !done) return done;
     removed = sqlite3_changes(connection.db()) > 0;
-    return {};
+    return removed ? Result<void>() : require_registry(connection, registry);
   });
   if (!written) return written.error();
   return removed;
@@ -454,8 +461,9 @@ Result<std::optional<CacheRule>> SqliteMetadataStore::find_cache_rule(RegistryId
   stmt->bind_int(1, registry).bind_text(2, name);
   auto row = stmt->step();
   if (!row) return row.error();
-  if (!*row) return std::optional<CacheRule>();
-  return std::optional<CacheRule>(cache_rule_of(*stmt));
+  if (*row) return std::optional<CacheRule>(cache_rule_of(*stmt));
+  if (auto known = require_registry(reader->connection(), registry); !known) return known.error();
+  return std::optional<CacheRule>();
 }
 
 Result<std::vector<CacheRule>> SqliteMetadataStore::list_cache_rules(RegistryId registry) {
@@ -468,9 +476,15 @@ Result<std::vector<CacheRule>> SqliteMetadataStore::list_cache_rules(RegistryId 
   for (;;) {
     auto row = stmt->step();
     if (!row) return row.error();
-    if (!*row) return rules;
+    if (!*row) break;
     rules.push_back(cache_rule_of(*stmt));
   }
+  if (rules.empty()) {
+    if (auto known = require_registry(reader->connection(), registry); !known) {
+      return known.error();
+    }
+  }
+  return rules;
 }
 
 Result<bool> SqliteMetadataStore::delete_cache_rule(RegistryId registry, std::string_view name) {
@@ -481,7 +495,7 @@ Result<bool> SqliteMetadataStore::delete_cache_rule(RegistryId registry, std::st
     stmt->bind_int(1, registry).bind_text(2, name);
     if (auto done = stmt->run(); !done) return done;
     removed = sqlite3_changes(connection.db()) > 0;
-    return {};
+    return removed ? Result<void>() : require_registry(connection, registry);
   });
   if (!written) return written.error();
   return removed;

@@ -151,12 +151,13 @@ TEST_P(UpstreamStoreConformance, CredentialSetRefusalsStoreNothing) {
   EXPECT_EQ(error_of(upstream().update_credential_set(credential_set("missing"))), Errc::not_found);
   EXPECT_EQ(error_of(upstream().create_credential_set(credential_set(""))), Errc::invalid_argument);
   EXPECT_EQ(MUST(upstream().find_credential_set(kDefaultRegistryId, "missing")), std::nullopt);
-  EXPECT_TRUE(MUST(upstream().list_credential_sets(999)).empty());
+  EXPECT_EQ(error_of(upstream().list_credential_sets(999)), Errc::not_found);
+  EXPECT_EQ(error_of(upstream().find_credential_set(999, "hub")), Errc::not_found);
   EXPECT_EQ(MUST(upstream().list_credential_sets(kDefaultRegistryId)),
             std::vector<CredentialSet>{hub});
 
   EXPECT_FALSE(MUST(upstream().delete_credential_set(kDefaultRegistryId, "missing")));
-  EXPECT_FALSE(MUST(upstream().delete_credential_set(999, "hub")));
+  EXPECT_EQ(error_of(upstream().delete_credential_set(999, "hub")), Errc::not_found);
   EXPECT_TRUE(MUST(upstream().delete_credential_set(kDefaultRegistryId, "hub")));
   EXPECT_EQ(MUST(upstream().find_credential_set(kDefaultRegistryId, "hub")), std::nullopt);
   EXPECT_FALSE(MUST(upstream().delete_credential_set(kDefaultRegistryId, "hub")));
@@ -255,7 +256,9 @@ TEST_P(UpstreamStoreConformance, CacheRuleRefusalsStoreNothing) {
   // Names and targets are per registry.
   CacheRule theirs = cache_rule("library", "hub/library/*", "team-hub", team);
   EXPECT_EQ(MUST(upstream().create_cache_rule(theirs, kManyRules)), theirs);
-  EXPECT_FALSE(MUST(upstream().delete_cache_rule(999, "library")));
+  EXPECT_EQ(error_of(upstream().delete_cache_rule(999, "library")), Errc::not_found);
+  EXPECT_EQ(error_of(upstream().find_cache_rule(999, "library")), Errc::not_found);
+  EXPECT_EQ(error_of(upstream().list_cache_rules(999)), Errc::not_found);
 }
 
 TEST_P(UpstreamStoreConformance, TheLimitIsReachedExactlyAtMax) {
@@ -387,8 +390,9 @@ TEST_P(UpstreamStoreConformance, DeletingARegistryTakesItsUpstreamState) {
   const ImportJob team_job = MUST(upstream().list_imports(team, std::nullopt, 10)).at(0);
 
   ASSERT_TRUE(MUST(store().delete_registry(team)));
-  EXPECT_TRUE(MUST(upstream().list_credential_sets(team)).empty());
-  EXPECT_TRUE(MUST(upstream().list_cache_rules(team)).empty());
+  // The registry is unknown now: its sets and rules with it.
+  EXPECT_EQ(error_of(upstream().list_credential_sets(team)), Errc::not_found);
+  EXPECT_EQ(error_of(upstream().list_cache_rules(team)), Errc::not_found);
   EXPECT_TRUE(MUST(upstream().list_imports(team, std::nullopt, 10)).empty());
   EXPECT_EQ(MUST(upstream().find_import(team, team_job.id)), std::nullopt);
   EXPECT_EQ(MUST(upstream().tag_validated_at(repo("hub/library/alpine", team), "3.20")),

@@ -199,8 +199,8 @@ std::int64_t time_or(std::int64_t given, std::int64_t fallback) {
   return given != 0 ? given : fallback;
 }
 
-// not_found unless the registry exists. Inside a write, so nothing deletes it before the write
-// that needs it commits.
+// not_found unless the registry exists. Inside a write nothing deletes it before the write that
+// needs it commits; a read asks it only when it found nothing, to tell "none" from "no registry".
 Result<void> require_registry(Transaction& transaction, RegistryId registry) {
   if (transaction.exec(kRegistryExists, registry).empty()) return registry_not_found(registry);
   return {};
@@ -287,7 +287,8 @@ Result<std::optional<CredentialSet>> PostgresMetadataStore::find_credential_set(
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
     pqxx::result rows = transaction.exec(kFindCredentialSet, registry, name);
     set.reset();
-    if (!rows.empty()) set = credential_set_of(rows[0]);
+    if (rows.empty()) return require_registry(transaction, registry);
+    set = credential_set_of(rows[0]);
     return {};
   });
   if (!read) return read.error();
@@ -302,7 +303,7 @@ Result<std::vector<CredentialSet>> PostgresMetadataStore::list_credential_sets(
     for (const pqxx::row& row : transaction.exec(kListCredentialSets, registry)) {
       sets.push_back(credential_set_of(row));
     }
-    return {};
+    return sets.empty() ? require_registry(transaction, registry) : Result<void>();
   });
   if (!read) return read.error();
   return sets;
@@ -315,7 +316,7 @@ Result<bool> PostgresMetadataStore::delete_credential_set(RegistryId registry,
     pqxx::result user = transaction.exec(kCredentialSetUser, registry, name);
     if (!user.empty()) return credential_set_in_use(name, text_of(user[0][0]));
     removed = transaction.exec(kDeleteCredentialSet, registry, name).affected_rows() > 0;
-    return {};
+    return removed ? Result<void>() : require_registry(transaction, registry);
   });
   if (!written) return written.error();
   return removed;
@@ -379,7 +380,8 @@ Result<std::optional<CacheRule>> PostgresMetadataStore::find_cache_rule(Registry
   auto read = database_->read([&](Transaction& transaction) -> Result<void> {
     pqxx::result rows = transaction.exec(kFindCacheRule, registry, name);
     rule.reset();
-    if (!rows.empty()) rule = cache_rule_of(rows[0]);
+    if (rows.empty()) return require_registry(transaction, registry);
+    rule = cache_rule_of(rows[0]);
     return {};
   });
   if (!read) return read.error();
@@ -393,7 +395,7 @@ Result<std::vector<CacheRule>> PostgresMetadataStore::list_cache_rules(RegistryI
     for (const pqxx::row& row : transaction.exec(kListCacheRules, registry)) {
       rules.push_back(cache_rule_of(row));
     }
-    return {};
+    return rules.empty() ? require_registry(transaction, registry) : Result<void>();
   });
   if (!read) return read.error();
   return rules;
@@ -403,7 +405,7 @@ Result<bool> PostgresMetadataStore::delete_cache_rule(RegistryId registry, std::
   bool removed = false;
   auto written = database_->write([&](Transaction& transaction) -> Result<void> {
     removed = transaction.exec(kDeleteCacheRule, registry, name).affected_rows() > 0;
-    return {};
+    return removed ? Result<void>() : require_registry(transaction, registry);
   });
   if (!written) return written.error();
   return removed;
