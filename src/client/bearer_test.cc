@@ -154,6 +154,17 @@ TEST_F(BearerTest, OneTokenPerScopeIsReused) {
   }
   EXPECT_EQ(unauthorized_probes, 1u);  // the first, answered by the challenge
   EXPECT_EQ(heads_with_token, 3u);
+  // The realm berthd names is on the host the client asked (the proxy), so the proxy sees the
+  // token requests too: one for the repository's scope.
+  std::size_t token_requests = 0;
+  for (const auto& request : proxy->requests()) {
+    if (request.target.starts_with("/oauth2/token")) {
+      ++token_requests;
+      EXPECT_NE(request.target.find("scope=repository:team/app:pull"), std::string::npos)
+          << request.target;
+    }
+  }
+  EXPECT_EQ(token_requests, 1u);
 }
 
 TEST_F(BearerTest, AWrongPasswordIsUnauthorized) {
