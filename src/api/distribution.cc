@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "api/blocking_pool.h"
 #include "api/errors.h"
@@ -27,6 +28,10 @@ namespace asio = boost::asio;
 using http::Request;
 using http::Response;
 using registry::Registry;
+
+void set(Response& response, std::string_view name, std::string value) {
+  response.headers.set(std::string(name), std::move(value));
+}
 
 // What the handlers that block work on: the registry the request addresses, and the request's
 // context, which says where disk and database work runs (off the event loop on a server).
@@ -123,9 +128,6 @@ constexpr std::size_t kMaxListingItems = 100000;
 // Chunked uploads may use chunks of any size; announce that no minimum applies.
 constexpr std::string_view kChunkMinLength = "1";
 
-void set(Response& response, std::string_view name, std::string value) {
-  response.headers.set(std::string(name), std::move(value));
-}
 
 Response empty_response(unsigned status) {
   Response response;

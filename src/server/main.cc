@@ -12,6 +12,8 @@
 #include "server/logging.h"
 #include "server/migrate.h"
 
+#include "common/lsan_suppressions.h"
+
 int main(int argc, char** argv) {
   // glibc gives each thread that allocates an arena of its own, up to 8 per core; the blocking
   // pool's threads would each keep one, mostly empty but resident. Two are plenty for a server

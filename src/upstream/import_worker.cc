@@ -223,11 +223,9 @@ class LocalSource final : public Source {
     }
     std::vector<oci::Descriptor> descriptors;
     for (const auto& referrer : *listed) {
-      oci::Descriptor descriptor;
-      descriptor.digest = referrer.digest;
-      descriptor.media_type = referrer.media_type;
-      descriptor.size = static_cast<std::int64_t>(referrer.size);
-      descriptors.push_back(std::move(descriptor));
+      descriptors.push_back(oci::Descriptor{.media_type = referrer.media_type,
+                                            .digest = referrer.digest,
+                                            .size = static_cast<std::int64_t>(referrer.size)});
     }
     return descriptors;
   }

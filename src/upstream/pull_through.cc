@@ -339,7 +339,8 @@ struct PullThroughCache::Impl {
     std::erase_if(pending, [&](const auto& entry) {
       return now - entry.second.fetched_at > kPendingManifestMemory;
     });
-    pending[key_of(registry, repository, manifest.digest.str())] = Pending{manifest, now};
+    pending.insert_or_assign(key_of(registry, repository, manifest.digest.str()),
+                             Pending{manifest, now});
     return manifest;
   }
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cctype>
 #include <cstring>
 #include <optional>
@@ -190,7 +192,8 @@ void FaultProxy::accept_loop() {
 bool FaultProxy::take_fault(const ProxiedRequest& request, Fault& fault) {
   std::lock_guard lock(mutex_);
   for (auto& candidate : faults_) {
-    if (candidate.times == 0 || candidate.method != request.method) continue;
+    if (candidate.times == 0) continue;
+    if (!candidate.method.empty() && candidate.method != request.method) continue;
     if (request.target.find(candidate.target_contains) == std::string::npos) continue;
     if (candidate.times > 0) --candidate.times;
     fault = candidate;
@@ -210,10 +213,24 @@ void FaultProxy::serve(int client) {
   request.headers = header_lines(*head);
   Fault fault;
   request.faulted = take_fault(request, fault);
+  std::size_t index = 0;
   {
     std::lock_guard lock(mutex_);
+    index = requests_.size();
     requests_.push_back(request);
   }
+  std::uint64_t sent = 0;
+  // However the exchange ends, the record says it ended and how much body went on.
+  struct Finish {
+    FaultProxy& proxy;
+    std::size_t index;
+    const std::uint64_t& sent;
+    ~Finish() {
+      std::lock_guard lock(proxy.mutex_);
+      proxy.requests_[index].finished = true;
+      proxy.requests_[index].body_bytes = sent;
+    }
+  } finish{*this, index, sent};
   if (request.faulted && fault.kind == Fault::Kind::too_many_requests) {
     answer_plain(client, 429, "Too Many Requests", {"Retry-After: " + fault.retry_after});
     return;
@@ -241,7 +258,7 @@ void FaultProxy::serve(int client) {
   }
   send_all(client, rebuild_head(first_line(*answer_head), header_lines(*answer_head), {}));
 
-  std::uint64_t sent = 0;
+  const auto started = std::chrono::steady_clock::now();
   auto forward = [&](std::string data) {
     if (request.faulted && fault.kind == Fault::Kind::corrupt_byte && fault.bytes >= sent &&
         fault.bytes < sent + data.size()) {
@@ -255,7 +272,13 @@ void FaultProxy::serve(int client) {
       }
     }
     sent += data.size();
-    return send_all(client, data);
+    if (!send_all(client, data)) return false;
+    if (request.faulted && fault.kind == Fault::Kind::throttle && fault.bytes > 0) {
+      // Hold the rate: `sent` bytes take sent / bytes seconds from the start.
+      const auto due = started + std::chrono::microseconds(sent * 1'000'000 / fault.bytes);
+      std::this_thread::sleep_until(due);
+    }
+    return true;
   };
   bool going = rest.empty() || forward(std::move(rest));
   char chunk[16384];

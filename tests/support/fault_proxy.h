@@ -25,9 +25,10 @@ struct Fault {
     corrupt_byte,       // flip the body byte at offset `bytes`
     ignore_range,       // ask the upstream without the Range header (it answers 200, whole)
     redirect,           // answer 307 to `location` (the upstream is not asked)
+    throttle,           // forward the body at `bytes` bytes per second
   };
   Kind kind = Kind::drop_after;
-  std::string method = "GET";
+  std::string method = "GET";  // "" matches every method
   std::string target_contains;  // "" matches every target
   std::uint64_t bytes = 0;
   std::string retry_after = "1";
@@ -41,6 +42,9 @@ struct ProxiedRequest {
   std::string target;
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   bool faulted = false;
+  // Whether the proxy has sent the whole answer on (or given up), and how many body bytes.
+  bool finished = false;
+  std::uint64_t body_bytes = 0;
   std::string header(const std::string& name) const;  // "" when absent
 };
 

@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "common/lsan_suppressions.h"
+
 namespace {
 
 bool skips_allowed() {

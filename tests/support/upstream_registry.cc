@@ -103,13 +103,23 @@ std::unique_ptr<UpstreamRegistry> UpstreamRegistry::start(Mode mode, std::string
   return registry;
 }
 
-bool UpstreamRegistry::launch(std::string& error) {
+void UpstreamRegistry::stop() {
+  stop_process(pid_);
+  pid_ = -1;
+}
+
+bool UpstreamRegistry::restart(std::string& error) {
+  stop();
+  return launch(error, port_);
+}
+
+bool UpstreamRegistry::launch(std::string& error, int port) {
   fs::path binary;
   error = require_program("docker-registry", binary, "docker-registry");
   if (!error.empty()) return false;
   const fs::path log = directory_ / "registry.log";
   for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
-    port_ = free_loopback_port();
+    port_ = port != 0 ? port : free_loopback_port();
     {
       std::ofstream config(directory_ / "config.yml");
       config << config_yaml(directory_, port_, mode_ == Mode::tls_htpasswd);

@@ -52,6 +52,11 @@ class UpstreamRegistry {
   std::filesystem::path certificate() const { return directory_ / "cert.pem"; }
   const std::filesystem::path& directory() const { return directory_; }
 
+  // Stops the registry (its content stays); restart() starts it again on the same port with
+  // the same content, false with `error` set when it cannot.
+  void stop();
+  bool restart(std::string& error);
+
   // Every request logged so far, in order. The registry logs a request as it finishes, so
   // this waits until the log has been still for a moment.
   std::vector<LoggedRequest> requests() const;
@@ -60,7 +65,8 @@ class UpstreamRegistry {
 
  private:
   UpstreamRegistry() = default;
-  bool launch(std::string& error);
+  // On `port`, or a free port when 0.
+  bool launch(std::string& error, int port = 0);
 
   Mode mode_ = Mode::plain;
   std::filesystem::path directory_;

@@ -137,7 +137,8 @@ TEST_F(CacheTest, TwentyConcurrentFirstPullsFetchEveryBlobOnceAndStreamBeforeThe
   std::vector<std::thread> clients;
   for (int i = 0; i < 20; ++i) {
     clients.emplace_back([&, i] {
-      HttpClient c = fresh_client();
+      auto client = fresh_client();
+      HttpClient& c = *client;
       auto manifest = c.get("/v2/hub/big/manifests/1.0");
       if (manifest.status != 200 ||
           manifest.header("docker-content-digest") != image.digest) {

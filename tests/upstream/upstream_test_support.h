@@ -54,9 +54,9 @@ class UpstreamAppTest : public ::testing::Test {
     app_.reset();
   }
   HttpClient& client() { return *client_; }
-  HttpClient fresh_client() {
-    HttpClient c(app_->base_url());
-    c.set_default_headers({bearer_header(kUpstreamTestAdminToken)});
+  std::unique_ptr<HttpClient> fresh_client() {
+    auto c = std::make_unique<HttpClient>(app_->base_url());
+    c->set_default_headers({bearer_header(kUpstreamTestAdminToken)});
     return c;
   }
   std::unique_ptr<UpstreamRegistry> start_upstream(UpstreamRegistry::Mode mode) {

@@ -52,8 +52,10 @@ PostgresOptions options_for(const ScratchDatabase& database, std::size_t max_con
 // tested below (PostgresSchema). Nobody stays connected to it, as CREATE DATABASE ... TEMPLATE
 // requires.
 const std::string& migrated_template() {
+  // Lives as long as the run (the cluster goes then): never destroyed, always reachable.
+  static ScratchDatabase* database = nullptr;
   static const std::string name = [] {
-    auto* database = new ScratchDatabase();  // lives as long as the run (the cluster goes then)
+    database = new ScratchDatabase();
     if (!database->ok()) return std::string();
     auto store = PostgresMetadataStore::open(options_for(*database));
     return store ? database->name() : std::string();
