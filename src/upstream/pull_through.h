@@ -61,7 +61,8 @@ class BlobFetch {
   registry::RegistryError error() const;
 
   // Up to out.size() spooled bytes from `offset`; 0 while none have arrived there yet. -1 when
-  // the fetch failed (the bytes will never come).
+  // the fetch failed (the bytes will never come). The blob's last byte is readable only once
+  // its digest is verified.
   std::int64_t read(std::uint64_t offset, std::span<std::byte> out) const;
   // Blocks until the fetch has ended; true when it succeeded.
   bool wait() const;
