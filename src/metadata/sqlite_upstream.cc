@@ -230,6 +230,42 @@ Result<void> require_registry(SqliteConnection& connection, RegistryId registry)
   return {};
 }
 
+// The registry's row of `sql` called `name` (bound 1: registry, 2: name), read by `row_of`;
+// nullopt when there is none, not_found when the registry does not exist.
+template <class T, class RowOf>
+Result<std::optional<T>> find_named(SqliteConnection& connection, UpstreamSql sql,
+                                    RegistryId registry, std::string_view name, RowOf row_of) {
+  auto stmt = connection.statement(sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, registry).bind_text(2, name);
+  auto row = stmt->step();
+  if (!row) return row.error();
+  if (*row) return std::optional<T>(row_of(*stmt));
+  if (auto known = require_registry(connection, registry); !known) return known.error();
+  return std::optional<T>();
+}
+
+// Every row of `sql` for the registry (bound 1), read by `row_of`; not_found when the
+// registry does not exist.
+template <class T, class RowOf>
+Result<std::vector<T>> list_of_registry(SqliteConnection& connection, UpstreamSql sql,
+                                        RegistryId registry, RowOf row_of) {
+  auto stmt = connection.statement(sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_int(1, registry);
+  std::vector<T> items;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    items.push_back(row_of(*stmt));
+  }
+  if (items.empty()) {
+    if (auto known = require_registry(connection, registry); !known) return known.error();
+  }
+  return items;
+}
+
 // not_found unless the registry has the credential set `name`; an empty name (anonymous)
 // needs none.
 Result<void> require_credential_set(SqliteConnection& connection, RegistryId registry,
@@ -332,35 +368,15 @@ Result<std::optional<CredentialSet>> SqliteMetadataStore::find_credential_set(
     RegistryId registry, std::string_view name) {
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(UpstreamSql::find_credential_set);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry).bind_text(2, name);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (*row) return std::optional<CredentialSet>(credential_set_of(*stmt));
-  if (auto known = require_registry(reader->connection(), registry); !known) return known.error();
-  return std::optional<CredentialSet>();
+  return find_named<CredentialSet>(reader->connection(), UpstreamSql::find_credential_set,
+                                   registry, name, credential_set_of);
 }
 
 Result<std::vector<CredentialSet>> SqliteMetadataStore::list_credential_sets(RegistryId registry) {
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(UpstreamSql::list_credential_sets);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry);
-  std::vector<CredentialSet> sets;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    sets.push_back(credential_set_of(*stmt));
-  }
-  if (sets.empty()) {
-    if (auto known = require_registry(reader->connection(), registry); !known) {
-      return known.error();
-    }
-  }
-  return sets;
+  return list_of_registry<CredentialSet>(reader->connection(), UpstreamSql::list_credential_sets,
+                                         registry, credential_set_of);
 }
 
 Result<bool> SqliteMetadataStore::delete_credential_set(RegistryId registry,
@@ -456,35 +472,15 @@ Result<std::optional<CacheRule>> SqliteMetadataStore::find_cache_rule(RegistryId
                                                                       std::string_view name) {
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(UpstreamSql::find_cache_rule);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry).bind_text(2, name);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (*row) return std::optional<CacheRule>(cache_rule_of(*stmt));
-  if (auto known = require_registry(reader->connection(), registry); !known) return known.error();
-  return std::optional<CacheRule>();
+  return find_named<CacheRule>(reader->connection(), UpstreamSql::find_cache_rule, registry,
+                               name, cache_rule_of);
 }
 
 Result<std::vector<CacheRule>> SqliteMetadataStore::list_cache_rules(RegistryId registry) {
   auto reader = acquire_reader();
   if (!reader) return reader.error();
-  auto stmt = reader->connection().statement(UpstreamSql::list_cache_rules);
-  if (!stmt) return stmt.error();
-  stmt->bind_int(1, registry);
-  std::vector<CacheRule> rules;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    rules.push_back(cache_rule_of(*stmt));
-  }
-  if (rules.empty()) {
-    if (auto known = require_registry(reader->connection(), registry); !known) {
-      return known.error();
-    }
-  }
-  return rules;
+  return list_of_registry<CacheRule>(reader->connection(), UpstreamSql::list_cache_rules,
+                                     registry, cache_rule_of);
 }
 
 Result<bool> SqliteMetadataStore::delete_cache_rule(RegistryId registry, std::string_view name) {
