@@ -207,6 +207,38 @@ TEST_F(ImportTest, AnotherRegistryIsASourceOnlyForWhoMayPullFromIt) {
   }
 }
 
+// A second berthd as the upstream: its token service hands out the Bearer tokens the import
+// logs in with (the admin user's Basic credentials at its realm).
+TEST_F(ImportTest, CopiesFromAnotherBerthdThroughItsTokenService) {
+  TempDir upstream_dir;
+  const std::string upstream_token = "upstream-berthd-admin-token-0123456789";
+  RunningApp upstream(upstream_dir.path() / "data", upstream_token);
+  OciPusher pusher({upstream.base_url(), bearer_header(upstream_token).substr(15), std::nullopt});
+  PushedImage image = pusher.push_image("team/app", "2.0", {pseudo_random_bytes(400'000, 8)});
+  ASSERT_FALSE(image.digest.empty());
+  HttpClient management(upstream.base_url());
+  management.set_default_headers({bearer_header(upstream_token)});
+  auto credentials = json_object(management.get("/mgmt/v1/registries/default/credentials").body);
+  const std::string username = json_string(credentials, "username");
+  ASSERT_FALSE(username.empty());
+  const std::string password = json_string(
+      credentials.at("passwords").as_array().at(0).as_object(), "value");
+
+  const std::string host = "127.0.0.1:" + std::to_string(upstream.port());
+  start_app([&](server::Config& config) { config.insecure_upstreams = {host}; });
+  json::object request{
+      {"source", json::object{{"registryUri", host},
+                              {"sourceImage", "team/app:2.0"},
+                              {"credentials", json::object{{"username", username},
+                                                           {"password", password}}}}}};
+  auto job = run_import(request);
+  ASSERT_EQ(json_string(job, "status"), "Succeeded") << json::serialize(job);
+  auto manifest = client().get("/v2/team/app/manifests/2.0");
+  EXPECT_EQ(manifest.header("docker-content-digest"), image.digest);
+  EXPECT_EQ(manifest.body, image.manifest);
+  EXPECT_EQ(client().get("/v2/team/app/blobs/" + image.layer_digests[0]).body, image.layers[0]);
+}
+
 TEST_F(ImportTest, FailuresSayWhy) {
   auto upstream = start_upstream(UpstreamRegistry::Mode::tls_htpasswd);
   ASSERT_TRUE(upstream);
