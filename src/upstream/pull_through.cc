@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -594,7 +595,15 @@ registry::Result<std::optional<PullThrough>> PullThroughCache::rule_for(
   PullThrough through{*rule, std::move(*location), std::nullopt};
   if (!rule->credential_set.empty()) {
     auto login = rules->logins.find(rule->credential_set);
-    if (login != rules->logins.end()) through.login = login->second;
+    if (login != rules->logins.end()) {
+      through.login = login->second;
+    } else if (std::find(rules->unreadable.begin(), rules->unreadable.end(),
+                         rule->credential_set) != rules->unreadable.end()) {
+      return RegistryError{Errc::internal,
+                           fmt::format("the password of credential set '{}' (cache rule '{}') "
+                                       "cannot be unsealed with this deployment's key",
+                                       rule->credential_set, rule->name)};
+    }
   }
   return std::optional<PullThrough>(std::move(through));
 }

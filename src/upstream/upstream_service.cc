@@ -434,7 +434,10 @@ UpstreamResult<RegistryRules> UpstreamService::rules_of(metadata::RegistryId reg
     if (!found) return internal(found.error());
     if (!*found) continue;
     auto login = unseal(**found);
-    if (!login) return login.error();
+    if (!login) {
+      out.unreadable.push_back(rule.credential_set);
+      continue;
+    }
     out.logins.emplace(rule.credential_set, std::move(*login));
   }
   return out;

@@ -107,6 +107,9 @@ struct PullThrough {
 struct RegistryRules {
   std::vector<metadata::CacheRule> rules;
   std::map<std::string, Login, std::less<>> logins;
+  // Credential sets whose password this deployment's key cannot unseal: the rules that name
+  // them fail, the others work.
+  std::vector<std::string> unreadable;
 };
 
 class UpstreamService {

@@ -85,8 +85,9 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
       EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"berth-management\"");
     }
   }
-  // registries and content, access control, signing keys, events, garbage collection
-  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 17u);
+  // registries and content, access control, signing keys, events, garbage collection,
+  // lifecycle, and credential sets, cache rules and imports
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 17u + 13u);
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {
@@ -117,7 +118,7 @@ TEST_F(ManagementApi, TiersListsTheThreeTiersWithLimits) {
   auto standard = tiers[1].as_object().at("limits");
   EXPECT_EQ(parse_json(json::serialize(standard)),
             parse_json(R"({"includedStorageBytes":107374182400,"webhooks":10,"scopeMaps":500,
-                          "tokens":500,"ipRules":0,"readOpsPerMinute":10000,
+                          "tokens":500,"ipRules":0,"cacheRules":1000,"readOpsPerMinute":10000,
                           "writeOpsPerMinute":2000,"features":["anonymousPull","artifactCache"]})"));
   auto basic_features = tiers[0].as_object().at("limits").as_object().at("features").as_array();
   EXPECT_TRUE(basic_features.empty());

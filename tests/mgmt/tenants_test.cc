@@ -375,12 +375,14 @@ TEST_F(TenantsTest, UsageReportsCountsAgainstTheTier) {
   EXPECT_EQ(usage->used_bytes, 0u);
   EXPECT_EQ(usage->included_bytes, 100 * kGiB);
   EXPECT_TRUE(usage->repositories.empty());
-  ASSERT_EQ(usage->counts.size(), 4u);
+  ASSERT_EQ(usage->counts.size(), 5u);
   EXPECT_EQ(usage->counts[0].resource, CountedResource::webhooks);
   EXPECT_EQ(usage->counts[0].current, 4u);
   EXPECT_EQ(usage->counts[0].limit, 10u);
   EXPECT_EQ(usage->counts[3].resource, CountedResource::ip_rules);
   EXPECT_EQ(usage->counts[3].limit, 0u);
+  EXPECT_EQ(usage->counts[4].resource, CountedResource::cache_rules);
+  EXPECT_EQ(usage->counts[4].limit, 1000u);
 }
 
 TEST_F(TenantsTest, HealthFlagsCountsOverTheLimit) {
