@@ -682,12 +682,19 @@ asio::awaitable<Response> get_manifest(Scope& scope, Request& request, bool head
   registry::Result<registry::StoredManifest> manifest =
       registry::RegistryError{registry::Errc::internal, ""};
   if (*rule) {
-    auto cached = co_await scope.offload_upstream([&] {
-      return scope.plane.cache->manifest(registry, target.name, *reference, **rule, !head);
-    });
-    if (!cached) co_return error_response(cached.error());
-    cache_status = cached->status;
-    manifest = std::move(cached->manifest);
+    // What the registry answers itself, like any manifest; the upstream only when needed.
+    auto fresh = scope.plane.cache->fresh_manifest(registry, target.name, *reference, **rule,
+                                                   !head);
+    if (!fresh) co_return error_response(fresh.error());
+    if (!*fresh) {
+      auto cached = co_await scope.offload_upstream([&] {
+        return scope.plane.cache->manifest(registry, target.name, *reference, **rule, !head);
+      });
+      if (!cached) co_return error_response(cached.error());
+      *fresh = std::move(*cached);
+    }
+    cache_status = (*fresh)->status;
+    manifest = std::move((*fresh)->manifest);
   } else {
     manifest = registry.get_manifest(target.name, *reference, /*pull=*/!head);
   }

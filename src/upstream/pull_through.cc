@@ -608,6 +608,25 @@ registry::Result<std::optional<PullThrough>> PullThroughCache::rule_for(
   return std::optional<PullThrough>(std::move(through));
 }
 
+registry::Result<std::optional<CachedManifest>> PullThroughCache::fresh_manifest(
+    registry::Registry& registry, std::string_view repository, const oci::Reference& reference,
+    const PullThrough& through, bool pull) {
+  const auto* tag = std::get_if<std::string>(&reference);
+  if (tag != nullptr) {
+    auto validated = impl_->store.tag_validated_at({registry.id(), repository}, *tag);
+    if (!validated) return RegistryError{Errc::internal, validated.error().message};
+    if (!*validated || unix_now() - **validated >= through.rule.tag_ttl_seconds) {
+      return std::optional<CachedManifest>();
+    }
+  }
+  auto local = registry.get_manifest(repository, reference, pull);
+  if (local) return std::optional<CachedManifest>(CachedManifest{std::move(*local), CacheStatus::hit});
+  if (local.error().code == Errc::manifest_unknown || local.error().code == Errc::name_unknown) {
+    return std::optional<CachedManifest>();
+  }
+  return local.error();
+}
+
 registry::Result<CachedManifest> PullThroughCache::manifest(registry::Registry& registry,
                                                             std::string_view repository,
                                                             const oci::Reference& reference,

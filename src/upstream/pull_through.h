@@ -124,6 +124,14 @@ class PullThroughCache {
                                             std::string_view repository,
                                             const oci::Reference& reference,
                                             const PullThrough& through, bool pull);
+  // The registry's own answer when it needs no upstream: a manifest it has by digest, or a tag
+  // checked within the rule's TTL (a hit); nullopt when manifest() must ask the upstream. Reads
+  // only the metadata, so it runs where local reads run.
+  registry::Result<std::optional<CachedManifest>> fresh_manifest(registry::Registry& registry,
+                                                                 std::string_view repository,
+                                                                 const oci::Reference& reference,
+                                                                 const PullThrough& through,
+                                                                 bool pull);
   // A blob of a cached repository.
   registry::Result<CachedBlob> blob(registry::Registry& registry, std::string_view repository,
                                     const oci::Digest& digest, const PullThrough& through);
