@@ -193,13 +193,8 @@ std::string_view cache_status_name(CacheStatus status) {
 
 struct PullThroughCache::Impl {
   Impl(UpstreamService& upstream, metadata::UpstreamStore& store,
-       const registry::RegistryServices& registries, PullThroughOptions options,
-       std::atomic<std::uint64_t>& started)
-      : upstream(upstream),
-        store(store),
-        registries(registries),
-        options(std::move(options)),
-        fetches_started(started) {}
+       const registry::RegistryServices& registries, PullThroughOptions options)
+      : upstream(upstream), store(store), registries(registries), options(std::move(options)) {}
 
   struct RulesEntry {
     SteadyClock::time_point read_at;
@@ -213,7 +208,6 @@ struct PullThroughCache::Impl {
   metadata::UpstreamStore& store;
   const registry::RegistryServices& registries;
   PullThroughOptions options;
-  std::atomic<std::uint64_t>& fetches_started;
 
   std::mutex mutex;
   std::map<metadata::RegistryId, RulesEntry> rules;
@@ -420,7 +414,6 @@ struct PullThroughCache::Impl {
       fetches[key] = fetch;
       ended_fetches.erase(key);
     }
-    ++fetches_started;
     spawn([this, fetch, key, registry, repository = std::string(repository), through,
            client = *client] { run_fetch(*fetch, key, registry, repository, through, *client); });
     return fetch;
@@ -569,15 +562,12 @@ struct PullThroughCache::Impl {
 PullThroughCache::PullThroughCache(UpstreamService& upstream, metadata::UpstreamStore& store,
                                    const registry::RegistryServices& registries,
                                    PullThroughOptions options)
-    : impl_(std::make_unique<Impl>(upstream, store, registries, std::move(options),
-                                   fetches_started_)) {}
+    : impl_(std::make_unique<Impl>(upstream, store, registries, std::move(options))) {}
 
 PullThroughCache::~PullThroughCache() {
   impl_->stopping = true;
   impl_->wait_idle();
 }
-
-void PullThroughCache::wait_idle() { impl_->wait_idle(); }
 
 void PullThroughCache::forget_rules(metadata::RegistryId registry) {
   std::lock_guard lock(impl_->mutex);

@@ -142,15 +142,10 @@ class PullThroughCache {
 
   // Reads the registry's rules again at the next request (they changed on this node).
   void forget_rules(metadata::RegistryId registry);
-  // Blob fetches from upstreams started since construction (for tests and metrics).
-  std::uint64_t blob_fetches_started() const { return fetches_started_.load(); }
-  // Waits until no fetch or background completion runs (tests).
-  void wait_idle();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::atomic<std::uint64_t> fetches_started_{0};
 };
 
 }  // namespace berth::upstream
