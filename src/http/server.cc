@@ -34,6 +34,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -157,6 +158,8 @@ class ServerCore {
         hard_stop(control) {}
 
   void start();
+  std::uint16_t bind_listener(const Listener& listener);
+  std::uint16_t add_listener(const Listener& listener);
   void run(bool handle_signals);
   void stop();
   void begin_shutdown();
@@ -176,7 +179,10 @@ class ServerCore {
   asio::signal_set signals;
   asio::steady_timer deadline;
   asio::steady_timer hard_stop;
-  std::vector<AcceptorSlot> acceptors;
+  // A deque: accept loops hold references to their slots while listeners are added.
+  std::deque<AcceptorSlot> acceptors;  // guarded by acceptors_mutex once run() began
+  std::mutex acceptors_mutex;
+  bool accepting = false;              // guarded by acceptors_mutex: run() spawned the loops
   std::vector<std::uint16_t> ports;
   bool started = false;
   std::atomic<bool> stopping{false};
@@ -1067,90 +1073,103 @@ asio::awaitable<void> ServerCore::accept_loop(AcceptorSlot& slot) {
   }
 }
 
+std::uint16_t ServerCore::bind_listener(const Listener& listener) {
+  std::shared_ptr<ssl::context> tls;
+  if (listener.tls) {
+    tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                     ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    beast::error_code ec;
+    tls->use_certificate_chain_file(listener.tls->certificate_chain, ec);
+    if (ec) {
+      throw std::runtime_error(fmt::format("cannot load TLS certificate chain {}: {}",
+                                           listener.tls->certificate_chain, ec.message()));
+    }
+    tls->use_private_key_file(listener.tls->private_key, ssl::context::pem, ec);
+    if (ec) {
+      throw std::runtime_error(fmt::format("cannot load TLS private key {}: {}",
+                                           listener.tls->private_key, ec.message()));
+    }
+  }
+
+  auto where = endpoint_text(listener.host, listener.port);
+  beast::error_code ec;
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(listener.host, std::to_string(listener.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", where, ec.message()));
+
+  std::uint16_t port = listener.port;
+  std::vector<tcp::endpoint> seen;
+  std::optional<beast::error_code> first_error;
+  std::vector<AcceptorSlot> bound_slots;
+  for (const auto& entry : results) {
+    tcp::endpoint endpoint = entry.endpoint();
+    if (std::find(seen.begin(), seen.end(), endpoint) != seen.end()) continue;
+    seen.push_back(endpoint);
+    // With port 0, every address of the listener shares the port the first one got.
+    endpoint.port(port);
+    auto acceptor = std::make_unique<tcp::acceptor>(control);
+    auto try_bind = [&]() -> beast::error_code {
+      beast::error_code bind_ec;
+      acceptor->open(endpoint.protocol(), bind_ec);
+      if (bind_ec) return bind_ec;
+      acceptor->set_option(asio::socket_base::reuse_address(true), bind_ec);
+      if (bind_ec) return bind_ec;
+      if (endpoint.address().is_v6()) {
+        // Lets "::" and "0.0.0.0" listeners on the same port coexist.
+        acceptor->set_option(asio::ip::v6_only(true), bind_ec);
+        if (bind_ec) return bind_ec;
+      }
+      acceptor->bind(endpoint, bind_ec);
+      if (bind_ec) return bind_ec;
+      acceptor->listen(asio::socket_base::max_listen_connections, bind_ec);
+      return bind_ec;
+    };
+    auto bind_ec = try_bind();
+    if (bind_ec) {
+      // An address family the host lacks (e.g. ::1 without IPv6) is not an error as long as
+      // another address of the listener binds.
+      if (bind_ec == boost::system::errc::address_not_available ||
+          bind_ec == asio::error::address_family_not_supported) {
+        if (!first_error) first_error = bind_ec;
+        continue;
+      }
+      throw std::runtime_error(fmt::format("cannot listen on {}: {}",
+                                           endpoint_text(listener.host, port),
+                                           bind_ec.message()));
+    }
+    if (bound_slots.empty()) port = acceptor->local_endpoint().port();
+    bound_slots.push_back(AcceptorSlot{std::move(acceptor), tls, listener.name});
+  }
+  if (bound_slots.empty()) {
+    throw std::runtime_error(fmt::format(
+        "cannot listen on {}: {}", where,
+        first_error ? first_error->message() : std::string("no address to bind")));
+  }
+  std::lock_guard lock(acceptors_mutex);
+  // begin_shutdown closes what is in `acceptors` under this lock: a listener bound after it
+  // must not start accepting.
+  if (started && stopping.load()) throw std::runtime_error("the server is stopping");
+  for (auto& slot : bound_slots) {
+    acceptors.push_back(std::move(slot));
+    if (accepting) asio::co_spawn(control, accept_loop(acceptors.back()), asio::detached);
+  }
+  spdlog::info("listening on {}{}", endpoint_text(listener.host, port), tls ? " (TLS)" : "");
+  return port;
+}
+
 void ServerCore::start() {
   if (started) return;
-  for (const auto& listener : options.listeners) {
-    std::shared_ptr<ssl::context> tls;
-    if (listener.tls) {
-      tls = std::make_shared<ssl::context>(ssl::context::tls_server);
-      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-      SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
-      beast::error_code ec;
-      tls->use_certificate_chain_file(listener.tls->certificate_chain, ec);
-      if (ec) {
-        throw std::runtime_error(fmt::format("cannot load TLS certificate chain {}: {}",
-                                             listener.tls->certificate_chain, ec.message()));
-      }
-      tls->use_private_key_file(listener.tls->private_key, ssl::context::pem, ec);
-      if (ec) {
-        throw std::runtime_error(fmt::format("cannot load TLS private key {}: {}",
-                                             listener.tls->private_key, ec.message()));
-      }
-    }
-
-    auto where = endpoint_text(listener.host, listener.port);
-    beast::error_code ec;
-    tcp::resolver resolver(ioc);
-    auto results = resolver.resolve(listener.host, std::to_string(listener.port),
-                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}: {}", where, ec.message()));
-
-    std::uint16_t port = listener.port;
-    std::vector<tcp::endpoint> seen;
-    std::optional<beast::error_code> first_error;
-    std::size_t bound = 0;
-    for (const auto& entry : results) {
-      tcp::endpoint endpoint = entry.endpoint();
-      if (std::find(seen.begin(), seen.end(), endpoint) != seen.end()) continue;
-      seen.push_back(endpoint);
-      // With port 0, every address of the listener shares the port the first one got.
-      endpoint.port(port);
-      auto acceptor = std::make_unique<tcp::acceptor>(control);
-      auto try_bind = [&]() -> beast::error_code {
-        beast::error_code bind_ec;
-        acceptor->open(endpoint.protocol(), bind_ec);
-        if (bind_ec) return bind_ec;
-        acceptor->set_option(asio::socket_base::reuse_address(true), bind_ec);
-        if (bind_ec) return bind_ec;
-        if (endpoint.address().is_v6()) {
-          // Lets "::" and "0.0.0.0" listeners on the same port coexist.
-          acceptor->set_option(asio::ip::v6_only(true), bind_ec);
-          if (bind_ec) return bind_ec;
-        }
-        acceptor->bind(endpoint, bind_ec);
-        if (bind_ec) return bind_ec;
-        acceptor->listen(asio::socket_base::max_listen_connections, bind_ec);
-        return bind_ec;
-      };
-      auto bind_ec = try_bind();
-      if (bind_ec) {
-        // An address family the host lacks (e.g. ::1 without IPv6) is not an error as long as
-        // another address of the listener binds.
-        if (bind_ec == boost::system::errc::address_not_available ||
-            bind_ec == asio::error::address_family_not_supported) {
-          if (!first_error) first_error = bind_ec;
-          continue;
-        }
-        throw std::runtime_error(fmt::format("cannot listen on {}: {}",
-                                             endpoint_text(listener.host, port),
-                                             bind_ec.message()));
-      }
-      if (bound == 0) port = acceptor->local_endpoint().port();
-      ++bound;
-      acceptors.push_back(AcceptorSlot{std::move(acceptor), tls, listener.name});
-    }
-    if (bound == 0) {
-      throw std::runtime_error(fmt::format(
-          "cannot listen on {}: {}", where,
-          first_error ? first_error->message() : std::string("no address to bind")));
-    }
-    ports.push_back(port);
-    spdlog::info("listening on {}{}", endpoint_text(listener.host, port),
-                 tls ? " (TLS)" : "");
-  }
+  for (const auto& listener : options.listeners) ports.push_back(bind_listener(listener));
   started = true;
+}
+
+std::uint16_t ServerCore::add_listener(const Listener& listener) {
+  if (stopping.load()) throw std::runtime_error("the server is stopping");
+  return bind_listener(listener);
 }
 
 void ServerCore::run(bool handle_signals) {
@@ -1164,8 +1183,10 @@ void ServerCore::run(bool handle_signals) {
       stop();
     });
   }
-  for (auto& slot : acceptors) {
-    asio::co_spawn(control, accept_loop(slot), asio::detached);
+  {
+    std::lock_guard lock(acceptors_mutex);
+    accepting = true;
+    for (auto& slot : acceptors) asio::co_spawn(control, accept_loop(slot), asio::detached);
   }
   unsigned count = options.threads;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
@@ -1184,7 +1205,10 @@ void ServerCore::stop() {
 
 void ServerCore::begin_shutdown() {
   beast::error_code ec;
-  for (auto& slot : acceptors) slot.acceptor->close(ec);
+  {
+    std::lock_guard lock(acceptors_mutex);
+    for (auto& slot : acceptors) slot.acceptor->close(ec);
+  }
   signals.cancel(ec);
   deadline.expires_after(options.shutdown_deadline);
   deadline.async_wait([this](beast::error_code wait_ec) {
@@ -1239,6 +1263,10 @@ Server::~Server() = default;
 void Server::start() { impl_->start(); }
 
 std::vector<std::uint16_t> Server::bound_ports() const { return impl_->ports; }
+
+std::uint16_t Server::add_listener(const Listener& listener) {
+  return impl_->add_listener(listener);
+}
 
 void Server::run(bool handle_signals) { impl_->run(handle_signals); }
 

@@ -72,6 +72,11 @@ class Server {
   // bound. After start(), bound_ports() reports the actual ports (for port 0).
   void start();
   std::vector<std::uint16_t> bound_ports() const;
+  // Binds one more listener after start(), also while the server runs (e.g. a loopback port
+  // dedicated to one registry, opened when a build first needs it), and returns its port. Throws
+  // std::runtime_error when it cannot be bound or the server is stopping. Safe from any thread
+  // but the server's own.
+  std::uint16_t add_listener(const Listener& listener);
 
   // Serves until stop() or SIGTERM/SIGINT (when `handle_signals`), then drains and returns.
   void run(bool handle_signals);

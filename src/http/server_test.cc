@@ -1218,6 +1218,43 @@ TEST_F(ServerTest, ServerErrorsAreLoggedWithARequestId) {
   EXPECT_NE(line.find("GET /hello 400"), std::string::npos) << line;
 }
 
+TEST_F(ServerTest, ListenersAddedWhileRunningServeWithTheirName) {
+  router_.add({"GET", "/listener", "listener", "", [](Request& request) -> asio::awaitable<Response> {
+                 co_return text_response(200, "[" + request.listener + "]");
+               }});
+  start();
+  const std::uint16_t added = server_->add_listener(Listener{"127.0.0.1", 0, std::nullopt, "one"});
+  ASSERT_NE(added, 0);
+  ASSERT_NE(added, port_);
+  Curl curl;
+  auto through_added = curl.request("GET", "http://127.0.0.1:" + std::to_string(added) + "/listener");
+  ASSERT_EQ(through_added.code, CURLE_OK);
+  EXPECT_EQ(through_added.body, "[one]");
+  auto through_first = curl.request("GET", url("/listener"));
+  EXPECT_EQ(through_first.body, "[]");
+  // Many at once from other threads, while requests are served.
+  std::vector<std::thread> adders;
+  std::vector<std::uint16_t> ports(8);
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    adders.emplace_back([&, i] {
+      ports[i] = server_->add_listener(Listener{"127.0.0.1", 0, std::nullopt, std::to_string(i)});
+    });
+  }
+  for (auto& adder : adders) adder.join();
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    Curl each;
+    auto answer = each.request("GET", "http://127.0.0.1:" + std::to_string(ports[i]) + "/listener");
+    EXPECT_EQ(answer.body, "[" + std::to_string(i) + "]");
+  }
+  // Stopping closes the added listeners too (run() returns), and no more can be added.
+  stop();
+  EXPECT_THROW(server_->add_listener(Listener{"127.0.0.1", 0, std::nullopt, "late"}),
+               std::runtime_error);
+  Curl after;
+  auto refused = after.request("GET", "http://127.0.0.1:" + std::to_string(added) + "/listener");
+  EXPECT_NE(refused.code, CURLE_OK);
+}
+
 TEST(ServerTls, MissingCertificateFails) {
   Router router;
   ServerOptions options;
