@@ -9,7 +9,7 @@ build_packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libsodium-dev libjwt-dev prometheus-cpp-dev
-  libpqxx-dev libpq-dev libexpat1-dev
+  libpqxx-dev libpq-dev libexpat1-dev libarchive-dev
   clang libclang-rt-14-dev
 )
 test_packages=(
