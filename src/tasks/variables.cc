@@ -127,13 +127,15 @@ class Renderer {
     std::size_t line_end = text_.find('\n', start);
     if (line_end == std::string_view::npos) line_end = text_.size();
     std::string_view line = text_.substr(start, line_end - start);
+    if (line.find("}}", 2) == std::string_view::npos) {
+      return error_here("unterminated {{ (an action ends with }} on the same line)");
+    }
     std::size_t i = 2;
     auto skip_blanks = [&] {
       while (i < line.size() && is_blank(line[i])) ++i;
     };
     skip_blanks();
     std::string value;
-    std::optional<SecretUse> secret;
     if (i < line.size() && line[i] == '"') {
       std::size_t close = line.find('"', i + 1);
       if (close == std::string_view::npos) return unsupported(line);
@@ -149,12 +151,7 @@ class Renderer {
       return unsupported(line);
     }
     skip_blanks();
-    if (line.substr(i, 2) != "}}") {
-      if (line.find("}}", i) == std::string_view::npos) {
-        return error_here("unterminated {{ (an action ends with }} on the same line)");
-      }
-      return unsupported(line);
-    }
+    if (line.substr(i, 2) != "}}") return unsupported(line);
     emit_value(value, i + 2);
     return start + i + 2;
   }

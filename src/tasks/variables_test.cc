@@ -92,6 +92,10 @@ TEST(Variables, ErrorsCarryLineAndColumn) {
   EXPECT_EQ(open.line, 2u);
   EXPECT_EQ(open.column, 4u);
   EXPECT_NE(open.reason.find("unterminated {{"), std::string::npos);
+  EXPECT_NE(error_of("a: {{").reason.find("unterminated {{"), std::string::npos);
+  // "}}" inside a string literal does not end the action.
+  EXPECT_NE(error_of("{{\"}}").reason.find("unsupported template action"), std::string::npos);
+  EXPECT_EQ(rendered("{{\"}}\"}}"), "}}");
 }
 
 TEST(Variables, MapsRenderedPositionsBackToTheText) {
