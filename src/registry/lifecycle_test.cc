@@ -328,7 +328,11 @@ TEST_F(LifecycleTest, APurgeScheduleRunsOnceWhenDue) {
                                    .filters = {"app:^dev-"},
                                    .updated_at = unix_now()};
   ASSERT_TRUE(lifecycle().put_purge_schedule(schedule));
-  auto pass = job(2 * 3600)->run_once();
+  // The first pass 10 s into an hour two hours ahead, so that the second one, a minute
+  // later, stays in that hour whatever the time the test runs at.
+  const std::int64_t now = unix_now();
+  const std::int64_t first = ((now / 3600) + 2) * 3600 + 10 - now;
+  auto pass = job(first)->run_once();
   EXPECT_EQ(pass.purges_run, 1u);
   EXPECT_TRUE(pass.errors.empty());
   EXPECT_EQ(tags_of(r, "app"), std::vector<std::string>{"v1"});
@@ -337,7 +341,7 @@ TEST_F(LifecycleTest, APurgeScheduleRunsOnceWhenDue) {
   ASSERT_EQ(saved->size(), 1u);
   EXPECT_EQ(saved->front().last_result, "deleted 1 tags and 0 manifests; 0 failed");
   // Due again only an hour after that run.
-  EXPECT_EQ(job(2 * 3600 + 60)->run_once().purges_run, 0u);
+  EXPECT_EQ(job(first + 60)->run_once().purges_run, 0u);
 }
 
 }  // namespace
