@@ -96,7 +96,8 @@ class TaskService {
   // What run `number` of `registry` may do while it runs (for auth::Authenticator): push and
   // pull on the repositories it pushes to, pull on every repository of its registry (its base
   // images); nullopt once it is not running.
-  std::optional<auth::Grant> run_grant(metadata::RegistryId registry, std::int64_t number);
+  std::optional<auth::Grant> run_grant(const metadata::RegistryRecord& registry,
+                                       std::int64_t number);
 
  private:
   TaskResult<registry::RegistryInfo> registry_info(std::string_view name);
