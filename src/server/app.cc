@@ -520,7 +520,7 @@ void App::start_runner(const Config& config) {
   hooks.registry_limit = [&metadata, &tenants](metadata::RegistryId id) -> std::int64_t {
     auto record = registry_by_id(metadata, id);
     if (!record) return 0;
-    auto info = tenants.info(*record);
+    auto info = tenants.show(record->name);
     if (!info) return 0;
     return static_cast<std::int64_t>(info->tier->limits.concurrent_runs);
   };

@@ -71,15 +71,13 @@ TaskService::TaskService(metadata::TaskStore& store, registry::Tenants& tenants,
     : store_(store), tenants_(tenants), storage_(storage), wake_(std::move(wake)) {}
 
 TaskResult<registry::RegistryInfo> TaskService::registry_info(std::string_view name) {
-  auto record = tenants_.find(name);
-  if (!record) {
-    if (record.error().code == registry::TenantErrc::internal) {
-      return internal("reading the registry", record.error().message);
+  auto info = tenants_.show(name);
+  if (!info) {
+    if (info.error().code == registry::TenantErrc::internal) {
+      return internal("reading the registry", info.error().message);
     }
-    return error(TaskErrc::registry_not_found, record.error().message);
+    return error(TaskErrc::registry_not_found, info.error().message);
   }
-  auto info = tenants_.info(std::move(*record));
-  if (!info) return internal("reading the registry", info.error().message);
   return std::move(*info);
 }
 
