@@ -680,10 +680,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : gc_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : upstream_management_routes(context)) rows.push_back(std::move(row));
-  // Build runs need the task service: routed in builds that have it (src/api/CMakeLists.txt).
-#ifdef BERTH_TASK_ROUTES
   for (RouteRow& row : task_management_routes(context)) rows.push_back(std::move(row));
-#endif
   return rows;
 }
 

@@ -443,6 +443,7 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->management->upstream = parts_->upstream.get();
   parts_->management->imports = parts_->imports.get();
   start_tasks();
+  parts_->management->tasks = parts_->task_service.get();
   set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
