@@ -442,9 +442,10 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   start_upstream(config);
   parts_->management->upstream = parts_->upstream.get();
   parts_->management->imports = parts_->imports.get();
+  set_up_access_control(config);
+  // After access control: a run's grant reaches the authenticator from here.
   start_tasks();
   parts_->management->tasks = parts_->task_service.get();
-  set_up_access_control(config);
 
   const api::Pipeline& pipeline = *parts_->pipeline;
   pipeline.add(parts_->router, api::service_family(), {health_route(*parts_->registries)});

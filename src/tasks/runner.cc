@@ -337,6 +337,7 @@ metadata::RunOutcome Runner::run_steps(const metadata::Run& run, RunLog& log,
                            run_kind_name(request->kind), options_.node, plan->steps.size()));
   StepRunnerOptions step_options;
   step_options.login_server = endpoint->login_server;
+  step_options.location = endpoint->location;
   step_options.network = options_.network;
   step_options.run_timeout = std::chrono::seconds(request->timeout_seconds);
   step_options.kill_grace = options_.kill_grace;

@@ -73,11 +73,12 @@ std::optional<std::string> unpack_archive(const ArchiveSource& source, const fs:
     return "not a tar archive: " + message_of(reader.get(), "cannot open");
   }
   std::unique_ptr<struct archive, WriterCloser> writer(archive_write_disk_new());
-  // libarchive's own guards too, on top of the checks below.
-  archive_write_disk_set_options(
-      writer.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                        ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM |
-                        ARCHIVE_EXTRACT_TIME);
+  // libarchive's own guards too, on top of the checks below (not its refusal of absolute
+  // paths: entries are written under `directory` by their absolute path, after the check that
+  // the archive's own path is relative).
+  archive_write_disk_set_options(writer.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                   ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME);
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;
   while (true) {

@@ -31,6 +31,7 @@ namespace berth::tasks {
 
 struct StepRunnerOptions {
   std::string login_server;  // the run's registry, as images name it
+  std::string location;      // where berthd serves it on loopback ("127.0.0.1:PORT")
   std::string network = "none";  // "none" or "host"
   std::chrono::seconds run_timeout{3600};
   std::chrono::milliseconds kill_grace{5000};
