@@ -303,7 +303,8 @@ steps:
   as_run.set_default_headers({basic_header(login)});
   EXPECT_EQ(as_run.request("POST", "/v2/target/blobs/uploads/").status, 202);
   EXPECT_EQ(as_run.request("POST", "/v2/elsewhere/blobs/uploads/").status, 403);
-  EXPECT_EQ(as_run.get("/v2/target/tags/list").status, 404) << "pull is allowed (nothing yet)";
+  const long listed = as_run.get("/v2/target/tags/list").status;
+  EXPECT_TRUE(listed == 200 || listed == 404) << "pull is allowed, got " << listed;
   // The token service grants only what the run may do.
   auto token = as_run.get(
       "/oauth2/token?service=default.registry.local&scope=repository:target:push,pull"
@@ -315,7 +316,8 @@ steps:
   HttpClient with_jwt(app_->base_url());
   with_jwt.set_default_headers({bearer_header(jwt)});
   EXPECT_EQ(with_jwt.request("POST", "/v2/target/blobs/uploads/").status, 202);
-  EXPECT_EQ(with_jwt.request("POST", "/v2/elsewhere/blobs/uploads/").status, 401);
+  // Denied outright: the run itself may not push there (no challenge for more).
+  EXPECT_EQ(with_jwt.request("POST", "/v2/elsewhere/blobs/uploads/").status, 403);
 
   auto cancel = client().request("POST", fmt::format("/mgmt/v1/registries/default/runs/{}/cancel", id));
   EXPECT_EQ(cancel.status, 202);
