@@ -517,6 +517,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
   declare_gc_commands(verbs);
   declare_lifecycle_commands(verbs);
   declare_upstream_commands(verbs);
+  declare_task_commands(verbs);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());
@@ -538,7 +539,7 @@ int run(const std::vector<std::string>& args, const Environment& env,
     return static_cast<int>(ExitCode::kUsage);
   }
 
-  Context ctx(options, env, make_transport, in, err, err_is_terminal);
+  Context ctx(options, env, make_transport, in, out, err, err_is_terminal);
   Result<View> view = selected(ctx);
   if (!view) {
     err << "berth: " << one_line(view.error().message) << '\n';

@@ -4,7 +4,7 @@
 // the registry and content verbs, access_commands.cc the access-control ones, event_commands.cc
 // the webhook verbs and `audit list`, gc_commands.cc garbage collection, lifecycle_commands.cc
 // soft delete, retention, restore, purge and quotas, upstream_commands.cc imports, credential
-// sets and cache rules.
+// sets and cache rules, task_commands.cc build runs.
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -135,6 +135,24 @@ struct Options {
   std::string target_repo;
   std::string tag_ttl;
   std::string allow_push;  // "", "true" or "false"
+
+  // Build runs (task_commands.cc): `build` and `run`; `no_wait` and `top` too. `build` names
+  // its Dockerfile with -f/--file (`dockerfile`), `run` its task file (`task_file`); CONTEXT
+  // is their positional argument.
+  std::vector<std::string> build_images;
+  std::string dockerfile;
+  std::vector<std::string> build_args;  // NAME=VALUE each
+  std::string build_target;
+  std::string platform;
+  bool no_push = false;
+  std::string timeout;
+  std::string context_dir;
+  std::string cmd;
+  std::string task_file;
+  std::vector<std::string> set_values;  // NAME=VALUE each
+  std::string run_id;
+  std::string task;
+  bool follow = false;
 };
 
 class Context;
@@ -143,11 +161,12 @@ using Handler = std::function<Result<View>(Context&)>;
 class Context {
  public:
   Context(Options& options, const Environment& env, const TransportFactory& make_transport,
-          std::istream& in, std::ostream& err, bool err_is_terminal)
+          std::istream& in, std::ostream& out, std::ostream& err, bool err_is_terminal)
       : options_(options),
         env_(env),
         make_transport_(make_transport),
         in_(in),
+        out_(out),
         err_(err),
         err_is_terminal_(err_is_terminal) {}
 
@@ -158,6 +177,10 @@ class Context {
   // error, and whether it is a terminal.
   std::ostream& err() { return err_; }
   bool err_is_terminal() const { return err_is_terminal_; }
+
+  // Standard output, for a verb that streams what it shows as it arrives (a run's log) instead
+  // of returning it as its view.
+  std::ostream& out() { return out_; }
 
   // The token given as "-" is read from standard input, so it stays out of `ps` and history.
   Result<std::string> token_flag();
@@ -180,6 +203,7 @@ class Context {
   const Environment& env_;
   const TransportFactory& make_transport_;
   std::istream& in_;
+  std::ostream& out_;
   std::ostream& err_;
   bool err_is_terminal_;
   std::string stdin_reader_;  // the flag that read standard input
@@ -246,6 +270,8 @@ void declare_event_commands(Verbs& verbs);
 void declare_gc_commands(Verbs& verbs);
 // `import` with `import show|list`, `credential-set` and `cache` (upstream_commands.cc).
 void declare_upstream_commands(Verbs& verbs);
+// `build`, and `run` with `run list|show|logs|cancel` (task_commands.cc).
+void declare_task_commands(Verbs& verbs);
 // `config soft-delete|retention`, `repository list-deleted`, `manifest list-deleted|
 // list-deleted-tags|restore`, `purge`, `purge schedule` and `quota` (lifecycle_commands.cc);
 // after declare(), whose repository and manifest groups it adds to.

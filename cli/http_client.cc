@@ -3,6 +3,10 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <string_view>
 
 namespace berth::cli {
@@ -23,6 +27,54 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   }
   sink->body->append(data, bytes);
   return bytes;
+}
+
+// Collects the response's header lines. A new status line (after a "100 Continue", or a
+// response the server sent before the final one) starts the list again.
+std::size_t write_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
+  std::size_t bytes = size * count;
+  std::string_view line(data, bytes);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.starts_with("HTTP/")) {
+    headers->clear();
+    return bytes;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return bytes;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  headers->emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  return bytes;
+}
+
+// An upload's body, read from its file as libcurl sends it.
+struct FileSource {
+  std::FILE* file = nullptr;
+  bool failed = false;
+  ~FileSource() {
+    if (file != nullptr) std::fclose(file);
+  }
+};
+
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto* source = static_cast<FileSource*>(user);
+  std::size_t read = std::fread(buffer, 1, size * count, source->file);
+  if (read == 0 && std::ferror(source->file)) {
+    source->failed = true;
+    return CURL_READFUNC_ABORT;
+  }
+  return read;
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
 }
 
 struct HeaderList {
@@ -76,6 +128,13 @@ std::string no_answer_message(CURLcode code, std::string detail, std::string_vie
 
 }  // namespace
 
+std::optional<std::string> HttpResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (same_name(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
 CurlTransport::CurlTransport(CurlOptions options)
     : options_(std::move(options)), curl_(curl_easy_init()) {}
 
@@ -112,13 +171,33 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   } else {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  if (!request.body.empty()) {
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, write_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
+  FileSource upload;
+  if (!request.body_file.empty()) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(request.body_file, ec);
+    upload.file = ec ? nullptr : std::fopen(request.body_file.c_str(), "rb");
+    if (upload.file == nullptr) {
+      return failure(fmt::format("cannot read {}: {}", request.body_file,
+                                 ec ? ec.message() : std::strerror(errno)));
+    }
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+    // As long as the upload moves: no deadline for the whole, a floor for its speed.
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 0L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.stalled_seconds);
+  } else if (!request.body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
   }
 
   CURLcode code = curl_easy_perform(curl);
+  if (upload.failed) return failure(fmt::format("cannot read {}", request.body_file));
   if (sink.overflow) {
     return failure(fmt::format("the answer from {} is larger than {} bytes", request.url,
                                options_.max_response_bytes));

@@ -3,7 +3,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/error.h"
@@ -15,11 +18,19 @@ struct HttpRequest {
   std::string url;                   // absolute
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent when non-empty
+  // A file whose bytes are the body, streamed from disk (an upload too large to hold in
+  // memory); when set, `body` is not sent.
+  std::string body_file;
 };
 
 struct HttpResponse {
   long status = 0;
   std::string body;
+  // The response's headers as received (names as sent, values without surrounding blanks).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of the first header named `name` (ignoring case); nullopt when there is none.
+  std::optional<std::string> header(std::string_view name) const;
 };
 
 class HttpTransport {
@@ -32,7 +43,10 @@ class HttpTransport {
 
 struct CurlOptions {
   long connect_timeout_seconds = 10;
+  // A whole request, but for an upload from a file, which may take as long as it keeps moving:
+  // it fails only after `stalled_seconds` below one byte a second.
   long timeout_seconds = 120;
+  long stalled_seconds = 60;
   std::size_t max_response_bytes = 64u << 20;
   std::string user_agent = "berth";
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 
 namespace berth::cli {
 namespace json = boost::json;
@@ -66,14 +67,19 @@ Error error_from_response(const HttpResponse& response) {
 ManagementClient::ManagementClient(HttpTransport& transport, Settings settings)
     : transport_(transport), settings_(std::move(settings)) {}
 
-Result<json::value> ManagementClient::call(std::string_view method, std::string_view path,
-                                           const json::value* body) {
+HttpRequest ManagementClient::request_to(std::string_view method, std::string_view path) const {
   HttpRequest request;
   request.method = std::string(method);
   request.url = settings_.server + std::string(path);
-  request.headers.push_back("Accept: application/json");
   if (!settings_.token.empty())
     request.headers.push_back("Authorization: Bearer " + settings_.token);
+  return request;
+}
+
+Result<json::value> ManagementClient::call(std::string_view method, std::string_view path,
+                                           const json::value* body) {
+  HttpRequest request = request_to(method, path);
+  request.headers.push_back("Accept: application/json");
   if (body != nullptr) {
     request.headers.push_back("Content-Type: application/json");
     request.body = json::serialize(*body);
@@ -508,6 +514,70 @@ Result<json::value> ManagementClient::get_import(std::string_view registry, std:
 Result<json::value> ManagementClient::list_imports(
     std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
   return call("GET", child_path(registry, "imports") + query_string(query));
+}
+
+Result<json::value> ManagementClient::upload_source(std::string_view registry,
+                                                    std::string_view digest,
+                                                    const std::filesystem::path& archive) {
+  const std::string path = child_path(registry, "sources", digest);
+  HttpRequest request = request_to("PUT", path);
+  request.headers.push_back("Accept: application/json");
+  request.headers.push_back("Content-Type: application/gzip");
+  request.body_file = archive.string();
+  auto response = transport_.send(request);
+  if (!response) return response.error();
+  if (response->status < 200 || response->status > 299) return error_from_response(*response);
+  boost::system::error_code ec;
+  json::value doc = json::parse(response->body, ec);
+  if (ec) return failure(fmt::format("the server's answer to PUT {} is not JSON", path));
+  return doc;
+}
+
+Result<json::value> ManagementClient::queue_run(std::string_view registry,
+                                                const json::object& body) {
+  json::value value(body);
+  return call("POST", child_path(registry, "runs"), &value);
+}
+
+Result<json::value> ManagementClient::get_run(std::string_view registry,
+                                              std::string_view run_id) {
+  return call("GET", child_path(registry, "runs", run_id));
+}
+
+Result<json::value> ManagementClient::list_runs(
+    std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query) {
+  return call("GET", child_path(registry, "runs") + query_string(query));
+}
+
+Result<json::value> ManagementClient::cancel_run(std::string_view registry,
+                                                 std::string_view run_id) {
+  return call("POST", child_path(registry, "runs", run_id) + "/cancel");
+}
+
+Result<LogChunk> ManagementClient::read_run_log(std::string_view registry,
+                                                std::string_view run_id, std::uint64_t offset,
+                                                bool follow) {
+  std::string path = child_path(registry, "runs", run_id) + "/log";
+  path += query_string({{"offset", std::to_string(offset)}, {"follow", follow ? "true" : ""}});
+  HttpRequest request = request_to("GET", path);
+  request.headers.push_back("Accept: text/plain");
+  auto response = transport_.send(request);
+  if (!response) return response.error();
+  if (response->status < 200 || response->status > 299) return error_from_response(*response);
+  LogChunk chunk;
+  auto next = response->header(kLogNextOffsetHeader);
+  auto status = response->header(kRunStatusHeader);
+  auto [end, parse_error] =
+      next ? std::from_chars(next->data(), next->data() + next->size(), chunk.next_offset)
+           : std::from_chars_result{nullptr, std::errc::invalid_argument};
+  if (!status || status->empty() || parse_error != std::errc() ||
+      end != next->data() + next->size() || chunk.next_offset < offset) {
+    return failure(fmt::format("the server's answer to GET {} lacks a valid {} or {} header",
+                               path, kLogNextOffsetHeader, kRunStatusHeader));
+  }
+  chunk.bytes = std::move(response->body);
+  chunk.status = std::move(*status);
+  return chunk;
 }
 
 Result<json::value> ManagementClient::get_soft_delete_policy(std::string_view registry) {

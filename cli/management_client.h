@@ -7,6 +7,8 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +19,17 @@
 #include "cli/http_client.h"
 
 namespace berth::cli {
+
+// A piece of a run's log, as GET …/runs/{id}/log answers it.
+struct LogChunk {
+  std::string bytes;
+  std::uint64_t next_offset = 0;  // where the next piece starts
+  std::string status;             // the run's status when the piece was read ("Running", ...)
+};
+
+// The response headers of a log piece.
+inline constexpr std::string_view kLogNextOffsetHeader = "X-Berth-Log-Next-Offset";
+inline constexpr std::string_view kRunStatusHeader = "X-Berth-Run-Status";
 
 // Percent-encodes everything but RFC 3986 unreserved characters; `keep` lists more to leave.
 std::string percent_encode(std::string_view text, std::string_view keep = {});
@@ -194,6 +207,23 @@ class ManagementClient {
   Result<boost::json::value> list_imports(
       std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
 
+  // Build sources and runs of a registry (docs/management-api.md, "Runs and sources"). `query`
+  // holds (name, value) pairs; empty values are left out.
+  // Uploads the tar.gz at `archive` as the source `digest` ("sha256:..."); idempotent.
+  Result<boost::json::value> upload_source(std::string_view registry, std::string_view digest,
+                                           const std::filesystem::path& archive);
+  // Queues a run (202): the run resource, whose runId the other calls take.
+  Result<boost::json::value> queue_run(std::string_view registry,
+                                       const boost::json::object& body);
+  Result<boost::json::value> get_run(std::string_view registry, std::string_view run_id);
+  Result<boost::json::value> list_runs(
+      std::string_view registry, const std::vector<std::pair<std::string, std::string>>& query);
+  Result<boost::json::value> cancel_run(std::string_view registry, std::string_view run_id);
+  // Up to 1 MiB of the run's log from `offset`. With `follow` the server waits (up to 20 s)
+  // for bytes while the run has not ended, and may answer none.
+  Result<LogChunk> read_run_log(std::string_view registry, std::string_view run_id,
+                                std::uint64_t offset, bool follow);
+
   // The generic call the others use: `path` starts with "/mgmt/v1/".
   Result<boost::json::value> call(std::string_view method, std::string_view path,
                                   const boost::json::value* body = nullptr);
@@ -201,6 +231,8 @@ class ManagementClient {
  private:
   std::string registry_path(std::string_view registry) const;
   std::string repository_path(std::string_view registry, std::string_view repo) const;
+  // A request to `path` with the token; the body and its headers are the caller's.
+  HttpRequest request_to(std::string_view method, std::string_view path) const;
   // ".../registries/{r}/{collection}[/{name}]"
   std::string child_path(std::string_view registry, std::string_view collection,
                          std::string_view name = {}) const;

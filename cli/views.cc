@@ -1,5 +1,7 @@
 #include "cli/views.h"
 
+#include "cli/validate.h"
+
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -907,6 +909,48 @@ std::string import_outcome(const json::value& import) {
                      human_bytes(count("bytesCopied")));
 }
 
+// ------------------------------------------------------------------ build runs
+
+const std::vector<std::string> kRunColumns = {"Run ID", "Task",    "Type",    "Status",
+                                              "Trigger", "Started", "Duration"};
+const std::vector<std::size_t> kRunTruncatable = {1};
+
+// "45s", "2m05s", "1h02m03s".
+std::string human_duration(std::int64_t seconds) {
+  if (seconds < 60) return fmt::format("{}s", seconds);
+  if (seconds < 3600) return fmt::format("{}m{:02}s", seconds / 60, seconds % 60);
+  return fmt::format("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60);
+}
+
+Cell run_duration(const json::value& run) {
+  auto started = parse_rfc3339(string_field(run, "startTime"));
+  auto finished = parse_rfc3339(string_field(run, "finishTime"));
+  if (!started || !finished || *finished < *started) return text_cell("");
+  return {std::to_string(*finished - *started), human_duration(*finished - *started)};
+}
+
+std::vector<Cell> run_row(const json::value& r) {
+  return {text(r, "runId"),   text(r, "task"),    text(r, "runType"),
+          text(r, "status"),  text(r, "trigger"), time_to_second(r, "startTime"),
+          run_duration(r)};
+}
+
+// What a run says after its row: the images it pushed, then its error.
+std::string run_outcome(const json::value& run) {
+  std::string out;
+  for (const auto& image : items(run, "outputImages")) {
+    if (!out.empty()) out += '\n';
+    out += fmt::format("Pushed {}/{}:{}@{}", string_field(image, "registry"),
+                       string_field(image, "repository"), string_field(image, "tag"),
+                       string_field(image, "digest"));
+  }
+  if (std::string error = string_field(run, "error"); !error.empty()) {
+    if (!out.empty()) out += '\n';
+    out += fmt::format("error: {}", error);
+  }
+  return out;
+}
+
 }  // namespace
 
 View credential_set_view(const json::value& set) {
@@ -941,6 +985,20 @@ View import_list_view(const json::value& answer) {
   std::string next = string_field(answer, "next");
   if (!next.empty()) {
     view.message = fmt::format("More imports follow: add --before {} for the next page.", next);
+  }
+  return view;
+}
+
+View run_view(const json::value& run) {
+  return {run, {kRunColumns, {run_row(run)}, kRunTruncatable}, run_outcome(run)};
+}
+
+View run_list_view(const json::value& answer) {
+  View view = list_view(answer, "runs", kRunColumns, run_row);
+  view.table.truncatable = kRunTruncatable;
+  std::string next = string_field(answer, "next");
+  if (!next.empty()) {
+    view.message = fmt::format("More runs follow: add --before {} for the next page.", next);
   }
   return view;
 }

@@ -90,6 +90,11 @@ View cache_rule_list_view(const boost::json::value& answer);     // {"cacheRules
 View import_view(const boost::json::value& import);              // Import
 View import_list_view(const boost::json::value& answer);         // {"imports":[...],"next"?}
 
+// Build runs. A run's duration is shown from its start to its finish ("2m05s"; tsv: seconds),
+// empty until it has both; a single run adds a line per image it pushed and its error.
+View run_view(const boost::json::value& run);          // Run
+View run_list_view(const boost::json::value& answer);  // {"runs":[...],"next"?}
+
 // No JSON and no table: only `message`, in table format (a DELETE's confirmation).
 View message_view(std::string message);
 

@@ -680,6 +680,7 @@ std::vector<RouteRow> management_routes(ManagementContext& context) {
   for (RouteRow& row : event_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : gc_management_routes(context)) rows.push_back(std::move(row));
   for (RouteRow& row : upstream_management_routes(context)) rows.push_back(std::move(row));
+  for (RouteRow& row : task_management_routes(context)) rows.push_back(std::move(row));
   return rows;
 }
 

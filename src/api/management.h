@@ -24,6 +24,10 @@
 #include "upstream/importer.h"
 #include "upstream/upstream_service.h"
 
+namespace berth::tasks {
+class TaskService;
+}  // namespace berth::tasks
+
 namespace berth::api {
 
 // Wire strings of the management API.
@@ -67,6 +71,10 @@ inline constexpr std::string_view kConflict = "Conflict";
 // Events (management_events.cc).
 inline constexpr std::string_view kWebhookNotFound = "WebhookNotFound";
 inline constexpr std::string_view kEventNotFound = "EventNotFound";
+// Runs and sources (management_tasks.cc).
+inline constexpr std::string_view kDigestMismatch = "DigestMismatch";
+inline constexpr std::string_view kPayloadTooLarge = "PayloadTooLarge";
+inline constexpr std::string_view kStorageFull = "StorageFull";
 }  // namespace code
 }  // namespace mgmt
 
@@ -92,6 +100,9 @@ struct ManagementContext {
   upstream::ImportService* imports = nullptr;
   // What a principal may do in another registry than the route's (an import's source).
   auth::Authenticator* authenticator = nullptr;
+  // Build sources and runs (management_tasks.cc); null where there are none: their routes
+  // answer 503.
+  tasks::TaskService* tasks = nullptr;
 };
 
 // The /mgmt/v1 routes, for Pipeline::add with management_family(); access_management_routes()
@@ -112,6 +123,10 @@ std::vector<RouteRow> lifecycle_management_routes(ManagementContext& context);
 // The upstream part of /mgmt/v1 (credential sets, cache rules, imports); defined in
 // management_upstream.cc.
 std::vector<RouteRow> upstream_management_routes(ManagementContext& context);
+
+// The runs part of /mgmt/v1 (build sources, runs and their logs); defined in
+// management_tasks.cc.
+std::vector<RouteRow> task_management_routes(ManagementContext& context);
 
 // The access-control part of /mgmt/v1 (admin credentials, scope maps, tokens, identities, role
 // assignments, network rules, login audit); defined in management_access.cc.

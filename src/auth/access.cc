@@ -267,6 +267,8 @@ std::string Principal::kind_name() const {
       return "token";
     case Kind::identity:
       return "identity";
+    case Kind::run:
+      return "run";
   }
   return "unknown";
 }
@@ -282,6 +284,8 @@ std::string Principal::display() const {
     case Kind::token:
     case Kind::identity:
       return name;
+    case Kind::run:
+      return "run cb" + name;
   }
   return "unknown";
 }
@@ -298,6 +302,8 @@ std::string subject_of(const Principal& principal) {
       return "token:" + std::to_string(principal.registry) + ":" + principal.name;
     case Principal::Kind::identity:
       return "identity:" + principal.name;
+    case Principal::Kind::run:
+      return "run:" + std::to_string(principal.registry) + ":" + principal.name;
   }
   return "anonymous";
 }
@@ -319,6 +325,15 @@ std::optional<Principal> principal_of_subject(std::string_view subject) {
     std::string_view name = rest.substr(colon + 1);
     if (!registry || *registry <= 0 || name.empty()) return std::nullopt;
     return Principal{Kind::token, *registry, std::string(name)};
+  }
+  if (subject.starts_with("run:")) {
+    std::string_view rest = subject.substr(4);
+    auto colon = rest.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto registry = parse_int(rest.substr(0, colon));
+    auto number = parse_int(rest.substr(colon + 1));
+    if (!registry || *registry <= 0 || !number || *number <= 0) return std::nullopt;
+    return Principal{Kind::run, *registry, std::to_string(*number)};
   }
   if (subject.starts_with("identity:") && subject.size() > 9) {
     return Principal{Kind::identity, 0, std::string(subject.substr(9))};

@@ -132,9 +132,10 @@ struct Principal {
     admin_user,        // a registry's admin user
     token,             // a registry's repository-scoped token
     identity,          // a deployment identity: user, service principal or federated
+    run,               // a build run while it runs: name = its number ("12" for cb12)
   };
   Kind kind = Kind::anonymous;
-  metadata::RegistryId registry = 0;  // admin_user, token
+  metadata::RegistryId registry = 0;  // admin_user, token, run
   std::string name;                   // token name; identity id
   std::string kind_name() const;      // "anonymous", "deploymentAdmin", "adminUser", "token", ...
   std::string display() const;        // for logs and the audit: never a secret
@@ -143,7 +144,7 @@ struct Principal {
 };
 
 // The JWT subject naming `principal`: "anonymous", "admin", "adminuser:<registry>",
-// "token:<registry>:<name>", "identity:<id>".
+// "token:<registry>:<name>", "identity:<id>", "run:<registry>:<number>".
 std::string subject_of(const Principal& principal);
 std::optional<Principal> principal_of_subject(std::string_view subject);
 

@@ -1,3 +1,4 @@
+#include <charconv>
 #include "auth/authenticator.h"
 
 #include <boost/json.hpp>
@@ -259,6 +260,11 @@ AccessResult<Grant> Authenticator::grant_for(const Principal& principal,
       return token_grant(registry, principal.name);
     case Principal::Kind::identity:
       return identity_grant(principal.name, registry);
+    case Principal::Kind::run: {
+      auto grant = run_grant(principal, registry);
+      if (!grant) return grant.error();
+      return grant->value_or(Grant{});
+    }
     case Principal::Kind::anonymous: {
       Grant grant;
       if (registry.anonymous_pull_enabled) {
@@ -268,6 +274,23 @@ AccessResult<Grant> Authenticator::grant_for(const Principal& principal,
     }
   }
   return Grant{};
+}
+
+AccessResult<std::optional<Grant>> Authenticator::run_grant(const Principal& principal,
+                                                             const RegistryRecord& registry) {
+  if (!run_grants_ || principal.registry != registry.id) return std::optional<Grant>();
+  std::int64_t run = 0;
+  const auto& name = principal.name;
+  if (std::from_chars(name.data(), name.data() + name.size(), run).ec != std::errc{}) {
+    return std::optional<Grant>();
+  }
+  return run_grants_(registry, run);
+}
+
+AccessResult<Authenticator::IssuedToken> Authenticator::issue_run_token(
+    const RegistryRecord& registry, std::int64_t run, std::int64_t lifetime_seconds) {
+  Principal principal{Principal::Kind::run, registry.id, std::to_string(run)};
+  return issue(principal, registry, {}, TokenKind::refresh, {}, lifetime_seconds);
 }
 
 AccessResult<Grant> Authenticator::token_grant(const RegistryRecord& registry,
@@ -345,6 +368,12 @@ AccessResult<Principal> Authenticator::principal_of(const TokenClaims& claims,
       if (principal->registry != registry.id || !*token || !(*token)->enabled) {
         return unauthenticated("the token is disabled or gone");
       }
+      return *principal;
+    }
+    case Principal::Kind::run: {
+      auto grant = run_grant(*principal, registry);
+      if (!grant) return grant.error();
+      if (!*grant) return unauthenticated("the run has ended");
       return *principal;
     }
     case Principal::Kind::identity: {

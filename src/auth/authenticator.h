@@ -86,6 +86,11 @@ struct Caller {
 class Authenticator {
  public:
   using Clock = std::function<std::int64_t()>;  // Unix seconds
+  // What a build run may do in its registry while it runs; nullopt once it has ended, which
+  // makes its tokens worthless at once (tasks/ answers it from the run's record).
+  using RunGrantSource =
+      std::function<AccessResult<std::optional<Grant>>(const metadata::RegistryRecord&,
+                                                       std::int64_t run)>;
 
   // Everything must outlive the authenticator.
   Authenticator(metadata::AccessStore& store,
@@ -128,6 +133,15 @@ class Authenticator {
                                                 const metadata::RegistryRecord& registry,
                                                 std::string_view service);
 
+  // Where run principals get their grants; set once at start-up, before requests arrive.
+  // Without it a run principal may do nothing.
+  void set_run_grants(RunGrantSource source) { run_grants_ = std::move(source); }
+  // A refresh token for build run `run` of `registry`, presented as a password with
+  // kRefreshTokenUsername: the run's steps log in with it. It lives `lifetime_seconds` at most,
+  // and no longer than the run.
+  AccessResult<IssuedToken> issue_run_token(const metadata::RegistryRecord& registry,
+                                            std::int64_t run, std::int64_t lifetime_seconds);
+
   // A federated identity's external JWT: the identity whose issuer, audience, subject and
   // claims match, with a valid signature from the issuer's JWKS.
   AccessResult<Principal> verify_federated(std::string_view jwt);
@@ -145,6 +159,8 @@ class Authenticator {
                                                          std::string_view password);
   AccessResult<Principal> verify_refresh_password(const metadata::RegistryRecord& registry,
                                                   std::string_view password);
+  AccessResult<std::optional<Grant>> run_grant(const Principal& principal,
+                                              const metadata::RegistryRecord& registry);
   AccessResult<Grant> token_grant(const metadata::RegistryRecord& registry,
                                   std::string_view token_name);
   AccessResult<Grant> identity_grant(std::string_view identity_id,
@@ -164,6 +180,7 @@ class Authenticator {
   TokenSettings settings_;
   Clock clock_;
   JwksSource jwks_;
+  RunGrantSource run_grants_;
 };
 
 }  // namespace berth::auth

@@ -25,6 +25,7 @@
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "metadata/store.h"
+#include "metadata/task_store.h"
 #include "metadata/upstream_store.h"
 #include "oci/digest.h"
 
@@ -50,6 +51,8 @@ class StoreHarness {
   // The same store's part for content from other registries (credential sets, cache rules,
   // cached tags, import jobs).
   virtual UpstreamStore& upstream() = 0;
+  // The same store's part for build tasks, their runs and blob pins.
+  virtual TaskStore& tasks() = 0;
   // A second store on the same data, as another node (or another process on the same file)
   // opens it; nullptr (with a recorded failure) when that fails.
   virtual std::unique_ptr<Store> open_another() = 0;
@@ -180,6 +183,8 @@ class EventStoreConformance : public StoreConformance {
 class GcStoreConformance : public StoreConformance {
  protected:
   GcStore& gc() { return harness().gc(); }
+  // Blob pins, which the claims re-check.
+  TaskStore& tasks() { return harness().tasks(); }
 };
 
 // The LifecycleStore part of the suite (lifecycle_conformance_test.cc): soft delete and
@@ -202,6 +207,14 @@ class CoordinationStoreConformance : public StoreConformance {
 class UpstreamStoreConformance : public StoreConformance {
  protected:
   UpstreamStore& upstream() { return harness().upstream(); }
+};
+
+// The TaskStore part of the suite (task_conformance_test.cc): tasks within their limit, trigger
+// state, base images, runs from queued to their end under concurrent nodes, live logs and blob
+// pins.
+class TaskStoreConformance : public StoreConformance {
+ protected:
+  TaskStore& tasks() { return harness().tasks(); }
 };
 
 }  // namespace berth::metadata

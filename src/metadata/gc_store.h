@@ -16,6 +16,10 @@
 //   bytes and the row gone), a retry stores the content again.
 // - Claims outlive a crash: the next run removes the bytes of every claimed blob and then its
 //   row, so a collection interrupted by kill -9 is finished by the next one.
+// - Pins (task_store.h: pin_blob) keep bytes no manifest references, an uploaded build context
+//   or a finished run's log: a pinned digest is neither garbage nor an orphan. Both claims
+//   re-check in their own statement that nothing pins the digest, and pin_blob refuses
+//   (being_deleted) a digest already claimed, so a pinned digest never loses its bytes.
 //
 // Times are Unix seconds.
 
@@ -136,8 +140,8 @@ class GcStore {
 
   // --- blobs (deployment-wide) ---
   // Looks at up to `limit` blob rows with digests after `after` and returns those no manifest
-  // references that were last touched before `cutoff` and are not claimed yet: as garbage when
-  // no repository links them, else with their count of links.
+  // references and nothing pins that were last touched before `cutoff` and are not claimed yet:
+  // as garbage when no repository links them, else with their count of links.
   virtual Result<BlobScanPage> scan_blobs(std::string_view after, std::int64_t cutoff,
                                           std::size_t limit) = 0;
   // Claims each candidate whose row still qualifies (re-checked in the claiming transaction);
@@ -146,14 +150,16 @@ class GcStore {
                                                        std::int64_t cutoff) = 0;
   // Claims bytes the metadata has no row for (an orphan of a crash between an upload's commit
   // and its metadata): records the row already claimed; false when a row exists (a writer
-  // linked the digest meanwhile, so the bytes are not an orphan any more).
+  // linked the digest meanwhile, so the bytes are not an orphan any more) or a pin names the
+  // digest.
   virtual Result<bool> claim_orphan(const GarbageBlob& blob) = 0;
   // Claimed blobs, in digest order after `after`, at most `limit`: what a run removes first.
   virtual Result<std::vector<GarbageBlob>> claimed_blobs(std::string_view after,
                                                          std::size_t limit) = 0;
   // Drops the rows of claimed blobs whose bytes are gone; unclaimed rows are left alone.
   virtual Result<void> forget_blobs(std::span<const oci::Digest> digests) = 0;
-  // Which of `digests` the metadata has a row for (claimed or not), in the order given.
+  // Which of `digests` the metadata knows, in the order given: it has a row for them (claimed or
+  // not) or something pins them.
   virtual Result<std::vector<bool>> blobs_known(std::span<const oci::Digest> digests) = 0;
 };
 

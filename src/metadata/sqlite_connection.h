@@ -157,6 +157,7 @@ class SqliteConnection {
     for (sqlite3_stmt* stmt : lifecycle_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : coordination_statements_) sqlite3_finalize(stmt);
     for (sqlite3_stmt* stmt : upstream_statements_) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt : task_statements_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
   SqliteConnection(const SqliteConnection&) = delete;
@@ -184,6 +185,9 @@ class SqliteConnection {
   }
   Result<Statement> statement(UpstreamSql id) {
     return cached(upstream_statements_[static_cast<std::size_t>(id)], spec_of(id));
+  }
+  Result<Statement> statement(TaskSql id) {
+    return cached(task_statements_[static_cast<std::size_t>(id)], spec_of(id));
   }
 
   // Runs a cached statement that takes no parameters and returns no rows.
@@ -232,6 +236,7 @@ class SqliteConnection {
   std::array<sqlite3_stmt*, kLifecycleStatementCount> lifecycle_statements_{};
   std::array<sqlite3_stmt*, kCoordinationStatementCount> coordination_statements_{};
   std::array<sqlite3_stmt*, kUpstreamStatementCount> upstream_statements_{};
+  std::array<sqlite3_stmt*, kTaskStatementCount> task_statements_{};
 };
 
 // Ends the connection's open transaction, if any (after a failed statement or step).

@@ -19,6 +19,9 @@
 //   rule guards the UPDATE that claims it: the re-check and the claim are one statement.
 // - A blob any manifest references is never garbage, even when a client deleted its link by
 //   hand: bytes a stored manifest names are never removed.
+// - Nor is a pinned digest (blob_pins, sqlite_tasks.cc), with or without a row: the claim of a
+//   row and the claim of orphaned bytes both re-check the pins in their own statement, and
+//   pin_blob refuses a digest already claimed, all on the single writer.
 
 #include <cstdint>
 #include <optional>
@@ -38,16 +41,20 @@ namespace {
   "updated_at, finished_at, links_examined, links_removed, repositories_removed, "             \
   "blobs_examined, blobs_deleted, bytes_reclaimed, error, objects_examined"
 
-// No repository links the blob in ?1 and no manifest anywhere references it, stored or
-// soft-deleted (a restore needs its blobs).
+// No repository links the blob in ?1, no manifest anywhere references it, stored or
+// soft-deleted (a restore needs its blobs), and nothing pins it.
 #define BERTH_BLOB_UNREFERENCED(digest)                                              \
   "NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = " digest ") "     \
-  "AND " BERTH_BLOB_NOT_IN_MANIFESTS(digest)
+  "AND " BERTH_BLOB_NOT_IN_MANIFESTS(digest) " AND " BERTH_BLOB_NOT_PINNED(digest)
 
 #define BERTH_BLOB_NOT_IN_MANIFESTS(digest)                                                \
   "NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child_digest = " digest ") "  \
   "AND NOT EXISTS (SELECT 1 FROM deleted_manifest_references dr "                         \
   "WHERE dr.child_digest = " digest ")"
+
+// Nothing pins the digest (task_store.h: an uploaded build context, a finished run's log).
+#define BERTH_BLOB_NOT_PINNED(digest) \
+  "NOT EXISTS (SELECT 1 FROM blob_pins p WHERE p.digest = " digest ")"
 
 // No manifest of the link's repository references the link's blob. CROSS JOIN fixes the join
 // order: the references of this one digest first (an index probe), then their manifests by id.
@@ -100,21 +107,25 @@ constexpr StatementSpec<GcSql> kGcStatements[] = {
      "SELECT digest, size, eligible, CASE WHEN eligible THEN (SELECT count(*) FROM "
      "repository_blobs rb WHERE rb.digest = page.digest) ELSE 0 END FROM ("
      "SELECT b.digest AS digest, b.size AS size, (b.deleting = 0 AND b.touched_at < ?2 AND "
-     BERTH_BLOB_NOT_IN_MANIFESTS("b.digest") ") "
+     BERTH_BLOB_NOT_IN_MANIFESTS("b.digest") " AND " BERTH_BLOB_NOT_PINNED("b.digest") ") "
      "AS eligible FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?3) AS page "
      "ORDER BY digest"},
     {GcSql::claim_blob, "claim blob",
      "UPDATE blobs SET deleting = 1 WHERE digest = ?1 AND deleting = 0 AND touched_at < ?2 AND "
      BERTH_BLOB_UNREFERENCED("?1")},
+    // Nothing inserted when a row exists or a pin names the digest.
     {GcSql::claim_orphan, "claim orphaned bytes",
-     "INSERT INTO blobs (digest, size, created_at, touched_at, deleting) VALUES (?1, ?2, ?3, 0, 1) "
+     "INSERT INTO blobs (digest, size, created_at, touched_at, deleting) "
+     "SELECT ?1, ?2, ?3, 0, 1 WHERE " BERTH_BLOB_NOT_PINNED("?1") " "
      "ON CONFLICT (digest) DO NOTHING"},
     {GcSql::claimed_blobs, "list claimed blobs",
      "SELECT digest, size FROM blobs WHERE deleting = 1 AND digest > ?1 ORDER BY digest "
      "LIMIT ?2"},
     {GcSql::forget_blob, "forget claimed blob",
      "DELETE FROM blobs WHERE digest = ?1 AND deleting = 1"},
-    {GcSql::blob_known, "check blob row", "SELECT 1 FROM blobs WHERE digest = ?1"},
+    {GcSql::blob_known, "check blob row or pin",
+     "SELECT 1 FROM blobs WHERE digest = ?1 UNION ALL "
+     "SELECT 1 FROM blob_pins WHERE digest = ?1 LIMIT 1"},
     {GcSql::linked_live_blob, "check manifest blob link",
      "SELECT 1 FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest "
      "WHERE rb.repository_id = ?1 AND rb.digest = ?2 AND b.deleting = 0"},
@@ -127,6 +138,7 @@ constexpr StatementSpec<GcSql> kGcStatements[] = {
 #undef BERTH_BLOB_UNREFERENCED
 #undef BERTH_BLOB_NOT_IN_MANIFESTS
 #undef BERTH_LINK_UNREFERENCED
+#undef BERTH_BLOB_NOT_PINNED
 
 static_assert(statements_in_enum_order(kGcStatements), "kGcStatements is indexed by GcSql");
 

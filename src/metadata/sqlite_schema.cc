@@ -1,6 +1,6 @@
 // SqliteMetadataStore: the schema and its migrations.
 //
-// Schema (version 10; the lifecycle part of version 8 is drawn in sqlite_lifecycle.cc). Arrows
+// Schema (version 11; the lifecycle part of version 8 is drawn in sqlite_lifecycle.cc). Arrows
 // are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id INTEGER PK AUTOINCREMENT, name TEXT UNIQUE COLLATE NOCASE, tier, region,
@@ -32,6 +32,10 @@
 //
 //   content from other registries (v10), drawn in sqlite_upstream.cc: credential_sets and
 //   cache_rules (^x registries), cached_tags (^x repositories), import_jobs (^x registries)
+//
+//   build tasks and their runs (v11), drawn in sqlite_tasks.cc: tasks (^x registries;
+//   ^x task_trigger_states, task_base_images), task_run_counters and task_runs (^x registries;
+//   ^x run_log_chunks), blob_pins (no key: a pin may name bytes without a blobs row)
 //
 // Why this shape:
 // - A manifest's platform lives beside it in manifest_platforms rather than in columns added
@@ -69,7 +73,7 @@ namespace berth::metadata {
 namespace {
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 0 -> 1: the initial schema.
     R"sql(
 CREATE TABLE repositories (
@@ -642,6 +646,92 @@ CREATE INDEX import_jobs_by_registry ON import_jobs (registry_id, id);
 CREATE INDEX import_jobs_active ON import_jobs (id) WHERE status IN ('queued', 'running');
 CREATE INDEX import_jobs_ended ON import_jobs (finished_at)
   WHERE status IN ('succeeded', 'failed');
+)sql",
+    // 10 -> 11: build tasks and their runs (task_store.h, sqlite_tasks.cc): tasks, their
+    // triggers' state and base images, runs with their numbers and live logs, and the pins that
+    // keep blobs no manifest references from garbage collection. The PostgreSQL schema's
+    // version 4 adds the same tables.
+    R"sql(
+CREATE TABLE tasks (
+  registry_id INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  definition  TEXT NOT NULL,
+  enabled     INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, name)
+);
+CREATE INDEX tasks_enabled ON tasks (registry_id, name) WHERE enabled = 1;
+
+CREATE TABLE task_trigger_states (
+  registry_id  INTEGER NOT NULL,
+  task         TEXT NOT NULL,
+  trigger_name TEXT NOT NULL,
+  state        TEXT NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (registry_id, task, trigger_name),
+  FOREIGN KEY (registry_id, task) REFERENCES tasks (registry_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE task_base_images (
+  registry_id INTEGER NOT NULL,
+  task        TEXT NOT NULL,
+  reference   TEXT NOT NULL,
+  PRIMARY KEY (registry_id, task, reference),
+  FOREIGN KEY (registry_id, task) REFERENCES tasks (registry_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX task_base_images_by_reference ON task_base_images (reference, registry_id, task);
+
+CREATE TABLE task_run_counters (
+  registry_id INTEGER PRIMARY KEY REFERENCES registries (id) ON DELETE CASCADE,
+  last_number INTEGER NOT NULL
+);
+
+CREATE TABLE task_runs (
+  registry_id      INTEGER NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  number           INTEGER NOT NULL,
+  task             TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN
+    ('queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout')),
+  trigger_name     TEXT NOT NULL,
+  request          TEXT NOT NULL,
+  holder           TEXT NOT NULL DEFAULT '',
+  heartbeat_at     INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+  outputs          TEXT NOT NULL DEFAULT '',
+  base_images      TEXT NOT NULL DEFAULT '',
+  error            TEXT NOT NULL DEFAULT '',
+  log_digest       TEXT NOT NULL DEFAULT '',
+  log_size         INTEGER NOT NULL DEFAULT 0,
+  live_log_size    INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER NOT NULL DEFAULT 0,
+  finished_at      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (registry_id, number)
+);
+CREATE INDEX task_runs_by_task ON task_runs (registry_id, task, number);
+CREATE INDEX task_runs_queued ON task_runs (created_at, registry_id, number)
+  WHERE status = 'queued';
+CREATE INDEX task_runs_running ON task_runs (registry_id, number) WHERE status = 'running';
+CREATE INDEX task_runs_ended ON task_runs (finished_at)
+  WHERE status IN ('succeeded', 'failed', 'canceled', 'timeout');
+
+CREATE TABLE run_log_chunks (
+  registry_id INTEGER NOT NULL,
+  number      INTEGER NOT NULL,
+  byte_offset INTEGER NOT NULL,
+  bytes       BLOB NOT NULL,
+  PRIMARY KEY (registry_id, number, byte_offset),
+  FOREIGN KEY (registry_id, number) REFERENCES task_runs (registry_id, number) ON DELETE CASCADE
+);
+
+CREATE TABLE blob_pins (
+  digest     TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (digest, owner)
+) WITHOUT ROWID;
+CREATE INDEX blob_pins_by_owner ON blob_pins (owner);
 )sql",
 };
 

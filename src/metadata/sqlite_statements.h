@@ -261,6 +261,49 @@ enum class UpstreamSql : std::size_t {
   count,
 };
 
+// Every statement of the TaskStore part; their text is in sqlite_tasks.cc.
+enum class TaskSql : std::size_t {
+  registry_exists,
+  find_task,
+  count_tasks,
+  insert_task,
+  update_task,
+  list_tasks,
+  list_enabled_tasks,
+  delete_task,
+  trigger_state,
+  put_trigger_state,
+  trigger_states,
+  delete_base_images,
+  insert_base_image,
+  task_base_images,
+  tasks_using_base_image,
+  next_run_number,
+  insert_run,
+  find_run,
+  list_runs,
+  list_task_runs,
+  queued_runs,
+  start_run,
+  renew_run,
+  cancel_queued_run,
+  request_run_cancel,
+  finish_run,
+  abandoned_runs,
+  fail_abandoned_runs,
+  prune_runs,
+  grow_run_log,
+  insert_log_chunk,
+  read_log_chunks,
+  drop_log_chunks,
+  reset_run_log,
+  blob_claimed,
+  pin_blob,
+  unpin_blobs,
+  blob_pinned,
+  count,
+};
+
 inline constexpr std::size_t kStatementCount = static_cast<std::size_t>(Sql::count);
 inline constexpr std::size_t kAccessStatementCount = static_cast<std::size_t>(AccessSql::count);
 inline constexpr std::size_t kEventStatementCount = static_cast<std::size_t>(EventSql::count);
@@ -270,6 +313,7 @@ inline constexpr std::size_t kLifecycleStatementCount =
 inline constexpr std::size_t kCoordinationStatementCount =
     static_cast<std::size_t>(CoordinationSql::count);
 inline constexpr std::size_t kUpstreamStatementCount = static_cast<std::size_t>(UpstreamSql::count);
+inline constexpr std::size_t kTaskStatementCount = static_cast<std::size_t>(TaskSql::count);
 
 // Each statement table is indexed by its enum; defined next to the table.
 const StatementSpec<Sql>& spec_of(Sql id);
@@ -279,6 +323,7 @@ const StatementSpec<GcSql>& spec_of(GcSql id);
 const StatementSpec<LifecycleSql>& spec_of(LifecycleSql id);
 const StatementSpec<CoordinationSql>& spec_of(CoordinationSql id);
 const StatementSpec<UpstreamSql>& spec_of(UpstreamSql id);
+const StatementSpec<TaskSql>& spec_of(TaskSql id);
 
 template <class Id, std::size_t N>
 constexpr bool statements_in_enum_order(const StatementSpec<Id> (&specs)[N]) {

@@ -39,6 +39,7 @@ class SqliteHarness : public StoreHarness {
   LifecycleStore& lifecycle() override { return *store_; }
   CoordinationStore& coordination() override { return *store_; }
   UpstreamStore& upstream() override { return *store_; }
+  TaskStore& tasks() override { return *store_; }
   std::unique_ptr<Store> open_another() override {
     auto opened = SqliteMetadataStore::open(dir_.path() / "metadata.db");
     if (!opened) {
@@ -88,6 +89,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, CoordinationStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Sqlite, UpstreamStoreConformance,
+                         ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Sqlite, TaskStoreConformance,
                          ::testing::Values(ConformanceBackend{"sqlite", make_sqlite_harness}),
                          ConformanceBackendName());
 
@@ -613,15 +617,16 @@ TEST(SqliteMetadataStore, MigratesVersion3ToTheNewestKeepingData) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "10");
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 10);
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "11");
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 11);
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   for (const char* table :
        {"admin_passwords", "scope_maps", "scope_map_actions", "tokens", "token_passwords",
         "identities", "role_assignments", "network_rules", "signing_keys", "login_events", "events",
         "webhooks", "webhook_deliveries", "deployment_settings", "leases", "credential_sets",
-        "cache_rules", "cached_tags", "import_jobs"}) {
+        "cache_rules", "cached_tags", "import_jobs", "tasks", "task_trigger_states",
+        "task_base_images", "task_run_counters", "task_runs", "run_log_chunks", "blob_pins"}) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
                                           "'table' AND name = '") +
                                   table + "'"),
@@ -799,7 +804,8 @@ TEST(SqliteMetadataStore, MigratesVersion9ToVersion10) {
   auto opened = SqliteMetadataStore::open(file);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteMetadataStore& s = **opened;
-  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "10");
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"),
+            std::to_string(SqliteMetadataStore::schema_version()));
   EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
   EXPECT_TRUE(s.find_registry("team").value()->data_endpoint_enabled);
@@ -825,6 +831,88 @@ TEST(SqliteMetadataStore, MigratesVersion9ToVersion10) {
     EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), "0") << table;
   }
   EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// A database as version 10 left it: version 11 adds build tasks, their runs and blob pins,
+// empty, and keeps everything else; the new tables hang off the registries that were there.
+TEST(SqliteMetadataStore, MigratesVersion10ToVersion11) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  {
+    auto writer = SqliteConnection::open(file, SqliteConnection::Role::writer);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto migrated = migrate(**writer, 10);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_raw(file, "PRAGMA user_version"), "10");
+  ASSERT_EQ(query_raw(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'task_runs'"), "0");
+  exec_raw(file,
+           "PRAGMA foreign_keys = ON;"
+           "INSERT INTO registries (id, name, tier, region, created_at) "
+           "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000);"
+           "INSERT INTO credential_sets (registry_id, name, login_server, username, "
+           "sealed_password, created_at, updated_at) "
+           "VALUES (2, 'hub', 'docker.io', 'robot', 'v1:x', 1600001100, 1600001100);");
+  ASSERT_FALSE(testing::Test::HasFatalFailure());
+
+  auto opened = SqliteMetadataStore::open(file);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SqliteMetadataStore& s = **opened;
+  EXPECT_EQ(query_raw(file, "PRAGMA user_version"), "11");
+  EXPECT_EQ(query_raw(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(s.find_credential_set(2, "hub").value()->login_server, "docker.io");
+  EXPECT_TRUE(s.list_tasks(2).value().empty());
+  EXPECT_TRUE(s.queued_runs(10).value().empty());
+
+  // The new parts work on the migrated file, and go with the registry.
+  ASSERT_TRUE(s.create_task({.registry = 2, .name = "build", .definition = "{}"}, 10));
+  ASSERT_TRUE(s.set_trigger_state(2, "build", "commit", "abc", 1600002000));
+  ASSERT_TRUE(s.set_task_base_images(2, "build", {"alpine:3"}));
+  auto run = s.create_run({.registry = 2, .task = "build", .request = "{}"});
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_EQ(run->number, 1);
+  ASSERT_TRUE(s.append_run_log(2, 1, "output"));
+  ASSERT_TRUE(s.pin_blob(oci::digest_of("context"), "run:2:1", 1600002000));
+  ASSERT_TRUE(s.delete_registry(2).value());
+  for (const char* table : {"tasks", "task_trigger_states", "task_base_images", "task_run_counters",
+                            "task_runs", "run_log_chunks"}) {
+    EXPECT_EQ(query_raw(file, std::string("SELECT count(*) FROM ") + table), "0") << table;
+  }
+  // Pins name digests, not registries: their owner unpins them.
+  EXPECT_EQ(query_raw(file, "SELECT count(*) FROM blob_pins"), "1");
+  EXPECT_EQ(query_raw(file, "PRAGMA foreign_key_check"), "");
+}
+
+// What the runners, the triggers' pollers, the listings and garbage collection's pin checks run
+// are index ranges (the queue and the running runs: their partial indexes), never a scan of all
+// runs or a sort.
+TEST(SqliteMetadataStore, TaskQueriesUseTheirIndexes) {
+  TempDir dir;
+  const fs::path file = dir.path() / "metadata.db";
+  ASSERT_TRUE(SqliteMetadataStore::open(file));
+  const std::pair<TaskSql, const char*> statements[] = {
+      {TaskSql::list_enabled_tasks, "tasks_enabled"},
+      {TaskSql::list_tasks, "sqlite_autoindex_tasks_1"},
+      {TaskSql::tasks_using_base_image, "task_base_images_by_reference"},
+      {TaskSql::trigger_states, "PRIMARY KEY"},
+      {TaskSql::list_runs, "sqlite_autoindex_task_runs_1"},
+      {TaskSql::list_task_runs, "task_runs_by_task"},
+      {TaskSql::queued_runs, "task_runs_queued"},
+      {TaskSql::start_run, "task_runs_running"},
+      {TaskSql::abandoned_runs, "task_runs_running"},
+      {TaskSql::prune_runs, "task_runs_ended"},
+      {TaskSql::read_log_chunks, "sqlite_autoindex_run_log_chunks_1"},
+      {TaskSql::unpin_blobs, "blob_pins_by_owner"},
+      {TaskSql::blob_pinned, "PRIMARY KEY"},
+  };
+  for (const auto& [id, index] : statements) {
+    const std::string plan = query_plan(file, spec_of(id).text);
+    EXPECT_NE(plan.find(index), std::string::npos) << spec_of(id).name << "\n" << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << spec_of(id).name << "\n" << plan;
+    EXPECT_EQ(plan.find("SCAN task_runs\n"), std::string::npos)
+        << spec_of(id).name << "\n" << plan;
+  }
 }
 
 // What claim_import, the listings and the in-use check of a credential set run are index

@@ -9,6 +9,7 @@
 #include "metadata/gc_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/task_store.h"
 #include "metadata/upstream_store.h"
 
 namespace berth::metadata {
@@ -19,7 +20,8 @@ class Store : public MetadataStore,
               public GcStore,
               public LifecycleStore,
               public CoordinationStore,
-              public UpstreamStore {
+              public UpstreamStore,
+              public TaskStore {
  public:
   ~Store() override = default;
 };

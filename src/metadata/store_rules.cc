@@ -344,4 +344,68 @@ MetadataError repository_not_found(RepositoryRef repository) {
   return {Errc::not_found, named("repository", repository.name) + " does not exist"};
 }
 
+// --- build tasks and their runs ---
+
+std::optional<MetadataError> check_task(const Task& task) {
+  return check_not_empty(task.name, "task name");
+}
+
+std::optional<MetadataError> check_trigger(std::string_view task, std::string_view trigger) {
+  if (auto bad = check_not_empty(task, "task name")) return bad;
+  return check_not_empty(trigger, "trigger name");
+}
+
+std::optional<MetadataError> check_base_images(std::string_view task,
+                                               const std::vector<std::string>& references) {
+  if (auto bad = check_not_empty(task, "task name")) return bad;
+  for (const std::string& reference : references) {
+    if (auto bad = check_not_empty(reference, "base image reference")) return bad;
+  }
+  return std::nullopt;
+}
+
+std::optional<MetadataError> check_run_holder(std::string_view holder) {
+  return check_not_empty(holder, "run holder");
+}
+
+std::optional<MetadataError> check_run_end(RunStatus status) {
+  switch (status) {
+    case RunStatus::succeeded:
+    case RunStatus::failed:
+    case RunStatus::canceled:
+    case RunStatus::timeout:
+      return std::nullopt;
+    case RunStatus::queued:
+    case RunStatus::running:
+      break;
+  }
+  return invalid_argument("a run ends as succeeded, failed, canceled or timeout");
+}
+
+std::optional<MetadataError> check_pin_owner(std::string_view owner) {
+  return check_not_empty(owner, "blob pin owner");
+}
+
+MetadataError task_not_found(std::string_view name) {
+  return {Errc::not_found, named("task", name) + " does not exist"};
+}
+
+MetadataError task_exists(std::string_view name) {
+  return {Errc::conflict, named("task", name) + " already exists"};
+}
+
+MetadataError tasks_limit_reached(std::uint64_t held) {
+  std::string message = "the registry has ";
+  message += std::to_string(held);
+  message += " tasks, its limit";
+  return {Errc::limit_reached, std::move(message)};
+}
+
+MetadataError run_not_found(std::int64_t number) {
+  std::string message = "run ";
+  message += std::to_string(number);
+  message += " does not exist";
+  return {Errc::not_found, std::move(message)};
+}
+
 }  // namespace berth::metadata

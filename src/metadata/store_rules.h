@@ -9,12 +9,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metadata/access_store.h"
 #include "metadata/coordination_store.h"
 #include "metadata/event_store.h"
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/task_store.h"
 #include "metadata/upstream_store.h"
 
 namespace berth::metadata {
@@ -152,5 +154,30 @@ MetadataError cache_rule_target_taken(std::string_view target, std::string_view 
 MetadataError cache_rules_limit_reached(std::uint64_t held);
 // not_found: the repository does not exist.
 MetadataError repository_not_found(RepositoryRef repository);
+
+// --- build tasks and their runs (TaskStore) ---
+
+// A task's name (its definition is the caller's).
+std::optional<MetadataError> check_task(const Task& task);
+// A task and a trigger name, as the trigger state calls take them.
+std::optional<MetadataError> check_trigger(std::string_view task, std::string_view trigger);
+// A task name and references none of which is empty.
+std::optional<MetadataError> check_base_images(std::string_view task,
+                                               const std::vector<std::string>& references);
+// A run's holder is not empty.
+std::optional<MetadataError> check_run_holder(std::string_view holder);
+// succeeded, failed, canceled or timeout: how a run ends.
+std::optional<MetadataError> check_run_end(RunStatus status);
+// A pin's owner is not empty.
+std::optional<MetadataError> check_pin_owner(std::string_view owner);
+
+// not_found: the registry has no task `name`.
+MetadataError task_not_found(std::string_view name);
+// conflict: the registry has a task `name` already.
+MetadataError task_exists(std::string_view name);
+// limit_reached: the registry has `held` tasks, its limit.
+MetadataError tasks_limit_reached(std::uint64_t held);
+// not_found: the registry has no run `number`.
+MetadataError run_not_found(std::int64_t number);
 
 }  // namespace berth::metadata

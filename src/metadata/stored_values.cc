@@ -111,4 +111,43 @@ Result<ImportStatus> stored_import_status(std::string_view text) {
                        "metadata database: stored import status is unknown: " + std::string(text)};
 }
 
+const char* run_status_name(RunStatus status) {
+  switch (status) {
+    case RunStatus::queued:
+      return "queued";
+    case RunStatus::running:
+      return "running";
+    case RunStatus::succeeded:
+      return "succeeded";
+    case RunStatus::failed:
+      return "failed";
+    case RunStatus::canceled:
+      return "canceled";
+    case RunStatus::timeout:
+      return "timeout";
+  }
+  return "queued";
+}
+
+Result<RunStatus> stored_run_status(std::string_view text) {
+  for (RunStatus status : {RunStatus::queued, RunStatus::running, RunStatus::succeeded,
+                           RunStatus::failed, RunStatus::canceled, RunStatus::timeout}) {
+    if (text == run_status_name(status)) return status;
+  }
+  return MetadataError{Errc::database_error,
+                       "metadata database: stored run status is unknown: " + std::string(text)};
+}
+
+bool take_from_chunk(std::uint64_t offset, std::size_t max_bytes, std::uint64_t chunk_offset,
+                     std::string_view chunk, std::string& out) {
+  const std::uint64_t wanted = offset + out.size();  // where the next byte to read is
+  const std::uint64_t chunk_end = chunk_offset + chunk.size();
+  if (chunk_end > wanted && chunk_offset <= wanted) {
+    const auto skip = static_cast<std::size_t>(wanted - chunk_offset);
+    const std::size_t take = std::min(chunk.size() - skip, max_bytes - out.size());
+    out.append(chunk.substr(skip, take));
+  }
+  return out.size() < max_bytes;
+}
+
 }  // namespace berth::metadata

@@ -5,6 +5,7 @@
 // manifest's tags one per line as an aggregate returns them). Nothing here knows a database.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "metadata/access_store.h"
 #include "metadata/metadata_store.h"
+#include "metadata/task_store.h"
 #include "metadata/upstream_store.h"
 #include "oci/digest.h"
 
@@ -45,6 +47,21 @@ std::vector<std::string> split_tag_names(std::string_view joined);
 const char* import_status_name(ImportStatus status);
 // An import status read back; database_error for a word that names none.
 Result<ImportStatus> stored_import_status(std::string_view text);
+
+// 'queued', 'running', 'succeeded', 'failed', 'canceled' or 'timeout', as task_runs.status
+// holds it.
+const char* run_status_name(RunStatus status);
+// A run status read back; database_error for a word that names none.
+Result<RunStatus> stored_run_status(std::string_view text);
+
+// A live run log is stored as it comes, in chunks of at most this many bytes: a bigger append is
+// stored as several, so that no row grows with the caller's buffer.
+inline constexpr std::size_t kRunLogChunkBytes = 64 * 1024;
+
+// Reading `max_bytes` of a live log from `offset`: appends to `out` what of `chunk`, stored at
+// `chunk_offset`, falls in that range (the chunks come in order). False once `out` is full.
+bool take_from_chunk(std::uint64_t offset, std::size_t max_bytes, std::uint64_t chunk_offset,
+                     std::string_view chunk, std::string& out);
 
 // A count kept in a signed 64-bit column: beyond its range it stays at the largest it holds.
 inline std::int64_t stored_count(std::uint64_t count) {

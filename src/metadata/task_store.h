@@ -200,7 +200,9 @@ class TaskStore {
   virtual Result<void> drop_run_log(RegistryId registry, std::int64_t number) = 0;
 
   // --- blob pins ---
-  // Pins `digest` for `owner` (idempotent); many owners may pin one digest.
+  // Pins `digest` for `owner` (idempotent); many owners may pin one digest. being_deleted
+  // (nothing pinned) when garbage collection has claimed the digest already: its bytes are
+  // going, so the caller stores them again before it pins them.
   virtual Result<void> pin_blob(const oci::Digest& digest, std::string_view owner,
                                 std::int64_t now) = 0;
   // Removes the owner's pins; returns how many.

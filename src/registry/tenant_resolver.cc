@@ -53,6 +53,9 @@ std::string TenantResolver::registry_name_of(std::string_view host,
   if (!listener.empty()) {
     auto pinned = routing_.listener_registries.find(listener);
     if (pinned != routing_.listener_registries.end()) return pinned->second;
+    if (listener.starts_with(kRunListenerPrefix) && listener.size() > kRunListenerPrefix.size()) {
+      return std::string(listener.substr(kRunListenerPrefix.size()));
+    }
   }
   return registry_name_of(host);
 }

@@ -16,6 +16,11 @@
 
 namespace berth::registry {
 
+// Listeners berthd opens on loopback while it runs, one per registry whose build runs need it
+// (tasks/runner.h): "run-registry:<name>" addresses registry <name>, like a configured
+// dedicated listener.
+inline constexpr std::string_view kRunListenerPrefix = "run-registry:";
+
 struct TenantRouting {
   std::string domain = "registry.local";
   std::string default_registry{metadata::kDefaultRegistryName};

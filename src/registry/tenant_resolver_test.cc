@@ -61,6 +61,20 @@ TEST_F(TenantResolverTest, ALabelUnderTheDomainSelectsThatRegistry) {
   EXPECT_NE(myreg_, metadata::kDefaultRegistryId);
 }
 
+TEST_F(TenantResolverTest, ARunListenerAddressesItsRegistryWhateverTheHost) {
+  auto routing = resolver();
+  const std::string listener = std::string(kRunListenerPrefix) + "myreg";
+  auto through = routing.resolve("127.0.0.1:41234", listener);
+  ASSERT_TRUE(through);
+  EXPECT_EQ(*through, myreg_);
+  EXPECT_EQ(routing.resolve("otherreg.registry.local", listener).value(), myreg_);
+  // A run listener of a registry that is gone names it, and never falls back to the default.
+  EXPECT_FALSE(routing.resolve("127.0.0.1", std::string(kRunListenerPrefix) + "gonereg"));
+  // The bare prefix is no registry's listener: the host decides.
+  EXPECT_EQ(routing.resolve("127.0.0.1", kRunListenerPrefix).value(),
+            metadata::kDefaultRegistryId);
+}
+
 TEST_F(TenantResolverTest, AnyPortIsIgnored) {
   for (std::string host : {"myreg.registry.local:5000", "myreg.registry.local:443",
                            "myreg.registry.local:1", "myreg.registry.local:65535"}) {

@@ -61,6 +61,7 @@ struct TierLimits {
   std::uint64_t scope_maps = 0;
   std::uint64_t ip_rules = 0;
   std::uint64_t cache_rules = 0;
+  std::uint64_t concurrent_runs = 0;  // build runs of the registry running at once
   std::uint64_t read_ops_per_minute = 0;
   std::uint64_t write_ops_per_minute = 0;
   Throughput reads;

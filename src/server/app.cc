@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <system_error>
 
@@ -37,6 +39,10 @@
 #include "registry/registry_services.h"
 #include "registry/tenant_resolver.h"
 #include "upstream/importer.h"
+#include "storage/blob_storage.h"
+#include "tasks/runner.h"
+#include "tasks/source_archive.h"
+#include "tasks/task_service.h"
 #include "upstream/pull_through.h"
 #include "upstream/upstream_service.h"
 #include "registry/tenants.h"
@@ -228,6 +234,13 @@ struct App::Parts {
   std::unique_ptr<upstream::ImportService> imports;
   // Stopped after the server (run()): a job in progress is taken over after the next start.
   std::unique_ptr<upstream::ImportWorker> import_worker;
+  // Build runs: the service the API uses, the loopback listeners their steps reach their
+  // registries through (by registry id: "127.0.0.1:PORT"), and this node's runner (stopped
+  // after the server).
+  std::unique_ptr<tasks::TaskService> task_service;
+  std::mutex run_listeners_mutex;
+  std::map<metadata::RegistryId, std::string> run_listeners;
+  std::unique_ptr<tasks::Runner> runner;
   std::unique_ptr<api::ManagementContext> management;
   std::chrono::seconds shutdown_deadline{10};
   std::optional<std::string> generated_admin_token;
@@ -430,6 +443,9 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
   parts_->management->upstream = parts_->upstream.get();
   parts_->management->imports = parts_->imports.get();
   set_up_access_control(config);
+  // After access control: a run's grant reaches the authenticator from here.
+  start_tasks();
+  parts_->management->tasks = parts_->task_service.get();
 
   const api::Pipeline& pipeline = *parts_->pipeline;
   pipeline.add(parts_->router, api::service_family(), {health_route(*parts_->registries)});
@@ -459,7 +475,127 @@ App::App(const Config& config) : parts_(std::make_unique<Parts>()) {
     parts_->first_login->port = ports.front();
   }
   report_registry_listeners(config, ports, *parts_->metadata);
+  start_runner(config);
   if (first_start && !shares_metadata(config)) finish_first_start(config.data_dir);
+}
+
+// The service runs are queued through, and what a run's token may do (its grant, from the
+// run's record: nothing once it ended).
+void App::start_tasks() {
+  parts_->task_service = std::make_unique<tasks::TaskService>(
+      *parts_->metadata, *parts_->tenant_service, *parts_->storage, [this] {
+        if (parts_->runner) parts_->runner->wake();
+      });
+  tasks::TaskService* service = parts_->task_service.get();
+  parts_->authenticator->set_run_grants(
+      [service](const metadata::RegistryRecord& registry,
+                std::int64_t run) -> auth::AccessResult<std::optional<auth::Grant>> {
+        return service->run_grant(registry, run);
+      });
+}
+
+namespace {
+
+std::optional<metadata::RegistryRecord> registry_by_id(metadata::MetadataStore& metadata,
+                                                       metadata::RegistryId id) {
+  auto registries = metadata.list_registries();
+  if (!registries) return std::nullopt;
+  for (auto& record : *registries) {
+    if (record.id == id) return std::move(record);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void App::start_runner(const Config& config) {
+  tasks::RunnerOptions options;
+  options.node = parts_->node_id.empty() ? registry::make_node_id() : parts_->node_id;
+  options.only_node = !shares_metadata(config);
+  options.runs_dir = std::filesystem::path(config.data_dir) / "tasks" / "runs";
+  options.max_running = config.task_concurrency;
+  options.network = config.task_network;
+
+  tasks::RunnerHooks hooks;
+  metadata::Store& metadata = *parts_->metadata;
+  registry::Tenants& tenants = *parts_->tenant_service;
+  hooks.registry_limit = [&metadata, &tenants](metadata::RegistryId id) -> std::int64_t {
+    auto record = registry_by_id(metadata, id);
+    if (!record) return 0;
+    auto info = tenants.show(record->name);
+    if (!info) return 0;
+    return static_cast<std::int64_t>(info->tier->limits.concurrent_runs);
+  };
+  hooks.endpoint = [this, &metadata, &tenants](
+                       metadata::RegistryId id) -> std::optional<tasks::RegistryEndpoint> {
+    auto record = registry_by_id(metadata, id);
+    if (!record) return std::nullopt;
+    tasks::RegistryEndpoint endpoint{record->name, tenants.login_server(record->name), ""};
+    std::lock_guard lock(parts_->run_listeners_mutex);
+    auto& location = parts_->run_listeners[id];
+    if (location.empty()) {
+      try {
+        const std::uint16_t port = parts_->server->add_listener(http::Listener{
+            "127.0.0.1", 0, std::nullopt,
+            std::string(registry::kRunListenerPrefix) + record->name});
+        location = "127.0.0.1:" + std::to_string(port);
+      } catch (const std::exception& e) {
+        spdlog::error("runner: cannot listen for registry {}: {}", record->name, e.what());
+        return std::nullopt;
+      }
+    }
+    endpoint.location = location;
+    return endpoint;
+  };
+  auth::Authenticator& authenticator = *parts_->authenticator;
+  hooks.run_token = [&metadata, &authenticator](metadata::RegistryId id, std::int64_t run,
+                                                std::chrono::seconds lifetime)
+      -> std::optional<std::string> {
+    auto record = registry_by_id(metadata, id);
+    if (!record) return std::nullopt;
+    auto issued = authenticator.issue_run_token(*record, run, lifetime.count());
+    if (!issued) return std::nullopt;
+    return issued->token;
+  };
+  storage::BlobStorage& blobs = *parts_->storage;
+  hooks.unpack_source = [&blobs](std::string_view digest_text,
+                                 const std::filesystem::path& directory)
+      -> std::optional<std::string> {
+    auto digest = oci::Digest::parse(digest_text);
+    if (!digest) return "not a digest";
+    auto reader = blobs.open(*digest);
+    if (!reader) return "the source is gone: " + reader.error().message;
+    std::uint64_t offset = 0;
+    return tasks::unpack_archive(
+        [&](std::span<std::byte> buffer) -> std::optional<std::size_t> {
+          auto got = (*reader)->read(offset, buffer);
+          if (!got) return std::nullopt;
+          offset += *got;
+          return *got;
+        },
+        directory);
+  };
+  hooks.store_log = [&blobs, &metadata](const metadata::Run& run,
+                                        std::string_view text) -> std::optional<std::string> {
+    const oci::Digest digest = oci::digest_of(text);
+    // Pinned before the bytes land, so that no collection takes them in between.
+    if (!metadata.pin_blob(digest, fmt::format("log:{}:{}", run.registry, run.number),
+                           unix_now())) {
+      return std::nullopt;
+    }
+    if (!blobs.put(digest, std::as_bytes(std::span(text)))) return std::nullopt;
+    return digest.str();
+  };
+  hooks.finished = [&metadata](const metadata::Run& run) {
+    // The source a quick run was given was for it alone.
+    auto request = tasks::run_request_of_json(run.request);
+    if (request && !request->source_digest.empty() && run.task.empty()) {
+      metadata.unpin_blobs(fmt::format("source:{}:{}", run.registry, request->source_digest));
+    }
+  };
+  parts_->runner = std::make_unique<tasks::Runner>(*parts_->metadata, *parts_->metadata,
+                                                   std::move(options), std::move(hooks));
+  parts_->runner->start();
 }
 
 void App::open_and_check_deployment_key(const Config& config) {
@@ -669,6 +805,7 @@ void App::run(bool handle_signals) {
   parts_->gc->stop();
   parts_->lifecycle_job->stop();
   parts_->import_worker->stop();
+  parts_->runner->stop();
   // Another node takes the jobs over at once instead of when the leases expire.
   parts_->upload_sweeper->stop();
   for (auto* lease : {parts_->sweeper_lease.get(), parts_->lifecycle_lease.get()}) {

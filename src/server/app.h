@@ -46,6 +46,8 @@ class App {
   void start_gc(const Config& config);
   // Credential sets, cache rules, and the worker that runs imports.
   void start_upstream(const Config& config);
+  void start_tasks();
+  void start_runner(const Config& config);
   void enable_first_login(const std::string& registry);
   bool open_admin_credential(const Config& config);
   void open_and_check_deployment_key(const Config& config);

@@ -177,6 +177,12 @@ void validate(const Config& config) {
       throw std::runtime_error(fmt::format("insecure upstream: {}", *bad));
     }
   }
+  if (config.task_network != "none" && config.task_network != "host") {
+    throw std::runtime_error("the task network must be none or host");
+  }
+  if (config.task_concurrency < 1 || config.task_concurrency > 64) {
+    throw std::runtime_error("the task concurrency must be 1 to 64");
+  }
   if (!config.upstream_ca_bundle.empty() &&
       !std::filesystem::is_regular_file(config.upstream_ca_bundle)) {
     throw std::runtime_error(
@@ -277,6 +283,8 @@ void apply_yaml_file(Config& config, const std::filesystem::path& file) {
     read_key(root, "metrics_token_file", config.metrics_token_file);
     read_list(root["upstreams"], "insecure", config.insecure_upstreams);
     read_key(root["upstreams"], "ca_bundle", config.upstream_ca_bundle);
+    read_key(root["tasks"], "concurrency", config.task_concurrency);
+    read_key(root["tasks"], "network", config.task_network);
     read_key(root["webhooks"], "workers", config.webhook_workers);
     read_seconds(root["webhooks"], "timeout_seconds", config.webhook_timeout);
     read_seconds(root["webhooks"], "retry_for_seconds", config.webhook_retry_for);
@@ -377,6 +385,7 @@ void apply_environment(Config& config, const char* (*getenv)(const char*)) {
   if (auto v = value("BERTH_AUDIT_LOG_FILE")) config.audit_log_file = *v;
   if (auto v = value("BERTH_UPSTREAM_CA_BUNDLE")) config.upstream_ca_bundle = *v;
   if (auto v = value("BERTH_INSECURE_UPSTREAMS")) config.insecure_upstreams = split_list(*v);
+  if (auto v = value("BERTH_TASK_NETWORK")) config.task_network = *v;
   if (auto v = value("BERTH_EVENT_RETENTION_SECONDS")) {
     config.event_retention =
         std::chrono::seconds(parse_unsigned(*v, "BERTH_EVENT_RETENTION_SECONDS"));
@@ -494,7 +503,8 @@ ConfigOutcome load_config(int argc, char** argv) {
   std::optional<std::uint64_t> min_body_rate;
   std::optional<unsigned> body_rate_window;
   std::vector<std::string> trusted_proxies, insecure_upstreams;
-  std::string upstream_ca_bundle;
+  std::string upstream_ca_bundle, task_network;
+  std::optional<unsigned> task_concurrency;
   std::optional<unsigned> access_token_lifetime;
   std::optional<double> rate_limit_scale;
   app.add_option("--config", config_file, "YAML configuration file (env BERTH_CONFIG)");
@@ -554,6 +564,11 @@ ConfigOutcome load_config(int argc, char** argv) {
   app.add_option("--upstream-ca-bundle", upstream_ca_bundle,
                  "PEM file of the CA certificates https upstreams are verified against (default: "
                  "the system's)");
+  app.add_option("--task-concurrency", task_concurrency,
+                 "build runs this node runs at once (default 2; each registry's tier limits "
+                 "its own further)");
+  app.add_option("--task-network", task_network,
+                 "the network of build steps: none (default) or host");
 
   MigrateCommand migrate_command;
   CLI::App* migrate = app.add_subcommand(
@@ -612,6 +627,8 @@ ConfigOutcome load_config(int argc, char** argv) {
     if (!audit_log_file.empty()) config.audit_log_file = audit_log_file;
     if (!insecure_upstreams.empty()) config.insecure_upstreams = insecure_upstreams;
     if (!upstream_ca_bundle.empty()) config.upstream_ca_bundle = upstream_ca_bundle;
+    if (task_concurrency) config.task_concurrency = *task_concurrency;
+    if (!task_network.empty()) config.task_network = task_network;
     if (migrate->parsed()) {
       validate_migration(config, migrate_command);
       return {std::move(config), 0, migrate_command};

@@ -93,6 +93,11 @@ struct Config {
   // (empty: the system's).
   std::vector<std::string> insecure_upstreams;
   std::string upstream_ca_bundle;
+  // Build runs (docs/tasks.md): how many this node runs at once (each registry's tier limits
+  // it further), and the network their steps get: "none" (the default: a RUN or cmd step
+  // reaches no network) or "host".
+  unsigned task_concurrency = 2;
+  std::string task_network = "none";
   // A file holding the token that clients other than loopback ones scrape GET /metrics with
   // (Bearer). Empty: only loopback clients may scrape.
   std::string metrics_token_file;

@@ -196,6 +196,12 @@ const std::map<std::string, std::string> kMatrix = {
     {"mgmt.imports.start", kRegistryWrite},
     {"mgmt.imports.list", kRegistryRead},
     {"mgmt.imports.show", kRegistryRead},
+    {"mgmt.sources.upload", kRegistryWrite},  // the empty body: 400 DigestMismatch
+    {"mgmt.runs.queue", kRegistryWrite},      // the empty body: 400 from the handler
+    {"mgmt.runs.list", kRegistryRead},
+    {"mgmt.runs.show", kRegistryRead},        // of cb999999: 404 from the service
+    {"mgmt.runs.cancel", kRegistryWrite},
+    {"mgmt.runs.log", kRegistryRead},
     {"mgmt.purge_schedules.put", kRegistryWrite},
     {"mgmt.purge_schedules.delete", kRegistryWrite},
     {"mgmt.repositories.quota.show", kRegistryRead},
@@ -411,6 +417,7 @@ class AuthorizationMatrix : public ApiTest {
         {"{name}", "nosuchname"},
         {"{id}", "nosuchid"},
         {"{eventId}", "nosuchevent"},
+        {"{runId}", "cb999999"},
     };
     std::string path = route.pattern;
     for (const auto& [param, value] : values) {

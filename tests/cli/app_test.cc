@@ -59,11 +59,11 @@ TEST_F(CliTest, ParseErrorsNameWhatWasTyped) {
       {{},
        "missing command; valid commands: configure, registry, repository, manifest, login, "
        "credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, "
-       "purge, quota, import, credential-set, cache (see 'berth --help')"},
+       "purge, quota, import, credential-set, cache, build, run (see 'berth --help')"},
       {{"frobnicate"},
        "unknown command 'frobnicate'; valid commands: configure, registry, repository, "
        "manifest, login, credential, token, scope-map, role, identity, network-rule, audit, "
-       "webhook, gc, config, purge, quota, import, credential-set, cache (see 'berth --help')"},
+       "webhook, gc, config, purge, quota, import, credential-set, cache, build, run (see 'berth --help')"},
       {{"token", "credential"},
        "missing command for 'berth token credential'; valid commands: generate (see 'berth "
        "token credential --help')"},

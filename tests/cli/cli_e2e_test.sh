@@ -153,7 +153,8 @@ ok registry show-usage --help
 has "--output" "$OUT" "verb help"
 for verb in "config soft-delete update" "config retention update" "repository list-deleted" \
     "manifest list-deleted" "manifest list-deleted-tags" "manifest restore" purge \
-    "purge schedule list" "purge schedule delete" "quota show" "quota update"; do
+    "purge schedule list" "purge schedule delete" "quota show" "quota update" build run \
+    "run list" "run show" "run logs" "run cancel"; do
     # shellcheck disable=SC2086 # the verb is several words
     ok $verb --help
     has "--output" "$OUT" "help of $verb"
@@ -163,8 +164,11 @@ bad 3 "no token" registry list --server "$SERVER"
 
 # ------------------------------------------------------------------ parse errors: one line each
 
-bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache (see 'berth --help')" foo
-bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache (see 'berth --help')"
+bad_line 2 "berth: unknown command 'foo'; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache, build, run (see 'berth --help')" foo
+bad_line 2 "berth: missing command; valid commands: configure, registry, repository, manifest, login, credential, token, scope-map, role, identity, network-rule, audit, webhook, gc, config, purge, quota, import, credential-set, cache, build, run (see 'berth --help')"
+bad_line 2 "berth: give --cmd 'IMAGE [ARG...]' (a quick run) or --file TASK.yaml (a task file) (see 'berth run --help')" \
+    run --registry default
+bad_line 2 "berth: the context $TMP/none is not a directory" build --registry default -t app:v1 "$TMP/none"
 bad_line 2 "berth: unknown command 'frob' for 'berth registry'; valid commands: create, list, show, update, delete, show-usage, check-health (see 'berth registry --help')" registry frob
 bad_line 2 "berth: unexpected argument 'x' for 'berth registry list' (see 'berth registry list --help')" \
     registry list x --repository app

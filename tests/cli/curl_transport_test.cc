@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -122,6 +123,45 @@ TEST_F(CurlTransportTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
   EXPECT_TRUE(request.starts_with("PATCH /mgmt/v1/registries/abcde HTTP/1.1\r\n")) << request;
   EXPECT_NE(request.find("\r\nAuthorization: Bearer xyz\r\n"), std::string::npos);
   EXPECT_TRUE(request.ends_with("\r\n\r\n{\"tier\":\"Premium\"}")) << request;
+}
+
+TEST_F(CurlTransportTest, UploadsAFileAndReadsTheAnswersHeaders) {
+  StubServer server([](const std::string&) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Berth-Log-Next-Offset:  42 \r\n"
+           "Connection: close\r\nContent-Length: 2\r\n\r\nok";
+  });
+  char pattern[] = "/tmp/berth-upload-XXXXXX";
+  int fd = ::mkstemp(pattern);
+  ASSERT_GE(fd, 0);
+  const std::string bytes(300 * 1024, 'z');
+  ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  CurlTransport transport;
+  HttpRequest request{"PUT", server.url() + "/upload", {"Content-Type: application/gzip"}, {}};
+  request.body_file = pattern;
+  auto response = transport.send(request);
+  ::unlink(pattern);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "ok");
+  EXPECT_EQ(response->header("x-berth-log-next-offset"), "42");
+  EXPECT_EQ(response->header("content-type"), "text/plain");
+  EXPECT_EQ(response->header("X-Missing"), std::nullopt);
+  std::string received = server.last_request();
+  EXPECT_TRUE(received.starts_with("PUT /upload HTTP/1.1\r\n")) << received.substr(0, 200);
+  EXPECT_NE(received.find("\r\nContent-Length: 307200\r\n"), std::string::npos);
+  EXPECT_TRUE(received.ends_with("\r\n\r\n" + bytes));
+}
+
+TEST_F(CurlTransportTest, AnUploadOfAFileThatIsNotThereSendsNothing) {
+  CurlTransport transport;
+  HttpRequest request{"PUT", "http://127.0.0.1:9/upload", {}, {}};
+  request.body_file = "/nonexistent/berth-archive.tar.gz";
+  auto response = transport.send(request);
+  ASSERT_FALSE(response);
+  EXPECT_NE(response.error().message.find("cannot read /nonexistent/berth-archive.tar.gz"),
+            std::string::npos)
+      << response.error().message;
 }
 
 TEST_F(CurlTransportTest, ErrorStatusIsAResponseNotAFailure) {

@@ -3,6 +3,8 @@
 // touch the network.
 
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,10 +16,21 @@ namespace berth::cli::testing {
 class FakeTransport final : public HttpTransport {
  public:
   // Answers are consumed in order; with none left the transport fails like a dead network.
-  void answer(long status, std::string body = {}) { answers_.push_back({status, std::move(body)}); }
+  void answer(long status, std::string body = {},
+              std::vector<std::pair<std::string, std::string>> headers = {}) {
+    answers_.push_back({status, std::move(body), std::move(headers)});
+  }
 
+  // A request with a body_file is recorded with the file's bytes as its body, read when it is
+  // sent (the file may be gone by the time the test looks).
   Result<HttpResponse> send(const HttpRequest& request) override {
     requests.push_back(request);
+    if (!request.body_file.empty()) {
+      std::ifstream in(request.body_file, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      requests.back().body = bytes.str();
+    }
     if (answers_.empty()) return failure("cannot reach the server: no answer queued");
     HttpResponse response = answers_.front();
     answers_.pop_front();

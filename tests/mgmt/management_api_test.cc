@@ -45,6 +45,7 @@ std::string concrete(std::string pattern) {
       {"{name}", "somename"},
       {"{id}", "00000000-0000-4000-8000-000000000000"},
       {"{eventId}", "00000000-0000-4000-8000-000000000001"},
+      {"{runId}", "cb1"},
   };
   for (const auto& [param, value] : values) {
     for (auto at = pattern.find(param); at != std::string::npos; at = pattern.find(param)) {
@@ -86,8 +87,8 @@ TEST_F(ManagementApi, EveryRouteButOpenApiNeedsTheAdminToken) {
     }
   }
   // registries and content, access control, signing keys, events, garbage collection,
-  // lifecycle, and credential sets, cache rules and imports
-  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 17u + 13u);
+  // lifecycle, credential sets, cache rules and imports, and build runs with their sources
+  EXPECT_EQ(protected_routes, 16u + 24u + 2u + 10u + 3u + 6u + 17u + 13u + 6u);
 }
 
 TEST_F(ManagementApi, TheTokenIsCheckedBeforeAnythingElse) {

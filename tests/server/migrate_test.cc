@@ -179,6 +179,63 @@ void add_upstream_state(const std::filesystem::path& data_dir) {
       {.registry = registry, .request = R"({"source":"b"})", .sealed_credentials = "v1:login"}));
 }
 
+// The live log of the running run add_task_state leaves: bytes of every value, longer than one
+// stored chunk, so that it is carried in several rows.
+std::string running_run_log() {
+  std::string log(150'000, '\0');
+  for (std::size_t i = 0; i < log.size(); ++i) log[i] = static_cast<char>(i * 7 % 256);
+  return log;
+}
+
+// The uploaded build context add_task_state pins.
+oci::Digest pinned_context() { return oci::digest_of(std::string("a build context")); }
+
+// What berth keeps about build tasks (metadata::TaskStore), written as add_upstream_state
+// writes its part: an enabled task with a trigger's state and base images, a disabled one, a run
+// that ended (its log stored as a blob and pinned), one running with its live log, one queued
+// (a quick run, without a task), and the pin of the running run's build context.
+void add_task_state(const std::filesystem::path& data_dir) {
+  auto opened = metadata::SqliteMetadataStore::open(data_dir / "metadata.db");
+  ASSERT_TRUE(opened) << opened.error().message;
+  metadata::SqliteMetadataStore& store = **opened;
+  auto team = store.find_registry("teamreg");
+  ASSERT_TRUE(team && *team);
+  const metadata::RegistryId registry = (*team)->id;
+  ASSERT_TRUE(store.create_task({.registry = registry,
+                                 .name = "build",
+                                 .definition = R"({"steps":[{"build":"-t api:{{.Run.ID}} ."}]})"},
+                                10));
+  ASSERT_TRUE(store.create_task(
+      {.registry = registry, .name = "nightly", .definition = "{}", .enabled = false}, 10));
+  ASSERT_TRUE(store.set_trigger_state(registry, "build", "commit", "4f2a9c1", 1'700'000'000));
+  ASSERT_TRUE(store.set_task_base_images(
+      registry, "build", {"docker.io/library/alpine:3.20", "mcr.microsoft.com/dotnet/sdk:8.0"}));
+
+  auto ended = store.create_run(
+      {.registry = registry, .task = "build", .trigger = "commit", .request = R"({"n":1})"});
+  ASSERT_TRUE(ended);
+  ASSERT_TRUE(store.start_run(registry, ended->number, "node-a", 5, 1'700'000'000));
+  ASSERT_TRUE(store.append_run_log(registry, ended->number, "Step 1/2 : FROM alpine\n"));
+  const oci::Digest log = oci::digest_of(std::string("Step 1/2 : FROM alpine\n"));
+  ASSERT_TRUE(store.finish_run(registry, ended->number, "node-a",
+                               {.status = metadata::RunStatus::failed,
+                                .error = "step 2 exited with 1",
+                                .log_digest = log.str(),
+                                .log_size = 23},
+                               1'700'000'100));
+  ASSERT_TRUE(store.drop_run_log(registry, ended->number));
+  ASSERT_TRUE(store.pin_blob(log, "run:teamreg:1", 1'700'000'100));
+
+  auto running = store.create_run(
+      {.registry = registry, .task = "build", .trigger = "manual", .request = R"({"n":2})"});
+  ASSERT_TRUE(running);
+  ASSERT_TRUE(store.start_run(registry, running->number, "node-a", 5, 1'700'000'200));
+  ASSERT_TRUE(store.append_run_log(registry, running->number, running_run_log()));
+  ASSERT_TRUE(store.pin_blob(pinned_context(), "run:teamreg:2", 1'700'000'200));
+  ASSERT_TRUE(store.create_run(
+      {.registry = registry, .trigger = "manual", .request = R"({"quick":true})"}));
+}
+
 // A deployment with something in every part of the schema: three registries, repositories with
 // tagged, retagged and untagged manifests, a blob shared across registries, a large blob, a
 // lock, scope maps, a token with passwords, an identity with a role assignment, a webhook with
@@ -303,6 +360,7 @@ SourceContent build_rich_source(const std::filesystem::path& data_dir) {
   EXPECT_TRUE(delivered) << "no webhook delivery was recorded";
 
   add_upstream_state(data_dir);
+  add_task_state(data_dir);
   return content;
 }
 
@@ -779,6 +837,25 @@ TEST_F(MigrateTest, CopiesEverythingAndTheNewDeploymentServesIt) {
   pqxx::nontransaction work(connection);
   EXPECT_EQ(work.exec1("SELECT id FROM registries WHERE name = 'newreg01'")[0].as<int>(),
             highest_registry_id_ever(source_dir()) + 1);
+
+  // The build tasks' state carried over: a running run and its live log, the pins, and runs
+  // numbered after the copied ones.
+  metadata::PostgresOptions options;
+  options.connection_string = database_.connection_string();
+  auto tasks = metadata::PostgresMetadataStore::open(options);
+  ASSERT_TRUE(tasks) << tasks.error().message;
+  const auto team = (*tasks)->find_registry("teamreg").value();
+  ASSERT_TRUE(team.has_value());
+  const auto running = (*tasks)->find_run(team->id, 2).value();
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->holder, "node-a");
+  EXPECT_TRUE((*tasks)->read_run_log(team->id, 2, 0, 1'000'000).value() == running_run_log());
+  EXPECT_TRUE((*tasks)->is_blob_pinned(pinned_context()).value());
+  EXPECT_EQ((*tasks)->tasks_using_base_image("docker.io/library/alpine:3.20").value(),
+            (std::vector<metadata::TaskRef>{{team->id, "build"}}));
+  auto next = (*tasks)->create_run({.registry = team->id, .task = "build", .request = "{}"});
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->number, 4);
 }
 
 TEST_F(MigrateTest, AnInterruptedCopyResumesAndEndsIdentical) {

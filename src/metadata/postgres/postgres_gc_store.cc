@@ -2,11 +2,12 @@
 // gc_store.h's; sqlite_gc_store.cc explains the statements, which are the same rules.
 //
 // Why it holds next to writers on other nodes: the claim of a blob is one UPDATE whose WHERE
-// clause is the whole rule (no link, no manifest reference, stored or soft-deleted, not touched
-// since the cutoff), in a SERIALIZABLE transaction; link_blob renews the same row in its own
-// SERIALIZABLE transaction, and put_manifest re-reads the links it relies on. Whichever of two
-// such transactions would invalidate the other's reads is aborted and retried, so a blob is
-// never claimed while a committed link or manifest needs it, and never linked once claimed.
+// clause is the whole rule (no link, no manifest reference, stored or soft-deleted, no pin, not
+// touched since the cutoff), in a SERIALIZABLE transaction; link_blob renews the same row in its
+// own SERIALIZABLE transaction, put_manifest re-reads the links it relies on, and pin_blob
+// re-reads the claim. Whichever of two such transactions would invalidate the other's reads is
+// aborted and retried, so a blob is never claimed while a committed link, manifest or pin needs
+// it, and never linked or pinned once claimed.
 
 #include <cstdint>
 #include <optional>
@@ -37,6 +38,10 @@ namespace {
   ") "                                                                               \
   "AND NOT EXISTS (SELECT 1 FROM deleted_manifest_references dr "                    \
   "WHERE dr.child_digest = " digest ")"
+
+// Nothing pins the digest (task_store.h: an uploaded build context, a finished run's log).
+#define BERTH_PG_BLOB_NOT_PINNED(digest) \
+  "NOT EXISTS (SELECT 1 FROM blob_pins p WHERE p.digest = " digest ")"
 
 // No manifest of the link's repository references the link's blob.
 #define BERTH_PG_LINK_UNREFERENCED                                     \
@@ -96,7 +101,7 @@ constexpr Statement kBlobPage{
     "SELECT digest, size, eligible, CASE WHEN eligible THEN (SELECT count(*) FROM "
     "repository_blobs rb WHERE rb.digest = page.digest) ELSE 0 END FROM ("
     "SELECT b.digest AS digest, b.size AS size, (NOT b.deleting AND b.touched_at < $2 AND "
-    BERTH_PG_BLOB_NOT_IN_MANIFESTS("b.digest") ") "
+    BERTH_PG_BLOB_NOT_IN_MANIFESTS("b.digest") " AND " BERTH_PG_BLOB_NOT_PINNED("b.digest") ") "
     "AS eligible FROM blobs b WHERE b.digest > $1 ORDER BY b.digest LIMIT $3) AS page "
     "ORDER BY digest"};
 constexpr Statement kClaimBlobs{
@@ -104,18 +109,24 @@ constexpr Statement kClaimBlobs{
     "UPDATE blobs b SET deleting = true WHERE b.digest = ANY ($1::text[]) AND NOT b.deleting "
     "AND b.touched_at < $2 "
     "AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest) "
-    "AND " BERTH_PG_BLOB_NOT_IN_MANIFESTS("b.digest") " RETURNING b.digest"};
+    "AND " BERTH_PG_BLOB_NOT_IN_MANIFESTS("b.digest") " AND " BERTH_PG_BLOB_NOT_PINNED(
+        "b.digest") " RETURNING b.digest"};
+// Nothing inserted when a row exists or a pin names the digest.
 constexpr Statement kClaimOrphan{
     "gc_claim_orphan",
     "INSERT INTO blobs (digest, size, created_at, touched_at, deleting) "
-    "VALUES ($1, $2, $3, 0, true) ON CONFLICT (digest) DO NOTHING"};
+    "SELECT $1, $2, $3, 0, true WHERE " BERTH_PG_BLOB_NOT_PINNED("$1::text") " "
+    "ON CONFLICT (digest) DO NOTHING"};
 constexpr Statement kClaimedBlobs{
     "gc_claimed_blobs",
     "SELECT digest, size FROM blobs WHERE deleting AND digest > $1 ORDER BY digest LIMIT $2"};
 constexpr Statement kForgetBlobs{"gc_forget_blobs",
                                  "DELETE FROM blobs WHERE digest = ANY ($1::text[]) AND deleting"};
-constexpr Statement kKnownBlobs{"gc_known_blobs",
-                                "SELECT digest FROM blobs WHERE digest = ANY ($1::text[])"};
+// The digests of $1 that have a row or a pin.
+constexpr Statement kKnownBlobs{
+    "gc_known_blobs",
+    "SELECT digest FROM blobs WHERE digest = ANY ($1::text[]) "
+    "UNION SELECT digest FROM blob_pins WHERE digest = ANY ($1::text[])"};
 constexpr Statement kListRepositories{
     "gc_list_repositories",
     "SELECT name FROM repositories WHERE registry_id = $1 AND name > $2 ORDER BY name "
@@ -124,6 +135,7 @@ constexpr Statement kListRepositories{
 #undef BERTH_PG_GC_RUN_COLUMNS
 #undef BERTH_PG_BLOB_NOT_IN_MANIFESTS
 #undef BERTH_PG_LINK_UNREFERENCED
+#undef BERTH_PG_BLOB_NOT_PINNED
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 std::uint64_t as_count(const pqxx::field& field) {

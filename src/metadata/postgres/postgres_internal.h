@@ -92,5 +92,6 @@ std::vector<Statement> planned_gc_statements();         // postgres_gc_store.cc
 std::vector<Statement> planned_lifecycle_statements();  // postgres_lifecycle.cc
 std::vector<Statement> planned_coordination_statements();  // postgres_coordination.cc
 std::vector<Statement> planned_upstream_statements();      // postgres_upstream.cc
+std::vector<Statement> planned_task_statements();          // postgres_tasks.cc
 
 }  // namespace berth::metadata::postgres

@@ -1,12 +1,12 @@
 #pragma once
 // PostgresMetadataStore: the MetadataStore, AccessStore, EventStore, GcStore, LifecycleStore,
-// CoordinationStore and UpstreamStore on PostgreSQL, for deployments of several berthd nodes
-// sharing one database. Its layout follows the SQLite backend's: the schema and its migrations
-// in postgres_schema.cc, the connection pool and the transaction runner in
+// CoordinationStore, UpstreamStore and TaskStore on PostgreSQL, for deployments of several berthd
+// nodes sharing one database. Its layout follows the SQLite backend's: the schema and its
+// migrations in postgres_schema.cc, the connection pool and the transaction runner in
 // postgres_connection.cc, and the statements of each part in postgres_metadata_store.cc
 // (content), postgres_attributes.cc, postgres_listings.cc, postgres_access_store.cc,
 // postgres_event_store.cc, postgres_gc_store.cc, postgres_lifecycle.cc,
-// postgres_coordination.cc and postgres_upstream.cc.
+// postgres_coordination.cc, postgres_upstream.cc and postgres_tasks.cc.
 //
 // Concurrency: every write is one SERIALIZABLE transaction, retried from the start when
 // PostgreSQL reports a conflict with a concurrent writer (of this node or another), so the
@@ -33,6 +33,7 @@
 #include "metadata/lifecycle_store.h"
 #include "metadata/metadata_store.h"
 #include "metadata/store.h"
+#include "metadata/task_store.h"
 #include "metadata/upstream_store.h"
 
 namespace berth::metadata {
@@ -332,6 +333,54 @@ class PostgresMetadataStore final : public Store {
                              std::string_view result, std::string_view error,
                              std::int64_t now) override;
   Result<std::size_t> prune_imports(std::int64_t before, std::size_t limit) override;
+
+  // --- TaskStore (postgres_tasks.cc) ---
+  Result<Task> create_task(const Task& task, std::size_t max_tasks) override;
+  Result<Task> update_task(const Task& task) override;
+  Result<std::optional<Task>> find_task(RegistryId registry, std::string_view name) override;
+  Result<std::vector<Task>> list_tasks(RegistryId registry) override;
+  Result<std::vector<Task>> list_enabled_tasks(std::optional<TaskRef> after,
+                                               std::size_t limit) override;
+  Result<bool> delete_task(RegistryId registry, std::string_view name) override;
+  Result<void> set_trigger_state(RegistryId registry, std::string_view task,
+                                 std::string_view trigger, std::string_view state,
+                                 std::int64_t now) override;
+  Result<std::vector<TriggerState>> trigger_states(RegistryId registry,
+                                                   std::string_view task) override;
+  Result<bool> compare_and_set_trigger_state(RegistryId registry, std::string_view task,
+                                             std::string_view trigger, std::string_view expected,
+                                             std::string_view state, std::int64_t now) override;
+  Result<void> set_task_base_images(RegistryId registry, std::string_view task,
+                                    const std::vector<std::string>& references) override;
+  Result<std::vector<std::string>> task_base_images(RegistryId registry,
+                                                    std::string_view task) override;
+  Result<std::vector<TaskRef>> tasks_using_base_image(std::string_view reference) override;
+  Result<Run> create_run(const Run& run) override;
+  Result<std::optional<Run>> find_run(RegistryId registry, std::int64_t number) override;
+  Result<std::vector<Run>> list_runs(RegistryId registry, std::optional<std::string> task,
+                                     std::optional<std::int64_t> before,
+                                     std::size_t limit) override;
+  Result<std::vector<Run>> queued_runs(std::size_t limit) override;
+  Result<std::optional<Run>> start_run(RegistryId registry, std::int64_t number,
+                                       std::string_view holder, std::int64_t max_running,
+                                       std::int64_t now) override;
+  Result<std::optional<bool>> renew_run(RegistryId registry, std::int64_t number,
+                                        std::string_view holder, std::int64_t now) override;
+  Result<Run> request_cancel(RegistryId registry, std::int64_t number, std::int64_t now) override;
+  Result<bool> finish_run(RegistryId registry, std::int64_t number, std::string_view holder,
+                          const RunOutcome& outcome, std::int64_t now) override;
+  Result<std::vector<Run>> fail_abandoned_runs(std::int64_t stale_before, std::string_view holder,
+                                               std::string_view error, std::int64_t now) override;
+  Result<std::vector<Run>> prune_runs(std::int64_t before, std::size_t limit) override;
+  Result<std::uint64_t> append_run_log(RegistryId registry, std::int64_t number,
+                                       std::string_view bytes) override;
+  Result<std::string> read_run_log(RegistryId registry, std::int64_t number, std::uint64_t offset,
+                                   std::size_t max_bytes) override;
+  Result<void> drop_run_log(RegistryId registry, std::int64_t number) override;
+  Result<void> pin_blob(const oci::Digest& digest, std::string_view owner,
+                        std::int64_t now) override;
+  Result<std::size_t> unpin_blobs(std::string_view owner) override;
+  Result<bool> is_blob_pinned(const oci::Digest& digest) override;
 
  private:
   explicit PostgresMetadataStore(std::unique_ptr<postgres::Database> database);

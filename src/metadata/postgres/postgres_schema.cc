@@ -1,4 +1,4 @@
-// The PostgreSQL backend's schema (version 3: what the SQLite schema is after its ten
+// The PostgreSQL backend's schema (version 4: what the SQLite schema is after its eleven
 // migrations) and the migration runner. Arrows are foreign keys; "x" marks ON DELETE CASCADE.
 //
 //   registries (id bigint identity PK; name unique ignoring ASCII case, tier, region,
@@ -34,6 +34,10 @@
 //   |   import_jobs (id identity PK; indexes (registry_id, id), (id) of the queued and running,
 //   |   (finished_at) of the ended) (v3)
 //   ^x repositories: cached_tags (PK repository_id, tag; validated_at) (v3)
+//   ^x registries: tasks (PK registry_id, name; ^x task_trigger_states, task_base_images),
+//   |   task_run_counters (PK registry_id), task_runs (PK registry_id, number;
+//   |   ^x run_log_chunks) (v4)
+//   blob_pins (PK digest, owner; index (owner)) (v4)
 //   schema_version (version PK, applied_at): one row per applied migration
 //
 // Why this shape (beyond what sqlite_metadata_store.cc says of the same tables):
@@ -79,7 +83,7 @@ namespace {
 constexpr std::int64_t kMigrationLock = 0x6265727468;
 
 // Each step is frozen once released: databases in the field were built by exactly this text.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 0 -> 1: the complete schema, as SQLite's is after its version 8.
     R"sql(
 CREATE TABLE registries (
@@ -632,6 +636,91 @@ CREATE INDEX import_jobs_by_registry ON import_jobs (registry_id, id);
 CREATE INDEX import_jobs_active ON import_jobs (id) WHERE status IN ('queued', 'running');
 CREATE INDEX import_jobs_ended ON import_jobs (finished_at)
   WHERE status IN ('succeeded', 'failed');
+)sql",
+    // 3 -> 4: as SQLite's version 11: build tasks and their runs (postgres_tasks.cc): tasks,
+    // their triggers' state and base images, runs with their numbers and live logs, and the
+    // pins that keep blobs no manifest references from garbage collection.
+    R"sql(
+CREATE TABLE tasks (
+  registry_id bigint NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  name        text COLLATE "C" NOT NULL,
+  definition  text NOT NULL,
+  enabled     boolean NOT NULL,
+  created_at  bigint NOT NULL,
+  updated_at  bigint NOT NULL,
+  PRIMARY KEY (registry_id, name)
+);
+CREATE INDEX tasks_enabled ON tasks (registry_id, name) WHERE enabled;
+
+CREATE TABLE task_trigger_states (
+  registry_id  bigint NOT NULL,
+  task         text COLLATE "C" NOT NULL,
+  trigger_name text COLLATE "C" NOT NULL,
+  state        text NOT NULL,
+  updated_at   bigint NOT NULL,
+  PRIMARY KEY (registry_id, task, trigger_name),
+  FOREIGN KEY (registry_id, task) REFERENCES tasks (registry_id, name) ON DELETE CASCADE
+);
+
+CREATE TABLE task_base_images (
+  registry_id bigint NOT NULL,
+  task        text COLLATE "C" NOT NULL,
+  reference   text COLLATE "C" NOT NULL,
+  PRIMARY KEY (registry_id, task, reference),
+  FOREIGN KEY (registry_id, task) REFERENCES tasks (registry_id, name) ON DELETE CASCADE
+);
+CREATE INDEX task_base_images_by_reference ON task_base_images (reference, registry_id, task);
+
+CREATE TABLE task_run_counters (
+  registry_id bigint PRIMARY KEY REFERENCES registries (id) ON DELETE CASCADE,
+  last_number bigint NOT NULL
+);
+
+CREATE TABLE task_runs (
+  registry_id      bigint NOT NULL REFERENCES registries (id) ON DELETE CASCADE,
+  number           bigint NOT NULL,
+  task             text COLLATE "C" NOT NULL,
+  status           text NOT NULL CHECK (status IN
+    ('queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout')),
+  trigger_name     text NOT NULL,
+  request          text NOT NULL,
+  holder           text COLLATE "C" NOT NULL DEFAULT '',
+  heartbeat_at     bigint NOT NULL DEFAULT 0,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  outputs          text NOT NULL DEFAULT '',
+  base_images      text NOT NULL DEFAULT '',
+  error            bytea NOT NULL DEFAULT '',
+  log_digest       text NOT NULL DEFAULT '',
+  log_size         bigint NOT NULL DEFAULT 0,
+  live_log_size    bigint NOT NULL DEFAULT 0,
+  created_at       bigint NOT NULL,
+  started_at       bigint NOT NULL DEFAULT 0,
+  finished_at      bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (registry_id, number)
+);
+CREATE INDEX task_runs_by_task ON task_runs (registry_id, task, number);
+CREATE INDEX task_runs_queued ON task_runs (created_at, registry_id, number)
+  WHERE status = 'queued';
+CREATE INDEX task_runs_running ON task_runs (registry_id, number) WHERE status = 'running';
+CREATE INDEX task_runs_ended ON task_runs (finished_at)
+  WHERE status IN ('succeeded', 'failed', 'canceled', 'timeout');
+
+CREATE TABLE run_log_chunks (
+  registry_id bigint NOT NULL,
+  number      bigint NOT NULL,
+  byte_offset bigint NOT NULL,
+  bytes       bytea NOT NULL,
+  PRIMARY KEY (registry_id, number, byte_offset),
+  FOREIGN KEY (registry_id, number) REFERENCES task_runs (registry_id, number) ON DELETE CASCADE
+);
+
+CREATE TABLE blob_pins (
+  digest     text COLLATE "C" NOT NULL,
+  owner      text COLLATE "C" NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (digest, owner)
+);
+CREATE INDEX blob_pins_by_owner ON blob_pins (owner);
 )sql",
 };
 

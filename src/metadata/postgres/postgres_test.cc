@@ -83,6 +83,7 @@ class PostgresHarness : public StoreHarness {
   LifecycleStore& lifecycle() override { return *store_; }
   CoordinationStore& coordination() override { return *store_; }
   UpstreamStore& upstream() override { return *store_; }
+  TaskStore& tasks() override { return *store_; }
   std::unique_ptr<Store> open_another() override {
     auto opened = PostgresMetadataStore::open(options_for(database_));
     if (!opened) {
@@ -132,6 +133,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, CoordinationStoreConformance,
                          ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
                          ConformanceBackendName());
 INSTANTIATE_TEST_SUITE_P(Postgres, UpstreamStoreConformance,
+                         ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
+                         ConformanceBackendName());
+INSTANTIATE_TEST_SUITE_P(Postgres, TaskStoreConformance,
                          ::testing::Values(ConformanceBackend{"postgres", make_postgres_harness}),
                          ConformanceBackendName());
 
@@ -321,8 +325,8 @@ TEST(PostgresSchema, MigratesVersion2ToVersion3) {
 
   auto store = open_store(database);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "3");
-  EXPECT_EQ(PostgresMetadataStore::schema_version(), 3);
+  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"),
+            std::to_string(PostgresMetadataStore::schema_version()));
   EXPECT_TRUE(store->find_registry("team").value()->data_endpoint_enabled);
   EXPECT_EQ(store->find_lease("gc").value()->holder, "node-a");
   EXPECT_TRUE(store->list_credential_sets(2).value().empty());
@@ -346,6 +350,53 @@ TEST(PostgresSchema, MigratesVersion2ToVersion3) {
   for (const char* table : {"credential_sets", "cache_rules", "cached_tags", "import_jobs"}) {
     EXPECT_EQ(query_one(conninfo, std::string("SELECT count(*) FROM ") + table), "0") << table;
   }
+}
+
+// A database as version 3 left it: version 4 adds build tasks, their runs and blob pins, empty,
+// and keeps everything else; the new tables hang off the registries that were there.
+TEST(PostgresSchema, MigratesVersion3ToVersion4) {
+  ScratchDatabase database;
+  ASSERT_TRUE(database.ok()) << database.error();
+  const std::string& conninfo = database.connection_string();
+  {
+    pqxx::connection connection(conninfo);
+    auto migrated = postgres::migrate(connection, 3);
+    ASSERT_TRUE(migrated) << migrated.error().message;
+  }
+  ASSERT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "3");
+  ASSERT_EQ(query_one(conninfo, "SELECT to_regclass('task_runs') IS NULL"), "t");
+  query(conninfo,
+        "INSERT INTO registries (id, name, tier, region, created_at) "
+        "VALUES (2, 'Team', 'Premium', 'westeurope', 1600001000)");
+  query(conninfo,
+        "INSERT INTO credential_sets (registry_id, name, login_server, username, "
+        "sealed_password, created_at, updated_at) "
+        "VALUES (2, 'hub', 'docker.io', 'robot', 'v1:x', 1600001100, 1600001100)");
+
+  auto store = open_store(database);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(query_one(conninfo, "SELECT max(version) FROM schema_version"), "4");
+  EXPECT_EQ(PostgresMetadataStore::schema_version(), 4);
+  EXPECT_EQ(store->find_credential_set(2, "hub").value()->login_server, "docker.io");
+  EXPECT_TRUE(store->list_tasks(2).value().empty());
+  EXPECT_TRUE(store->queued_runs(10).value().empty());
+
+  // The new parts work on the migrated database, and go with the registry.
+  ASSERT_TRUE(store->create_task({.registry = 2, .name = "build", .definition = "{}"}, 10));
+  ASSERT_TRUE(store->set_trigger_state(2, "build", "commit", "abc", 1600002000));
+  ASSERT_TRUE(store->set_task_base_images(2, "build", {"alpine:3"}));
+  auto run = store->create_run({.registry = 2, .task = "build", .request = "{}"});
+  ASSERT_TRUE(run) << run.error().message;
+  EXPECT_EQ(run->number, 1);
+  ASSERT_TRUE(store->append_run_log(2, 1, "output"));
+  ASSERT_TRUE(store->pin_blob(oci::digest_of("context"), "run:2:1", 1600002000));
+  ASSERT_TRUE(store->delete_registry(2).value());
+  for (const char* table : {"tasks", "task_trigger_states", "task_base_images", "task_run_counters",
+                            "task_runs", "run_log_chunks"}) {
+    EXPECT_EQ(query_one(conninfo, std::string("SELECT count(*) FROM ") + table), "0") << table;
+  }
+  // Pins name digests, not registries: their owner unpins them.
+  EXPECT_EQ(query_one(conninfo, "SELECT count(*) FROM blob_pins"), "1");
 }
 
 TEST(PostgresSchema, MigratingToAnUnknownVersionIsRefused) {
@@ -381,7 +432,7 @@ TEST(PostgresSchema, HasTheTablesAndColumnsOfTheSqliteSchema) {
   TempDir dir;
   const auto sqlite_file = dir.path() / "metadata.db";
   ASSERT_TRUE(SqliteMetadataStore::open(sqlite_file));
-  EXPECT_EQ(SqliteMetadataStore::schema_version(), 10)
+  EXPECT_EQ(SqliteMetadataStore::schema_version(), 11)
       << "a new SQLite version needs its PostgreSQL step (and this test updated)";
   std::set<std::string> sqlite_columns;
   sqlite3* db = nullptr;
@@ -747,7 +798,7 @@ TEST(PostgresPlans, ListingsAndLookupsAreIndexRangesInTheirOrder) {
                     postgres::planned_event_statements, postgres::planned_access_statements,
                     postgres::planned_gc_statements, postgres::planned_lifecycle_statements,
                     postgres::planned_coordination_statements,
-                    postgres::planned_upstream_statements}) {
+                    postgres::planned_upstream_statements, postgres::planned_task_statements}) {
     for (const postgres::Statement& statement : part()) statements.push_back(statement);
   }
   for (const postgres::Statement& statement : statements) {
